@@ -1,0 +1,91 @@
+/*
+ * bench_maglev.c - build-time figures for lb_maglev_build().
+ *
+ * Standalone (no cmocka, no DPDK): builds the default-size table (M = 65537) for
+ * 1000 equal-weight backends a fixed number of times and prints key=value lines
+ * for whoever tracks the figure. It reports, it does not pass or fail on time.
+ *
+ *   gcc -std=gnu11 -O2 -Iinclude -Idp dp/maglev.c dp/bench/bench_maglev.c -o bench_maglev
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "lb_error.h"
+#include "lb_model.h"
+#include "maglev.h"
+
+#define BENCH_M LB_MAGLEV_M_DEFAULT
+#define BENCH_N 1000
+#define BENCH_WARMUP 5   /* page in the table and scratch before timing */
+#define BENCH_RUNS 200
+#define BENCH_SEED 0x5eedULL
+#define KEY_LEN 19       /* family | 16-byte address | port, the key shape maglev.h suggests */
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int
+cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+
+	return (a > b) - (a < b);
+}
+
+int
+main(void)
+{
+	static uint8_t keys[BENCH_N][KEY_LEN];
+	static struct lb_maglev_backend b[BENCH_N];
+	static uint16_t table[BENCH_M];
+	static double us[BENCH_RUNS];
+	size_t p99;
+
+	/* IPv4-mapped 10.0.x.y:8080 */
+	for (uint32_t i = 0; i < BENCH_N; i++) {
+		keys[i][0] = 4;
+		keys[i][11] = 0xff;
+		keys[i][12] = 0xff;
+		keys[i][13] = 10;
+		keys[i][14] = 0;
+		keys[i][15] = (uint8_t)(i >> 8);
+		keys[i][16] = (uint8_t)i;
+		keys[i][17] = 8080 >> 8;
+		keys[i][18] = 8080 & 0xff;
+		b[i].key = keys[i];
+		b[i].key_len = KEY_LEN;
+		b[i].weight = 1;
+	}
+
+	for (int r = 0; r < BENCH_WARMUP + BENCH_RUNS; r++) {
+		double t0 = now_us();
+		int rc = lb_maglev_build(table, BENCH_M, b, BENCH_N, BENCH_SEED);
+		double t1 = now_us();
+
+		if (rc != 0) {
+			fprintf(stderr, "lb_maglev_build: %s\n", lb_strerror(rc));
+			return 1;
+		}
+		if (r >= BENCH_WARMUP)
+			us[r - BENCH_WARMUP] = t1 - t0;
+	}
+	qsort(us, BENCH_RUNS, sizeof(us[0]), cmp_double);
+
+	/* nearest-rank p99 */
+	p99 = (BENCH_RUNS * 99 + 99) / 100 - 1;
+	printf("maglev_build_us=%.1f\n", us[BENCH_RUNS / 2]);
+	printf("maglev_build_p99_us=%.1f\n", us[p99]);
+	printf("maglev_build_min_us=%.1f\n", us[0]);
+	printf("maglev_runs=%d\n", BENCH_RUNS);
+	printf("maglev_m=%d\n", BENCH_M);
+	printf("maglev_n=%d\n", BENCH_N);
+	return 0;
+}

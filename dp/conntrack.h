@@ -1,0 +1,197 @@
+/*
+ * conntrack.h - per-worker connection tracking.
+ *
+ * Each worker lcore owns one table; nothing here is shared or locked. The worker
+ * (dp/worker.c) looks flows up, inserts new ones, feeds TCP flags to the state
+ * machine and calls lb_ct_expire() once per loop with a small budget, so expiry is
+ * spread over time and never stalls a burst. The control thread only reads a
+ * table (conns.list), accepting a racy snapshot. Pure C, no DPDK; the clock is a
+ * parameter (milliseconds, wrapping), so tests drive it.
+ *
+ * One entry per connection, 64 bytes, indexed twice:
+ *   forward: (client address, client port, service id)        client -> VIP packets
+ *   reverse: fnat (backend, backend port, local index, local port)
+ *            dnat (backend, backend port, client, client port)  backend -> client packets
+ * Both indexes are chained hash tables of 32-bit entry indexes.
+ * Ports in keys and entries are in network byte order, as in the packet.
+ */
+#ifndef LB_CONNTRACK_H
+#define LB_CONNTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lb_error.h"
+#include "hash.h"
+
+#define LB_CT_NIL 0xffffffffu
+
+enum lb_ct_state {
+	LB_CT_TCP_SYN = 0,     /* client SYN seen, handshake not complete */
+	LB_CT_TCP_ESTABLISHED, /* handshake done (or a mid-stream packet adopted) */
+	LB_CT_TCP_CLOSING,     /* a FIN seen in one direction */
+	LB_CT_TCP_CLOSED,      /* RST seen, or FIN seen in both directions */
+	LB_CT_UDP,             /* any UDP flow */
+	LB_CT_NSTATES
+};
+
+#define LB_CT_STATE_FREE 0xff /* entry not in use */
+
+/* lb_conn.flags */
+#define LB_CONN_FIN_CLIENT 0x01  /* FIN seen from the client */
+#define LB_CONN_FIN_BACKEND 0x02 /* FIN seen from the backend */
+#define LB_CONN_SEEN_REPLY 0x04  /* the backend has answered */
+
+/* Direction of a packet relative to the connection. */
+#define LB_DIR_CLIENT 0  /* client -> VIP */
+#define LB_DIR_BACKEND 1 /* backend -> client */
+
+struct lb_conn {
+	uint8_t client[16];    /* client address (IPv4 in bytes 0..3) */
+	uint8_t backend[16];   /* backend address */
+	uint32_t svc_id;       /* service directory index (dp/service.h) */
+	uint32_t real_id;      /* backend registry index (dp/service.h) */
+	uint32_t expire;       /* clock value (ms) at which the entry may go */
+	uint32_t next_fwd;     /* forward chain; LB_CT_NIL ends it */
+	uint32_t next_rev;     /* reverse chain */
+	uint16_t client_port;  /* network order */
+	uint16_t backend_port; /* network order */
+	uint16_t local_port;   /* fnat SNAT port, network order; 0 in dnat */
+	uint8_t local_idx;     /* fnat: index of the SNAT address */
+	uint8_t family;        /* LB_AF_INET / LB_AF_INET6 */
+	uint8_t proto;         /* LB_PROTO_TCP / LB_PROTO_UDP */
+	uint8_t mode;          /* LB_MODE_FNAT / LB_MODE_DNAT: reverse key shape */
+	uint8_t state;         /* enum lb_ct_state, LB_CT_STATE_FREE when unused */
+	uint8_t flags;         /* LB_CONN_* */
+};
+
+_Static_assert(sizeof(struct lb_conn) == 64, "a connection entry is one cache line");
+
+struct lb_ct_fwd_key {
+	uint8_t client[16];
+	uint16_t client_port; /* network order */
+	uint32_t svc_id;
+};
+
+struct lb_ct_rev_key {
+	uint8_t backend[16];
+	uint16_t backend_port; /* network order */
+	uint8_t mode;          /* LB_MODE_FNAT: local_* count; LB_MODE_DNAT: client* count */
+	uint8_t proto;
+	uint8_t local_idx;
+	uint16_t local_port;   /* network order */
+	uint8_t client[16];
+	uint16_t client_port;  /* network order */
+};
+
+struct lb_ct_conf {
+	uint32_t capacity;                  /* connections, >= 1 */
+	uint32_t timeout_ms[LB_CT_NSTATES]; /* idle timeout per state */
+	uint64_t seed;                      /* hash seed */
+};
+
+struct lb_ct;
+
+/* Memory for a table placed by the caller (hugepage memory in the dp). */
+size_t lb_ct_mem_size(const struct lb_ct_conf *conf);
+/* mem: lb_ct_mem_size() bytes, 64-byte aligned. Returns the table or NULL (bad conf). */
+struct lb_ct *lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf);
+/* malloc'd variant for tests and tools; free with lb_ct_destroy(). */
+struct lb_ct *lb_ct_create(const struct lb_ct_conf *conf);
+void lb_ct_destroy(struct lb_ct *ct);
+
+uint64_t lb_ct_seed(const struct lb_ct *ct);
+uint32_t lb_ct_count(const struct lb_ct *ct);
+uint32_t lb_ct_capacity(const struct lb_ct *ct);
+
+static inline uint32_t
+lb_ct_hash_fwd(const struct lb_ct_fwd_key *k, uint64_t seed)
+{
+	uint8_t b[24];
+
+	memcpy(b, k->client, 16);
+	memcpy(b + 16, &k->client_port, 2);
+	memset(b + 18, 0, 2);
+	memcpy(b + 20, &k->svc_id, 4);
+	return (uint32_t)lb_hash_bytes(b, sizeof(b), seed);
+}
+
+static inline uint32_t
+lb_ct_hash_rev(const struct lb_ct_rev_key *k, uint64_t seed)
+{
+	uint8_t b[40];
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, k->backend, 16);
+	memcpy(b + 16, &k->backend_port, 2);
+	b[18] = k->mode;
+	b[19] = k->proto;
+	if (k->mode == 0 /* LB_MODE_FNAT */) {
+		b[20] = k->local_idx;
+		memcpy(b + 22, &k->local_port, 2);
+	} else {
+		memcpy(b + 20, k->client, 16);
+		memcpy(b + 36, &k->client_port, 2);
+	}
+	return (uint32_t)lb_hash_bytes(b, sizeof(b), seed ^ 0x5bd1e9955bd1e995ULL);
+}
+
+/* Hint the CPU to fetch the bucket head for a hash; call a burst ahead of lookup. */
+void lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash);
+void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
+
+/* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
+struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
+struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash);
+
+/*
+ * Insert a connection copied from *c (next_* ignored; state set by the caller,
+ * expire = now + timeout of that state). Returns the stored entry, or NULL when the
+ * table is full; the caller then forwards the packet without state and counts it.
+ */
+struct lb_conn *lb_ct_insert(struct lb_ct *ct, const struct lb_conn *c, uint32_t now);
+
+/* Unlink and free an entry. */
+void lb_ct_remove(struct lb_ct *ct, struct lb_conn *c);
+
+/*
+ * TCP state machine: feed the flags (TCP header byte 13) of a packet travelling in
+ * direction dir (LB_DIR_*). Updates state, flags and expire. Returns the new state.
+ * A SYN (without ACK) from the client on a CLOSED entry means the client reuses the
+ * port: the caller should remove the entry and treat the packet as a new flow; the
+ * function reports that by returning LB_CT_STATE_FREE without changing the entry.
+ */
+uint8_t lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_flags,
+			 int dir, uint32_t now);
+
+/* Refresh expire for a packet of a UDP flow (or any state): expire = now + timeout. */
+void lb_ct_touch(const struct lb_ct *ct, struct lb_conn *c, uint32_t now);
+
+/*
+ * Scan at most budget entries from where the last call stopped; free those whose
+ * expire is in the past (wrap-safe), calling cb first (may be NULL). Returns how
+ * many were freed.
+ */
+unsigned lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
+		      void (*cb)(const struct lb_conn *c, void *arg), void *arg);
+
+/*
+ * fnat source port: find p in [lo, hi] (host order) with p % stride == offset such
+ * that k with local_port = p is not in the reverse index. Starts at a position
+ * derived from start and tries at most tries ports. On success sets k->local_port
+ * (network order) and returns 0; LB_EFULL when all tried ports are taken.
+ */
+int lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
+		    uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries);
+
+/* Visit every entry in use; stop early when cb returns non-zero. */
+void lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg);
+
+/* Wrap-safe "a is before b" for the millisecond clock. */
+static inline int
+lb_clock_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+#endif /* LB_CONNTRACK_H */

@@ -1,0 +1,102 @@
+/*
+ * dp.h - the edgelb-dp process context: what every stage may read.
+ *
+ * One struct lb_dp per process, built by dp/main.c on the main lcore before the
+ * workers start. Workers read it; only the control thread (main lcore) writes the
+ * parts marked "control writes", and publishes them with the ordering noted there.
+ */
+#ifndef LB_DP_H
+#define LB_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_rcu_qsbr.h>
+
+#include "lb_counters.h"
+#include "config.h"
+
+struct lb_services;
+struct lb_neigh_table;
+struct lb_worker;
+struct lb_aff_table;
+struct lb_ctl;
+struct rte_mempool;
+
+/* One port of the box, in config order (index = "port index", not ethdev id). */
+struct lb_port {
+	uint16_t eth_id;          /* ethdev port id */
+	uint8_t role;             /* enum lb_port_role */
+	uint8_t steering;         /* enum lb_steering actually in use for fnat replies */
+	struct rte_ether_addr mac;
+	uint16_t mtu;
+	unsigned nat_flags;       /* LB_NAT_*_OFFLOAD the port's TX offloads allow */
+	uint64_t tx_offloads;     /* offloads enabled on the port */
+	const struct lb_port_conf *conf;
+};
+
+/* An fnat source address (index = local_idx stored in connections). */
+struct lb_local {
+	struct lb_addr addr;
+	uint16_t port;            /* port index it lives on */
+};
+
+/* Per-worker counters: written by one worker, read (racily) by the control thread. */
+struct lb_cnt {
+	uint64_t pkts;
+	uint64_t bytes;
+};
+
+struct lb_real_cnt {
+	uint64_t pkts;
+	uint64_t bytes;
+	int64_t conns;            /* +1 on create, -1 on expiry; summed over workers */
+};
+
+struct lb_wstats {
+	uint64_t ev[LB_EV_MAX];
+	uint64_t drop[LB_DROP_MAX];
+	struct lb_cnt port_rx[LB_MAX_PORTS];
+	struct lb_cnt port_tx[LB_MAX_PORTS];
+	uint64_t last_rx_tsc;     /* for --stop-idle-ms */
+	struct lb_cnt *svc;       /* [services capacity] */
+	struct lb_real_cnt *real; /* [backend registry capacity] */
+} __rte_cache_aligned;
+
+struct lb_dp {
+	struct lb_dp_conf conf;
+	unsigned n_workers;
+	unsigned n_ports;
+	struct lb_port ports[LB_MAX_PORTS];
+	unsigned n_local;
+	struct lb_local local[LB_MAX_LOCAL_ADDRS];
+	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *qsbr;      /* one reader slot per worker */
+	struct lb_services *svcs;       /* service directory + backend registry */
+	struct lb_neigh_table *neigh;   /* routes + neighbours */
+	struct lb_aff_table *affinity; /* ClientIP affinity, shared by workers */
+	struct lb_worker *workers[LB_MAX_WORKERS];
+	struct lb_wstats *wstats[LB_MAX_WORKERS];
+	struct lb_ctl *ctl;             /* control socket, NULL when disabled */
+	uint64_t tsc_hz;
+	uint64_t start_tsc;
+	volatile bool quit;             /* set by signals / stop conditions; workers poll it */
+};
+
+/*
+ * Build everything the workers read from dp->conf (already loaded): worker list,
+ * mbuf pool, QSBR, routes and neighbours, services, ports, workers. Returns 0 or
+ * an LB_E* code with a message in err; lb_dp_teardown() cleans up either way.
+ */
+int lb_dp_build(struct lb_dp *dp, char *err, size_t errlen);
+void lb_dp_teardown(struct lb_dp *dp);
+
+/* Milliseconds since start from a TSC value: the clock conntrack and affinity use. */
+static inline uint32_t
+lb_dp_ms(const struct lb_dp *dp, uint64_t tsc)
+{
+	return (uint32_t)((tsc - dp->start_tsc) / (dp->tsc_hz / 1000));
+}
+
+#endif /* LB_DP_H */

@@ -1,0 +1,301 @@
+/*
+ * maglev.c - Maglev lookup-table population (Eisenbud et al., NSDI 2016,
+ * Pseudocode 1), with weights.
+ *
+ * Owns lb_maglev_build() only; lb_maglev_pick() is inline in maglev.h. Called by
+ * the dp control thread when it builds a service object (dp/service.c), never by
+ * a worker lcore: a build costs about a millisecond and mallocs. Pure C, no DPDK.
+ *
+ * Each backend's preference list is the permutation offset, offset+skip, ... (mod m),
+ * with offset = h1(key) % m and skip = h2(key) % (m-1) + 1; m is prime, so every
+ * skip visits every slot. We keep only each backend's next position, never the
+ * m x n permutation matrix the paper tabulates.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb_error.h"
+#include "lb_model.h"
+#include "hash.h"
+#include "maglev.h"
+
+/*
+ * h1 and h2 must be independent, so h2 uses the seed xor a fixed odd constant.
+ * Changing either constant changes every table: two boxes sharing a seed must
+ * also share these.
+ */
+#define MAGLEV_SKIP_SEED_XOR 0x2545f4914f6cdd1dULL
+
+#define MAGLEV_N_MAX 65535u /* 0xffff is LB_MAGLEV_EMPTY, so indexes stop at 65534 */
+
+/* One backend in key order, for sorting and the duplicate check. */
+struct ord {
+	const uint8_t *key;
+	size_t key_len;
+	uint32_t idx; /* position in the caller's b[] */
+};
+
+/* Population state of one backend with weight > 0. With struct ord, all the
+ * scratch a build needs: O(n), whatever m is. */
+struct perm {
+	uint32_t next;   /* next position of this backend's permutation, as a slot */
+	uint32_t skip;
+	uint32_t inv;    /* skip^-1 mod m, computed when first needed; 0 = not yet */
+	uint32_t weight;
+	uint64_t credit; /* below max_weight between turns; 64-bit so weight + credit cannot wrap */
+	uint16_t idx;
+};
+
+/* Key bytes first, then length: "ab" < "abc" < "b". */
+static int
+ord_cmp(const void *pa, const void *pb)
+{
+	const struct ord *a = pa, *b = pb;
+	size_t len = a->key_len < b->key_len ? a->key_len : b->key_len;
+	int c = len > 0 ? memcmp(a->key, b->key, len) : 0;
+
+	if (c != 0)
+		return c;
+	return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+static void
+fill_empty(uint16_t *table, uint32_t m)
+{
+	for (uint32_t i = 0; i < m; i++)
+		table[i] = LB_MAGLEV_EMPTY;
+}
+
+/*
+ * Once this few slots are free, a backend's next free slot is found by ranking the
+ * free slots (at most FREE_MAX multiplies per claim) rather than by walking its
+ * permutation (m / free probes per claim on average). The walk spends about
+ * m * ln(FREE_MAX) of its m * ln(m) probes in this stretch. 32..256 measured
+ * alike at m = 65537, n = 1000, 512 slower; see dp/bench/bench_maglev.c.
+ */
+#define FREE_MAX 128u
+
+/* (c + d) mod m for c, d < m: a conditional subtract instead of a division. */
+static inline uint32_t
+mod_add(uint32_t c, uint32_t d, uint32_t m)
+{
+	c += d;
+	return c >= m ? c - m : c;
+}
+
+/* a^-1 mod m for prime m and 0 < a < m (extended Euclid). */
+static uint32_t
+mod_inv(uint32_t a, uint32_t m)
+{
+	int64_t r0 = m, r1 = a, t0 = 0, t1 = 1;
+
+	while (r1 != 0) {
+		int64_t q = r0 / r1, t;
+
+		t = r0 - q * r1;
+		r0 = r1;
+		r1 = t;
+		t = t0 - q * t1;
+		t0 = t1;
+		t1 = t;
+	}
+	return (uint32_t)(t0 < 0 ? t0 + m : t0);
+}
+
+/*
+ * The turn structure of the weighted algorithm: each turn a backend earns `weight`
+ * credits and claims a slot when it holds max_weight. weight <= max_weight, so a
+ * backend claims at most one slot per round of turns and the heaviest claims one
+ * every round: with equal weights every backend claims every round, which is the
+ * paper's loop exactly.
+ */
+static inline int
+earn(struct perm *e, uint32_t max_weight)
+{
+	e->credit += e->weight;
+	if (e->credit < max_weight)
+		return 0;
+	e->credit -= max_weight;
+	return 1;
+}
+
+/*
+ * Walk e's permutation from e->next to the first free slot (Pseudocode 1's inner
+ * loop) and step e->next past it. A single walk is bound by its add/compare/select
+ * chain on the position, so past the first probe run two interleaved walks with
+ * stride 2*skip (positions +1, +3, ... and +2, +4, ...): their loads are
+ * independent, the chain per probe halves, and checking a before b keeps the
+ * paper's order. Measured: about 25% off a whole build at m = 65537, n = 1000.
+ */
+static inline uint32_t
+walk(const uint16_t *table, uint32_t m, struct perm *e)
+{
+	uint32_t s = e->skip, s2, a, b, c = e->next;
+
+	if (table[c] != LB_MAGLEV_EMPTY) {
+		s2 = mod_add(s, s, m);
+		a = mod_add(c, s, m);
+		b = mod_add(c, s2, m);
+		for (;;) {
+			if (table[a] == LB_MAGLEV_EMPTY) {
+				c = a;
+				break;
+			}
+			if (table[b] == LB_MAGLEV_EMPTY) {
+				c = b;
+				break;
+			}
+			a = mod_add(a, s2, m);
+			b = mod_add(b, s2, m);
+		}
+	}
+	e->next = mod_add(c, s, m);
+	return c;
+}
+
+/*
+ * The same answer as walk() when only n_free slots are left: slot x sits
+ * (x - next) * skip^-1 mod m steps ahead in e's permutation, and the walk would
+ * stop at the free slot with the fewest steps. Steps are distinct (a bijection),
+ * so there are no ties. The % here runs at most FREE_MAX^2 / 2 times per build.
+ * Returns the index into free_slots[].
+ */
+static uint32_t
+nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct perm *e)
+{
+	uint32_t c = e->next, best = UINT32_MAX, k_best = 0;
+
+	if (e->inv == 0)
+		e->inv = mod_inv(e->skip, m);
+	for (uint32_t k = 0; k < n_free; k++) {
+		uint32_t x = free_slots[k];
+		uint32_t dx = x >= c ? x - c : x + m - c;
+		uint32_t steps = (uint32_t)((uint64_t)dx * e->inv % m);
+
+		if (steps < best) {
+			best = steps;
+			k_best = k;
+		}
+	}
+	e->next = mod_add(free_slots[k_best], e->skip, m);
+	return k_best;
+}
+
+/*
+ * Turns go round the backends in key order until every slot is taken. It ends:
+ * the heaviest backend claims a slot every round, and every permutation (m prime,
+ * 0 < skip < m) reaches every free slot.
+ */
+static void
+populate(uint16_t *table, uint32_t m, struct perm *p, uint32_t np, uint32_t max_weight)
+{
+	uint32_t free_slots[FREE_MAX];
+	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
+	uint32_t filled = 0, n_free = 0, j = 0;
+
+	while (filled < walk_until) {
+		struct perm *e = &p[j];
+
+		if (++j == np)
+			j = 0;
+		if (!earn(e, max_weight))
+			continue;
+		table[walk(table, m, e)] = e->idx;
+		filled++;
+	}
+
+	/* The same turn order carries on from backend j; only the search changes. */
+	for (uint32_t x = 0; x < m; x++)
+		if (table[x] == LB_MAGLEV_EMPTY)
+			free_slots[n_free++] = x;
+
+	while (n_free > 0) {
+		struct perm *e = &p[j];
+		uint32_t k;
+
+		if (++j == np)
+			j = 0;
+		if (!earn(e, max_weight))
+			continue;
+		k = nearest_free(free_slots, n_free, m, e);
+		table[free_slots[k]] = e->idx;
+		free_slots[k] = free_slots[--n_free];
+	}
+}
+
+int
+lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
+		uint32_t n, uint64_t seed)
+{
+	struct ord *ord = NULL;
+	struct perm *perm = NULL;
+	uint32_t np = 0, max_weight = 0;
+	int rc = 0;
+
+	if (table == NULL || !lb_maglev_m_valid(m) || n > MAGLEV_N_MAX ||
+	    (n > 0 && b == NULL))
+		return LB_EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i].key == NULL && b[i].key_len > 0)
+			return LB_EINVAL;
+
+	if (n == 0) {
+		fill_empty(table, m);
+		return 0;
+	}
+
+	/* calloc(n, ...) checks n * size for overflow; n >= 1 here, so NULL means failure. */
+	ord = calloc(n, sizeof(*ord));
+	perm = calloc(n, sizeof(*perm));
+	if (ord == NULL || perm == NULL) {
+		rc = LB_ENOMEM;
+		goto out;
+	}
+
+	/* Key order, not caller order, so the table depends only on the set. */
+	for (uint32_t i = 0; i < n; i++) {
+		ord[i].key = b[i].key;
+		ord[i].key_len = b[i].key_len;
+		ord[i].idx = i;
+	}
+	qsort(ord, n, sizeof(*ord), ord_cmp);
+
+	/* Sorted, a duplicate key sits next to its twin. Weight 0 ones count too:
+	 * the caller's set is ambiguous either way. */
+	for (uint32_t i = 1; i < n; i++) {
+		if (ord_cmp(&ord[i - 1], &ord[i]) == 0) {
+			rc = LB_EINVAL;
+			goto out;
+		}
+	}
+
+	/* Weight 0 backends are left out entirely, so zeroing a weight moves exactly
+	 * the slots that removing the backend would. */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ord *o = &ord[i];
+		uint32_t w = b[o->idx].weight;
+		struct perm *e;
+
+		if (w == 0)
+			continue;
+		e = &perm[np++];
+		e->next = (uint32_t)(lb_hash_bytes(o->key, o->key_len, seed) % m);
+		e->skip = (uint32_t)(lb_hash_bytes(o->key, o->key_len,
+						   seed ^ MAGLEV_SKIP_SEED_XOR) % (m - 1)) + 1;
+		e->credit = 0;
+		e->weight = w;
+		e->idx = (uint16_t)o->idx;
+		if (w > max_weight)
+			max_weight = w;
+	}
+
+	/* Only now touch the table: a failed build leaves the caller's table as it was. */
+	fill_empty(table, m);
+	if (np > 0)
+		populate(table, m, perm, np, max_weight);
+out:
+	free(ord);
+	free(perm);
+	return rc;
+}

@@ -1,0 +1,98 @@
+/*
+ * neigh.h - routes and the neighbour cache: where a packet leaves and to which MAC.
+ *
+ * The control thread builds the route list at start (connected subnets of the
+ * ports' addresses, then config routes) and owns every write to the neighbour
+ * cache (static entries from config; resolution by ARP/NDP in dp/arp.c). Workers
+ * read both without locks: a route is immutable, a neighbour's MAC is one 64-bit
+ * word written atomically, and the address -> entry index is an rte_hash in
+ * lock-free read/write mode. Entries are never freed while the dp runs, so an
+ * index a worker holds stays valid; a stale entry is only marked unresolved.
+ *
+ * Routes are few on an LB (connected subnets, a default route, a handful of
+ * others), so lookup is a linear scan over prefixes sorted longest first.
+ */
+#ifndef LB_NEIGH_H
+#define LB_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "lb_addr.h"
+
+#define LB_NEIGH_NONE 0xffffffffu
+#define LB_PORT_NONE 0xffffu
+#define LB_MAX_ROUTES 256
+
+/* neighbour mac word: MAC bytes 0..5 in bits 0..47 (memcpy order), then flags */
+#define LB_NEIGH_MAC_VALID (1ULL << 63)
+
+enum lb_neigh_state {
+	LB_NEIGH_INCOMPLETE = 0, /* wanted, not resolved yet */
+	LB_NEIGH_REACHABLE,      /* resolved by ARP/NDP */
+	LB_NEIGH_STALE,          /* resolved, not confirmed recently: still used, re-probed */
+	LB_NEIGH_STATIC,         /* from config, never aged */
+};
+
+struct lb_neigh {
+	uint64_t mac;           /* atomic; LB_NEIGH_MAC_VALID when usable */
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t state;          /* enum lb_neigh_state; control thread only */
+	uint16_t port;          /* port index it was learned / configured on */
+	uint64_t confirmed_tsc; /* control thread: last reply or use seen */
+	uint64_t probe_tsc;     /* control thread: last request sent */
+	uint32_t probes;        /* control thread: requests since last reply */
+} __rte_cache_aligned;
+
+struct lb_route {
+	struct lb_prefix prefix;
+	uint64_t mask[2];       /* prefix mask, for a branch-light compare */
+	uint16_t port;          /* egress port index */
+	uint32_t gw_neigh;      /* gateway's neighbour entry, LB_NEIGH_NONE = connected */
+};
+
+struct lb_neigh_table;
+struct lb_dp;
+
+/* Build routes and static neighbours from dp->conf and dp->ports. */
+struct lb_neigh_table *lb_neigh_create(struct lb_dp *dp, uint32_t capacity, char *err,
+				       size_t errlen);
+void lb_neigh_destroy(struct lb_neigh_table *t);
+
+/* Control thread: the entry for addr, created INCOMPLETE on port when absent. */
+int lb_neigh_ensure(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t port);
+/* Control thread: record a resolution (ARP reply, NA) or a static entry. */
+int lb_neigh_learn(struct lb_neigh_table *t, const struct lb_addr *addr, const uint8_t mac[6],
+		   uint16_t port, uint8_t state);
+
+/*
+ * Control thread: egress port and neighbour entry for a destination (the gateway's
+ * entry via a route, else the destination's own). Returns 0, or LB_ENOENT (no route).
+ */
+int lb_neigh_resolve(struct lb_neigh_table *t, const struct lb_addr *dst, uint16_t *port,
+		     uint32_t *neigh);
+
+/* Read access for workers and the control thread. */
+const struct lb_route *lb_route_lookup(const struct lb_neigh_table *t, uint8_t family,
+				       const uint8_t *addr);
+uint32_t lb_neigh_lookup(const struct lb_neigh_table *t, uint8_t family, const uint8_t *addr);
+struct lb_neigh *lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx);
+uint32_t lb_neigh_capacity(const struct lb_neigh_table *t);
+
+/* Copy the usable MAC of entry idx to mac; false when unresolved. */
+static inline bool
+lb_neigh_mac(const struct lb_neigh *n, uint8_t mac[6])
+{
+	uint64_t w = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+
+	if (!(w & LB_NEIGH_MAC_VALID))
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(w >> (8 * i));
+	return true;
+}
+
+#endif /* LB_NEIGH_H */

@@ -1,0 +1,302 @@
+/*
+ * parse.c - the parse stage: one frame's bytes in, struct lb_pkt or a drop reason out.
+ *
+ * Called by every worker lcore for every received frame (dp/worker.c) and by
+ * tests/test_parse.c with plain byte arrays. Pure C, no DPDK, no state, no writes
+ * to the frame: safe on any thread.
+ *
+ * in:  Eth [802.1Q|802.1ad [802.1Q]] then IPv4 | IPv6 | ARP, frame[0..len)
+ * out: struct lb_pkt describing the headers, or -1 and the one enum lb_drop reason
+ *
+ * Every read goes through rd8()/rd16() after a bounds check against len, so the
+ * parser never touches a byte past the frame and never makes an unaligned load
+ * (frames start 2 bytes off a 4-byte boundary after the Ethernet header).
+ *
+ * The checks run in a fixed order so that each malformed frame has exactly one
+ * reason: L2, then the IP header's size and version, IHL, total length, header
+ * checksum, fragments, the transport protocol and its header, and last the source
+ * address. Unsupported but well-formed cases and why they are dropped:
+ *  - IPv4 options and IPv6 extension headers: the rewrite stage assumes a fixed
+ *    L3 header length, and a load balancer has no use for either;
+ *  - fragments: only the first carries ports, so the others cannot be steered to
+ *    the same backend without reassembly (the DPVS choice too);
+ *  - IPv6 datagrams longer than 65535 bytes (jumbograms): ip_len cannot hold them.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lb_addr.h"
+#include "parse.h"
+
+#define ETH_HLEN 14
+#define VLAN_HLEN 4
+#define MAX_VLANS 2
+#define IPV4_HLEN 20
+#define IPV6_HLEN 40
+#define ARP_LEN 28 /* Ethernet/IPv4 ARP body */
+#define TCP_HLEN 20
+#define UDP_HLEN 8
+#define ICMP_HLEN 8
+
+#define IPV4_MF 0x2000
+#define IPV4_OFFSET_MASK 0x1fff
+
+#define IPV6_NH_FRAGMENT 44
+
+static inline uint8_t
+rd8(const uint8_t *b, uint32_t off)
+{
+	return b[off];
+}
+
+/* Big-endian 16-bit load, byte by byte: no alignment assumption. */
+static inline uint16_t
+rd16(const uint8_t *b, uint32_t off)
+{
+	return (uint16_t)((uint16_t)b[off] << 8 | b[off + 1]);
+}
+
+static inline int
+drop_with(enum lb_drop *drop, enum lb_drop reason)
+{
+	*drop = reason;
+	return -1;
+}
+
+/* Ones' complement sum of an IPv4 header; a correct header sums to 0xffff. */
+static bool
+ipv4_cksum_ok(const uint8_t *ip)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i < IPV4_HLEN; i += 2)
+		sum += rd16(ip, i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* 224.0.0.0/4, 127.0.0.0/8, 0.0.0.0 and 255.255.255.255 may not be a source. */
+static bool
+ipv4_martian(const uint8_t *a, bool allow_unspecified)
+{
+	static const uint8_t zero[4], bcast[4] = {0xff, 0xff, 0xff, 0xff};
+
+	if ((a[0] & 0xf0) == 0xe0 || a[0] == 127)
+		return true;
+	if (memcmp(a, bcast, 4) == 0)
+		return true;
+	return !allow_unspecified && memcmp(a, zero, 4) == 0;
+}
+
+/* ff00::/8, ::1 and :: may not be a source. */
+static bool
+ipv6_martian(const uint8_t *a)
+{
+	static const uint8_t zero[15];
+
+	if (a[0] == 0xff)
+		return true;
+	return memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1);
+}
+
+static bool
+ipv6_ext_header(uint8_t nh)
+{
+	switch (nh) {
+	case 0:   /* hop-by-hop options */
+	case 43:  /* routing */
+	case 50:  /* ESP */
+	case 51:  /* AH */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+	case 139: /* HIP */
+	case 140: /* shim6 */
+	case 253: /* experimental */
+	case 254:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The transport header at l4, l4_avail bytes up to the end of the IP datagram
+ * (not of the frame: Ethernet padding is not transport data).
+ */
+static int
+parse_l4(const uint8_t *l4, uint32_t l4_avail, struct lb_pkt *p, enum lb_drop *drop)
+{
+	switch (p->proto) {
+	case LB_IPPROTO_TCP: {
+		if (l4_avail < TCP_HLEN)
+			return drop_with(drop, LB_DROP_L4_TRUNCATED);
+		uint32_t doff = (uint32_t)(rd8(l4, 12) >> 4) * 4;
+		if (doff < TCP_HLEN || doff > l4_avail)
+			return drop_with(drop, LB_DROP_BAD_TCP_DOFF);
+		p->kind = LB_PKT_L4;
+		p->l4_len = (uint16_t)doff;
+		p->tcp_flags = rd8(l4, 13);
+		memcpy(&p->sport, l4, 2); /* ports stay in network order */
+		memcpy(&p->dport, l4 + 2, 2);
+		return 0;
+	}
+	case LB_IPPROTO_UDP:
+		if (l4_avail < UDP_HLEN)
+			return drop_with(drop, LB_DROP_L4_TRUNCATED);
+		p->kind = LB_PKT_L4;
+		p->l4_len = UDP_HLEN;
+		memcpy(&p->sport, l4, 2);
+		memcpy(&p->dport, l4 + 2, 2);
+		return 0;
+	case LB_IPPROTO_ICMP:
+	case LB_IPPROTO_ICMPV6:
+		/* the callers let only ICMP on IPv4 and ICMPv6 on IPv6 through */
+		if (l4_avail < ICMP_HLEN)
+			return drop_with(drop, LB_DROP_L4_TRUNCATED);
+		p->kind = LB_PKT_ICMP;
+		p->l4_len = ICMP_HLEN;
+		p->icmp_type = rd8(l4, 0);
+		p->icmp_code = rd8(l4, 1);
+		return 0;
+	default:
+		return drop_with(drop, LB_DROP_L4_PROTO);
+	}
+}
+
+/* in: IPv4 header at ip, avail bytes to the end of the frame */
+static int
+parse_ipv4(const uint8_t *ip, uint32_t avail, struct lb_pkt *p, enum lb_drop *drop)
+{
+	if (avail < IPV4_HLEN)
+		return drop_with(drop, LB_DROP_L3_TRUNCATED);
+	uint8_t vihl = rd8(ip, 0);
+	if (vihl >> 4 != 4)
+		return drop_with(drop, LB_DROP_IP_VERSION);
+	uint32_t ihl = (uint32_t)(vihl & 0x0f) * 4;
+	if (ihl < IPV4_HLEN)
+		return drop_with(drop, LB_DROP_BAD_IHL);
+	if (ihl > avail)
+		return drop_with(drop, LB_DROP_L3_TRUNCATED);
+	if (ihl > IPV4_HLEN)
+		return drop_with(drop, LB_DROP_IP_OPTIONS);
+	uint32_t tot = rd16(ip, 2);
+	if (tot < ihl || tot > avail)
+		return drop_with(drop, LB_DROP_BAD_TOTAL_LEN);
+	if (!ipv4_cksum_ok(ip))
+		return drop_with(drop, LB_DROP_IP_CKSUM);
+	if (rd16(ip, 6) & (IPV4_MF | IPV4_OFFSET_MASK))
+		return drop_with(drop, LB_DROP_FRAGMENT);
+
+	p->family = LB_AF_INET;
+	p->l3_len = IPV4_HLEN;
+	p->ip_len = (uint16_t)tot;
+	p->ttl = rd8(ip, 8);
+	p->proto = rd8(ip, 9);
+	memcpy(p->src, ip + 12, 4);
+	memcpy(p->dst, ip + 16, 4);
+	if (p->proto == LB_IPPROTO_ICMPV6)
+		return drop_with(drop, LB_DROP_L4_PROTO);
+	if (parse_l4(ip + IPV4_HLEN, tot - IPV4_HLEN, p, drop) < 0)
+		return -1;
+	if (ipv4_martian(p->src, false))
+		return drop_with(drop, LB_DROP_MARTIAN);
+	return 0;
+}
+
+/* in: IPv6 header at ip, avail bytes to the end of the frame */
+static int
+parse_ipv6(const uint8_t *ip, uint32_t avail, struct lb_pkt *p, enum lb_drop *drop)
+{
+	if (avail < IPV6_HLEN)
+		return drop_with(drop, LB_DROP_L3_TRUNCATED);
+	if (rd8(ip, 0) >> 4 != 6)
+		return drop_with(drop, LB_DROP_IP_VERSION);
+	uint32_t tot = IPV6_HLEN + (uint32_t)rd16(ip, 4);
+	if (tot > avail || tot > UINT16_MAX)
+		return drop_with(drop, LB_DROP_BAD_TOTAL_LEN);
+	uint8_t nh = rd8(ip, 6);
+	if (nh == IPV6_NH_FRAGMENT)
+		return drop_with(drop, LB_DROP_FRAGMENT);
+	if (ipv6_ext_header(nh))
+		return drop_with(drop, LB_DROP_IPV6_EXT);
+	if (nh == LB_IPPROTO_ICMP)
+		return drop_with(drop, LB_DROP_L4_PROTO);
+
+	p->family = LB_AF_INET6;
+	p->l3_len = IPV6_HLEN;
+	p->ip_len = (uint16_t)tot;
+	p->ttl = rd8(ip, 7);
+	p->proto = nh;
+	memcpy(p->src, ip + 8, 16);
+	memcpy(p->dst, ip + 24, 16);
+	if (parse_l4(ip + IPV6_HLEN, tot - IPV6_HLEN, p, drop) < 0)
+		return -1;
+	if (ipv6_martian(p->src))
+		return drop_with(drop, LB_DROP_MARTIAN);
+	return 0;
+}
+
+/*
+ * in: ARP body at arp, avail bytes to the end of the frame. Only Ethernet/IPv4 ARP
+ * (htype 1, ptype 0x0800, hlen 6, plen 4) has the 28-byte body the ARP path reads;
+ * any other shape is counted as a short L3 header. The opcode is the ARP path's
+ * business. A sender of 0.0.0.0 is an ARP probe (RFC 5227) and is accepted.
+ */
+static int
+parse_arp(const uint8_t *arp, uint32_t avail, struct lb_pkt *p, enum lb_drop *drop)
+{
+	if (avail < ARP_LEN || rd16(arp, 0) != 1 || rd16(arp, 2) != LB_ETHERTYPE_IPV4 ||
+	    rd8(arp, 4) != 6 || rd8(arp, 5) != 4)
+		return drop_with(drop, LB_DROP_L3_TRUNCATED);
+
+	p->kind = LB_PKT_ARP;
+	p->family = LB_AF_INET;
+	p->ip_len = ARP_LEN; /* the body's length: l2_len + ip_len is the used frame */
+	memcpy(p->src, arp + 14, 4); /* sender protocol address */
+	memcpy(p->dst, arp + 24, 4); /* target protocol address */
+	if (ipv4_martian(p->src, true))
+		return drop_with(drop, LB_DROP_MARTIAN);
+	return 0;
+}
+
+int
+lb_parse(const uint8_t *frame, uint32_t len, struct lb_pkt *p, enum lb_drop *drop)
+{
+	memset(p, 0, sizeof(*p));
+	if (len == 0)
+		return drop_with(drop, LB_DROP_ZERO_LEN);
+	if (len < ETH_HLEN)
+		return drop_with(drop, LB_DROP_L2_TRUNCATED);
+
+	/* off: where the current EtherType / TPID sits */
+	uint32_t off = ETH_HLEN - 2;
+	uint16_t et = rd16(frame, off);
+	while (et == LB_ETHERTYPE_VLAN || et == LB_ETHERTYPE_QINQ) {
+		if (p->n_vlans == MAX_VLANS)
+			return drop_with(drop, LB_DROP_VLAN_DEPTH);
+		if (off + 2 + VLAN_HLEN > len)
+			return drop_with(drop, LB_DROP_L2_TRUNCATED);
+		if (p->n_vlans == 0)
+			p->vlan_tci = rd16(frame, off + 2);
+		p->n_vlans++;
+		off += VLAN_HLEN;
+		et = rd16(frame, off);
+	}
+	p->ethertype = et;
+	p->l2_len = (uint16_t)(off + 2);
+
+	const uint8_t *l3 = frame + p->l2_len;
+	uint32_t avail = len - p->l2_len;
+	switch (et) {
+	case LB_ETHERTYPE_IPV4:
+		return parse_ipv4(l3, avail, p, drop);
+	case LB_ETHERTYPE_IPV6:
+		return parse_ipv6(l3, avail, p, drop);
+	case LB_ETHERTYPE_ARP:
+		return parse_arp(l3, avail, p, drop);
+	default:
+		return drop_with(drop, LB_DROP_NON_IP);
+	}
+}

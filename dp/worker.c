@@ -1,0 +1,716 @@
+/*
+ * worker.c - the forwarding pipeline of one worker lcore (see worker.h).
+ *
+ * Runs on worker lcores only. Reads the service directory, backend registry,
+ * routes and neighbours that the control thread publishes; writes only its own
+ * conntrack table, counters and TX buffers.
+ *
+ * Packet shapes:
+ *   client -> VIP, fnat   in: Eth/IP(c -> vip)/L4(cp -> vp)   out: Eth/IP(local -> b)/L4(lp -> bp)
+ *   client -> VIP, dnat   in: Eth/IP(c -> vip)/L4(cp -> vp)   out: Eth/IP(c -> b)/L4(cp -> bp)
+ *   backend -> local      in: Eth/IP(b -> local)/L4(bp -> lp) out: Eth/IP(vip -> c)/L4(vp -> cp)
+ *   backend -> client     in: Eth/IP(b -> c)/L4(bp -> cp)     out: Eth/IP(vip -> c)/L4(vp -> cp)
+ * 802.1Q tags are accepted on input and not sent on output.
+ *
+ * Ownership with several workers: a connection lives in the table of the worker
+ * that saw its first packet. fnat picks a local port p with p % n_workers == id,
+ * so replies can be steered (rte_flow) or handed over (ring) to that worker. dnat
+ * replies carry nothing a worker chose, so both directions of a dnat flow are
+ * owned by hash(client address, client port) % n_workers and handed over when
+ * RSS delivered them elsewhere.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "conntrack.h"
+#include "dp.h"
+#include "maglev.h"
+#include "nat.h"
+#include "neigh.h"
+#include "parse.h"
+#include "service_fastpath.h"
+#include "worker.h"
+
+#define MAX_BURST 64
+#define TX_BUF 64               /* per port; flushed when full and after every loop */
+#define PREFETCH_OFFSET 3       /* packets ahead to prefetch headers of */
+#define EXPIRE_BUDGET 64        /* conntrack slots scanned per loop */
+#define SNAT_TRIES 32           /* local ports tried for a new fnat flow */
+#define HANDOFF_RING 4096
+
+struct lb_worker {
+	struct lb_dp *dp;
+	struct lb_services *svcs;
+	struct lb_neigh_table *neigh;
+	struct lb_ct *ct;
+	uint64_t ct_seed;
+	uint64_t flow_seed;
+	struct lb_wstats *st;
+	struct rte_ring *handoff;   /* MP/SC: packets other workers hand to us */
+	unsigned id;
+	unsigned lcore;
+	unsigned n_workers;
+	uint32_t now;               /* ms clock of the current loop */
+	bool handing_in;            /* processing packets from the hand-off ring */
+	uint16_t snat_lo, snat_hi;
+	uint16_t n_tx[LB_MAX_PORTS];
+	struct rte_mbuf *tx[LB_MAX_PORTS][TX_BUF];
+	/* fnat source addresses per egress port and family (0: IPv4, 1: IPv6) */
+	uint8_t n_src[LB_MAX_PORTS][2];
+	uint8_t src[LB_MAX_PORTS][2][LB_MAX_LOCAL_ADDRS];
+} __rte_cache_aligned;
+
+static inline void
+drop(struct lb_worker *w, struct rte_mbuf *m, enum lb_drop why)
+{
+	w->st->drop[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static void
+flush_port(struct lb_worker *w, uint16_t pi)
+{
+	uint16_t n = w->n_tx[pi];
+
+	if (n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(w->dp->ports[pi].eth_id, (uint16_t)w->id, w->tx[pi], n);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += w->tx[pi][i]->pkt_len;
+	w->st->port_tx[pi].bytes += bytes;
+	w->st->port_tx[pi].pkts += sent;
+	w->st->ev[LB_EV_TX_PKTS] += sent;
+	w->st->ev[LB_EV_TX_BYTES] += bytes;
+	if (sent < n) {
+		w->st->drop[LB_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&w->tx[pi][sent], n - sent);
+	}
+	w->n_tx[pi] = 0;
+}
+
+void
+lb_worker_flush(struct lb_worker *w)
+{
+	for (uint16_t pi = 0; pi < w->dp->n_ports; pi++)
+		flush_port(w, pi);
+}
+
+/*
+ * Put a fresh Ethernet header in front of the (rewritten) IP datagram and queue
+ * the frame on port pi. The old L2 header (and VLAN tags, and Ethernet padding
+ * after the datagram) go away.
+ */
+static void
+send_ip(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	const uint8_t dmac[6])
+{
+	const struct lb_port *port = &w->dp->ports[pi];
+	uint32_t frame = (uint32_t)RTE_ETHER_HDR_LEN + p->ip_len;
+
+	if (p->ip_len > port->mtu) {
+		drop(w, m, LB_DROP_TOO_BIG);
+		return;
+	}
+	if (p->l2_len > RTE_ETHER_HDR_LEN)
+		rte_pktmbuf_adj(m, (uint16_t)(p->l2_len - RTE_ETHER_HDR_LEN));
+	if (m->pkt_len > frame)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	memcpy(eh->dst_addr.addr_bytes, dmac, 6);
+	eh->src_addr = port->mac;
+	eh->ether_type = rte_cpu_to_be_16(p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4
+								 : RTE_ETHER_TYPE_IPV6);
+	if (port->nat_flags & LB_NAT_L4_OFFLOAD) {
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = p->l3_len;
+		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
+						       : RTE_MBUF_F_TX_IPV6) |
+			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+							  : RTE_MBUF_F_TX_UDP_CKSUM);
+	}
+	if (w->n_tx[pi] == TX_BUF)
+		flush_port(w, pi);
+	w->tx[pi][w->n_tx[pi]++] = m;
+}
+
+/* Send towards an arbitrary destination (a client): route, then neighbour. */
+static void
+send_routed(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, const uint8_t *dst)
+{
+	const struct lb_route *r = lb_route_lookup(w->neigh, p->family, dst);
+	uint8_t mac[6];
+
+	if (r == NULL) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	uint32_t n = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh
+						  : lb_neigh_lookup(w->neigh, p->family, dst);
+	if (n == LB_NEIGH_NONE || !lb_neigh_mac(lb_neigh_entry(w->neigh, n), mac)) {
+		drop(w, m, LB_DROP_NEIGH_MISS);
+		return;
+	}
+	send_ip(w, m, p, r->port, mac);
+}
+
+/* ---- connection bookkeeping -------------------------------------------- */
+
+/* A connection still names its backend unless that backend left the service. */
+static inline bool
+real_holds(const struct lb_real *r, const struct lb_conn *c)
+{
+	uint8_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+
+	return st <= LB_BACKEND_DOWN && r->svc_id == c->svc_id && r->port == c->backend_port &&
+	       memcmp(r->addr, c->backend, 16) == 0;
+}
+
+static void
+conn_gone(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+
+	w->st->ev[LB_EV_CT_EXPIRED]++;
+	/* Only while the id still means this backend; a reused id has a fresh baseline. */
+	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
+		w->st->real[c->real_id].conns--;
+}
+
+static void
+conn_remove(struct lb_worker *w, struct lb_conn *c)
+{
+	conn_gone(c, w);
+	w->st->ev[LB_EV_CT_EXPIRED]--; /* removed, not expired: conn_gone counted it */
+	lb_ct_remove(w->ct, c);
+}
+
+static inline bool
+in_ranges(const struct lb_svc *svc, const struct lb_pkt *p)
+{
+	struct lb_addr a;
+
+	a.family = p->family;
+	memcpy(a.bytes, p->src, 16);
+	for (uint16_t i = 0; i < svc->n_ranges; i++)
+		if (lb_prefix_contains(&svc->ranges[i], &a))
+			return true;
+	return false;
+}
+
+static inline unsigned
+client_owner(const struct lb_worker *w, const uint8_t *client, uint16_t cport)
+{
+	uint8_t b[18];
+
+	memcpy(b, client, 16);
+	memcpy(b + 16, &cport, 2);
+	return (unsigned)(lb_hash_bytes(b, sizeof(b), w->flow_seed) % w->n_workers);
+}
+
+static void
+handoff(struct lb_worker *w, struct rte_mbuf *m, unsigned owner)
+{
+	if (rte_ring_mp_enqueue(w->dp->workers[owner]->handoff, m) != 0) {
+		drop(w, m, LB_DROP_HANDOFF_FULL);
+		return;
+	}
+	w->st->ev[LB_EV_HANDOFF_OUT]++;
+}
+
+/*
+ * A new flow: pick a backend (Maglev over the service's current table), choose
+ * the fnat source, and insert the connection. Returns the entry, or tmp filled in
+ * when the table is full (forwarded without state), or NULL after a drop.
+ */
+static struct lb_conn *
+new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+	 const struct lb_svc *svc, struct lb_conn *tmp)
+{
+	uint32_t fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
+	uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+
+	if (bi == LB_MAGLEV_EMPTY) {
+		drop(w, m, LB_DROP_NO_BACKEND);
+		return NULL;
+	}
+	uint32_t rid = svc->real_ids[bi];
+	const struct lb_real *r = lb_real_get(w->svcs, rid);
+
+	memset(tmp, 0, sizeof(*tmp));
+	memcpy(tmp->client, p->src, 16);
+	memcpy(tmp->backend, r->addr, 16);
+	tmp->svc_id = svc->id;
+	tmp->real_id = rid;
+	tmp->client_port = p->sport;
+	tmp->backend_port = r->port;
+	tmp->family = p->family;
+	tmp->proto = p->proto;
+	tmp->mode = svc->mode;
+	if (p->proto == LB_IPPROTO_TCP)
+		tmp->state = (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN
+				     ? LB_CT_TCP_SYN : LB_CT_TCP_ESTABLISHED;
+	else
+		tmp->state = LB_CT_UDP;
+
+	if (svc->mode == LB_MODE_FNAT) {
+		if (r->tx_port == LB_PORT_NONE) {
+			drop(w, m, LB_DROP_NO_ROUTE);
+			return NULL;
+		}
+		unsigned fam = p->family == LB_AF_INET6;
+		unsigned ns = w->n_src[r->tx_port][fam];
+		if (ns == 0) {
+			drop(w, m, LB_DROP_NO_SNAT);
+			return NULL;
+		}
+		struct lb_ct_rev_key rk;
+		memset(&rk, 0, sizeof(rk));
+		memcpy(rk.backend, r->addr, 16);
+		rk.backend_port = r->port;
+		rk.mode = LB_MODE_FNAT;
+		rk.proto = p->proto;
+		int ok = -1;
+		/* Each source address in turn, starting at one the flow hash picks. */
+		for (unsigned t = 0; t < ns && ok < 0; t++) {
+			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
+			ok = lb_ct_snat_port(w->ct, &rk, fh, w->snat_lo, w->snat_hi,
+					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+		}
+		if (ok < 0) {
+			drop(w, m, LB_DROP_NO_SNAT);
+			return NULL;
+		}
+		tmp->local_idx = rk.local_idx;
+		tmp->local_port = rk.local_port;
+	}
+
+	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
+	if (c == NULL) {
+		w->st->ev[LB_EV_CT_FULL]++;
+		return tmp;
+	}
+	w->st->ev[LB_EV_CT_CREATED]++;
+	w->st->real[rid].conns++;
+	return c;
+}
+
+/* ---- the two directions ------------------------------------------------ */
+
+static void
+client_to_backend(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id)
+{
+	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
+	struct lb_conn tmp, *c;
+
+	if (unlikely(svc == NULL)) {
+		drop(w, m, LB_DROP_NO_SERVICE);
+		return;
+	}
+	if (svc->n_ranges && !in_ranges(svc, p)) {
+		drop(w, m, LB_DROP_SOURCE_RANGE);
+		return;
+	}
+	if (svc->mode == LB_MODE_DNAT && w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = client_owner(w, p->src, p->sport);
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+
+	struct lb_ct_fwd_key fk;
+	memcpy(fk.client, p->src, 16);
+	fk.client_port = p->sport;
+	fk.svc_id = id;
+	c = lb_ct_lookup_fwd(w->ct, &fk, lb_ct_hash_fwd(&fk, w->ct_seed));
+	if (c != NULL) {
+		const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+		if (unlikely(!real_holds(r, c))) {
+			/* Its backend left the service: the flow goes to the new table's pick. */
+			w->st->ev[LB_EV_CT_REPICK]++;
+			conn_remove(w, c);
+			c = NULL;
+		} else if (p->proto == LB_IPPROTO_TCP) {
+			if (lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_CLIENT, w->now) ==
+			    LB_CT_STATE_FREE) {
+				conn_remove(w, c); /* port reuse after close: a new flow */
+				c = NULL;
+			}
+		} else {
+			lb_ct_touch(w->ct, c, w->now);
+		}
+	}
+	if (c == NULL) {
+		c = new_flow(w, m, p, svc, &tmp);
+		if (c == NULL)
+			return;
+	}
+
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	struct lb_nat_rw rw = {.dst = c->backend, .dport = c->backend_port};
+	if (c->mode == LB_MODE_FNAT) {
+		rw.src = w->dp->local[c->local_idx].addr.bytes;
+		rw.sport = c->local_port;
+	}
+	uint8_t mac[6];
+	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(!lb_neigh_mac(lb_neigh_entry(w->neigh, r->neigh), mac))) {
+		drop(w, m, LB_DROP_NEIGH_MISS);
+		return;
+	}
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[r->tx_port].nat_flags) < 0)) {
+		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
+		return;
+	}
+	w->st->ev[LB_EV_FWD_PKTS]++;
+	w->st->svc[id].pkts++;
+	w->st->svc[id].bytes += p->ip_len;
+	w->st->real[c->real_id].pkts++;
+	w->st->real[c->real_id].bytes += p->ip_len;
+	send_ip(w, m, p, r->tx_port, mac);
+}
+
+static void
+backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+		  struct lb_conn *c)
+{
+	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
+
+	if (unlikely(svc == NULL)) {
+		conn_remove(w, c);
+		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	if (p->proto == LB_IPPROTO_TCP)
+		lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_BACKEND, w->now);
+	else
+		lb_ct_touch(w->ct, c, w->now);
+
+	uint8_t client[16];
+	uint16_t cport = c->client_port;
+	uint32_t rid = c->real_id;
+	memcpy(client, c->client, 16);
+	struct lb_nat_rw rw = {.src = svc->vip, .sport = svc->port};
+	if (c->mode == LB_MODE_FNAT) {
+		rw.dst = client;
+		rw.dport = cport;
+	}
+	const struct lb_route *rt = lb_route_lookup(w->neigh, p->family, client);
+	unsigned flags = rt ? w->dp->ports[rt->port].nat_flags : 0;
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, flags) < 0)) {
+		drop(w, m, LB_DROP_TTL_EXPIRED);
+		return;
+	}
+	w->st->ev[LB_EV_REV_PKTS]++;
+	w->st->svc[svc->id].pkts++;
+	w->st->svc[svc->id].bytes += p->ip_len;
+	w->st->real[rid].pkts++;
+	w->st->real[rid].bytes += p->ip_len;
+	send_routed(w, m, p, client);
+}
+
+static void
+reply_fnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint8_t local_idx)
+{
+	if (w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = rte_be_to_cpu_16(p->dport) % w->n_workers;
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+	struct lb_ct_rev_key rk;
+	memset(&rk, 0, sizeof(rk));
+	memcpy(rk.backend, p->src, 16);
+	rk.backend_port = p->sport;
+	rk.mode = LB_MODE_FNAT;
+	rk.proto = p->proto;
+	rk.local_idx = local_idx;
+	rk.local_port = p->dport;
+	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL) {
+		drop(w, m, LB_DROP_REPLY_NO_CONN);
+		return;
+	}
+	backend_to_client(w, m, p, c);
+}
+
+static void
+reply_dnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	if (w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = client_owner(w, p->dst, p->dport);
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+	struct lb_ct_rev_key rk;
+	memset(&rk, 0, sizeof(rk));
+	memcpy(rk.backend, p->src, 16);
+	rk.backend_port = p->sport;
+	rk.mode = LB_MODE_DNAT;
+	rk.proto = p->proto;
+	memcpy(rk.client, p->dst, 16);
+	rk.client_port = p->dport;
+	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL) {
+		drop(w, m, LB_DROP_NOT_OURS);
+		return;
+	}
+	backend_to_client(w, m, p, c);
+}
+
+/* Not a service key: a reply to an fnat source, a dnat reply, or not ours. */
+static void
+classify_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
+	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
+
+	if (flags & LB_ADDR_LOCAL)
+		reply_fnat(w, m, p, ai->local_idx);
+	else if (flags & LB_ADDR_VIP)
+		drop(w, m, LB_DROP_NO_SERVICE);
+	else if (flags & LB_ADDR_OWN)
+		drop(w, m, LB_DROP_NOT_OURS);
+	else
+		reply_dnat(w, m, p);
+}
+
+/* ---- the burst --------------------------------------------------------- */
+
+static inline bool
+for_us(const struct lb_port *port, const uint8_t *frame)
+{
+	/* Group bit set: broadcast or multicast, ARP/NDP need those. */
+	return (frame[0] & 1) || memcmp(frame, port->mac.addr_bytes, 6) == 0;
+}
+
+void
+lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct lb_pkt meta[MAX_BURST];
+	struct lb_svc_key keys[MAX_BURST];
+	const void *kp[MAX_BURST];
+	int32_t ids[MAX_BURST];
+	uint16_t idx[MAX_BURST];
+	uint16_t k = 0;
+	const struct lb_port *port = &w->dp->ports[in_port];
+
+	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	/* Pass 1: parse, keep TCP/UDP packets and their service keys. */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum lb_drop why;
+
+		if (i + PREFETCH_OFFSET < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
+			drop(w, m, why);
+			continue;
+		}
+		if (!w->handing_in && !for_us(port, frame)) {
+			drop(w, m, LB_DROP_NOT_OURS);
+			continue;
+		}
+		if (meta[i].kind == LB_PKT_ARP) {
+			drop(w, m, LB_DROP_ARP);
+			continue;
+		}
+		if (meta[i].kind == LB_PKT_ICMP) {
+			drop(w, m, LB_DROP_ICMP);
+			continue;
+		}
+		if (meta[i].ttl <= 1) {
+			drop(w, m, LB_DROP_TTL_EXPIRED);
+			continue;
+		}
+		lb_svc_key_make(&keys[k], meta[i].family, meta[i].dst, meta[i].dport, meta[i].proto);
+		kp[k] = &keys[k];
+		idx[k++] = i;
+	}
+	if (k == 0)
+		return;
+	/* Pass 2: one bulk lookup of the service directory. */
+	lb_svcs_lookup_bulk(w->svcs, kp, k, ids);
+	/* Pass 3: per packet, the forwarding decision and the rewrite. */
+	for (uint16_t j = 0; j < k; j++) {
+		uint16_t i = idx[j];
+		if (ids[j] >= 0)
+			client_to_backend(w, pkts[i], &meta[i], (uint32_t)ids[j]);
+		else
+			classify_other(w, pkts[i], &meta[i]);
+	}
+}
+
+void
+lb_worker_tick(struct lb_worker *w, uint64_t tsc)
+{
+	w->now = lb_dp_ms(w->dp, tsc);
+	lb_ct_expire(w->ct, w->now, EXPIRE_BUDGET, conn_gone, w);
+}
+
+int
+lb_worker_main(void *arg)
+{
+	struct lb_worker *w = arg;
+	struct lb_dp *dp = w->dp;
+	struct rte_mbuf *pkts[MAX_BURST];
+	uint16_t burst = (uint16_t)dp->conf.burst;
+	uint64_t idle_ns = (uint64_t)dp->conf.idle_sleep_us * 1000;
+
+	rte_rcu_qsbr_thread_online(dp->qsbr, w->id);
+	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		uint64_t tsc = rte_rdtsc();
+		unsigned got = 0;
+
+		lb_worker_tick(w, tsc);
+		for (uint16_t pi = 0; pi < dp->n_ports; pi++) {
+			uint16_t n = rte_eth_rx_burst(dp->ports[pi].eth_id, (uint16_t)w->id, pkts, burst);
+			if (n == 0)
+				continue;
+			uint64_t bytes = 0;
+			for (uint16_t i = 0; i < n; i++)
+				bytes += pkts[i]->pkt_len;
+			got += n;
+			w->st->port_rx[pi].pkts += n;
+			w->st->port_rx[pi].bytes += bytes;
+			w->st->ev[LB_EV_RX_BYTES] += bytes;
+			lb_worker_process(w, pi, pkts, n);
+		}
+		if (got)
+			w->st->ev[LB_EV_RX_PKTS] += got;
+		uint16_t n = (uint16_t)rte_ring_sc_dequeue_burst(w->handoff, (void **)pkts, burst, NULL);
+		if (n) {
+			w->st->ev[LB_EV_HANDOFF_IN] += n;
+			w->handing_in = true;
+			lb_worker_process(w, 0, pkts, n);
+			w->handing_in = false;
+			got += n;
+		}
+		lb_worker_flush(w);
+		/* Nothing from the old snapshot is held past this point. */
+		rte_rcu_qsbr_quiescent(dp->qsbr, w->id);
+		if (got) {
+			w->st->last_rx_tsc = tsc;
+		} else if (idle_ns) {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)idle_ns};
+			w->st->ev[LB_EV_IDLE_SLEEPS]++;
+			nanosleep(&ts, NULL);
+		}
+	}
+	lb_worker_flush(w);
+	rte_rcu_qsbr_thread_offline(dp->qsbr, w->id);
+	return 0;
+}
+
+struct lb_worker *
+lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_t errlen)
+{
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	struct lb_worker *w = rte_zmalloc_socket("lb_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	char name[RTE_RING_NAMESIZE];
+
+	if (w == NULL)
+		goto nomem;
+	w->dp = dp;
+	w->svcs = dp->svcs;
+	w->neigh = dp->neigh;
+	w->id = id;
+	w->lcore = lcore;
+	w->n_workers = dp->n_workers;
+	w->flow_seed = dp->conf.hash_seed;
+	w->snat_lo = dp->conf.snat_port_lo;
+	w->snat_hi = dp->conf.snat_port_hi;
+
+	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = dp->conf.hash_seed ^ id};
+	for (int s = 0; s < LB_CT_NSTATES; s++)
+		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
+	size_t sz = lb_ct_mem_size(&cc);
+	void *mem = sz ? rte_zmalloc_socket("lb_ct", sz, RTE_CACHE_LINE_SIZE, socket) : NULL;
+	if (mem == NULL)
+		goto nomem;
+	w->ct = lb_ct_init(mem, sz, &cc);
+	if (w->ct == NULL) {
+		rte_free(mem);
+		snprintf(err, errlen, "worker %u: bad conntrack settings", id);
+		goto fail;
+	}
+	w->ct_seed = lb_ct_seed(w->ct);
+
+	w->st = rte_zmalloc_socket("lb_wstats", sizeof(*w->st), RTE_CACHE_LINE_SIZE, socket);
+	if (w->st == NULL)
+		goto nomem;
+	w->st->svc = rte_zmalloc_socket("lb_wstats_svc", sizeof(struct lb_cnt) * lb_svcs_capacity(dp->svcs),
+					 RTE_CACHE_LINE_SIZE, socket);
+	w->st->real = rte_zmalloc_socket("lb_wstats_real",
+					  sizeof(struct lb_real_cnt) * lb_reals_capacity(dp->svcs),
+					  RTE_CACHE_LINE_SIZE, socket);
+	if (w->st->svc == NULL || w->st->real == NULL)
+		goto nomem;
+	snprintf(name, sizeof(name), "lb_handoff_%u", id);
+	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
+	if (w->handoff == NULL)
+		goto nomem;
+	for (unsigned l = 0; l < dp->n_local; l++) {
+		uint16_t pi = dp->local[l].port;
+		unsigned fam = dp->local[l].addr.family == LB_AF_INET6;
+		w->src[pi][fam][w->n_src[pi][fam]++] = (uint8_t)l;
+	}
+	return w;
+nomem:
+	snprintf(err, errlen, "worker %u: out of memory (conntrack capacity %u)", id,
+		 dp->conf.ct_capacity);
+fail:
+	lb_worker_destroy(w);
+	return NULL;
+}
+
+void
+lb_worker_destroy(struct lb_worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->ct)
+		rte_free(w->ct);
+	if (w->st) {
+		rte_free(w->st->svc);
+		rte_free(w->st->real);
+		rte_free(w->st);
+	}
+	rte_ring_free(w->handoff);
+	rte_free(w);
+}
+
+struct lb_ct *
+lb_worker_ct(struct lb_worker *w)
+{
+	return w->ct;
+}
+
+struct lb_wstats *
+lb_worker_stats(struct lb_worker *w)
+{
+	return w->st;
+}

@@ -1,0 +1,104 @@
+/*
+ * lb_counters.h - names of the data plane's counters.
+ *
+ * Every packet the dp does not forward is counted under exactly one drop reason.
+ * The lists are X-macros so the dp (per-worker arrays indexed by enum), the control
+ * protocol (`stats.get` keys) and the control plane's /metrics share one spelling.
+ * Builds without DPDK.
+ */
+#ifndef LB_COUNTERS_H
+#define LB_COUNTERS_H
+
+/* X(ENUM, name, help) */
+#define LB_DROP_REASONS(X)                                                                \
+	X(ZERO_LEN, zero_len, "zero-length frame")                                        \
+	X(L2_TRUNCATED, l2_truncated, "frame shorter than its Ethernet/802.1Q header")    \
+	X(VLAN_DEPTH, vlan_depth, "more than two 802.1Q tags")                            \
+	X(NON_IP, non_ip, "EtherType is not IPv4, IPv6 or ARP")                           \
+	X(L3_TRUNCATED, l3_truncated, "frame ends inside the IP header")                  \
+	X(IP_VERSION, ip_version, "IP version field does not match the EtherType")        \
+	X(BAD_IHL, bad_ihl, "IPv4 header length below 20 bytes")                          \
+	X(BAD_TOTAL_LEN, bad_total_len, "IP length field inconsistent with the frame")    \
+	X(IP_OPTIONS, ip_options, "IPv4 options present (not forwarded)")                 \
+	X(IP_CKSUM, ip_cksum, "IPv4 header checksum wrong")                               \
+	X(FRAGMENT, fragment, "IP fragment that cannot be forwarded")                     \
+	X(IPV6_EXT, ipv6_ext, "IPv6 extension header (not forwarded)")                    \
+	X(L4_PROTO, l4_proto, "transport protocol is not TCP, UDP or ICMP")               \
+	X(L4_TRUNCATED, l4_truncated, "packet ends inside the TCP/UDP/ICMP header")       \
+	X(BAD_TCP_DOFF, bad_tcp_doff, "TCP data offset below 5 or beyond the packet")     \
+	X(MARTIAN, martian, "source address is multicast, loopback or unspecified")       \
+	X(TTL_EXPIRED, ttl_expired, "TTL or hop limit would reach zero")                  \
+	X(NOT_OURS, not_ours, "destination is not a VIP or local address of this box")    \
+	X(NO_SERVICE, no_service, "VIP has no service on this port and protocol")         \
+	X(NO_BACKEND, no_backend, "service has no backend that takes new flows")          \
+	X(NO_SNAT, no_snat, "fnat: no local address or free port toward the backend")     \
+	X(SOURCE_RANGE, source_range, "source address outside the service's ranges")      \
+	X(REPLY_NO_CONN, reply_no_conn, "reply matches no tracked connection")            \
+	X(SVC_GONE, svc_gone, "connection's service was deleted")                         \
+	X(NO_ROUTE, no_route, "no route to the destination")                              \
+	X(NEIGH_MISS, neigh_miss, "next hop's MAC address unknown")                       \
+	X(NEIGH_QUEUE, neigh_queue, "queue of packets awaiting resolution full")          \
+	X(TOO_BIG, too_big, "packet larger than the egress MTU")                          \
+	X(ICMP, icmp, "ICMP message not handled")                                         \
+	X(ARP, arp, "ARP/NDP message not handled")                                        \
+	X(CTRL_FULL, ctrl_full, "queue to the control thread full")                       \
+	X(HANDOFF_FULL, handoff_full, "ring to the owning worker full")                   \
+	X(TX_FULL, tx_full, "transmit queue full")
+
+enum lb_drop {
+#define LB_X_ENUM(e, n, h) LB_DROP_##e,
+	LB_DROP_REASONS(LB_X_ENUM)
+#undef LB_X_ENUM
+	LB_DROP_MAX
+};
+
+/* Per-worker event counters that are not drops: X(ENUM, name, help). */
+#define LB_WORKER_EVENTS(X)                                                              \
+	X(RX_PKTS, rx_packets, "packets received")                                       \
+	X(RX_BYTES, rx_bytes, "bytes received")                                          \
+	X(TX_PKTS, tx_packets, "packets transmitted")                                    \
+	X(TX_BYTES, tx_bytes, "bytes transmitted")                                       \
+	X(FWD_PKTS, fwd_packets, "client-to-backend packets forwarded")                  \
+	X(REV_PKTS, rev_packets, "backend-to-client packets forwarded")                  \
+	X(CT_CREATED, ct_created, "connections created")                                 \
+	X(CT_EXPIRED, ct_expired, "connections expired")                                 \
+	X(CT_FULL, ct_full, "new flows forwarded without state: table full")             \
+	X(CT_REPICK, ct_repick, "established flows re-picked: backend removed")          \
+	X(AFFINITY_HITS, affinity_hits, "new flows placed by ClientIP affinity")         \
+	X(HANDOFF_OUT, handoff_out, "replies handed to the owning worker")               \
+	X(HANDOFF_IN, handoff_in, "replies received from other workers")                 \
+	X(CTRL_PUNT, ctrl_punt, "packets handed to the control thread")                  \
+	X(IDLE_SLEEPS, idle_sleeps, "idle polls that slept")
+
+enum lb_event {
+#define LB_X_ENUM(e, n, h) LB_EV_##e,
+	LB_WORKER_EVENTS(LB_X_ENUM)
+#undef LB_X_ENUM
+	LB_EV_MAX
+};
+
+static const char *const lb_drop_names[LB_DROP_MAX] = {
+#define LB_X_NAME(e, n, h) #n,
+	LB_DROP_REASONS(LB_X_NAME)
+#undef LB_X_NAME
+};
+
+static const char *const lb_drop_help[LB_DROP_MAX] = {
+#define LB_X_HELP(e, n, h) h,
+	LB_DROP_REASONS(LB_X_HELP)
+#undef LB_X_HELP
+};
+
+static const char *const lb_event_names[LB_EV_MAX] = {
+#define LB_X_NAME(e, n, h) #n,
+	LB_WORKER_EVENTS(LB_X_NAME)
+#undef LB_X_NAME
+};
+
+static const char *const lb_event_help[LB_EV_MAX] = {
+#define LB_X_HELP(e, n, h) h,
+	LB_WORKER_EVENTS(LB_X_HELP)
+#undef LB_X_HELP
+};
+
+#endif /* LB_COUNTERS_H */

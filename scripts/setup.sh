@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# setup.sh - make a Debian 12 machine ready for edgelb, then build it into build/.
+#
+# Idempotent: installs only missing Debian packages (one apt-get update first),
+# reserves hugepages and mounts hugetlbfs only when needed, and re-runs the meson
+# build (a no-op when nothing changed). Needs root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+PKGS=(
+	build-essential meson ninja-build pkg-config git
+	dpdk dpdk-dev libdpdk-dev libconfig-dev libjansson-dev libcurl4-openssl-dev
+	libcmocka-dev libmicrohttpd-dev
+	python3 python3-scapy
+	iproute2 ethtool iptables procps kmod curl socat tcpdump
+	nginx-light haproxy wrk
+)
+HUGEPAGES=${EDGELB_HUGEPAGES:-512}   # 2 MiB pages: 1 GiB
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -q
+	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# kubectl for the Kubernetes tests: the base image ships one; Debian's
+# kubernetes-client provides it where none is installed.
+if ! command -v kubectl >/dev/null 2>&1; then
+	if apt-cache show kubernetes-client >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q kubernetes-client || true
+	fi
+fi
+
+# Hugepages for DPDK (tests that cannot get them fall back to --no-huge).
+cur=$(cat /proc/sys/vm/nr_hugepages)
+if [ "$cur" -lt "$HUGEPAGES" ]; then
+	echo "$HUGEPAGES" | $SUDO tee /proc/sys/vm/nr_hugepages >/dev/null || true
+fi
+if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+	$SUDO mkdir -p /dev/hugepages
+	$SUDO mount -t hugetlbfs nodev /dev/hugepages || echo "setup: cannot mount hugetlbfs; DPDK will run with --no-huge"
+fi
+echo "setup: hugepages $(cat /proc/sys/vm/nr_hugepages) x 2 MiB"
+
+# Build.
+if [ ! -f build/build.ninja ]; then
+	meson setup build
+fi
+ninja -C build
+echo "setup: built into build/"

@@ -1,0 +1,1288 @@
+/*
+ * test_conntrack.c - unit tests for dp/conntrack.c.
+ *
+ * Pure C, no EAL: tables live in malloc'd or aligned memory, the clock is a plain
+ * variable the tests advance, and packets are reduced to their TCP flag byte.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conntrack.h"
+#include "lb_addr.h"
+#include "lb_model.h"
+#include "parse.h"
+
+/* Timeouts chosen distinct so a test can tell which state's timeout was applied. */
+#define T_SYN 1000u
+#define T_EST 10000u
+#define T_CLOSING 2000u
+#define T_CLOSED 500u
+#define T_UDP 3000u
+
+static struct lb_ct_conf
+conf_of(uint32_t capacity)
+{
+	struct lb_ct_conf conf;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.capacity = capacity;
+	conf.timeout_ms[LB_CT_TCP_SYN] = T_SYN;
+	conf.timeout_ms[LB_CT_TCP_ESTABLISHED] = T_EST;
+	conf.timeout_ms[LB_CT_TCP_CLOSING] = T_CLOSING;
+	conf.timeout_ms[LB_CT_TCP_CLOSED] = T_CLOSED;
+	conf.timeout_ms[LB_CT_UDP] = T_UDP;
+	conf.seed = 0x1234567887654321ULL;
+	return conf;
+}
+
+static struct lb_ct *
+table(uint32_t capacity)
+{
+	struct lb_ct_conf conf = conf_of(capacity);
+	struct lb_ct *ct = lb_ct_create(&conf);
+
+	assert_non_null(ct);
+	return ct;
+}
+
+/* Ports in the test source are host order; entries and keys hold network order. */
+static uint16_t
+net16(uint16_t v)
+{
+	return htons(v);
+}
+
+/*
+ * Connection number n: distinct client, backend and local port for every n.
+ * IPv4 addresses sit in bytes 0..3 like lb_addr; IPv6 fills all 16 bytes.
+ */
+static struct lb_conn
+conn(uint32_t n, uint8_t mode, uint8_t family, uint8_t proto)
+{
+	struct lb_conn c;
+
+	memset(&c, 0, sizeof(c));
+	if (family == LB_AF_INET) {
+		uint8_t cl[4] = {10, 1, (uint8_t)(n >> 8), (uint8_t)n};
+		uint8_t be[4] = {192, 168, 7, (uint8_t)(1 + n % 200)};
+
+		memcpy(c.client, cl, 4);
+		memcpy(c.backend, be, 4);
+	} else {
+		uint8_t cl[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0,
+				  0, 0, (uint8_t)(n >> 8), (uint8_t)n};
+		uint8_t be[16] = {0xfd, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0,
+				  0, 0, 0, (uint8_t)(1 + n % 200)};
+
+		memcpy(c.client, cl, 16);
+		memcpy(c.backend, be, 16);
+	}
+	c.svc_id = 3;
+	c.real_id = 1 + n % 200;
+	c.client_port = net16((uint16_t)(40000 + n));
+	c.backend_port = net16(8080);
+	c.local_idx = mode == LB_MODE_FNAT ? 2 : 0;
+	c.local_port = mode == LB_MODE_FNAT ? net16((uint16_t)(1024 + n)) : 0;
+	c.family = family;
+	c.proto = proto;
+	c.mode = mode;
+	c.state = proto == LB_PROTO_TCP ? LB_CT_TCP_SYN : LB_CT_UDP;
+	return c;
+}
+
+static struct lb_ct_fwd_key
+fwd_key(const struct lb_conn *c)
+{
+	struct lb_ct_fwd_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.client, c->client, 16);
+	k.client_port = c->client_port;
+	k.svc_id = c->svc_id;
+	return k;
+}
+
+/* The reverse key a reply packet yields: fnat fills the local side, dnat the client. */
+static struct lb_ct_rev_key
+rev_key(const struct lb_conn *c)
+{
+	struct lb_ct_rev_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.backend, c->backend, 16);
+	k.backend_port = c->backend_port;
+	k.mode = c->mode;
+	k.proto = c->proto;
+	if (c->mode == LB_MODE_FNAT) {
+		k.local_idx = c->local_idx;
+		k.local_port = c->local_port;
+	} else {
+		memcpy(k.client, c->client, 16);
+		k.client_port = c->client_port;
+	}
+	return k;
+}
+
+static struct lb_conn *
+find_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k)
+{
+	uint32_t h = lb_ct_hash_fwd(k, lb_ct_seed(ct));
+
+	lb_ct_prefetch_fwd(ct, h);
+	return lb_ct_lookup_fwd(ct, k, h);
+}
+
+static struct lb_conn *
+find_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k)
+{
+	uint32_t h = lb_ct_hash_rev(k, lb_ct_seed(ct));
+
+	lb_ct_prefetch_rev(ct, h);
+	return lb_ct_lookup_rev(ct, k, h);
+}
+
+/* Both indexes lead to the same stored entry, or both miss. */
+static void
+assert_found(struct lb_ct *ct, const struct lb_conn *c, const struct lb_conn *stored)
+{
+	struct lb_ct_fwd_key fk = fwd_key(c);
+	struct lb_ct_rev_key rk = rev_key(c);
+
+	assert_ptr_equal(find_fwd(ct, &fk), stored);
+	assert_ptr_equal(find_rev(ct, &rk), stored);
+}
+
+static void
+assert_gone(struct lb_ct *ct, const struct lb_conn *c)
+{
+	struct lb_ct_fwd_key fk = fwd_key(c);
+	struct lb_ct_rev_key rk = rev_key(c);
+
+	assert_null(find_fwd(ct, &fk));
+	assert_null(find_rev(ct, &rk));
+}
+
+/* ---- construction ---- */
+
+static void
+test_ct_init_rejects_capacity_zero(void **state)
+{
+	struct lb_ct_conf conf = conf_of(0);
+	void *mem = aligned_alloc(64, 4096);
+
+	(void)state;
+	assert_non_null(mem);
+	assert_int_equal(lb_ct_mem_size(&conf), 0);
+	assert_null(lb_ct_init(mem, 4096, &conf));
+	assert_null(lb_ct_create(&conf));
+	free(mem);
+}
+
+static void
+test_ct_init_rejects_short_or_misaligned_memory(void **state)
+{
+	struct lb_ct_conf conf = conf_of(8);
+	size_t size = lb_ct_mem_size(&conf);
+	uint8_t *mem;
+
+	(void)state;
+	assert_true(size > 0);
+	assert_int_equal(size % 64, 0);
+	mem = aligned_alloc(64, size + 64);
+	assert_non_null(mem);
+	assert_null(lb_ct_init(mem, size - 1, &conf));
+	assert_null(lb_ct_init(mem + 8, size + 56, &conf));
+	assert_null(lb_ct_init(NULL, size, &conf));
+	assert_null(lb_ct_init(mem, size, NULL));
+	free(mem);
+}
+
+static void
+test_ct_init_rejects_timeout_beyond_clock_half_range(void **state)
+{
+	struct lb_ct_conf conf = conf_of(8);
+
+	(void)state;
+	conf.timeout_ms[LB_CT_UDP] = 0x80000000u;
+	assert_int_equal(lb_ct_mem_size(&conf), 0);
+	assert_null(lb_ct_create(&conf));
+}
+
+static void
+test_ct_init_places_table_in_caller_memory(void **state)
+{
+	struct lb_ct_conf conf = conf_of(100);
+	size_t size = lb_ct_mem_size(&conf);
+	uint8_t *mem = aligned_alloc(64, size);
+	struct lb_conn c = conn(1, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *e;
+	struct lb_ct *ct;
+
+	(void)state;
+	assert_non_null(mem);
+	/* At least the entries and two head arrays of >= capacity slots. */
+	assert_true(size >= 100 * sizeof(struct lb_conn) + 2 * 128 * sizeof(uint32_t));
+	ct = lb_ct_init(mem, size, &conf);
+	assert_non_null(ct);
+	assert_int_equal(lb_ct_capacity(ct), 100);
+	assert_int_equal(lb_ct_count(ct), 0);
+	assert_true(lb_ct_seed(ct) == conf.seed);
+
+	e = lb_ct_insert(ct, &c, 0);
+	assert_non_null(e);
+	assert_true((uint8_t *)e >= mem && (uint8_t *)e + sizeof(*e) <= mem + size);
+	assert_int_equal((uintptr_t)e % 64, 0);
+	assert_found(ct, &c, e);
+	lb_ct_destroy(ct); /* caller memory: must not be freed here */
+	free(mem);
+}
+
+/* ---- lookups ---- */
+
+struct family_mode {
+	uint8_t mode;
+	uint8_t family;
+	uint8_t proto;
+};
+
+static void
+test_ct_insert_is_found_forward_and_reverse_in_every_mode_and_family(void **state)
+{
+	static const struct family_mode cases[] = {
+		{LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP},
+		{LB_MODE_FNAT, LB_AF_INET6, LB_PROTO_TCP},
+		{LB_MODE_DNAT, LB_AF_INET, LB_PROTO_TCP},
+		{LB_MODE_DNAT, LB_AF_INET6, LB_PROTO_UDP},
+		{LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lb_ct *ct = table(64);
+		struct lb_conn c[20];
+		struct lb_conn *e[20];
+
+		for (uint32_t n = 0; n < 20; n++) {
+			c[n] = conn(n, cases[i].mode, cases[i].family, cases[i].proto);
+			e[n] = lb_ct_insert(ct, &c[n], 100);
+			assert_non_null(e[n]);
+			/* Stored copy carries the caller's fields and the computed expiry. */
+			assert_memory_equal(e[n]->client, c[n].client, 16);
+			assert_memory_equal(e[n]->backend, c[n].backend, 16);
+			assert_int_equal(e[n]->real_id, c[n].real_id);
+			assert_int_equal(e[n]->family, cases[i].family);
+			assert_int_equal(e[n]->expire,
+					 100 + (cases[i].proto == LB_PROTO_TCP ? T_SYN : T_UDP));
+		}
+		assert_int_equal(lb_ct_count(ct), 20);
+		for (uint32_t n = 0; n < 20; n++)
+			assert_found(ct, &c[n], e[n]);
+		lb_ct_destroy(ct);
+	}
+}
+
+static void
+test_ct_same_client_in_two_services_are_two_flows(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn a = conn(1, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn b = a;
+	struct lb_conn *ea, *eb;
+
+	(void)state;
+	b.svc_id = 4;
+	b.local_port = net16(2000);
+	ea = lb_ct_insert(ct, &a, 0);
+	eb = lb_ct_insert(ct, &b, 0);
+	assert_non_null(ea);
+	assert_non_null(eb);
+	assert_found(ct, &a, ea);
+	assert_found(ct, &b, eb);
+	lb_ct_destroy(ct);
+}
+
+/*
+ * Run at two capacities: 16, where a changed field usually lands in another
+ * bucket, and 1, where every key shares the only bucket, so the miss must come
+ * from the field comparison itself.
+ */
+static void
+check_key_field_misses(uint32_t capacity)
+{
+	struct lb_ct *ctf = table(capacity);
+	struct lb_ct *ctd = table(capacity);
+	struct lb_conn f = conn(5, LB_MODE_FNAT, LB_AF_INET6, LB_PROTO_TCP);
+	struct lb_conn d = conn(6, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_UDP);
+	struct lb_conn *ef, *ed;
+	struct lb_ct_fwd_key fk;
+	struct lb_ct_rev_key rk;
+
+	ef = lb_ct_insert(ctf, &f, 0);
+	ed = lb_ct_insert(ctd, &d, 0);
+	assert_non_null(ef);
+	assert_non_null(ed);
+
+	/* Forward key: every byte of the client address, its port, the service. */
+	for (int i = 0; i < 16; i++) {
+		fk = fwd_key(&f);
+		fk.client[i] ^= 0x01;
+		assert_null(find_fwd(ctf, &fk));
+	}
+	fk = fwd_key(&f);
+	fk.client_port ^= net16(1);
+	assert_null(find_fwd(ctf, &fk));
+	fk = fwd_key(&f);
+	fk.svc_id++;
+	assert_null(find_fwd(ctf, &fk));
+
+	/* fnat reverse key: backend, its port, proto, mode, local index and port. */
+	for (int i = 0; i < 16; i++) {
+		rk = rev_key(&f);
+		rk.backend[i] ^= 0x80;
+		assert_null(find_rev(ctf, &rk));
+	}
+	rk = rev_key(&f);
+	rk.backend_port ^= net16(1);
+	assert_null(find_rev(ctf, &rk));
+	rk = rev_key(&f);
+	rk.proto = LB_PROTO_UDP;
+	assert_null(find_rev(ctf, &rk));
+	rk = rev_key(&f);
+	rk.mode = LB_MODE_DNAT;
+	assert_null(find_rev(ctf, &rk));
+	rk = rev_key(&f);
+	rk.local_idx++;
+	assert_null(find_rev(ctf, &rk));
+	rk = rev_key(&f);
+	rk.local_port ^= net16(1);
+	assert_null(find_rev(ctf, &rk));
+	/* The client is not part of an fnat reply (it was SNATed away). */
+	rk = rev_key(&f);
+	rk.client[0] = 0x99;
+	rk.client_port = net16(7);
+	assert_ptr_equal(find_rev(ctf, &rk), ef);
+
+	/* dnat reverse key: backend, its port, proto, mode, client and client port. */
+	for (int i = 0; i < 16; i++) {
+		rk = rev_key(&d);
+		rk.client[i] ^= 0x01;
+		assert_null(find_rev(ctd, &rk));
+		rk = rev_key(&d);
+		rk.backend[i] ^= 0x01;
+		assert_null(find_rev(ctd, &rk));
+	}
+	rk = rev_key(&d);
+	rk.client_port ^= net16(1);
+	assert_null(find_rev(ctd, &rk));
+	rk = rev_key(&d);
+	rk.backend_port ^= net16(1);
+	assert_null(find_rev(ctd, &rk));
+	rk = rev_key(&d);
+	rk.proto = LB_PROTO_TCP;
+	assert_null(find_rev(ctd, &rk));
+	rk = rev_key(&d);
+	rk.mode = LB_MODE_FNAT;
+	assert_null(find_rev(ctd, &rk));
+	/* dnat has no local side: stray local fields do not matter. */
+	rk = rev_key(&d);
+	rk.local_idx = 9;
+	rk.local_port = net16(5555);
+	assert_ptr_equal(find_rev(ctd, &rk), ed);
+
+	/* The forward index of a dnat flow keys on the service too. */
+	fk = fwd_key(&d);
+	assert_ptr_equal(find_fwd(ctd, &fk), ed);
+	fk.svc_id ^= 0x100;
+	assert_null(find_fwd(ctd, &fk));
+
+	lb_ct_destroy(ctf);
+	lb_ct_destroy(ctd);
+}
+
+static void
+test_ct_lookup_differing_in_any_key_field_misses(void **state)
+{
+	(void)state;
+	check_key_field_misses(16);
+	check_key_field_misses(1);
+}
+
+/* ---- removal ---- */
+
+static void
+test_ct_remove_unlinks_from_both_indexes(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn c = conn(1, LB_MODE_DNAT, LB_AF_INET6, LB_PROTO_TCP);
+	struct lb_conn *e;
+
+	(void)state;
+	e = lb_ct_insert(ct, &c, 0);
+	assert_non_null(e);
+	lb_ct_remove(ct, e);
+	assert_int_equal(lb_ct_count(ct), 0);
+	assert_gone(ct, &c);
+	/* The slot is reusable. */
+	e = lb_ct_insert(ct, &c, 0);
+	assert_non_null(e);
+	assert_found(ct, &c, e);
+	lb_ct_destroy(ct);
+}
+
+/*
+ * Capacity 4 gives 4 buckets per index. Pick three flows whose forward hashes and
+ * reverse hashes agree in their low two bits, so each index holds them in one
+ * chain of three, then remove head, middle and tail positions in turn.
+ */
+static void
+find_colliding(struct lb_ct *ct, uint8_t mode, struct lb_conn out[3])
+{
+	uint32_t fb = 0, rb = 0;
+	int have = 0;
+
+	for (uint32_t n = 0; n < 100000 && have < 3; n++) {
+		struct lb_conn c = conn(n, mode, LB_AF_INET, LB_PROTO_TCP);
+		struct lb_ct_fwd_key fk = fwd_key(&c);
+		struct lb_ct_rev_key rk = rev_key(&c);
+		uint32_t f = lb_ct_hash_fwd(&fk, lb_ct_seed(ct)) & 3;
+		uint32_t r = lb_ct_hash_rev(&rk, lb_ct_seed(ct)) & 3;
+
+		if (have == 0) {
+			fb = f;
+			rb = r;
+		} else if (f != fb || r != rb) {
+			continue;
+		}
+		out[have++] = c;
+	}
+	assert_int_equal(have, 3);
+}
+
+static void
+test_ct_remove_from_head_middle_and_tail_of_a_collision_chain(void **state)
+{
+	static const uint8_t modes[] = {LB_MODE_FNAT, LB_MODE_DNAT};
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		for (int victim = 0; victim < 3; victim++) {
+			struct lb_ct *ct = table(4);
+			struct lb_conn c[3];
+			struct lb_conn *e[3];
+
+			find_colliding(ct, modes[m], c);
+			for (int i = 0; i < 3; i++) {
+				e[i] = lb_ct_insert(ct, &c[i], 0);
+				assert_non_null(e[i]);
+			}
+			for (int i = 0; i < 3; i++)
+				assert_found(ct, &c[i], e[i]);
+
+			lb_ct_remove(ct, e[victim]);
+			assert_int_equal(lb_ct_count(ct), 2);
+			assert_gone(ct, &c[victim]);
+			for (int i = 0; i < 3; i++)
+				if (i != victim)
+					assert_found(ct, &c[i], e[i]);
+
+			/* Then the rest, leaving an empty table that still works. */
+			for (int i = 0; i < 3; i++)
+				if (i != victim)
+					lb_ct_remove(ct, e[i]);
+			assert_int_equal(lb_ct_count(ct), 0);
+			for (int i = 0; i < 3; i++)
+				assert_gone(ct, &c[i]);
+			for (int i = 0; i < 3; i++) {
+				e[i] = lb_ct_insert(ct, &c[i], 0);
+				assert_non_null(e[i]);
+			}
+			for (int i = 0; i < 3; i++)
+				assert_found(ct, &c[i], e[i]);
+			lb_ct_destroy(ct);
+		}
+	}
+}
+
+/* xorshift32: a fixed sequence, so a failure reproduces. */
+static uint32_t
+rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void
+test_ct_random_inserts_and_removes_match_a_shadow_model(void **state)
+{
+	enum { CAP = 48, FLOWS = 96 };
+	struct lb_ct *ct = table(CAP);
+	struct lb_conn c[FLOWS];
+	struct lb_conn *e[FLOWS] = {0};
+	uint32_t live = 0, seed = 0x9e3779b9u;
+
+	(void)state;
+	for (uint32_t n = 0; n < FLOWS; n++)
+		c[n] = conn(n, n % 2 ? LB_MODE_DNAT : LB_MODE_FNAT,
+			    n % 3 ? LB_AF_INET : LB_AF_INET6, LB_PROTO_TCP);
+
+	for (int step = 0; step < 5000; step++) {
+		uint32_t n = rnd(&seed) % FLOWS;
+
+		if (e[n] != NULL) {
+			lb_ct_remove(ct, e[n]);
+			e[n] = NULL;
+			live--;
+		} else {
+			e[n] = lb_ct_insert(ct, &c[n], 0);
+			if (live == CAP) {
+				assert_null(e[n]);
+			} else {
+				assert_non_null(e[n]);
+				live++;
+			}
+		}
+		assert_int_equal(lb_ct_count(ct), live);
+		if (step % 50 != 0)
+			continue;
+		for (uint32_t i = 0; i < FLOWS; i++) {
+			if (e[i] != NULL)
+				assert_found(ct, &c[i], e[i]);
+			else
+				assert_gone(ct, &c[i]);
+		}
+	}
+	lb_ct_destroy(ct);
+}
+
+/* ---- TCP state machine ---- */
+
+static struct lb_conn *
+tcp_flow(struct lb_ct *ct, uint32_t now)
+{
+	struct lb_conn c = conn(1, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *e = lb_ct_insert(ct, &c, now);
+
+	assert_non_null(e);
+	assert_int_equal(e->state, LB_CT_TCP_SYN);
+	return e;
+}
+
+static void
+test_ct_tcp_handshake_establishes_and_fins_both_ways_close(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 1000);
+
+	(void)state;
+	assert_int_equal(e->expire, 1000 + T_SYN);
+	/* SYN+ACK from the backend: still handshaking, but a reply is seen. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 1010),
+			 LB_CT_TCP_SYN);
+	assert_true(e->flags & LB_CONN_SEEN_REPLY);
+	assert_int_equal(e->expire, 1010 + T_SYN);
+	/* The client's ACK completes it. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, 1020),
+			 LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(e->state, LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(e->expire, 1020 + T_EST);
+	/* Data both ways keeps it established. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_PSH | LB_TCP_ACK, LB_DIR_CLIENT, 1030),
+			 LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_BACKEND, 1040),
+			 LB_CT_TCP_ESTABLISHED);
+	/* Client FIN: half closed. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, LB_DIR_CLIENT, 1050),
+			 LB_CT_TCP_CLOSING);
+	assert_int_equal(e->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND),
+			 LB_CONN_FIN_CLIENT);
+	assert_int_equal(e->expire, 1050 + T_CLOSING);
+	/* The backend's ACK alone does not change that. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_BACKEND, 1055),
+			 LB_CT_TCP_CLOSING);
+	/* Backend FIN: both sides done. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, LB_DIR_BACKEND, 1060),
+			 LB_CT_TCP_CLOSED);
+	assert_true(e->flags & LB_CONN_FIN_BACKEND);
+	assert_int_equal(e->expire, 1060 + T_CLOSED);
+	/* The last ACK refreshes the closed entry. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, 1070),
+			 LB_CT_TCP_CLOSED);
+	assert_int_equal(e->expire, 1070 + T_CLOSED);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_backend_fin_first_also_closes_after_client_fin(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+
+	(void)state;
+	e->state = LB_CT_TCP_ESTABLISHED;
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, LB_DIR_BACKEND, 1),
+			 LB_CT_TCP_CLOSING);
+	assert_int_equal(e->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND),
+			 LB_CONN_FIN_BACKEND);
+	/* A retransmitted backend FIN is still one direction. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, LB_DIR_BACKEND, 2),
+			 LB_CT_TCP_CLOSING);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, LB_DIR_CLIENT, 3),
+			 LB_CT_TCP_CLOSED);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_rst_from_either_direction_closes(void **state)
+{
+	static const uint8_t from[] = {LB_CT_TCP_SYN, LB_CT_TCP_ESTABLISHED, LB_CT_TCP_CLOSING};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(from); i++) {
+		for (int dir = LB_DIR_CLIENT; dir <= LB_DIR_BACKEND; dir++) {
+			struct lb_ct *ct = table(4);
+			struct lb_conn *e = tcp_flow(ct, 0);
+
+			e->state = from[i];
+			assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_RST | LB_TCP_ACK, dir, 77),
+					 LB_CT_TCP_CLOSED);
+			assert_int_equal(e->state, LB_CT_TCP_CLOSED);
+			assert_int_equal(e->expire, 77 + T_CLOSED);
+			/* A late FIN does not reopen a reset connection. */
+			assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_FIN | LB_TCP_ACK, dir, 78),
+					 LB_CT_TCP_CLOSED);
+			lb_ct_destroy(ct);
+		}
+	}
+}
+
+static void
+test_ct_tcp_client_syn_on_closed_entry_reports_port_reuse_and_keeps_entry(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+	struct lb_conn before;
+
+	(void)state;
+	lb_ct_tcp_update(ct, e, LB_TCP_RST, LB_DIR_BACKEND, 10);
+	before = *e;
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN, LB_DIR_CLIENT, 20), LB_CT_STATE_FREE);
+	assert_memory_equal(e, &before, sizeof(before));
+	/* The caller's path: remove, then the new SYN makes a fresh flow. */
+	lb_ct_remove(ct, e);
+	e = tcp_flow(ct, 20);
+	assert_int_equal(e->flags, 0);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_syn_ack_or_backend_syn_on_closed_entry_is_not_port_reuse(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+
+	(void)state;
+	lb_ct_tcp_update(ct, e, LB_TCP_RST, LB_DIR_CLIENT, 10);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_CLIENT, 11),
+			 LB_CT_TCP_CLOSED);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN, LB_DIR_BACKEND, 12),
+			 LB_CT_TCP_CLOSED);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_retransmitted_client_syn_stays_syn_and_refreshes(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+
+	(void)state;
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN, LB_DIR_CLIENT, 900), LB_CT_TCP_SYN);
+	assert_int_equal(e->expire, 900 + T_SYN);
+	/* Even after the backend replied, a client SYN is not the handshake's ACK. */
+	lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 950);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_SYN, LB_DIR_CLIENT, 990), LB_CT_TCP_SYN);
+	assert_int_equal(e->expire, 990 + T_SYN);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_client_packet_before_any_reply_stays_syn(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+
+	(void)state;
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, 5), LB_CT_TCP_SYN);
+	assert_false(e->flags & LB_CONN_SEEN_REPLY);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_client_data_after_any_backend_reply_establishes(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+
+	(void)state;
+	/* Not a SYN+ACK (e.g. the handshake was missed): any reply counts. */
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_BACKEND, 5), LB_CT_TCP_SYN);
+	assert_true(e->flags & LB_CONN_SEEN_REPLY);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_PSH | LB_TCP_ACK, LB_DIR_CLIENT, 6),
+			 LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(e->expire, 6 + T_EST);
+	lb_ct_destroy(ct);
+}
+
+/* ---- timeouts on a fake clock ---- */
+
+struct expired_log {
+	unsigned n;
+	uint32_t svc_sum;
+	uint16_t last_client_port;
+};
+
+static void
+log_expired(const struct lb_conn *c, void *arg)
+{
+	struct expired_log *log = arg;
+
+	/* The entry is still intact when the callback sees it. */
+	assert_int_not_equal(c->state, LB_CT_STATE_FREE);
+	log->n++;
+	log->svc_sum += c->svc_id;
+	log->last_client_port = c->client_port;
+}
+
+static void
+test_ct_entry_lives_until_its_state_timeout_then_expires(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn c = conn(1, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_UDP);
+	struct expired_log log = {0};
+	uint32_t now = 5000;
+
+	(void)state;
+	assert_non_null(lb_ct_insert(ct, &c, now));
+	now += T_UDP; /* expire == now: not yet in the past */
+	assert_int_equal(lb_ct_expire(ct, now, 4, log_expired, &log), 0);
+	assert_int_equal(lb_ct_count(ct), 1);
+	now++;
+	assert_int_equal(lb_ct_expire(ct, now, 4, log_expired, &log), 1);
+	assert_int_equal(log.n, 1);
+	assert_int_equal(log.last_client_port, c.client_port);
+	assert_int_equal(lb_ct_count(ct), 0);
+	assert_gone(ct, &c);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_use_refreshes_expiry(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn c = conn(1, LB_MODE_FNAT, LB_AF_INET6, LB_PROTO_UDP);
+	struct lb_conn *e;
+	uint32_t now = 0;
+
+	(void)state;
+	e = lb_ct_insert(ct, &c, now);
+	assert_non_null(e);
+	now = T_UDP - 1;
+	lb_ct_touch(ct, e, now); /* a packet just before it would go */
+	assert_int_equal(e->expire, now + T_UDP);
+	now = T_UDP + 1; /* past the first deadline */
+	assert_int_equal(lb_ct_expire(ct, now, 4, NULL, NULL), 0);
+	assert_found(ct, &c, e);
+	now = 2 * T_UDP; /* past the refreshed one */
+	assert_int_equal(lb_ct_expire(ct, now, 4, NULL, NULL), 1);
+	assert_gone(ct, &c);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_tcp_state_change_applies_the_new_state_timeout(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn *e = tcp_flow(ct, 0);
+	struct lb_conn c = *e;
+
+	(void)state;
+	lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 100);
+	lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, 200);
+	/* Far past the SYN timeout, within the established one. */
+	assert_int_equal(lb_ct_expire(ct, 200 + T_SYN * 5, 4, NULL, NULL), 0);
+	assert_found(ct, &c, e);
+	/* Touch keeps the established timeout. */
+	lb_ct_touch(ct, e, 6000);
+	assert_int_equal(e->expire, 6000 + T_EST);
+	assert_int_equal(lb_ct_expire(ct, 6000 + T_EST, 4, NULL, NULL), 0);
+	assert_int_equal(lb_ct_expire(ct, 6000 + T_EST + 1, 4, NULL, NULL), 1);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_expire_budget_bounds_work_and_resumes_where_it_stopped(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct expired_log log = {0};
+	struct lb_conn c[8];
+	struct lb_conn fresh[3];
+
+	(void)state;
+	for (uint32_t n = 0; n < 8; n++) {
+		c[n] = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP);
+		assert_non_null(lb_ct_insert(ct, &c[n], 0));
+	}
+	/* Every slot holds an expired entry, so frees == slots scanned. */
+	assert_int_equal(lb_ct_expire(ct, T_UDP + 1, 3, log_expired, &log), 3);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(lb_ct_count(ct), 5);
+
+	/* Refill the three freed slots with live entries. */
+	for (uint32_t n = 0; n < 3; n++) {
+		fresh[n] = conn(100 + n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP);
+		assert_non_null(lb_ct_insert(ct, &fresh[n], T_UDP));
+	}
+	/* The next call resumes after the three slots already scanned: the next five
+	 * slots are exactly the five remaining expired entries. */
+	assert_int_equal(lb_ct_expire(ct, T_UDP + 1, 5, log_expired, &log), 5);
+	assert_int_equal(lb_ct_count(ct), 3);
+	/* A budget beyond the capacity scans the table once and finds nothing. */
+	assert_int_equal(lb_ct_expire(ct, T_UDP + 1, 100, log_expired, &log), 0);
+	assert_int_equal(log.n, 8);
+	for (uint32_t n = 0; n < 8; n++)
+		assert_gone(ct, &c[n]);
+	for (uint32_t n = 0; n < 3; n++) {
+		struct lb_ct_fwd_key k = fwd_key(&fresh[n]);
+
+		assert_non_null(find_fwd(ct, &k));
+	}
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_expire_small_budget_eventually_frees_all_expired_and_keeps_live(void **state)
+{
+	enum { CAP = 37 };
+	struct lb_ct *ct = table(CAP);
+	struct lb_conn c[CAP];
+	struct lb_conn *e[CAP];
+	unsigned total = 0, calls = 0;
+
+	(void)state;
+	for (uint32_t n = 0; n < CAP; n++) {
+		c[n] = conn(n, LB_MODE_DNAT, LB_AF_INET6, LB_PROTO_TCP);
+		e[n] = lb_ct_insert(ct, &c[n], 0);
+		assert_non_null(e[n]);
+		if (n % 3 == 0) {
+			lb_ct_tcp_update(ct, e[n], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 0);
+			assert_int_equal(lb_ct_tcp_update(ct, e[n], LB_TCP_ACK, LB_DIR_CLIENT, 0),
+					 LB_CT_TCP_ESTABLISHED);
+		}
+	}
+	/* Past the SYN timeout, well within the established one. */
+	while (total < CAP - 13) {
+		unsigned freed = lb_ct_expire(ct, T_SYN + 1, 4, NULL, NULL);
+
+		assert_true(freed <= 4);
+		total += freed;
+		calls++;
+		/* Four slots per call: one lap is ceil(37 / 4) calls. */
+		assert_true(calls <= (CAP + 3) / 4);
+	}
+	assert_int_equal(lb_ct_count(ct), 13);
+	for (uint32_t n = 0; n < CAP; n++) {
+		if (n % 3 == 0)
+			assert_found(ct, &c[n], e[n]);
+		else
+			assert_gone(ct, &c[n]);
+	}
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_expiry_is_correct_across_clock_wraparound(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_conn c = conn(1, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP);
+	struct lb_conn *e;
+	uint32_t now = 0xffffffffu - 1000;
+
+	(void)state;
+	e = lb_ct_insert(ct, &c, now);
+	assert_non_null(e);
+	assert_int_equal(e->expire, (uint32_t)(now + T_UDP)); /* wrapped to 1999 */
+	assert_true(e->expire < now);
+	/* Before the wrap, and after it but before the deadline: alive. */
+	assert_int_equal(lb_ct_expire(ct, 0xffffffffu, 4, NULL, NULL), 0);
+	assert_int_equal(lb_ct_expire(ct, 0, 4, NULL, NULL), 0);
+	assert_int_equal(lb_ct_expire(ct, e->expire, 4, NULL, NULL), 0);
+	/* Refresh across the wrap, then let it lapse. */
+	lb_ct_touch(ct, e, 1500);
+	assert_int_equal(lb_ct_expire(ct, 1500 + T_UDP, 4, NULL, NULL), 0);
+	assert_int_equal(lb_ct_expire(ct, 1500 + T_UDP + 1, 4, NULL, NULL), 1);
+	assert_gone(ct, &c);
+	lb_ct_destroy(ct);
+}
+
+/* ---- a full table ---- */
+
+static void
+test_ct_full_table_refuses_insert_and_keeps_existing(void **state)
+{
+	enum { CAP = 5 };
+	struct lb_ct *ct = table(CAP);
+	struct lb_conn c[CAP + 1];
+	struct lb_conn *e[CAP];
+	struct lb_conn *x;
+
+	(void)state;
+	for (uint32_t n = 0; n <= CAP; n++)
+		c[n] = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP);
+	for (uint32_t n = 0; n < CAP; n++) {
+		e[n] = lb_ct_insert(ct, &c[n], 0);
+		assert_non_null(e[n]);
+	}
+	assert_null(lb_ct_insert(ct, &c[CAP], 0));
+	assert_null(lb_ct_insert(ct, &c[CAP], 0));
+	assert_int_equal(lb_ct_count(ct), CAP);
+	for (uint32_t n = 0; n < CAP; n++)
+		assert_found(ct, &c[n], e[n]);
+	assert_gone(ct, &c[CAP]);
+
+	/* Once the flows time out, there is room again. */
+	assert_int_equal(lb_ct_expire(ct, T_UDP + 1, CAP, NULL, NULL), CAP);
+	x = lb_ct_insert(ct, &c[CAP], T_UDP + 1);
+	assert_non_null(x);
+	assert_found(ct, &c[CAP], x);
+	assert_int_equal(lb_ct_count(ct), 1);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_capacity_one_works(void **state)
+{
+	struct lb_ct *ct = table(1);
+	struct lb_conn a = conn(1, LB_MODE_DNAT, LB_AF_INET6, LB_PROTO_TCP);
+	struct lb_conn b = conn(2, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_UDP);
+	struct lb_conn *e;
+
+	(void)state;
+	assert_int_equal(lb_ct_capacity(ct), 1);
+	e = lb_ct_insert(ct, &a, 0);
+	assert_non_null(e);
+	assert_found(ct, &a, e);
+	assert_null(lb_ct_insert(ct, &b, 0));
+	assert_int_equal(lb_ct_expire(ct, 1, 1, NULL, NULL), 0);
+	lb_ct_remove(ct, e);
+	assert_gone(ct, &a);
+	e = lb_ct_insert(ct, &b, 0);
+	assert_non_null(e);
+	assert_found(ct, &b, e);
+	assert_int_equal(lb_ct_expire(ct, T_UDP + 1, 1, NULL, NULL), 1);
+	assert_int_equal(lb_ct_count(ct), 0);
+	lb_ct_destroy(ct);
+}
+
+/* ---- SNAT ports ---- */
+
+static uint16_t
+host16(uint16_t v)
+{
+	return ntohs(v);
+}
+
+/* A reverse key for a new fnat flow to backend 192.168.7.1:8080, port to choose. */
+static struct lb_ct_rev_key
+snat_key(void)
+{
+	struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+
+	return rev_key(&c);
+}
+
+/* Occupy local port p (host order) for the backend snat_key() names. */
+static struct lb_conn *
+occupy(struct lb_ct *ct, uint32_t n, uint16_t p)
+{
+	struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *e;
+
+	c.client_port = net16((uint16_t)(20000 + n)); /* distinct forward keys */
+	c.local_port = net16(p);
+	e = lb_ct_insert(ct, &c, 0);
+	assert_non_null(e);
+	return e;
+}
+
+static void
+test_ct_snat_port_respects_range_stride_and_offset(void **state)
+{
+	struct lb_ct *ct = table(16);
+	int seen[70] = {0};
+
+	(void)state;
+	/* Ports 1001..1066 with p % 5 == 2: 1002, 1007, ..., 1062 (13 ports). */
+	for (uint32_t start = 0; start < 200; start++) {
+		struct lb_ct_rev_key k = snat_key();
+		uint16_t p;
+
+		assert_int_equal(lb_ct_snat_port(ct, &k, start, 1001, 1066, 5, 2, 1), 0);
+		p = host16(k.local_port);
+		assert_true(p >= 1001 && p <= 1066);
+		assert_int_equal(p % 5, 2);
+		seen[p - 1000] = 1;
+	}
+	/* Different starts spread over every candidate. */
+	for (int p = 1002; p <= 1062; p += 5)
+		assert_true(seen[p - 1000]);
+
+	/* Bounds are inclusive and a stride of 1 is the whole range. */
+	{
+		struct lb_ct_rev_key k = snat_key();
+		int hit_lo = 0, hit_hi = 0;
+
+		for (uint32_t start = 0; start < 100; start++) {
+			assert_int_equal(lb_ct_snat_port(ct, &k, start, 65533, 65535, 1, 0, 1), 0);
+			hit_lo |= host16(k.local_port) == 65533;
+			hit_hi |= host16(k.local_port) == 65535;
+		}
+		assert_true(hit_lo && hit_hi);
+	}
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_port_never_returns_a_port_in_use(void **state)
+{
+	enum { LO = 2000, HI = 2099, STRIDE = 4, OFFSET = 3 }; /* 25 candidates */
+	struct lb_ct *ct = table(64);
+	int used[HI + 1] = {0};
+
+	(void)state;
+	/* Take every candidate, each time from a start that tends to collide. */
+	for (uint32_t n = 0; n < 25; n++) {
+		struct lb_ct_rev_key k = snat_key();
+		uint16_t p;
+
+		assert_int_equal(lb_ct_snat_port(ct, &k, 7, LO, HI, STRIDE, OFFSET, 25), 0);
+		p = host16(k.local_port);
+		assert_int_equal(p % STRIDE, OFFSET);
+		assert_false(used[p]);
+		used[p] = 1;
+		occupy(ct, n, p);
+	}
+	/* A different backend does not share the port space. */
+	{
+		struct lb_ct_rev_key k = snat_key();
+
+		k.backend[3] ^= 0x40;
+		assert_int_equal(lb_ct_snat_port(ct, &k, 7, LO, HI, STRIDE, OFFSET, 25), 0);
+	}
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_port_walks_forward_from_start_past_taken_ports(void **state)
+{
+	struct lb_ct *ct = table(16);
+	struct lb_ct_rev_key k = snat_key();
+	uint16_t first, second;
+
+	(void)state;
+	/* Candidates 3000..3009, stride 1. Which one start picks is the table's
+	 * business; the next free one after a taken one is not. */
+	assert_int_equal(lb_ct_snat_port(ct, &k, 42, 3000, 3009, 1, 0, 10), 0);
+	first = host16(k.local_port);
+	occupy(ct, 0, first);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 42, 3000, 3009, 1, 0, 10), 0);
+	second = host16(k.local_port);
+	assert_int_equal(second, first == 3009 ? 3000 : first + 1);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_port_returns_full_when_all_in_use(void **state)
+{
+	struct lb_ct *ct = table(16);
+	struct lb_ct_rev_key k = snat_key();
+	uint16_t p;
+
+	(void)state;
+	/* 4000..4020 with p % 7 == 0: 4004, 4011, 4018. */
+	for (uint32_t n = 0; n < 3; n++) {
+		assert_int_equal(lb_ct_snat_port(ct, &k, n, 4000, 4020, 7, 0, 100), 0);
+		occupy(ct, n, host16(k.local_port));
+	}
+	k.local_port = net16(1);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 4000, 4020, 7, 0, 100), LB_EFULL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 12345, 4000, 4020, 7, 0, 3), LB_EFULL);
+	assert_int_equal(k.local_port, net16(1)); /* untouched on failure */
+
+	/* Freeing one makes exactly that one available. */
+	{
+		struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		struct lb_ct_rev_key rk;
+
+		c.local_port = net16(4011);
+		rk = rev_key(&c);
+		lb_ct_remove(ct, find_rev(ct, &rk));
+	}
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 4000, 4020, 7, 0, 3), 0);
+	p = host16(k.local_port);
+	assert_int_equal(p, 4011);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_port_gives_up_after_tries(void **state)
+{
+	struct lb_ct *ct = table(16);
+	struct lb_ct_rev_key k = snat_key();
+	uint16_t a, b;
+
+	(void)state;
+	/* Take the first two ports the walk from start 0 visits; a third is free. */
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 1), 0);
+	a = host16(k.local_port);
+	occupy(ct, 0, a);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 2), 0);
+	b = host16(k.local_port);
+	occupy(ct, 1, b);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 2), LB_EFULL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 0), LB_EFULL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 3), 0);
+	assert_true(host16(k.local_port) != a && host16(k.local_port) != b);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_port_rejects_bad_arguments_and_empty_ranges(void **state)
+{
+	struct lb_ct *ct = table(4);
+	struct lb_ct_rev_key k = snat_key();
+
+	(void)state;
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 0, 0, 10), LB_EINVAL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 4, 4, 10), LB_EINVAL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 2000, 1000, 4, 0, 10), LB_EINVAL);
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 0, 1000, 1, 0, 10), LB_EINVAL);
+	k.mode = LB_MODE_DNAT;
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 1, 0, 10), LB_EINVAL);
+	k.mode = LB_MODE_FNAT;
+	/* 1001..1003 holds no p % 8 == 7. */
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1001, 1003, 8, 7, 10), LB_EFULL);
+	/* The largest candidate near 65535 does not overflow. */
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 65530, 65535, 8, 7, 10), 0);
+	assert_int_equal(host16(k.local_port), 65535);
+	lb_ct_destroy(ct);
+}
+
+/* ---- foreach ---- */
+
+struct visit {
+	unsigned n;
+	unsigned stop_after; /* 0 = never stop */
+	uint8_t seen[64];
+};
+
+static int
+visit_one(const struct lb_conn *c, void *arg)
+{
+	struct visit *v = arg;
+	uint32_t id = ntohs(c->client_port) - 40000;
+
+	assert_true(id < 64);
+	v->seen[id]++;
+	v->n++;
+	return v->stop_after != 0 && v->n == v->stop_after;
+}
+
+static void
+test_ct_foreach_visits_every_live_entry_once_and_stops_early(void **state)
+{
+	struct lb_ct *ct = table(64);
+	struct lb_conn *e[40];
+	struct visit v;
+
+	(void)state;
+	for (uint32_t n = 0; n < 40; n++) {
+		struct lb_conn c = conn(n, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_UDP);
+
+		e[n] = lb_ct_insert(ct, &c, 0);
+		assert_non_null(e[n]);
+	}
+	for (uint32_t n = 0; n < 40; n += 4)
+		lb_ct_remove(ct, e[n]);
+
+	memset(&v, 0, sizeof(v));
+	lb_ct_foreach(ct, visit_one, &v);
+	assert_int_equal(v.n, 30);
+	for (uint32_t n = 0; n < 40; n++)
+		assert_int_equal(v.seen[n], n % 4 == 0 ? 0 : 1);
+
+	memset(&v, 0, sizeof(v));
+	v.stop_after = 7;
+	lb_ct_foreach(ct, visit_one, &v);
+	assert_int_equal(v.n, 7);
+
+	/* An empty table visits nothing. */
+	{
+		struct lb_ct *empty = table(8);
+
+		memset(&v, 0, sizeof(v));
+		lb_ct_foreach(empty, visit_one, &v);
+		assert_int_equal(v.n, 0);
+		lb_ct_destroy(empty);
+	}
+	lb_ct_destroy(ct);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ct_init_rejects_capacity_zero),
+		cmocka_unit_test(test_ct_init_rejects_short_or_misaligned_memory),
+		cmocka_unit_test(test_ct_init_rejects_timeout_beyond_clock_half_range),
+		cmocka_unit_test(test_ct_init_places_table_in_caller_memory),
+		cmocka_unit_test(test_ct_insert_is_found_forward_and_reverse_in_every_mode_and_family),
+		cmocka_unit_test(test_ct_same_client_in_two_services_are_two_flows),
+		cmocka_unit_test(test_ct_lookup_differing_in_any_key_field_misses),
+		cmocka_unit_test(test_ct_remove_unlinks_from_both_indexes),
+		cmocka_unit_test(test_ct_remove_from_head_middle_and_tail_of_a_collision_chain),
+		cmocka_unit_test(test_ct_random_inserts_and_removes_match_a_shadow_model),
+		cmocka_unit_test(test_ct_tcp_handshake_establishes_and_fins_both_ways_close),
+		cmocka_unit_test(test_ct_tcp_backend_fin_first_also_closes_after_client_fin),
+		cmocka_unit_test(test_ct_tcp_rst_from_either_direction_closes),
+		cmocka_unit_test(test_ct_tcp_client_syn_on_closed_entry_reports_port_reuse_and_keeps_entry),
+		cmocka_unit_test(test_ct_tcp_syn_ack_or_backend_syn_on_closed_entry_is_not_port_reuse),
+		cmocka_unit_test(test_ct_tcp_retransmitted_client_syn_stays_syn_and_refreshes),
+		cmocka_unit_test(test_ct_tcp_client_packet_before_any_reply_stays_syn),
+		cmocka_unit_test(test_ct_tcp_client_data_after_any_backend_reply_establishes),
+		cmocka_unit_test(test_ct_entry_lives_until_its_state_timeout_then_expires),
+		cmocka_unit_test(test_ct_use_refreshes_expiry),
+		cmocka_unit_test(test_ct_tcp_state_change_applies_the_new_state_timeout),
+		cmocka_unit_test(test_ct_expire_budget_bounds_work_and_resumes_where_it_stopped),
+		cmocka_unit_test(test_ct_expire_small_budget_eventually_frees_all_expired_and_keeps_live),
+		cmocka_unit_test(test_ct_expiry_is_correct_across_clock_wraparound),
+		cmocka_unit_test(test_ct_full_table_refuses_insert_and_keeps_existing),
+		cmocka_unit_test(test_ct_capacity_one_works),
+		cmocka_unit_test(test_ct_snat_port_respects_range_stride_and_offset),
+		cmocka_unit_test(test_ct_snat_port_never_returns_a_port_in_use),
+		cmocka_unit_test(test_ct_snat_port_walks_forward_from_start_past_taken_ports),
+		cmocka_unit_test(test_ct_snat_port_returns_full_when_all_in_use),
+		cmocka_unit_test(test_ct_snat_port_gives_up_after_tries),
+		cmocka_unit_test(test_ct_snat_port_rejects_bad_arguments_and_empty_ranges),
+		cmocka_unit_test(test_ct_foreach_visits_every_live_entry_once_and_stops_early),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
