@@ -129,7 +129,7 @@ vreport(struct pctx *x, const char *path, const config_setting_t *at, const char
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (line == 0)
-		snprintf(x->err, x->errlen, "%s: %s", path[0] ? path : "config", msg);
+		snprintf(x->err, x->errlen, "%s: %s", path, msg);
 	else if (file != NULL && x->file != NULL && strcmp(file, x->file) != 0)
 		/* a setting from an @include'd file */
 		snprintf(x->err, x->errlen, "%s: %s (%s line %u)", path, msg, file, line);
@@ -1247,15 +1247,23 @@ build(struct pctx *x, config_t *cfg)
 	return rc;
 }
 
+/*
+ * libconfig could not read the text. The message leaves out the main file's name:
+ * the caller prints it ("edgelb-dp: FILE: syntax error (line 7)"); an @include'd
+ * file is named.
+ */
 static int
-read_error(struct pctx *x, config_t *cfg, const char *what)
+read_error(struct pctx *x, config_t *cfg)
 {
 	const char *file = config_error_file(cfg);
+	const char *text = config_error_text(cfg) ? config_error_text(cfg) : "cannot parse";
 
-	if (x->err != NULL && x->errlen > 0)
-		snprintf(x->err, x->errlen, "%s: %s (line %d)", file ? file : what,
-			 config_error_text(cfg) ? config_error_text(cfg) : "cannot parse",
-			 config_error_line(cfg));
+	if (x->err == NULL || x->errlen == 0)
+		return LB_EINVAL;
+	if (file != NULL && (x->file == NULL || strcmp(file, x->file) != 0))
+		snprintf(x->err, x->errlen, "%s: %s (line %d)", file, text, config_error_line(cfg));
+	else
+		snprintf(x->err, x->errlen, "%s (line %d)", text, config_error_line(cfg));
 	return LB_EINVAL;
 }
 
@@ -1279,7 +1287,7 @@ lb_dp_conf_parse(const char *text, struct lb_dp_conf *c, char *err, size_t errle
 	lb_dp_conf_defaults(c);
 	config_init(&cfg);
 	if (config_read_string(&cfg, text) != CONFIG_TRUE)
-		rc = read_error(&x, &cfg, "config");
+		rc = read_error(&x, &cfg);
 	else
 		rc = build(&x, &cfg);
 	config_destroy(&cfg);
@@ -1303,7 +1311,7 @@ lb_dp_conf_load(const char *path, struct lb_dp_conf *c, char *err, size_t errlen
 	f = fopen(path, "r");
 	if (f == NULL) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return LB_EINVAL;
 	}
 	fclose(f);
@@ -1318,7 +1326,7 @@ lb_dp_conf_load(const char *path, struct lb_dp_conf *c, char *err, size_t errlen
 		config_set_include_dir(&cfg, dir);
 	}
 	if (config_read_file(&cfg, path) != CONFIG_TRUE)
-		rc = read_error(&x, &cfg, path);
+		rc = read_error(&x, &cfg);
 	else
 		rc = build(&x, &cfg);
 	config_destroy(&cfg);

@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "affinity.h"
 #include "dp.h"
 #include "lb_error.h"
 #include "neigh.h"
@@ -137,6 +138,16 @@ lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
 	dp->neigh = lb_neigh_create(dp, dp->conf.max_backends + 4096, err, errlen);
 	if (dp->neigh == NULL)
 		return LB_EINVAL;
+	size_t asz = lb_aff_mem_size(dp->conf.affinity_capacity);
+	void *amem = rte_zmalloc("lb_affinity", asz, RTE_CACHE_LINE_SIZE);
+	dp->affinity = amem ? lb_aff_init(amem, asz, dp->conf.affinity_capacity, dp->conf.hash_seed)
+			    : NULL;
+	if (dp->affinity == NULL) {
+		rte_free(amem);
+		snprintf(err, errlen, "affinity table of %u entries: out of memory",
+			 dp->conf.affinity_capacity);
+		return LB_ENOMEM;
+	}
 	dp->svcs = lb_svcs_create(dp, dp->conf.max_services, dp->conf.max_backends, err, errlen);
 	if (dp->svcs == NULL)
 		return LB_ENOMEM;
@@ -168,6 +179,7 @@ lb_dp_teardown(struct lb_dp *dp)
 		lb_worker_destroy(dp->workers[w]);
 	lb_svcs_destroy(dp->svcs);
 	lb_neigh_destroy(dp->neigh);
+	rte_free(dp->affinity);
 	rte_free(dp->qsbr);
 	rte_mempool_free(dp->pool);
 	lb_dp_conf_free(&dp->conf);

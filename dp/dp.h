@@ -17,6 +17,8 @@
 #include "lb_counters.h"
 #include "config.h"
 
+#define EDGELB_VERSION "0.1.0"
+
 struct lb_services;
 struct lb_neigh_table;
 struct lb_worker;

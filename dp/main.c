@@ -24,13 +24,13 @@
 #include <rte_lcore.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "dp.h"
 #include "lb_error.h"
 #include "service.h"
 #include "stats.h"
 #include "worker.h"
 
-#define EDGELB_VERSION "0.1.0"
 #define LOOP_SLEEP_US 1000 /* control loop period when the socket is quiet */
 
 static struct lb_dp *g_dp; /* for the signal handler only */
@@ -152,6 +152,11 @@ main(int argc, char **argv)
 	g_dp = &dp;
 	if (lb_dp_build(&dp, err, sizeof(err)) < 0)
 		goto fail;
+	if (dp.conf.control_socket[0]) {
+		dp.ctl = lb_ctl_create(&dp, err, sizeof(err));
+		if (dp.ctl == NULL)
+			goto fail;
+	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -164,7 +169,10 @@ main(int argc, char **argv)
 
 	/* The control loop. */
 	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED)) {
-		usleep(LOOP_SLEEP_US);
+		if (dp.ctl)
+			lb_ctl_poll(dp.ctl, LOOP_SLEEP_US / 1000);
+		else
+			usleep(LOOP_SLEEP_US);
 		lb_svcs_reclaim(dp.svcs);
 		uint64_t now = rte_rdtsc();
 		if (o.run_seconds && now - dp.start_tsc > (uint64_t)o.run_seconds * dp.tsc_hz)
@@ -185,6 +193,7 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "edgelb-dp: %s\n", err[0] ? err : "start failed");
 out:
+	lb_ctl_destroy(dp.ctl);
 	lb_dp_teardown(&dp);
 out_eal:
 	rte_eal_cleanup();

@@ -289,3 +289,32 @@ lb_neigh_destroy(struct lb_neigh_table *t)
 	rte_free(t->entries);
 	free(t);
 }
+
+json_t *
+lb_neigh_json(const struct lb_neigh_table *t)
+{
+	static const char *const states[] = {"incomplete", "reachable", "stale", "static"};
+	json_t *a = json_array();
+	const void *key;
+	void *data;
+	uint32_t next = 0;
+	int32_t pos;
+	char s[LB_ADDR_STRLEN], m[32];
+
+	while ((pos = rte_hash_iterate(t->hash, &key, &data, &next)) >= 0) {
+		const struct lb_neigh *n = &t->entries[pos];
+		struct lb_addr addr;
+		uint8_t mac[6];
+		lb_addr_set(&addr, n->family, n->addr);
+		if (lb_neigh_mac(n, mac))
+			snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+				 mac[3], mac[4], mac[5]);
+		else
+			snprintf(m, sizeof(m), "-");
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "address",
+						   lb_addr_format(&addr, s, sizeof(s)), "mac", m, "state",
+						   n->state < 4 ? states[n->state] : "?", "port",
+						   t->dp->conf.ports[n->port].name));
+	}
+	return a;
+}

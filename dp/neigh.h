@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <rte_common.h>
 
 #include "lb_addr.h"
@@ -81,6 +82,9 @@ const struct lb_route *lb_route_lookup(const struct lb_neigh_table *t, uint8_t f
 uint32_t lb_neigh_lookup(const struct lb_neigh_table *t, uint8_t family, const uint8_t *addr);
 struct lb_neigh *lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx);
 uint32_t lb_neigh_capacity(const struct lb_neigh_table *t);
+
+/* Every entry as {address, mac, state, port} (neigh.list). Control thread. */
+json_t *lb_neigh_json(const struct lb_neigh_table *t);
 
 /* Copy the usable MAC of entry idx to mac; false when unresolved. */
 static inline bool

@@ -23,6 +23,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "affinity.h"
 #include "config.h"
 #include "dp.h"
 #include "lb_error.h"
@@ -30,6 +31,7 @@
 #include "neigh.h"
 #include "rcu.h"
 #include "service_fastpath.h"
+#include "svc_json.h"
 
 #define MAGLEV_KEY_LEN 19 /* family | address | port */
 
@@ -306,6 +308,7 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
 		mb[i].weight = sp->backends[i].state == want ? sp->backends[i].weight : 0;
 	}
 	rc = lb_maglev_build(table, sp->maglev_m, mb, n, seed);
+	svc->pick_state = want;
 out:
 	free(mb);
 	free(keys);
@@ -365,6 +368,9 @@ free_svc_pos(void *ctx, void *p, uintptr_t pos)
 {
 	struct lb_services *s = ctx;
 
+	/* Affinity entries name services by id: the next owner starts clean. */
+	if (s->dp->affinity)
+		lb_aff_flush_service(s->dp->affinity, (uint32_t)pos);
 	free_svc(p);
 	rte_hash_free_key_with_position(s->svc_hash, (int32_t)pos);
 }
@@ -588,6 +594,12 @@ lb_reals_capacity(const struct lb_services *s)
 	return s->real_cap;
 }
 
+const struct lb_svc *
+lb_svcs_at(const struct lb_services *s, uint32_t id)
+{
+	return id < s->svc_cap ? s->slot[id] : NULL;
+}
+
 const struct lb_real *
 lb_real_at(const struct lb_services *s, uint32_t id)
 {
@@ -604,49 +616,29 @@ lb_svcs_flow_hash(const struct lb_services *s, const uint8_t *src, uint16_t spor
 json_t *
 lb_svcs_svc_json(const struct lb_services *s, const struct lb_svc *svc, bool counters)
 {
-	const struct lb_svc_spec *sp = &svc->spec;
-	char a[LB_ADDR_STRLEN];
-	json_t *o = json_object(), *bs = json_array(), *rs = json_array();
+	json_t *o = lb_svc_spec_to_json(&svc->spec);
 
-	json_object_set_new(o, "name", json_string(sp->name));
-	json_object_set_new(o, "vip", json_string(lb_addr_format(&sp->vip, a, sizeof(a))));
-	json_object_set_new(o, "port", json_integer(sp->port));
-	json_object_set_new(o, "protocol", json_string(lb_proto_name(sp->proto)));
-	json_object_set_new(o, "mode", json_string(lb_mode_name(sp->mode)));
-	json_object_set_new(o, "maglev_size", json_integer(sp->maglev_m));
-	json_object_set_new(o, "session_affinity",
-			    json_pack("{s:s, s:I}", "type", lb_affinity_name(sp->affinity),
-				      "timeout_seconds", (json_int_t)sp->affinity_timeout));
-	for (uint32_t i = 0; i < sp->n_source_ranges; i++)
-		json_array_append_new(rs, json_string(lb_prefix_format(&sp->source_ranges[i], a,
-								       sizeof(a))));
-	json_object_set_new(o, "source_ranges", rs);
+	if (o == NULL || !counters)
+		return o;
+	/* Backends in the spec and real_ids share one order (sorted at build). */
+	json_t *bs = json_object_get(o, "backends"), *bj;
+	size_t i;
 	int64_t conns_total = 0;
-	for (uint32_t i = 0; i < sp->n_backends; i++) {
-		const struct lb_backend_spec *b = &sp->backends[i];
-		json_t *bj = json_pack("{s:s, s:i, s:i, s:s}", "address",
-				       lb_addr_format(&b->addr, a, sizeof(a)), "port", b->port,
-				       "weight", b->weight, "state", lb_backend_state_name(b->state));
-		if (counters) {
-			uint64_t p, by;
-			int64_t c;
-			lb_svcs_real_counters(s, svc->real_ids[i], &p, &by, &c);
-			json_object_set_new(bj, "packets", json_integer((json_int_t)p));
-			json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
-			json_object_set_new(bj, "active_connections", json_integer(c));
-			conns_total += c;
-		}
-		json_array_append_new(bs, bj);
-	}
-	json_object_set_new(o, "backends", bs);
-	if (counters) {
+	json_array_foreach(bs, i, bj) {
 		uint64_t p, by;
-		lb_svcs_svc_counters(s, svc->id, &p, &by);
-		json_object_set_new(o, "packets", json_integer((json_int_t)p));
-		json_object_set_new(o, "bytes", json_integer((json_int_t)by));
-		json_object_set_new(o, "active_connections", json_integer(conns_total));
-		json_object_set_new(o, "id", json_integer(svc->id));
-		json_object_set_new(o, "version", json_integer(svc->version));
+		int64_t c;
+		lb_svcs_real_counters(s, svc->real_ids[i], &p, &by, &c);
+		json_object_set_new(bj, "packets", json_integer((json_int_t)p));
+		json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
+		json_object_set_new(bj, "active_connections", json_integer(c));
+		conns_total += c;
 	}
+	uint64_t p, by;
+	lb_svcs_svc_counters(s, svc->id, &p, &by);
+	json_object_set_new(o, "packets", json_integer((json_int_t)p));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)by));
+	json_object_set_new(o, "active_connections", json_integer(conns_total));
+	json_object_set_new(o, "id", json_integer(svc->id));
+	json_object_set_new(o, "version", json_integer(svc->version));
 	return o;
 }

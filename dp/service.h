@@ -55,6 +55,7 @@ struct lb_svc {
 	uint8_t proto;
 	uint8_t mode;
 	uint8_t affinity;
+	uint8_t pick_state;           /* backends in the table: ACTIVE, or DRAINING as fallback */
 	uint16_t n_ranges;
 	uint32_t id;                  /* directory slot */
 	uint32_t version;             /* bumps on every publish of this id */
@@ -109,6 +110,7 @@ const struct lb_svc *lb_svcs_next(const struct lb_services *s, uint32_t *iter);
 uint32_t lb_svcs_count(const struct lb_services *s);
 uint32_t lb_svcs_capacity(const struct lb_services *s);
 uint32_t lb_reals_capacity(const struct lb_services *s);
+const struct lb_svc *lb_svcs_at(const struct lb_services *s, uint32_t id);
 const struct lb_real *lb_real_at(const struct lb_services *s, uint32_t id);
 
 /*

@@ -31,6 +31,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "affinity.h"
 #include "conntrack.h"
 #include "dp.h"
 #include "maglev.h"
@@ -51,6 +52,7 @@ struct lb_worker {
 	struct lb_dp *dp;
 	struct lb_services *svcs;
 	struct lb_neigh_table *neigh;
+	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
 	uint64_t flow_seed;
@@ -235,18 +237,48 @@ handoff(struct lb_worker *w, struct rte_mbuf *m, unsigned owner)
  * the fnat source, and insert the connection. Returns the entry, or tmp filled in
  * when the table is full (forwarded without state), or NULL after a drop.
  */
+/*
+ * ClientIP affinity: the backend this client's previous connections used, if it
+ * still takes new flows. LB_AFF_NONE otherwise.
+ */
+static uint32_t
+affinity_pick(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *svc)
+{
+	uint32_t rid = lb_aff_lookup(w->aff, svc->id, p->src, w->now, svc->affinity_timeout_ms);
+
+	if (rid == LB_AFF_NONE)
+		return LB_AFF_NONE;
+	const struct lb_real *r = lb_real_get(w->svcs, rid);
+	if (r->svc_id != svc->id || __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != svc->pick_state)
+		return LB_AFF_NONE; /* gone, draining or down: pick again */
+	lb_aff_touch(w->aff, svc->id, p->src, w->now);
+	w->st->ev[LB_EV_AFFINITY_HITS]++;
+	return rid;
+}
+
 static struct lb_conn *
 new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	 const struct lb_svc *svc, struct lb_conn *tmp)
 {
-	uint32_t fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
-	uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+	uint32_t fh, rid = LB_AFF_NONE;
 
-	if (bi == LB_MAGLEV_EMPTY) {
-		drop(w, m, LB_DROP_NO_BACKEND);
-		return NULL;
+	if (svc->affinity == LB_AFFINITY_CLIENTIP) {
+		/* Hash the client address only: without a table entry it still lands alike. */
+		fh = (uint32_t)lb_hash_bytes(p->src, 16, w->flow_seed ^ svc->id);
+		rid = affinity_pick(w, p, svc);
+	} else {
+		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
 	}
-	uint32_t rid = svc->real_ids[bi];
+	if (rid == LB_AFF_NONE) {
+		uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+		if (bi == LB_MAGLEV_EMPTY) {
+			drop(w, m, LB_DROP_NO_BACKEND);
+			return NULL;
+		}
+		rid = svc->real_ids[bi];
+		if (svc->affinity == LB_AFFINITY_CLIENTIP)
+			lb_aff_update(w->aff, svc->id, p->src, rid, w->now);
+	}
 	const struct lb_real *r = lb_real_get(w->svcs, rid);
 
 	memset(tmp, 0, sizeof(*tmp));
@@ -637,6 +669,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->dp = dp;
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
+	w->aff = dp->affinity;
 	w->id = id;
 	w->lcore = lcore;
 	w->n_workers = dp->n_workers;
