@@ -124,6 +124,25 @@ full:
 	return LB_EFULL;
 }
 
+int lb_meta_off = -1;
+
+static int
+register_meta(char *err, size_t errlen)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "edgelb_meta",
+		.size = sizeof(struct lb_mbuf_meta),
+		.align = __alignof__(struct lb_mbuf_meta),
+	};
+
+	lb_meta_off = rte_mbuf_dynfield_register(&desc);
+	if (lb_meta_off < 0) {
+		snprintf(err, errlen, "mbuf dynamic field: %s", rte_strerror(rte_errno));
+		return LB_ENOMEM;
+	}
+	return 0;
+}
+
 int
 lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
 {
@@ -132,7 +151,8 @@ lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
 	dp->n_ports = dp->conf.n_ports;
 	dp->tsc_hz = rte_get_tsc_hz();
 	dp->start_tsc = rte_rdtsc();
-	if ((rc = pick_workers(dp, err, errlen)) < 0 || (rc = make_pool(dp, err, errlen)) < 0 ||
+	if ((rc = register_meta(err, errlen)) < 0 || (rc = pick_workers(dp, err, errlen)) < 0 ||
+	    (rc = make_pool(dp, err, errlen)) < 0 ||
 	    (rc = make_qsbr(dp, err, errlen)) < 0)
 		return rc;
 	dp->neigh = lb_neigh_create(dp, dp->conf.max_backends + 4096, err, errlen);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <rte_ether.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
 
 #include "lb_counters.h"
@@ -24,7 +25,9 @@ struct lb_neigh_table;
 struct lb_worker;
 struct lb_aff_table;
 struct lb_ctl;
+struct lb_arp;
 struct rte_mempool;
+struct rte_mbuf;
 
 /* One port of the box, in config order (index = "port index", not ethdev id). */
 struct lb_port {
@@ -66,6 +69,33 @@ struct lb_wstats {
 	struct lb_real_cnt *real; /* [backend registry capacity] */
 } __rte_cache_aligned;
 
+/*
+ * Per-packet metadata in an mbuf dynamic field, for packets that travel between
+ * workers and the control thread.
+ */
+enum lb_punt {
+	LB_PUNT_RX = 1,   /* ARP, NDP, echo request: port = ingress port */
+	LB_PUNT_RESOLVE,  /* ready frame, next hop unresolved: port = egress, info = neighbour */
+	LB_PUNT_TOO_BIG,  /* original frame over the egress MTU: port = ingress, info = MTU */
+	LB_PUNT_TTL,      /* original frame whose TTL ran out: port = ingress */
+	LB_PUNT_TX,       /* control -> worker: send on port = egress */
+};
+
+struct lb_mbuf_meta {
+	uint16_t port;    /* port index */
+	uint8_t kind;     /* enum lb_punt */
+	uint8_t hops;     /* worker hand-offs so far (ICMP errors looking for their flow) */
+	uint32_t info;
+};
+
+extern int lb_meta_off; /* dynamic field offset, registered by lb_dp_build() */
+
+static inline struct lb_mbuf_meta *
+lb_meta(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, lb_meta_off, struct lb_mbuf_meta *);
+}
+
 struct lb_dp {
 	struct lb_dp_conf conf;
 	unsigned n_workers;
@@ -81,6 +111,9 @@ struct lb_dp {
 	struct lb_worker *workers[LB_MAX_WORKERS];
 	struct lb_wstats *wstats[LB_MAX_WORKERS];
 	struct lb_ctl *ctl;             /* control socket, NULL when disabled */
+	struct lb_arp *arp;             /* ARP/NDP/ICMP on the control thread */
+	uint64_t ctrl[LB_CTRL_MAX];     /* control-thread counters */
+	uint8_t port_of_eth[RTE_MAX_ETHPORTS]; /* ethdev id -> port index */
 	uint64_t tsc_hz;
 	uint64_t start_tsc;
 	volatile bool quit;             /* set by signals / stop conditions; workers poll it */

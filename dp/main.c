@@ -23,6 +23,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include "arp.h"
 #include "config.h"
 #include "ctl.h"
 #include "dp.h"
@@ -152,6 +153,9 @@ main(int argc, char **argv)
 	g_dp = &dp;
 	if (lb_dp_build(&dp, err, sizeof(err)) < 0)
 		goto fail;
+	dp.arp = lb_arp_create(&dp, err, sizeof(err));
+	if (dp.arp == NULL)
+		goto fail;
 	if (dp.conf.control_socket[0]) {
 		dp.ctl = lb_ctl_create(&dp, err, sizeof(err));
 		if (dp.ctl == NULL)
@@ -173,6 +177,7 @@ main(int argc, char **argv)
 			lb_ctl_poll(dp.ctl, LOOP_SLEEP_US / 1000);
 		else
 			usleep(LOOP_SLEEP_US);
+		lb_arp_poll(dp.arp);
 		lb_svcs_reclaim(dp.svcs);
 		uint64_t now = rte_rdtsc();
 		if (o.run_seconds && now - dp.start_tsc > (uint64_t)o.run_seconds * dp.tsc_hz)
@@ -194,6 +199,7 @@ fail:
 	fprintf(stderr, "edgelb-dp: %s\n", err[0] ? err : "start failed");
 out:
 	lb_ctl_destroy(dp.ctl);
+	lb_arp_destroy(dp.arp);
 	lb_dp_teardown(&dp);
 out_eal:
 	rte_eal_cleanup();

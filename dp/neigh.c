@@ -318,3 +318,25 @@ lb_neigh_json(const struct lb_neigh_table *t)
 	}
 	return a;
 }
+
+int64_t
+lb_neigh_next(const struct lb_neigh_table *t, uint32_t *iter)
+{
+	const void *key;
+	void *data;
+	int32_t pos = rte_hash_iterate(t->hash, &key, &data, iter);
+
+	return pos < 0 ? -1 : pos;
+}
+
+void
+lb_neigh_forget(struct lb_neigh_table *t, uint32_t idx)
+{
+	struct lb_neigh *n = &t->entries[idx];
+
+	if (n->state == LB_NEIGH_STATIC)
+		return;
+	n->state = LB_NEIGH_INCOMPLETE;
+	/* Workers see "unresolved" and hand their packets to the control thread. */
+	__atomic_store_n(&n->mac, 0, __ATOMIC_RELEASE);
+}

@@ -83,6 +83,11 @@ uint32_t lb_neigh_lookup(const struct lb_neigh_table *t, uint8_t family, const u
 struct lb_neigh *lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx);
 uint32_t lb_neigh_capacity(const struct lb_neigh_table *t);
 
+/* Control thread: walk entries; returns the next index or -1 at the end (iter from 0). */
+int64_t lb_neigh_next(const struct lb_neigh_table *t, uint32_t *iter);
+/* Control thread: the neighbour stopped answering; unusable until resolved again. */
+void lb_neigh_forget(struct lb_neigh_table *t, uint32_t idx);
+
 /* Every entry as {address, mac, state, port} (neigh.list). Control thread. */
 json_t *lb_neigh_json(const struct lb_neigh_table *t);
 

@@ -61,6 +61,7 @@ port_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	p->conf = pc; /* from here on lb_ports_close() owns the device */
+	dp->port_of_eth[p->eth_id] = (uint8_t)pi;
 	p->role = pc->role;
 	rc = rte_eth_dev_info_get(p->eth_id, &info);
 	if (rc < 0) {

@@ -24,6 +24,7 @@
 #include <rte_malloc.h>
 
 #include "affinity.h"
+#include "arp.h"
 #include "config.h"
 #include "dp.h"
 #include "lb_error.h"
@@ -228,6 +229,8 @@ vip_ref(struct lb_services *s, const struct lb_addr *vip, int delta)
 	ai->vip_refs = (uint32_t)((int32_t)ai->vip_refs + delta);
 	if (ai->vip_refs > 0) {
 		__atomic_or_fetch(&ai->flags, LB_ADDR_VIP, __ATOMIC_RELEASE);
+		if (ai->vip_refs == 1 && delta > 0)
+			lb_arp_announce(s->dp->arp, vip); /* new VIP: tell the segment */
 		return 0;
 	}
 	__atomic_and_fetch(&ai->flags, (uint8_t)~LB_ADDR_VIP, __ATOMIC_RELEASE);

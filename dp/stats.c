@@ -77,6 +77,10 @@ lb_stats_json(const struct lb_dp *dp)
 	json_t *g = counters_json(ev, drops);
 	json_object_set_new(g, "connections", json_integer((json_int_t)conns));
 	json_object_set_new(g, "services", json_integer(lb_svcs_count(dp->svcs)));
+	json_t *cj = json_object();
+	for (int i = 0; i < LB_CTRL_MAX; i++)
+		json_object_set_new(cj, lb_ctrl_names[i], json_integer((json_int_t)dp->ctrl[i]));
+	json_object_set_new(root, "control", cj);
 	json_object_set_new(root, "global", g);
 	json_object_set_new(root, "ports", ports);
 	json_object_set_new(root, "workers", workers);

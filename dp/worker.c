@@ -34,6 +34,7 @@
 #include "affinity.h"
 #include "conntrack.h"
 #include "dp.h"
+#include "icmp.h"
 #include "maglev.h"
 #include "nat.h"
 #include "neigh.h"
@@ -47,6 +48,7 @@
 #define EXPIRE_BUDGET 64        /* conntrack slots scanned per loop */
 #define SNAT_TRIES 32           /* local ports tried for a new fnat flow */
 #define HANDOFF_RING 4096
+#define CTRL_RING 1024          /* each way between a worker and the control thread */
 
 struct lb_worker {
 	struct lb_dp *dp;
@@ -58,6 +60,8 @@ struct lb_worker {
 	uint64_t flow_seed;
 	struct lb_wstats *st;
 	struct rte_ring *handoff;   /* MP/SC: packets other workers hand to us */
+	struct rte_ring *ctrl;      /* SP/SC: to the control thread */
+	struct rte_ring *txq;       /* SP/SC: from the control thread, to send */
 	unsigned id;
 	unsigned lcore;
 	unsigned n_workers;
@@ -109,22 +113,68 @@ lb_worker_flush(struct lb_worker *w)
 		flush_port(w, pi);
 }
 
+static inline void
+xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
+{
+	if (w->n_tx[pi] == TX_BUF)
+		flush_port(w, pi);
+	w->tx[pi][w->n_tx[pi]++] = m;
+}
+
+/* Hand a packet to the control thread (ARP, NDP, echo, errors to originate). */
+static void
+punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint32_t info)
+{
+	struct lb_mbuf_meta *mm = lb_meta(m);
+
+	mm->kind = kind;
+	mm->port = port;
+	mm->info = info;
+	if (rte_ring_sp_enqueue(w->ctrl, m) != 0) {
+		drop(w, m, LB_DROP_CTRL_FULL);
+		return;
+	}
+	w->st->ev[LB_EV_CTRL_PUNT]++;
+}
+
+static inline uint16_t
+rx_port(const struct lb_worker *w, const struct rte_mbuf *m)
+{
+	return w->dp->port_of_eth[m->port];
+}
+
 /*
- * Put a fresh Ethernet header in front of the (rewritten) IP datagram and queue
- * the frame on port pi. The old L2 header (and VLAN tags, and Ethernet padding
- * after the datagram) go away.
+ * Over the egress MTU: a router's answer is "fragmentation needed" (IPv4 with DF)
+ * or "packet too big" (IPv6), originated by the control thread from the frame as
+ * it arrived. IPv4 without DF would need fragmenting, which the dp does not do.
+ */
+static inline bool
+fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t egress)
+{
+	uint16_t mtu = w->dp->ports[egress].mtu;
+
+	if (likely(p->ip_len <= mtu))
+		return true;
+	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *, p->l2_len);
+	if (p->family == LB_AF_INET6 || (l3[6] & 0x40))
+		punt(w, m, LB_PUNT_TOO_BIG, rx_port(w, m), mtu);
+	else
+		drop(w, m, LB_DROP_TOO_BIG);
+	return false;
+}
+
+/*
+ * Put a fresh Ethernet header in front of the (rewritten) IP datagram for port
+ * pi. The old L2 header (with VLAN tags) and Ethernet padding after the datagram
+ * go away.
  */
 static void
-send_ip(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
-	const uint8_t dmac[6])
+frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	 const uint8_t dmac[6])
 {
 	const struct lb_port *port = &w->dp->ports[pi];
 	uint32_t frame = (uint32_t)RTE_ETHER_HDR_LEN + p->ip_len;
 
-	if (p->ip_len > port->mtu) {
-		drop(w, m, LB_DROP_TOO_BIG);
-		return;
-	}
 	if (p->l2_len > RTE_ETHER_HDR_LEN)
 		rte_pktmbuf_adj(m, (uint16_t)(p->l2_len - RTE_ETHER_HDR_LEN));
 	if (m->pkt_len > frame)
@@ -134,7 +184,8 @@ send_ip(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_
 	eh->src_addr = port->mac;
 	eh->ether_type = rte_cpu_to_be_16(p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4
 								 : RTE_ETHER_TYPE_IPV6);
-	if (port->nat_flags & LB_NAT_L4_OFFLOAD) {
+	m->ol_flags = 0;
+	if ((port->nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
 		m->l2_len = RTE_ETHER_HDR_LEN;
 		m->l3_len = p->l3_len;
 		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
@@ -142,29 +193,39 @@ send_ip(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_
 			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
 							  : RTE_MBUF_F_TX_UDP_CKSUM);
 	}
-	if (w->n_tx[pi] == TX_BUF)
-		flush_port(w, pi);
-	w->tx[pi][w->n_tx[pi]++] = m;
 }
 
-/* Send towards an arbitrary destination (a client): route, then neighbour. */
+/*
+ * Send to next hop neigh on port pi. An unresolved next hop: the frame goes to
+ * the control thread, which holds it (bounded) while it resolves the neighbour.
+ * neigh may be LB_NEIGH_NONE for a directly connected destination not seen yet.
+ */
 static void
-send_routed(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, const uint8_t *dst)
+send_via(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	 uint32_t neigh)
 {
-	const struct lb_route *r = lb_route_lookup(w->neigh, p->family, dst);
+	static const uint8_t zero[6];
 	uint8_t mac[6];
 
-	if (r == NULL) {
-		drop(w, m, LB_DROP_NO_ROUTE);
+	if (likely(neigh != LB_NEIGH_NONE && lb_neigh_mac(lb_neigh_entry(w->neigh, neigh), mac))) {
+		frame_l2(w, m, p, pi, mac);
+		xmit(w, m, pi);
 		return;
 	}
-	uint32_t n = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh
-						  : lb_neigh_lookup(w->neigh, p->family, dst);
-	if (n == LB_NEIGH_NONE || !lb_neigh_mac(lb_neigh_entry(w->neigh, n), mac)) {
-		drop(w, m, LB_DROP_NEIGH_MISS);
-		return;
-	}
-	send_ip(w, m, p, r->port, mac);
+	frame_l2(w, m, p, pi, zero);
+	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+}
+
+/* Next hop towards an arbitrary destination (a client): route, then neighbour. */
+static inline const struct lb_route *
+route_to(struct lb_worker *w, uint8_t family, const uint8_t *dst, uint32_t *neigh)
+{
+	const struct lb_route *r = lb_route_lookup(w->neigh, family, dst);
+
+	if (r != NULL)
+		*neigh = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh
+						      : lb_neigh_lookup(w->neigh, family, dst);
+	return r;
 }
 
 /* ---- connection bookkeeping -------------------------------------------- */
@@ -397,15 +458,12 @@ client_to_backend(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		rw.src = w->dp->local[c->local_idx].addr.bytes;
 		rw.sport = c->local_port;
 	}
-	uint8_t mac[6];
 	if (unlikely(r->tx_port == LB_PORT_NONE)) {
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
-	if (unlikely(!lb_neigh_mac(lb_neigh_entry(w->neigh, r->neigh), mac))) {
-		drop(w, m, LB_DROP_NEIGH_MISS);
+	if (unlikely(!fits(w, m, p, r->tx_port)))
 		return;
-	}
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
 	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[r->tx_port].nat_flags) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
@@ -416,7 +474,7 @@ client_to_backend(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	w->st->svc[id].bytes += p->ip_len;
 	w->st->real[c->real_id].pkts++;
 	w->st->real[c->real_id].bytes += p->ip_len;
-	send_ip(w, m, p, r->tx_port, mac);
+	send_via(w, m, p, r->tx_port, r->neigh);
 }
 
 static void
@@ -444,10 +502,16 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		rw.dst = client;
 		rw.dport = cport;
 	}
-	const struct lb_route *rt = lb_route_lookup(w->neigh, p->family, client);
-	unsigned flags = rt ? w->dp->ports[rt->port].nat_flags : 0;
+	uint32_t neigh = LB_NEIGH_NONE;
+	const struct lb_route *rt = route_to(w, p->family, client, &neigh);
+	if (unlikely(rt == NULL)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(!fits(w, m, p, rt->port)))
+		return;
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite(l3, p, &rw, flags) < 0)) {
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[rt->port].nat_flags) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED);
 		return;
 	}
@@ -456,7 +520,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	w->st->svc[svc->id].bytes += p->ip_len;
 	w->st->real[rid].pkts++;
 	w->st->real[rid].bytes += p->ip_len;
-	send_routed(w, m, p, client);
+	send_via(w, m, p, rt->port, neigh);
 }
 
 static void
@@ -528,6 +592,173 @@ classify_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		reply_dnat(w, m, p);
 }
 
+/* ---- ICMP errors about tracked connections ---------------------------- */
+
+/*
+ * An error quoting a packet we forwarded is translated so the other end of the
+ * connection recognises it, the way a NAT box must for path MTU discovery:
+ *   to a local address (fnat, backend side): quotes local:lp -> b:bp;
+ *       becomes VIP -> client quoting client:cp -> VIP:vp
+ *   to a client, not ours (dnat, backend side): quotes client:cp -> b:bp;
+ *       becomes quoting client:cp -> VIP:vp
+ *   to a VIP (client side): quotes VIP:vp -> client:cp;
+ *       becomes -> backend quoting b:bp -> local:lp (fnat) or b:bp -> client:cp (dnat)
+ * The worker that owns the flow does it; for client-side errors the owner is not
+ * computable, so the message visits the workers in turn (meta hops) until one
+ * finds the connection.
+ */
+static void
+icmp_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+	       const struct lb_icmp_inner *in, struct lb_conn *c, bool fnat)
+{
+	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
+	uint32_t neigh = LB_NEIGH_NONE;
+	uint8_t client[16];
+
+	if (svc == NULL) {
+		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	memcpy(client, c->client, 16);
+	struct lb_icmp_rw rw = {.inner_dst = svc->vip, .inner_dport = svc->port};
+	if (fnat) {
+		rw.outer_src = svc->vip;
+		rw.outer_dst = client;
+		rw.inner_src = client;
+		rw.inner_sport = c->client_port;
+	}
+	const struct lb_route *rt = route_to(w, p->family, client, &neigh);
+	if (rt == NULL) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (lb_icmp_rewrite_error(l3, p, in, &rw) < 0) {
+		drop(w, m, LB_DROP_TTL_EXPIRED);
+		return;
+	}
+	send_via(w, m, p, rt->port, neigh);
+}
+
+static void
+icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	struct lb_icmp_inner in;
+	struct lb_ct_rev_key rk;
+	struct lb_conn *c;
+
+	if (lb_icmp_inner(l3, p->ip_len, p, &in) < 0) {
+		drop(w, m, LB_DROP_ICMP);
+		return;
+	}
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
+	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
+	memset(&rk, 0, sizeof(rk));
+	memcpy(rk.backend, in.dst, 16);
+	rk.backend_port = in.dport;
+	rk.proto = in.proto;
+
+	if (flags & LB_ADDR_LOCAL) {
+		unsigned owner = rte_be_to_cpu_16(in.sport) % w->n_workers;
+		if (owner != w->id && !w->handing_in) {
+			handoff(w, m, owner);
+			return;
+		}
+		rk.mode = LB_MODE_FNAT;
+		rk.local_idx = ai->local_idx;
+		rk.local_port = in.sport;
+		c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+		if (c == NULL)
+			drop(w, m, LB_DROP_ICMP);
+		else
+			icmp_to_client(w, m, p, &in, c, true);
+		return;
+	}
+	if (flags & LB_ADDR_VIP) {
+		struct lb_svc_key k;
+		lb_svc_key_make(&k, p->family, in.src, in.sport, in.proto);
+		int32_t id = rte_hash_lookup(w->svcs->svc_hash, &k);
+		struct lb_ct_fwd_key fk;
+		memcpy(fk.client, in.dst, 16);
+		fk.client_port = in.dport;
+		fk.svc_id = (uint32_t)id;
+		c = id < 0 ? NULL : lb_ct_lookup_fwd(w->ct, &fk, lb_ct_hash_fwd(&fk, w->ct_seed));
+		if (c == NULL) {
+			struct lb_mbuf_meta *mm = lb_meta(m);
+			unsigned hops = w->handing_in ? mm->hops : 0;
+			if (id >= 0 && hops + 1 < w->n_workers) {
+				mm->hops = (uint8_t)(hops + 1);
+				handoff(w, m, (w->id + 1) % w->n_workers);
+			} else {
+				drop(w, m, LB_DROP_ICMP);
+			}
+			return;
+		}
+		const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+		struct lb_icmp_rw rw = {.outer_dst = c->backend, .inner_src = c->backend,
+					.inner_sport = c->backend_port};
+		if (c->mode == LB_MODE_FNAT) {
+			rw.outer_src = w->dp->local[c->local_idx].addr.bytes;
+			rw.inner_dst = w->dp->local[c->local_idx].addr.bytes;
+			rw.inner_dport = c->local_port;
+		}
+		if (r->tx_port == LB_PORT_NONE || lb_icmp_rewrite_error(l3, p, &in, &rw) < 0) {
+			drop(w, m, LB_DROP_ICMP);
+			return;
+		}
+		send_via(w, m, p, r->tx_port, r->neigh);
+		return;
+	}
+	if (flags & LB_ADDR_OWN) {
+		drop(w, m, LB_DROP_ICMP);
+		return;
+	}
+	/* dnat, backend side: the quoted packet is client -> backend. */
+	if (w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = client_owner(w, in.src, in.sport);
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+	rk.mode = LB_MODE_DNAT;
+	memcpy(rk.client, in.src, 16);
+	rk.client_port = in.sport;
+	c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL)
+		drop(w, m, LB_DROP_NOT_OURS);
+	else
+		icmp_to_client(w, m, p, &in, c, false);
+}
+
+/* ARP, NDP and echo requests for the box go to the control thread. */
+static void
+control_packet(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	if (p->kind == LB_PKT_ARP) {
+		punt(w, m, LB_PUNT_RX, rx_port(w, m), 0);
+		return;
+	}
+	if (lb_icmp_is_error(p->family, p->icmp_type)) {
+		icmp_error(w, m, p);
+		return;
+	}
+	if (p->family == LB_AF_INET6 && (p->icmp_type == LB_ICMP6_NEIGH_SOLICIT ||
+					 p->icmp_type == LB_ICMP6_NEIGH_ADVERT)) {
+		punt(w, m, LB_PUNT_RX, rx_port(w, m), 0);
+		return;
+	}
+	if (lb_icmp_is_echo_request(p->family, p->icmp_type)) {
+		const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
+		if (ai && __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE)) {
+			punt(w, m, LB_PUNT_RX, rx_port(w, m), 0);
+			return;
+		}
+	}
+	drop(w, m, LB_DROP_ICMP);
+}
+
 /* ---- the burst --------------------------------------------------------- */
 
 static inline bool
@@ -566,16 +797,13 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			drop(w, m, LB_DROP_NOT_OURS);
 			continue;
 		}
-		if (meta[i].kind == LB_PKT_ARP) {
-			drop(w, m, LB_DROP_ARP);
+		if (meta[i].kind != LB_PKT_L4) {
+			control_packet(w, m, &meta[i]);
 			continue;
 		}
-		if (meta[i].kind == LB_PKT_ICMP) {
-			drop(w, m, LB_DROP_ICMP);
-			continue;
-		}
-		if (meta[i].ttl <= 1) {
-			drop(w, m, LB_DROP_TTL_EXPIRED);
+		if (unlikely(meta[i].ttl <= 1)) {
+			/* A router answers with "time exceeded"; the control thread does. */
+			punt(w, m, LB_PUNT_TTL, rx_port(w, m), 0);
 			continue;
 		}
 		lb_svc_key_make(&keys[k], meta[i].family, meta[i].dst, meta[i].dport, meta[i].proto);
@@ -641,6 +869,9 @@ lb_worker_main(void *arg)
 			w->handing_in = false;
 			got += n;
 		}
+		n = (uint16_t)rte_ring_sc_dequeue_burst(w->txq, (void **)pkts, burst, NULL);
+		for (uint16_t i = 0; i < n; i++)
+			xmit(w, pkts[i], lb_meta(pkts[i])->port);
 		lb_worker_flush(w);
 		/* Nothing from the old snapshot is held past this point. */
 		rte_rcu_qsbr_quiescent(dp->qsbr, w->id);
@@ -704,7 +935,11 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		goto nomem;
 	snprintf(name, sizeof(name), "lb_handoff_%u", id);
 	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
-	if (w->handoff == NULL)
+	snprintf(name, sizeof(name), "lb_ctrl_%u", id);
+	w->ctrl = rte_ring_create(name, CTRL_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "lb_txq_%u", id);
+	w->txq = rte_ring_create(name, CTRL_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->handoff == NULL || w->ctrl == NULL || w->txq == NULL)
 		goto nomem;
 	for (unsigned l = 0; l < dp->n_local; l++) {
 		uint16_t pi = dp->local[l].port;
@@ -733,6 +968,8 @@ lb_worker_destroy(struct lb_worker *w)
 		rte_free(w->st);
 	}
 	rte_ring_free(w->handoff);
+	rte_ring_free(w->ctrl);
+	rte_ring_free(w->txq);
 	rte_free(w);
 }
 
@@ -740,6 +977,18 @@ struct lb_ct *
 lb_worker_ct(struct lb_worker *w)
 {
 	return w->ct;
+}
+
+struct rte_ring *
+lb_worker_ctrl_ring(struct lb_worker *w)
+{
+	return w->ctrl;
+}
+
+struct rte_ring *
+lb_worker_tx_ring(struct lb_worker *w)
+{
+	return w->txq;
 }
 
 struct lb_wstats *

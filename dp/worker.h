@@ -41,5 +41,9 @@ void lb_worker_tick(struct lb_worker *w, uint64_t tsc);
 
 struct lb_ct *lb_worker_ct(struct lb_worker *w);
 struct lb_wstats *lb_worker_stats(struct lb_worker *w);
+/* Packets the worker punts to the control thread (single producer, single consumer). */
+struct rte_ring *lb_worker_ctrl_ring(struct lb_worker *w);
+/* Frames the control thread wants sent: lb_meta(m)->port is the egress port index. */
+struct rte_ring *lb_worker_tx_ring(struct lb_worker *w);
 
 #endif /* LB_WORKER_H */

@@ -39,8 +39,7 @@
 	X(NEIGH_MISS, neigh_miss, "next hop's MAC address unknown")                       \
 	X(NEIGH_QUEUE, neigh_queue, "queue of packets awaiting resolution full")          \
 	X(TOO_BIG, too_big, "packet larger than the egress MTU")                          \
-	X(ICMP, icmp, "ICMP message not handled")                                         \
-	X(ARP, arp, "ARP/NDP message not handled")                                        \
+	X(ICMP, icmp, "ICMP message not for us or about no tracked connection")           \
 	X(CTRL_FULL, ctrl_full, "queue to the control thread full")                       \
 	X(HANDOFF_FULL, handoff_full, "ring to the owning worker full")                   \
 	X(TX_FULL, tx_full, "transmit queue full")
@@ -75,6 +74,46 @@ enum lb_event {
 	LB_WORKER_EVENTS(LB_X_ENUM)
 #undef LB_X_ENUM
 	LB_EV_MAX
+};
+
+/* Control-thread counters (ARP, NDP, ICMP it answers or originates): X(ENUM, name, help). */
+#define LB_CTRL_COUNTERS(X)                                                              \
+	X(PUNTED, punted, "packets received from workers")                               \
+	X(ARP_REQ_RX, arp_requests_rx, "ARP requests for our addresses answered")        \
+	X(ARP_REPLY_RX, arp_replies_rx, "ARP replies received")                          \
+	X(ARP_REQ_TX, arp_requests_tx, "ARP requests sent to resolve a neighbour")       \
+	X(GARP_TX, garp_tx, "gratuitous ARPs / unsolicited NAs sent")                    \
+	X(NS_RX, nd_solicits_rx, "neighbour solicitations for our addresses answered")   \
+	X(NA_RX, nd_adverts_rx, "neighbour advertisements received")                     \
+	X(NS_TX, nd_solicits_tx, "neighbour solicitations sent")                         \
+	X(NEIGH_LEARNED, neigh_learned, "neighbour entries resolved or refreshed")       \
+	X(NEIGH_FAILED, neigh_failed, "neighbours given up after unanswered probes")     \
+	X(HELD, held, "packets held while their next hop resolved")                      \
+	X(HELD_SENT, held_sent, "held packets sent after resolution")                    \
+	X(HELD_DROPPED, held_dropped, "held packets dropped: queue full or no answer")   \
+	X(ECHO_REPLIES, icmp_echo_replies, "ICMP/ICMPv6 echo replies sent")              \
+	X(ICMP_ERRORS_TX, icmp_errors_tx, "ICMP errors originated (too big, TTL)")       \
+	X(ICMP_RATE_LIMITED, icmp_rate_limited, "ICMP errors not sent: rate limit")      \
+	X(IGNORED, ignored, "control packets not for us or malformed")                   \
+	X(TX_RING_FULL, tx_ring_full, "control packets dropped: ring to a worker full")
+
+enum lb_ctrl_counter {
+#define LB_X_ENUM(e, n, h) LB_CTRL_##e,
+	LB_CTRL_COUNTERS(LB_X_ENUM)
+#undef LB_X_ENUM
+	LB_CTRL_MAX
+};
+
+static const char *const lb_ctrl_names[LB_CTRL_MAX] = {
+#define LB_X_NAME(e, n, h) #n,
+	LB_CTRL_COUNTERS(LB_X_NAME)
+#undef LB_X_NAME
+};
+
+static const char *const lb_ctrl_help[LB_CTRL_MAX] = {
+#define LB_X_HELP(e, n, h) h,
+	LB_CTRL_COUNTERS(LB_X_HELP)
+#undef LB_X_HELP
 };
 
 static const char *const lb_drop_names[LB_DROP_MAX] = {

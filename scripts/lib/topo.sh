@@ -1,0 +1,217 @@
+# topo.sh - the demo / end-to-end topology, built from network namespaces.
+#
+#   client ns            dp ns (edgelb-dp)             switch ns          backend ns x3
+#   c0 198.18.0.10 ---- ext  [ext 198.18.0.1 ]                            eth0 198.19.0.11..13
+#      2001:db8:1::10        [VIPs .100, ::100]                              2001:db8:2::11..13
+#                            [int 198.19.0.1  ] int ---- br0 ---- b1/b2/b3 (nginx :8080,
+#                            [SNAT 198.19.0.2 ]                            UDP echo :5353)
+#
+# Every address lives inside these namespaces (198.18.0.0/15, 2001:db8::/32); the
+# dp owns the addresses of ext/int, the kernel has none there. Source this file,
+# set TOPO (namespace prefix, default "elb"), then call topo_up / topo_down.
+# Needs root, iproute2, ethtool, nginx, python3.
+
+TOPO=${TOPO:-elb}
+TOPO_DIR=${TOPO_DIR:-/tmp/edgelb-$TOPO}
+TOPO_BACKENDS=${TOPO_BACKENDS:-3}
+TOPO_NS_C=$TOPO-c
+TOPO_NS_DP=$TOPO-dp
+TOPO_NS_SW=$TOPO-sw
+VIP4=198.18.0.100
+VIP6=2001:db8:1::100
+CLIENT4=198.18.0.10
+CLIENT6=2001:db8:1::10
+
+topo_ns_b() { echo "$TOPO-b$1"; }
+topo_b4() { echo "198.19.0.$((10 + $1))"; }
+topo_b6() { echo "2001:db8:2::$((10 + $1))"; }
+
+# veth offloads make af_packet see packets with checksums not filled in.
+_topo_nooffload() { # ns dev
+	ip netns exec "$1" ethtool -K "$2" rx off tx off tso off gso off gro off lro off >/dev/null 2>&1 || true
+}
+
+_topo_veth() { # nsA devA nsB devB
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+	_topo_nooffload "$1" "$2"
+	_topo_nooffload "$3" "$4"
+}
+
+topo_down() {
+	local ns
+	for pidf in "$TOPO_DIR"/*.pid; do
+		[ -f "$pidf" ] || continue
+		kill "$(cat "$pidf")" 2>/dev/null || true
+		rm -f "$pidf"
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TOPO-(c|dp|sw|b[0-9]+|r[0-9]*)$"); do
+		# Anything still running in the namespace is ours: stop it by PID.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+		sleep 0.2
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$TOPO_DIR"
+}
+
+# Start nginx and a UDP echo server in backend namespace i.
+_topo_backend_servers() {
+	local i=$1 ns d
+	ns=$(topo_ns_b "$i")
+	d=$TOPO_DIR/b$i
+	mkdir -p "$d/www" "$d/tmp"
+	echo "backend b$i" > "$d/www/index.html"
+	head -c "${TOPO_BIGFILE_BYTES:-20000000}" /dev/zero > "$d/www/big.bin"
+	cat > "$d/nginx.conf" <<NGX
+daemon off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_requests 100000;
+	server {
+		listen 8080;
+		listen [::]:8080;
+		root $d/www;
+		location = /id { default_type text/plain; return 200 "b$i\n"; }
+		location = /slow { default_type text/plain; limit_rate 200k; alias $d/www/big.bin; }
+	}
+}
+NGX
+	ip netns exec "$ns" nginx -c "$d/nginx.conf" >/dev/null 2>&1 &
+	echo $! > "$TOPO_DIR/nginx-b$i.pid"
+	ip netns exec "$ns" /usr/bin/python3 -c '
+import socket, sys
+name = sys.argv[1].encode()
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 5353))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(name + b":" + data, peer)
+' "b$i" >/dev/null 2>&1 &
+	echo $! > "$TOPO_DIR/udp-b$i.pid"
+}
+
+topo_up() {
+	topo_down
+	mkdir -p "$TOPO_DIR"
+	local i ns
+	for ns in "$TOPO_NS_C" "$TOPO_NS_DP" "$TOPO_NS_SW"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	# client <-> dp
+	_topo_veth "$TOPO_NS_C" c0 "$TOPO_NS_DP" ext
+	ip -n "$TOPO_NS_C" addr add $CLIENT4/24 dev c0
+	ip -n "$TOPO_NS_C" addr add $CLIENT6/64 dev c0 nodad
+	ip -n "$TOPO_NS_C" route add default via 198.18.0.1
+	ip -n "$TOPO_NS_C" -6 route add default via 2001:db8:1::1
+	# dp <-> switch
+	_topo_veth "$TOPO_NS_DP" int "$TOPO_NS_SW" sw-dp
+	# The dp owns ext/int: keep the kernel's IPv6 (RS, DAD) off them.
+	ip netns exec "$TOPO_NS_DP" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip -n "$TOPO_NS_SW" link add br0 type bridge
+	ip -n "$TOPO_NS_SW" link set br0 up
+	ip -n "$TOPO_NS_SW" link set sw-dp master br0
+	for i in $(seq 1 "$TOPO_BACKENDS"); do
+		ns=$(topo_ns_b "$i")
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		_topo_veth "$ns" eth0 "$TOPO_NS_SW" "sw-b$i"
+		ip -n "$TOPO_NS_SW" link set "sw-b$i" master br0
+		ip -n "$ns" addr add "$(topo_b4 "$i")/24" dev eth0
+		ip -n "$ns" addr add "$(topo_b6 "$i")/64" dev eth0 nodad
+		ip -n "$ns" route add default via 198.19.0.1
+		ip -n "$ns" -6 route add default via 2001:db8:2::1
+		_topo_backend_servers "$i"
+	done
+}
+
+# EAL memory arguments: hugepages when enough are free, otherwise --no-huge.
+topo_eal_mem() { # MB
+	local mb=${1:-512} free
+	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+	if [ "${free:-0}" -ge $((mb / 2 + 64)) ] && grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+		echo "-m $mb"
+	else
+		echo "--no-huge -m $mb"
+	fi
+}
+
+# Write the dp config for this topology to $1. Extra services may follow in $2.
+topo_dp_conf() { # file [workers] [steering]
+	local workers=${2:-1} steering=${3:-auto} wl="1" q=""
+	[ "$workers" -ge 2 ] && wl="1, 2"
+	[ "$workers" -ge 2 ] && q=",qpairs=$workers"
+	cat > "$1" <<CONF
+dp: {
+  workers = [$wl];
+  idle_sleep_us = ${TOPO_IDLE_SLEEP_US:-100};
+  steering = "$steering";
+  control_socket = "$TOPO_DIR/dp.sock";
+};
+conntrack: { capacity = 65536; };
+ports = (
+  { name = "ext"; device = "net_af_packet0,iface=ext$q"; role = "external";
+    addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]; mtu = ${TOPO_EXT_MTU:-1500}; },
+  { name = "int"; device = "net_af_packet1,iface=int$q"; role = "internal";
+    addresses = ["198.19.0.1/24", "2001:db8:2::1/64"];
+    local_addresses = ["198.19.0.2", "2001:db8:2::2"]; mtu = ${TOPO_INT_MTU:-1500}; }
+);
+CONF
+}
+
+# Start edgelb-dp in the dp namespace with config $1; waits for its socket.
+topo_dp_start() { # conf [lcores]
+	local lcores=${2:-0,1}
+	# shellcheck disable=SC2046
+	ip netns exec "$TOPO_NS_DP" "$EDGELB_BUILD/dp/edgelb-dp" -l "$lcores" --no-pci \
+		$(topo_eal_mem 512) --file-prefix "$TOPO-dp" --log-level=user1,info \
+		-- --config "$1" > "$TOPO_DIR/dp.log" 2>&1 &
+	echo $! > "$TOPO_DIR/dp.pid"
+	for _ in $(seq 1 100); do
+		[ -S "$TOPO_DIR/dp.sock" ] && return 0
+		kill -0 "$(cat "$TOPO_DIR/dp.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "edgelb-dp did not start:" >&2
+	cat "$TOPO_DIR/dp.log" >&2
+	return 1
+}
+
+topo_dp_stop() {
+	local pid
+	[ -f "$TOPO_DIR/dp.pid" ] || return 0
+	pid=$(cat "$TOPO_DIR/dp.pid")
+	kill -INT "$pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$TOPO_DIR/dp.pid"
+}
+
+# Send one control request (a JSON line) to the dp; prints the reply line.
+topo_ctl() {
+	printf '%s\n' "$1" | ip netns exec "$TOPO_NS_DP" socat -t 5 - "UNIX-CONNECT:$TOPO_DIR/dp.sock"
+}
+
+# JSON for service.upsert of VIP:port -> every backend:tport.
+topo_svc_json() { # name vip port proto tport [extra-json-fields]
+	local i b="" sep="" fam=4
+	case $2 in *:*) fam=6 ;; esac
+	for i in $(seq 1 "$TOPO_BACKENDS"); do
+		if [ $fam = 4 ]; then b="$b$sep{\"address\":\"$(topo_b4 "$i")\",\"port\":$5}"
+		else b="$b$sep{\"address\":\"$(topo_b6 "$i")\",\"port\":$5}"; fi
+		sep=","
+	done
+	echo "{\"name\":\"$1\",\"vip\":\"$2\",\"port\":$3,\"protocol\":\"$4\",\"backends\":[$b]${6:+,$6}}"
+}
