@@ -34,7 +34,8 @@ struct lb_aff_table {
 static uint32_t
 n_buckets(uint32_t capacity)
 {
-	uint32_t want = (capacity + LB_AFF_WAYS - 1) / LB_AFF_WAYS, b = 1;
+	/* 64-bit: capacity + LB_AFF_WAYS - 1 wraps for capacities near UINT32_MAX. */
+	uint32_t want = (uint32_t)(((uint64_t)capacity + LB_AFF_WAYS - 1) / LB_AFF_WAYS), b = 1;
 
 	while (b < want && b < (1u << 30))
 		b <<= 1;
@@ -113,6 +114,7 @@ read_entry(const struct aff_entry *e, struct aff_entry *out)
 	if (s1 & 1)
 		return false;
 	memcpy(out, e, sizeof(*out));
+	out->seq = s1; /* the version the copy is consistent with (lb_aff_update claims it) */
 	/* The copy above must complete before seq is read again. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1;
@@ -148,11 +150,15 @@ lb_aff_update(struct lb_aff_table *t, uint32_t svc_id, const uint8_t client[16],
 {
 	struct aff_entry *b = bucket(t, svc_id, client), c;
 	int match = -1, empty = -1, oldest = -1;
-	uint32_t oldest_age = 0;
+	uint32_t oldest_age = 0, seen[LB_AFF_WAYS];
+	bool busy = false;
 
 	for (int i = 0; i < LB_AFF_WAYS && match < 0; i++) {
-		if (!read_entry(&b[i], &c))
+		if (!read_entry(&b[i], &c)) {
+			busy = true;
 			continue;
+		}
+		seen[i] = c.seq;
 		if (same_key(&c, svc_id, client)) {
 			match = i;
 		} else if (c.svc_id == LB_AFF_NONE) {
@@ -160,18 +166,33 @@ lb_aff_update(struct lb_aff_table *t, uint32_t svc_id, const uint8_t client[16],
 				empty = i;
 		} else {
 			uint32_t age = now - __atomic_load_n(&b[i].last_used, __ATOMIC_RELAXED);
+			/* Used "in the future" by a worker whose clock runs a little ahead:
+			 * that is the newest entry, not (as unsigned age says) the oldest. */
+			if ((int32_t)age < 0)
+				age = 0;
 			if (oldest < 0 || age > oldest_age) {
 				oldest = i;
 				oldest_age = age;
 			}
 		}
 	}
+	/*
+	 * A busy way may be another worker recording this very key: writing it into a
+	 * second way would leave the key twice in the bucket. Skip, as for a busy match.
+	 */
+	if (match < 0 && busy)
+		return LB_EAGAIN;
 	int victim = match >= 0 ? match : empty >= 0 ? empty : oldest;
 	if (victim < 0)
 		return LB_EAGAIN; /* every way busy with writers */
 
+	/*
+	 * Claim the victim only if it is still what the scan saw: an entry rewritten
+	 * since (by a writer of this key, or of another key that just took the empty
+	 * way) is no longer the right victim.
+	 */
 	struct aff_entry *e = &b[victim];
-	uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	uint32_t s = seen[victim];
 	if ((s & 1) || !__atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQUIRE,
 						    __ATOMIC_RELAXED))
 		return LB_EAGAIN;

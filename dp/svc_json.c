@@ -242,6 +242,7 @@ lb_svc_spec_to_json(const struct lb_svc_spec *s)
 {
 	char a[LB_ADDR_STRLEN];
 	json_t *o = json_object(), *bs = json_array(), *rs = json_array();
+	int rc = 0;
 
 	if (o == NULL || bs == NULL || rs == NULL) {
 		json_decref(o);
@@ -249,26 +250,36 @@ lb_svc_spec_to_json(const struct lb_svc_spec *s)
 		json_decref(rs);
 		return NULL;
 	}
-	json_object_set_new(o, LB_F_NAME, json_string(s->name));
-	json_object_set_new(o, LB_F_VIP, json_string(lb_addr_format(&s->vip, a, sizeof(a))));
-	json_object_set_new(o, LB_F_PORT, json_integer(s->port));
-	json_object_set_new(o, LB_F_PROTOCOL, json_string(lb_proto_name(s->proto)));
-	json_object_set_new(o, LB_F_MODE, json_string(lb_mode_name(s->mode)));
-	json_object_set_new(o, LB_F_MAGLEV_SIZE, json_integer(s->maglev_m));
-	json_object_set_new(o, LB_F_AFFINITY,
-			    json_pack("{s:s, s:I}", LB_F_AFFINITY_TYPE, lb_affinity_name(s->affinity),
-				      LB_F_AFFINITY_TIMEOUT, (json_int_t)s->affinity_timeout));
+	/*
+	 * Every set/append is checked: one that fails (out of memory, a name that is
+	 * not UTF-8) must not yield a service without that field or backend, which the
+	 * receiver would accept. The *_new calls take the value's reference either way.
+	 */
+	rc |= json_object_set_new(o, LB_F_NAME, json_string(s->name));
+	rc |= json_object_set_new(o, LB_F_VIP, json_string(lb_addr_format(&s->vip, a, sizeof(a))));
+	rc |= json_object_set_new(o, LB_F_PORT, json_integer(s->port));
+	rc |= json_object_set_new(o, LB_F_PROTOCOL, json_string(lb_proto_name(s->proto)));
+	rc |= json_object_set_new(o, LB_F_MODE, json_string(lb_mode_name(s->mode)));
+	rc |= json_object_set_new(o, LB_F_MAGLEV_SIZE, json_integer(s->maglev_m));
+	rc |= json_object_set_new(o, LB_F_AFFINITY,
+				  json_pack("{s:s, s:I}", LB_F_AFFINITY_TYPE,
+					    lb_affinity_name(s->affinity), LB_F_AFFINITY_TIMEOUT,
+					    (json_int_t)s->affinity_timeout));
 	for (uint32_t i = 0; i < s->n_source_ranges; i++)
-		json_array_append_new(rs, json_string(lb_prefix_format(&s->source_ranges[i], a,
-								       sizeof(a))));
-	json_object_set_new(o, LB_F_SOURCE_RANGES, rs);
+		rc |= json_array_append_new(rs, json_string(lb_prefix_format(&s->source_ranges[i], a,
+									      sizeof(a))));
+	rc |= json_object_set_new(o, LB_F_SOURCE_RANGES, rs);
 	for (uint32_t i = 0; i < s->n_backends; i++) {
 		const struct lb_backend_spec *b = &s->backends[i];
-		json_array_append_new(bs, json_pack("{s:s, s:i, s:i, s:s}", LB_F_ADDRESS,
-						    lb_addr_format(&b->addr, a, sizeof(a)), LB_F_PORT,
-						    b->port, LB_F_WEIGHT, b->weight, LB_F_STATE,
-						    lb_backend_state_name(b->state)));
+		rc |= json_array_append_new(bs, json_pack("{s:s, s:i, s:i, s:s}", LB_F_ADDRESS,
+							  lb_addr_format(&b->addr, a, sizeof(a)),
+							  LB_F_PORT, b->port, LB_F_WEIGHT, b->weight,
+							  LB_F_STATE, lb_backend_state_name(b->state)));
 	}
-	json_object_set_new(o, LB_F_BACKENDS, bs);
+	rc |= json_object_set_new(o, LB_F_BACKENDS, bs);
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
