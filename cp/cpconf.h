@@ -1,0 +1,47 @@
+/*
+ * cpconf.h - edgelb-cp's configuration file (libconfig syntax).
+ *
+ * Read at start and again on SIGHUP (pools only) by cp/main.c. Pure C; unit-
+ * tested in tests/test_cpconf.c. Every option is in docs/configuration.md.
+ */
+#ifndef LB_CPCONF_H
+#define LB_CPCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipam.h"
+#include "lb.h"
+
+#define CP_PATH_MAX 4096
+#define CP_MAX_POOLS 64
+#define CP_TOKEN_MAX 256
+
+enum cp_mode {
+	CP_MODE_STANDALONE = 0, /* REST API is the source of load balancers */
+	CP_MODE_KUBERNETES = 1, /* Services and EndpointSlices are */
+};
+
+struct cp_conf {
+	uint8_t mode;
+	char dp_socket[CP_PATH_MAX];
+	char api_listen[128];          /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" */
+	char api_token[CP_TOKEN_MAX];  /* "" = no authentication */
+	char state_file[CP_PATH_MAX];
+	uint32_t n_pools;
+	struct lb_pool_conf pools[CP_MAX_POOLS];
+	struct cp_health_check hc;     /* defaults for load balancers */
+	/* kubernetes mode */
+	char kubeconfig[CP_PATH_MAX];  /* "" = in-cluster credentials */
+	char lb_class[128];            /* spec.loadBalancerClass we serve */
+	bool default_class;            /* also serve Services with no class */
+	uint32_t resync_s;             /* full relist period */
+};
+
+void cp_conf_defaults(struct cp_conf *c);
+/* Parse a file / a string. Returns 0 or LB_EINVAL with a message naming the setting. */
+int cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen);
+int cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen);
+
+#endif /* LB_CPCONF_H */

@@ -1,0 +1,134 @@
+/*
+ * main.c - edgelb-cp: the control plane daemon.
+ *
+ *   edgelb-cp --config FILE [--kubeconfig FILE]
+ *
+ * Opens the store (state file, IPAM), starts the dp sync thread, the health
+ * checker and the HTTP API (standalone mode) or the Kubernetes controller
+ * (kubernetes mode), then waits for signals: SIGHUP reloads the pools,
+ * SIGINT/SIGTERM stop. Exits only from here.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "api.h"
+#include "cpconf.h"
+#include "dpsync.h"
+#include "health.h"
+#include "store.h"
+
+static volatile sig_atomic_t g_stop, g_reload;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		g_reload = 1;
+	else
+		g_stop = 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: edgelb-cp --config FILE [--kubeconfig FILE]\n"
+			"  --config FILE      control plane configuration, see docs/configuration.md\n"
+			"  --kubeconfig FILE  kubernetes mode: credentials (overrides the config)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"kubeconfig", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct cp_conf conf;
+	const char *path = NULL, *kubeconfig = NULL;
+	char err[1024];
+	int c, status = EXIT_FAILURE;
+	struct cp_store *store = NULL;
+	struct cp_dpsync *dps = NULL;
+	struct cp_health *health = NULL;
+	struct cp_api *api = NULL;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': kubeconfig = optarg; break;
+		default: usage(); return EXIT_FAILURE;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage();
+		return EXIT_FAILURE;
+	}
+	if (cp_conf_load(path, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgelb-cp: %s: %s\n", path, err);
+		return EXIT_FAILURE;
+	}
+	if (kubeconfig)
+		snprintf(conf.kubeconfig, sizeof(conf.kubeconfig), "%s", kubeconfig);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	store = cp_store_open(&conf, err, sizeof(err));
+	if (store == NULL)
+		goto fail;
+	dps = cp_dpsync_start(store, conf.dp_socket, err, sizeof(err));
+	if (dps == NULL)
+		goto fail;
+	api = cp_api_start(&conf, store, dps, err, sizeof(err));
+	if (api == NULL)
+		goto fail;
+	if (conf.mode == CP_MODE_KUBERNETES) {
+		snprintf(err, sizeof(err), "mode \"kubernetes\" is not available in this build yet");
+		goto fail;
+	}
+	health = cp_health_start(store, err, sizeof(err));
+	if (health == NULL)
+		goto fail;
+	fprintf(stderr, "edgelb-cp: %s mode, API on %s, dp socket %s, state %s\n",
+		conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.api_listen,
+		conf.dp_socket, conf.state_file);
+
+	while (!g_stop) {
+		/* Signals only set flags; look at them a few times a second. */
+		usleep(200 * 1000);
+		if (g_reload) {
+			struct cp_conf nc;
+			g_reload = 0;
+			if (cp_conf_load(path, &nc, err, sizeof(err)) < 0) {
+				fprintf(stderr, "edgelb-cp: reload: %s: %s (keeping the old pools)\n", path,
+					err);
+				continue;
+			}
+			if (cp_store_reload(store, &nc, err, sizeof(err)) < 0)
+				fprintf(stderr, "edgelb-cp: reload: %s\n", err);
+			else
+				fprintf(stderr, "edgelb-cp: reloaded %u pool(s)\n", nc.n_pools);
+		}
+	}
+	status = EXIT_SUCCESS;
+	goto out;
+fail:
+	fprintf(stderr, "edgelb-cp: %s\n", err);
+out:
+	cp_health_stop(health);
+	cp_api_stop(api);
+	cp_dpsync_stop(dps);
+	cp_store_close(store);
+	curl_global_cleanup();
+	return status;
+}

@@ -1,0 +1,799 @@
+/*
+ * store.c - load balancers, IPAM and the state file (see store.h).
+ *
+ * Any cp thread may call in; s->mu serialises them. The state file is the JSON
+ * {"version": 1, "loadbalancers": [...]} with each load balancer as the API
+ * shows it plus its allocation (cp_lb_to_json), rewritten whole on each change:
+ * load balancers number in the thousands at most, and a whole-file rename is
+ * the simplest way to never leave a half-written state behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lb_error.h"
+#include "store.h"
+
+#define STATE_VERSION 1
+
+struct entry {
+	struct cp_lb lb;
+	uint8_t *health; /* per backend: 0 unknown, 1 up, 2 down */
+};
+
+struct cp_store {
+	pthread_mutex_t mu;
+	pthread_cond_t changed;
+	struct lb_ipam *ipam;
+	struct entry *e;
+	uint32_t n, cap;
+	uint64_t version;
+	char path[CP_PATH_MAX];
+	struct cp_health_check hc_defaults;
+};
+
+static int
+find(const struct cp_store *s, const char *ns, const char *name)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		if (strcmp(s->e[i].lb.ns, ns) == 0 && strcmp(s->e[i].lb.name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+bump(struct cp_store *s)
+{
+	s->version++;
+	pthread_cond_broadcast(&s->changed);
+}
+
+/* ---- the state file ------------------------------------------------------ */
+
+static int
+fsync_dir(const char *path)
+{
+	char d[CP_PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s", path);
+	int fd = open(dirname(d), O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Write the whole state: temp file, fsync, rename over, fsync the directory. */
+static int
+save(struct cp_store *s, char *err, size_t errlen)
+{
+	char tmp[CP_PATH_MAX + 16];
+	json_t *root = json_object(), *arr = json_array();
+
+	for (uint32_t i = 0; i < s->n; i++)
+		json_array_append_new(arr, cp_lb_to_json(&s->e[i].lb, NULL));
+	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	json_object_set_new(root, "loadbalancers", arr);
+	char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (text == NULL)
+		goto fail;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail_text;
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			goto fail_text;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, s->path) < 0 || fsync_dir(s->path) < 0)
+		goto fail_text;
+	free(text);
+	return 0;
+fail_text:
+	free(text);
+fail:
+	snprintf(err, errlen, "cannot write state file %s: %s", s->path, strerror(errno));
+	return LB_EIO;
+}
+
+static int
+mkdir_parents(const char *path)
+{
+	char d[CP_PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s", path);
+	for (char *p = d + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+
+static void
+ipam_req(const struct cp_lb *lb, const char *owner, struct lb_ipam_port *ports, uint32_t n_ports,
+	 struct lb_ipam_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->owner = owner;
+	r->families = lb->families;
+	r->n_ips = lb->n_req_ips;
+	memcpy(r->ips, lb->req_ips, sizeof(r->ips));
+	r->pool = lb->pool;
+	r->sharing_key = lb->sharing_key;
+	r->ports = ports;
+	r->n_ports = n_ports;
+}
+
+/*
+ * Give lb its addresses. prefer (may be NULL): addresses it held before, tried
+ * first when the request names none, so a replaced spec keeps its IPs.
+ */
+static int
+allocate(struct cp_store *s, struct cp_lb *lb, const struct lb_addr *prefer, uint32_t n_prefer,
+	 char *err, size_t errlen)
+{
+	char owner[LB_OWNER_MAX];
+	struct lb_ipam_port *ports = NULL;
+	uint32_t n_ports = 0;
+	struct lb_ipam_req r;
+	int rc;
+
+	if (lb->pool[0] && lb_ipam_pool_find(s->ipam, lb->pool) < 0) {
+		snprintf(err, errlen, "pool: no pool named '%s'", lb->pool);
+		return LB_ENOENT;
+	}
+	if ((rc = cp_lb_ipam_ports(lb, &ports, &n_ports)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	cp_lb_key(lb, owner, sizeof(owner));
+	ipam_req(lb, owner, ports, n_ports, &r);
+	rc = -1;
+	if (n_prefer > 0 && lb->n_req_ips == 0) {
+		/* Same families wanted as held: ask for exactly the old addresses. */
+		uint8_t fam = 0;
+		for (uint32_t i = 0; i < n_prefer; i++)
+			fam |= prefer[i].family == LB_AF_INET ? LB_FAMILY_V4 : LB_FAMILY_V6;
+		if (fam == lb->families) {
+			struct lb_ipam_req rp = r;
+			rp.n_ips = n_prefer;
+			memcpy(rp.ips, prefer, sizeof(rp.ips[0]) * n_prefer);
+			rc = lb_ipam_assign(s->ipam, &rp, lb->ips, &lb->n_ips, lb->alloc_pool, err, errlen);
+		}
+	}
+	if (rc < 0)
+		rc = lb_ipam_assign(s->ipam, &r, lb->ips, &lb->n_ips, lb->alloc_pool, err, errlen);
+	free(ports);
+	if (rc == LB_ENOENT && lb->n_req_ips > 0)
+		rc = LB_EINVAL; /* a requested IP outside every pool is a bad request */
+	if (rc == 0)
+		lb->status[0] = '\0';
+	return rc;
+}
+
+/* Put back an allocation exactly (undo of a failed change). */
+static void
+restore(struct cp_store *s, struct cp_lb *lb)
+{
+	char owner[LB_OWNER_MAX], err[256];
+	struct lb_ipam_port *ports = NULL;
+	uint32_t n_ports = 0;
+	struct lb_ipam_req r;
+
+	if (lb->n_ips == 0 || cp_lb_ipam_ports(lb, &ports, &n_ports) < 0)
+		return;
+	cp_lb_key(lb, owner, sizeof(owner));
+	ipam_req(lb, owner, ports, n_ports, &r);
+	lb_ipam_restore(s->ipam, &r, lb->ips, lb->n_ips, err, sizeof(err));
+	free(ports);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static int
+grow(struct cp_store *s)
+{
+	if (s->n < s->cap)
+		return 0;
+	uint32_t cap = s->cap ? s->cap * 2 : 64;
+	struct entry *e = realloc(s->e, sizeof(*e) * cap);
+	if (e == NULL)
+		return LB_ENOMEM;
+	s->e = e;
+	s->cap = cap;
+	return 0;
+}
+
+static int
+load(struct cp_store *s, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(s->path, 0, &je), *lbs, *j;
+	size_t i;
+
+	if (root == NULL) {
+		if (access(s->path, F_OK) != 0)
+			return 0; /* first start */
+		snprintf(err, errlen, "state file %s: %s (line %d)", s->path, je.text, je.line);
+		return LB_EINVAL;
+	}
+	lbs = json_object_get(root, "loadbalancers");
+	if (!json_is_array(lbs)) {
+		json_decref(root);
+		snprintf(err, errlen, "state file %s: no \"loadbalancers\" array", s->path);
+		return LB_EINVAL;
+	}
+	json_array_foreach(lbs, i, j) {
+		struct cp_lb lb;
+		char e2[256];
+		if (cp_lb_from_state_json(j, &lb, e2, sizeof(e2)) < 0) {
+			snprintf(err, errlen, "state file %s: loadbalancers[%zu]: %s", s->path, i, e2);
+			json_decref(root);
+			return LB_EINVAL;
+		}
+		if (grow(s) < 0) {
+			cp_lb_free(&lb);
+			json_decref(root);
+			return LB_ENOMEM;
+		}
+		/* Keep every address a pool still holds; re-assign the others. */
+		struct lb_addr held[2];
+		uint32_t n_held = lb.n_ips;
+		memcpy(held, lb.ips, sizeof(held));
+		if (lb.n_ips > 0) {
+			char owner[LB_OWNER_MAX];
+			struct lb_ipam_port *ports = NULL;
+			uint32_t np = 0;
+			struct lb_ipam_req r;
+			cp_lb_ipam_ports(&lb, &ports, &np);
+			cp_lb_key(&lb, owner, sizeof(owner));
+			ipam_req(&lb, owner, ports, np, &r);
+			int rc = lb_ipam_restore(s->ipam, &r, held, n_held, e2, sizeof(e2));
+			free(ports);
+			if (rc < 0) {
+				lb.n_ips = 0;
+				if (allocate(s, &lb, NULL, 0, e2, sizeof(e2)) < 0)
+					snprintf(lb.status, sizeof(lb.status), "%s", e2);
+			}
+		} else if (allocate(s, &lb, NULL, 0, e2, sizeof(e2)) < 0) {
+			snprintf(lb.status, sizeof(lb.status), "%s", e2);
+		}
+		s->e[s->n].lb = lb;
+		s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
+		s->n++;
+	}
+	json_decref(root);
+	return 0;
+}
+
+struct cp_store *
+cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
+{
+	struct cp_store *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	snprintf(s->path, sizeof(s->path), "%s", c->state_file);
+	s->hc_defaults = c->hc;
+	s->ipam = lb_ipam_create(c->pools, c->n_pools);
+	if (s->ipam == NULL) {
+		snprintf(err, errlen, "pools: invalid (duplicate names?)");
+		cp_store_close(s);
+		return NULL;
+	}
+	if (mkdir_parents(s->path) < 0) {
+		snprintf(err, errlen, "state file %s: cannot create its directory: %s", s->path,
+			 strerror(errno));
+		cp_store_close(s);
+		return NULL;
+	}
+	if (load(s, err, errlen) < 0 || save(s, err, errlen) < 0) {
+		cp_store_close(s);
+		return NULL;
+	}
+	s->version = 1;
+	return s;
+}
+
+void
+cp_store_close(struct cp_store *s)
+{
+	if (s == NULL)
+		return;
+	for (uint32_t i = 0; i < s->n; i++) {
+		cp_lb_free(&s->e[i].lb);
+		free(s->e[i].health);
+	}
+	free(s->e);
+	lb_ipam_destroy(s->ipam);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->changed);
+	free(s);
+}
+
+/* ---- mutations ----------------------------------------------------------- */
+
+static json_t *
+entry_json(const struct entry *e)
+{
+	return cp_lb_to_json(&e->lb, e->health);
+}
+
+int
+cp_store_create(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t **out, char *err,
+		size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if (find(s, lb->ns, lb->name) >= 0) {
+		snprintf(err, errlen, "load balancer %s/%s already exists", lb->ns, lb->name);
+		rc = LB_EEXIST;
+		goto out;
+	}
+	if ((rc = grow(s)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	lb->n_ips = 0;
+	rc = allocate(s, lb, NULL, 0, err, errlen);
+	if (rc < 0) {
+		if (!pending_ok || rc == LB_EINVAL)
+			goto out;
+		snprintf(lb->status, sizeof(lb->status), "%s", err);
+	}
+	struct entry *e = &s->e[s->n++];
+	e->lb = *lb;
+	e->health = calloc(lb->n_backends ? lb->n_backends : 1, 1);
+	memset(lb, 0, sizeof(*lb)); /* moved */
+	if ((rc = save(s, err, errlen)) < 0) {
+		char owner[LB_OWNER_MAX];
+		s->n--;
+		lb_ipam_release(s->ipam, cp_lb_key(&e->lb, owner, sizeof(owner)));
+		cp_lb_free(&e->lb);
+		free(e->health);
+		goto out;
+	}
+	*out = entry_json(e);
+	bump(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	cp_lb_free(lb);
+	return rc;
+}
+
+/* Health of backends that stay (same address and port) carries over. */
+static uint8_t *
+carry_health(const struct entry *old, const struct cp_lb *lb)
+{
+	uint8_t *h = calloc(lb->n_backends ? lb->n_backends : 1, 1);
+
+	if (h == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < lb->n_backends; i++)
+		for (uint32_t j = 0; j < old->lb.n_backends; j++)
+			if (lb_addr_eq(&lb->backends[i].addr, &old->lb.backends[j].addr) &&
+			    lb->backends[i].port == old->lb.backends[j].port)
+				h[i] = old->health[j];
+	return h;
+}
+
+int
+cp_store_replace(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t **out, char *err,
+		 size_t errlen)
+{
+	char owner[LB_OWNER_MAX];
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	int i = find(s, lb->ns, lb->name);
+	if (i < 0) {
+		snprintf(err, errlen, "no load balancer %s/%s", lb->ns, lb->name);
+		rc = LB_ENOENT;
+		goto out;
+	}
+	struct entry *e = &s->e[i];
+	uint8_t *health = carry_health(e, lb);
+	if (health == NULL) {
+		rc = LB_ENOMEM;
+		goto out;
+	}
+	/* Release, then allocate preferring the old addresses; undo on failure. */
+	lb_ipam_release(s->ipam, cp_lb_key(lb, owner, sizeof(owner)));
+	lb->n_ips = 0;
+	rc = allocate(s, lb, e->lb.ips, e->lb.n_ips, err, errlen);
+	if (rc < 0 && !(pending_ok && rc != LB_EINVAL)) {
+		restore(s, &e->lb);
+		free(health);
+		goto out;
+	}
+	if (rc < 0)
+		snprintf(lb->status, sizeof(lb->status), "%s", err);
+	struct entry old = *e;
+	e->lb = *lb;
+	e->health = health;
+	memset(lb, 0, sizeof(*lb));
+	if ((rc = save(s, err, errlen)) < 0) {
+		lb_ipam_release(s->ipam, owner);
+		*lb = e->lb; /* freed below */
+		free(e->health);
+		*e = old;
+		restore(s, &e->lb);
+		goto out;
+	}
+	cp_lb_free(&old.lb);
+	free(old.health);
+	*out = entry_json(e);
+	bump(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	cp_lb_free(lb);
+	return rc;
+}
+
+int
+cp_store_set_backends(struct cp_store *s, const char *ns, const char *name, const json_t *body,
+		      json_t **out, char *err, size_t errlen)
+{
+	struct cp_lb lb;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	int i = find(s, ns, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&s->mu);
+		snprintf(err, errlen, "no load balancer %s/%s", ns, name);
+		return LB_ENOENT;
+	}
+	rc = cp_lb_copy(&lb, &s->e[i].lb);
+	pthread_mutex_unlock(&s->mu);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = cp_lb_backends_from_json(body, &lb, err, errlen);
+	if (rc < 0) {
+		cp_lb_free(&lb);
+		return rc;
+	}
+	/* Same spec otherwise: the replace keeps the addresses. */
+	return cp_store_replace(s, &lb, true, out, err, errlen);
+}
+
+int
+cp_store_delete(struct cp_store *s, const char *ns, const char *name, json_t **out, char *err,
+		size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	int i = find(s, ns, name);
+	if (i < 0) {
+		snprintf(err, errlen, "no load balancer %s/%s", ns, name);
+		rc = LB_ENOENT;
+		goto out;
+	}
+	struct entry gone = s->e[i];
+	memmove(&s->e[i], &s->e[i + 1], sizeof(s->e[0]) * (s->n - (uint32_t)i - 1));
+	s->n--;
+	if ((rc = save(s, err, errlen)) < 0) {
+		memmove(&s->e[i + 1], &s->e[i], sizeof(s->e[0]) * (s->n - (uint32_t)i));
+		s->e[i] = gone;
+		s->n++;
+		goto out;
+	}
+	char owner[LB_OWNER_MAX];
+	lb_ipam_release(s->ipam, cp_lb_key(&gone.lb, owner, sizeof(owner)));
+	*out = json_object();
+	json_t *ips = json_array();
+	char a[LB_ADDR_STRLEN];
+	for (uint32_t k = 0; k < gone.lb.n_ips; k++)
+		json_array_append_new(ips, json_string(lb_addr_format(&gone.lb.ips[k], a, sizeof(a))));
+	json_object_set_new(*out, "deleted", json_string(owner));
+	json_object_set_new(*out, "released", ips);
+	cp_lb_free(&gone.lb);
+	free(gone.health);
+	bump(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+json_t *
+cp_store_get(struct cp_store *s, const char *ns, const char *name)
+{
+	json_t *j = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	int i = find(s, ns, name);
+	if (i >= 0)
+		j = entry_json(&s->e[i]);
+	pthread_mutex_unlock(&s->mu);
+	return j;
+}
+
+json_t *
+cp_store_list(struct cp_store *s)
+{
+	json_t *a = json_array();
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->n; i++)
+		json_array_append_new(a, entry_json(&s->e[i]));
+	pthread_mutex_unlock(&s->mu);
+	return a;
+}
+
+int
+cp_store_copy(struct cp_store *s, const char *ns, const char *name, struct cp_lb *out)
+{
+	int rc = LB_ENOENT;
+
+	pthread_mutex_lock(&s->mu);
+	int i = find(s, ns, name);
+	if (i >= 0)
+		rc = cp_lb_copy(out, &s->e[i].lb);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int
+cp_store_keys(struct cp_store *s, char ***keys, uint32_t *n)
+{
+	pthread_mutex_lock(&s->mu);
+	*keys = calloc(s->n ? s->n : 1, sizeof(**keys));
+	*n = 0;
+	for (uint32_t i = 0; *keys && i < s->n; i++) {
+		char k[LB_OWNER_MAX];
+		(*keys)[(*n)++] = strdup(cp_lb_key(&s->e[i].lb, k, sizeof(k)));
+	}
+	pthread_mutex_unlock(&s->mu);
+	return *keys ? 0 : LB_ENOMEM;
+}
+
+static json_t *
+usage_json(uint64_t size, uint64_t used)
+{
+	/* JSON integers are signed 64-bit: a huge IPv6 pool reports the largest one. */
+	json_int_t sz = size > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)size;
+	return json_pack("{s:I, s:I, s:I}", "size", sz, "used", (json_int_t)used, "free",
+			 sz - (json_int_t)used);
+}
+
+json_t *
+cp_store_pools(struct cp_store *s)
+{
+	json_t *a = json_array();
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < lb_ipam_pool_count(s->ipam); i++) {
+		struct lb_pool_usage u;
+		if (lb_ipam_pool_usage(s->ipam, i, &u) < 0)
+			continue;
+		json_array_append_new(a, json_pack("{s:s, s:o, s:o}", "name", u.name, "ipv4",
+						   usage_json(u.size[0], u.used[0]), "ipv6",
+						   usage_json(u.size[1], u.used[1])));
+	}
+	pthread_mutex_unlock(&s->mu);
+	return a;
+}
+
+static void
+released(const char *owner, const struct lb_addr *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+	fprintf(stderr, "edgelb-cp: reload: %s lost its address (no pool holds it)\n", owner);
+}
+
+int
+cp_store_reload(struct cp_store *s, const struct cp_conf *c, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = lb_ipam_reload(s->ipam, c->pools, c->n_pools, released, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "pools: invalid");
+		goto out;
+	}
+	s->hc_defaults = c->hc;
+	/* Whoever lost an address (or was pending) gets one now if a pool has room. */
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct cp_lb *lb = &s->e[i].lb;
+		struct lb_addr held[2];
+		uint32_t n = lb_ipam_lookup(s->ipam, cp_lb_key(lb, (char[LB_OWNER_MAX]){0}, LB_OWNER_MAX),
+					    held);
+		if (n > 0) {
+			memcpy(lb->ips, held, sizeof(held));
+			lb->n_ips = n;
+			continue;
+		}
+		lb->n_ips = 0;
+		char e2[256];
+		if (allocate(s, lb, NULL, 0, e2, sizeof(e2)) < 0)
+			snprintf(lb->status, sizeof(lb->status), "%s", e2);
+	}
+	rc = save(s, err, errlen);
+	bump(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* ---- dp sync, health, metrics ---------------------------------------------- */
+
+uint64_t
+cp_store_version(struct cp_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t v = s->version;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+void
+cp_store_wait(struct cp_store *s, uint64_t seen, int timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->version == seen)
+		if (pthread_cond_timedwait(&s->changed, &s->mu, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int
+cp_store_dp_specs(struct cp_store *s, struct lb_svc_spec **out, uint32_t *n, uint64_t *version)
+{
+	struct lb_svc_spec *all = NULL;
+	uint32_t total = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->n && rc == 0; i++) {
+		struct lb_svc_spec *sp = NULL;
+		uint32_t k = 0;
+		rc = cp_lb_dp_specs(&s->e[i].lb, s->e[i].health, &sp, &k);
+		if (rc < 0 || k == 0) {
+			free(sp);
+			continue;
+		}
+		struct lb_svc_spec *grown = realloc(all, sizeof(*all) * (total + k));
+		if (grown == NULL) {
+			for (uint32_t j = 0; j < k; j++)
+				lb_svc_spec_free(&sp[j]);
+			free(sp);
+			rc = LB_ENOMEM;
+			break;
+		}
+		all = grown;
+		memcpy(all + total, sp, sizeof(*sp) * k);
+		total += k;
+		free(sp);
+	}
+	*version = s->version;
+	pthread_mutex_unlock(&s->mu);
+	if (rc < 0) {
+		for (uint32_t j = 0; j < total; j++)
+			lb_svc_spec_free(&all[j]);
+		free(all);
+		return rc;
+	}
+	*out = all;
+	*n = total;
+	return 0;
+}
+
+int
+cp_store_hc_targets(struct cp_store *s, struct cp_hc_target **out, uint32_t *n, uint64_t *version)
+{
+	uint32_t cap = 0, k = 0;
+	struct cp_hc_target *t = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->e[i].lb.hc.type != CP_HC_NONE)
+			cap += s->e[i].lb.n_backends;
+	t = calloc(cap ? cap : 1, sizeof(*t));
+	for (uint32_t i = 0; t && i < s->n; i++) {
+		const struct cp_lb *lb = &s->e[i].lb;
+		if (lb->hc.type == CP_HC_NONE)
+			continue;
+		for (uint32_t b = 0; b < lb->n_backends; b++) {
+			uint16_t port = lb->hc.port ? lb->hc.port : lb->backends[b].port;
+			if (port == 0 && lb->n_ports > 0)
+				port = lb->ports[0].target_port;
+			if (port == 0)
+				continue;
+			cp_lb_key(lb, t[k].key, sizeof(t[k].key));
+			t[k].addr = lb->backends[b].addr;
+			t[k].port = port;
+			t[k].hc = lb->hc;
+			k++;
+		}
+	}
+	*version = s->version;
+	pthread_mutex_unlock(&s->mu);
+	*out = t;
+	*n = k;
+	return t ? 0 : LB_ENOMEM;
+}
+
+void
+cp_store_set_health(struct cp_store *s, const char *key, const struct lb_addr *addr, uint16_t port,
+		    uint8_t health)
+{
+	bool changed = false;
+
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct entry *e = &s->e[i];
+		char k[LB_OWNER_MAX];
+		if (strcmp(cp_lb_key(&e->lb, k, sizeof(k)), key) != 0)
+			continue;
+		for (uint32_t b = 0; b < e->lb.n_backends; b++) {
+			uint16_t p = e->lb.hc.port ? e->lb.hc.port : e->lb.backends[b].port;
+			if (p == 0 && e->lb.n_ports > 0)
+				p = e->lb.ports[0].target_port;
+			if (lb_addr_eq(&e->lb.backends[b].addr, addr) && p == port &&
+			    e->health[b] != health) {
+				e->health[b] = health;
+				changed = true;
+			}
+		}
+	}
+	if (changed)
+		bump(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+cp_store_counts(struct cp_store *s, uint32_t *lbs, uint32_t *pending, uint32_t *down)
+{
+	pthread_mutex_lock(&s->mu);
+	*lbs = s->n;
+	*pending = *down = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		*pending += s->e[i].lb.n_ips == 0;
+		for (uint32_t b = 0; b < s->e[i].lb.n_backends; b++)
+			*down += s->e[i].health[b] == 2;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
