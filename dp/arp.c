@@ -659,10 +659,18 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 			lb_arp_announce(a, &dp->conf.ports[p].addrs[i].addr);
 	for (unsigned l = 0; l < dp->n_local; l++)
 		lb_arp_announce(a, &dp->local[l].addr);
+	/* Each VIP once, however many services share it. */
 	uint32_t it = 0;
 	const struct lb_svc *svc;
-	while ((svc = lb_svcs_next(dp->svcs, &it)) != NULL)
-		lb_arp_announce(a, &svc->spec.vip);
+	while ((svc = lb_svcs_next(dp->svcs, &it)) != NULL) {
+		uint32_t first = 0;
+		const struct lb_svc *o;
+		while ((o = lb_svcs_next(dp->svcs, &first)) != svc)
+			if (lb_addr_eq(&o->spec.vip, &svc->spec.vip))
+				break;
+		if (o == svc)
+			lb_arp_announce(a, &svc->spec.vip);
+	}
 	return a;
 }
 

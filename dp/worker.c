@@ -375,11 +375,20 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		rk.backend_port = r->port;
 		rk.mode = LB_MODE_FNAT;
 		rk.proto = p->proto;
+		/*
+		 * Start the port search from the whole flow's hash: with ClientIP
+		 * affinity fh covers the client address only, and every connection of
+		 * that client would probe the same few ports.
+		 */
+		uint32_t port_start = svc->affinity == LB_AFFINITY_CLIENTIP
+					      ? lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst,
+							     p->dport, p->proto)
+					      : fh;
 		int ok = -1;
 		/* Each source address in turn, starting at one the flow hash picks. */
 		for (unsigned t = 0; t < ns && ok < 0; t++) {
 			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = lb_ct_snat_port(w->ct, &rk, fh, w->snat_lo, w->snat_hi,
+			ok = lb_ct_snat_port(w->ct, &rk, port_start, w->snat_lo, w->snat_hi,
 					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
 		}
 		if (ok < 0) {
