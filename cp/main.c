@@ -21,6 +21,7 @@
 #include "cpconf.h"
 #include "dpsync.h"
 #include "health.h"
+#include "k8s.h"
 #include "store.h"
 
 static volatile sig_atomic_t g_stop, g_reload;
@@ -59,6 +60,7 @@ main(int argc, char **argv)
 	struct cp_dpsync *dps = NULL;
 	struct cp_health *health = NULL;
 	struct cp_api *api = NULL;
+	struct cp_k8s *k8s = NULL;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -93,12 +95,18 @@ main(int argc, char **argv)
 	if (api == NULL)
 		goto fail;
 	if (conf.mode == CP_MODE_KUBERNETES) {
-		snprintf(err, sizeof(err), "mode \"kubernetes\" is not available in this build yet");
-		goto fail;
+		/* Load balancers come from Services; the API still serves reads and /metrics. */
+		cp_api_set_read_only(api, "kubernetes mode: load balancers come from Services; "
+					  "change the Service instead");
+		k8s = cp_k8s_start(&conf, store, err, sizeof(err));
+		if (k8s == NULL)
+			goto fail;
+		cp_api_set_metrics_hook(api, cp_k8s_metrics, k8s);
+	} else {
+		health = cp_health_start(store, err, sizeof(err));
+		if (health == NULL)
+			goto fail;
 	}
-	health = cp_health_start(store, err, sizeof(err));
-	if (health == NULL)
-		goto fail;
 	fprintf(stderr, "edgelb-cp: %s mode, API on %s, dp socket %s, state %s\n",
 		conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.api_listen,
 		conf.dp_socket, conf.state_file);
@@ -125,6 +133,7 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "edgelb-cp: %s\n", err);
 out:
+	cp_k8s_stop(k8s);
 	cp_health_stop(health);
 	cp_api_stop(api);
 	cp_dpsync_stop(dps);
