@@ -65,6 +65,7 @@ struct lb_wstats {
 	struct lb_cnt port_rx[LB_MAX_PORTS];
 	struct lb_cnt port_tx[LB_MAX_PORTS];
 	uint64_t last_rx_tsc;     /* for --stop-idle-ms */
+	uint64_t empty_polls;     /* consecutive polls that found nothing */
 	struct lb_cnt *svc;       /* [services capacity] */
 	struct lb_real_cnt *real; /* [backend registry capacity] */
 } __rte_cache_aligned;

@@ -96,6 +96,13 @@ parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/*
+ * Idle: no packet for idle_ms, and every worker has actually polled its queues
+ * many times since its last packet. The second condition keeps a worker that
+ * the OS did not schedule (a loaded machine) from looking idle with input left.
+ */
+#define IDLE_MIN_EMPTY_POLLS 1000
+
 static bool
 input_idle(const struct lb_dp *dp, uint64_t now, uint32_t idle_ms)
 {
@@ -105,6 +112,8 @@ input_idle(const struct lb_dp *dp, uint64_t now, uint32_t idle_ms)
 		uint64_t t = __atomic_load_n(&dp->wstats[w]->last_rx_tsc, __ATOMIC_RELAXED);
 		if (t > last)
 			last = t;
+		if (__atomic_load_n(&dp->wstats[w]->empty_polls, __ATOMIC_RELAXED) < IDLE_MIN_EMPTY_POLLS)
+			return false;
 	}
 	return now - last > (uint64_t)idle_ms * dp->tsc_hz / 1000;
 }

@@ -886,10 +886,14 @@ lb_worker_main(void *arg)
 		rte_rcu_qsbr_quiescent(dp->qsbr, w->id);
 		if (got) {
 			w->st->last_rx_tsc = tsc;
-		} else if (idle_ns) {
-			struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)idle_ns};
-			w->st->ev[LB_EV_IDLE_SLEEPS]++;
-			nanosleep(&ts, NULL);
+			w->st->empty_polls = 0;
+		} else {
+			w->st->empty_polls++;
+			if (idle_ns) {
+				struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)idle_ns};
+				w->st->ev[LB_EV_IDLE_SLEEPS]++;
+				nanosleep(&ts, NULL);
+			}
 		}
 	}
 	lb_worker_flush(w);
