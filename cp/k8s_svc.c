@@ -176,7 +176,7 @@ slices_to_backends(const json_t *slices, const char *svc_name, const char *ns, s
 				b.weight = 1;
 				snprintf(b.port_name, sizeof(b.port_name), "%s", name ? name : "");
 				bool ready = cond(c, "ready", true);
-				bool serving = cond(c, "serving", ready);
+				bool serving = cond(c, "serving", true);
 				bool terminating = cond(c, "terminating", false);
 				if (ready && !terminating)
 					b.state = LB_BACKEND_ACTIVE;
@@ -190,11 +190,14 @@ slices_to_backends(const json_t *slices, const char *svc_name, const char *ns, s
 						continue;
 					if (!(lb->families & (fam == LB_AF_INET ? LB_FAMILY_V4 : LB_FAMILY_V6)))
 						continue; /* a family the Service does not serve */
-					if (add_backend(lb, &b) == LB_EFULL) {
+					int rc = add_backend(lb, &b);
+					if (rc == LB_EFULL) {
 						warn_add(warn, warnlen, "more than %d endpoints: the rest ignored",
 							 CP_MAX_BACKENDS);
 						return 0;
 					}
+					if (rc < 0)
+						return rc; /* LB_ENOMEM: the caller reports it */
 				}
 			}
 		}
@@ -321,6 +324,12 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	}
 	if (lb->n_ports == 0) {
 		rc = fail(err, errlen, "spec.ports: no TCP or UDP port");
+		goto out;
+	}
+	if (lb->n_ports > CP_MAX_PORTS) {
+		/* Kubernetes has no such limit, but a load balancer (and the state file) has */
+		rc = fail(err, errlen, "spec.ports: %u TCP and UDP ports, at most %d", lb->n_ports,
+			  CP_MAX_PORTS);
 		goto out;
 	}
 
