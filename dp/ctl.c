@@ -546,6 +546,11 @@ client_read(struct lb_ctl *c, int slot)
 		}
 		memmove(k->in, k->in + start, k->in_len - start);
 		k->in_len -= start;
+		/* Answer what was asked so far; a client that keeps sending waits for nothing. */
+		if (start > 0 && client_flush(c, slot) < 0) {
+			client_close(c, slot);
+			return;
+		}
 		if (k->in_len > LB_CTL_MAX_LINE) {
 			struct reply_err e;
 			rerr(&e, LB_CODE_TOO_LONG, "line longer than %u bytes; closing", LB_CTL_MAX_LINE);

@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+"""ctl.py - control-socket client for scripts/bench-update.sh.
+
+  ctl.py setup  SOCK SERVICES CHURN_M CHURN_BACKENDS
+      Creates SERVICES services through the dp control socket: SERVICES-1 small ones
+      (maglev_size 251, 2 backends each) and the churned one, churn/web
+      198.18.0.100:80 with CHURN_BACKENDS backends 198.19.1.1.. :8080, maglev_size
+      CHURN_M. Prints key=value lines.
+
+  ctl.py churn  SOCK UPDATES RATE CHURN_M CHURN_BACKENDS SENDER_PID OUT
+      Grace-period baseline (upserts of a small service, closed loop), then
+      UPDATES upserts of the churned service with "wait": true, sent open loop at
+      RATE/s on one connection (at most WINDOW in flight): updates 0, 2, 4... add
+      backend 198.19.1.200, 1, 3, 5... remove it; the backends established flows
+      use are never removed. SIGUSR1 / SIGUSR2 to SENDER_PID bracket the churn.
+      Writes key=value lines to OUT.
+
+  ctl.py stats  SOCK OUT
+      Port counters and drop total of the dp, as key=value lines in OUT.
+
+  ctl.py report SENDER_OUT RECV_OUT BITMAP CHURN_OUT STATS_OUT
+      Combines the helpers' outputs into the bench's key=value lines.
+
+Only the standard library.
+"""
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+
+EXTRA_BACKEND = "198.19.1.200"
+# Requests in flight at most (env WINDOW, default 64): a dp that falls behind by
+# more than this (64 ms of updates at 1000/s) is not fed more until it answers, so
+# the backlog, and the drain after the churn, stay bounded; update_rate_achieved
+# then shows the rate. WINDOW=1: closed loop, no queueing in the measurement.
+WINDOW = int(os.environ.get("WINDOW", "64"))
+CHURN_VIP = "198.18.0.100"
+
+
+def pct(vals, p):
+    """Nearest-rank percentile."""
+    if not vals:
+        return None
+    v = sorted(vals)
+    k = max(0, min(len(v) - 1, -(-len(v) * p // 100) - 1))
+    return v[int(k)]
+
+
+class Ctl:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, obj):
+        self.s.sendall(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+
+    def send_raw(self, line):
+        self.s.sendall(line)
+
+    def lines(self, block=True):
+        """Complete reply lines available now; block: wait until there is one."""
+        while True:
+            out = []
+            while True:
+                i = self.buf.find(b"\n")
+                if i < 0:
+                    break
+                out.append(json.loads(self.buf[:i]))
+                self.buf = self.buf[i + 1:]
+            if out:
+                return out
+            if not block and not select.select([self.s], [], [], 0)[0]:
+                return out
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("ctl: dp closed the control socket")
+            self.buf += chunk
+
+    def call(self, obj):
+        self.send(obj)
+        return self.lines()[0]
+
+
+def churn_spec(m, n, extra):
+    backends = [{"address": "198.19.1.%d" % (i + 1), "port": 8080} for i in range(n)]
+    if extra:
+        backends.append({"address": EXTRA_BACKEND, "port": 8080})
+    return {"name": "churn/web", "vip": CHURN_VIP, "port": 80, "protocol": "tcp",
+            "mode": "fnat", "maglev_size": m, "backends": backends}
+
+
+def small_spec(i):
+    return {"name": "bench/s%d" % i,
+            "vip": "198.18.%d.%d" % (10 + i // 250, 1 + i % 250), "port": 80,
+            "maglev_size": 251,
+            "backends": [{"address": "198.19.1.%d" % (1 + i % 100), "port": 8080},
+                         {"address": "198.19.1.%d" % (1 + (i + 1) % 100), "port": 8080}]}
+
+
+def cmd_setup(path, services, m, nb):
+    c = Ctl(path)
+    hello = c.call({"op": "hello", "version": 1, "client": "bench-update"})
+    if not hello.get("ok"):
+        raise SystemExit("ctl: hello failed: %s" % hello)
+    t0 = time.perf_counter()
+    reqs = [json.dumps({"op": "service.upsert", "id": i, "service": small_spec(i)},
+                       separators=(",", ":")).encode() + b"\n" for i in range(services - 1)]
+    reqs.append(json.dumps({"op": "service.upsert", "id": "churn",
+                            "service": churn_spec(m, nb, False)},
+                           separators=(",", ":")).encode() + b"\n")
+    # Pipelined in windows of 256 so neither side's buffers balloon.
+    sent = got = failed = 0
+    first_err = None
+    while got < len(reqs):
+        while sent < len(reqs) and sent - got < 256:
+            c.send_raw(reqs[sent])
+            sent += 1
+        for r in c.lines():
+            got += 1
+            if not r.get("ok"):
+                failed += 1
+                first_err = first_err or r
+    dt = time.perf_counter() - t0
+    h = c.call({"op": "hello", "version": 1})
+    print("setup_services=%d" % h["result"]["services"])
+    print("setup_failed=%d" % failed)
+    print("setup_seconds=%.2f" % dt)
+    if failed:
+        print("setup_first_error=%s" % json.dumps(first_err), file=sys.stderr)
+        sys.exit(1)
+
+
+def drops_total(stats):
+    d = stats["result"]
+    drops = d["global"]["drops"]
+    missed = sum(p.get("nic_missed", 0) for p in d.get("ports", []))
+    return sum(drops.values()), drops, missed
+
+
+def cmd_churn(path, updates, rate, m, nb, sender_pid, out):
+    c = Ctl(path)
+    res = {}
+
+    # 1. Grace-period floor: a 2-backend, M=251 service, one request at a time
+    #    (at most 300 of them or 5 s).
+    base = []
+    t_end = time.perf_counter() + 5
+    for i in range(300):
+        if time.perf_counter() > t_end:
+            break
+        spec = small_spec(0)
+        spec["backends"][1]["weight"] = 1 + (i % 2)
+        r = c.call({"op": "service.upsert", "wait": True, "service": spec})
+        if r.get("ok") and r["result"].get("visible_us") is not None:
+            base.append(r["result"]["visible_us"])
+        time.sleep(0.001)
+    res["small_update_visible_p50_us"] = pct(base, 50)
+    res["small_update_visible_p99_us"] = pct(base, 99)
+
+    # 2. Churn, open loop at `rate`. Update k (from 0): even k adds the extra
+    #    backend, odd k removes it again. At most WINDOW requests in flight; a dp
+    #    that falls behind is not waited for forever: no request is sent past 2x
+    #    the nominal time (+5 s), and replies are awaited 10 s after the last one.
+    specs = [json.dumps(churn_spec(m, nb, extra), separators=(",", ":")).encode()
+             for extra in (True, False)]
+    s0 = c.call({"op": "stats.get"})
+    d0, dd0, miss0 = drops_total(s0)
+    os.kill(sender_pid, signal.SIGUSR1)
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    period = 1.0 / rate
+    t_send = [0.0] * updates
+    vis, rtt, extra = [], [], {}
+    timeouts = errors = 0
+    sent = got = 0
+    t0 = time.perf_counter()
+    send_deadline = t0 + 2 * updates * period + 5
+    reply_deadline = None
+    while got < sent or sent < updates:
+        now = time.perf_counter()
+        if sent < updates and now > send_deadline:
+            updates = sent  # give up sending; count what was asked
+        if sent == updates and reply_deadline is None:
+            reply_deadline = now + 10
+        if reply_deadline is not None and now > reply_deadline:
+            break
+        while sent < updates and now >= t0 + sent * period and sent - got < WINDOW:
+            t_send[sent] = time.perf_counter()
+            c.send_raw(b'{"op":"service.upsert","id":%d,"wait":true,"service":%s}\n'
+                       % (sent, specs[sent % 2]))
+            sent += 1
+            now = time.perf_counter()
+        wait = (t0 + sent * period - now) if sent < updates and sent - got < WINDOW else 0.2
+        r_ready, _, _ = select.select([c.s], [], [], max(0.0, wait))
+        if not r_ready and not c.buf:
+            continue
+        t_rx = time.perf_counter()
+        for r in c.lines(block=False):
+            k = r.get("id")
+            got += 1
+            if not r.get("ok"):
+                errors += 1
+                continue
+            rr = r["result"]
+            if rr.get("visible_us") is None:
+                timeouts += 1
+            else:
+                vis.append(rr["visible_us"])
+            for key in ("pre_us", "parse_us", "build_us", "maglev_us", "grace_us", "tcache_hits"):
+                if key in rr:
+                    extra.setdefault(key, []).append(rr[key])
+            if isinstance(k, int) and 0 <= k < len(t_send):
+                rtt.append((t_rx - t_send[k]) * 1e6)
+    t_churn = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    res["client_cpu_pct"] = round(100 * (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime -
+                                         ru0.ru_stime) / t_churn, 1)
+    os.kill(sender_pid, signal.SIGUSR2)
+    s1 = c.call({"op": "stats.get"})
+    d1, dd1, miss1 = drops_total(s1)
+
+    res["updates"] = got - errors - timeouts
+    res["updates_sent"] = sent
+    res["updates_unanswered"] = sent - got
+    res["update_errors"] = errors
+    res["update_wait_timeouts"] = timeouts
+    res["update_rate_achieved"] = round(got / t_churn, 1)
+    res["update_visible_p50_us"] = pct(vis, 50)
+    res["update_visible_p99_us"] = pct(vis, 99)
+    res["update_visible_max_us"] = max(vis) if vis else None
+    res["update_visible_min_us"] = min(vis) if vis else None
+    res["update_rtt_p50_us"] = round(pct(rtt, 50)) if rtt else None
+    res["update_rtt_p99_us"] = round(pct(rtt, 99)) if rtt else None
+    for key, v in sorted(extra.items()):
+        res["update_%s_min" % key] = min(v)
+        res["update_%s_p50" % key] = pct(v, 50)
+        res["update_%s_p99" % key] = pct(v, 99)
+    res["dp_drops_during_churn"] = d1 - d0
+    res["dp_nic_missed_during_churn"] = miss1 - miss0
+    why = {k: dd1.get(k, 0) - dd0.get(k, 0) for k in dd1 if dd1.get(k, 0) != dd0.get(k, 0)}
+    res["dp_drop_reasons"] = ",".join("%s:%d" % kv for kv in sorted(why.items())) or "none"
+    for p in s1["result"].get("ports", []):
+        for k in ("rx_packets", "tx_packets", "nic_missed"):
+            if k in p:
+                res["dp_port_%s_%s" % (p["name"], k)] = p[k]
+    g = s1["result"]["global"]
+    for k in ("ct_repick", "connections"):
+        if k in g:
+            res["dp_" + k] = g[k]
+    with open(out, "w") as f:
+        for k, v in res.items():
+            f.write("%s=%s\n" % (k, v))
+
+
+def cmd_stats(path, out):
+    """Port and drop totals of the whole run (after the sender stopped)."""
+    st = Ctl(path).call({"op": "stats.get"})["result"]
+    with open(out, "w") as f:
+        for p in st.get("ports", []):
+            for k in ("rx_packets", "tx_packets", "nic_missed"):
+                f.write("%s_%s=%s\n" % (p["name"], k, p.get(k, 0)))
+        f.write("drops=%d\n" % sum(st["global"]["drops"].values()))
+
+
+def kv(path):
+    d = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                d[k] = v
+    return d
+
+
+def cmd_report(sender_out, recv_out, bitmap, churn_out, stats_out):
+    s, r, c, t = kv(sender_out), kv(recv_out), kv(churn_out), kv(stats_out)
+    bits = int.from_bytes(open(bitmap, "rb").read(), "little")
+    sent = int(s["sent"])
+    g0, g1 = int(s["g_churn_start"]), int(s["g_churn_end"])
+
+    def received(a, b):
+        if b <= a:
+            return 0
+        return ((bits >> a) & ((1 << (b - a)) - 1)).bit_count()
+
+    lost_churn = (g1 - g0) - received(g0, g1) if g0 >= 0 and g1 >= g0 else -1
+    print("packets_sent=%d" % sent)
+    print("packets_sent_during_churn=%d" % (g1 - g0))
+    print("churn_seconds=%s" % s["churn_seconds"])
+    for k in ("updates", "updates_sent", "updates_unanswered", "update_errors", "update_wait_timeouts", "update_rate_achieved",
+              "update_visible_p50_us", "update_visible_p99_us", "update_visible_min_us",
+              "update_visible_max_us",
+              "update_rtt_p50_us", "update_rtt_p99_us"):
+        print("%s=%s" % (k, c.get(k)))
+    for k in sorted(c):
+        if k.startswith("update_") and k.endswith(("_min", "_p50", "_p99")) and \
+                not k.startswith("update_visible"):
+            print("%s=%s" % (k, c[k]))
+    print("small_update_visible_p50_us=%s" % c.get("small_update_visible_p50_us"))
+    print("small_update_visible_p99_us=%s" % c.get("small_update_visible_p99_us"))
+    print("established_misrouted=%s" % r["flows_misrouted"])
+    print("established_moved=%s" % r["flows_moved"])
+    print("flows_seen=%s" % r["flows_seen"])
+    print("backends_used=%s" % r["backends_used"])
+    print("dropped_during_churn=%d" % lost_churn)
+    print("dropped_total=%d" % (sent - received(0, sent)))
+    print("dp_drops_during_churn=%s" % c.get("dp_drops_during_churn"))
+    print("dp_drop_reasons=%s" % c.get("dp_drop_reasons"))
+    print("dp_nic_missed_during_churn=%s" % c.get("dp_nic_missed_during_churn"))
+    print("receiver_socket_drops=%s" % r["socket_drops"])
+    print("send_errors=%s" % s["send_errors"])
+    print("client_cpu_pct=%s" % c.get("client_cpu_pct"))
+    print("sender_cpu_pct=%.1f" % (100 * float(s["cpu_seconds"]) / float(s["run_seconds"])))
+    print("receiver_cpu_seconds=%s" % r["cpu_seconds"])
+    # Where the losses are: runs of missing g, as seconds since the sender started.
+    pps = float(s["pps"])
+    runs, a = [], None
+    miss = ~bits & ((1 << sent) - 1)
+    while miss:
+        lo = (miss & -miss).bit_length() - 1
+        hi_mask = ~((1 << lo) - 1)
+        run_end = ((~miss) & hi_mask)
+        hi = (run_end & -run_end).bit_length() - 1 if run_end else sent
+        hi = min(hi, sent)
+        runs.append((lo, hi - lo))
+        miss &= ~((1 << hi) - 1)
+        if len(runs) > 10000:
+            break
+    runs.sort(key=lambda r: -r[1])
+    print("loss_runs=%d" % len(runs))
+    print("loss_largest=%s" % ",".join("%.2fs:%d" % (lo / pps, n) for lo, n in runs[:4]))
+    print("churn_window_s=%.2f-%.2f" % (g0 / pps, g1 / pps))
+    print("dp_ct_repick=%s" % c.get("dp_ct_repick"))
+    print("dp_connections=%s" % c.get("dp_connections"))
+    # Whole run, by stage: sender -> (veth, dp's af_packet ring) -> dp -> receiver.
+    ext_rx, int_tx = int(t["ext_rx_packets"]), int(t["int_tx_packets"])
+    # (int tx also carries the dp's own ARP/GARP frames: the receiver's other_frames.)
+    print("lost_before_dp_total=%d" % (sent - ext_rx))
+    print("dp_drops_total=%s" % t["drops"])
+    print("lost_after_dp_total=%d" % (int_tx - int(r["received"]) - int(r["other_frames"])))
+
+
+def main():
+    a = sys.argv[1:]
+    if a[:1] == ["setup"] and len(a) == 5:
+        cmd_setup(a[1], int(a[2]), int(a[3]), int(a[4]))
+    elif a[:1] == ["churn"] and len(a) == 8:
+        cmd_churn(a[1], int(a[2]), float(a[3]), int(a[4]), int(a[5]), int(a[6]), a[7])
+    elif a[:1] == ["stats"] and len(a) == 3:
+        cmd_stats(a[1], a[2])
+    elif a[:1] == ["report"] and len(a) == 6:
+        cmd_report(*a[1:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
