@@ -36,8 +36,6 @@
 	X(REPLY_NO_CONN, reply_no_conn, "reply matches no tracked connection")            \
 	X(SVC_GONE, svc_gone, "connection's service was deleted")                         \
 	X(NO_ROUTE, no_route, "no route to the destination")                              \
-	X(NEIGH_MISS, neigh_miss, "next hop's MAC address unknown")                       \
-	X(NEIGH_QUEUE, neigh_queue, "queue of packets awaiting resolution full")          \
 	X(TOO_BIG, too_big, "packet larger than the egress MTU")                          \
 	X(ICMP, icmp, "ICMP message not for us or about no tracked connection")           \
 	X(CTRL_FULL, ctrl_full, "queue to the control thread full")                       \
