@@ -6,7 +6,6 @@
  * MAX_BODY) and the request routed when complete. Every answer is JSON
  * ({"error": "..."} on failure) except /metrics (Prometheus text format).
  */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,52 +574,6 @@ done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminatio
 	}
 }
 
-/* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" -> socket address. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
-{
-	char host[128];
-	const char *colon;
-	unsigned long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *e = strchr(s, ']');
-		if (e == NULL || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, s + 1, (size_t)(e - s - 1));
-		host[e - s - 1] = '\0';
-		colon = e + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-			return -1;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	char *end;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
-		return -1;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*sl = sizeof(*in4);
-		*v6 = false;
-		return (int)port;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*sl = sizeof(*in6);
-		*v6 = true;
-		return (int)port;
-	}
-	return -1;
-}
-
 struct cp_api *
 cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsync *dps, char *err,
 	     size_t errlen)
@@ -637,7 +590,7 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 	a->conf = conf;
 	a->store = store;
 	a->dps = dps;
-	int port = parse_listen(conf->api_listen, &ss, &sl, &v6);
+	int port = cp_listen_parse(conf->api_listen, &ss, &sl, &v6);
 	if (port < 0) {
 		snprintf(err, errlen, "api.listen: '%s' is not address:port", conf->api_listen);
 		free(a);

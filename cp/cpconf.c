@@ -4,6 +4,8 @@
  * Called by cp/main.c at start and on SIGHUP. Strict like the dp's parser:
  * unknown settings and wrong types are errors that name the setting and line.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +224,13 @@ parse(config_t *cfg, struct cp_conf *c, struct ctx *x)
 		    (rc = get_str(x, g, "api.", "token", c->api_token, sizeof(c->api_token))) < 0 ||
 		    (rc = get_str(x, g, "api.", "token_file", token_file, sizeof(token_file))) < 0)
 			return rc;
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		bool v6;
+		if (cp_listen_parse(c->api_listen, &ss, &sl, &v6) < 0)
+			return fail(x, config_setting_get_member(g, "listen"),
+				    "api.listen: '%s' is not address:port (e.g. \"127.0.0.1:8470\")",
+				    c->api_listen);
 		if (token_file[0]) {
 			FILE *f = fopen(token_file, "r");
 			if (f == NULL || fgets(c->api_token, sizeof(c->api_token), f) == NULL) {
@@ -264,6 +273,52 @@ parse(config_t *cfg, struct cp_conf *c, struct ctx *x)
 	return 0;
 }
 
+/* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" -> socket address. */
+int
+cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
+{
+	char host[128];
+	const char *colon;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (e == NULL || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(e - s - 1));
+		host[e - s - 1] = '\0';
+		colon = e + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	char *end;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return -1;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*in4);
+		*v6 = false;
+		return (int)port;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*in6);
+		*v6 = true;
+		return (int)port;
+	}
+	return -1;
+}
+
 void
 cp_conf_defaults(struct cp_conf *c)
 {
@@ -283,15 +338,21 @@ cp_conf_defaults(struct cp_conf *c)
 }
 
 static int
-finish(config_t *cfg, int ok, struct cp_conf *c, char *err, size_t errlen)
+finish(config_t *cfg, int ok, const char *path, struct cp_conf *c, char *err, size_t errlen)
 {
 	struct ctx x = {err, errlen};
 	int rc;
 
 	if (!ok) {
+		/* main.c names the file; name it here only when it is an @include. */
 		const char *file = config_error_file(cfg);
-		snprintf(err, errlen, "%s%s%s (line %d)", file ? file : "", file ? ": " : "",
-			 config_error_text(cfg), config_error_line(cfg));
+		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "cannot read the file: %s", strerror(errno));
+		else if (file && (!path || strcmp(file, path) != 0))
+			snprintf(err, errlen, "%s: %s (line %d)", file, config_error_text(cfg),
+				 config_error_line(cfg));
+		else
+			snprintf(err, errlen, "%s (line %d)", config_error_text(cfg), config_error_line(cfg));
 		config_destroy(cfg);
 		return LB_EINVAL;
 	}
@@ -307,7 +368,7 @@ cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen)
 	config_t cfg;
 
 	config_init(&cfg);
-	return finish(&cfg, config_read_file(&cfg, path) == CONFIG_TRUE, c, err, errlen);
+	return finish(&cfg, config_read_file(&cfg, path) == CONFIG_TRUE, path, c, err, errlen);
 }
 
 int
@@ -316,5 +377,5 @@ cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen)
 	config_t cfg;
 
 	config_init(&cfg);
-	return finish(&cfg, config_read_string(&cfg, text) == CONFIG_TRUE, c, err, errlen);
+	return finish(&cfg, config_read_string(&cfg, text) == CONFIG_TRUE, NULL, c, err, errlen);
 }

@@ -146,9 +146,19 @@ ipam_req(const struct cp_lb *lb, const char *owner, struct lb_ipam_port *ports, 
 	r->n_ports = n_ports;
 }
 
+static void restore(struct cp_store *s, struct cp_lb *lb);
+
+static uint8_t
+family_bit(const struct lb_addr *a)
+{
+	return a->family == LB_AF_INET ? LB_FAMILY_V4 : LB_FAMILY_V6;
+}
+
 /*
- * Give lb its addresses. prefer (may be NULL): addresses it held before, tried
- * first when the request names none, so a replaced spec keeps its IPs.
+ * Give lb its addresses. prefer (may be NULL): addresses it held before. For each
+ * family lb still wants and names no address for, the held one is asked for
+ * first, so a replaced spec, a reload or a restart never moves an address that
+ * can stay (also when a family is added or dropped).
  */
 static int
 allocate(struct cp_store *s, struct cp_lb *lb, const struct lb_addr *prefer, uint32_t n_prefer,
@@ -171,18 +181,19 @@ allocate(struct cp_store *s, struct cp_lb *lb, const struct lb_addr *prefer, uin
 	cp_lb_key(lb, owner, sizeof(owner));
 	ipam_req(lb, owner, ports, n_ports, &r);
 	rc = -1;
-	if (n_prefer > 0 && lb->n_req_ips == 0) {
-		/* Same families wanted as held: ask for exactly the old addresses. */
-		uint8_t fam = 0;
-		for (uint32_t i = 0; i < n_prefer; i++)
-			fam |= prefer[i].family == LB_AF_INET ? LB_FAMILY_V4 : LB_FAMILY_V6;
-		if (fam == lb->families) {
-			struct lb_ipam_req rp = r;
-			rp.n_ips = n_prefer;
-			memcpy(rp.ips, prefer, sizeof(rp.ips[0]) * n_prefer);
-			rc = lb_ipam_assign(s->ipam, &rp, lb->ips, &lb->n_ips, lb->alloc_pool, err, errlen);
+	struct lb_ipam_req rp = r;
+	uint8_t named = 0;
+	for (uint32_t i = 0; i < lb->n_req_ips; i++)
+		named |= family_bit(&lb->req_ips[i]);
+	for (uint32_t i = 0; i < n_prefer && rp.n_ips < 2; i++) {
+		uint8_t f = family_bit(&prefer[i]);
+		if ((lb->families & f) && !(named & f)) {
+			rp.ips[rp.n_ips++] = prefer[i];
+			named |= f;
 		}
 	}
+	if (rp.n_ips > r.n_ips)
+		rc = lb_ipam_assign(s->ipam, &rp, lb->ips, &lb->n_ips, lb->alloc_pool, err, errlen);
 	if (rc < 0)
 		rc = lb_ipam_assign(s->ipam, &r, lb->ips, &lb->n_ips, lb->alloc_pool, err, errlen);
 	free(ports);
@@ -191,6 +202,43 @@ allocate(struct cp_store *s, struct cp_lb *lb, const struct lb_addr *prefer, uin
 	if (rc == 0)
 		lb->status[0] = '\0';
 	return rc;
+}
+
+/* Does lb hold one address of every family it wants? */
+static bool
+covered(const struct cp_lb *lb)
+{
+	uint8_t have = 0;
+
+	for (uint32_t i = 0; i < lb->n_ips; i++)
+		have |= family_bit(&lb->ips[i]);
+	return lb->n_ips > 0 && have == lb->families;
+}
+
+/*
+ * After a reload or a restart lb holds what a pool still holds (maybe not every
+ * family): complete it, keeping what it has. On failure it keeps what it held and
+ * says why in its status.
+ */
+static void
+complete(struct cp_store *s, struct cp_lb *lb)
+{
+	char owner[LB_OWNER_MAX], e2[256];
+	struct lb_addr held[2];
+	uint32_t n = lb_ipam_lookup(s->ipam, cp_lb_key(lb, owner, sizeof(owner)), held);
+
+	memcpy(lb->ips, held, sizeof(held));
+	lb->n_ips = n;
+	if (covered(lb))
+		return;
+	lb_ipam_release(s->ipam, owner);
+	lb->n_ips = 0;
+	if (allocate(s, lb, held, n, e2, sizeof(e2)) < 0) {
+		snprintf(lb->status, sizeof(lb->status), "%s", e2);
+		memcpy(lb->ips, held, sizeof(held));
+		lb->n_ips = n;
+		restore(s, lb);
+	}
 }
 
 /* Put back an allocation exactly (undo of a failed change). */
@@ -262,24 +310,25 @@ load(struct cp_store *s, char *err, size_t errlen)
 		struct lb_addr held[2];
 		uint32_t n_held = lb.n_ips;
 		memcpy(held, lb.ips, sizeof(held));
-		if (lb.n_ips > 0) {
+		for (uint32_t h = 0; h < n_held; h++) {
+			/* One at a time: an address no pool holds must not cost the other. */
 			char owner[LB_OWNER_MAX];
 			struct lb_ipam_port *ports = NULL;
 			uint32_t np = 0;
 			struct lb_ipam_req r;
+			struct lb_addr have[2];
+			uint32_t nh;
 			cp_lb_ipam_ports(&lb, &ports, &np);
 			cp_lb_key(&lb, owner, sizeof(owner));
 			ipam_req(&lb, owner, ports, np, &r);
-			int rc = lb_ipam_restore(s->ipam, &r, held, n_held, e2, sizeof(e2));
+			nh = lb_ipam_lookup(s->ipam, owner, have);
+			have[nh++] = held[h];
+			lb_ipam_release(s->ipam, owner);
+			if (lb_ipam_restore(s->ipam, &r, have, nh, e2, sizeof(e2)) < 0 && nh > 1)
+				lb_ipam_restore(s->ipam, &r, have, nh - 1, e2, sizeof(e2));
 			free(ports);
-			if (rc < 0) {
-				lb.n_ips = 0;
-				if (allocate(s, &lb, NULL, 0, e2, sizeof(e2)) < 0)
-					snprintf(lb.status, sizeof(lb.status), "%s", e2);
-			}
-		} else if (allocate(s, &lb, NULL, 0, e2, sizeof(e2)) < 0) {
-			snprintf(lb.status, sizeof(lb.status), "%s", e2);
 		}
+		complete(s, &lb);
 		s->e[s->n].lb = lb;
 		s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
 		s->n++;
@@ -313,7 +362,11 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 		cp_store_close(s);
 		return NULL;
 	}
-	if (load(s, err, errlen) < 0 || save(s, err, errlen) < 0) {
+	/*
+	 * Not saved here: a start that fails later (a port in use) must leave the
+	 * file as it was; the next change writes whatever loading had to move.
+	 */
+	if (load(s, err, errlen) < 0) {
 		cp_store_close(s);
 		return NULL;
 	}
@@ -627,21 +680,8 @@ cp_store_reload(struct cp_store *s, const struct cp_conf *c, char *err, size_t e
 	}
 	s->hc_defaults = c->hc;
 	/* Whoever lost an address (or was pending) gets one now if a pool has room. */
-	for (uint32_t i = 0; i < s->n; i++) {
-		struct cp_lb *lb = &s->e[i].lb;
-		struct lb_addr held[2];
-		uint32_t n = lb_ipam_lookup(s->ipam, cp_lb_key(lb, (char[LB_OWNER_MAX]){0}, LB_OWNER_MAX),
-					    held);
-		if (n > 0) {
-			memcpy(lb->ips, held, sizeof(held));
-			lb->n_ips = n;
-			continue;
-		}
-		lb->n_ips = 0;
-		char e2[256];
-		if (allocate(s, lb, NULL, 0, e2, sizeof(e2)) < 0)
-			snprintf(lb->status, sizeof(lb->status), "%s", e2);
-	}
+	for (uint32_t i = 0; i < s->n; i++)
+		complete(s, &s->e[i].lb);
 	rc = save(s, err, errlen);
 	bump(s);
 out:

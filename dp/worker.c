@@ -798,6 +798,9 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 		if (i + PREFETCH_OFFSET < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+		/* Not every PMD fills m->port (net_ring does not); later stages rely on it. */
+		if (!w->handing_in)
+			m->port = port->eth_id;
 		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
 			drop(w, m, why);
 			continue;
