@@ -25,6 +25,8 @@
 
 #define CACHE_LINE 64
 
+static uint16_t to_net16(uint16_t v);
+
 /* Largest table: bucket count must stay a power of two that fits in 32 bits and
  * an entry index must never equal LB_CT_NIL. */
 #define CT_CAPACITY_MAX (1u << 31)
@@ -195,6 +197,35 @@ void
 lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash)
 {
 	__builtin_prefetch(&ct->fwd[hash & ct->mask]);
+}
+
+/* Returns 0 when the chain is empty: the key is certainly not in the table. */
+int
+lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
+{
+	uint32_t i = ct->fwd[hash & ct->mask];
+
+	if (i == LB_CT_NIL)
+		return 0;
+	__builtin_prefetch(&ct->conns[i]);
+	return 1;
+}
+
+/* Same first candidate as lb_ct_snat_port() with the same arguments. */
+void
+lb_ct_snat_prefetch(const struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
+		    uint16_t hi, uint16_t stride, uint16_t offset)
+{
+	uint32_t first, count;
+
+	if (lo == 0 || lo > hi || stride == 0 || offset >= stride)
+		return;
+	first = (uint32_t)lo + ((uint32_t)offset + stride - lo % stride) % stride;
+	if (first > hi)
+		return;
+	count = (hi - first) / stride + 1;
+	k->local_port = to_net16((uint16_t)(first + (start % count) * stride));
+	__builtin_prefetch(&ct->rev[lb_ct_hash_rev(k, ct->seed) & ct->mask]);
 }
 
 void

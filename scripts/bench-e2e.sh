@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# bench-e2e.sh - HTTP through edgelb-dp vs HAProxy (mode tcp) vs iptables DNAT, end to end.
+#
+#   scripts/bench-e2e.sh                       (root; needs a build: scripts/setup.sh)
+#
+# One topology of network namespaces (scripts/lib/topo.sh): client c0, the dp
+# namespace with veths ext/int, a switch, 3 nginx backends. wrk runs in the client
+# namespace against http://198.18.0.100/id through, one after another:
+#
+#   edgelb    edgelb-dp on net_af_packet (ext/int), fnat service VIP:80 -> backends:8080,
+#             EAL -l 0,1, worker on lcore 1, once per idle_sleep_us in BENCH_IDLE_SLEEPS
+#   haproxy   HAProxy, mode tcp, balance roundrobin over the 3 backends (source
+#             198.19.0.1)
+#   iptables  kube-proxy iptables mode: nat PREROUTING -> KUBE-SERVICES -> KUBE-SVC
+#             (-m statistic --mode random --probability) -> KUBE-SEP DNAT, masquerade
+#             marked packets in POSTROUTING; the dp namespace routes (ip_forward=1)
+#
+# For haproxy and iptables the dp is stopped and the kernel of the dp namespace gets
+# the addresses the dp owned: 198.18.0.1/24 + VIP 198.18.0.100 on ext, 198.19.0.1/24
+# on int. Same veths, same offload settings, same wrk settings for every target.
+# Before each target, the TIME_WAIT sockets the previous one left are killed (ss -K)
+# so that one NAT's leftovers do not cost the next its SYNs.
+#
+# Order: edgelb at BENCH_IDLE_SLEEP_US, haproxy, iptables, then edgelb at the other
+# idle_sleep_us values (the kernel gives the addresses back and its nft ruleset is
+# flushed first). A target starts only if it fits in the time budget; the sweep is
+# what gets cut on a loaded machine.
+#
+# Each target runs twice: keep-alive (wrk -tT -cC -dD --latency) -> <t>_rps, <t>_p99_ms,
+# and one connection per request (-H 'Connection: close') -> <t>_cps, <t>_cps_p99_ms
+# (wrk's latency excludes connect(): the cost of the handshake, SYN retransmissions
+# included, shows in <t>_cps only). Also printed per run: p50, wrk socket errors,
+# cpu_pct (busy share of all CPUs), others_cpu_pct (CPU used by processes outside the
+# benchmark's namespaces: the machine is shared, this is the noise; a lower bound),
+# client_retrans / client_syn_retrans (client namespace TCP counters), backend_tw_paws
+# (SYNs the backends dropped on a TIME_WAIT socket: source port reused too early by
+# the NAT in front), loadavg.
+# edgelb_sleep<N>_* are the figures at idle_sleep_us=N; edgelb_* repeat those of
+# BENCH_IDLE_SLEEP_US. Lines starting with '#' go to stderr and are commentary.
+# Exit status: 0, 1 when a target gave no answer through the VIP, 124 when the
+# watchdog stopped the run.
+#
+# Environment (defaults): BENCH_DURATION=10 (s per wrk run), BENCH_CONNS=32,
+# BENCH_THREADS=1, BENCH_IDLE_SLEEPS="0 20 100", BENCH_IDLE_SLEEP_US=20,
+# BENCH_CLOSE=1 (0: skip the connection-per-request runs), BENCH_TARGETS="edgelb
+# haproxy iptables", BENCH_HAPROXY_THREADS=auto (HAProxy's default: one thread per
+# CPU), BENCH_RANDOM_FULLY=1 (0: MASQUERADE without --random-fully), BENCH_BUDGET=170
+# (s), EDGELB_BUILD=build (the binary is copied first: others may rebuild meanwhile),
+# TOPO=elbbe2e (namespace prefix), TOPO_BIGFILE_BYTES=4096.
+# Everything (namespaces, processes, rules) is torn down on exit, also on Ctrl-C/TERM.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DUR=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNS:-32}
+THREADS=${BENCH_THREADS:-1}
+SLEEPS=${BENCH_IDLE_SLEEPS:-0 20 100}
+MAIN_SLEEP=${BENCH_IDLE_SLEEP_US:-20}
+DO_CLOSE=${BENCH_CLOSE:-1}
+TARGETS=${BENCH_TARGETS:-edgelb haproxy iptables}
+HAPROXY_THREADS=${BENCH_HAPROXY_THREADS:-auto} # auto: HAProxy's default, one per CPU
+MASQ_OPTS=" --random-fully" # as kube-proxy writes it when iptables supports it
+[ "${BENCH_RANDOM_FULLY:-1}" = 1 ] || MASQ_OPTS=""
+BUDGET=${BENCH_BUDGET:-170}
+SRC_BUILD=${EDGELB_BUILD:-$PWD/build}
+export TOPO=${TOPO:-elbbe2e}
+export TOPO_ROUTERS=0 # the kernel configuration below is for the plain topology
+# shellcheck source=lib/topo.sh
+source scripts/lib/topo.sh
+
+[ "$(id -u)" -eq 0 ] || { echo "bench-e2e: needs root" >&2; exit 1; }
+for t in wrk haproxy iptables-restore nginx socat ethtool curl; do
+	command -v "$t" >/dev/null || { echo "bench-e2e: $t missing (scripts/setup.sh)" >&2; exit 1; }
+done
+[ -x "$SRC_BUILD/dp/edgelb-dp" ] || { echo "bench-e2e: no $SRC_BUILD/dp/edgelb-dp (scripts/setup.sh)" >&2; exit 1; }
+case " $SLEEPS " in *" $MAIN_SLEEP "*) ;; *) SLEEPS="$SLEEPS $MAIN_SLEEP" ;; esac
+
+note() { echo "# [$(( $(date +%s) - ${T0:-$(date +%s)} ))s] $*" >&2; }
+kv() { echo "$1=$2"; }
+
+WATCHDOG=""
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$WATCHDOG" ]; then kill "$WATCHDOG" 2>/dev/null || true; fi
+	wait "$WATCHDOG" 2>/dev/null || true
+	# dp (SIGINT, then SIGKILL by PID), haproxy (its .pid file), nginx, echo servers,
+	# anything left in our namespaces; the namespaces go with their iptables rules.
+	topo_dp_stop 2>/dev/null || true
+	topo_down
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'note "stopped (budget of ${BUDGET}s exceeded or TERM)"; exit 124' TERM
+
+# The whole run is bounded: past the budget the watchdog TERMs this script (by PID),
+# whose trap tears everything down.
+# (Polls every second so that killing it leaves no long sleep behind.)
+END_AT=$(( $(date +%s) + BUDGET ))
+( while [ "$(date +%s)" -lt "$END_AT" ]; do sleep 1; done; kill -TERM $$ 2>/dev/null ) &
+WATCHDOG=$!
+
+T0=$(date +%s)
+note "machine: nproc=$(nproc) cpu=\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\" loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+kv nproc "$(nproc)"
+kv loadavg_before "$(cut -d' ' -f1 /proc/loadavg)"
+
+TOPO_BIGFILE_BYTES=${TOPO_BIGFILE_BYTES:-4096} topo_up
+note "topology up"
+# A copy of the binary: others may rebuild build/ while this runs.
+mkdir -p "$TOPO_DIR/bin/dp"
+cp "$SRC_BUILD/dp/edgelb-dp" "$TOPO_DIR/bin/dp/edgelb-dp"
+export EDGELB_BUILD=$TOPO_DIR/bin
+for i in $(seq 1 "$TOPO_BACKENDS"); do
+	for _ in $(seq 1 50); do
+		ip netns exec "$(topo_ns_b "$i")" curl -s -m 1 -o /dev/null "http://127.0.0.1:8080/id" && break
+		sleep 0.1
+	done
+done
+
+URL="http://$VIP4/id"
+
+# Busy and total jiffies of all CPUs.
+cpu_snap() { awk '/^cpu / {t=0; for (i=2;i<=NF;i++) t+=$i; print t - $5 - $6, t}' /proc/stat; }
+
+# CPU time (jiffies) used between two calls by processes outside this benchmark's
+# namespaces: other users of the machine. "foreign_snap start" records, "foreign_snap
+# end" prints the difference. A lower bound: processes that exit in between are missed.
+foreign_snap() { # start|end
+	/usr/bin/python3 - "$TOPO" "$TOPO_DIR/foreign.snap" "$1" <<'PY'
+import os, sys
+prefix, path, mode = sys.argv[1:4]
+ours = {os.stat("/run/netns/" + n).st_ino for n in os.listdir("/run/netns") if n.startswith(prefix + "-")}
+cur = {}
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        if os.stat("/proc/%s/ns/net" % p).st_ino in ours:
+            continue
+        f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+        cur["%s:%s" % (p, f[19])] = int(f[11]) + int(f[12])  # pid:starttime -> utime+stime
+    except (OSError, IndexError, ValueError):
+        pass
+if mode == "start":
+    with open(path, "w") as fh:
+        fh.write("\n".join("%s %d" % kv for kv in cur.items()))
+else:
+    prev = dict(l.split() for l in open(path).read().splitlines() if l)
+    print(sum(v - int(prev.get(k, 0)) for k, v in cur.items()))
+PY
+}
+
+# TCP retransmitted segments and SYN retransmissions seen by the client namespace.
+retrans_snap() {
+	ip netns exec "$TOPO_NS_C" awk '
+		$1 == "Tcp:" && !th { for (i = 2; i <= NF; i++) h[i] = $i; th = 1; next }
+		$1 == "Tcp:" { for (i = 2; i <= NF; i++) if (h[i] == "RetransSegs") r = $i }
+		$1 == "TcpExt:" && !xh { for (i = 2; i <= NF; i++) x[i] = $i; xh = 1; next }
+		$1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (x[i] == "TCPSynRetrans") s = $i }
+		END { print r + 0, s + 0 }' /proc/net/snmp /proc/net/netstat
+}
+
+# SYNs the backends dropped because they hit a TIME_WAIT socket of an earlier
+# connection with the same 4-tuple and an older timestamp (TcpExtPAWSTimewait): the
+# NAT in front (the dp's SNAT, MASQUERADE) reused a source port too early.
+backend_paws_snap() {
+	local i n=0 v
+	for i in $(seq 1 "$TOPO_BACKENDS"); do
+		v=$(ip netns exec "$(topo_ns_b "$i")" awk '
+			$1 == "TcpExt:" && !xh { for (i = 2; i <= NF; i++) x[i] = $i; xh = 1; next }
+			$1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (x[i] == "PAWSTimewait") s = $i }
+			END { print s + 0 }' /proc/net/netstat)
+		n=$((n + v))
+	done
+	echo "$n"
+}
+
+# wrk time unit -> ms
+to_ms() { awk -v v="$1" 'BEGIN {
+	n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+	if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+	printf "%.3f", n }'; }
+
+# Flush neighbour caches so nobody keeps the previous owner's MAC of .1/.100/.2.
+flush_neigh() {
+	local i
+	ip -n "$TOPO_NS_C" neigh flush all 2>/dev/null || true
+	ip -n "$TOPO_NS_DP" neigh flush all 2>/dev/null || true
+	for i in $(seq 1 "$TOPO_BACKENDS"); do ip -n "$(topo_ns_b "$i")" neigh flush all 2>/dev/null || true; done
+}
+
+# Each target starts without the TIME_WAIT sockets the previous one left behind:
+# otherwise its NAT (a fresh dp's SNAT ports, MASQUERADE on 198.19.0.1 after
+# haproxy's connections from 198.19.0.1) reuses 4-tuples the backends still hold and
+# their SYNs are dropped (PAWS), 1 s each. ss -K needs CONFIG_INET_DIAG_DESTROY.
+flush_tw() {
+	local ns n=0
+	for ns in "$TOPO_NS_C" "$TOPO_NS_DP" $(for i in $(seq 1 "$TOPO_BACKENDS"); do topo_ns_b "$i"; done); do
+		ip netns exec "$ns" ss -K -tan state time-wait >/dev/null 2>&1 || true
+		n=$((n + $(ip netns exec "$ns" ss -tan state time-wait | tail -n +2 | wc -l)))
+	done
+	[ "$n" = 0 ] || note "$n TIME_WAIT sockets left from the previous target (ss -K unsupported?)"
+}
+
+# The path works: every backend answers through the VIP within a few requests.
+check_path() { # label
+	local seen="" who i
+	flush_tw
+	for i in $(seq 1 12); do
+		who=$(ip netns exec "$TOPO_NS_C" curl -s -m 1 "$URL" || true)
+		case " $seen " in *" $who "*) ;; *) [ -n "$who" ] && seen="$seen $who" ;; esac
+		[ "$(echo "$seen" | wc -w)" -ge "$TOPO_BACKENDS" ] && break
+	done
+	if [ -z "$seen" ]; then
+		note "$1: no answer from $URL"
+		return 1
+	fi
+	note "$1: path ok, answered by:$seen"
+}
+
+# One measured wrk run (after a 1 s warm-up for the keep-alive one). Prints
+# <prefix>_rps (or _cps), then p50/p99 (ms), errors, cpu_pct, others_cpu_pct,
+# client_retrans, client_syn_retrans under <prefix>_ (or <prefix>_cps_).
+run_wrk() { # key-prefix rps|cps [extra wrk args]
+	local pfx=$1 rk=$2 out b0 t0 b1 t1 r0 s0 r1 s1 w0 w1 f rate p50 p99 errs k
+	shift 2
+	if [ "$rk" = rps ]; then # warm-up (the cps run follows the rps run directly)
+		ip netns exec "$TOPO_NS_C" timeout -k 2 $((DUR + 3)) wrk -t"$THREADS" -c"$CONNS" -d1s "$URL" >/dev/null 2>&1 || true
+	fi
+	read -r r0 s0 < <(retrans_snap)
+	w0=$(backend_paws_snap)
+	foreign_snap start
+	read -r b0 t0 < <(cpu_snap)
+	# In the background: a TERM from the watchdog interrupts `wait` at once.
+	ip netns exec "$TOPO_NS_C" timeout -k 5 $((DUR + 15)) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" \
+		--latency "$@" "$URL" > "$TOPO_DIR/wrk.out" 2>&1 &
+	wait $! || true
+	out=$(cat "$TOPO_DIR/wrk.out")
+	read -r b1 t1 < <(cpu_snap)
+	f=$(foreign_snap end)
+	read -r r1 s1 < <(retrans_snap)
+	w1=$(backend_paws_snap)
+	rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	errs=$(awk '/Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10}
+		    /Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")
+	if [ -z "$rate" ]; then
+		note "$pfx: wrk gave no figure:"; sed 's/^/#   /' <<<"$out" >&2
+		rate=0
+	fi
+	# rps run: <p>_rps, <p>_p99_ms...; connection-per-request run: <p>_cps, <p>_cps_p99_ms...
+	k=${pfx}_; [ "$rk" = rps ] || k=${pfx}_cps_
+	kv "${pfx}_$rk" "$rate"
+	kv "${k}p50_ms" "$(to_ms "${p50:-0}")"
+	kv "${k}p99_ms" "$(to_ms "${p99:-0}")"
+	kv "${k}errors" "${errs:-0}"
+	kv "${k}cpu_pct" "$(( (b1 - b0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))"
+	kv "${k}others_cpu_pct" "$(( f * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))"
+	kv "${k}client_retrans" "$((r1 - r0))"
+	kv "${k}client_syn_retrans" "$((s1 - s0))"
+	kv "${k}backend_tw_paws" "$((w1 - w0))"
+}
+
+# Both variants for one target; also prints the main (untagged) keys when $2 is set.
+# (No command substitution around wrk: the watchdog's TERM must not wait for it.)
+measure() { # prefix [alias-prefix]
+	local f=$TOPO_DIR/measure.out
+	{
+		kv "$1_loadavg" "$(cut -d' ' -f1 /proc/loadavg)"
+		run_wrk "$1" rps
+		if [ "$DO_CLOSE" = 1 ]; then run_wrk "$1" cps -H 'Connection: close'; fi
+	} > "$f"
+	cat "$f"
+	if [ -n "${2:-}" ]; then sed "s/^$1_/$2_/" "$f"; fi
+}
+
+# Packets the kernel received on ext and int (the veth's RX counter).
+veth_rx() { echo "$(ip netns exec "$TOPO_NS_DP" cat /sys/class/net/ext/statistics/rx_packets) $(ip netns exec "$TOPO_NS_DP" cat /sys/class/net/int/statistics/rx_packets)"; }
+
+# The dp's counters, and how many packets the veths received that the dp never
+# did ("lost": af_packet ring overruns while the worker sleeps or is preempted).
+dp_drops() { # veth rx ext/int at dp start
+	local base=$1
+	topo_ctl '{"op":"stats.get"}' 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+base = [int(x) for x in sys.argv[1].split()]
+now = [int(x) for x in sys.argv[2].split()]
+try:
+    r = json.load(sys.stdin)["result"]
+    g = r["global"]
+except Exception:
+    sys.exit(0)
+d = {k: v for k, v in g["drops"].items() if v}
+for p in r.get("ports", []):
+    for k in ("nic_missed", "nic_rx_errors", "nic_tx_errors"):
+        if p.get(k):
+            d["%s.%s" % (p["name"], k)] = p[k]
+lost = ["%s=%d" % (p["name"], now[i] - base[i] - p["rx_packets"]) for i, p in enumerate(r.get("ports", [])[:2])]
+print("rx=%d tx=%d ct_created=%d idle_sleeps=%d drops=%s lost_before_dp: %s" % (g["rx_packets"],
+      g["tx_packets"], g["ct_created"], g.get("idle_sleeps", 0), d or "none", " ".join(lost)))
+' "$base" "$(veth_rx)" || true
+}
+
+# time_left seconds: is there room for one more target (both wrk runs + setup)?
+time_left() { [ $(( $(date +%s) - T0 + $1 )) -lt "$BUDGET" ]; }
+RUN_COST=$(( DUR * (DO_CLOSE == 1 ? 2 : 1) + 8 ))
+
+bench_edgelb() { # idle_sleep_us
+	local s=$1 base
+	flush_neigh
+	TOPO_IDLE_SLEEP_US=$s topo_dp_conf "$TOPO_DIR/dp.conf"
+	topo_dp_start "$TOPO_DIR/dp.conf" 0,1
+	base=$(veth_rx)
+	note "edgelb idle_sleep_us=$s: dp started ($(topo_eal_mem 512))"
+	topo_ctl "{\"op\":\"service.upsert\",\"service\":$(topo_svc_json bench/web "$VIP4" 80 tcp 8080)}" >/dev/null
+	if check_path "edgelb idle_sleep_us=$s"; then
+		if [ "$s" = "$MAIN_SLEEP" ]; then measure "edgelb_sleep$s" edgelb
+		else measure "edgelb_sleep$s"; fi
+		note "edgelb idle_sleep_us=$s dp: $(dp_drops "$base")"
+	else
+		FAILED="$FAILED edgelb:$s"; sed 's/^/#   /' "$TOPO_DIR/dp.log" | tail -20 >&2
+	fi
+	topo_dp_stop
+	note "edgelb idle_sleep_us=$s: dp stopped"
+}
+
+# The kernel of the dp namespace takes over the dp's addresses.
+kernel_up() {
+	flush_neigh
+	ip netns exec "$TOPO_NS_DP" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$TOPO_NS_DP" addr add 198.18.0.1/24 dev ext
+	ip -n "$TOPO_NS_DP" addr add "$VIP4/32" dev ext
+	ip -n "$TOPO_NS_DP" addr add 198.19.0.1/24 dev int
+}
+
+# ... and gives them back: no addresses, no forwarding, no netfilter tables (so that
+# conntrack hooks are gone too and cost the dp's runs nothing).
+kernel_down() {
+	ip netns exec "$TOPO_NS_DP" nft flush ruleset 2>/dev/null || true
+	ip netns exec "$TOPO_NS_DP" sysctl -qw net.ipv4.ip_forward=0
+	ip -n "$TOPO_NS_DP" addr flush dev ext
+	ip -n "$TOPO_NS_DP" addr flush dev int
+	flush_neigh
+}
+
+bench_haproxy() {
+	local cfg=$TOPO_DIR/haproxy.cfg i
+	{
+		cat <<CFG
+global
+	maxconn 8000
+$([ "$HAPROXY_THREADS" = auto ] || printf '\tnbthread %s' "$HAPROXY_THREADS")
+	log stderr format raw local0 emerg
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 60s
+	timeout server 60s
+frontend fe
+	bind $VIP4:80
+	default_backend be
+backend be
+	balance roundrobin
+CFG
+		for i in $(seq 1 "$TOPO_BACKENDS"); do echo "	server b$i $(topo_b4 "$i"):8080"; done
+	} > "$cfg"
+	ip netns exec "$TOPO_NS_DP" haproxy -db -f "$cfg" > "$TOPO_DIR/haproxy.log" 2>&1 &
+	echo $! > "$TOPO_DIR/haproxy.pid"
+	for _ in $(seq 1 50); do
+		ip netns exec "$TOPO_NS_DP" ss -ltn "sport = :80" | grep -q LISTEN && break
+		sleep 0.1
+	done
+	if check_path "haproxy (mode tcp, nbthread $HAPROXY_THREADS)"; then
+		kv haproxy_nbthread "$([ "$HAPROXY_THREADS" = auto ] && nproc || echo "$HAPROXY_THREADS")"
+		measure haproxy
+	else FAILED="$FAILED haproxy"; sed 's/^/#   /' "$TOPO_DIR/haproxy.log" >&2; fi
+	kill "$(cat "$TOPO_DIR/haproxy.pid")" 2>/dev/null || true
+	wait "$(cat "$TOPO_DIR/haproxy.pid")" 2>/dev/null || true
+	rm -f "$TOPO_DIR/haproxy.pid"
+}
+
+bench_iptables() {
+	local i n=$TOPO_BACKENDS rules
+	# What kube-proxy (iptables mode) writes for one ClusterIP/LoadBalancer port.
+	rules="*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-BENCH - [0:0]
+-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -j MASQUERADE$MASQ_OPTS
+-A KUBE-SERVICES -d $VIP4/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BENCH
+"
+	for i in $(seq 1 "$n"); do rules="$rules:KUBE-SEP-B$i - [0:0]
+"; done
+	rules="$rules-A KUBE-SVC-BENCH -p tcp -j KUBE-MARK-MASQ
+"
+	for i in $(seq 1 "$n"); do
+		if [ "$i" -lt "$n" ]; then
+			rules="$rules-A KUBE-SVC-BENCH -m statistic --mode random --probability $(awk -v k=$((n - i + 1)) 'BEGIN {printf "%.11f", 1 / k}') -j KUBE-SEP-B$i
+"
+		else
+			rules="$rules-A KUBE-SVC-BENCH -j KUBE-SEP-B$i
+"
+		fi
+		rules="$rules-A KUBE-SEP-B$i -p tcp -m tcp -j DNAT --to-destination $(topo_b4 "$i"):8080
+"
+	done
+	rules="${rules}COMMIT
+"
+	printf '%s' "$rules" | ip netns exec "$TOPO_NS_DP" iptables-restore --noflush
+	note "iptables: rules loaded"
+	# The VIP stays on ext (as kube-proxy's LB IPs are on the node); DNAT happens in
+	# PREROUTING, so packets to it are forwarded, never delivered locally.
+	if check_path "iptables DNAT ($(iptables -V 2>/dev/null | awk '{print $2, $3}'))"; then measure iptables
+	else FAILED="$FAILED iptables"; fi
+	ip netns exec "$TOPO_NS_DP" iptables-restore <<<"*nat
+COMMIT"
+}
+
+# The main comparison first (edgelb at BENCH_IDLE_SLEEP_US, haproxy, iptables), then
+# edgelb at the other idle_sleep_us values, so the budget cuts the sweep, not the main figures.
+ORDER=""
+for t in $TARGETS; do
+	case $t in edgelb) ORDER="$ORDER edgelb:$MAIN_SLEEP" ;; *) ORDER="$ORDER $t" ;; esac
+done
+case " $TARGETS " in *" edgelb "*)
+	for s in $SLEEPS; do [ "$s" = "$MAIN_SLEEP" ] || ORDER="$ORDER edgelb:$s"; done ;;
+esac
+note "wrk -t$THREADS -c$CONNS -d${DUR}s --latency $URL (and with -H 'Connection: close'); order:$ORDER"
+FAILED=""
+kernel_owned=0
+cost=$RUN_COST # the longest a target took so far (the machine may be loaded)
+for t in $ORDER; do
+	time_left "$cost" || { note "$t: skipped (time budget ${BUDGET}s)"; continue; }
+	t_start=$(date +%s)
+	case $t in
+	edgelb:*)
+		[ $kernel_owned = 0 ] || { kernel_down; kernel_owned=0; }
+		bench_edgelb "${t#edgelb:}" ;;
+	haproxy|iptables)
+		[ $kernel_owned = 1 ] || { kernel_up; kernel_owned=1; }
+		"bench_$t" ;;
+	*) note "unknown target $t" ;;
+	esac
+	[ $(( $(date +%s) - t_start + 3 )) -le "$cost" ] || cost=$(( $(date +%s) - t_start + 3 ))
+done
+kv elapsed_s $(( $(date +%s) - T0 ))
+[ -z "$FAILED" ] || { note "no path through:$FAILED"; exit 1; }
