@@ -283,6 +283,8 @@ op_service_upsert(struct lb_ctl *c, const json_t *req, json_t **res, struct repl
 
 	if (wait && !json_is_boolean(wait))
 		return rerr(e, LB_CODE_INVALID, "wait: must be true or false");
+	if (!json_is_object(json_object_get(req, LB_F_SERVICE)))
+		return rerr(e, LB_CODE_INVALID, "service: missing or not an object");
 	if (lb_svc_spec_from_json(json_object_get(req, LB_F_SERVICE), &spec, why, sizeof(why)) < 0)
 		return rerr(e, LB_CODE_INVALID, "service.%s", why);
 	int id = lb_svcs_upsert(c->dp->svcs, &spec, why, sizeof(why));
@@ -537,12 +539,24 @@ client_read(struct lb_ctl *c, int slot)
 		k->in_len += (size_t)n;
 		/* Handle every complete line in the buffer. */
 		size_t start = 0;
-		for (size_t i = scanned; i < k->in_len; i++) {
+		for (size_t i = scanned; i < k->in_len && !k->closing; i++) {
 			if (k->in[i] != '\n')
 				continue;
-			if (i > start)
+			if (i - start > LB_CTL_MAX_LINE) {
+				/* Its newline came in the same read as its excess: still too long. */
+				struct reply_err e;
+				rerr(&e, LB_CODE_TOO_LONG, "line longer than %u bytes; closing",
+				     LB_CTL_MAX_LINE);
+				send_reply(c, slot, NULL, NULL, &e);
+				k->closing = true;
+			} else if (i > start) {
 				handle_line(c, slot, k->in + start, i - start);
+			}
 			start = i + 1;
+		}
+		if (k->closing) {
+			k->in_len = 0;
+			break;
 		}
 		memmove(k->in, k->in + start, k->in_len - start);
 		k->in_len -= start;

@@ -6,7 +6,7 @@ run.py - run one edgelb-dp packet test scenario group (tests/dp/README.md).
 
 One case per process: a case moves the process into its own network namespace,
 which vanishes with it. Cases: oracle fnat4 fnat6 udp-dnat maglev malformed ring
-rte-flow (oracle checks the packet checker itself and needs no dp).
+rte-flow ctl affinity-workers (oracle checks the packet checker itself and needs no dp).
 """
 import argparse
 import os
@@ -17,8 +17,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SKIP = 77
-CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow"]
-LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow"}
+CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl",
+         "affinity-workers"]
+LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers"}
 
 
 def on_sigterm(sig, frame):
@@ -78,6 +79,12 @@ def main():
             elif a.case == "rte-flow":
                 import case_rte_flow
                 rc = case_rte_flow.run_case(ck, tmp, build)
+            elif a.case == "ctl":
+                import case_ctl
+                case_ctl.run_case(ck, tmp, build)
+            elif a.case == "affinity-workers":
+                import case_affinity_workers
+                case_affinity_workers.run_case(ck, tmp, build)
         except Exception as e:  # noqa: BLE001 - a harness error is a failure, with its trace
             import traceback
             traceback.print_exc()
