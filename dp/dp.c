@@ -66,7 +66,8 @@ make_pool(struct lb_dp *dp, char *err, size_t errlen)
 			n += dp->n_workers * (dp->conf.ports[pi].rx_desc + dp->conf.ports[pi].tx_desc + 128u);
 		n += dp->n_workers * (4096u + 256u) + 4096u;
 	}
-	uint32_t room = RTE_PKTMBUF_HEADROOM + mtu + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + 4;
+	/* 128 bytes of slack: some PMDs (af_packet) need room beyond the frame. */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + mtu + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + 4 + 128;
 	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
 		room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	dp->pool = rte_pktmbuf_pool_create("lb_mbufs", n, 256, 0, (uint16_t)room, (int)rte_socket_id());

@@ -10,6 +10,25 @@
 # dp owns the addresses of ext/int, the kernel has none there. Source this file,
 # set TOPO (namespace prefix, default "elb"), then call topo_up / topo_down.
 # Needs root, iproute2, ethtool, nginx, python3.
+#
+# Optional features (set before topo_up; all off by default):
+#   TOPO_MTU=N        MTU of the client and of the backends and their switch
+#                     (default 1500). Above 1500 the af_packet ports get frames
+#                     big enough, up to MTU 2000 (see topo_dp_conf; TOPO_AFP_ARGS
+#                     overrides the blocksz/framesz given).
+#   TOPO_EXT_MTU=N    MTU of the client <-> dp link (dp port "ext"); default TOPO_MTU.
+#   TOPO_INT_MTU=N    MTU of the dp <-> backends-side link (dp port "int"); default TOPO_MTU.
+#   TOPO_ROUTERS=1    two routers between the dp and the backends' switch, so the
+#                     path has a link narrower than both ends (path MTU discovery):
+#
+#     dp int 198.19.254.1 ---- r1 198.19.254.254   (TOPO_INT_MTU)
+#        fnat src 198.19.254.2  r1 198.19.253.1 ---- r2 198.19.253.2   (TOPO_ROUTER_MTU)
+#                                                   r2 198.19.0.1 ---- br0 ---- b1/b2/b3
+#     (IPv6 alike: 2001:db8:fe::/64, 2001:db8:fd::/64, 2001:db8:2::/64)
+#
+#                     The backends keep their addresses and gateway (198.19.0.1,
+#                     now r2); topo_dp_conf gives the dp routes to them via r1.
+#   TOPO_ROUTER_MTU=N MTU of the r1 <-> r2 link (default TOPO_MTU).
 
 TOPO=${TOPO:-elb}
 TOPO_DIR=${TOPO_DIR:-/tmp/edgelb-$TOPO}
@@ -21,6 +40,9 @@ VIP4=198.18.0.100
 VIP6=2001:db8:1::100
 CLIENT4=198.18.0.10
 CLIENT6=2001:db8:1::10
+TOPO_ROUTERS=${TOPO_ROUTERS:-0}
+TOPO_NS_R1=$TOPO-r1
+TOPO_NS_R2=$TOPO-r2
 
 topo_ns_b() { echo "$TOPO-b$1"; }
 topo_b4() { echo "198.19.0.$((10 + $1))"; }
@@ -31,8 +53,12 @@ _topo_nooffload() { # ns dev
 	ip netns exec "$1" ethtool -K "$2" rx off tx off tso off gso off gro off lro off >/dev/null 2>&1 || true
 }
 
-_topo_veth() { # nsA devA nsB devB
+_topo_veth() { # nsA devA nsB devB [mtu]
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	if [ -n "${5:-}" ]; then
+		ip -n "$1" link set "$2" mtu "$5"
+		ip -n "$3" link set "$4" mtu "$5"
+	fi
 	ip -n "$1" link set "$2" up
 	ip -n "$3" link set "$4" up
 	_topo_nooffload "$1" "$2"
@@ -49,7 +75,10 @@ topo_down() {
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$TOPO-(c|dp|sw|b[0-9]+|r[0-9]*)$"); do
 		# Anything still running in the namespace is ours: stop it by PID.
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-		sleep 0.2
+		for _ in 1 2 3 4; do
+			[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+			sleep 0.05
+		done
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -102,32 +131,70 @@ while True:
 	echo $! > "$TOPO_DIR/udp-b$i.pid"
 }
 
+# A router namespace: forwards, answers ICMP errors without rate limit.
+_topo_router_ns() { # ns
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+}
+
+# dp int -- r1 -- r2 -- switch (see TOPO_ROUTERS above).
+_topo_routers() {
+	local mtu=${TOPO_MTU:-1500}
+	_topo_router_ns "$TOPO_NS_R1"
+	_topo_router_ns "$TOPO_NS_R2"
+	_topo_veth "$TOPO_NS_DP" int "$TOPO_NS_R1" r1-dp "${TOPO_INT_MTU:-$mtu}"
+	_topo_veth "$TOPO_NS_R1" r1-r2 "$TOPO_NS_R2" r2-r1 "${TOPO_ROUTER_MTU:-$mtu}"
+	_topo_veth "$TOPO_NS_R2" r2-sw "$TOPO_NS_SW" sw-r2 "$mtu"
+	ip -n "$TOPO_NS_SW" link set sw-r2 master br0
+	ip -n "$TOPO_NS_R1" addr add 198.19.254.254/24 dev r1-dp
+	ip -n "$TOPO_NS_R1" addr add 2001:db8:fe::fe/64 dev r1-dp nodad
+	ip -n "$TOPO_NS_R1" addr add 198.19.253.1/24 dev r1-r2
+	ip -n "$TOPO_NS_R1" addr add 2001:db8:fd::1/64 dev r1-r2 nodad
+	ip -n "$TOPO_NS_R1" route add 198.19.0.0/24 via 198.19.253.2
+	ip -n "$TOPO_NS_R1" -6 route add 2001:db8:2::/64 via 2001:db8:fd::2
+	ip -n "$TOPO_NS_R1" route add default via 198.19.254.1
+	ip -n "$TOPO_NS_R1" -6 route add default via 2001:db8:fe::1
+	ip -n "$TOPO_NS_R2" addr add 198.19.253.2/24 dev r2-r1
+	ip -n "$TOPO_NS_R2" addr add 2001:db8:fd::2/64 dev r2-r1 nodad
+	ip -n "$TOPO_NS_R2" addr add 198.19.0.1/24 dev r2-sw
+	ip -n "$TOPO_NS_R2" addr add 2001:db8:2::1/64 dev r2-sw nodad
+	ip -n "$TOPO_NS_R2" route add default via 198.19.253.1
+	ip -n "$TOPO_NS_R2" -6 route add default via 2001:db8:fd::1
+}
+
 topo_up() {
 	topo_down
 	mkdir -p "$TOPO_DIR"
-	local i ns
+	local i ns mtu=${TOPO_MTU:-1500}
 	for ns in "$TOPO_NS_C" "$TOPO_NS_DP" "$TOPO_NS_SW"; do
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
 	done
 	# client <-> dp
-	_topo_veth "$TOPO_NS_C" c0 "$TOPO_NS_DP" ext
+	_topo_veth "$TOPO_NS_C" c0 "$TOPO_NS_DP" ext "${TOPO_EXT_MTU:-${TOPO_MTU:-}}"
 	ip -n "$TOPO_NS_C" addr add $CLIENT4/24 dev c0
 	ip -n "$TOPO_NS_C" addr add $CLIENT6/64 dev c0 nodad
 	ip -n "$TOPO_NS_C" route add default via 198.18.0.1
 	ip -n "$TOPO_NS_C" -6 route add default via 2001:db8:1::1
-	# dp <-> switch
-	_topo_veth "$TOPO_NS_DP" int "$TOPO_NS_SW" sw-dp
 	# The dp owns ext/int: keep the kernel's IPv6 (RS, DAD) off them.
 	ip netns exec "$TOPO_NS_DP" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 	ip -n "$TOPO_NS_SW" link add br0 type bridge
+	[ "$mtu" = 1500 ] || ip -n "$TOPO_NS_SW" link set br0 mtu "$mtu"
 	ip -n "$TOPO_NS_SW" link set br0 up
-	ip -n "$TOPO_NS_SW" link set sw-dp master br0
+	if [ "$TOPO_ROUTERS" = 1 ]; then
+		_topo_routers
+	else
+		# dp <-> switch
+		_topo_veth "$TOPO_NS_DP" int "$TOPO_NS_SW" sw-dp "${TOPO_INT_MTU:-${TOPO_MTU:-}}"
+		ip -n "$TOPO_NS_SW" link set sw-dp master br0
+	fi
 	for i in $(seq 1 "$TOPO_BACKENDS"); do
 		ns=$(topo_ns_b "$i")
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
-		_topo_veth "$ns" eth0 "$TOPO_NS_SW" "sw-b$i"
+		_topo_veth "$ns" eth0 "$TOPO_NS_SW" "sw-b$i" "${TOPO_MTU:-}"
 		ip -n "$TOPO_NS_SW" link set "sw-b$i" master br0
 		ip -n "$ns" addr add "$(topo_b4 "$i")/24" dev eth0
 		ip -n "$ns" addr add "$(topo_b6 "$i")/64" dev eth0 nodad
@@ -148,11 +215,33 @@ topo_eal_mem() { # MB
 	fi
 }
 
-# Write the dp config for this topology to $1. Extra services may follow in $2.
+# Write the dp config for this topology to $1 (append a `services = (...)` group
+# to it for services loaded at start). workers: 1 or 2 (af_packet qpairs follow).
 topo_dp_conf() { # file [workers] [steering]
-	local workers=${2:-1} steering=${3:-auto} wl="1" q=""
+	local workers=${2:-1} steering=${3:-auto} wl="1" q="" afp=""
+	local ext_mtu=${TOPO_EXT_MTU:-${TOPO_MTU:-1500}} int_mtu=${TOPO_INT_MTU:-${TOPO_MTU:-1500}}
+	local int_addrs='"198.19.0.1/24", "2001:db8:2::1/64"' int_local='"198.19.0.2", "2001:db8:2::2"'
 	[ "$workers" -ge 2 ] && wl="1, 2"
 	[ "$workers" -ge 2 ] && q=",qpairs=$workers"
+	# af_packet's default 2 KB frames cannot carry a frame over 1500 bytes: the
+	# kernel puts a frame at offset 66 in its ring slot (frame + 80 <= framesz),
+	# the PMD walks the ring as if slots were contiguous (block size a multiple of
+	# the frame size and of the 4 KB page), and wants framesz - 32 to fit the
+	# dp's mbuf data room (2048, or MTU + 26 above that). Both hold up to MTU
+	# 2000; above it the dp refuses to start ("will not fit in mbuf").
+	local big=$((ext_mtu > int_mtu ? ext_mtu : int_mtu)) fsz bsz
+	if [ "$big" -gt 1500 ]; then
+		fsz=$(((big + 80 + 15) / 16 * 16))
+		bsz=$fsz
+		while [ $((bsz % 4096)) != 0 ]; do bsz=$((bsz + fsz)); done
+		afp=${TOPO_AFP_ARGS-,blocksz=$bsz,framesz=$fsz}
+	else
+		afp=${TOPO_AFP_ARGS-}
+	fi
+	if [ "$TOPO_ROUTERS" = 1 ]; then
+		int_addrs='"198.19.254.1/24", "2001:db8:fe::1/64"'
+		int_local='"198.19.254.2", "2001:db8:fe::2"'
+	fi
 	cat > "$1" <<CONF
 dp: {
   workers = [$wl];
@@ -162,20 +251,36 @@ dp: {
 };
 conntrack: { capacity = 65536; };
 ports = (
-  { name = "ext"; device = "net_af_packet0,iface=ext$q"; role = "external";
-    addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]; mtu = ${TOPO_EXT_MTU:-1500}; },
-  { name = "int"; device = "net_af_packet1,iface=int$q"; role = "internal";
-    addresses = ["198.19.0.1/24", "2001:db8:2::1/64"];
-    local_addresses = ["198.19.0.2", "2001:db8:2::2"]; mtu = ${TOPO_INT_MTU:-1500}; }
+  { name = "ext"; device = "net_af_packet0,iface=ext$q$afp"; role = "external";
+    addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]; mtu = $ext_mtu; },
+  { name = "int"; device = "net_af_packet1,iface=int$q$afp"; role = "internal";
+    addresses = [$int_addrs];
+    local_addresses = [$int_local]; mtu = $int_mtu; }
 );
 CONF
+	if [ "$TOPO_ROUTERS" = 1 ]; then
+		cat >> "$1" <<CONF
+routes = (
+  { prefix = "198.19.0.0/24"; via = "198.19.254.254"; },
+  { prefix = "2001:db8:2::/64"; via = "2001:db8:fe::fe"; }
+);
+CONF
+	fi
 }
 
 # Start edgelb-dp in the dp namespace with config $1; waits for its socket.
+# lcores: an EAL -l list ("0,1"), or EAL lcore arguments given whole
+# ("--lcores 0@0,1@1,2@1": more lcores than CPUs).
 topo_dp_start() { # conf [lcores]
-	local lcores=${2:-0,1}
-	# shellcheck disable=SC2046
-	ip netns exec "$TOPO_NS_DP" "$EDGELB_BUILD/dp/edgelb-dp" -l "$lcores" --no-pci \
+	local lcores=${2:-0,1} largs
+	case $lcores in
+	-*) largs=$lcores ;;
+	*) largs="-l $lcores" ;;
+	esac
+	# A socket left by a dp that was killed would look like a started one.
+	rm -f "$TOPO_DIR/dp.sock"
+	# shellcheck disable=SC2046,SC2086
+	ip netns exec "$TOPO_NS_DP" "$EDGELB_BUILD/dp/edgelb-dp" $largs --no-pci \
 		$(topo_eal_mem 512) --file-prefix "$TOPO-dp" --log-level=user1,info \
 		-- --config "$1" > "$TOPO_DIR/dp.log" 2>&1 &
 	echo $! > "$TOPO_DIR/dp.pid"
