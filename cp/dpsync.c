@@ -14,6 +14,7 @@
 
 #include "dpsync.h"
 #include "lb_ctl_proto.h"
+#include "cptime.h"
 #include "lb_error.h"
 #include "store.h"
 #include "svc_json.h"
@@ -215,15 +216,6 @@ free_specs(struct lb_svc_spec *sp, uint32_t n)
 	free(sp);
 }
 
-static double
-now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 count_error(struct cp_dpsync *d, const char *err)
 {
@@ -242,7 +234,7 @@ full_sync(struct cp_dpsync *d, struct conn *c, uint64_t *version, char *err, siz
 	uint32_t n = 0;
 	json_t *r;
 	/* Unique across cp restarts too: the dp compares sync.end with sync.begin. */
-	uint64_t gen = (uint64_t)(now_unix() * 1000.0);
+	uint64_t gen = (uint64_t)(cp_now_unix() * 1000.0);
 
 	if (cp_store_dp_specs(d->store, &sp, &n, version) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -277,7 +269,7 @@ full_sync(struct cp_dpsync *d, struct conn *c, uint64_t *version, char *err, siz
 	d->st.connected = true;
 	d->st.generation = gen;
 	d->st.full_syncs++;
-	d->st.last_sync_unix = now_unix();
+	d->st.last_sync_unix = cp_now_unix();
 	d->st.services = n;
 	pthread_mutex_unlock(&d->mu);
 	free_specs(sp, n);
@@ -350,16 +342,6 @@ fail:
 	return LB_EIO;
 }
 
-static void
-nap(struct cp_dpsync *d, int ms)
-{
-	while (ms > 0 && !d->stop) {
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= 50;
-	}
-}
-
 static void *
 run(void *arg)
 {
@@ -373,7 +355,7 @@ run(void *arg)
 
 		if (conn_open(&c, d->path, err, sizeof(err)) < 0) {
 			count_error(d, err);
-			nap(d, backoff);
+			cp_nap(&d->stop, backoff);
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
@@ -384,7 +366,7 @@ run(void *arg)
 			json_decref(r);
 			count_error(d, err);
 			conn_close(&c);
-			nap(d, backoff);
+			cp_nap(&d->stop, backoff);
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}

@@ -22,6 +22,7 @@
 #include "k8s.h"
 #include "k8s_svc.h"
 #include "kclient.h"
+#include "cptime.h"
 #include "lb_error.h"
 #include "store.h"
 
@@ -66,25 +67,6 @@ struct cp_k8s {
 	uint64_t reconciles, status_writes, status_conflicts, events_sent, errors;
 	uint32_t handled;
 };
-
-static double
-now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-nap(struct cp_k8s *k, int ms)
-{
-	while (ms > 0 && !k->stop) {
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= 50;
-	}
-}
 
 static void
 logf_(const char *fmt, ...)
@@ -177,7 +159,7 @@ list(struct watch *w, char *err, size_t errlen)
 	w->listed = true;
 	w->need_relist = false;
 	w->relists++;
-	w->last_list_unix = now_unix();
+	w->last_list_unix = cp_now_unix();
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
 	return 0;
@@ -212,7 +194,7 @@ on_event(void *arg, const char *line, size_t len)
 	}
 	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	pthread_mutex_lock(&k->mu);
-	w->last_event_unix = now_unix();
+	w->last_event_unix = cp_now_unix();
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0) {
 		char key[2 * CP_NAME_MAX + 2];
 		cp_k8s_key(obj, key, sizeof(key));
@@ -257,7 +239,7 @@ watch_run(void *arg)
 				w->errors++;
 				w->state = W_BACKOFF;
 				pthread_mutex_unlock(&k->mu);
-				nap(k, backoff);
+				cp_nap(&k->stop, backoff);
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 				continue;
 			}
@@ -287,7 +269,7 @@ watch_run(void *arg)
 			w->errors++;
 			w->state = W_BACKOFF;
 			pthread_mutex_unlock(&k->mu);
-			nap(k, backoff);
+			cp_nap(&k->stop, backoff);
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
@@ -608,11 +590,11 @@ reconcile_run(void *arg)
 		pthread_mutex_unlock(&k->mu);
 		if (!ready)
 			continue; /* both caches first, or endpoints would look missing */
-		if (first || now_unix() >= next_resync) {
+		if (first || cp_now_unix() >= next_resync) {
 			/* Also drops store entries whose Service went away while we were down. */
 			mark_all(k);
 			first = false;
-			next_resync = now_unix() + k->conf->resync_s;
+			next_resync = cp_now_unix() + k->conf->resync_s;
 		}
 		pthread_mutex_lock(&k->mu);
 		json_t *todo = k->dirty;
@@ -640,7 +622,7 @@ reconcile_run(void *arg)
 		k->handled = handled;
 		pthread_mutex_unlock(&k->mu);
 		if (failed)
-			nap(k, 500);
+			cp_nap(&k->stop, 500);
 	}
 	return NULL;
 }

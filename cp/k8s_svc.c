@@ -11,17 +11,7 @@
 
 #include "k8s_svc.h"
 #include "lb_error.h"
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return LB_EINVAL;
-}
+#include "lb_json.h"
 
 static void
 warn_add(char *warn, size_t len, const char *fmt, ...)
@@ -220,7 +210,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 		warn[0] = '\0';
 	lb->hc.type = CP_HC_NONE; /* readiness comes from the EndpointSlices */
 	if (name == NULL || !cp_name_valid(name)) {
-		rc = fail(err, errlen, "metadata.name: not a DNS label");
+		rc = lb_json_fail(err, errlen, "metadata.name: not a DNS label");
 		goto out;
 	}
 	snprintf(lb->ns, sizeof(lb->ns), "%s", ns && *ns ? ns : "default");
@@ -248,33 +238,33 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	const char *ips = json_string_value(json_object_get(ann, CP_ANN_IPS));
 	const char *old = json_string_value(json_object_get(spec, "loadBalancerIP"));
 	if (ips && *ips && old && *old) {
-		rc = fail(err, errlen, "both %s and spec.loadBalancerIP are set; use the annotation only",
+		rc = lb_json_fail(err, errlen, "both %s and spec.loadBalancerIP are set; use the annotation only",
 			  CP_ANN_IPS);
 		goto out;
 	}
 	json_t *req = ips && *ips ? split_commas(ips) : old && *old ? split_commas(old) : json_array();
 	if (json_array_size(req) > 2) {
 		json_decref(req);
-		rc = fail(err, errlen, "%s: at most one address per family", CP_ANN_IPS);
+		rc = lb_json_fail(err, errlen, "%s: at most one address per family", CP_ANN_IPS);
 		goto out;
 	}
 	json_array_foreach(req, i, v) {
 		struct lb_addr a;
 		if (lb_addr_parse(json_string_value(v), &a) < 0) {
-			rc = fail(err, errlen, "%s: '%s' is not an IP address",
+			rc = lb_json_fail(err, errlen, "%s: '%s' is not an IP address",
 				  ips && *ips ? CP_ANN_IPS : "spec.loadBalancerIP", json_string_value(v));
 			json_decref(req);
 			goto out;
 		}
 		for (uint32_t k = 0; k < lb->n_req_ips; k++)
 			if (lb->req_ips[k].family == a.family) {
-				rc = fail(err, errlen, "%s: two addresses of one family", CP_ANN_IPS);
+				rc = lb_json_fail(err, errlen, "%s: two addresses of one family", CP_ANN_IPS);
 				json_decref(req);
 				goto out;
 			}
 		uint8_t fam = a.family == LB_AF_INET ? LB_FAMILY_V4 : LB_FAMILY_V6;
 		if (!(lb->families & fam)) {
-			rc = fail(err, errlen, "%s: %s is of a family the Service does not have (spec.ipFamilies)",
+			rc = lb_json_fail(err, errlen, "%s: %s is of a family the Service does not have (spec.ipFamilies)",
 				  CP_ANN_IPS, json_string_value(v));
 			json_decref(req);
 			goto out;
@@ -293,7 +283,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	const json_t *ports = json_object_get(spec, "ports");
 	lb->ports = calloc(json_array_size(ports) ? json_array_size(ports) : 1, sizeof(*lb->ports));
 	if (lb->ports == NULL) {
-		rc = fail(err, errlen, "out of memory");
+		rc = lb_json_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	json_array_foreach(ports, i, v) {
@@ -323,12 +313,12 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 		lb->n_ports++;
 	}
 	if (lb->n_ports == 0) {
-		rc = fail(err, errlen, "spec.ports: no TCP or UDP port");
+		rc = lb_json_fail(err, errlen, "spec.ports: no TCP or UDP port");
 		goto out;
 	}
 	if (lb->n_ports > CP_MAX_PORTS) {
 		/* Kubernetes has no such limit, but a load balancer (and the state file) has */
-		rc = fail(err, errlen, "spec.ports: %u TCP and UDP ports, at most %d", lb->n_ports,
+		rc = lb_json_fail(err, errlen, "spec.ports: %u TCP and UDP ports, at most %d", lb->n_ports,
 			  CP_MAX_PORTS);
 		goto out;
 	}
@@ -352,7 +342,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	}
 	if (json_array_size(ranges) > LB_MAX_SOURCE_RANGES) {
 		json_decref(ranges);
-		rc = fail(err, errlen, "loadBalancerSourceRanges: at most %d", LB_MAX_SOURCE_RANGES);
+		rc = lb_json_fail(err, errlen, "loadBalancerSourceRanges: at most %d", LB_MAX_SOURCE_RANGES);
 		goto out;
 	}
 	if (json_array_size(ranges)) {
@@ -362,7 +352,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 			if (!lb->ranges || !json_is_string(v) ||
 			    lb_prefix_parse(json_string_value(v), &lb->ranges[lb->n_ranges], NULL, false) < 0) {
 				json_decref(ranges);
-				rc = fail(err, errlen, "loadBalancerSourceRanges[%zu]: not a CIDR", i);
+				rc = lb_json_fail(err, errlen, "loadBalancerSourceRanges[%zu]: not a CIDR", i);
 				goto out;
 			}
 			lb->n_ranges++;
@@ -374,7 +364,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 
 	rc = slices_to_backends(slices, lb->name, lb->ns, lb, warn, warnlen);
 	if (rc < 0)
-		fail(err, errlen, "out of memory");
+		lb_json_fail(err, errlen, "out of memory");
 out:
 	if (rc < 0)
 		cp_lb_free(lb);

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "lb.h"
+#include "lb_json.h"
 #include "lb_error.h"
 
 #define HC_INTERVAL_MIN 100
@@ -146,89 +147,20 @@ cp_name_valid(const char *s)
 
 /* --------------------------------------------------------------- decoding */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return LB_EINVAL;
-}
-
-/* Optional members: JSON null is the same as absent. */
-static json_t *
-member(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_null(v) ? NULL : v;
-}
-
-/* Every key of o must be one of the NULL-terminated names. */
-static int
-known_keys(const json_t *o, const char *const *names, const char *where, char *err,
-	   size_t errlen)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		bool ok = false;
-		for (const char *const *n = names; *n && !ok; n++)
-			ok = strcmp(k, *n) == 0;
-		if (!ok)
-			return fail(err, errlen, "%s%s: unknown field", where, k);
-	}
-	return 0;
-}
-
-/* Returns 0 (set), 1 (absent, *out untouched) or LB_EINVAL. */
-static int
-get_int(const json_t *o, const char *key, const char *where, long long lo, long long hi,
-	long long *out, char *err, size_t errlen)
-{
-	json_t *v = member(o, key);
-
-	if (v == NULL)
-		return 1;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return fail(err, errlen, "%s%s: must be an integer %lld..%lld", where, key, lo, hi);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int
-get_str(const json_t *o, const char *key, const char *where, const char **out, char *err,
-	size_t errlen)
-{
-	json_t *v = member(o, key);
-
-	if (v == NULL)
-		return 1;
-	if (!json_is_string(v))
-		return fail(err, errlen, "%s%s: must be a string", where, key);
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* An optional string of at most size-1 bytes copied into dst. */
 static int
 get_strbuf(const json_t *o, const char *key, const char *where, char *dst, size_t size,
 	   char *err, size_t errlen)
 {
 	const char *s = NULL;
-	int rc = get_str(o, key, where, &s, err, errlen);
+	int rc = lb_json_str(o, key, where, false, &s, err, errlen);
 
 	if (rc != 0)
 		return rc;
 	size_t n = strlen(s);
 
 	if (n >= size)
-		return fail(err, errlen, "%s%s: at most %zu characters", where, key, size - 1);
+		return lb_json_fail(err, errlen, "%s%s: at most %zu characters", where, key, size - 1);
 	memcpy(dst, s, n + 1);
 	return 0;
 }
@@ -249,14 +181,14 @@ decode_ips(const json_t *a, const char *field, struct lb_addr out[2], uint32_t *
 
 	*n = 0;
 	if (!json_is_array(a) || json_array_size(a) > 2)
-		return fail(err, errlen, "%s: must be an array of at most 2 addresses (one per family)",
+		return lb_json_fail(err, errlen, "%s: must be an array of at most 2 addresses (one per family)",
 			    field);
 	json_array_foreach(a, i, v) {
 		struct lb_addr ad;
 		if (!json_is_string(v) || lb_addr_parse(json_string_value(v), &ad) < 0)
-			return fail(err, errlen, "%s[%zu]: must be an IPv4 or IPv6 address", field, i);
+			return lb_json_fail(err, errlen, "%s[%zu]: must be an IPv4 or IPv6 address", field, i);
 		if (*n == 1 && out[0].family == ad.family)
-			return fail(err, errlen, "%s[%zu]: a second IPv%u address (at most one per family)",
+			return lb_json_fail(err, errlen, "%s[%zu]: a second IPv%u address (at most one per family)",
 				    field, i, ad.family);
 		out[(*n)++] = ad;
 	}
@@ -276,15 +208,15 @@ decode_families(const json_t *a, uint8_t *fam, char *err, size_t errlen)
 
 	*fam = 0;
 	if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > 2)
-		return fail(err, errlen, "ip_families: must be [\"IPv4\"], [\"IPv6\"] or [\"IPv4\", \"IPv6\"]");
+		return lb_json_fail(err, errlen, "ip_families: must be [\"IPv4\"], [\"IPv6\"] or [\"IPv4\", \"IPv6\"]");
 	json_array_foreach(a, i, v) {
 		const char *s = json_is_string(v) ? json_string_value(v) : "";
 		uint8_t bit = strcmp(s, "IPv4") == 0 ? LB_FAMILY_V4 :
 			      strcmp(s, "IPv6") == 0 ? LB_FAMILY_V6 : 0;
 		if (bit == 0)
-			return fail(err, errlen, "ip_families[%zu]: must be \"IPv4\" or \"IPv6\"", i);
+			return lb_json_fail(err, errlen, "ip_families[%zu]: must be \"IPv4\" or \"IPv6\"", i);
 		if (*fam & bit)
-			return fail(err, errlen, "ip_families[%zu]: %s is listed twice", i, s);
+			return lb_json_fail(err, errlen, "ip_families[%zu]: %s is listed twice", i, s);
 		*fam |= bit;
 	}
 	return 0;
@@ -303,30 +235,30 @@ decode_port(const json_t *p, size_t i, struct cp_port *out, char *err, size_t er
 
 	snprintf(where, sizeof(where), "ports[%zu].", i);
 	if (!json_is_object(p))
-		return fail(err, errlen, "ports[%zu]: must be an object", i);
-	if ((rc = known_keys(p, port_keys, where, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "ports[%zu]: must be an object", i);
+	if ((rc = lb_json_known_keys(p, port_keys, where, err, errlen)) < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
 	out->proto = LB_PROTO_TCP;
-	if ((rc = get_str(p, "name", where, &s, err, errlen)) < 0)
+	if ((rc = lb_json_str(p, "name", where, false, &s, err, errlen)) < 0)
 		return rc;
 	if (rc == 0 && s[0] != '\0') {
 		if (!cp_name_valid(s))
-			return fail(err, errlen, "%sname: %s", where, dns_label_msg);
+			return lb_json_fail(err, errlen, "%sname: %s", where, dns_label_msg);
 		snprintf(out->name, sizeof(out->name), "%s", s);
 	}
-	if ((rc = get_int(p, "port", where, 1, 65535, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(p, "port", where, 1, 65535, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 1)
-		return fail(err, errlen, "%sport: missing", where);
+		return lb_json_fail(err, errlen, "%sport: missing", where);
 	out->port = (uint16_t)v;
-	if (member(p, "protocol") != NULL) {
-		t = member(p, "protocol");
+	if (lb_json_member(p, "protocol") != NULL) {
+		t = lb_json_member(p, "protocol");
 		if (!json_is_string(t) || lb_proto_parse(json_string_value(t), &out->proto) < 0)
-			return fail(err, errlen, "%sprotocol: must be \"TCP\" or \"UDP\"", where);
+			return lb_json_fail(err, errlen, "%sprotocol: must be \"TCP\" or \"UDP\"", where);
 	}
 	out->target_port = out->port;
-	t = member(p, "target_port");
+	t = lb_json_member(p, "target_port");
 	if (t != NULL) {
 		bool name_ok = false;
 		if (json_is_string(t) && cp_name_valid(json_string_value(t)))
@@ -340,7 +272,7 @@ decode_port(const json_t *p, size_t i, struct cp_port *out, char *err, size_t er
 			   json_integer_value(t) <= 65535) {
 			out->target_port = (uint16_t)json_integer_value(t);
 		} else {
-			return fail(err, errlen, "%starget_port: must be an integer 1..65535 or a port name",
+			return lb_json_fail(err, errlen, "%starget_port: must be an integer 1..65535 or a port name",
 				    where);
 		}
 	}
@@ -355,12 +287,12 @@ decode_ports(const json_t *a, struct cp_lb *lb, char *err, size_t errlen)
 	int rc;
 
 	if (a == NULL)
-		return fail(err, errlen, "ports: missing");
+		return lb_json_fail(err, errlen, "ports: missing");
 	if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > CP_MAX_PORTS)
-		return fail(err, errlen, "ports: must be an array of 1..%d objects", CP_MAX_PORTS);
+		return lb_json_fail(err, errlen, "ports: must be an array of 1..%d objects", CP_MAX_PORTS);
 	lb->ports = calloc(json_array_size(a), sizeof(*lb->ports));
 	if (lb->ports == NULL)
-		return fail(err, errlen, "ports: out of memory");
+		return lb_json_fail(err, errlen, "ports: out of memory");
 	json_array_foreach(a, i, p) {
 		struct cp_port *q = &lb->ports[i];
 		if ((rc = decode_port(p, i, q, err, errlen)) < 0)
@@ -368,10 +300,10 @@ decode_ports(const json_t *a, struct cp_lb *lb, char *err, size_t errlen)
 		for (size_t k = 0; k < i; k++) {
 			const struct cp_port *o = &lb->ports[k];
 			if (o->port == q->port && o->proto == q->proto)
-				return fail(err, errlen, "ports[%zu]: %s/%u duplicates ports[%zu]", i,
+				return lb_json_fail(err, errlen, "ports[%zu]: %s/%u duplicates ports[%zu]", i,
 					    q->proto == LB_PROTO_TCP ? "TCP" : "UDP", q->port, k);
 			if (q->name[0] != '\0' && strcmp(o->name, q->name) == 0)
-				return fail(err, errlen, "ports[%zu].name: \"%s\" duplicates ports[%zu].name",
+				return lb_json_fail(err, errlen, "ports[%zu].name: \"%s\" duplicates ports[%zu].name",
 					    i, q->name, k);
 		}
 		lb->n_ports++;
@@ -394,34 +326,34 @@ decode_backend(const json_t *b, size_t i, struct cp_backend *out, char *err, siz
 
 	snprintf(where, sizeof(where), "backends[%zu].", i);
 	if (!json_is_object(b))
-		return fail(err, errlen, "backends[%zu]: must be an object", i);
-	if ((rc = known_keys(b, backend_keys, where, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "backends[%zu]: must be an object", i);
+	if ((rc = lb_json_known_keys(b, backend_keys, where, err, errlen)) < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
 	out->weight = 1;
 	out->state = LB_BACKEND_ACTIVE;
-	t = member(b, "address");
+	t = lb_json_member(b, "address");
 	if (t == NULL)
-		return fail(err, errlen, "%saddress: missing", where);
+		return lb_json_fail(err, errlen, "%saddress: missing", where);
 	if (!json_is_string(t) || lb_addr_parse(json_string_value(t), &out->addr) < 0)
-		return fail(err, errlen, "%saddress: must be an IPv4 or IPv6 address", where);
-	if ((rc = get_int(b, "port", where, 0, 65535, &v, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "%saddress: must be an IPv4 or IPv6 address", where);
+	if ((rc = lb_json_int(b, "port", where, 0, 65535, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		out->port = (uint16_t)v;
-	if ((rc = get_int(b, "weight", where, 0, LB_WEIGHT_MAX, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(b, "weight", where, 0, LB_WEIGHT_MAX, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		out->weight = (uint16_t)v;
-	t = member(b, "state");
+	t = lb_json_member(b, "state");
 	if (t != NULL && (!json_is_string(t) ||
 			  lb_backend_state_parse(json_string_value(t), &out->state) < 0))
-		return fail(err, errlen, "%sstate: must be \"active\", \"draining\" or \"down\"", where);
-	if ((rc = get_str(b, "port_name", where, &s, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "%sstate: must be \"active\", \"draining\" or \"down\"", where);
+	if ((rc = lb_json_str(b, "port_name", where, false, &s, err, errlen)) < 0)
 		return rc;
 	if (rc == 0 && s[0] != '\0') {
 		if (!cp_name_valid(s))
-			return fail(err, errlen, "%sport_name: %s", where, dns_label_msg);
+			return lb_json_fail(err, errlen, "%sport_name: %s", where, dns_label_msg);
 		snprintf(out->port_name, sizeof(out->port_name), "%s", s);
 	}
 	/* "health" is an output field: ignored. */
@@ -455,14 +387,14 @@ dup_backends(const struct cp_backend *bs, uint32_t n, char *err, size_t errlen)
 		return 0;
 	v = malloc(n * sizeof(*v));
 	if (v == NULL)
-		return fail(err, errlen, "backends: out of memory");
+		return lb_json_fail(err, errlen, "backends: out of memory");
 	for (uint32_t i = 0; i < n; i++)
 		v[i] = &bs[i];
 	qsort(v, n, sizeof(*v), by_backend);
 	for (uint32_t i = 1; i < n && rc == 0; i++)
 		if (lb_addr_eq(&v[i - 1]->addr, &v[i]->addr) && v[i - 1]->port == v[i]->port &&
 		    strcmp(v[i - 1]->port_name, v[i]->port_name) == 0)
-			rc = fail(err, errlen, "backends[%td]: same address and port as backends[%td]",
+			rc = lb_json_fail(err, errlen, "backends[%td]: same address and port as backends[%td]",
 				  v[i] - bs, v[i - 1] - bs);
 	free(v);
 	return rc;
@@ -483,20 +415,20 @@ decode_backends(const json_t *a, uint8_t families, struct cp_backend **out, uint
 	if (a == NULL)
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > CP_MAX_BACKENDS)
-		return fail(err, errlen, "backends: must be an array of at most %d objects",
+		return lb_json_fail(err, errlen, "backends: must be an array of at most %d objects",
 			    CP_MAX_BACKENDS);
 	if (json_array_size(a) == 0)
 		return 0;
 	*out = calloc(json_array_size(a), sizeof(**out));
 	if (*out == NULL)
-		return fail(err, errlen, "backends: out of memory");
+		return lb_json_fail(err, errlen, "backends: out of memory");
 	json_array_foreach(a, i, b) {
 		struct cp_backend *q = &(*out)[i];
 		if ((rc = decode_backend(b, i, q, err, errlen)) < 0)
 			return rc;
 		*n += 1;
 		if (!(families & family_bit(q->addr.family)))
-			return fail(err, errlen, "backends[%zu].address: %s is IPv%u but ip_families has no IPv%u",
+			return lb_json_fail(err, errlen, "backends[%zu].address: %s is IPv%u but ip_families has no IPv%u",
 				    i, lb_addr_format(&q->addr, buf, sizeof(buf)), q->addr.family,
 				    q->addr.family);
 	}
@@ -513,15 +445,15 @@ decode_affinity(const json_t *a, struct cp_lb *lb, char *err, size_t errlen)
 	int rc;
 
 	if (!json_is_object(a))
-		return fail(err, errlen, "session_affinity: must be an object");
-	if ((rc = known_keys(a, affinity_keys, "session_affinity.", err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "session_affinity: must be an object");
+	if ((rc = lb_json_known_keys(a, affinity_keys, "session_affinity.", err, errlen)) < 0)
 		return rc;
-	t = member(a, "type");
+	t = lb_json_member(a, "type");
 	if (t == NULL)
-		return fail(err, errlen, "session_affinity.type: missing");
+		return lb_json_fail(err, errlen, "session_affinity.type: missing");
 	if (!json_is_string(t) || lb_affinity_parse(json_string_value(t), &lb->affinity) < 0)
-		return fail(err, errlen, "session_affinity.type: must be \"ClientIP\" or \"None\"");
-	rc = get_int(a, "timeout_seconds", "session_affinity.", 1, LB_AFFINITY_TIMEOUT_MAX, &v, err,
+		return lb_json_fail(err, errlen, "session_affinity.type: must be \"ClientIP\" or \"None\"");
+	rc = lb_json_int(a, "timeout_seconds", "session_affinity.", 1, LB_AFFINITY_TIMEOUT_MAX, false, &v, err,
 		     errlen);
 	if (rc < 0)
 		return rc;
@@ -537,17 +469,17 @@ decode_ranges(const json_t *a, struct cp_lb *lb, char *err, size_t errlen)
 	json_t *r;
 
 	if (!json_is_array(a) || json_array_size(a) > LB_MAX_SOURCE_RANGES)
-		return fail(err, errlen, "source_ranges: must be an array of at most %d CIDRs",
+		return lb_json_fail(err, errlen, "source_ranges: must be an array of at most %d CIDRs",
 			    LB_MAX_SOURCE_RANGES);
 	if (json_array_size(a) == 0)
 		return 0;
 	lb->ranges = calloc(json_array_size(a), sizeof(*lb->ranges));
 	if (lb->ranges == NULL)
-		return fail(err, errlen, "source_ranges: out of memory");
+		return lb_json_fail(err, errlen, "source_ranges: out of memory");
 	json_array_foreach(a, i, r) {
 		if (!json_is_string(r) ||
 		    lb_prefix_parse(json_string_value(r), &lb->ranges[i], NULL, true) < 0)
-			return fail(err, errlen,
+			return lb_json_fail(err, errlen,
 				    "source_ranges[%zu]: must be a CIDR with host bits zero, e.g. \"198.18.0.0/15\"",
 				    i);
 		lb->n_ranges++;
@@ -583,10 +515,10 @@ decode_hc(const json_t *h, struct cp_health_check *hc, char *err, size_t errlen)
 	int rc;
 
 	if (!json_is_object(h))
-		return fail(err, errlen, "health_check: must be an object");
-	if ((rc = known_keys(h, hc_keys, w, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "health_check: must be an object");
+	if ((rc = lb_json_known_keys(h, hc_keys, w, err, errlen)) < 0)
 		return rc;
-	t = member(h, "type");
+	t = lb_json_member(h, "type");
 	if (t != NULL) {
 		const char *s = json_is_string(t) ? json_string_value(t) : "";
 		if (strcmp(s, "none") == 0)
@@ -596,41 +528,41 @@ decode_hc(const json_t *h, struct cp_health_check *hc, char *err, size_t errlen)
 		else if (strcmp(s, "http") == 0)
 			hc->type = CP_HC_HTTP;
 		else
-			return fail(err, errlen, "health_check.type: must be \"none\", \"tcp\" or \"http\"");
+			return lb_json_fail(err, errlen, "health_check.type: must be \"none\", \"tcp\" or \"http\"");
 	}
-	if ((rc = get_str(h, "path", w, &path, err, errlen)) < 0)
+	if ((rc = lb_json_str(h, "path", w, false, &path, err, errlen)) < 0)
 		return rc;
 	if (path != NULL) {
 		if (!hc_path_valid(path))
-			return fail(err, errlen,
+			return lb_json_fail(err, errlen,
 				    "health_check.path: must start with '/', at most %d characters, no spaces",
 				    CP_HC_PATH_MAX - 1);
 		if (hc->type != CP_HC_HTTP)
-			return fail(err, errlen, "health_check.path: only for type \"http\"");
+			return lb_json_fail(err, errlen, "health_check.path: only for type \"http\"");
 		snprintf(hc->path, sizeof(hc->path), "%s", path);
 	}
-	if ((rc = get_int(h, "port", w, 0, 65535, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(h, "port", w, 0, 65535, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		hc->port = (uint16_t)v;
-	if ((rc = get_int(h, "interval_ms", w, HC_INTERVAL_MIN, HC_INTERVAL_MAX, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(h, "interval_ms", w, HC_INTERVAL_MIN, HC_INTERVAL_MAX, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		hc->interval_ms = (uint32_t)v;
-	if ((rc = get_int(h, "timeout_ms", w, HC_TIMEOUT_MIN, HC_TIMEOUT_MAX, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(h, "timeout_ms", w, HC_TIMEOUT_MIN, HC_TIMEOUT_MAX, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		hc->timeout_ms = (uint32_t)v;
-	if ((rc = get_int(h, "rise", w, 1, HC_COUNT_MAX, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(h, "rise", w, 1, HC_COUNT_MAX, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		hc->rise = (uint32_t)v;
-	if ((rc = get_int(h, "fall", w, 1, HC_COUNT_MAX, &v, err, errlen)) < 0)
+	if ((rc = lb_json_int(h, "fall", w, 1, HC_COUNT_MAX, false, &v, err, errlen)) < 0)
 		return rc;
 	if (rc == 0)
 		hc->fall = (uint32_t)v;
 	if (hc->timeout_ms >= hc->interval_ms)
-		return fail(err, errlen, "health_check.timeout_ms: must be less than interval_ms (%u)",
+		return lb_json_fail(err, errlen, "health_check.timeout_ms: must be less than interval_ms (%u)",
 			    hc->interval_ms);
 	return 0;
 }
@@ -647,20 +579,20 @@ decode_status(const json_t *s, struct cp_lb *lb, char *err, size_t errlen)
 	if (s == NULL)
 		return 0;
 	if (!json_is_object(s))
-		return fail(err, errlen, "status: must be an object");
-	if ((rc = known_keys(s, status_keys, "status.", err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "status: must be an object");
+	if ((rc = lb_json_known_keys(s, status_keys, "status.", err, errlen)) < 0)
 		return rc;
-	if ((rc = get_str(s, "state", "status.", &state, err, errlen)) < 0)
+	if ((rc = lb_json_str(s, "state", "status.", false, &state, err, errlen)) < 0)
 		return rc;
 	if (state != NULL && strcmp(state, "active") != 0 && strcmp(state, "pending") != 0)
-		return fail(err, errlen, "status.state: must be \"active\" or \"pending\"");
+		return lb_json_fail(err, errlen, "status.state: must be \"active\" or \"pending\"");
 	if ((rc = get_strbuf(s, "message", "status.", lb->status, sizeof(lb->status), err,
 			     errlen)) < 0)
 		return rc;
 	if (state != NULL && strcmp(state, "pending") == 0 && lb->status[0] == '\0')
 		snprintf(lb->status, sizeof(lb->status), "pending");
 	if (state != NULL && strcmp(state, "active") == 0 && lb->status[0] != '\0')
-		return fail(err, errlen, "status.message: must be empty when state is \"active\"");
+		return lb_json_fail(err, errlen, "status.message: must be empty when state is \"active\"");
 	return 0;
 }
 
@@ -679,7 +611,7 @@ check_ips_families(const struct lb_addr *ips, uint32_t n, uint8_t families, cons
 
 	for (uint32_t i = 0; i < n; i++)
 		if (!(families & family_bit(ips[i].family)))
-			return fail(err, errlen, "ip_families: has no IPv%u but %s has %s",
+			return lb_json_fail(err, errlen, "ip_families: has no IPv%u but %s has %s",
 				    ips[i].family, field, lb_addr_format(&ips[i], buf, sizeof(buf)));
 	return 0;
 }
@@ -694,20 +626,20 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 	int rc;
 
 	if (!json_is_object(j))
-		return fail(err, errlen, "body: must be a JSON object");
-	if ((rc = known_keys(j, lb_keys, "", err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "body: must be a JSON object");
+	if ((rc = lb_json_known_keys(j, lb_keys, "", err, errlen)) < 0)
 		return rc;
 
 	a = json_object_get(j, "name");
 	if (a == NULL)
-		return fail(err, errlen, "name: missing");
+		return lb_json_fail(err, errlen, "name: missing");
 	if (!json_is_string(a) || !cp_name_valid(json_string_value(a)))
-		return fail(err, errlen, "name: %s", dns_label_msg);
+		return lb_json_fail(err, errlen, "name: %s", dns_label_msg);
 	snprintf(lb->name, sizeof(lb->name), "%s", json_string_value(a));
-	if ((rc = get_str(j, "namespace", "", &s, err, errlen)) < 0)
+	if ((rc = lb_json_str(j, "namespace", "", false, &s, err, errlen)) < 0)
 		return rc;
 	if (rc == 0 && !cp_name_valid(s))
-		return fail(err, errlen, "namespace: %s", dns_label_msg);
+		return lb_json_fail(err, errlen, "namespace: %s", dns_label_msg);
 	if (rc == 0)
 		snprintf(lb->ns, sizeof(lb->ns), "%s", s);
 
@@ -718,15 +650,15 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 		return rc;
 
 	/* the address request */
-	a = member(j, "ips");
+	a = lb_json_member(j, "ips");
 	if (state || a == NULL || (json_is_array(a) && json_array_size(a) == 0)) {
 		/* state file, or an API body echoing a GET whose request is pending */
-		a = member(j, "requested_ips");
+		a = lb_json_member(j, "requested_ips");
 		req_field = "requested_ips";
 	}
 	if (a != NULL && (rc = decode_ips(a, req_field, lb->req_ips, &lb->n_req_ips, err, errlen)) < 0)
 		return rc;
-	a = member(j, "ip_families");
+	a = lb_json_member(j, "ip_families");
 	if (a != NULL) {
 		if ((rc = decode_families(a, &lb->families, err, errlen)) < 0)
 			return rc;
@@ -739,27 +671,27 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 			lb->families |= family_bit(lb->req_ips[i].family);
 	}
 
-	if ((rc = decode_ports(member(j, "ports"), lb, err, errlen)) < 0)
+	if ((rc = decode_ports(lb_json_member(j, "ports"), lb, err, errlen)) < 0)
 		return rc;
-	if ((rc = decode_backends(member(j, "backends"), lb->families, &lb->backends, &lb->n_backends,
+	if ((rc = decode_backends(lb_json_member(j, "backends"), lb->families, &lb->backends, &lb->n_backends,
 				  err, errlen)) < 0)
 		return rc;
-	a = member(j, "session_affinity");
+	a = lb_json_member(j, "session_affinity");
 	if (a != NULL && (rc = decode_affinity(a, lb, err, errlen)) < 0)
 		return rc;
-	a = member(j, "source_ranges");
+	a = lb_json_member(j, "source_ranges");
 	if (a != NULL && (rc = decode_ranges(a, lb, err, errlen)) < 0)
 		return rc;
-	a = member(j, "mode");
+	a = lb_json_member(j, "mode");
 	if (a != NULL && (!json_is_string(a) || lb_mode_parse(json_string_value(a), &lb->mode) < 0))
-		return fail(err, errlen, "mode: must be \"fnat\" or \"dnat\"");
-	a = member(j, "health_check");
+		return lb_json_fail(err, errlen, "mode: must be \"fnat\" or \"dnat\"");
+	a = lb_json_member(j, "health_check");
 	if (a != NULL && (rc = decode_hc(a, &lb->hc, err, errlen)) < 0)
 		return rc;
 
 	if (!state)
 		return 0; /* status fields of an API body are not taken as status */
-	a = member(j, "ips");
+	a = lb_json_member(j, "ips");
 	if (a != NULL) {
 		if ((rc = decode_ips(a, "ips", lb->ips, &lb->n_ips, err, errlen)) < 0)
 			return rc;
@@ -769,7 +701,7 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 	if ((rc = get_strbuf(j, "alloc_pool", "", lb->alloc_pool, sizeof(lb->alloc_pool), err,
 			     errlen)) < 0)
 		return rc;
-	return decode_status(member(j, "status"), lb, err, errlen);
+	return decode_status(lb_json_member(j, "status"), lb, err, errlen);
 }
 
 int
@@ -780,7 +712,7 @@ cp_lb_from_json(const json_t *j, struct cp_lb *lb, const struct cp_health_check 
 
 	cp_lb_init(lb, hc_defaults);
 	if (j == NULL)
-		rc = fail(err, errlen, "body: must be a JSON object");
+		rc = lb_json_fail(err, errlen, "body: must be a JSON object");
 	else
 		rc = decode(j, lb, false, err, errlen);
 	if (rc < 0)
@@ -795,7 +727,7 @@ cp_lb_from_state_json(const json_t *j, struct cp_lb *lb, char *err, size_t errle
 
 	cp_lb_init(lb, NULL);
 	if (j == NULL)
-		rc = fail(err, errlen, "body: must be a JSON object");
+		rc = lb_json_fail(err, errlen, "body: must be a JSON object");
 	else
 		rc = decode(j, lb, true, err, errlen);
 	if (rc < 0)
@@ -813,15 +745,15 @@ cp_lb_backends_from_json(const json_t *j, struct cp_lb *lb, char *err, size_t er
 	int rc;
 
 	if (j == NULL || lb == NULL)
-		return fail(err, errlen, "body: must be an array of backends or {\"backends\": [...]}");
+		return lb_json_fail(err, errlen, "body: must be an array of backends or {\"backends\": [...]}");
 	if (json_is_object(j)) {
-		if ((rc = known_keys(j, backends_body_keys, "", err, errlen)) < 0)
+		if ((rc = lb_json_known_keys(j, backends_body_keys, "", err, errlen)) < 0)
 			return rc;
 		j = json_object_get(j, "backends");
 		if (j == NULL)
-			return fail(err, errlen, "backends: missing");
+			return lb_json_fail(err, errlen, "backends: missing");
 	} else if (!json_is_array(j)) {
-		return fail(err, errlen, "body: must be an array of backends or {\"backends\": [...]}");
+		return lb_json_fail(err, errlen, "body: must be an array of backends or {\"backends\": [...]}");
 	}
 	rc = decode_backends(j, lb->families, &bs, &n, err, errlen);
 	if (rc < 0) {

@@ -76,14 +76,10 @@ lb_classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_p
 		if (r->tx_port == LB_PORT_NONE || w->n_src[r->tx_port][fam] == 0)
 			continue;
 		struct lb_ct_rev_key rk;
-		memset(&rk, 0, sizeof(rk));
-		memcpy(rk.backend, r->addr, 16);
-		rk.backend_port = r->port;
-		rk.mode = LB_MODE_FNAT;
-		rk.proto = p->proto;
+		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
-		lb_ct_snat_prefetch(w->ct, &rk, f ^ w->snat_salt, w->snat_lo, w->snat_hi, (uint16_t)w->n_workers,
-				    (uint16_t)w->id);
+		lb_ct_snat_prefetch(w->ct, &rk, f ^ w->snat_salt, w->snat_lo, w->snat_hi,
+				    (uint16_t)w->n_workers, (uint16_t)w->id);
 	}
 	/* Pass 3: per packet, the forwarding decision and the rewrite. */
 	for (uint16_t j = 0; j < k; j++) {

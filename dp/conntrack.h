@@ -84,6 +84,18 @@ struct lb_ct_rev_key {
 	uint16_t client_port;  /* network order */
 };
 
+/* A reverse key for replies from backend:port; the caller adds the local or client part. */
+static inline void
+lb_ct_rev_key_init(struct lb_ct_rev_key *k, uint8_t mode, uint8_t proto, const uint8_t *backend,
+		   uint16_t backend_port)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->backend, backend, 16);
+	k->backend_port = backend_port;
+	k->mode = mode;
+	k->proto = proto;
+}
+
 struct lb_ct_conf {
 	uint32_t capacity;                  /* connections, >= 1 */
 	uint32_t timeout_ms[LB_CT_NSTATES]; /* idle timeout per state */

@@ -146,11 +146,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 			return NULL;
 		}
 		struct lb_ct_rev_key rk;
-		memset(&rk, 0, sizeof(rk));
-		memcpy(rk.backend, r->addr, 16);
-		rk.backend_port = r->port;
-		rk.mode = LB_MODE_FNAT;
-		rk.proto = p->proto;
+		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		/*
 		 * Start the port search from the whole flow's hash: with ClientIP
 		 * affinity fh covers the client address only, and every connection of
@@ -320,11 +316,7 @@ reply_fnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint
 		}
 	}
 	struct lb_ct_rev_key rk;
-	memset(&rk, 0, sizeof(rk));
-	memcpy(rk.backend, p->src, 16);
-	rk.backend_port = p->sport;
-	rk.mode = LB_MODE_FNAT;
-	rk.proto = p->proto;
+	lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, p->src, p->sport);
 	rk.local_idx = local_idx;
 	rk.local_port = p->dport;
 	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
@@ -346,11 +338,7 @@ reply_dnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		}
 	}
 	struct lb_ct_rev_key rk;
-	memset(&rk, 0, sizeof(rk));
-	memcpy(rk.backend, p->src, 16);
-	rk.backend_port = p->sport;
-	rk.mode = LB_MODE_DNAT;
-	rk.proto = p->proto;
+	lb_ct_rev_key_init(&rk, LB_MODE_DNAT, p->proto, p->src, p->sport);
 	memcpy(rk.client, p->dst, 16);
 	rk.client_port = p->dport;
 	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));

@@ -78,10 +78,7 @@ icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 	}
 	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
 	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
-	memset(&rk, 0, sizeof(rk));
-	memcpy(rk.backend, in.dst, 16);
-	rk.backend_port = in.dport;
-	rk.proto = in.proto;
+	lb_ct_rev_key_init(&rk, LB_MODE_FNAT, in.proto, in.dst, in.dport); /* mode set below */
 
 	if (flags & LB_ADDR_LOCAL) {
 		unsigned owner = rte_be_to_cpu_16(in.sport) % w->n_workers;

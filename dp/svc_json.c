@@ -11,71 +11,8 @@
 #include "config.h"
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
+#include "lb_json.h"
 #include "svc_json.h"
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return LB_EINVAL;
-}
-
-/* Every key of o must be one of the NULL-terminated names. */
-static int
-known_keys(const json_t *o, const char *const *names, const char *where, char *err,
-	   size_t errlen)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		bool ok = false;
-		for (const char *const *n = names; *n; n++)
-			if (strcmp(k, *n) == 0)
-				ok = true;
-		if (!ok)
-			return fail(err, errlen, "%s%s: unknown field", where, k);
-	}
-	return 0;
-}
-
-static int
-get_int(const json_t *o, const char *key, const char *where, long long lo, long long hi,
-	bool required, long long *out, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL) {
-		if (required)
-			return fail(err, errlen, "%s%s: missing", where, key);
-		return 1;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return fail(err, errlen, "%s%s: must be an integer %lld..%lld", where, key, lo, hi);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int
-get_str(const json_t *o, const char *key, const char *where, bool required, const char **out,
-	char *err, size_t errlen)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL) {
-		if (required)
-			return fail(err, errlen, "%s%s: missing", where, key);
-		return 1;
-	}
-	if (!json_is_string(v))
-		return fail(err, errlen, "%s%s: must be a string", where, key);
-	*out = json_string_value(v);
-	return 0;
-}
 
 static const char *const svc_keys[] = {
 	LB_F_NAME, LB_F_VIP, LB_F_PORT, LB_F_PROTOCOL, LB_F_MODE, LB_F_MAGLEV_SIZE,
@@ -92,93 +29,93 @@ static int
 decode_backend(const json_t *b, size_t i, struct lb_backend_spec *out, char *err, size_t errlen)
 {
 	char where[48];
-	const char *s;
-	long long v;
+	const char *s = NULL;
+	long long v = 0;
 	int rc;
 
 	snprintf(where, sizeof(where), "backends[%zu].", i);
 	if (!json_is_object(b))
-		return fail(err, errlen, "backends[%zu]: must be an object", i);
-	if ((rc = known_keys(b, backend_keys, where, err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "backends[%zu]: must be an object", i);
+	if ((rc = lb_json_known_keys(b, backend_keys, where, err, errlen)) < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
 	out->weight = 1;
 	out->state = LB_BACKEND_ACTIVE;
-	if (get_str(b, LB_F_ADDRESS, where, true, &s, err, errlen) < 0)
+	if (lb_json_str(b, LB_F_ADDRESS, where, true, &s, err, errlen) < 0)
 		return LB_EINVAL;
 	if (lb_addr_parse(s, &out->addr) < 0)
-		return fail(err, errlen, "%saddress: '%s' is not an IPv4 or IPv6 address", where, s);
-	if (get_int(b, LB_F_PORT, where, 1, 65535, true, &v, err, errlen) < 0)
+		return lb_json_fail(err, errlen, "%saddress: '%s' is not an IPv4 or IPv6 address", where, s);
+	if (lb_json_int(b, LB_F_PORT, where, 1, 65535, true, &v, err, errlen) < 0)
 		return LB_EINVAL;
 	out->port = (uint16_t)v;
-	rc = get_int(b, LB_F_WEIGHT, where, 0, LB_WEIGHT_MAX, false, &v, err, errlen);
+	rc = lb_json_int(b, LB_F_WEIGHT, where, 0, LB_WEIGHT_MAX, false, &v, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
 		out->weight = (uint16_t)v;
-	rc = get_str(b, LB_F_STATE, where, false, &s, err, errlen);
+	rc = lb_json_str(b, LB_F_STATE, where, false, &s, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && lb_backend_state_parse(s, &out->state) < 0)
-		return fail(err, errlen, "%sstate: '%s' is not active, draining or down", where, s);
+		return lb_json_fail(err, errlen, "%sstate: '%s' is not active, draining or down", where, s);
 	return 0;
 }
 
 static int
 decode(const json_t *j, struct lb_svc_spec *s, char *err, size_t errlen)
 {
-	const char *str;
-	long long v;
+	const char *str = NULL;
+	long long v = 0;
 	json_t *a;
 	int rc;
 
 	if (!json_is_object(j))
-		return fail(err, errlen, "service: must be an object");
-	if ((rc = known_keys(j, svc_keys, "", err, errlen)) < 0)
+		return lb_json_fail(err, errlen, "service: must be an object");
+	if ((rc = lb_json_known_keys(j, svc_keys, "", err, errlen)) < 0)
 		return rc;
-	if (get_str(j, LB_F_NAME, "", true, &str, err, errlen) < 0)
+	if (lb_json_str(j, LB_F_NAME, "", true, &str, err, errlen) < 0)
 		return LB_EINVAL;
 	if (strlen(str) == 0 || strlen(str) >= sizeof(s->name))
-		return fail(err, errlen, "name: must be 1..%zu characters", sizeof(s->name) - 1);
+		return lb_json_fail(err, errlen, "name: must be 1..%zu characters", sizeof(s->name) - 1);
 	snprintf(s->name, sizeof(s->name), "%s", str);
-	if (get_str(j, LB_F_VIP, "", true, &str, err, errlen) < 0)
+	if (lb_json_str(j, LB_F_VIP, "", true, &str, err, errlen) < 0)
 		return LB_EINVAL;
 	if (lb_addr_parse(str, &s->vip) < 0)
-		return fail(err, errlen, "vip: '%s' is not an IPv4 or IPv6 address", str);
-	if (get_int(j, LB_F_PORT, "", 1, 65535, true, &v, err, errlen) < 0)
+		return lb_json_fail(err, errlen, "vip: '%s' is not an IPv4 or IPv6 address", str);
+	if (lb_json_int(j, LB_F_PORT, "", 1, 65535, true, &v, err, errlen) < 0)
 		return LB_EINVAL;
 	s->port = (uint16_t)v;
-	rc = get_str(j, LB_F_PROTOCOL, "", false, &str, err, errlen);
+	rc = lb_json_str(j, LB_F_PROTOCOL, "", false, &str, err, errlen);
 	if (rc < 0)
 		return rc;
 	s->proto = LB_PROTO_TCP;
 	if (rc == 0 && lb_proto_parse(str, &s->proto) < 0)
-		return fail(err, errlen, "protocol: '%s' is not tcp or udp", str);
-	rc = get_str(j, LB_F_MODE, "", false, &str, err, errlen);
+		return lb_json_fail(err, errlen, "protocol: '%s' is not tcp or udp", str);
+	rc = lb_json_str(j, LB_F_MODE, "", false, &str, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && lb_mode_parse(str, &s->mode) < 0)
-		return fail(err, errlen, "mode: '%s' is not fnat or dnat", str);
-	rc = get_int(j, LB_F_MAGLEV_SIZE, "", 3, LB_MAGLEV_M_MAX, false, &v, err, errlen);
+		return lb_json_fail(err, errlen, "mode: '%s' is not fnat or dnat", str);
+	rc = lb_json_int(j, LB_F_MAGLEV_SIZE, "", 3, LB_MAGLEV_M_MAX, false, &v, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
 		if (!lb_maglev_m_valid((uint32_t)v))
-			return fail(err, errlen, "maglev_size: %lld is not a prime", v);
+			return lb_json_fail(err, errlen, "maglev_size: %lld is not a prime", v);
 		s->maglev_m = (uint32_t)v;
 	}
 
 	a = json_object_get(j, LB_F_AFFINITY);
 	if (a != NULL && !json_is_null(a)) {
 		if (!json_is_object(a))
-			return fail(err, errlen, "session_affinity: must be an object");
-		if ((rc = known_keys(a, affinity_keys, "session_affinity.", err, errlen)) < 0)
+			return lb_json_fail(err, errlen, "session_affinity: must be an object");
+		if ((rc = lb_json_known_keys(a, affinity_keys, "session_affinity.", err, errlen)) < 0)
 			return rc;
-		if (get_str(a, LB_F_AFFINITY_TYPE, "session_affinity.", true, &str, err, errlen) < 0)
+		if (lb_json_str(a, LB_F_AFFINITY_TYPE, "session_affinity.", true, &str, err, errlen) < 0)
 			return LB_EINVAL;
 		if (lb_affinity_parse(str, &s->affinity) < 0)
-			return fail(err, errlen, "session_affinity.type: '%s' is not None or ClientIP", str);
-		rc = get_int(a, LB_F_AFFINITY_TIMEOUT, "session_affinity.", 1, LB_AFFINITY_TIMEOUT_MAX,
+			return lb_json_fail(err, errlen, "session_affinity.type: '%s' is not None or ClientIP", str);
+		rc = lb_json_int(a, LB_F_AFFINITY_TIMEOUT, "session_affinity.", 1, LB_AFFINITY_TIMEOUT_MAX,
 			     false, &v, err, errlen);
 		if (rc < 0)
 			return rc;
@@ -191,17 +128,17 @@ decode(const json_t *j, struct lb_svc_spec *s, char *err, size_t errlen)
 		size_t i;
 		json_t *r;
 		if (!json_is_array(a) || json_array_size(a) > LB_MAX_SOURCE_RANGES)
-			return fail(err, errlen, "source_ranges: must be an array of at most %d CIDRs",
+			return lb_json_fail(err, errlen, "source_ranges: must be an array of at most %d CIDRs",
 				    LB_MAX_SOURCE_RANGES);
 		if (json_array_size(a)) {
 			s->source_ranges = calloc(json_array_size(a), sizeof(*s->source_ranges));
 			if (s->source_ranges == NULL)
-				return fail(err, errlen, "out of memory");
+				return lb_json_fail(err, errlen, "out of memory");
 		}
 		json_array_foreach(a, i, r) {
 			if (!json_is_string(r) ||
 			    lb_prefix_parse(json_string_value(r), &s->source_ranges[i], NULL, true) < 0)
-				return fail(err, errlen, "source_ranges[%zu]: not a CIDR (host bits zero)", i);
+				return lb_json_fail(err, errlen, "source_ranges[%zu]: not a CIDR (host bits zero)", i);
 			s->n_source_ranges++;
 		}
 	}
@@ -211,12 +148,12 @@ decode(const json_t *j, struct lb_svc_spec *s, char *err, size_t errlen)
 		size_t i;
 		json_t *b;
 		if (!json_is_array(a) || json_array_size(a) > LB_MAX_BACKENDS_PER_SVC)
-			return fail(err, errlen, "backends: must be an array of at most %d objects",
+			return lb_json_fail(err, errlen, "backends: must be an array of at most %d objects",
 				    LB_MAX_BACKENDS_PER_SVC);
 		if (json_array_size(a)) {
 			s->backends = calloc(json_array_size(a), sizeof(*s->backends));
 			if (s->backends == NULL)
-				return fail(err, errlen, "out of memory");
+				return lb_json_fail(err, errlen, "out of memory");
 		}
 		json_array_foreach(a, i, b) {
 			if ((rc = decode_backend(b, i, &s->backends[i], err, errlen)) < 0)
