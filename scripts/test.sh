@@ -58,7 +58,9 @@ else
 fi
 
 if [ "$skipped" -gt 0 ]; then
-	echo "skipped tests print their reason in the logs above (meson-logs/testlog.txt)"
+	echo "why tests were skipped (their own words):"
+	grep -h '^SKIP' build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt 2>/dev/null |
+		sort -u | sed 's/^/  /'
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
 	echo "$passed passed, $failed failed"
