@@ -61,6 +61,7 @@ struct cp_k8s {
 	pthread_cond_t cv;
 	json_t *dirty;        /* set of Service keys to reconcile */
 	json_t *said;         /* key -> last event text, to not repeat ourselves */
+	json_t *to_clear;     /* keys whose status clearing failed: retried */
 	volatile bool stop;
 	char host[128];
 	/* metrics, under mu */
@@ -250,8 +251,11 @@ watch_run(void *arg)
 		w->state = W_WATCHING;
 		pthread_mutex_unlock(&k->mu);
 		long status = 0;
+		uint64_t seen0 = w->events + w->bookmarks;
 		int rc = kc_stream(k->kc, path, on_event, w, &k->stop, WATCH_TIMEOUT_S + 30, &status, err,
 				   sizeof(err));
+		if (w->events + w->bookmarks != seen0)
+			backoff = BACKOFF_MIN_MS; /* the watch worked: start the backoff over */
 		if (k->stop)
 			break;
 		if (status == 410)
@@ -408,15 +412,29 @@ write_status(struct cp_k8s *k, const char *ns, const char *name, const struct lb
 
 /* ---- reconcile ------------------------------------------------------------------ */
 
-static void
+static void mark_pending(struct cp_k8s *k);
+
+static int
 release(struct cp_k8s *k, const char *ns, const char *name, const json_t *svc)
 {
 	struct cp_lb old;
 	json_t *out = NULL;
-	char err[256];
+	char err[256], key[2 * CP_NAME_MAX + 2];
 
-	if (cp_store_copy(k->store, ns, name, &old) < 0)
-		return;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	if (cp_store_copy(k->store, ns, name, &old) < 0) {
+		pthread_mutex_lock(&k->mu);
+		bool pend = json_object_get(k->to_clear, key) != NULL;
+		pthread_mutex_unlock(&k->mu);
+		if (pend && svc) {
+			if (write_status(k, ns, name, NULL, 0) < 0)
+				return -1;
+		}
+		pthread_mutex_lock(&k->mu);
+		json_object_del(k->to_clear, key);
+		pthread_mutex_unlock(&k->mu);
+		return 0;
+	}
 	bool had_ips = old.n_ips > 0;
 	cp_lb_free(&old);
 	if (cp_store_delete(k->store, ns, name, &out, err, sizeof(err)) == 0 && svc) {
@@ -430,9 +448,19 @@ release(struct cp_k8s *k, const char *ns, const char *name, const json_t *svc)
 		if (had_ips)
 			event(k, svc, "Normal", "IPReleased", "released %s: no longer an edgelb load balancer",
 			      list);
-		write_status(k, ns, name, NULL, 0);
+		mark_pending(k);
+		if (write_status(k, ns, name, NULL, 0) < 0) {
+			pthread_mutex_lock(&k->mu);
+			json_object_set_new(k->to_clear, key, json_true());
+			pthread_mutex_unlock(&k->mu);
+			json_decref(out);
+			return -1;
+		}
+	} else if (out) {
+		mark_pending(k);
 	}
 	json_decref(out);
+	return 0;
 }
 
 static int
@@ -465,11 +493,10 @@ reconcile(struct cp_k8s *k, const char *key)
 	pthread_mutex_unlock(&k->mu);
 
 	if (svc == NULL || !cp_k8s_ours(svc, k->conf->lb_class, k->conf->default_class)) {
-		release(k, ns, name, svc);
+		rc = release(k, ns, name, svc);
 		pthread_mutex_lock(&k->mu);
 		json_object_del(k->said, key);
 		pthread_mutex_unlock(&k->mu);
-		rc = 0;
 		goto out;
 	}
 	if (cp_k8s_translate(svc, slices, &k->conf->hc, &lb, warn, sizeof(warn), err, sizeof(err)) < 0) {
@@ -545,6 +572,23 @@ out:
 	return rc;
 }
 
+/* An address came free: the load balancers waiting for one may take it now. */
+static void
+mark_pending(struct cp_k8s *k)
+{
+	char **keys = NULL;
+	uint32_t n = 0;
+
+	cp_store_keys(k->store, true, &keys, &n);
+	pthread_mutex_lock(&k->mu);
+	for (uint32_t i = 0; i < n; i++)
+		mark_locked(k, keys[i]);
+	pthread_mutex_unlock(&k->mu);
+	for (uint32_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
 /* Every Service we know plus every load balancer in the store: both may need work. */
 static void
 mark_all(struct cp_k8s *k)
@@ -554,7 +598,7 @@ mark_all(struct cp_k8s *k)
 	const char *key;
 	json_t *v;
 
-	cp_store_keys(k->store, &keys, &n);
+	cp_store_keys(k->store, false, &keys, &n);
 	pthread_mutex_lock(&k->mu);
 	json_object_foreach(k->svc.objs, key, v)
 		mark_locked(k, key);
@@ -599,6 +643,25 @@ reconcile_run(void *arg)
 		pthread_mutex_lock(&k->mu);
 		json_t *todo = k->dirty;
 		k->dirty = json_object();
+		{
+			/*
+			 * Services whose status shows addresses go first: after a lost state
+			 * file they re-adopt them before a new Service could take one.
+			 */
+			json_t *ordered = json_object();
+			const char *kk;
+			json_t *vv;
+			for (int pass = 0; pass < 2; pass++)
+				json_object_foreach(todo, kk, vv) {
+					struct lb_addr st[2];
+					const json_t *o = json_object_get(k->svc.objs, kk);
+					bool has = o && cp_k8s_status_ips(o, st) > 0;
+					if (has == (pass == 0))
+						json_object_set(ordered, kk, vv);
+				}
+			json_decref(todo);
+			todo = ordered;
+		}
 		pthread_mutex_unlock(&k->mu);
 		const char *key;
 		json_t *v;
@@ -651,6 +714,7 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 	pthread_cond_init(&k->cv, NULL);
 	k->dirty = json_object();
 	k->said = json_object();
+	k->to_clear = json_object();
 	k->svc = (struct watch){.k = k, .what = "services", .path = "/api/v1/services", .objs = json_object()};
 	k->eps = (struct watch){.k = k, .what = "endpointslices",
 				.path = "/apis/discovery.k8s.io/v1/endpointslices", .objs = json_object()};
@@ -676,6 +740,7 @@ cp_k8s_stop(struct cp_k8s *k)
 	json_decref(k->eps.objs);
 	json_decref(k->dirty);
 	json_decref(k->said);
+	json_decref(k->to_clear);
 	kc_close(k->kc);
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);

@@ -441,6 +441,18 @@ out:
 	return rc;
 }
 
+/* Same spec, same addresses, same status: as the state file would show them. */
+static bool
+same_lb(const struct cp_lb *a, const struct cp_lb *b)
+{
+	json_t *ja = cp_lb_to_json(a, NULL), *jb = cp_lb_to_json(b, NULL);
+	bool same = ja && jb && json_equal(ja, jb);
+
+	json_decref(ja);
+	json_decref(jb);
+	return same;
+}
+
 /* Health of backends that stay (same address and port) carries over. */
 static uint8_t *
 carry_health(const struct entry *old, const struct cp_lb *lb)
@@ -492,6 +504,13 @@ cp_store_replace(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t *
 	e->lb = *lb;
 	e->health = health;
 	memset(lb, 0, sizeof(*lb));
+	if (same_lb(&old.lb, &e->lb)) {
+		/* Nothing changed (a resync, a repeated PUT): no write, no dp update. */
+		cp_lb_free(&old.lb);
+		free(old.health);
+		*out = entry_json(e);
+		goto out;
+	}
 	if ((rc = save(s, err, errlen)) < 0) {
 		lb_ipam_release(s->ipam, owner);
 		*lb = e->lb; /* freed below */
@@ -619,13 +638,15 @@ cp_store_copy(struct cp_store *s, const char *ns, const char *name, struct cp_lb
 }
 
 int
-cp_store_keys(struct cp_store *s, char ***keys, uint32_t *n)
+cp_store_keys(struct cp_store *s, bool pending_only, char ***keys, uint32_t *n)
 {
 	pthread_mutex_lock(&s->mu);
 	*keys = calloc(s->n ? s->n : 1, sizeof(**keys));
 	*n = 0;
 	for (uint32_t i = 0; *keys && i < s->n; i++) {
 		char k[LB_OWNER_MAX];
+		if (pending_only && covered(&s->e[i].lb))
+			continue;
 		(*keys)[(*n)++] = strdup(cp_lb_key(&s->e[i].lb, k, sizeof(k)));
 	}
 	pthread_mutex_unlock(&s->mu);

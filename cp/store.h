@@ -51,8 +51,11 @@ json_t *cp_store_list(struct cp_store *s);
 json_t *cp_store_pools(struct cp_store *s);
 /* A copy of one load balancer (cp_lb_free it); LB_ENOENT when absent. */
 int cp_store_copy(struct cp_store *s, const char *ns, const char *name, struct cp_lb *out);
-/* Keys ("ns/name") of every load balancer; *keys malloc'd array of malloc'd strings. */
-int cp_store_keys(struct cp_store *s, char ***keys, uint32_t *n);
+/*
+ * Keys ("ns/name") of every load balancer, or only of those waiting for an
+ * address; *keys malloc'd array of malloc'd strings.
+ */
+int cp_store_keys(struct cp_store *s, bool pending_only, char ***keys, uint32_t *n);
 
 /* SIGHUP: new pools; allocations no pool holds any more are re-assigned. */
 int cp_store_reload(struct cp_store *s, const struct cp_conf *c, char *err, size_t errlen);
