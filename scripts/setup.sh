@@ -15,7 +15,7 @@ PKGS=(
 	dpdk dpdk-dev libdpdk-dev libconfig-dev libjansson-dev libcurl4-openssl-dev
 	libcmocka-dev libmicrohttpd-dev libyaml-dev
 	python3 python3-scapy
-	iproute2 iputils-ping ethtool iptables procps kmod curl socat tcpdump
+	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk
 )
 HUGEPAGES=${EDGELB_HUGEPAGES:-512}   # 2 MiB pages: 1 GiB
