@@ -244,6 +244,7 @@ watch_run(void *arg)
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 				continue;
 			}
+			backoff = BACKOFF_MIN_MS; /* the server answers again */
 		}
 		pthread_mutex_lock(&k->mu);
 		snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",

@@ -153,8 +153,11 @@ eq "Service of another class has no IP" "$(svc_ips default other)" ""
 
 # The slices reached the load balancers (spot check the last even one).
 last_even=$(( ROUNDS - ROUNDS % 2 ))
-eq "s$last_even's backend from its EndpointSlice" \
-	"$(cp_lb default "s$last_even" | jq -r '[.backends[] | "\(.address):\(.port)"] | join(" ")')" "198.19.1.$last_even:8080"
+backends_of() { cp_lb default "s$last_even" | jq -r '[.backends[] | "\(.address):\(.port)"] | join(" ")'; }
+# The slices' watch may still be in its backoff after the last fault (at most 10 s).
+want_backend="198.19.1.$last_even:8080"
+wait_until 20 '[ "$(backends_of)" = "$want_backend" ]' || true
+eq "s$last_even's backend from its EndpointSlice" "$(backends_of)" "198.19.1.$last_even:8080"
 
 relists=$(metric_sum edgelb_k8s_relists_total)
 check "edgelb_k8s_relists_total grew by $((relists - relists0)) (>= $n410 injected 410s)" test $((relists - relists0)) -ge "$n410"
@@ -165,6 +168,7 @@ done
 errs=$(metric_sum edgelb_k8s_watch_errors_total)
 check "edgelb_k8s_watch_errors_total grew ($errors0 -> $errs) with the 500s and cut watches" test "$errs" -gt "$errors0"
 for r in services endpointslices; do
+	wait_until 15 '[ "$(metric "edgelb_k8s_watch_state{resource=\"$r\",state=\"watching\"}")" = 1 ]' || true
 	eq "watch of $r back to state watching" "$(metric "edgelb_k8s_watch_state{resource=\"$r\",state=\"watching\"}")" 1
 done
 
