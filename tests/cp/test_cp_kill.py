@@ -27,7 +27,7 @@ SLOW_BYTES = 500000  # at nginx's 200 KB/s: about 2.5 s
 def main(t):
     for tool in ("nginx", "ethtool"):
         if not cplib.shutil.which(tool):
-            raise cplib.Skip("%s not installed" % tool)
+            raise cplib.Fail("%s not installed: run scripts/setup.sh" % tool)
     prefix = t.tag
     env = dict(os.environ, TOPO=prefix, TOPO_DIR=os.path.join(t.dir, "topo"),
                EDGELB_BUILD=cplib.BUILD, TOPO_BIGFILE_BYTES="2000000", TOPO_IDLE_SLEEP_US="50")

@@ -46,13 +46,13 @@ def main():
         print(f"no {build}/dp/edgelb-dp: build it first (ninja -C {a.build})")
         return 1
     if os.geteuid() != 0:
-        print("SKIP: needs root (network namespace, veths, raw sockets, DPDK)")
-        return SKIP
+        print("FAIL: needs root (network namespace, veths, raw sockets, DPDK): run as root")
+        return 1
     try:
         import scapy.all  # noqa: F401
     except ImportError as e:
-        print(f"SKIP: scapy is missing ({e}); apt-get install python3-scapy")
-        return SKIP
+        print(f"FAIL: scapy is missing ({e}): run scripts/setup.sh")
+        return 1
 
     import lbtest as T
     ck = T.Checks(f"dp-{a.case}")

@@ -12,10 +12,10 @@
 set -eEuo pipefail
 
 # Not a failure of the product: meson reports exit status 77 as skipped.
-e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
-[ "$(id -u)" = 0 ] || e2e_skip "needs root (network namespaces)"
+e2e_unready() { echo "FAIL: $* (run scripts/setup.sh, as root)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || e2e_unready "needs root (network namespaces)"
 for _t in ip ethtool nginx curl socat tcpdump ping /usr/bin/python3; do
-	command -v "$_t" >/dev/null 2>&1 || e2e_skip "$_t not installed"
+	command -v "$_t" >/dev/null 2>&1 || e2e_unready "$_t not installed"
 done
 
 E2E_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -72,13 +72,13 @@ k8s_begin() { # NAME DEADLINE_S
 	K8S_NAME=$1
 	K8S_DEADLINE=$2
 	if [ "$(id -u)" != 0 ] && [ "${K8S_NEED_ROOT:-0}" = 1 ]; then
-		echo "SKIP: needs root"; exit 77
+		echo "FAIL: needs root"; exit 1
 	fi
 	for b in "$CP_BIN" "$FAKE_BIN"; do
 		[ -x "$b" ] || { echo "FAIL - $b missing (EDGELB_BUILD=$BUILD)"; echo "0 passed, 1 failed"; exit 1; }
 	done
 	for tool in curl jq "$KUBECTL"; do
-		command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+		command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed: run scripts/setup.sh"; exit 1; }
 	done
 	WORK=$(mktemp -d "/tmp/edgelb-k8s-$K8S_NAME.XXXXXX")
 	chmod 755 "$WORK"
@@ -353,7 +353,7 @@ sys.exit(0 if a.version == lo.version and lo <= a <= hi else 1)' "$1" "$2" "$3" 
 # dp_start_null LABEL SOCK: a dp with one idle net_null port, control socket SOCK
 dp_start_null() {
 	local label=$1 sock=$2
-	command -v socat >/dev/null || { echo "SKIP: socat not installed"; exit 77; }
+	command -v socat >/dev/null || { echo "FAIL: socat not installed: run scripts/setup.sh"; exit 1; }
 	[ -x "$DP_BIN" ] || die "$DP_BIN missing (EDGELB_BUILD=$BUILD)"
 	cat >"$WORK/$label.conf" <<EOF
 dp: { workers = [1]; idle_sleep_us = 1000; control_socket = "$sock"; };

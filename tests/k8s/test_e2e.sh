@@ -13,7 +13,7 @@ K8S_NEED_ROOT=1
 k8s_begin e2e 170
 
 for tool in ip nginx ethtool socat; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+	command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed: run scripts/setup.sh"; exit 1; }
 done
 [ -x "$DP_BIN" ] || die "$DP_BIN missing (EDGELB_BUILD=$BUILD)"
 export EDGELB_BUILD=$BUILD
