@@ -322,57 +322,46 @@ parse_body(struct req *r, char *err, size_t errlen)
 	return j;
 }
 
+/*
+ * POST /v1/loadbalancers (ns == NULL: create) or PUT /v1/loadbalancers/{ns}/{name}
+ * (replace). For a PUT the path names the object; the body may repeat the name
+ * but not contradict it.
+ */
 static enum MHD_Result
-lb_create(struct cp_api *a, struct MHD_Connection *c, struct req *r)
+lb_write(struct cp_api *a, struct MHD_Connection *c, struct req *r, const char *ns,
+	 const char *name)
 {
 	char err[512];
 	struct cp_lb lb;
 	json_t *out = NULL, *j = parse_body(r, err, sizeof(err));
+	int rc;
 
 	if (j == NULL)
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	int rc = cp_lb_from_json(j, &lb, &a->conf->hc, err, sizeof(err));
+	if (ns != NULL) {
+		if (!json_is_object(j)) {
+			json_decref(j);
+			return send_error(c, MHD_HTTP_BAD_REQUEST, "request body: must be a JSON object");
+		}
+		json_t *bn = json_object_get(j, "name"), *bns = json_object_get(j, "namespace");
+		if ((bn && (!json_is_string(bn) || strcmp(json_string_value(bn), name) != 0)) ||
+		    (bns && (!json_is_string(bns) || strcmp(json_string_value(bns), ns) != 0))) {
+			json_decref(j);
+			return send_error(c, MHD_HTTP_BAD_REQUEST,
+					  "name/namespace: the body names another load balancer than the path");
+		}
+		json_object_set_new(j, "name", json_string(name));
+		json_object_set_new(j, "namespace", json_string(ns));
+	}
+	rc = cp_lb_from_json(j, &lb, &a->conf->hc, err, sizeof(err));
 	json_decref(j);
 	if (rc < 0)
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	rc = cp_store_create(a->store, &lb, false, &out, err, sizeof(err));
+	rc = ns ? cp_store_replace(a->store, &lb, false, &out, err, sizeof(err))
+		: cp_store_create(a->store, &lb, false, &out, err, sizeof(err));
 	if (rc < 0)
 		return send_error(c, status_of(rc), "%s", err);
-	return send_json(c, MHD_HTTP_CREATED, out);
-}
-
-static enum MHD_Result
-lb_replace(struct cp_api *a, struct MHD_Connection *c, struct req *r, const char *ns,
-	   const char *name)
-{
-	char err[512];
-	struct cp_lb lb;
-	json_t *out = NULL, *j = parse_body(r, err, sizeof(err));
-
-	if (j == NULL)
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "request body: must be a JSON object");
-	}
-	/* The path names the object; a body may repeat it but not contradict it. */
-	json_t *bn = json_object_get(j, "name"), *bns = json_object_get(j, "namespace");
-	if ((bn && (!json_is_string(bn) || strcmp(json_string_value(bn), name) != 0)) ||
-	    (bns && (!json_is_string(bns) || strcmp(json_string_value(bns), ns) != 0))) {
-		json_decref(j);
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "name/namespace: the body names another load balancer than the path");
-	}
-	json_object_set_new(j, "name", json_string(name));
-	json_object_set_new(j, "namespace", json_string(ns));
-	int rc = cp_lb_from_json(j, &lb, &a->conf->hc, err, sizeof(err));
-	json_decref(j);
-	if (rc < 0)
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-	rc = cp_store_replace(a->store, &lb, false, &out, err, sizeof(err));
-	if (rc < 0)
-		return send_error(c, status_of(rc), "%s", err);
-	return send_json(c, MHD_HTTP_OK, out);
+	return send_json(c, ns ? MHD_HTTP_OK : MHD_HTTP_CREATED, out);
 }
 
 static enum MHD_Result
@@ -490,7 +479,7 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 			return send_json(c, MHD_HTTP_OK,
 					 json_pack("{s:o}", "items", cp_store_list(a->store)));
 		if (post)
-			return lb_create(a, c, r);
+			return lb_write(a, c, r, NULL, NULL);
 		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET or POST");
 	}
 	const char *ns = parts[2], *name = parts[3];
@@ -515,7 +504,7 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 		return send_json(c, MHD_HTTP_OK, out);
 	}
 	if (put)
-		return lb_replace(a, c, r, ns, name);
+		return lb_write(a, c, r, ns, name);
 	if (del) {
 		rc = cp_store_delete(a->store, ns, name, &out, err, sizeof(err));
 		if (rc < 0)

@@ -642,7 +642,7 @@ reconcile_run(void *arg)
 			next_resync = cp_now_unix() + k->conf->resync_s;
 		}
 		pthread_mutex_lock(&k->mu);
-		json_t *todo = k->dirty;
+		json_t *batch = k->dirty;
 		k->dirty = json_object();
 		{
 			/*
@@ -653,21 +653,21 @@ reconcile_run(void *arg)
 			const char *kk;
 			json_t *vv;
 			for (int pass = 0; pass < 2; pass++)
-				json_object_foreach(todo, kk, vv) {
+				json_object_foreach(batch, kk, vv) {
 					struct lb_addr st[2];
 					const json_t *o = json_object_get(k->svc.objs, kk);
 					bool has = o && cp_k8s_status_ips(o, st) > 0;
 					if (has == (pass == 0))
 						json_object_set(ordered, kk, vv);
 				}
-			json_decref(todo);
-			todo = ordered;
+			json_decref(batch);
+			batch = ordered;
 		}
 		pthread_mutex_unlock(&k->mu);
 		const char *key;
 		json_t *v;
 		uint32_t failed = 0;
-		json_object_foreach(todo, key, v) {
+		json_object_foreach(batch, key, v) {
 			if (k->stop)
 				break;
 			if (reconcile(k, key) < 0) {
@@ -678,7 +678,7 @@ reconcile_run(void *arg)
 				failed++;
 			}
 		}
-		json_decref(todo);
+		json_decref(batch);
 		uint32_t handled = 0;
 		pthread_mutex_lock(&k->mu);
 		json_object_foreach(k->svc.objs, key, v)

@@ -81,12 +81,6 @@ lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx)
 	return &t->entries[idx];
 }
 
-uint32_t
-lb_neigh_capacity(const struct lb_neigh_table *t)
-{
-	return t->capacity;
-}
-
 int
 lb_neigh_ensure(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t port)
 {

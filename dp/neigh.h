@@ -81,7 +81,6 @@ const struct lb_route *lb_route_lookup(const struct lb_neigh_table *t, uint8_t f
 				       const uint8_t *addr);
 uint32_t lb_neigh_lookup(const struct lb_neigh_table *t, uint8_t family, const uint8_t *addr);
 struct lb_neigh *lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx);
-uint32_t lb_neigh_capacity(const struct lb_neigh_table *t);
 
 /* Control thread: walk entries; returns the next index or -1 at the end (iter from 0). */
 int64_t lb_neigh_next(const struct lb_neigh_table *t, uint32_t *iter);

@@ -94,12 +94,6 @@ lb_rcu_reclaim(struct lb_rcu *r)
 	return done;
 }
 
-unsigned
-lb_rcu_pending(const struct lb_rcu *r)
-{
-	return r->n;
-}
-
 void
 lb_rcu_destroy(struct lb_rcu *r)
 {

@@ -26,7 +26,4 @@ int lb_rcu_retire(struct lb_rcu *r, lb_rcu_free_fn fn, void *ctx, void *p, uintp
 /* Run the frees whose grace period has ended. Returns how many ran. */
 unsigned lb_rcu_reclaim(struct lb_rcu *r);
 
-/* Entries still waiting. */
-unsigned lb_rcu_pending(const struct lb_rcu *r);
-
 #endif /* LB_RCU_H */

@@ -603,19 +603,6 @@ lb_svcs_at(const struct lb_services *s, uint32_t id)
 	return id < s->svc_cap ? s->slot[id] : NULL;
 }
 
-const struct lb_real *
-lb_real_at(const struct lb_services *s, uint32_t id)
-{
-	return &s->reals[id];
-}
-
-uint32_t
-lb_svcs_flow_hash(const struct lb_services *s, const uint8_t *src, uint16_t sport,
-		  const uint8_t *dst, uint16_t dport, uint8_t proto)
-{
-	return lb_flow_hash(s->seed, src, sport, dst, dport, proto);
-}
-
 json_t *
 lb_svcs_svc_json(const struct lb_services *s, const struct lb_svc *svc, bool counters)
 {

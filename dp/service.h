@@ -111,7 +111,6 @@ uint32_t lb_svcs_count(const struct lb_services *s);
 uint32_t lb_svcs_capacity(const struct lb_services *s);
 uint32_t lb_reals_capacity(const struct lb_services *s);
 const struct lb_svc *lb_svcs_at(const struct lb_services *s, uint32_t id);
-const struct lb_real *lb_real_at(const struct lb_services *s, uint32_t id);
 
 /*
  * Counters of a service / a real since its id was given to it, summed over the
@@ -124,9 +123,5 @@ void lb_svcs_real_counters(const struct lb_services *s, uint32_t id, uint64_t *p
 
 /* A service's spec and counters as JSON (stats.get, service.get). */
 json_t *lb_svcs_svc_json(const struct lb_services *s, const struct lb_svc *svc, bool counters);
-
-/* The flow hash Maglev picks with (5-tuple, seeded); shared with the affinity code. */
-uint32_t lb_svcs_flow_hash(const struct lb_services *s, const uint8_t *src, uint16_t sport,
-			   const uint8_t *dst, uint16_t dport, uint8_t proto);
 
 #endif /* LB_SERVICE_H */

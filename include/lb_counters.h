@@ -102,40 +102,16 @@ enum lb_ctrl_counter {
 	LB_CTRL_MAX
 };
 
-static const char *const lb_ctrl_names[LB_CTRL_MAX] = {
+/* Names and help texts, indexed by the enums above (for stats.get and /metrics). */
 #define LB_X_NAME(e, n, h) #n,
-	LB_CTRL_COUNTERS(LB_X_NAME)
-#undef LB_X_NAME
-};
-
-static const char *const lb_ctrl_help[LB_CTRL_MAX] = {
 #define LB_X_HELP(e, n, h) h,
-	LB_CTRL_COUNTERS(LB_X_HELP)
-#undef LB_X_HELP
-};
-
-static const char *const lb_drop_names[LB_DROP_MAX] = {
-#define LB_X_NAME(e, n, h) #n,
-	LB_DROP_REASONS(LB_X_NAME)
+static const char *const lb_drop_names[LB_DROP_MAX] = {LB_DROP_REASONS(LB_X_NAME)};
+static const char *const lb_drop_help[LB_DROP_MAX] = {LB_DROP_REASONS(LB_X_HELP)};
+static const char *const lb_event_names[LB_EV_MAX] = {LB_WORKER_EVENTS(LB_X_NAME)};
+static const char *const lb_event_help[LB_EV_MAX] = {LB_WORKER_EVENTS(LB_X_HELP)};
+static const char *const lb_ctrl_names[LB_CTRL_MAX] = {LB_CTRL_COUNTERS(LB_X_NAME)};
+static const char *const lb_ctrl_help[LB_CTRL_MAX] = {LB_CTRL_COUNTERS(LB_X_HELP)};
 #undef LB_X_NAME
-};
-
-static const char *const lb_drop_help[LB_DROP_MAX] = {
-#define LB_X_HELP(e, n, h) h,
-	LB_DROP_REASONS(LB_X_HELP)
 #undef LB_X_HELP
-};
-
-static const char *const lb_event_names[LB_EV_MAX] = {
-#define LB_X_NAME(e, n, h) #n,
-	LB_WORKER_EVENTS(LB_X_NAME)
-#undef LB_X_NAME
-};
-
-static const char *const lb_event_help[LB_EV_MAX] = {
-#define LB_X_HELP(e, n, h) h,
-	LB_WORKER_EVENTS(LB_X_HELP)
-#undef LB_X_HELP
-};
 
 #endif /* LB_COUNTERS_H */

@@ -28,6 +28,7 @@
 #include "icmp.h"
 #include "lb_addr.h"
 #include "parse.h"
+#include "csum_ref.h"
 
 #define FRAME_MAX 4096
 #define ETH_LEN 14
@@ -56,38 +57,9 @@ expect_mem(const char *what, const void *a, const void *b, size_t n, const char 
 /* ---- reference checksum: byte at a time, plain loop ---------------------------- */
 
 static uint32_t
-ref_add(uint32_t acc, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		acc += (i % 2 == 0) ? (uint32_t)b[i] << 8 : b[i];
-	return acc;
-}
-
-static uint16_t
-ref_fold(uint32_t acc)
-{
-	while (acc > 0xffff)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-static uint16_t
-rd16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t
 rd32(const uint8_t *b)
 {
 	return (uint32_t)rd16(b) << 16 | rd16(b + 2);
-}
-
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
 }
 
 static void

@@ -33,6 +33,7 @@
 #include "lb_addr.h"
 #include "lb_error.h"
 #include "lb_model.h"
+#include "json_fixture.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -95,34 +96,6 @@ static const struct cp_health_check hc_http = {
 	.rise = 2,
 	.fall = 3,
 };
-
-static struct lb_addr
-addr(const char *s)
-{
-	struct lb_addr a;
-
-	assert_int_equal(lb_addr_parse(s, &a), 0);
-	return a;
-}
-
-/* Parse fixture text written with ' for "; any JSON value, not only objects. */
-static json_t *
-jload(const char *text)
-{
-	char *buf = strdup(text);
-	json_error_t je;
-	json_t *j;
-
-	assert_non_null(buf);
-	for (char *p = buf; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(buf, JSON_DECODE_ANY, &je);
-	if (j == NULL)
-		fail_msg("fixture is not JSON (%s, column %d): %s", je.text, je.column, buf);
-	free(buf);
-	return j;
-}
 
 /* RFC 7386 merge patch: objects merge key by key, null deletes, other values replace. */
 static void

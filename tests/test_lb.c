@@ -26,6 +26,7 @@
 #include "lb_addr.h"
 #include "lb_error.h"
 #include "lb_model.h"
+#include "json_fixture.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -38,34 +39,6 @@ static const struct cp_health_check hc_defs = {
 	.rise = 2,
 	.fall = 4,
 };
-
-static struct lb_addr
-addr(const char *s)
-{
-	struct lb_addr a;
-
-	assert_int_equal(lb_addr_parse(s, &a), 0);
-	return a;
-}
-
-/* Parse fixture text written with ' for "; any JSON value, not only objects. */
-static json_t *
-jload(const char *text)
-{
-	char *buf = strdup(text);
-	json_error_t je;
-	json_t *j;
-
-	assert_non_null(buf);
-	for (char *p = buf; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(buf, JSON_DECODE_ANY, &je);
-	if (j == NULL)
-		fail_msg("fixture is not JSON (%s): %s", je.text, buf);
-	free(buf);
-	return j;
-}
 
 /* Decode an API body that must be accepted. */
 static void

@@ -25,45 +25,9 @@
 #include "lb_error.h"
 #include "lb_model.h"
 #include "svc_json.h"
+#include "json_fixture.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-static struct lb_addr
-addr(const char *s)
-{
-	struct lb_addr a;
-
-	assert_int_equal(lb_addr_parse(s, &a), 0);
-	return a;
-}
-
-static struct lb_prefix
-prefix(const char *s)
-{
-	struct lb_prefix p;
-
-	assert_int_equal(lb_prefix_parse(s, &p, NULL, true), 0);
-	return p;
-}
-
-/* Parse fixture text written with ' for "; any JSON value, not only objects. */
-static json_t *
-jload(const char *text)
-{
-	char *buf = strdup(text);
-	json_error_t je;
-	json_t *j;
-
-	assert_non_null(buf);
-	for (char *p = buf; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(buf, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
-		fail_msg("fixture is not JSON (%s): %s", je.text, buf);
-	free(buf);
-	return j;
-}
 
 static void
 decode_ok(const json_t *j, struct lb_svc_spec *s)

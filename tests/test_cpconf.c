@@ -1,0 +1,139 @@
+/*
+ * test_cpconf.c - edgelb-cp's configuration parser (cp/cpconf.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpconf.h"
+#include "lb_error.h"
+
+static void
+test_cpconf_example_files_parse(void **state)
+{
+	static const char *const files[] = {"conf/edgelb-cp.conf", "conf/edgelb-cp-kubernetes.conf"};
+	const char *src = getenv("EDGELB_SRC") ? getenv("EDGELB_SRC") : ".";
+	struct cp_conf c;
+	char path[4096], err[512];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", src, files[i]);
+		if (cp_conf_load(path, &c, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", path, err);
+		assert_true(c.n_pools >= 1);
+	}
+	assert_int_equal(c.mode, CP_MODE_KUBERNETES);
+	assert_string_equal(c.lb_class, "edgelb.io/lb");
+}
+
+static void
+test_cpconf_minimal_config_takes_every_default(void **state)
+{
+	struct cp_conf c, d;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(cp_conf_parse("", &c, err, sizeof(err)), 0);
+	cp_conf_defaults(&d);
+	assert_int_equal(c.mode, CP_MODE_STANDALONE);
+	assert_string_equal(c.api_listen, "127.0.0.1:8470");
+	assert_string_equal(c.dp_socket, d.dp_socket);
+	assert_string_equal(c.state_file, d.state_file);
+	assert_int_equal(c.hc.type, CP_HC_NONE);
+	assert_int_equal(c.hc.interval_ms, 2000);
+	assert_int_equal(c.n_pools, 0);
+}
+
+static void
+test_cpconf_pools_are_read_in_order(void **state)
+{
+	struct cp_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(cp_conf_parse("pools = ("
+				       " { name = \"a\"; addresses = [\"198.18.0.0/30\", \"2001:db8::/126\"]; },"
+				       " { name = \"b\"; addresses = [\"198.18.1.1-198.18.1.9\"];"
+				       "   auto_assign = false; avoid_buggy_ips = true; } );",
+				       &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(c.n_pools, 2);
+	assert_string_equal(c.pools[0].name, "a");
+	assert_int_equal(c.pools[0].n_ranges, 2);
+	assert_true(c.pools[0].auto_assign);
+	assert_false(c.pools[1].auto_assign);
+	assert_true(c.pools[1].avoid_buggy_ips);
+}
+
+/* Every refusal names the setting (and the line when there is one). */
+static void
+test_cpconf_errors_name_the_setting(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"modes = \"standalone\";", "modes: unknown setting (line 1)"},
+		{"mode = \"cloud\";", "mode: must be \"standalone\" or \"kubernetes\""},
+		{"api: { listen = \"127.0.0.1\"; };", "api.listen: '127.0.0.1' is not address:port"},
+		{"api: { port = 80; };", "api.port: unknown setting"},
+		{"pools = ( { name = \"p\"; addresses = [\"198.18.0.1/33\"]; } );",
+		 "pools.[0].addresses.[0]: '198.18.0.1/33' is not a CIDR"},
+		{"pools = ( { name = \"Bad_Name\"; addresses = [\"198.18.0.1\"]; } );",
+		 "pools.[0].name: must be a DNS label"},
+		{"pools = ( { name = \"p\"; addresses = [\"198.18.0.1\"]; },"
+		 " { name = \"p\"; addresses = [\"198.18.0.2\"]; } );",
+		 "pools.[1].name: 'p' is used twice"},
+		{"pools = ( { name = \"p\"; } );", "pools.[0].addresses: must be a non-empty array"},
+		{"health_check: { type = \"icmp\"; };", "health_check.type: must be"},
+		{"health_check: { interval_ms = 500; timeout_ms = 500; };",
+		 "health_check.timeout_ms: must be below interval_ms"},
+		{"health_check: { rise = 0; };", "health_check.rise: must be 1..100"},
+		{"kubernetes: { load_balancer_class = \"\"; };",
+		 "kubernetes.load_balancer_class: must not be empty"},
+		{"dp_socket = 5;", "dp_socket: must be a string"},
+		{"mode = ;", "(line 1)"},
+	};
+	struct cp_conf c;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (cp_conf_parse(cases[i].text, &c, err, sizeof(err)) != LB_EINVAL)
+			fail_msg("accepted: %s", cases[i].text);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("%s: got \"%s\", want it to contain \"%s\"", cases[i].text, err,
+				 cases[i].want);
+	}
+}
+
+static void
+test_cpconf_missing_file_says_why(void **state)
+{
+	struct cp_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(cp_conf_load("/nonexistent/edgelb-cp.conf", &c, err, sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "cannot read the file"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cpconf_example_files_parse),
+		cmocka_unit_test(test_cpconf_minimal_config_takes_every_default),
+		cmocka_unit_test(test_cpconf_pools_are_read_in_order),
+		cmocka_unit_test(test_cpconf_errors_name_the_setting),
+		cmocka_unit_test(test_cpconf_missing_file_says_why),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
