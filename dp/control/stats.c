@@ -2,14 +2,138 @@
  * stats.c - counters as JSON and as a table (see stats.h). Control thread only.
  */
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 
 #include "conntrack.h"
 #include "dp.h"
+#include "lb_error.h"
 #include "service.h"
 #include "stats.h"
+#include "svc_json.h"
 #include "worker.h"
+
+struct lb_stats {
+	struct lb_cnt *svc_base;       /* [services capacity] */
+	struct lb_real_cnt *real_base; /* [backend registry capacity] */
+};
+
+int
+lb_stats_create(struct lb_dp *dp, char *err, size_t errlen)
+{
+	struct lb_stats *st = calloc(1, sizeof(*st));
+
+	if (st != NULL) {
+		st->svc_base = calloc(dp->conf.max_services, sizeof(*st->svc_base));
+		st->real_base = calloc(dp->conf.max_backends, sizeof(*st->real_base));
+	}
+	dp->stats = st;
+	if (st == NULL || st->svc_base == NULL || st->real_base == NULL) {
+		snprintf(err, errlen, "counter baselines: out of memory");
+		return LB_ENOMEM;
+	}
+	return 0;
+}
+
+void
+lb_stats_destroy(struct lb_dp *dp)
+{
+	if (dp->stats == NULL)
+		return;
+	free(dp->stats->svc_base);
+	free(dp->stats->real_base);
+	free(dp->stats);
+	dp->stats = NULL;
+}
+
+static void
+sum_real(const struct lb_dp *dp, uint32_t id, struct lb_real_cnt *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const struct lb_real_cnt *c = &dp->wstats[w]->real[id];
+		out->pkts += c->pkts;
+		out->bytes += c->bytes;
+		out->conns += c->conns;
+	}
+}
+
+static void
+sum_svc(const struct lb_dp *dp, uint32_t id, struct lb_cnt *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		out->pkts += dp->wstats[w]->svc[id].pkts;
+		out->bytes += dp->wstats[w]->svc[id].bytes;
+	}
+}
+
+/* Called through struct lb_svcs_events; control/dp.c builds the workers first. */
+void
+lb_stats_svc_rebase(struct lb_dp *dp, uint32_t id)
+{
+	sum_svc(dp, id, &dp->stats->svc_base[id]);
+}
+
+void
+lb_stats_real_rebase(struct lb_dp *dp, uint32_t id)
+{
+	sum_real(dp, id, &dp->stats->real_base[id]);
+}
+
+void
+lb_stats_svc(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t *bytes)
+{
+	struct lb_cnt c;
+
+	sum_svc(dp, id, &c);
+	*pkts = c.pkts - dp->stats->svc_base[id].pkts;
+	*bytes = c.bytes - dp->stats->svc_base[id].bytes;
+}
+
+void
+lb_stats_real(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t *bytes,
+	      int64_t *conns)
+{
+	struct lb_real_cnt c;
+
+	sum_real(dp, id, &c);
+	*pkts = c.pkts - dp->stats->real_base[id].pkts;
+	*bytes = c.bytes - dp->stats->real_base[id].bytes;
+	*conns = c.conns - dp->stats->real_base[id].conns;
+}
+
+json_t *
+lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
+{
+	json_t *o = lb_svc_spec_to_json(&svc->spec);
+
+	if (o == NULL)
+		return o;
+	/* Backends in the spec and real_ids share one order (sorted at build). */
+	json_t *bs = json_object_get(o, "backends"), *bj;
+	size_t i;
+	int64_t conns_total = 0;
+	json_array_foreach(bs, i, bj) {
+		uint64_t p, by;
+		int64_t c;
+		lb_stats_real(dp, svc->real_ids[i], &p, &by, &c);
+		json_object_set_new(bj, "packets", json_integer((json_int_t)p));
+		json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
+		json_object_set_new(bj, "active_connections", json_integer(c));
+		conns_total += c;
+	}
+	uint64_t p, by;
+	lb_stats_svc(dp, svc->id, &p, &by);
+	json_object_set_new(o, "packets", json_integer((json_int_t)p));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)by));
+	json_object_set_new(o, "active_connections", json_integer(conns_total));
+	json_object_set_new(o, "id", json_integer(svc->id));
+	json_object_set_new(o, "version", json_integer(svc->version));
+	return o;
+}
 
 static json_t *
 counters_json(const uint64_t *ev, const uint64_t *drops)
@@ -72,7 +196,7 @@ lb_stats_json(const struct lb_dp *dp)
 	uint32_t it = 0;
 	const struct lb_svc *svc;
 	while ((svc = lb_svcs_next(dp->svcs, &it)) != NULL)
-		json_array_append_new(svcs, lb_svcs_svc_json(dp->svcs, svc, true));
+		json_array_append_new(svcs, lb_stats_svc_json(dp, svc));
 
 	json_t *g = counters_json(ev, drops);
 	json_object_set_new(g, "connections", json_integer((json_int_t)conns));

@@ -35,8 +35,7 @@ struct lb_services {
 	struct lb_rcu *rcu;
 	uint32_t *real_free;            /* stack of free real ids */
 	uint32_t n_real_free;
-	struct lb_real_cnt *real_base;  /* counters at allocation */
-	struct lb_cnt *svc_base;
+	struct lb_svcs_events ev;       /* to the owner (control/dp.c) */
 	uint32_t *svc_version;          /* last version per slot */
 	uint32_t n_svcs;
 };

@@ -3,7 +3,7 @@
  * ICMP echo replies and the ICMP errors the box originates.
  *
  * Control thread only (dp/main.c's loop calls lb_arp_poll). Workers hand it
- * packets through their control rings (lb_meta(m)->kind says why); it answers
+ * packets through their control rings (lb_meta(off, m)->kind says why); it answers
  * through the workers' TX rings, so every frame leaves on a worker's own queue.
  *
  * - Answers ARP requests and neighbour solicitations for VIPs (on external/both

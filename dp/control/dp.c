@@ -1,9 +1,10 @@
 /*
- * dp.c - assembles an edgelb-dp process from its configuration.
+ * dp.c - assembles an edgelb-dp process from its configuration, and takes it
+ * apart again, from one ordered table of modules (see `modules` below).
  *
  * Main lcore, before workers launch (lb_dp_build) and after they stopped
- * (lb_dp_teardown). Shared by edgelb-dp and the in-process benchmark, so both
- * run exactly the same ports, tables and workers.
+ * (lb_dp_teardown). Shared by edgelb-dp and the in-process benchmark and
+ * pipeline tests, so all run exactly the same ports, tables and workers.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +17,14 @@
 #include <rte_rcu_qsbr.h>
 
 #include "affinity.h"
+#include "arp.h"
+#include "ctl.h"
 #include "dp.h"
 #include "lb_error.h"
 #include "neigh.h"
 #include "port.h"
 #include "service.h"
+#include "stats.h"
 #include "worker.h"
 
 /* Worker lcores: the configured list, or every enabled lcore but the main one. */
@@ -125,10 +129,8 @@ full:
 	return LB_EFULL;
 }
 
-int lb_meta_off = -1;
-
 static int
-register_meta(char *err, size_t errlen)
+register_meta(struct lb_dp *dp, char *err, size_t errlen)
 {
 	static const struct rte_mbuf_dynfield desc = {
 		.name = "edgelb_meta",
@@ -136,31 +138,48 @@ register_meta(char *err, size_t errlen)
 		.align = __alignof__(struct lb_mbuf_meta),
 	};
 
-	lb_meta_off = rte_mbuf_dynfield_register(&desc);
-	if (lb_meta_off < 0) {
+	dp->meta_off = rte_mbuf_dynfield_register(&desc);
+	if (dp->meta_off < 0) {
 		snprintf(err, errlen, "mbuf dynamic field: %s", rte_strerror(rte_errno));
 		return LB_ENOMEM;
 	}
 	return 0;
 }
 
-int
-lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
+static void
+free_pool(struct lb_dp *dp)
 {
-	int rc;
+	rte_mempool_free(dp->pool);
+	dp->pool = NULL;
+}
 
-	dp->n_ports = dp->conf.n_ports;
-	dp->tsc_hz = rte_get_tsc_hz();
-	dp->start_tsc = rte_rdtsc();
-	if ((rc = register_meta(err, errlen)) < 0 || (rc = pick_workers(dp, err, errlen)) < 0 ||
-	    (rc = make_pool(dp, err, errlen)) < 0 ||
-	    (rc = make_qsbr(dp, err, errlen)) < 0)
-		return rc;
+static void
+free_qsbr(struct lb_dp *dp)
+{
+	rte_free(dp->qsbr);
+	dp->qsbr = NULL;
+}
+
+static int
+make_neigh(struct lb_dp *dp, char *err, size_t errlen)
+{
 	dp->neigh = lb_neigh_create(dp, dp->conf.max_backends + 4096, err, errlen);
-	if (dp->neigh == NULL)
-		return LB_EINVAL;
+	return dp->neigh ? 0 : LB_EINVAL;
+}
+
+static void
+free_neigh(struct lb_dp *dp)
+{
+	lb_neigh_destroy(dp->neigh);
+	dp->neigh = NULL;
+}
+
+static int
+make_affinity(struct lb_dp *dp, char *err, size_t errlen)
+{
 	size_t asz = lb_aff_mem_size(dp->conf.affinity_capacity);
 	void *amem = rte_zmalloc("lb_affinity", asz, RTE_CACHE_LINE_SIZE);
+
 	dp->affinity = amem ? lb_aff_init(amem, asz, dp->conf.affinity_capacity, dp->conf.hash_seed)
 			    : NULL;
 	if (dp->affinity == NULL) {
@@ -169,21 +188,98 @@ lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
 			 dp->conf.affinity_capacity);
 		return LB_ENOMEM;
 	}
+	return 0;
+}
+
+static void
+free_affinity(struct lb_dp *dp)
+{
+	rte_free(dp->affinity);
+	dp->affinity = NULL;
+}
+
+/* The service table's reports, handled here so tables/ never calls into control/. */
+static void
+on_vip_added(void *arg, const struct lb_addr *vip)
+{
+	struct lb_dp *dp = arg;
+
+	lb_arp_announce(dp->arp, vip); /* NULL before the ARP module: it announces all then */
+}
+
+static void
+on_svc_id_reused(void *arg, uint32_t id)
+{
+	lb_stats_svc_rebase(arg, id);
+}
+
+static void
+on_real_id_reused(void *arg, uint32_t id)
+{
+	lb_stats_real_rebase(arg, id);
+}
+
+static int
+make_services(struct lb_dp *dp, char *err, size_t errlen)
+{
+	const struct lb_svcs_events ev = {
+		.vip_added = on_vip_added,
+		.svc_id_reused = on_svc_id_reused,
+		.real_id_reused = on_real_id_reused,
+		.arg = dp,
+	};
+
 	dp->svcs = lb_svcs_create(dp, dp->conf.max_services, dp->conf.max_backends, err, errlen);
 	if (dp->svcs == NULL)
 		return LB_ENOMEM;
-	if ((rc = collect_addrs(dp, err, errlen)) < 0 || (rc = lb_ports_init(dp, err, errlen)) < 0 ||
-	    (rc = lb_ports_steer(dp, err, errlen)) < 0)
-		return rc;
+	lb_svcs_set_events(dp->svcs, &ev);
+	return 0;
+}
+
+static void
+free_services(struct lb_dp *dp)
+{
+	lb_svcs_destroy(dp->svcs);
+	dp->svcs = NULL;
+}
+
+static int
+make_ports(struct lb_dp *dp, char *err, size_t errlen)
+{
+	int rc = lb_ports_init(dp, err, errlen);
+
+	return rc < 0 ? rc : lb_ports_steer(dp, err, errlen);
+}
+
+static int
+make_workers(struct lb_dp *dp, char *err, size_t errlen)
+{
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		dp->workers[w] = lb_worker_create(dp, w, dp->conf.worker_lcores[w], err, errlen);
 		if (dp->workers[w] == NULL)
 			return LB_ENOMEM;
 		dp->wstats[w] = lb_worker_stats(dp->workers[w]);
 	}
+	return 0;
+}
+
+static void
+free_workers(struct lb_dp *dp)
+{
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		lb_worker_destroy(dp->workers[w]);
+		dp->workers[w] = NULL;
+		dp->wstats[w] = NULL;
+	}
+}
+
+/* Services of the configuration file, as if the control socket had sent them. */
+static int
+load_services(struct lb_dp *dp, char *err, size_t errlen)
+{
 	for (unsigned i = 0; i < dp->conf.n_services; i++) {
 		char why[256];
-		rc = lb_svcs_upsert(dp->svcs, &dp->conf.services[i], why, sizeof(why));
+		int rc = lb_svcs_upsert(dp->svcs, &dp->conf.services[i], why, sizeof(why));
 		if (rc < 0) {
 			snprintf(err, errlen, "service %.100s: %s", dp->conf.services[i].name, why);
 			return rc;
@@ -192,17 +288,94 @@ lb_dp_build(struct lb_dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+make_arp(struct lb_dp *dp, char *err, size_t errlen)
+{
+	dp->arp = lb_arp_create(dp, err, errlen);
+	return dp->arp ? 0 : LB_ENOMEM;
+}
+
+static void
+free_arp(struct lb_dp *dp)
+{
+	lb_arp_destroy(dp->arp);
+	dp->arp = NULL;
+}
+
+static int
+make_ctl(struct lb_dp *dp, char *err, size_t errlen)
+{
+	if (dp->conf.control_socket[0] == '\0')
+		return 0;
+	dp->ctl = lb_ctl_create(dp, err, errlen);
+	return dp->ctl ? 0 : LB_EIO;
+}
+
+static void
+free_ctl(struct lb_dp *dp)
+{
+	lb_ctl_destroy(dp->ctl);
+	dp->ctl = NULL;
+}
+
+/*
+ * The dp, module by module (DPVS's DPVS_MODULES): build runs the table top to
+ * bottom and stops at the first failure; teardown runs the modules that were
+ * built, bottom to top. Each row may read what the rows above it made.
+ * LB_MOD_DAEMON rows are left out by an in-process user (the benchmark).
+ */
+enum { LB_MOD_CORE = 0, LB_MOD_DAEMON = 1 };
+
+static const struct lb_dp_module {
+	const char *name;
+	int (*init)(struct lb_dp *dp, char *err, size_t errlen);
+	void (*term)(struct lb_dp *dp);
+	int kind;
+} modules[] = {
+	{"mbuf metadata", register_meta, NULL, LB_MOD_CORE},
+	{"worker lcores", pick_workers, NULL, LB_MOD_CORE},
+	{"mbuf pool", make_pool, free_pool, LB_MOD_CORE},
+	{"QSBR", make_qsbr, free_qsbr, LB_MOD_CORE},
+	{"routes and neighbours", make_neigh, free_neigh, LB_MOD_CORE},
+	{"ClientIP affinity", make_affinity, free_affinity, LB_MOD_CORE},
+	{"counter baselines", lb_stats_create, lb_stats_destroy, LB_MOD_CORE},
+	{"service table", make_services, free_services, LB_MOD_CORE},
+	{"own addresses", collect_addrs, NULL, LB_MOD_CORE},
+	{"ports", make_ports, lb_ports_close, LB_MOD_CORE},
+	{"workers", make_workers, free_workers, LB_MOD_CORE},
+	{"configured services", load_services, NULL, LB_MOD_CORE},
+	{"ARP/NDP/ICMP", make_arp, free_arp, LB_MOD_DAEMON},
+	{"control socket", make_ctl, free_ctl, LB_MOD_DAEMON},
+};
+
+int
+lb_dp_build(struct lb_dp *dp, bool daemon, char *err, size_t errlen)
+{
+	dp->n_ports = dp->conf.n_ports;
+	dp->tsc_hz = rte_get_tsc_hz();
+	dp->start_tsc = rte_rdtsc();
+	dp->n_built = 0;
+	for (unsigned i = 0; i < RTE_DIM(modules); i++) {
+		if (modules[i].kind == LB_MOD_DAEMON && !daemon)
+			break;
+		int rc = modules[i].init(dp, err, errlen);
+		if (rc < 0) {
+			if (err[0] == '\0')
+				snprintf(err, errlen, "%s: %s", modules[i].name, lb_strerror(rc));
+			return rc;
+		}
+		dp->n_built = i + 1;
+	}
+	return 0;
+}
+
 void
 lb_dp_teardown(struct lb_dp *dp)
 {
-	lb_ports_close(dp);
-	for (unsigned w = 0; w < dp->n_workers; w++)
-		lb_worker_destroy(dp->workers[w]);
-	lb_svcs_destroy(dp->svcs);
-	lb_neigh_destroy(dp->neigh);
-	rte_free(dp->affinity);
-	rte_free(dp->qsbr);
-	rte_mempool_free(dp->pool);
+	while (dp->n_built > 0) {
+		const struct lb_dp_module *m = &modules[--dp->n_built];
+		if (m->term)
+			m->term(dp);
+	}
 	lb_dp_conf_free(&dp->conf);
 }
-

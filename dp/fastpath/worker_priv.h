@@ -1,11 +1,12 @@
 /*
  * worker_priv.h - a worker's state, shared by the files of its pipeline stages.
  *
- *   worker.c        the loop: rx, parse, hand-off and control rings, expiry
- *   classify.c      classify: service lookup for the burst, prefetch, dispatch
- *   forward.c       conntrack, pick (affinity, Maglev), rewrite
- *   icmp_fwd.c      ICMP errors of tracked flows; ARP/NDP/echo to the control thread
- *   tx_fastpath.h   transmit: Ethernet header, MTU, next hop, TX buffers
+ *   worker.c        the loop: rx, parse, hand-off and control rings, expiry;
+ *                   the one translation unit that includes the stages below
+ *   classify.h      classify: service lookup for the burst, prefetch, dispatch
+ *   forward.h       conntrack, pick (affinity, Maglev), rewrite
+ *   icmp_fwd.h      ICMP errors of tracked flows; ARP/NDP/echo to the control thread
+ *   tx.h            transmit: Ethernet header, MTU, next hop, TX buffers
  *
  * Worker lcores only. Nothing here is shared between workers except through the
  * hand-off rings.
@@ -52,6 +53,7 @@ struct lb_worker {
 	struct rte_ring *handoff;   /* MP/SC: packets other workers hand to us */
 	struct rte_ring *ctrl;      /* SP/SC: to the control thread */
 	struct rte_ring *txq;       /* SP/SC: from the control thread, to send */
+	int meta_off;               /* dp->meta_off, kept next to what the loop reads */
 	unsigned id;
 	unsigned lcore;
 	unsigned n_workers;
@@ -100,18 +102,5 @@ handoff(struct lb_worker *w, struct rte_mbuf *m, unsigned owner)
 	}
 	w->st->ev[LB_EV_HANDOFF_OUT]++;
 }
-
-/* classify.c */
-void lb_classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt *meta,
-		       const uint16_t *idx, uint16_t k);
-/* forward.c */
-void lb_forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
-		       uint32_t fwd_hash, uint32_t flow_hash);
-void lb_forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p);
-void lb_forward_conn_gone(const struct lb_conn *c, void *arg);
-/* icmp_fwd.c */
-void lb_icmp_forward(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p);
-/* worker.c */
-void lb_worker_flush_port(struct lb_worker *w, uint16_t pi);
 
 #endif /* LB_WORKER_PRIV_H */

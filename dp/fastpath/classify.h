@@ -1,13 +1,15 @@
 /*
- * classify.c - the classify stage: which service (or which reply) each packet is.
+ * classify.h - the classify stage: which service (or which reply) each packet is.
  *
- * Called by worker.c with the TCP/UDP packets of a parsed burst. One bulk lookup
+ * Included by worker.c (the pipeline translation unit); called with the TCP/UDP packets of a parsed burst. One bulk lookup
  * of the service directory (rte_hash) for the whole burst; then, while those
  * results are fresh, the conntrack buckets and entries of every packet are
  * prefetched together, so the forward stage finds them in cache instead of
  * waiting for each in turn (l3fwd's hash-and-prefetch, then compare-and-use).
  * Worker lcores only.
  */
+#ifndef LB_FP_CLASSIFY_H
+#define LB_FP_CLASSIFY_H
 #include <string.h>
 
 #include <rte_mbuf.h>
@@ -17,8 +19,8 @@
 #include "neigh.h"
 #include "worker_priv.h"
 
-void
-lb_classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt *meta,
+static inline void
+classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt *meta,
 		  const uint16_t *idx, uint16_t k)
 {
 	struct lb_svc_key keys[MAX_BURST];
@@ -85,8 +87,10 @@ lb_classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_p
 	for (uint16_t j = 0; j < k; j++) {
 		uint16_t i = idx[j];
 		if (ids[j] >= 0)
-			lb_forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j]);
+			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j]);
 		else
-			lb_forward_other(w, pkts[i], &meta[i]);
+			forward_other(w, pkts[i], &meta[i]);
 	}
 }
+
+#endif /* LB_FP_CLASSIFY_H */

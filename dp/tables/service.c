@@ -24,7 +24,6 @@
 #include <rte_malloc.h>
 
 #include "affinity.h"
-#include "arp.h"
 #include "config.h"
 #include "dp.h"
 #include "lb_error.h"
@@ -75,12 +74,10 @@ lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, c
 	s->addr_info = rte_zmalloc("lb_addr_info", sizeof(*s->addr_info) * s->addr_cap,
 				   RTE_CACHE_LINE_SIZE);
 	s->real_free = malloc(sizeof(*s->real_free) * s->real_cap);
-	s->real_base = calloc(s->real_cap, sizeof(*s->real_base));
-	s->svc_base = calloc(s->svc_cap, sizeof(*s->svc_base));
 	s->svc_version = calloc(s->svc_cap, sizeof(*s->svc_version));
 	s->rcu = lb_rcu_create(dp->qsbr);
-	if (!s->slot || !s->reals || !s->addr_info || !s->real_free || !s->real_base ||
-	    !s->svc_base || !s->svc_version || !s->rcu) {
+	if (!s->slot || !s->reals || !s->addr_info || !s->real_free ||
+	    !s->svc_version || !s->rcu) {
 		lb_svcs_destroy(s);
 		goto nomem;
 	}
@@ -124,56 +121,14 @@ lb_svcs_destroy(struct lb_services *s)
 	rte_free(s->reals);
 	rte_free(s->addr_info);
 	free(s->real_free);
-	free(s->real_base);
-	free(s->svc_base);
 	free(s->svc_version);
 	free(s);
 }
 
-/* ---- counters ---------------------------------------------------------- */
-
-static void
-sum_real(const struct lb_services *s, uint32_t id, struct lb_real_cnt *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned w = 0; w < s->dp->n_workers; w++) {
-		const struct lb_real_cnt *c = &s->dp->wstats[w]->real[id];
-		out->pkts += c->pkts;
-		out->bytes += c->bytes;
-		out->conns += c->conns;
-	}
-}
-
-static void
-sum_svc(const struct lb_services *s, uint32_t id, struct lb_cnt *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned w = 0; w < s->dp->n_workers; w++) {
-		out->pkts += s->dp->wstats[w]->svc[id].pkts;
-		out->bytes += s->dp->wstats[w]->svc[id].bytes;
-	}
-}
-
 void
-lb_svcs_svc_counters(const struct lb_services *s, uint32_t id, uint64_t *pkts, uint64_t *bytes)
+lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev)
 {
-	struct lb_cnt c;
-
-	sum_svc(s, id, &c);
-	*pkts = c.pkts - s->svc_base[id].pkts;
-	*bytes = c.bytes - s->svc_base[id].bytes;
-}
-
-void
-lb_svcs_real_counters(const struct lb_services *s, uint32_t id, uint64_t *pkts,
-		      uint64_t *bytes, int64_t *conns)
-{
-	struct lb_real_cnt c;
-
-	sum_real(s, id, &c);
-	*pkts = c.pkts - s->real_base[id].pkts;
-	*bytes = c.bytes - s->real_base[id].bytes;
-	*conns = c.conns - s->real_base[id].conns;
+	s->ev = *ev;
 }
 
 /* ---- address table ----------------------------------------------------- */
@@ -230,7 +185,8 @@ vip_ref(struct lb_services *s, const struct lb_addr *vip, int delta)
 	if (ai->vip_refs > 0) {
 		__atomic_or_fetch(&ai->flags, LB_ADDR_VIP, __ATOMIC_RELEASE);
 		if (ai->vip_refs == 1 && delta > 0)
-			lb_arp_announce(s->dp->arp, vip); /* new VIP: tell the segment */
+			if (s->ev.vip_added) /* new VIP: the owner tells the segment */
+				s->ev.vip_added(s->ev.arg, vip);
 		return 0;
 	}
 	__atomic_and_fetch(&ai->flags, (uint8_t)~LB_ADDR_VIP, __ATOMIC_RELEASE);
@@ -449,9 +405,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			rc = LB_EFULL;
 			goto fail;
 		}
-		struct lb_cnt base;
-		sum_svc(s, (uint32_t)id, &base);
-		s->svc_base[id] = base;
+		if (s->ev.svc_id_reused)
+			s->ev.svc_id_reused(s->ev.arg, (uint32_t)id);
 	}
 	svc->id = (uint32_t)id;
 	svc->version = ++s->svc_version[id];
@@ -482,9 +437,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			re->tx_port = LB_PORT_NONE;
 			re->neigh = LB_NEIGH_NONE;
 		}
-		struct lb_real_cnt base;
-		sum_real(s, r, &base);
-		s->real_base[r] = base;
+		if (s->ev.real_id_reused)
+			s->ev.real_id_reused(s->ev.arg, r);
 	}
 	/* Fields of new reals are written; the release store below publishes them. */
 	for (uint32_t i = 0; i < sp->n_backends; i++) {
@@ -601,34 +555,4 @@ const struct lb_svc *
 lb_svcs_at(const struct lb_services *s, uint32_t id)
 {
 	return id < s->svc_cap ? s->slot[id] : NULL;
-}
-
-json_t *
-lb_svcs_svc_json(const struct lb_services *s, const struct lb_svc *svc, bool counters)
-{
-	json_t *o = lb_svc_spec_to_json(&svc->spec);
-
-	if (o == NULL || !counters)
-		return o;
-	/* Backends in the spec and real_ids share one order (sorted at build). */
-	json_t *bs = json_object_get(o, "backends"), *bj;
-	size_t i;
-	int64_t conns_total = 0;
-	json_array_foreach(bs, i, bj) {
-		uint64_t p, by;
-		int64_t c;
-		lb_svcs_real_counters(s, svc->real_ids[i], &p, &by, &c);
-		json_object_set_new(bj, "packets", json_integer((json_int_t)p));
-		json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
-		json_object_set_new(bj, "active_connections", json_integer(c));
-		conns_total += c;
-	}
-	uint64_t p, by;
-	lb_svcs_svc_counters(s, svc->id, &p, &by);
-	json_object_set_new(o, "packets", json_integer((json_int_t)p));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)by));
-	json_object_set_new(o, "active_connections", json_integer(conns_total));
-	json_object_set_new(o, "id", json_integer(svc->id));
-	json_object_set_new(o, "version", json_integer(svc->version));
-	return o;
 }

@@ -70,7 +70,7 @@ ctr(struct lb_arp *a)
 static void
 out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
-	struct lb_mbuf_meta *mm = lb_meta(m);
+	struct lb_mbuf_meta *mm = lb_meta(a->dp->meta_off, m);
 
 	mm->kind = LB_PUNT_TX;
 	mm->port = port;
@@ -227,7 +227,7 @@ learn(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac,
 		struct held *h = &a->hold[i];
 		if (h->neigh == (uint32_t)rc && ok) {
 			memcpy(rte_pktmbuf_mtod(h->m, uint8_t *), m6, 6);
-			out(a, h->m, lb_meta(h->m)->port);
+			out(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
 			ctr(a)[LB_CTRL_HELD_SENT]++;
 		} else {
 			a->hold[k++] = *h;
@@ -581,7 +581,7 @@ timers(struct lb_arp *a, uint64_t now)
 static void
 dispatch(struct lb_arp *a, struct rte_mbuf *m)
 {
-	struct lb_mbuf_meta *mm = lb_meta(m);
+	struct lb_mbuf_meta *mm = lb_meta(a->dp->meta_off, m);
 	struct lb_pkt p;
 	enum lb_drop why;
 

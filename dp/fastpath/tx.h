@@ -1,5 +1,5 @@
 /*
- * tx_fastpath.h - the transmit stage: MTU, Ethernet header, next hop, TX buffers.
+ * tx.h - the transmit stage: MTU, Ethernet header, next hop, TX buffers.
  *
  * in:  an IP datagram (already rewritten) in an mbuf, its old L2 header in front
  * out: Eth(port MAC -> next hop MAC)/IP, queued on TX queue w of the egress port;
@@ -7,8 +7,8 @@
  *      which holds it until ARP/NDP answers (dp/arp.c).
  * Worker lcores only; inline because every packet passes here.
  */
-#ifndef LB_TX_FASTPATH_H
-#define LB_TX_FASTPATH_H
+#ifndef LB_FP_TX_H
+#define LB_FP_TX_H
 
 #include <string.h>
 
@@ -20,11 +20,34 @@
 #include "neigh.h"
 #include "worker_priv.h"
 
+/* Send what is buffered for port pi; what the queue refuses is dropped and counted. */
+static void
+flush_port(struct lb_worker *w, uint16_t pi)
+{
+	uint16_t n = w->n_tx[pi];
+
+	if (n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(w->dp->ports[pi].eth_id, (uint16_t)w->id, w->tx[pi], n);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += w->tx[pi][i]->pkt_len;
+	w->st->port_tx[pi].bytes += bytes;
+	w->st->port_tx[pi].pkts += sent;
+	w->st->ev[LB_EV_TX_PKTS] += sent;
+	w->st->ev[LB_EV_TX_BYTES] += bytes;
+	if (sent < n) {
+		w->st->drop[LB_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&w->tx[pi][sent], n - sent);
+	}
+	w->n_tx[pi] = 0;
+}
+
 static inline void
 xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
 {
 	if (w->n_tx[pi] == TX_BUF)
-		lb_worker_flush_port(w, pi);
+		flush_port(w, pi);
 	w->tx[pi][w->n_tx[pi]++] = m;
 }
 
@@ -32,7 +55,7 @@ xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
 static inline void
 punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint32_t info)
 {
-	struct lb_mbuf_meta *mm = lb_meta(m);
+	struct lb_mbuf_meta *mm = lb_meta(w->meta_off, m);
 
 	mm->kind = kind;
 	mm->port = port;
@@ -129,4 +152,4 @@ route_to(struct lb_worker *w, uint8_t family, const uint8_t *dst, uint32_t *neig
 	return r;
 }
 
-#endif /* LB_TX_FASTPATH_H */
+#endif /* LB_FP_TX_H */

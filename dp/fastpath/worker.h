@@ -43,7 +43,7 @@ struct lb_ct *lb_worker_ct(struct lb_worker *w);
 struct lb_wstats *lb_worker_stats(struct lb_worker *w);
 /* Packets the worker punts to the control thread (single producer, single consumer). */
 struct rte_ring *lb_worker_ctrl_ring(struct lb_worker *w);
-/* Frames the control thread wants sent: lb_meta(m)->port is the egress port index. */
+/* Frames the control thread wants sent: lb_meta(off, m)->port is the egress port index. */
 struct rte_ring *lb_worker_tx_ring(struct lb_worker *w);
 
 #endif /* LB_WORKER_H */

@@ -1,8 +1,12 @@
 /*
  * worker.c - a worker lcore: its loop, and the first stage of the pipeline.
  *
- *   rx burst -> parse (here) -> classify (classify.c) -> conntrack, pick, rewrite
- *   (forward.c) -> tx (tx_fastpath.h); ICMP/ARP/NDP go to icmp_fwd.c.
+ *   rx burst -> parse (here) -> classify (classify.h) -> conntrack, pick, rewrite
+ *   (forward.h) -> tx (tx.h); ICMP/ARP/NDP go to icmp_fwd.h.
+ *
+ * This is the pipeline's one translation unit: the stages are static inline
+ * headers included below (DPDK l3fwd's l3fwd_em.c + l3fwd_em_hlm.h), so a packet
+ * makes no out-of-line call between stages.
  *
  * Runs on worker lcores only. Reads the service directory, backend registry,
  * routes and neighbours that the control thread publishes; writes only its own
@@ -45,39 +49,22 @@
 #include "neigh.h"
 #include "parse.h"
 #include "service_fastpath.h"
-#include "tx_fastpath.h"
 #include "worker.h"
 #include "worker_priv.h"
 
+/* The pipeline stages, in the order a packet meets them backwards (each uses the next). */
+#include "tx.h"
+#include "forward.h"
+#include "icmp_fwd.h"
+#include "classify.h"
+
 /* ---- transmit buffers ----------------------------------------------------- */
-
-void
-lb_worker_flush_port(struct lb_worker *w, uint16_t pi)
-{
-	uint16_t n = w->n_tx[pi];
-
-	if (n == 0)
-		return;
-	uint16_t sent = rte_eth_tx_burst(w->dp->ports[pi].eth_id, (uint16_t)w->id, w->tx[pi], n);
-	uint64_t bytes = 0;
-	for (uint16_t i = 0; i < sent; i++)
-		bytes += w->tx[pi][i]->pkt_len;
-	w->st->port_tx[pi].bytes += bytes;
-	w->st->port_tx[pi].pkts += sent;
-	w->st->ev[LB_EV_TX_PKTS] += sent;
-	w->st->ev[LB_EV_TX_BYTES] += bytes;
-	if (sent < n) {
-		w->st->drop[LB_DROP_TX_FULL] += n - sent;
-		rte_pktmbuf_free_bulk(&w->tx[pi][sent], n - sent);
-	}
-	w->n_tx[pi] = 0;
-}
 
 void
 lb_worker_flush(struct lb_worker *w)
 {
 	for (uint16_t pi = 0; pi < w->dp->n_ports; pi++)
-		lb_worker_flush_port(w, pi);
+		flush_port(w, pi);
 }
 
 /* ---- the burst --------------------------------------------------------- */
@@ -119,7 +106,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			continue;
 		}
 		if (meta[i].kind != LB_PKT_L4) {
-			lb_icmp_forward(w, m, &meta[i]);
+			icmp_forward(w, m, &meta[i]);
 			continue;
 		}
 		if (unlikely(meta[i].ttl <= 1)) {
@@ -131,7 +118,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	}
 	if (k == 0)
 		return;
-	lb_classify_burst(w, pkts, meta, idx, k);
+	classify_burst(w, pkts, meta, idx, k);
 }
 
 void
@@ -139,7 +126,7 @@ lb_worker_tick(struct lb_worker *w, uint64_t tsc)
 {
 	w->now = lb_dp_ms(w->dp, tsc);
 	lb_ct_expire(w->ct, w->now, w->st->empty_polls ? EXPIRE_BUDGET_IDLE : EXPIRE_BUDGET_BUSY,
-		     lb_forward_conn_gone, w);
+		     conn_gone, w);
 }
 
 int
@@ -185,7 +172,7 @@ lb_worker_main(void *arg)
 		}
 		n = (uint16_t)rte_ring_sc_dequeue_burst(w->txq, (void **)pkts, burst, NULL);
 		for (uint16_t i = 0; i < n; i++)
-			xmit(w, pkts[i], lb_meta(pkts[i])->port);
+			xmit(w, pkts[i], lb_meta(w->meta_off, pkts[i])->port);
 		lb_worker_flush(w);
 		/* Nothing from the old snapshot is held past this point. */
 		rte_rcu_qsbr_quiescent(dp->qsbr, w->id);
@@ -217,6 +204,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	if (w == NULL)
 		goto nomem;
 	w->dp = dp;
+	w->meta_off = dp->meta_off;
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
 	w->aff = dp->affinity;

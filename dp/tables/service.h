@@ -25,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "lb_model.h"
 
 #define LB_REAL_REMOVED 0xfe /* backend left its service; connections must re-pick */
@@ -78,8 +76,20 @@ struct lb_addr_info {
 struct lb_services;
 struct lb_dp;
 
+/*
+ * What the table tells its owner, on the control thread, during an upsert: the
+ * table itself neither announces addresses nor keeps counters (control/ does).
+ */
+struct lb_svcs_events {
+	void (*vip_added)(void *arg, const struct lb_addr *vip);  /* first service on it */
+	void (*svc_id_reused)(void *arg, uint32_t id);  /* a new service got this id */
+	void (*real_id_reused)(void *arg, uint32_t id); /* a new backend got this id */
+	void *arg;
+};
+
 struct lb_services *lb_svcs_create(struct lb_dp *dp, uint32_t max_services,
 				   uint32_t max_backends, char *err, size_t errlen);
+void lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev);
 /* Workers must be stopped. */
 void lb_svcs_destroy(struct lb_services *s);
 
@@ -111,17 +121,5 @@ uint32_t lb_svcs_count(const struct lb_services *s);
 uint32_t lb_svcs_capacity(const struct lb_services *s);
 uint32_t lb_reals_capacity(const struct lb_services *s);
 const struct lb_svc *lb_svcs_at(const struct lb_services *s, uint32_t id);
-
-/*
- * Counters of a service / a real since its id was given to it, summed over the
- * workers (ids are reused, so the registry keeps a baseline per allocation).
- */
-void lb_svcs_svc_counters(const struct lb_services *s, uint32_t id, uint64_t *pkts,
-			  uint64_t *bytes);
-void lb_svcs_real_counters(const struct lb_services *s, uint32_t id, uint64_t *pkts,
-			   uint64_t *bytes, int64_t *conns);
-
-/* A service's spec and counters as JSON (stats.get, service.get). */
-json_t *lb_svcs_svc_json(const struct lb_services *s, const struct lb_svc *svc, bool counters);
 
 #endif /* LB_SERVICE_H */

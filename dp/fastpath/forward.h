@@ -1,7 +1,7 @@
 /*
- * forward.c - conntrack, pick and rewrite: the forwarding decision of a worker.
+ * forward.h - conntrack, pick and rewrite: the forwarding decision of a worker.
  *
- * Called by the classify stage (classify.c) for each TCP/UDP packet of a burst.
+ * Called by the classify stage (classify.h) for each TCP/UDP packet of a burst.
  * Worker lcores only; writes only the worker's own table and counters.
  *
  *   client -> VIP:   conntrack forward lookup; a hit keeps its backend unless the
@@ -10,6 +10,8 @@
  *   backend -> box:  conntrack reverse lookup (fnat: local address and port; dnat:
  *                    client), then the rewrite back to VIP -> client.
  */
+#ifndef LB_FP_FORWARD_H
+#define LB_FP_FORWARD_H
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -19,7 +21,7 @@
 #include "conntrack.h"
 #include "maglev.h"
 #include "nat.h"
-#include "tx_fastpath.h"
+#include "tx.h"
 #include "worker_priv.h"
 
 /* ---- connection bookkeeping -------------------------------------------- */
@@ -34,8 +36,8 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	       memcmp(r->addr, c->backend, 16) == 0;
 }
 
-void
-lb_forward_conn_gone(const struct lb_conn *c, void *arg)
+static void
+conn_gone(const struct lb_conn *c, void *arg)
 {
 	struct lb_worker *w = arg;
 	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
@@ -49,7 +51,7 @@ lb_forward_conn_gone(const struct lb_conn *c, void *arg)
 static void
 conn_remove(struct lb_worker *w, struct lb_conn *c)
 {
-	lb_forward_conn_gone(c, w);
+	conn_gone(c, w);
 	w->st->ev[LB_EV_CT_EXPIRED]--; /* removed, not expired: conn_gone counted it */
 	lb_ct_remove(w->ct, c);
 }
@@ -183,8 +185,8 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 
 /* ---- the two directions ------------------------------------------------ */
 
-void
-lb_forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
+static inline void
+forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
 		  uint32_t fwd_hash, uint32_t flow_hash)
 {
 	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
@@ -350,8 +352,8 @@ reply_dnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 }
 
 /* Not a service key: a reply to an fnat source, a dnat reply, or not ours. */
-void
-lb_forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+static inline void
+forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 {
 	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
 	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
@@ -366,3 +368,4 @@ lb_forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p
 		reply_dnat(w, m, p);
 }
 
+#endif /* LB_FP_FORWARD_H */

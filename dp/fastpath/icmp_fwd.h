@@ -1,11 +1,13 @@
 /*
- * icmp_fwd.c - a worker's handling of ICMP, ARP and NDP.
+ * icmp_fwd.h - a worker's handling of ICMP, ARP and NDP.
  *
  * Called by worker.c for every frame that is not TCP/UDP. ICMP errors about a
  * tracked connection are translated here, by the worker that owns the flow (see
  * the comment below); ARP, NDP and echo requests for the box go to the control
- * thread (dp/arp.c). Worker lcores only.
+ * thread (dp/control/arp.c). Worker lcores only.
  */
+#ifndef LB_FP_ICMP_FWD_H
+#define LB_FP_ICMP_FWD_H
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -13,7 +15,7 @@
 
 #include "conntrack.h"
 #include "icmp.h"
-#include "tx_fastpath.h"
+#include "tx.h"
 #include "worker_priv.h"
 
 /* ---- ICMP errors about tracked connections ---------------------------- */
@@ -106,7 +108,7 @@ icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		fk.svc_id = (uint32_t)id;
 		c = id < 0 ? NULL : lb_ct_lookup_fwd(w->ct, &fk, lb_ct_hash_fwd(&fk, w->ct_seed));
 		if (c == NULL) {
-			struct lb_mbuf_meta *mm = lb_meta(m);
+			struct lb_mbuf_meta *mm = lb_meta(w->meta_off, m);
 			unsigned hops = w->handing_in ? mm->hops : 0;
 			if (id >= 0 && hops + 1 < w->n_workers) {
 				mm->hops = (uint8_t)(hops + 1);
@@ -154,8 +156,8 @@ icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 }
 
 /* ARP, NDP and echo requests for the box go to the control thread. */
-void
-lb_icmp_forward(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+static inline void
+icmp_forward(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 {
 	if (p->kind == LB_PKT_ARP) {
 		punt(w, m, LB_PUNT_RX, rx_port(w, m), 0);
@@ -180,3 +182,4 @@ lb_icmp_forward(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 	drop(w, m, LB_DROP_ICMP);
 }
 
+#endif /* LB_FP_ICMP_FWD_H */

@@ -336,7 +336,7 @@ op_service_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_
 	(void)req;
 	(void)e;
 	while ((svc = lb_svcs_next(c->dp->svcs, &it)) != NULL) {
-		json_t *o = lb_svcs_svc_json(c->dp->svcs, svc, false);
+		json_t *o = lb_svc_spec_to_json(&svc->spec);
 		json_object_set_new(o, "id", json_integer(svc->id));
 		json_object_set_new(o, LB_F_VERSION, json_integer(svc->version));
 		json_object_set_new(o, LB_F_GENERATION, json_integer((json_int_t)c->svc_gen[svc->id]));
