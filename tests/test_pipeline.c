@@ -48,6 +48,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1239,6 +1240,9 @@ main(void)
 	int failed = _cmocka_run_group_tests("pipeline", t, k, NULL, NULL);
 
 	free(t);
+	/* EAL leaves its (by then empty) runtime directory behind: one per run, so remove it. */
+	char rundir[PATH_MAX];
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	lb_dp_teardown(&dp);
 	for (unsigned p = 0; p < N_PORTS; p++)
 		for (unsigned q = 0; q < N_WORKERS; q++) {
@@ -1246,5 +1250,6 @@ main(void)
 			rte_ring_free(tx_rings[p][q]);
 		}
 	rte_eal_cleanup();
+	rmdir(rundir);
 	return failed;
 }
