@@ -103,7 +103,7 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define VIP_GONE4 "198.18.0.105"   /* tcp 80 fnat -> .13:8080, deleted by a row */
 #define VIP_FNAT6 "2001:db8:1::100" /* tcp 80 / udp 53 -> [::10]:8080 / 5353 */
 #define VIP_DNAT6 "2001:db8:1::101" /* tcp 80 / udp 53 -> [::11]:8080 / 5353 */
-#define VIP_NOROUTE6 "2001:db8:1::103" /* tcp 80 fnat -> [2001:db8:99::1]:8080, no route */
+#define VIP_NOROUTE6 "2001:db8:1::103" /* tcp 80 fnat, 81 dnat -> [2001:db8:99::1]:8080, no route */
 #define B10 "198.19.0.10"
 #define B11 "198.19.0.11"
 #define B12 "198.19.0.12"
@@ -195,6 +195,8 @@ static const char config_text[] =
 	"  { name = \"t/dnat6-udp\"; vip = \"" VIP_DNAT6 "\"; port = 53; protocol = \"udp\"; mode = \"dnat\";\n"
 	"    backends = ( { address = \"" B6_11 "\"; port = 5353; } ); },\n"
 	"  { name = \"t/noroute6\"; vip = \"" VIP_NOROUTE6 "\"; port = 80; protocol = \"tcp\"; mode = \"fnat\";\n"
+	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); },\n"
+	"  { name = \"t/noroute6-dnat\"; vip = \"" VIP_NOROUTE6 "\"; port = 81; protocol = \"tcp\"; mode = \"dnat\";\n"
 	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); }\n"
 	");\n";
 
@@ -520,6 +522,8 @@ struct row {
 	uint8_t punt;             /* V_PUNT: enum lb_punt */
 	uint32_t info;            /* V_PUNT: the meta's info */
 	bool any_info;            /* V_PUNT: info not checked (a neighbour index) */
+	bool check_ev;            /* also expect event ev to count +1 */
+	enum lb_event ev;
 };
 
 /*
@@ -553,6 +557,8 @@ static void drain_handoff1(void);
 static void fill_tx_int(void);
 static void drain_tx_int(void);
 static void delete_gone_service(void);
+static void fnat4_backends_10_11(void);
+static void fnat4_backends_11(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -794,6 +800,9 @@ static const struct row rows[] = {
 	{"drop not_ours: a dnat-looking reply that matches no connection",
 	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C6, 8080, 34001, .flags = SYNACK),
 	 .v = V_DROP, .drop = LB_DROP_NOT_OURS},
+	{"drop not_ours: TCP to the box's own port address",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, "198.18.0.2", 33000, 22, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_NOT_OURS},
 	{"drop no_service: a VIP on a port it does not serve",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 81, .flags = SYN),
 	 .v = V_DROP, .drop = LB_DROP_NO_SERVICE},
@@ -813,8 +822,13 @@ static const struct row rows[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C8, VIP_GONE4, 33000, 80, .flags = SYN),
 	 .v = V_TX, .out_port = P_INT,
 	 .out = TO_BACKEND(B13_MAC, 4, TCP, LOCAL4, B13, SNAT_PORT, 8080, .ttl = 63, .flags = SYN)},
-	{"drop svc_gone: the backend's reply after its service was deleted",
+	{"drop svc_gone: ICMP error to local about a connection whose service was deleted",
 	 .before = delete_gone_service,
+	 .in_port = P_INT,
+	 .in = FROM_BACKEND(B13_MAC, 4, ICMP4, ROUTER_INT4, LOCAL4, .type = 3, .code = 1, .quote_len = 28,
+			    .quote = IP(4, TCP, LOCAL4, B13, SNAT_PORT, 8080, .ttl = 63, .flags = SYN)),
+	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
+	{"drop svc_gone: the backend's reply after its service was deleted",
 	 .in_port = P_INT, .in = FROM_BACKEND(B13_MAC, 4, TCP, B13, LOCAL4, 8080, SNAT_PORT, .flags = SYNACK),
 	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
 	{"drop no_route: an fnat6 backend with no route to it",
@@ -826,6 +840,12 @@ static const struct row rows[] = {
 	 .out = TO_BACKEND(B6_11_MAC, 6, TCP, C6_NR, B6_11, 34001, 8080, .ttl = 63, .flags = SYN)},
 	{"drop no_route: the dnat6 reply to a client with no route",
 	 .in_port = P_INT, .in = FROM_BACKEND(B6_11_MAC, 6, TCP, B6_11, C6_NR, 8080, 34001, .flags = SYNACK),
+	 .v = V_DROP, .drop = LB_DROP_NO_ROUTE},
+	{"drop no_route: a dnat6 backend with no route to it",
+	 .bug = "forward.h forward_client(): for dnat, new_flow() inserts the connection before "
+		"the backend's route is checked, so a dropped SYN leaves a connection (ct_created "
+		"+1, the backend's conns +1); fnat checks the route before inserting",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_NOROUTE6, 34000, 81, .flags = SYN),
 	 .v = V_DROP, .drop = LB_DROP_NO_ROUTE},
 	{"drop too_big: IPv4 without DF over the egress MTU (no fragmentation)",
 	 .in_port = P_EXT,
@@ -839,6 +859,26 @@ static const struct row rows[] = {
 	 .in = FROM_BACKEND(B10_MAC, 4, ICMP4, ROUTER_INT4, LOCAL4, .type = 3, .code = 1, .quote_len = 28,
 			    .quote = IP(4, TCP, LOCAL4, B10, SNAT_PORT, 9999, .ttl = 63, .flags = SYN)),
 	 .v = V_DROP, .drop = LB_DROP_ICMP},
+	{"drop icmp: error quoting an ICMP datagram (nothing to translate)",
+	 .in_port = P_INT,
+	 .in = FROM_BACKEND(B10_MAC, 4, ICMP4, ROUTER_INT4, LOCAL4, .type = 3, .code = 1,
+			    .quote = IP(4, ICMP4, LOCAL4, B10, .ttl = 63, .type = 8, .len = 8)),
+	 .v = V_DROP, .drop = LB_DROP_ICMP},
+	{"drop icmp: error to one of the box's own port addresses",
+	 .in_port = P_INT,
+	 .in = FROM_BACKEND(B10_MAC, 4, ICMP4, ROUTER_INT4, "198.19.0.1", .type = 3, .code = 1, .quote_len = 28,
+			    .quote = IP(4, TCP, "198.19.0.1", B10, 40000, 8080, .ttl = 63, .flags = SYN)),
+	 .v = V_DROP, .drop = LB_DROP_ICMP},
+	{"drop icmp: error to a VIP quoting a port no service uses",
+	 .in_port = P_EXT,
+	 .in = FROM_CLIENT(4, ICMP4, ROUTER_EXT4, VIP_FNAT4, .type = 3, .code = 1, .quote_len = 28,
+			   .quote = IP(4, TCP, VIP_FNAT4, C1, 81, 33000, .ttl = 63, .flags = SYNACK)),
+	 .v = V_DROP, .drop = LB_DROP_ICMP},
+	{"drop not_ours: error toward a client quoting a dnat flow nobody tracks",
+	 .in_port = P_INT,
+	 .in = FROM_BACKEND(B11_MAC, 4, ICMP4, ROUTER_INT4, C6, .type = 3, .code = 1, .quote_len = 28,
+			    .quote = IP(4, TCP, C6, B11, 34001, 8080, .ttl = 63, .flags = SYN)),
+	 .v = V_DROP, .drop = LB_DROP_NOT_OURS},
 	{"drop ctrl_full: an ARP request while the ring to the control thread is full",
 	 .before = fill_ctrl, .after = drain_ctrl,
 	 .in_port = P_EXT,
@@ -852,6 +892,18 @@ static const struct row rows[] = {
 	 .before = fill_tx_int, .after = drain_tx_int,
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
 	 .v = V_DROP, .drop = LB_DROP_TX_FULL},
+
+	/* ---- the backend set changes under established flows (last: they move C1's flow) ---- */
+	{"backend added: the established fnat4 flow keeps its backend",
+	 .before = fnat4_backends_10_11,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B10_MAC, 4, TCP, LOCAL4, B10, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
+	{"backend removed: the established fnat4 flow is re-picked to a remaining backend",
+	 .before = fnat4_backends_11,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_REPICK,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, LOCAL4, B11, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
 };
 
 /* ---- the dp under test -------------------------------------------------------- */
@@ -903,6 +955,48 @@ delete_gone_service(void)
 	lb_addr_parse(VIP_GONE4, &vip);
 	if (lb_svcs_delete(dp.svcs, &vip, 80, LB_PROTO_TCP) < 0)
 		fail_msg("cannot delete the service of " VIP_GONE4 ":80");
+}
+
+/* Replace the backends of t/fnat4-tcp (port 8080 each), as a control-socket upsert would. */
+static void
+set_fnat4_backends(const char *const *addrs, unsigned n)
+{
+	struct lb_svc_spec spec;
+	char why[256];
+
+	lb_svc_spec_init(&spec);
+	snprintf(spec.name, sizeof(spec.name), "t/fnat4-tcp");
+	lb_addr_parse(VIP_FNAT4, &spec.vip);
+	spec.port = 80;
+	spec.proto = LB_PROTO_TCP;
+	spec.mode = LB_MODE_FNAT;
+	spec.backends = calloc(n, sizeof(*spec.backends));
+	assert_non_null(spec.backends);
+	spec.n_backends = n;
+	for (unsigned i = 0; i < n; i++) {
+		lb_addr_parse(addrs[i], &spec.backends[i].addr);
+		spec.backends[i].port = 8080;
+		spec.backends[i].weight = 1;
+		spec.backends[i].state = LB_BACKEND_ACTIVE;
+	}
+	int rc = lb_svcs_upsert(dp.svcs, &spec, why, sizeof(why));
+	lb_svc_spec_free(&spec);
+	if (rc < 0)
+		fail_msg("upsert t/fnat4-tcp: %s", why);
+}
+
+static void
+fnat4_backends_10_11(void)
+{
+	static const char *const b[] = {B10, B11};
+	set_fnat4_backends(b, 2);
+}
+
+static void
+fnat4_backends_11(void)
+{
+	static const char *const b[] = {B11};
+	set_fnat4_backends(b, 1);
 }
 
 /* What a row left behind: frames per ring. */
@@ -1015,6 +1109,12 @@ check(struct msg *m, const struct row *r, const uint8_t *in, uint32_t in_len,
 		if (d != exp)
 			say(m, "drop counter %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_drop_names[i], d, exp);
 	}
+	uint64_t created = after->ev[LB_EV_CT_CREATED] - before->ev[LB_EV_CT_CREATED];
+	if (r->v == V_DROP && created != 0)
+		say(m, "a dropped packet created %" PRIu64 " connection(s)\n", created);
+	if (r->check_ev && after->ev[r->ev] - before->ev[r->ev] != 1)
+		say(m, "event %s: +%" PRIu64 ", want +1\n", lb_event_names[r->ev],
+		    after->ev[r->ev] - before->ev[r->ev]);
 	if (memcmp(w1_before, dp.wstats[1], sizeof(*w1_before)) != 0)
 		say(m, "worker 1's counters changed (it never runs)\n");
 
