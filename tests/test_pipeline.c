@@ -906,6 +906,45 @@ static const struct row rows[] = {
 	 .out = TO_BACKEND(B11_MAC, 4, TCP, LOCAL4, B11, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
 };
 
+/*
+ * One burst of mixed frames through one lb_worker_process() call, after the rows
+ * above (it uses their connections): parse drops, punts and hand-offs happen in the
+ * parse loop, the TCP/UDP frames go through the classify stage together (bulk
+ * service lookup, look-ahead). Each frame must still get its own row's verdict,
+ * and the frames of one egress port leave in the order they arrived.
+ */
+static const struct row burst[] = {
+	{"fnat4 UDP on its connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C2, VIP_FNAT4, 33001, 53, .len = 10),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B10_MAC, 4, UDP, LOCAL4, B10, SNAT_PORT, 5353, .ttl = 63, .len = 10)},
+	{"bad IPv4 header checksum",
+	 .in_port = P_EXT, .in = MANGLED(m_ip_csum, 4, UDP, C1, VIP_FNAT4, 1, 53), .v = V_DROP,
+	 .drop = LB_DROP_IP_CKSUM},
+	{"dnat4 TCP backend reply",
+	 .in_port = P_EXT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C3, 8080, 34000, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT,
+	 .out = TO_CLIENT(4, TCP, VIP_DNAT4, C3, 80, 34000, .ttl = 63, .flags = ACK)},
+	{"ARP request",
+	 .in_port = P_EXT,
+	 .in = {.dmac = "ff:ff:ff:ff:ff:ff", .smac = GW_MAC, .ip = IP(FAM_ARP, 0, "198.18.0.1", VIP_DNAT4)},
+	 .v = V_PUNT, .punt = LB_PUNT_RX, .out_port = P_EXT},
+	{"VIP port without service",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C1, VIP_DNAT4, 33000, 54, .len = 4),
+	 .v = V_DROP, .drop = LB_DROP_NO_SERVICE},
+	{"fnat6 TCP on its connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_FNAT6, 33000, 80, .flags = ACK, .len = 5),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B6_10_MAC, 6, TCP, LOCAL6, B6_10, SNAT_PORT, 8080, .ttl = 63, .flags = ACK, .len = 5)},
+	{"fnat reply for worker 1",
+	 .in_port = P_EXT, .in = FROM_BACKEND(B10_MAC, 4, UDP, B10, LOCAL4, 5353, SNAT_PORT_W1, .len = 4),
+	 .v = V_HANDOFF},
+	{"dnat4 UDP on its connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C4, VIP_DNAT4, 34001, 53, .len = 3),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B11_MAC, 4, UDP, C4, B11, 34001, 5353, .ttl = 63, .len = 3)},
+};
+
 /* ---- the dp under test -------------------------------------------------------- */
 
 static struct lb_dp dp;
@@ -1200,6 +1239,88 @@ run_row(void **state)
 		fail_msg("%s\n%s", r->name, m.s);
 }
 
+/*
+ * The burst arrives on one port (ext): a real RX burst comes from one queue. Frames
+ * meant for int's MAC carry ext's MAC here instead (the MAC check is per RX port).
+ */
+static void
+test_mixed_burst(void **state)
+{
+	struct rte_mbuf *pkts[RTE_DIM(burst)];
+	uint8_t in[RTE_DIM(burst)][FRAME_MAX];
+	uint32_t in_len[RTE_DIM(burst)];
+	struct lb_wstats before, after;
+	struct outputs o;
+	struct msg m = {.n = 0};
+	unsigned next_tx[N_PORTS] = {0}, next_ctrl = 0, next_hand = 0;
+	uint64_t want_drop[LB_DROP_MAX] = {0};
+
+	(void)state;
+	for (size_t i = 0; i < RTE_DIM(burst); i++) {
+		struct eth e = burst[i].in;
+		e.dmac = e.dmac[0] == 'f' ? e.dmac : EXT_MAC;
+		in_len[i] = build(in[i], &e);
+		pkts[i] = rte_pktmbuf_alloc(dp.pool);
+		assert_non_null(pkts[i]);
+		memcpy(rte_pktmbuf_mtod(pkts[i], uint8_t *), in[i], in_len[i]);
+		pkts[i]->data_len = (uint16_t)in_len[i];
+		pkts[i]->pkt_len = in_len[i];
+	}
+	memcpy(&before, dp.wstats[0], sizeof(before));
+	lb_worker_process(dp.workers[0], P_EXT, pkts, RTE_DIM(burst));
+	lb_worker_flush(dp.workers[0]);
+	memcpy(&after, dp.wstats[0], sizeof(after));
+	collect(&o);
+
+	for (size_t i = 0; i < RTE_DIM(burst); i++) {
+		const struct row *r = &burst[i];
+		uint8_t want[FRAME_MAX];
+		uint32_t want_len = in_len[i];
+		char what[160];
+
+		snprintf(what, sizeof(what), "frame %zu (%s)", i, r->name);
+		memcpy(want, in[i], in_len[i]);
+		if (r->out.dmac)
+			want_len = build(want, &r->out);
+		switch (r->v) {
+		case V_TX:
+			if (next_tx[r->out_port] >= o.n_tx[r->out_port][0])
+				say(&m, "%s: not sent on port %u\n", what, r->out_port);
+			else
+				same_frame(&m, what, o.tx[r->out_port][0][next_tx[r->out_port]++], want, want_len);
+			break;
+		case V_PUNT:
+			if (next_ctrl >= o.n_ctrl)
+				say(&m, "%s: not punted\n", what);
+			else
+				same_frame(&m, what, o.ctrl[next_ctrl++], want, want_len);
+			break;
+		case V_HANDOFF:
+			if (next_hand >= o.n_hand)
+				say(&m, "%s: not handed off\n", what);
+			else
+				same_frame(&m, what, o.hand[next_hand++], want, want_len);
+			break;
+		case V_DROP:
+			want_drop[r->drop]++;
+			break;
+		}
+	}
+	for (unsigned p = 0; p < N_PORTS; p++)
+		if (o.n_tx[p][0] != next_tx[p] || o.n_tx[p][1] != 0)
+			say(&m, "port %u: %u frame(s) sent, want %u\n", p, o.n_tx[p][0] + o.n_tx[p][1],
+			    next_tx[p]);
+	if (o.n_ctrl != next_ctrl || o.n_hand != next_hand)
+		say(&m, "%u punted, %u handed off; want %u, %u\n", o.n_ctrl, o.n_hand, next_ctrl, next_hand);
+	for (int i = 0; i < LB_DROP_MAX; i++)
+		if (after.drop[i] - before.drop[i] != want_drop[i])
+			say(&m, "drop counter %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_drop_names[i],
+			    after.drop[i] - before.drop[i], want_drop[i]);
+	release(&o);
+	if (m.n)
+		fail_msg("%s", m.s);
+}
+
 /* ---- fixture checks ------------------------------------------------------------ */
 
 /* dp/fastpath/worker_priv.h client_owner(): hash(client address, port) % workers. */
@@ -1327,7 +1448,7 @@ main(void)
 		return 1;
 	}
 
-	size_t n = RTE_DIM(rows) + 3;
+	size_t n = RTE_DIM(rows) + 4;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	size_t k = 0;
 	t[k++] = (struct CMUnitTest){"fixture: dnat client ports are owned by worker 0",
@@ -1336,6 +1457,8 @@ main(void)
 				     test_fixture_every_drop_reason_has_a_row, NULL, NULL, NULL};
 	for (size_t i = 0; i < RTE_DIM(rows); i++)
 		t[k++] = (struct CMUnitTest){rows[i].name, run_row, NULL, NULL, (void *)&rows[i]};
+	t[k++] = (struct CMUnitTest){"one burst of mixed frames: each gets its own verdict, in order",
+				     test_mixed_burst, NULL, NULL, NULL};
 	t[k++] = (struct CMUnitTest){"no mbuf leaked", test_no_mbuf_leaked, NULL, NULL, NULL};
 	int failed = _cmocka_run_group_tests("pipeline", t, k, NULL, NULL);
 
