@@ -65,6 +65,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "conntrack.h"
 #include "csum_ref.h"
 #include "dp.h"
 #include "hash.h"
@@ -143,7 +144,7 @@ static const char config_text[] =
 	"  snat_ports = [40000, 40001];\n"
 	"  control_socket = \"\";\n"
 	"};\n"
-	"conntrack: { capacity = 1024; };\n"
+	"conntrack: { capacity = 64; };\n"  /* small, so a row can fill it */
 	"affinity: { capacity = 64; };\n"
 	"ports = (\n"
 	"  { name = \"ext\"; device = \"net_ring_ext\"; role = \"external\";\n"
@@ -559,6 +560,7 @@ static void drain_tx_int(void);
 static void delete_gone_service(void);
 static void fnat4_backends_10_11(void);
 static void fnat4_backends_11(void);
+static void fill_conntrack(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -697,6 +699,9 @@ static const struct row rows[] = {
 	{"ICMPv6 echo request to a VIP goes to the control thread",
 	 .in_port = P_EXT, .in = FROM_CLIENT(6, ICMP6, C6_1, VIP_FNAT6, .type = 128, .info = 0x00010001, .len = 16),
 	 .v = V_PUNT, .punt = LB_PUNT_RX, .out_port = P_EXT},
+	{"hop limit 1 to a VIP: the control thread answers time exceeded",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, UDP, C6_1, VIP_FNAT6, 33001, 53, .ttl = 1, .len = 4),
+	 .v = V_PUNT, .punt = LB_PUNT_TTL, .out_port = P_EXT},
 	{"TTL 1 to a VIP: the control thread answers time exceeded",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .ttl = 1, .flags = ACK),
 	 .v = V_PUNT, .punt = LB_PUNT_TTL, .out_port = P_EXT},
@@ -904,6 +909,13 @@ static const struct row rows[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
 	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_REPICK,
 	 .out = TO_BACKEND(B11_MAC, 4, TCP, LOCAL4, B11, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
+
+	/* ---- a full connection table (last: it fills worker 0's table) ---- */
+	{"conntrack full: a new dnat flow is still forwarded, without state, and counted",
+	 .before = fill_conntrack,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C6, VIP_DNAT4, 34001, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_FULL,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C6, B11, 34001, 8080, .ttl = 63, .flags = SYN)},
 };
 
 /*
@@ -1038,6 +1050,34 @@ fnat4_backends_11(void)
 	set_fnat4_backends(b, 1);
 }
 
+static unsigned dnat_owner(const char *client, uint16_t port);
+static void drain_all(void);
+
+/* dnat SYNs from new clients (198.18.210.x, owned by worker 0) until the table is full. */
+static void
+fill_conntrack(void)
+{
+	struct lb_ct *ct = lb_worker_ct(dp.workers[0]);
+
+	for (unsigned a = 1; a < 255 && lb_ct_count(ct) < lb_ct_capacity(ct); a++) {
+		char client[32];
+		uint16_t port = 35000;
+		snprintf(client, sizeof(client), "198.18.210.%u", a);
+		while (dnat_owner(client, port) != 0)
+			port++;
+		struct dgram d = {4, TCP, client, VIP_DNAT4, port, 80, .flags = SYN};
+		struct eth e = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &d};
+		struct rte_mbuf *mb = rte_pktmbuf_alloc(dp.pool);
+		assert_non_null(mb);
+		mb->data_len = (uint16_t)build(rte_pktmbuf_mtod(mb, uint8_t *), &e);
+		mb->pkt_len = mb->data_len;
+		lb_worker_process(dp.workers[0], P_EXT, &mb, 1);
+		lb_worker_flush(dp.workers[0]);
+		drain_all();
+	}
+	assert_int_equal(lb_ct_count(ct), lb_ct_capacity(ct));
+}
+
 /* What a row left behind: frames per ring. */
 struct outputs {
 	struct rte_mbuf *tx[N_PORTS][N_WORKERS][8];
@@ -1067,6 +1107,15 @@ release(struct outputs *o)
 			rte_pktmbuf_free_bulk(o->tx[p][q], o->n_tx[p][q]);
 	rte_pktmbuf_free_bulk(o->ctrl, o->n_ctrl);
 	rte_pktmbuf_free_bulk(o->hand, o->n_hand);
+}
+
+static void
+drain_all(void)
+{
+	struct outputs o;
+
+	collect(&o);
+	release(&o);
 }
 
 /* ---- comparing --------------------------------------------------------------- */
