@@ -212,6 +212,8 @@ static const char config_text[] =
 #define ACK 0x10
 #define SYNACK (SYN | ACK)
 #define PSHACK (0x08 | ACK)
+#define FINACK (0x01 | ACK)
+#define RSTACK (0x04 | ACK)
 #define FAM_ARP 1 /* struct dgram.fam: an ARP request body instead of an IP datagram */
 
 /* An IP datagram (or ARP body): what the frames of a row carry. */
@@ -897,6 +899,26 @@ static const struct row rows[] = {
 	 .before = fill_tx_int, .after = drain_tx_int,
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
 	 .v = V_DROP, .drop = LB_DROP_TX_FULL},
+
+	/* ---- closing and reusing a client port ---- */
+	{"fnat6 TCP FIN from the client: forwarded",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_FNAT6, 33000, 80, .flags = FINACK),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B6_10_MAC, 6, TCP, LOCAL6, B6_10, SNAT_PORT, 8080, .ttl = 63, .flags = FINACK)},
+	{"fnat6 TCP FIN from the backend: forwarded, the connection is closed",
+	 .in_port = P_INT, .in = FROM_BACKEND(B6_10_MAC, 6, TCP, B6_10, LOCAL6, 8080, SNAT_PORT, .flags = FINACK),
+	 .v = V_TX, .out_port = P_EXT, .out = TO_CLIENT(6, TCP, VIP_FNAT6, C6_1, 80, 33000, .ttl = 63, .flags = FINACK)},
+	{"fnat6 TCP SYN reusing the closed flow's client port: a new connection on the freed SNAT port",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_FNAT6, 33000, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_CREATED,
+	 .out = TO_BACKEND(B6_10_MAC, 6, TCP, LOCAL6, B6_10, SNAT_PORT, 8080, .ttl = 63, .flags = SYN)},
+	{"dnat6 TCP RST from the backend: forwarded, the connection is closed",
+	 .in_port = P_INT, .in = FROM_BACKEND(B6_11_MAC, 6, TCP, B6_11, C6_3, 8080, 34002, .flags = RSTACK),
+	 .v = V_TX, .out_port = P_EXT, .out = TO_CLIENT(6, TCP, VIP_DNAT6, C6_3, 80, 34002, .ttl = 63, .flags = RSTACK)},
+	{"dnat6 TCP SYN reusing the reset flow's client port: a new connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_3, VIP_DNAT6, 34002, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_CREATED,
+	 .out = TO_BACKEND(B6_11_MAC, 6, TCP, C6_3, B6_11, 34002, 8080, .ttl = 63, .flags = SYN)},
 
 	/* ---- the backend set changes under established flows (last: they move C1's flow) ---- */
 	{"backend added: the established fnat4 flow keeps its backend",
