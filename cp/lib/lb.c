@@ -37,6 +37,14 @@
 #include "lb_json.h"
 #include "lb_error.h"
 
+/* Health-check types: the one table of the REST API, the state file and edgelb-cp.conf. */
+const struct lb_name cp_hc_type_names[] = {
+	{ "none", CP_HC_NONE },
+	{ "tcp", CP_HC_TCP },
+	{ "http", CP_HC_HTTP },
+	{ NULL, 0 },
+};
+
 #define HC_INTERVAL_MIN 100
 #define HC_INTERVAL_MAX 3600000
 #define HC_TIMEOUT_MIN 50
@@ -520,15 +528,12 @@ decode_hc(const json_t *h, struct cp_health_check *hc, char *err, size_t errlen)
 		return rc;
 	t = lb_json_member(h, "type");
 	if (t != NULL) {
-		const char *s = json_is_string(t) ? json_string_value(t) : "";
-		if (strcmp(s, "none") == 0)
-			hc->type = CP_HC_NONE;
-		else if (strcmp(s, "tcp") == 0)
-			hc->type = CP_HC_TCP;
-		else if (strcmp(s, "http") == 0)
-			hc->type = CP_HC_HTTP;
-		else
+		unsigned v;
+
+		if (lb_name_parse(cp_hc_type_names, json_is_string(t) ? json_string_value(t) : "",
+				  &v) < 0)
 			return lb_json_fail(err, errlen, "health_check.type: must be \"none\", \"tcp\" or \"http\"");
+		hc->type = (uint8_t)v;
 	}
 	if ((rc = lb_json_str(h, "path", w, false, &path, err, errlen)) < 0)
 		return rc;
@@ -809,7 +814,7 @@ jstr(const char *s)
 static const char *
 hc_type_name(uint8_t t)
 {
-	return t == CP_HC_TCP ? "tcp" : t == CP_HC_HTTP ? "http" : "none";
+	return lb_name_of(cp_hc_type_names, t, "none");
 }
 
 static const char *

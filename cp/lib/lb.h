@@ -29,6 +29,9 @@ enum cp_hc_type {
 	CP_HC_HTTP,     /* an HTTP GET answers 2xx or 3xx */
 };
 
+/* "none", "tcp", "http": names of enum cp_hc_type (any case in, these out). */
+extern const struct lb_name cp_hc_type_names[];
+
 struct cp_health_check {
 	uint8_t type;               /* enum cp_hc_type */
 	char path[CP_HC_PATH_MAX];  /* HTTP: request path, default "/" */

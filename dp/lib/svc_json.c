@@ -1,18 +1,20 @@
 /*
- * svc_json.c - service spec <-> JSON (see svc_json.h).
+ * svc_json.c - service spec <-> JSON (see include/lb_svc_json.h).
  *
- * Called by the dp control thread for `service.upsert` and by edgelb-cp when it
- * sends one. Pure C: jansson only.
+ * Part of edgelb-contract. Called by the dp control thread for `service.upsert`
+ * and by edgelb-cp's dp sync thread when it sends one. Pure C: jansson only.
+ * Names (protocol, mode, state, affinity type) go through the contract's one
+ * name table (include/lb_model.h), so their case rule is the config file's.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
 #include "lb_json.h"
-#include "svc_json.h"
+#include "lb_model.h"
+#include "lb_svc_json.h"
 
 static const char *const svc_keys[] = {
 	LB_F_NAME, LB_F_VIP, LB_F_PORT, LB_F_PROTOCOL, LB_F_MODE, LB_F_MAGLEV_SIZE,
