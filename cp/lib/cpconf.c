@@ -82,12 +82,13 @@ static const struct lb_conf_cmd hc_cmds[] = {
 	  cp_hc_type_names },
 	{ "path", LB_CONF_STR, lb_conf_set_str, HC(path), 0, 0, 0, 0, NULL },
 	{ "port", LB_CONF_INT, lb_conf_set_uint, HC(port), 0, 65535, 0, LB_CONF_DEF, NULL },
-	{ "interval_ms", LB_CONF_INT, lb_conf_set_uint, HC(interval_ms), 100, 3600000, 2000,
+	{ "interval_ms", LB_CONF_INT, lb_conf_set_uint, HC(interval_ms), CP_HC_INTERVAL_MIN,
+	  CP_HC_INTERVAL_MAX, 2000,
 	  LB_CONF_DEF, NULL },
-	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), 50, 60000, 1000, LB_CONF_DEF,
-	  NULL },
-	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, 100, 2, LB_CONF_DEF, NULL },
-	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, 100, 3, LB_CONF_DEF, NULL },
+	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), CP_HC_TIMEOUT_MIN, CP_HC_TIMEOUT_MAX,
+	  1000, LB_CONF_DEF, NULL },
+	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, CP_HC_COUNT_MAX, 2, LB_CONF_DEF, NULL },
+	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, CP_HC_COUNT_MAX, 3, LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
