@@ -39,8 +39,8 @@ static const struct lb_conf_cmd item_cmds[] = {
 	  LB_CONF_DEF, NULL },
 	{ "mode", LB_CONF_STR, lb_conf_set_enum, LB_CONF_FIELD(struct item, mode), 0, 0,
 	  LB_MODE_FNAT, LB_CONF_DEF, lb_mode_names },
-	{ "on", LB_CONF_BOOL, lb_conf_set_bool, LB_CONF_FIELD(struct item, on), 0, 0, 1, LB_CONF_DEF,
-	  NULL },
+	{ "on", LB_CONF_BOOL, lb_conf_set_bool, LB_CONF_FIELD(struct item, on), 0, 0, 1,
+	  LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
@@ -118,8 +118,9 @@ test_conf_list_of_groups_fills_every_element_with_its_defaults(void **state)
 	char err[256] = "x";
 
 	(void)state;
-	assert_int_equal(parse("items = ( { name = \"a\"; weight = 3; mode = \"dnat\"; on = false; },\n"
-			       "  { name = \"b\"; } );\naddrs = [\"198.18.0.1\", \"2001:db8::1\"];",
+	assert_int_equal(parse("items = ( { name = \"a\"; weight = 3; mode = \"dnat\";\n"
+			       "  on = false; }, { name = \"b\"; } );\n"
+			       "addrs = [\"198.18.0.1\", \"2001:db8::1\"];",
 			       &t, err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
@@ -171,7 +172,8 @@ test_conf_list_errors_name_the_element(void **state)
 		  "items.[1].name: 'a' is already items.[0] (line 2)");
 	parse_bad("addrs = [\"198.18.0.1\", \"198.18.0.300\"];",
 		  "addrs.[1]: '198.18.0.300' is not an IPv4 or IPv6 address (line 1)");
-	parse_bad("addrs = (\"198.18.0.1\", 5);", "addrs.[1]: expected a string, got an integer (line 1)");
+	parse_bad("addrs = (\"198.18.0.1\", 5);",
+		  "addrs.[1]: expected a string, got an integer (line 1)");
 	parse_bad("items = ( { name = \"a\"; on = \"yes\"; } );",
 		  "items.[0].on: expected true or false, got a string (line 1)");
 }

@@ -40,7 +40,8 @@ set_listen(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_con
 	int rc = lb_conf_set_str(x, s, cmd, base);
 
 	if (rc == 0 && cp_listen_parse((char *)base + cmd->off, &ss, &sl, &v6) < 0)
-		return lb_conf_fail(x, s, NULL, "'%s' is not address:port (e.g. \"127.0.0.1:8470\")",
+		return lb_conf_fail(x, s, NULL,
+				    "'%s' is not address:port (e.g. \"127.0.0.1:8470\")",
 				    config_setting_get_string(s));
 	return rc;
 }
@@ -83,12 +84,13 @@ static const struct lb_conf_cmd hc_cmds[] = {
 	{ "path", LB_CONF_STR, lb_conf_set_str, HC(path), 0, 0, 0, 0, NULL },
 	{ "port", LB_CONF_INT, lb_conf_set_uint, HC(port), 0, 65535, 0, LB_CONF_DEF, NULL },
 	{ "interval_ms", LB_CONF_INT, lb_conf_set_uint, HC(interval_ms), CP_HC_INTERVAL_MIN,
-	  CP_HC_INTERVAL_MAX, 2000,
-	  LB_CONF_DEF, NULL },
-	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), CP_HC_TIMEOUT_MIN, CP_HC_TIMEOUT_MAX,
-	  1000, LB_CONF_DEF, NULL },
-	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, CP_HC_COUNT_MAX, 2, LB_CONF_DEF, NULL },
-	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, CP_HC_COUNT_MAX, 3, LB_CONF_DEF, NULL },
+	  CP_HC_INTERVAL_MAX, 2000, LB_CONF_DEF, NULL },
+	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), CP_HC_TIMEOUT_MIN,
+	  CP_HC_TIMEOUT_MAX, 1000, LB_CONF_DEF, NULL },
+	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, CP_HC_COUNT_MAX, 2, LB_CONF_DEF,
+	  NULL },
+	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, CP_HC_COUNT_MAX, 3, LB_CONF_DEF,
+	  NULL },
 	LB_CONF_END,
 };
 
@@ -150,7 +152,8 @@ check_pool(struct lb_conf_ctx *x, const config_setting_t *e, void *elem, int i, 
 	const struct lb_pool_conf *pc = elem;
 
 	if (!cp_name_valid(pc->name))
-		return lb_conf_fail(x, e, "name", "must be a DNS label (a-z, 0-9, '-', at most 63)");
+		return lb_conf_fail(x, e, "name",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
 	if (pc->n_ranges == 0)
 		return lb_conf_fail(x, e, "addresses", "must be a non-empty array of strings");
 	for (int k = 0; k < i; k++)

@@ -69,7 +69,8 @@ vreport(struct lb_conf_ctx *x, const char *path, const config_setting_t *at, con
 
 /* Report an error under an explicit path, with the line of setting at. */
 int
-lb_conf_fail_path(struct lb_conf_ctx *x, const char *path, const config_setting_t *at, const char *fmt, ...)
+lb_conf_fail_path(struct lb_conf_ctx *x, const char *path, const config_setting_t *at,
+		  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,7 +82,8 @@ lb_conf_fail_path(struct lb_conf_ctx *x, const char *path, const config_setting_
 
 /* Report an error at setting s (or at s's member named member) and return LB_EINVAL. */
 int
-lb_conf_fail(struct lb_conf_ctx *x, const config_setting_t *s, const char *member, const char *fmt, ...)
+lb_conf_fail(struct lb_conf_ctx *x, const config_setting_t *s, const char *member, const char *fmt,
+	     ...)
 {
 	char path[256];
 	size_t n = lb_conf_path(s, path, sizeof(path));
@@ -152,7 +154,8 @@ int
 lb_conf_check_elem(struct lb_conf_ctx *x, const config_setting_t *e, unsigned mask)
 {
 	if (!type_ok(e, mask))
-		return lb_conf_fail(x, e, NULL, "expected %s, got %s", want_name(mask), type_name(e));
+		return lb_conf_fail(x, e, NULL, "expected %s, got %s", want_name(mask),
+				    type_name(e));
 	return 0;
 }
 
@@ -196,7 +199,8 @@ lb_conf_defaults(const struct lb_conf_cmd *tab, void *base)
  * row's setter in table order.
  */
 int
-lb_conf_walk(struct lb_conf_ctx *x, const config_setting_t *g, const struct lb_conf_cmd *tab, void *base)
+lb_conf_walk(struct lb_conf_ctx *x, const config_setting_t *g, const struct lb_conf_cmd *tab,
+	     void *base)
 {
 	int n = config_setting_length(g);
 
@@ -208,13 +212,16 @@ lb_conf_walk(struct lb_conf_ctx *x, const config_setting_t *g, const struct lb_c
 			size_t k = 0;
 
 			known[0] = '\0';
-			for (const struct lb_conf_cmd *t = tab; t->name != NULL && k < sizeof(known); t++) {
-				int w = snprintf(known + k, sizeof(known) - k, "%s%s", k ? ", " : "", t->name);
+			for (const struct lb_conf_cmd *t = tab; t->name != NULL &&
+			     k < sizeof(known); t++) {
+				int w = snprintf(known + k, sizeof(known) - k, "%s%s",
+						 k ? ", " : "", t->name);
 				if (w < 0)
 					break;
 				k += (size_t)w;
 			}
-			return lb_conf_fail(x, s, NULL, "unknown setting (expected one of: %s)", known);
+			return lb_conf_fail(x, s, NULL, "unknown setting (expected one of: %s)",
+					    known);
 		}
 	}
 	for (const struct lb_conf_cmd *t = tab; t->name != NULL; t++) {
@@ -227,7 +234,8 @@ lb_conf_walk(struct lb_conf_ctx *x, const config_setting_t *g, const struct lb_c
 			continue;
 		}
 		if (!type_ok(s, t->type))
-			return lb_conf_fail(x, s, NULL, "expected %s, got %s", want_name(t->type), type_name(s));
+			return lb_conf_fail(x, s, NULL, "expected %s, got %s", want_name(t->type),
+					    type_name(s));
 		rc = t->set(x, s, t, base);
 		if (rc < 0)
 			return rc;
@@ -238,18 +246,21 @@ lb_conf_walk(struct lb_conf_ctx *x, const config_setting_t *g, const struct lb_c
 /* ---------------------------------------------------------------- generic setters */
 
 int
-lb_conf_set_group(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_group(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		  void *base)
 {
 	return lb_conf_walk(x, s, cmd->arg, base);
 }
 
 int
-lb_conf_set_uint(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_uint(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		 void *base)
 {
 	long long v = config_setting_get_int64(s);
 
 	if (v < cmd->min || v > cmd->max)
-		return lb_conf_fail(x, s, NULL, "%lld is out of range %lld..%lld", v, cmd->min, cmd->max);
+		return lb_conf_fail(x, s, NULL, "%lld is out of range %lld..%lld", v, cmd->min,
+				    cmd->max);
 	if ((cmd->flags & LB_CONF_POW2) && (v & (v - 1)) != 0)
 		return lb_conf_fail(x, s, NULL, "%lld is not a power of two", v);
 	lb_conf_store((char *)base + cmd->off, cmd->size, (uint64_t)v);
@@ -275,7 +286,8 @@ lb_conf_set_enum(struct lb_conf_ctx *x, const config_setting_t *s, const struct 
 
 /* A string into a char[size] field; min is the minimum length. */
 int
-lb_conf_set_str(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_str(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		void *base)
 {
 	const char *v = config_setting_get_string(s);
 	size_t len = strlen(v);
@@ -283,8 +295,8 @@ lb_conf_set_str(struct lb_conf_ctx *x, const config_setting_t *s, const struct l
 	if ((long long)len < cmd->min)
 		return lb_conf_fail(x, s, NULL, "must not be empty");
 	if (len >= cmd->size)
-		return lb_conf_fail(x, s, NULL, "'%.40s...' is too long (at most %zu characters)", v,
-			    cmd->size - 1);
+		return lb_conf_fail(x, s, NULL, "'%.40s...' is too long (at most %zu characters)",
+				    v, cmd->size - 1);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return lb_conf_fail(x, s, NULL, "contains a control character");
@@ -293,7 +305,8 @@ lb_conf_set_str(struct lb_conf_ctx *x, const config_setting_t *s, const struct l
 }
 
 int
-lb_conf_set_addr(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_addr(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		 void *base)
 {
 	const char *v = config_setting_get_string(s);
 	struct lb_addr a;
@@ -316,13 +329,14 @@ parse_cidr(struct lb_conf_ctx *x, const config_setting_t *s, struct lb_prefix *p
 	if (lb_prefix_parse(v, p, NULL, true) < 0) {
 		lb_prefix_parse(v, p, NULL, false);
 		return lb_conf_fail(x, s, NULL, "'%s' has host bits set (did you mean %s?)", v,
-			    lb_prefix_format(p, buf, sizeof(buf)));
+				    lb_prefix_format(p, buf, sizeof(buf)));
 	}
 	return 0;
 }
 
 int
-lb_conf_set_cidr(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_cidr(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		 void *base)
 {
 	struct lb_prefix p;
 	int rc = parse_cidr(x, s, &p);
@@ -355,7 +369,8 @@ parse_mac(const char *v, uint8_t mac[6])
 
 /* A unicast MAC "02:00:00:00:00:01" into a uint8_t[6] field. */
 int
-lb_conf_set_mac(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+lb_conf_set_mac(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+		void *base)
 {
 	const char *v = config_setting_get_string(s);
 	static const uint8_t zero[6];

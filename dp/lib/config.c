@@ -58,8 +58,8 @@ set_lcore(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf
 	long long v = config_setting_get_int64(s);
 
 	if (v < cmd->min || v > cmd->max)
-		return lb_conf_fail(x, s, NULL, "lcore %lld is out of range %lld..%lld", v, cmd->min,
-				    cmd->max);
+		return lb_conf_fail(x, s, NULL, "lcore %lld is out of range %lld..%lld", v,
+				    cmd->min, cmd->max);
 	lb_conf_store((char *)base + cmd->off, cmd->size, (uint64_t)v);
 	return 0;
 }
@@ -87,7 +87,8 @@ static const struct lb_conf_list workers_list = {
 };
 
 static int
-set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	 void *base)
 {
 	uint64_t v;
 
@@ -100,11 +101,15 @@ set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_
 		if (!((digits[0] >= '0' && digits[0] <= '9') ||
 		      (hex && ((digits[0] >= 'a' && digits[0] <= 'f') ||
 			       (digits[0] >= 'A' && digits[0] <= 'F')))))
-			return lb_conf_fail(x, s, NULL, "'%s' is not a 64-bit number (\"0x...\" or decimal)", str);
+			return lb_conf_fail(x, s, NULL,
+					    "'%s' is not a 64-bit number (\"0x...\" or decimal)",
+					    str);
 		errno = 0;
 		v = strtoull(digits, &end, hex ? 16 : 10);
 		if (*end != '\0' || errno == ERANGE)
-			return lb_conf_fail(x, s, NULL, "'%s' is not a 64-bit number (\"0x...\" or decimal)", str);
+			return lb_conf_fail(x, s, NULL,
+					    "'%s' is not a 64-bit number (\"0x...\" or decimal)",
+					    str);
 	} else {
 		long long ll = config_setting_get_int64(s);
 
@@ -113,7 +118,8 @@ set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_
 			/* libconfig reads 0xdeadbeef (no L) as a negative int: keep the 32 bits written */
 			v = (uint32_t)ll;
 		else if (ll < 0 && config_setting_get_format(s) != CONFIG_FORMAT_HEX)
-			return lb_conf_fail(x, s, NULL, "%lld is negative; write the seed in hex (0x...L)", ll);
+			return lb_conf_fail(x, s, NULL,
+					    "%lld is negative; write the seed in hex (0x...L)", ll);
 		else
 			v = (uint64_t)ll; /* 0x...L: the 64 bits as written */
 	}
@@ -122,7 +128,8 @@ set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_
 }
 
 static int
-set_sockmode(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+set_sockmode(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	     void *base)
 {
 	long long v;
 
@@ -132,33 +139,39 @@ set_sockmode(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_c
 
 		v = 0;
 		if (len == 0 || len > 4)
-			return lb_conf_fail(x, s, NULL, "'%s' is not an octal mode such as \"0600\"", str);
+			return lb_conf_fail(x, s, NULL,
+					    "'%s' is not an octal mode such as \"0600\"", str);
 		for (size_t i = 0; i < len; i++) {
 			if (str[i] < '0' || str[i] > '7')
-				return lb_conf_fail(x, s, NULL, "'%s' is not an octal mode such as \"0600\"", str);
+				return lb_conf_fail(x, s, NULL,
+						    "'%s' is not an octal mode such as \"0600\"",
+						    str);
 			v = v * 8 + (str[i] - '0');
 		}
 		if (v > cmd->max)
-			return lb_conf_fail(x, s, NULL, "'%s' is out of range \"0000\"..\"0777\"", str);
+			return lb_conf_fail(x, s, NULL, "'%s' is out of range \"0000\"..\"0777\"",
+					    str);
 	} else {
 		v = config_setting_get_int64(s);
 		if (v < cmd->min || v > cmd->max)
 			return lb_conf_fail(x, s, NULL,
-				    "%lld is out of range 0..511 (libconfig integers are decimal: "
-				    "write the mode as an octal string such as \"0600\")", v);
+					    "%lld is out of range 0..511 (libconfig integers are decimal: "
+					    "write the mode as an octal string such as \"0600\")", v);
 	}
 	lb_conf_store((char *)base + cmd->off, cmd->size, (uint64_t)v);
 	return 0;
 }
 
 static int
-set_snat(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+set_snat(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	 void *base)
 {
 	struct lb_dp_conf *c = base;
 	long long v[2];
 
 	if (config_setting_length(s) != 2)
-		return lb_conf_fail(x, s, NULL, "expected [lo, hi], got %d values", config_setting_length(s));
+		return lb_conf_fail(x, s, NULL, "expected [lo, hi], got %d values",
+				    config_setting_length(s));
 	for (unsigned i = 0; i < 2; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, i);
 		int rc = lb_conf_check_elem(x, e, LB_CONF_INT);
@@ -167,8 +180,8 @@ set_snat(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_
 			return rc;
 		v[i] = config_setting_get_int64(e);
 		if (v[i] < cmd->min || v[i] > cmd->max)
-			return lb_conf_fail(x, e, NULL, "%lld is out of range %lld..%lld", v[i], cmd->min,
-				    cmd->max);
+			return lb_conf_fail(x, e, NULL, "%lld is out of range %lld..%lld", v[i],
+					    cmd->min, cmd->max);
 	}
 	if (v[0] >= v[1])
 		return lb_conf_fail(x, s, NULL, "lo %lld must be below hi %lld", v[0], v[1]);
@@ -189,42 +202,48 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	{ "workers", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_WORKERS, 0, 0,
 	  &workers_list },
 	{ "burst", LB_CONF_INT, lb_conf_set_uint, CONF(burst), 1, 64, 32, LB_CONF_DEF, NULL },
-	{ "idle_sleep_us", LB_CONF_INT, lb_conf_set_uint, CONF(idle_sleep_us), 0, 100000, 0, LB_CONF_DEF, NULL },
+	{ "idle_sleep_us", LB_CONF_INT, lb_conf_set_uint, CONF(idle_sleep_us), 0, 100000, 0,
+	  LB_CONF_DEF, NULL },
 	{ "mbufs", LB_CONF_INT, lb_conf_set_uint, CONF(mbufs), 0, MBUFS_MAX, 0, LB_CONF_DEF, NULL },
-	{ "hash_seed", LB_CONF_INT | LB_CONF_STR, set_seed, CONF(hash_seed), 0, 0, DEFAULT_HASH_SEED, LB_CONF_DEF,
-	  NULL },
-	{ "max_services", LB_CONF_INT, lb_conf_set_uint, CONF(max_services), 1, 1048576, 16384, LB_CONF_DEF, NULL },
-	{ "max_backends", LB_CONF_INT, lb_conf_set_uint, CONF(max_backends), 1, 16777216, 65536, LB_CONF_DEF, NULL },
-	{ "steering", LB_CONF_STR, lb_conf_set_enum, CONF(steering), 0, 0, LB_STEER_AUTO, LB_CONF_DEF,
-	  steering_names },
+	{ "hash_seed", LB_CONF_INT | LB_CONF_STR, set_seed, CONF(hash_seed), 0, 0,
+	  DEFAULT_HASH_SEED, LB_CONF_DEF, NULL },
+	{ "max_services", LB_CONF_INT, lb_conf_set_uint, CONF(max_services), 1, 1048576, 16384,
+	  LB_CONF_DEF, NULL },
+	{ "max_backends", LB_CONF_INT, lb_conf_set_uint, CONF(max_backends), 1, 16777216, 65536,
+	  LB_CONF_DEF, NULL },
+	{ "steering", LB_CONF_STR, lb_conf_set_enum, CONF(steering), 0, 0, LB_STEER_AUTO,
+	  LB_CONF_DEF, steering_names },
 	{ "snat_ports", LB_CONF_SEQ, set_snat, LB_CONF_NOFIELD, 1, 65535, 0, 0, NULL },
 	{ "control_socket", LB_CONF_STR, lb_conf_set_str, CONF(control_socket), 0, 0, 0, 0, NULL },
-	{ "control_socket_mode", LB_CONF_INT | LB_CONF_STR, set_sockmode, CONF(control_socket_mode), 0, 0777,
-	  0600, LB_CONF_DEF, NULL },
+	{ "control_socket_mode", LB_CONF_INT | LB_CONF_STR, set_sockmode, CONF(control_socket_mode),
+	  0, 0777, 0600, LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
 static const struct lb_conf_cmd timeout_cmds[] = {
-	{ "tcp_syn", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_SYN]), 1, 86400, 30, LB_CONF_DEF,
-	  NULL },
-	{ "tcp_established", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_ESTABLISHED]), 1, 86400,
-	  900, LB_CONF_DEF, NULL },
-	{ "tcp_closing", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSING]), 1, 86400, 30,
+	{ "tcp_syn", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_SYN]), 1, 86400, 30,
 	  LB_CONF_DEF, NULL },
-	{ "tcp_closed", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSED]), 1, 86400, 10, LB_CONF_DEF,
-	  NULL },
-	{ "udp", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 300, LB_CONF_DEF, NULL },
+	{ "tcp_established", LB_CONF_INT, lb_conf_set_uint,
+	  CONF(ct_timeout_s[LB_CT_TCP_ESTABLISHED]), 1, 86400, 900, LB_CONF_DEF, NULL },
+	{ "tcp_closing", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSING]), 1,
+	  86400, 30, LB_CONF_DEF, NULL },
+	{ "tcp_closed", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSED]), 1,
+	  86400, 10, LB_CONF_DEF, NULL },
+	{ "udp", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 300,
+	  LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
 static const struct lb_conf_cmd conntrack_cmds[] = {
-	{ "capacity", LB_CONF_INT, lb_conf_set_uint, CONF(ct_capacity), 1, 67108864, 262144, LB_CONF_DEF, NULL },
+	{ "capacity", LB_CONF_INT, lb_conf_set_uint, CONF(ct_capacity), 1, 67108864, 262144,
+	  LB_CONF_DEF, NULL },
 	{ "timeouts", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, timeout_cmds },
 	LB_CONF_END,
 };
 
 static const struct lb_conf_cmd affinity_cmds[] = {
-	{ "capacity", LB_CONF_INT, lb_conf_set_uint, CONF(affinity_capacity), 1, 16777216, 65536, LB_CONF_DEF, NULL },
+	{ "capacity", LB_CONF_INT, lb_conf_set_uint, CONF(affinity_capacity), 1, 16777216, 65536,
+	  LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
@@ -319,30 +338,38 @@ check_ports(struct lb_conf_ctx *x, const config_setting_t *list, void *base)
 		for (uint32_t j = 0; j < i; j++) {
 			if (strcmp(c->ports[j].name, p->name) == 0)
 				return lb_conf_fail(x, config_setting_get_member(el, "name"), NULL,
-					    "port name '%s' is already used by ports.[%u]", p->name, j);
+						    "port name '%s' is already used by ports.[%u]",
+						    p->name, j);
 			if (strcmp(c->ports[j].device, p->device) == 0)
 				return lb_conf_fail(x, config_setting_get_member(el, "device"), NULL,
-					    "device '%s' is already used by ports.[%u]", p->device, j);
+						    "device '%s' is already used by ports.[%u]",
+						    p->device, j);
 		}
-		for (uint32_t a = 0; a < p->n_addrs; a++)
+		for (uint32_t a = 0; a < p->n_addrs; a++) {
+			const struct lb_addr *ad = &p->addrs[a].addr;
+			const config_setting_t *at = member_elem(el, "addresses", (int)a);
+
 			for (uint32_t j = 0; j <= i; j++)
 				for (uint32_t b = 0; b < (j == i ? a : c->ports[j].n_addrs); b++)
-					if (lb_addr_eq(&c->ports[j].addrs[b].addr, &p->addrs[a].addr))
-						return lb_conf_fail(x, member_elem(el, "addresses", (int)a), NULL,
-							    "%s is already an address of ports.[%u]",
-							    lb_addr_format(&p->addrs[a].addr, buf, sizeof(buf)),
-							    j);
+					if (lb_addr_eq(&c->ports[j].addrs[b].addr, ad))
+						return lb_conf_fail(x, at, NULL,
+								    "%s is already an address of ports.[%u]",
+								    lb_addr_format(ad, buf, sizeof(buf)), j);
+		}
 		for (uint32_t a = 0; a < p->n_local; a++) {
+			const struct lb_addr *ad = &p->local[a];
+			const config_setting_t *at = member_elem(el, "local_addresses", (int)a);
+
 			if (++total > LB_MAX_LOCAL_ADDRS)
-				return lb_conf_fail(x, member_elem(el, "local_addresses", (int)a), NULL,
-					    "more than %d local addresses over all ports",
-					    LB_MAX_LOCAL_ADDRS);
+				return lb_conf_fail(x, at, NULL,
+						    "more than %d local addresses over all ports",
+						    LB_MAX_LOCAL_ADDRS);
 			for (uint32_t j = 0; j <= i; j++)
 				for (uint32_t b = 0; b < (j == i ? a : c->ports[j].n_local); b++)
-					if (lb_addr_eq(&c->ports[j].local[b], &p->local[a]))
-						return lb_conf_fail(x, member_elem(el, "local_addresses", (int)a),
-							    NULL, "%s is already a local address of ports.[%u]",
-							    lb_addr_format(&p->local[a], buf, sizeof(buf)), j);
+					if (lb_addr_eq(&c->ports[j].local[b], ad))
+						return lb_conf_fail(x, at, NULL,
+								    "%s is already a local address of ports.[%u]",
+								    lb_addr_format(ad, buf, sizeof(buf)), j);
 		}
 	}
 	return 0;
@@ -389,15 +416,15 @@ check_port_ref(struct lb_conf_ctx *x, const struct lb_dp_conf *c, const config_s
 	if (port[0] != '\0') {
 		if (lb_dp_conf_port_index(c, port) < 0)
 			return lb_conf_fail(x, config_setting_get_member(el, "port"), NULL,
-				    "no port named '%s'", port);
+					    "no port named '%s'", port);
 		return 0;
 	}
 	if (a->family == 0)
 		return lb_conf_fail(x, el, "port", "required when %s is not set", addr_member);
 	if (!connected(c, a))
 		return lb_conf_fail(x, config_setting_get_member(el, addr_member), NULL,
-			    "%s is in no port's connected subnet; set port",
-			    lb_addr_format(a, buf, sizeof(buf)));
+				    "%s is in no port's connected subnet; set port",
+				    lb_addr_format(a, buf, sizeof(buf)));
 	return 0;
 }
 
@@ -478,13 +505,15 @@ static const struct lb_conf_list neighs_list = {
 /* ---------------------------------------------------------------- services */
 
 static int
-set_maglev(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+set_maglev(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	   void *base)
 {
 	long long v = config_setting_get_int64(s);
 
 	if (v < cmd->min || v > cmd->max || !lb_maglev_m_valid((uint32_t)v))
-		return lb_conf_fail(x, s, NULL, "%lld is not a prime in %lld..%lld (e.g. 251, 4099, 65537)",
-			    v, cmd->min, cmd->max);
+		return lb_conf_fail(x, s, NULL,
+				    "%lld is not a prime in %lld..%lld (e.g. 251, 4099, 65537)", v,
+				    cmd->min, cmd->max);
 	lb_conf_store((char *)base + cmd->off, cmd->size, (uint64_t)v);
 	return 0;
 }
@@ -500,9 +529,10 @@ static const struct lb_conf_list ranges_list = {
 static const struct lb_conf_cmd backend_cmds[] = {
 	{ "address", LB_CONF_STR, lb_conf_set_addr, BACKEND(addr), 0, 0, 0, LB_CONF_REQ, NULL },
 	{ "port", LB_CONF_INT, lb_conf_set_uint, BACKEND(port), 1, 65535, 0, LB_CONF_REQ, NULL },
-	{ "weight", LB_CONF_INT, lb_conf_set_uint, BACKEND(weight), 0, LB_WEIGHT_MAX, 1, LB_CONF_DEF, NULL },
-	{ "state", LB_CONF_STR, lb_conf_set_enum, BACKEND(state), 0, 0, LB_BACKEND_ACTIVE, LB_CONF_DEF,
-	  lb_backend_state_names },
+	{ "weight", LB_CONF_INT, lb_conf_set_uint, BACKEND(weight), 0, LB_WEIGHT_MAX, 1,
+	  LB_CONF_DEF, NULL },
+	{ "state", LB_CONF_STR, lb_conf_set_enum, BACKEND(state), 0, 0, LB_BACKEND_ACTIVE,
+	  LB_CONF_DEF, lb_backend_state_names },
 	LB_CONF_END,
 };
 
@@ -511,15 +541,17 @@ static const struct lb_conf_cmd backend_elem = {
 	NULL, LB_CONF_GROUP, lb_conf_set_group, 0, 0, 0, 0, 0, 0, backend_cmds,
 };
 static const struct lb_conf_list backends_list = {
-	&backend_elem, sizeof(struct lb_backend_spec), offsetof(struct lb_svc_spec, backends), false,
+	&backend_elem, sizeof(struct lb_backend_spec), offsetof(struct lb_svc_spec, backends),
+		false,
 	offsetof(struct lb_svc_spec, n_backends), "backends", NULL, NULL, NULL,
 };
 
 /* The defaults here match lb_svc_spec_init(); protocol defaults to tcp as in Kubernetes. */
 static const struct lb_conf_cmd svc_affinity_cmds[] = {
-	{ "type", LB_CONF_STR, lb_conf_set_enum, SVC(affinity), 0, 0, LB_AFFINITY_NONE, LB_CONF_DEF, lb_affinity_names },
-	{ "timeout_seconds", LB_CONF_INT, lb_conf_set_uint, SVC(affinity_timeout), 1, LB_AFFINITY_TIMEOUT_MAX,
-	  LB_AFFINITY_TIMEOUT_DEFAULT, LB_CONF_DEF, NULL },
+	{ "type", LB_CONF_STR, lb_conf_set_enum, SVC(affinity), 0, 0, LB_AFFINITY_NONE, LB_CONF_DEF,
+	  lb_affinity_names },
+	{ "timeout_seconds", LB_CONF_INT, lb_conf_set_uint, SVC(affinity_timeout), 1,
+	  LB_AFFINITY_TIMEOUT_MAX, LB_AFFINITY_TIMEOUT_DEFAULT, LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
@@ -527,15 +559,18 @@ static const struct lb_conf_cmd svc_cmds[] = {
 	{ "name", LB_CONF_STR, lb_conf_set_str, SVC(name), 1, 0, 0, LB_CONF_REQ, NULL },
 	{ "vip", LB_CONF_STR, lb_conf_set_addr, SVC(vip), 0, 0, 0, LB_CONF_REQ, NULL },
 	{ "port", LB_CONF_INT, lb_conf_set_uint, SVC(port), 1, 65535, 0, LB_CONF_REQ, NULL },
-	{ "protocol", LB_CONF_STR, lb_conf_set_enum, SVC(proto), 0, 0, LB_PROTO_TCP, LB_CONF_DEF, lb_proto_names },
-	{ "mode", LB_CONF_STR, lb_conf_set_enum, SVC(mode), 0, 0, LB_MODE_FNAT, LB_CONF_DEF, lb_mode_names },
-	{ "maglev_size", LB_CONF_INT, set_maglev, SVC(maglev_m), 3, LB_MAGLEV_M_MAX, LB_MAGLEV_M_DEFAULT,
-	  LB_CONF_DEF, NULL },
-	{ "session_affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, svc_affinity_cmds },
-	{ "source_ranges", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_SOURCE_RANGES, 0, 0,
-	  &ranges_list },
-	{ "backends", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_BACKENDS_PER_SVC, 0, 0,
-	  &backends_list },
+	{ "protocol", LB_CONF_STR, lb_conf_set_enum, SVC(proto), 0, 0, LB_PROTO_TCP, LB_CONF_DEF,
+	  lb_proto_names },
+	{ "mode", LB_CONF_STR, lb_conf_set_enum, SVC(mode), 0, 0, LB_MODE_FNAT, LB_CONF_DEF,
+	  lb_mode_names },
+	{ "maglev_size", LB_CONF_INT, set_maglev, SVC(maglev_m), 3, LB_MAGLEV_M_MAX,
+	  LB_MAGLEV_M_DEFAULT, LB_CONF_DEF, NULL },
+	{ "session_affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
+	  svc_affinity_cmds },
+	{ "source_ranges", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_SOURCE_RANGES,
+	  0, 0, &ranges_list },
+	{ "backends", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_BACKENDS_PER_SVC, 0,
+	  0, &backends_list },
 	LB_CONF_END,
 };
 
@@ -615,7 +650,8 @@ check_services_unique(struct lb_conf_ctx *x, const config_setting_t *list,
 }
 
 static int
-set_services(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd, void *base)
+set_services(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	     void *base)
 {
 	struct lb_dp_conf *c = base;
 	int n = config_setting_length(s);
@@ -624,7 +660,7 @@ set_services(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_c
 	(void)cmd;
 	if ((uint32_t)n > c->max_services)
 		return lb_conf_fail(x, s, NULL, "%d services, more than dp.max_services (%u)", n,
-			    c->max_services);
+				    c->max_services);
 	if (n == 0)
 		return 0;
 	c->services = calloc((size_t)n, sizeof(*c->services));
@@ -659,19 +695,22 @@ set_services(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_c
 		total_backends += sp->n_backends;
 		if (total_backends > c->max_backends)
 			return lb_conf_fail(x, config_setting_get_member(e, "backends"), NULL,
-				    "more than dp.max_backends (%u) backends over all services",
-				    c->max_backends);
+					    "more than dp.max_backends (%u) backends over all services",
+					    c->max_backends);
 	}
 	return check_services_unique(x, s, c);
 }
 
 static const struct lb_conf_cmd root_cmds[] = {
 	{ "dp", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, dp_cmds },
-	{ "conntrack", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, conntrack_cmds },
-	{ "affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, affinity_cmds },
+	{ "conntrack", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
+	  conntrack_cmds },
+	{ "affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
+	  affinity_cmds },
 	{ "ports", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_PORTS, 0, LB_CONF_REQ,
 	  &ports_list },
-	{ "routes", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, INT32_MAX, 0, 0, &routes_list },
+	{ "routes", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, INT32_MAX, 0, 0,
+	  &routes_list },
 	{ "neighbours", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, INT32_MAX, 0, 0,
 	  &neighs_list },
 	{ "services", LB_CONF_SEQ, set_services, LB_CONF_NOFIELD, 0, 0, 0, 0, NULL },

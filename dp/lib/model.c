@@ -139,8 +139,7 @@ lb_backend_state_parse(const char *s, uint8_t *st)
 const char *
 lb_affinity_name(uint8_t a)
 {
-	return a == LB_AFFINITY_CLIENTIP ? lb_name_of(lb_affinity_names, a, "ClientIP")
-					 : lb_name_of(lb_affinity_names, LB_AFFINITY_NONE, "None");
+	return lb_name_of(lb_affinity_names, a, "None");
 }
 
 int
