@@ -17,7 +17,7 @@
 #include "cptime.h"
 #include "lb_error.h"
 #include "store.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 
 #define CALL_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 100

@@ -29,6 +29,16 @@ enum cp_hc_type {
 	CP_HC_HTTP,     /* an HTTP GET answers 2xx or 3xx */
 };
 
+/* Health-check ranges, the same in the REST API and in edgelb-cp.conf. */
+#define CP_HC_INTERVAL_MIN 100
+#define CP_HC_INTERVAL_MAX 3600000
+#define CP_HC_TIMEOUT_MIN 50
+#define CP_HC_TIMEOUT_MAX 60000
+#define CP_HC_COUNT_MAX 100
+
+/* "none", "tcp", "http": names of enum cp_hc_type (any case in, these out). */
+extern const struct lb_name cp_hc_type_names[];
+
 struct cp_health_check {
 	uint8_t type;               /* enum cp_hc_type */
 	char path[CP_HC_PATH_MAX];  /* HTTP: request path, default "/" */

@@ -12,7 +12,7 @@
 #include "lb_error.h"
 #include "service.h"
 #include "stats.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 #include "worker.h"
 
 struct lb_stats {

@@ -31,7 +31,7 @@
 #include "neigh.h"
 #include "rcu.h"
 #include "service_fastpath.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 
 #define MAGLEV_KEY_LEN 19 /* family | address | port */
 
