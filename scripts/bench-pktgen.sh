@@ -119,7 +119,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pktgen_version=$(strings "$PKTGEN" 2>/dev/null | grep -m1 -oE '^Pktgen [0-9]+\.[0-9]+\.[0-9]+' |
+pktgen_version=$(grep -a -m1 -oE 'Pktgen [0-9]+\.[0-9]+\.[0-9]+' "$PKTGEN" |
 	cut -d' ' -f2 || true)
 echo "pktgen=$PKTGEN"
 echo "pktgen_version=${pktgen_version:-unknown}"
