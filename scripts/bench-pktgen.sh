@@ -24,6 +24,8 @@
 #                                              handoff_out + ctrl_punt + (drops - tx_full)
 #   <script>.ctrl_frames_via_workers           tx + tx_full - fwd - rev: frames the control
 #                                              thread sent through a worker (here GARPs)
+#   <script>.dp_worker_cpu_share               of the time the dp's worker was runnable, the
+#                                              share it ran (others' jobs take the rest)
 #   <script>.lost_before_dp                    pktgen_tx - dp_ext_rx (memif ring full)
 # The figures are the generator's and the dp's together on a shared machine: they show
 # the scripts do what they say and how the counters relate, not what edgelb does on
@@ -180,6 +182,21 @@ wait_sockets() {
 	return 1
 }
 
+# schedstat of a process's thread by name: "<ns on CPU> <ns runnable but waiting>".
+thread_sched() { # pid comm
+	local t
+	for t in /proc/"$1"/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ]; then
+			cut -d' ' -f1-2 "$t/schedstat" 2>/dev/null && return 0
+		fi
+	done
+	echo "0 0"
+}
+# Of the time a thread could run between two schedstat samples, the share it ran.
+cpu_share() { # "run0 wait0" "run1 wait1"
+	echo "$1 $2" | awk '{ r = $3 - $1; w = $4 - $2; printf "%.2f", ((r + w) > 0 ? r / (r + w) : 0) }'
+}
+
 run_one() { # script
 	local s=$1 proto rate dir="$WORK/$1"
 	mkdir -p "$dir"
@@ -211,11 +228,15 @@ run_one() { # script
 		--vdev "net_memif0,role=client,id=0,socket=$WORK/ext.sock,socket-abstract=no,mac=$PG0_MAC" \
 		--vdev "net_memif1,role=client,id=0,socket=$WORK/int.sock,socket-abstract=no,mac=$PG1_MAC" \
 		-- -P -m "1.[0-1]" -s "0:$dir/flows.pcap" -f "$ROOT/scripts/pktgen/$s.lua")
+	local dp0 dp1 dp_child
+	dp_child=$(pgrep -P "$DP_PID" -x edgelb-dp || echo 0)   # $DP_PID is timeout(1)
+	dp0=$(thread_sched "$dp_child" rte-worker-1)
 	script -qec "$cmd" /dev/null </dev/null >"$dir/pktgen.log" 2>&1 &
 	PG_PID=$!
 	local pg_rc=0
 	wait "$PG_PID" || pg_rc=$?
 	PG_PID=
+	dp1=$(thread_sched "$dp_child" rte-worker-1)
 	kill -INT "$DP_PID" 2>/dev/null || true
 	local dp_rc=0
 	wait "$DP_PID" || dp_rc=$?
@@ -230,6 +251,7 @@ run_one() { # script
 	fi
 	[ -s "$dir/dp.json" ] || { echo "$s.result=FAILED (edgelb-dp exit $dp_rc, no stats)"; BENCH_KEEP=1; return 1; }
 	sed "s/^/$s./" "$dir/result.txt"
+	echo "$s.dp_worker_cpu_share=$(cpu_share "$dp0" "$dp1")"
 	jq -r --arg s "$s" --slurpfile r <(sed 's/^\([^=]*\)=\(.*\)$/{"\1": "\2"}/' "$dir/result.txt" | jq -s add) '
 		def port($n): (.ports[] | select(.name == $n));
 		($r[0]) as $pg | .global as $g | ($g.drops | to_entries) as $d |
