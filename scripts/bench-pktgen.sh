@@ -24,6 +24,10 @@
 #                                              handoff_out + ctrl_punt + (drops - tx_full)
 #   <script>.ctrl_frames_via_workers           tx + tx_full - fwd - rev: frames the control
 #                                              thread sent through a worker (here GARPs)
+#   <script>.pktgen_process_seconds            pktgen's whole life: start-up (pools, pcap load)
+#                                              + the script; bounded by BENCH_RUN_SECONDS
+#   <script>.cut_by_deadline                   1: the script sent for less than asked to end
+#                                              within that bound (slow start on a busy machine)
 #   <script>.dp_worker_cpu_share               of the time the dp's worker was runnable, the
 #                                              share it ran (others' jobs take the rest)
 #   <script>.lost_before_dp                    pktgen_tx - dp_ext_rx (memif ring full)
@@ -222,7 +226,7 @@ run_one() { # script
 	local cmd
 	cmd=$(printf '%q ' timeout --signal=INT --kill-after=5 "$RUN_SECONDS" \
 		env PG_PCAP="$dir/flows.pcap" PG_RATE="$rate" PG_SECONDS="$UDP_SECONDS" \
-		PG_MAX_SECONDS="$((RUN_SECONDS - 10))" PG_RESULT="$dir/result.txt" PG_QUIT=1 \
+		PG_DEADLINE="$(($(date +%s) + RUN_SECONDS - 2))" PG_RESULT="$dir/result.txt" PG_QUIT=1 \
 		"$PKTGEN" --lcores "0@$PG_CPU,1@$PG_CPU" --no-pci --no-huge -m "$PG_MEM_MB" \
 		--file-prefix "ebp-pg-$$" --log-level lib.eal:warning \
 		--vdev "net_memif0,role=client,id=0,socket=$WORK/ext.sock,socket-abstract=no,mac=$PG0_MAC" \
@@ -231,11 +235,13 @@ run_one() { # script
 	local dp0 dp1 dp_child
 	dp_child=$(pgrep -P "$DP_PID" -x edgelb-dp || echo 0)   # $DP_PID is timeout(1)
 	dp0=$(thread_sched "$dp_child" rte-worker-1)
+	local start=$SECONDS
 	script -qec "$cmd" /dev/null </dev/null >"$dir/pktgen.log" 2>&1 &
 	PG_PID=$!
 	local pg_rc=0
 	wait "$PG_PID" || pg_rc=$?
 	PG_PID=
+	local pg_wall=$((SECONDS - start))
 	dp1=$(thread_sched "$dp_child" rte-worker-1)
 	kill -INT "$DP_PID" 2>/dev/null || true
 	local dp_rc=0
@@ -251,6 +257,7 @@ run_one() { # script
 	fi
 	[ -s "$dir/dp.json" ] || { echo "$s.result=FAILED (edgelb-dp exit $dp_rc, no stats)"; BENCH_KEEP=1; return 1; }
 	sed "s/^/$s./" "$dir/result.txt"
+	echo "$s.pktgen_process_seconds=$pg_wall"
 	echo "$s.dp_worker_cpu_share=$(cpu_share "$dp0" "$dp1")"
 	jq -r --arg s "$s" --slurpfile r <(sed 's/^\([^=]*\)=\(.*\)$/{"\1": "\2"}/' "$dir/result.txt" | jq -s add) '
 		def port($n): (.ports[] | select(.name == $n));

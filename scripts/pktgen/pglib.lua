@@ -42,6 +42,23 @@ function M.now()
 	return os.time()
 end
 
+-- Seconds left before PG_DEADLINE (a Unix time: a harness that bounds pktgen's life
+-- sets it so the script stops sending early enough to report); nil without one.
+function M.time_left()
+	local d = tonumber(M.env("PG_DEADLINE", ""))
+	if d == nil then return nil end
+	return d - M.now()
+end
+
+-- Seconds to send: want, cut to leave `reserve` seconds before PG_DEADLINE.
+function M.budget(want, reserve)
+	local left = M.time_left()
+	if left ~= nil and left - reserve < want then
+		return math.max(left - reserve, 0), true
+	end
+	return want, false
+end
+
 -- Packets in a pcap file (either byte order), nil if it cannot be read.
 function M.pcap_count(path)
 	local f = path and io.open(path, "rb")

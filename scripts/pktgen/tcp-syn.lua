@@ -29,6 +29,8 @@
 --                  backends (default 0 and 1)
 --   PG_RATE        percent of the port's link speed, fractions allowed (default 1)
 --   PG_MAX_SECONDS stop sending after this long even if N were not all sent (60)
+--   PG_DEADLINE    Unix time by which the script must be done (a harness's bound on
+--                  pktgen): sending stops 5 s before it
 --   PG_RESULT      append the key=value results to this file as well as printing them
 --   PG_QUIT        1: quit pktgen at the end (for scripts; default: stay in the CLI)
 -- No require of pktgen's own Lua files: helpers come from pglib.lua next to this file,
@@ -62,10 +64,11 @@ local tx0, rx0 = pg.settled(TX, RX)
 
 r.say("%d SYNs, each a new client tuple, at %s%% of link speed (port %s -> port %s)",
       N, tostring(RATE), TX, RX)
+local max_secs, cut = pg.budget(MAX_SECONDS, 5)   -- 5 s: settle, report, quit
 local t0 = pg.now()
 pktgen.start(TX)
 pktgen.delay(200)
-while pg.sending(TX) and pg.now() - t0 < MAX_SECONDS do
+while pg.sending(TX) and pg.now() - t0 < max_secs do
 	pktgen.delay(20)
 end
 local t1 = pg.now()
@@ -78,5 +81,6 @@ local sent = pg.report(r, tx0, rx0, tx1, rx1, t1 - t0, RATE)
 r.kv("pcap_flows", N)
 r.kv("claimed_new_flows", math.min(sent, N))
 r.kv("claimed_concurrent_flows", math.min(sent, N))
-r.kv("timed_out", timed_out and 1 or 0)
+r.kv("timed_out", timed_out and 1 or 0)      -- 1: stopped before all N were sent
+r.kv("cut_by_deadline", (timed_out and cut) and 1 or 0)
 r.finish()
