@@ -24,6 +24,8 @@
 #                                              handoff_out + ctrl_punt + (drops - tx_full)
 #   <script>.ctrl_frames_via_workers           tx + tx_full - fwd - rev: frames the control
 #                                              thread sent through a worker (here GARPs)
+#   <script>.sampled_conn_states               states of up to 1000 dp connections (conns.list):
+#                                              tcp-syn: all "syn" (SYNs arrived, not ACKs)
 #   <script>.pktgen_process_seconds            pktgen's whole life: start-up (pools, pcap load)
 #                                              + the script; bounded by BENCH_RUN_SECONDS
 #   <script>.cut_by_deadline                   1: the script sent for less than asked to end
@@ -154,7 +156,7 @@ neighbours() {
 write_conf() { # file
 	cat >"$1" <<EOF
 # Written by scripts/bench-pktgen.sh: two memif server ports, pktgen is the client.
-dp: { workers = [1]; idle_sleep_us = $IDLE_SLEEP_US; control_socket = ""; };
+dp: { workers = [1]; idle_sleep_us = $IDLE_SLEEP_US; control_socket = "$WORK/dp.sock"; };
 conntrack: { capacity = $CT_CAP; };
 ports = (
   { name = "ext"; role = "external"; addresses = ["198.18.0.2/24"]; mac = "$EXT_MAC";
@@ -201,6 +203,26 @@ cpu_share() { # "run0 wait0" "run1 wait1"
 	echo "$1 $2" | awk '{ r = $3 - $1; w = $4 - $2; printf "%.2f", ((r + w) > 0 ? r / (r + w) : 0) }'
 }
 
+# TCP/UDP states of up to 1000 of the dp's connections, "state:count,...": SYNs that
+# arrived as SYNs leave entries in state syn; ACKs would leave them established.
+conn_states() { # control socket
+	python3 - "$1" <<'PY' 2>/dev/null || echo unknown
+import collections, json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b'{"op": "conns.list", "limit": 1000}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    buf += d
+c = collections.Counter(x["state"] for x in json.loads(buf)["result"]["connections"])
+print(",".join("%s:%d" % kv for kv in sorted(c.items())) or "none")
+PY
+}
+
 run_one() { # script
 	local s=$1 proto rate dir="$WORK/$1"
 	mkdir -p "$dir"
@@ -236,13 +258,16 @@ run_one() { # script
 	dp_child=$(pgrep -P "$DP_PID" -x edgelb-dp || echo 0)   # $DP_PID is timeout(1)
 	dp0=$(thread_sched "$dp_child" rte-worker-1)
 	local start=$SECONDS
-	script -qec "$cmd" /dev/null </dev/null >"$dir/pktgen.log" 2>&1 &
+	# From the work directory: the scripts must not depend on the current directory.
+	(cd "$dir" && exec script -qec "$cmd" /dev/null </dev/null >"$dir/pktgen.log" 2>&1) &
 	PG_PID=$!
 	local pg_rc=0
 	wait "$PG_PID" || pg_rc=$?
 	PG_PID=
 	local pg_wall=$((SECONDS - start))
 	dp1=$(thread_sched "$dp_child" rte-worker-1)
+	local states
+	states=$(conn_states "$WORK/dp.sock")
 	kill -INT "$DP_PID" 2>/dev/null || true
 	local dp_rc=0
 	wait "$DP_PID" || dp_rc=$?
@@ -258,6 +283,7 @@ run_one() { # script
 	[ -s "$dir/dp.json" ] || { echo "$s.result=FAILED (edgelb-dp exit $dp_rc, no stats)"; BENCH_KEEP=1; return 1; }
 	sed "s/^/$s./" "$dir/result.txt"
 	echo "$s.pktgen_process_seconds=$pg_wall"
+	echo "$s.sampled_conn_states=$states"
 	echo "$s.dp_worker_cpu_share=$(cpu_share "$dp0" "$dp1")"
 	jq -r --arg s "$s" --slurpfile r <(sed 's/^\([^=]*\)=\(.*\)$/{"\1": "\2"}/' "$dir/result.txt" | jq -s add) '
 		def port($n): (.ports[] | select(.name == $n));
