@@ -45,7 +45,7 @@
 #   BENCH_FLOWS         distinct flows in each pcap (1048576)
 #   BENCH_SYN_RATE      tcp-syn rate, percent of memif's 100G link speed (0.5 = 744 kpps)
 #   BENCH_UDP_RATE      udp-flows rate, the same unit (0.5)
-#   BENCH_UDP_SECONDS   how long udp-flows sends (8)
+#   BENCH_UDP_SECONDS   how long udp-flows sends (5; pktgen takes 10-15 s to start here)
 #   BENCH_RUN_SECONDS   hard bound on each process of a run (30)
 #   BENCH_DP_CPU        CPU of the dp's worker (1); its control thread goes on BENCH_PKTGEN_CPU
 #   BENCH_PKTGEN_CPU    CPU of pktgen's main and port lcores (0)
@@ -95,7 +95,7 @@ SCRIPTS=${BENCH_SCRIPTS:-tcp-syn udp-flows}
 FLOWS=${BENCH_FLOWS:-1048576}
 SYN_RATE=${BENCH_SYN_RATE:-0.5}
 UDP_RATE=${BENCH_UDP_RATE:-0.5}
-UDP_SECONDS=${BENCH_UDP_SECONDS:-8}
+UDP_SECONDS=${BENCH_UDP_SECONDS:-5}
 RUN_SECONDS=${BENCH_RUN_SECONDS:-30}
 DP_CPU=${BENCH_DP_CPU:-1}
 PG_CPU=${BENCH_PKTGEN_CPU:-0}
