@@ -67,7 +67,7 @@ r.say("%d SYNs, each a new client tuple, at %s%% of link speed (port %s -> port 
 local max_secs, cut = pg.budget(MAX_SECONDS, 5)   -- 5 s: settle, report, quit
 local t0 = pg.now()
 pktgen.start(TX)
-pktgen.delay(200)
+pktgen.delay(20)
 while pg.sending(TX) and pg.now() - t0 < max_secs do
 	pktgen.delay(20)
 end
