@@ -79,11 +79,9 @@ die() { echo "bench-pktgen: $*" >&2; exit 1; }
 command -v script >/dev/null || die "script(1) is missing (util-linux)"
 command -v jq >/dev/null || die "jq is missing (scripts/setup.sh installs it)"
 
-LOCK=${BENCH_LOCK:-/tmp/edgelb-bench.lock}
-if [ -z "${BENCH_PKTGEN_LOCKED:-}" ]; then
-	export BENCH_PKTGEN_LOCKED=1
-	exec flock "$LOCK" "$0" "$@"
-fi
+# Benchmarks on a shared machine take turns; the lock goes with this process.
+exec 9>>"${BENCH_LOCK:-/tmp/edgelb-bench.lock}"
+flock 9
 
 DP_BIN=$ROOT/build/dp/edgelb-dp
 if [ ! -x "$DP_BIN" ]; then
@@ -116,7 +114,11 @@ PG1_MAC=02:00:00:00:01:01      # pktgen port 1: every backend
 WORK=$(mktemp -d /tmp/edgelb-bench-pktgen.XXXXXX)
 DP_PID='' PG_PID=''
 cleanup() {
-	[ -n "$PG_PID" ] && kill "$PG_PID" 2>/dev/null || true
+	# pktgen runs as script(1) -> timeout(1) -> pktgen; timeout passes SIGINT on.
+	if [ -n "$PG_PID" ]; then
+		for p in $(pgrep -P "$PG_PID" 2>/dev/null); do kill -INT "$p" 2>/dev/null || true; done
+		wait "$PG_PID" 2>/dev/null || true
+	fi
 	[ -n "$DP_PID" ] && kill -INT "$DP_PID" 2>/dev/null || true
 	[ -n "$DP_PID" ] && wait "$DP_PID" 2>/dev/null || true
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
