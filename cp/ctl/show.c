@@ -179,7 +179,8 @@ show_lb_detail(const json_t *lb)
 	free(blk);
 	json_decref(addrs);
 
-	const char *pool = out_jstr(lb, "alloc_pool")[0] ? out_jstr(lb, "alloc_pool") : out_jstr(lb, "pool");
+	const char *pool = out_jstr(lb, "alloc_pool")[0] ? out_jstr(lb, "alloc_pool")
+						     : out_jstr(lb, "pool");
 	printf("  pool %s", pool[0] ? pool : "-");
 	if (out_jstr(lb, "pool")[0] == '\0')
 		printf(" (auto)");
@@ -204,7 +205,8 @@ show_lb_detail(const json_t *lb)
 		if (out_jint(hc, "port"))
 			printf(" port %lld", out_jint(hc, "port"));
 		printf(", every %lld ms, timeout %lld ms, rise %lld, fall %lld\n",
-		       out_jint(hc, "interval_ms"), out_jint(hc, "timeout_ms"), out_jint(hc, "rise"), out_jint(hc, "fall"));
+		       out_jint(hc, "interval_ms"), out_jint(hc, "timeout_ms"), out_jint(hc, "rise"),
+		       out_jint(hc, "fall"));
 	} else {
 		printf("  health check none\n");
 	}
