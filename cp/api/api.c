@@ -171,7 +171,7 @@ static enum MHD_Result
 dp_passthrough(struct cp_api *a, struct MHD_Connection *c, json_t *req, const char *lb_filter)
 {
 	char err[512];
-	json_t *res = cp_dp_request(a->conf->dp_socket, req, DP_TIMEOUT_MS, err, sizeof(err));
+	json_t *res = cp_dpsync_request(a->conf->dp_socket, req, DP_TIMEOUT_MS, err, sizeof(err));
 
 	if (res == NULL)
 		return send_error(c, MHD_HTTP_BAD_GATEWAY, "edgelb-dp: %s", err);
