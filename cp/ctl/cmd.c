@@ -123,6 +123,17 @@ compact(const json_t *j)
 
 /* ---- commands ------------------------------------------------------------- */
 
+/* With -o json: print the API's answer as is, drop it and say so. */
+static bool
+printed_json(const struct ctl *c, json_t *out)
+{
+	if (!c->json)
+		return false;
+	out_json(out);
+	json_decref(out);
+	return true;
+}
+
 int
 cmd_get_lbs(struct ctl *c)
 {
@@ -184,11 +195,8 @@ cmd_get_pools(struct ctl *c)
 
 	if (rc != 0)
 		return rc;
-	if (c->json) {
-		out_json(out);
-		json_decref(out);
+	if (printed_json(c, out))
 		return 0;
-	}
 	out_tbl_init(&t, 3);
 	out_tbl_row(&t, "POOL", "IPV4 USED/SIZE", "IPV6 USED/SIZE");
 	json_array_foreach(json_object_get(out, "items"), i, p) {
@@ -197,10 +205,7 @@ cmd_get_pools(struct ctl *c)
 		pool_cell(json_object_get(p, "ipv6"), v6, sizeof(v6));
 		out_tbl_row(&t, out_jstr(p, "name"), v4, v6);
 	}
-	if (t.nrows == 1)
-		fprintf(stderr, "No pools.\n");
-	else
-		out_tbl_print(&t, stdout, "");
+	out_tbl_rows(&t, "", stderr, "No pools.\n");
 	out_tbl_free(&t);
 	json_decref(out);
 	return 0;
@@ -361,11 +366,8 @@ cmd_stats(struct ctl *c)
 
 	if (rc != 0)
 		return rc;
-	if (c->json) {
-		out_json(out);
-		json_decref(out);
+	if (printed_json(c, out))
 		return 0;
-	}
 	g = json_object_get(out, "global");
 	printf("GLOBAL\n");
 	out_tbl_init(&t, 2);
@@ -449,10 +451,7 @@ cmd_stats(struct ctl *c)
 			out_tbl_row(&t, "", addr, out_jstr(b, "state"), w, n[0], n[1], n[2]);
 		}
 	}
-	if (t.nrows == 1)
-		printf("  none\n");
-	else
-		out_tbl_print(&t, stdout, "  ");
+	out_tbl_rows(&t, "  ", stdout, "  none\n");
 	out_tbl_free(&t);
 	json_decref(out);
 	return 0;
@@ -487,11 +486,8 @@ cmd_conns(struct ctl *c, const char *lb, const char *limit)
 	}
 	if ((rc = http_call(c, "GET", path, NULL, &out)) != 0)
 		return rc;
-	if (c->json) {
-		out_json(out);
-		json_decref(out);
+	if (printed_json(c, out))
 		return 0;
-	}
 	out_tbl_init(&t, 9);
 	out_tbl_row(&t, "PROTO", "CLIENT", "VIP", "LOCAL", "BACKEND", "STATE", "EXPIRES", "SERVICE",
 		"WORKER");
@@ -515,10 +511,7 @@ cmd_conns(struct ctl *c, const char *lb, const char *limit)
 		out_tbl_row(&t, proto, cl, vip, loc, be, out_jstr(v, "state"), exp,
 			out_jstr(v, "service")[0] ? out_jstr(v, "service") : "-", w);
 	}
-	if (t.nrows == 1)
-		fprintf(stderr, "No connections.\n");
-	else
-		out_tbl_print(&t, stdout, "");
+	out_tbl_rows(&t, "", stderr, "No connections.\n");
 	if (json_is_true(json_object_get(out, LB_F_TRUNCATED)))
 		fprintf(stderr, "(only the first %s connections of the dp were read: more exist; "
 				"raise --limit)\n", limit ? limit : "1000");

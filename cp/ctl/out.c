@@ -154,6 +154,15 @@ out_tbl_print(struct table *t, FILE *f, const char *indent)
 }
 
 void
+out_tbl_rows(struct table *t, const char *indent, FILE *none_f, const char *none)
+{
+	if (t->nrows <= 1)
+		fputs(none, none_f);
+	else
+		out_tbl_print(t, stdout, indent);
+}
+
+void
 out_tbl_free(struct table *t)
 {
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)

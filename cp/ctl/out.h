@@ -38,6 +38,8 @@ void out_tbl_row(struct table *t, ...);
 /* Widen t's columns to their widest cell; with into, widen into's columns too. */
 void out_tbl_widths(struct table *t, struct table *into);
 void out_tbl_print(struct table *t, FILE *f, const char *indent);
+/* A table with a header row: its rows on stdout, or none on none_f when it has none. */
+void out_tbl_rows(struct table *t, const char *indent, FILE *none_f, const char *none);
 void out_tbl_free(struct table *t);
 
 /* A string member ("" when missing), an integer member (0 when missing). */
