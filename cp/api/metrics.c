@@ -39,6 +39,18 @@ esc(const char *s, char *buf, size_t len)
 
 #define P(...) cp_buf_printf(&b, &len, &cap, __VA_ARGS__)
 
+/* The packets, bytes and connections of a dp service or backend (what), labelled. */
+static void
+traffic(char **b, size_t *len, size_t *cap, const char *what, const char *lbl, const json_t *o)
+{
+	cp_buf_printf(b, len, cap, "edgelb_%s_packets_total{%s} %lld\n", what, lbl,
+		      (long long)json_integer_value(json_object_get(o, "packets")));
+	cp_buf_printf(b, len, cap, "edgelb_%s_bytes_total{%s} %lld\n", what, lbl,
+		      (long long)json_integer_value(json_object_get(o, "bytes")));
+	cp_buf_printf(b, len, cap, "edgelb_%s_active_connections{%s} %lld\n", what, lbl,
+		      (long long)json_integer_value(json_object_get(o, "active_connections")));
+}
+
 /* The dp's own counters (stats.get): events, drops, services and backends. */
 static void
 dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
@@ -91,24 +103,14 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 			 esc(json_string_value(json_object_get(v, "vip")), e2, sizeof(e2)),
 			 (long long)json_integer_value(json_object_get(v, "port")),
 			 esc(json_string_value(json_object_get(v, "protocol")), e3, sizeof(e3)));
-		P("edgelb_service_packets_total{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "packets")));
-		P("edgelb_service_bytes_total{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "bytes")));
-		P("edgelb_service_active_connections{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "active_connections")));
+		traffic(&b, &len, &cap, "service", lbl, v);
 		json_array_foreach(json_object_get(v, "backends"), j, bk) {
 			char bl[1024];
 			snprintf(bl, sizeof(bl), "%s,backend=\"%s:%lld\",state=\"%s\"", lbl,
 				 esc(json_string_value(json_object_get(bk, "address")), e1, sizeof(e1)),
 				 (long long)json_integer_value(json_object_get(bk, "port")),
 				 esc(json_string_value(json_object_get(bk, "state")), e2, sizeof(e2)));
-			P("edgelb_backend_packets_total{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "packets")));
-			P("edgelb_backend_bytes_total{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "bytes")));
-			P("edgelb_backend_active_connections{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "active_connections")));
+			traffic(&b, &len, &cap, "backend", bl, bk);
 		}
 	}
 	json_decref(s);
