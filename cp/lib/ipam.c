@@ -17,7 +17,6 @@
  * back. Every request is resolved to candidate addresses first and committed only
  * when all families succeeded, which is what makes an allocation all or nothing.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
