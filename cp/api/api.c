@@ -363,8 +363,9 @@ static const struct route plain[] = {
 
 /*
  * The REST API (docs/api.md), after the token and body-size checks. A path
- * that matches no row is 404; a matched path with another method is 405, whose
- * message lists the rows' methods in this order.
+ * that matches no row is 404; while read-only (kubernetes mode), a POST, PUT or
+ * DELETE on a path with an R_CHANGES row is 403; a matched path with another
+ * method is 405, whose message lists the rows' methods in this order.
  */
 static const struct route v1[] = {
 	{"GET", "/v1/pools", pools_get, 0},
