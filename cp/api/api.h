@@ -1,8 +1,9 @@
 /*
  * api.h - edgelb-cp's HTTP API (libmicrohttpd): the cloud-provider-like
  * /v1/loadbalancers REST API, /v1/pools, /v1/stats, /v1/conns, /healthz and
- * /metrics. Served from libmicrohttpd's own threads; everything it touches is
- * the store (locked) or a one-shot dp request. Documented in docs/api.md.
+ * /metrics. Started and stopped by main.c; served from libmicrohttpd's own
+ * threads; everything it touches is the store (locked) or a one-shot dp
+ * request. Documented in docs/api.md.
  */
 #ifndef LB_CP_API_H
 #define LB_CP_API_H
@@ -11,13 +12,12 @@
 
 #include <jansson.h>
 
+#include "metrics.h"   /* cp_metrics_fn; cp_buf_printf for hooks */
+
 struct cp_conf;
 struct cp_store;
 struct cp_dpsync;
 struct cp_api;
-
-/* Extra /metrics lines (Kubernetes controller state); appends to a buffer. */
-typedef void (*cp_metrics_fn)(void *arg, char **buf, size_t *len, size_t *cap);
 
 struct cp_api *cp_api_start(const struct cp_conf *c, struct cp_store *store,
 			    struct cp_dpsync *dps, char *err, size_t errlen);
@@ -25,9 +25,5 @@ void cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg);
 /* Whether the API accepts load balancer changes (false in kubernetes mode). */
 void cp_api_set_read_only(struct cp_api *a, const char *why);
 void cp_api_stop(struct cp_api *a);
-
-/* Append printf-style text to a growing buffer (for metrics hooks). */
-void cp_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 #endif /* LB_CP_API_H */

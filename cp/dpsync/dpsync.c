@@ -1,5 +1,11 @@
 /*
  * dpsync.c - the dp sync thread and the dp control-socket client (see dpsync.h).
+ *
+ * Owns the long-lived connection to edgelb-dp and what was last sent on it.
+ * Started and stopped by main.c; its thread waits on the store's version
+ * (cp_store_wait) and sends full syncs or changes. cp_dpsync_status/stats are
+ * read by the API's threads (/healthz, /metrics) under the module's mutex;
+ * cp_dpsync_request runs on the caller's thread with a connection of its own.
  */
 #include <errno.h>
 #include <poll.h>
@@ -165,7 +171,7 @@ call(struct conn *c, json_t *req, int timeout_ms, char *err, size_t errlen)
 }
 
 json_t *
-cp_dp_request(const char *dp_socket, json_t *req, int timeout_ms, char *err, size_t errlen)
+cp_dpsync_request(const char *dp_socket, json_t *req, int timeout_ms, char *err, size_t errlen)
 {
 	struct conn c;
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "buf.h"
 #include "cpconf.h"
 #include "k8s.h"
 #include "k8s_svc.h"
@@ -236,13 +236,7 @@ watch_run(void *arg)
 		if (!w->listed || w->need_relist) {
 			if (list(w, err, sizeof(err)) < 0) {
 				logf_("%s", err);
-				pthread_mutex_lock(&k->mu);
-				w->errors++;
-				w->state = W_BACKOFF;
-				pthread_mutex_unlock(&k->mu);
-				cp_nap(&k->stop, backoff);
-				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-				continue;
+				goto failed;
 			}
 			backoff = BACKOFF_MIN_MS; /* the server answers again */
 		}
@@ -270,15 +264,17 @@ watch_run(void *arg)
 			if (rc == 0)
 				snprintf(err, sizeof(err), "watch %s: HTTP %ld", w->what, status);
 			logf_("%s; retrying", err);
-			pthread_mutex_lock(&k->mu);
-			w->errors++;
-			w->state = W_BACKOFF;
-			pthread_mutex_unlock(&k->mu);
-			cp_nap(&k->stop, backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-			continue;
+			goto failed;
 		}
 		backoff = BACKOFF_MIN_MS; /* the server closed a healthy watch: resume */
+		continue;
+failed:		/* a list or watch failed: count it, wait, wait longer next time */
+		pthread_mutex_lock(&k->mu);
+		w->errors++;
+		w->state = W_BACKOFF;
+		pthread_mutex_unlock(&k->mu);
+		cp_nap(&k->stop, backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 	return NULL;
 }

@@ -1,9 +1,9 @@
 /*
  * ipam.h - external IP address management: pools, allocation, sharing.
  *
- * Pure C, no I/O: edgelb-cp (cp/store.c) owns one struct lb_ipam, calls it under
- * its store lock, and persists the allocations itself (cp/state.c). Unit-tested
- * in tests/test_ipam.c.
+ * Pure C, no I/O, no thread of its own: edgelb-cp's store (cp/store/store.c)
+ * owns one struct lb_ipam, calls it under its store lock, and persists the
+ * allocations itself (cp/store/state.c). Unit-tested in tests/test_ipam.c.
  *
  * Rules (MetalLB-like, see docs/configuration.md and docs/api.md):
  * - A pool has a name, ranges (CIDRs and "start-end", IPv4 and IPv6 mixed),

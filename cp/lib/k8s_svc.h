@@ -1,7 +1,7 @@
 /*
  * k8s_svc.h - from a Kubernetes Service and its EndpointSlices to a load balancer.
  *
- * Pure C over jansson: the controller (cp/k8s.c) calls it with objects it holds
+ * Pure C over jansson: the controller (cp/kube/k8s.c) calls it with objects it holds
  * from its watches; tests/test_k8s_svc.c calls it with JSON fixtures.
  *
  * Mapping (docs/kubernetes.md):

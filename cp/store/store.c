@@ -1,27 +1,21 @@
 /*
- * store.c - load balancers, IPAM and the state file (see store.h).
+ * store.c - the in-memory store: load balancers, their IPAM allocations and
+ * backend health (see store.h); the state file's codec is state.c.
  *
- * Any cp thread may call in; s->mu serialises them. The state file is the JSON
- * {"version": 1, "loadbalancers": [...]} with each load balancer as the API
- * shows it plus its allocation (cp_lb_to_json), rewritten whole on each change:
- * load balancers number in the thousands at most, and a whole-file rename is
- * the simplest way to never leave a half-written state behind.
+ * Any cp thread may call in (API, dp sync, health checker, Kubernetes
+ * controller, main for reload); s->mu serialises them, and every change is
+ * saved through state.c before it is answered.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "lb_error.h"
+#include "state.h"
 #include "store.h"
-
-#define STATE_VERSION 1
 
 struct entry {
 	struct cp_lb lb;
@@ -55,78 +49,15 @@ bump(struct cp_store *s)
 	pthread_cond_broadcast(&s->changed);
 }
 
-/* ---- the state file ------------------------------------------------------ */
-
-static int
-fsync_dir(const char *path)
-{
-	char d[CP_PATH_MAX];
-
-	snprintf(d, sizeof(d), "%s", path);
-	int fd = open(dirname(d), O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Write the whole state: temp file, fsync, rename over, fsync the directory. */
+/* Write the whole state file (state.c): every load balancer as cp_lb_to_json shows it. */
 static int
 save(struct cp_store *s, char *err, size_t errlen)
 {
-	char tmp[CP_PATH_MAX + 16];
-	json_t *root = json_object(), *arr = json_array();
+	json_t *arr = json_array();
 
 	for (uint32_t i = 0; i < s->n; i++)
 		json_array_append_new(arr, cp_lb_to_json(&s->e[i].lb, NULL));
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "loadbalancers", arr);
-	char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(root);
-	if (text == NULL)
-		goto fail;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail_text;
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			goto fail_text;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, s->path) < 0 || fsync_dir(s->path) < 0)
-		goto fail_text;
-	free(text);
-	return 0;
-fail_text:
-	free(text);
-fail:
-	snprintf(err, errlen, "cannot write state file %s: %s", s->path, strerror(errno));
-	return LB_EIO;
-}
-
-static int
-mkdir_parents(const char *path)
-{
-	char d[CP_PATH_MAX];
-
-	snprintf(d, sizeof(d), "%s", path);
-	for (char *p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
+	return cp_state_save(s->path, arr, err, errlen);
 }
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -274,66 +205,44 @@ grow(struct cp_store *s)
 	return 0;
 }
 
+/* cp_state_load calls this for each load balancer of the state file, in order. */
 static int
-load(struct cp_store *s, char *err, size_t errlen)
+adopt(void *arg, struct cp_lb *lb_in)
 {
-	json_error_t je;
-	json_t *root = json_load_file(s->path, 0, &je), *lbs, *j;
-	size_t i;
+	struct cp_store *s = arg;
+	struct cp_lb lb = *lb_in;
+	char e2[256];
 
-	if (root == NULL) {
-		if (access(s->path, F_OK) != 0)
-			return 0; /* first start */
-		snprintf(err, errlen, "state file %s: %s (line %d)", s->path, je.text, je.line);
-		return LB_EINVAL;
+	if (grow(s) < 0) {
+		cp_lb_free(&lb);
+		return LB_ENOMEM;
 	}
-	lbs = json_object_get(root, "loadbalancers");
-	if (!json_is_array(lbs)) {
-		json_decref(root);
-		snprintf(err, errlen, "state file %s: no \"loadbalancers\" array", s->path);
-		return LB_EINVAL;
+	/* Keep every address a pool still holds; re-assign the others. */
+	struct lb_addr held[2];
+	uint32_t n_held = lb.n_ips;
+	memcpy(held, lb.ips, sizeof(held));
+	for (uint32_t h = 0; h < n_held; h++) {
+		/* One at a time: an address no pool holds must not cost the other. */
+		char owner[LB_OWNER_MAX];
+		struct lb_ipam_port *ports = NULL;
+		uint32_t np = 0;
+		struct lb_ipam_req r;
+		struct lb_addr have[2];
+		uint32_t nh;
+		cp_lb_ipam_ports(&lb, &ports, &np);
+		cp_lb_key(&lb, owner, sizeof(owner));
+		ipam_req(&lb, owner, ports, np, &r);
+		nh = lb_ipam_lookup(s->ipam, owner, have);
+		have[nh++] = held[h];
+		lb_ipam_release(s->ipam, owner);
+		if (lb_ipam_restore(s->ipam, &r, have, nh, e2, sizeof(e2)) < 0 && nh > 1)
+			lb_ipam_restore(s->ipam, &r, have, nh - 1, e2, sizeof(e2));
+		free(ports);
 	}
-	json_array_foreach(lbs, i, j) {
-		struct cp_lb lb;
-		char e2[256];
-		if (cp_lb_from_state_json(j, &lb, e2, sizeof(e2)) < 0) {
-			snprintf(err, errlen, "state file %s: loadbalancers[%zu]: %s", s->path, i, e2);
-			json_decref(root);
-			return LB_EINVAL;
-		}
-		if (grow(s) < 0) {
-			cp_lb_free(&lb);
-			json_decref(root);
-			return LB_ENOMEM;
-		}
-		/* Keep every address a pool still holds; re-assign the others. */
-		struct lb_addr held[2];
-		uint32_t n_held = lb.n_ips;
-		memcpy(held, lb.ips, sizeof(held));
-		for (uint32_t h = 0; h < n_held; h++) {
-			/* One at a time: an address no pool holds must not cost the other. */
-			char owner[LB_OWNER_MAX];
-			struct lb_ipam_port *ports = NULL;
-			uint32_t np = 0;
-			struct lb_ipam_req r;
-			struct lb_addr have[2];
-			uint32_t nh;
-			cp_lb_ipam_ports(&lb, &ports, &np);
-			cp_lb_key(&lb, owner, sizeof(owner));
-			ipam_req(&lb, owner, ports, np, &r);
-			nh = lb_ipam_lookup(s->ipam, owner, have);
-			have[nh++] = held[h];
-			lb_ipam_release(s->ipam, owner);
-			if (lb_ipam_restore(s->ipam, &r, have, nh, e2, sizeof(e2)) < 0 && nh > 1)
-				lb_ipam_restore(s->ipam, &r, have, nh - 1, e2, sizeof(e2));
-			free(ports);
-		}
-		complete(s, &lb);
-		s->e[s->n].lb = lb;
-		s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
-		s->n++;
-	}
-	json_decref(root);
+	complete(s, &lb);
+	s->e[s->n].lb = lb;
+	s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
+	s->n++;
 	return 0;
 }
 
@@ -356,7 +265,7 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 		cp_store_close(s);
 		return NULL;
 	}
-	if (mkdir_parents(s->path) < 0) {
+	if (cp_state_mkdir(s->path) < 0) {
 		snprintf(err, errlen, "state file %s: cannot create its directory: %s", s->path,
 			 strerror(errno));
 		cp_store_close(s);
@@ -366,7 +275,7 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 	 * Not saved here: a start that fails later (a port in use) must leave the
 	 * file as it was; the next change writes whatever loading had to move.
 	 */
-	if (load(s, err, errlen) < 0) {
+	if (cp_state_load(s->path, adopt, s, err, errlen) < 0) {
 		cp_store_close(s);
 		return NULL;
 	}

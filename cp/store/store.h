@@ -4,7 +4,8 @@
  *
  * Shared by the API thread(s) (libmicrohttpd), the dp sync thread, the health
  * checker and the Kubernetes controller; one mutex guards everything (nothing
- * here is on a packet path). Every change is written to the state file
+ * here is on a packet path). store.c is the in-memory store, state.c the
+ * state file's codec. Every change is written to the state file
  * (temporary file, fsync, rename, fsync of the directory) before it is
  * acknowledged, so an answer the API gave survives kill -9.
  */
