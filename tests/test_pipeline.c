@@ -792,9 +792,6 @@ static const struct row rows[] = {
 			    .info = 1280, .quote = &fnat4_syn_sent),
 	 .v = V_DROP, .drop = LB_DROP_TTL_EXPIRED},
 	{"drop ttl_expired: ICMP error with TTL 1 to a VIP about a tracked fnat flow",
-	 .bug = "icmp_fwd.h icmp_error(): on the VIP side a failed lb_icmp_rewrite_error() "
-		"(TTL 1) is counted as `icmp` (\"about no tracked connection\"), while the "
-		"backend side counts the same case as `ttl_expired`",
 	 .in_port = P_EXT,
 	 .in = FROM_CLIENT(4, ICMP4, ROUTER_EXT4, VIP_FNAT4, .ttl = 1, .type = 3, .code = 1,
 			   .quote = &fnat4_synack_sent, .quote_len = 28),
@@ -849,9 +846,6 @@ static const struct row rows[] = {
 	 .in_port = P_INT, .in = FROM_BACKEND(B6_11_MAC, 6, TCP, B6_11, C6_NR, 8080, 34001, .flags = SYNACK),
 	 .v = V_DROP, .drop = LB_DROP_NO_ROUTE},
 	{"drop no_route: a dnat6 backend with no route to it",
-	 .bug = "forward.h forward_client(): for dnat, new_flow() inserts the connection before "
-		"the backend's route is checked, so a dropped SYN leaves a connection (ct_created "
-		"+1, the backend's conns +1); fnat checks the route before inserting",
 	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_NOROUTE6, 34000, 81, .flags = SYN),
 	 .v = V_DROP, .drop = LB_DROP_NO_ROUTE},
 	{"drop too_big: IPv4 without DF over the egress MTU (no fragmentation)",
