@@ -31,6 +31,8 @@ struct cp_api {
 	struct cp_store *store;
 	struct cp_dpsync *dps;
 	cp_metrics_fn metrics_fn;
+	cp_health_fn health_fn;
+	void *health_arg;
 	void *metrics_arg;
 	char read_only[256];   /* non-empty: why load balancer changes are refused */
 };
@@ -432,8 +434,11 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 		struct cp_dpsync_status st = {0};
 		if (a->dps)
 			cp_dpsync_status(a->dps, &st);
-		return send_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}", "status", "ok", "dp",
-							   st.connected ? "connected" : "disconnected"));
+		json_t *h = json_pack("{s:s, s:s}", "status", "ok", "dp",
+				      st.connected ? "connected" : "disconnected");
+		if (a->health_fn)
+			a->health_fn(a->health_arg, h);
+		return send_json(c, MHD_HTTP_OK, h);
 	}
 	if (!authorized(a, c))
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
@@ -598,6 +603,13 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 		return NULL;
 	}
 	return a;
+}
+
+void
+cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg)
+{
+	a->health_arg = arg;
+	a->health_fn = fn;
 }
 
 void

@@ -176,10 +176,38 @@ parse_pool(struct ctx *x, const config_setting_t *p, unsigned i, struct lb_pool_
 }
 
 static int
+parse_le(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
+{
+	static const char *const names[] = {"enabled", "namespace", "name", "identity",
+					    "lease_duration_s", "renew_deadline_ms", "retry_period_ms",
+					    NULL};
+	static const char *const p = "kubernetes.leader_election.";
+	int rc;
+
+	if ((rc = known(x, g, p, names)) < 0 ||
+	    (rc = get_bool(x, g, p, "enabled", &c->le_enabled)) < 0 ||
+	    (rc = get_str(x, g, p, "namespace", c->le_namespace, sizeof(c->le_namespace))) < 0 ||
+	    (rc = get_str(x, g, p, "name", c->le_name, sizeof(c->le_name))) < 0 ||
+	    (rc = get_str(x, g, p, "identity", c->le_identity, sizeof(c->le_identity))) < 0 ||
+	    (rc = get_uint(x, g, p, "lease_duration_s", 1, 3600, &c->le_lease_s)) < 0 ||
+	    (rc = get_uint(x, g, p, "renew_deadline_ms", 100, 3600000, &c->le_renew_deadline_ms)) < 0 ||
+	    (rc = get_uint(x, g, p, "retry_period_ms", 50, 600000, &c->le_retry_ms)) < 0)
+		return rc;
+	if (!cp_name_valid(c->le_namespace) || c->le_name[0] == '\0')
+		return fail(x, g, "%snamespace and name: must be a DNS label and not empty", p);
+	/* client-go's rule: the old leader stops before a new one may take over. */
+	if ((uint64_t)c->le_renew_deadline_ms >= (uint64_t)c->le_lease_s * 1000 ||
+	    c->le_retry_ms >= c->le_renew_deadline_ms)
+		return fail(x, g, "%sretry_period_ms < renew_deadline_ms < lease_duration_s must hold", p);
+	return 0;
+}
+
+static int
 parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
 {
 	static const char *const names[] = {"kubeconfig", "load_balancer_class", "default_class",
-					    "resync_s", NULL};
+					    "resync_s", "leader_election", NULL};
+	const config_setting_t *le = config_setting_get_member(g, "leader_election");
 	int rc;
 
 	if ((rc = known(x, g, "kubernetes.", names)) < 0 ||
@@ -191,7 +219,7 @@ parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
 		return rc;
 	if (c->lb_class[0] == '\0')
 		return fail(x, g, "kubernetes.load_balancer_class: must not be empty");
-	return 0;
+	return le ? parse_le(x, le, c) : 0;
 }
 
 static int
@@ -335,6 +363,12 @@ cp_conf_defaults(struct cp_conf *c)
 	c->hc.fall = 3;
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
 	c->resync_s = 300;
+	c->le_enabled = true;
+	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
+	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");
+	c->le_lease_s = 15;
+	c->le_renew_deadline_ms = 10000;
+	c->le_retry_ms = 2000;
 }
 
 static int

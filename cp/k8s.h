@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct cp_conf;
 struct cp_store;
 struct cp_k8s;
@@ -22,5 +24,7 @@ void cp_k8s_stop(struct cp_k8s *k);
 
 /* /metrics lines: watch state, last sync, Services handled (cp_metrics_fn). */
 void cp_k8s_metrics(void *arg, char **buf, size_t *len, size_t *cap);
+/* /healthz detail: {"kubernetes": {"leader": bool, "identity", "lease", "holder"}} (cp_health_fn). */
+void cp_k8s_health(void *arg, json_t *obj);
 
 #endif /* LB_CP_K8S_H */

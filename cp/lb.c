@@ -600,7 +600,7 @@ static const char *const lb_keys[] = {
 	"name", "namespace", "pool", "ips", "ip_families", "sharing_key", "ports", "backends",
 	"session_affinity", "source_ranges", "mode", "health_check",
 	/* output fields: read by the state file, ignored in API bodies */
-	"status", "alloc_pool", "requested_ips", NULL,
+	"status", "alloc_pool", "requested_ips", "uid", NULL,
 };
 
 static int
@@ -699,7 +699,8 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 			return rc;
 	}
 	if ((rc = get_strbuf(j, "alloc_pool", "", lb->alloc_pool, sizeof(lb->alloc_pool), err,
-			     errlen)) < 0)
+			     errlen)) < 0 ||
+	    (rc = get_strbuf(j, "uid", "", lb->uid, sizeof(lb->uid), err, errlen)) < 0)
 		return rc;
 	return decode_status(lb_json_member(j, "status"), lb, err, errlen);
 }
@@ -923,6 +924,8 @@ cp_lb_to_json(const struct cp_lb *lb, const uint8_t *health)
 	rc |= json_object_set_new(o, "mode", json_string(lb_mode_name(lb->mode)));
 	rc |= json_object_set_new(o, "health_check", hc_json(&lb->hc));
 	rc |= json_object_set_new(o, "alloc_pool", jstr(lb->alloc_pool));
+	if (lb->uid[0])
+		rc |= json_object_set_new(o, "uid", json_string(lb->uid));
 	rc |= json_object_set_new(o, "status",
 				  json_pack("{s:s, s:o}", "state",
 					    lb->status[0] == '\0' ? "active" : "pending", "message",

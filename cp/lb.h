@@ -80,6 +80,7 @@ struct cp_lb {
 	struct lb_addr ips[2];                /* allocated, IPv4 first */
 	char alloc_pool[LB_POOL_NAME_MAX];
 	char status[256];                     /* "" = active; else why it is pending */
+	char uid[64];                         /* Kubernetes: metadata.uid of the Service */
 };
 
 void cp_lb_init(struct cp_lb *lb, const struct cp_health_check *hc_defaults);

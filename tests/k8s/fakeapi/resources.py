@@ -753,6 +753,19 @@ class EventsV1Type(ResourceType):
         return _event_cells(ev, False)
 
 
+class LeaseType(ResourceType):
+    """coordination.k8s.io/v1 Lease: stored as given; updates conflict on a stale
+    resourceVersion like every kind (that is what leader election relies on)."""
+    def __init__(self):
+        super().__init__("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+
+    def columns(self):
+        return [NAME_COL, _col("Holder", desc="holderIdentity"), AGE_COL]
+
+    def cells(self, ls):
+        return [_name(ls), (ls.get("spec") or {}).get("holderIdentity") or "", _age(ls)]
+
+
 # ------------------------------------------------------------------ registry
 
 SERVICES = ServiceType()
@@ -761,15 +774,16 @@ ENDPOINTS = EndpointsType()
 NAMESPACES = NamespaceType()
 EVENTS = EventType()
 EVENTS_V1 = EventsV1Type()
+LEASES = LeaseType()
 
-ALL = [NAMESPACES, SERVICES, ENDPOINTS, EVENTS, ENDPOINTSLICES, EVENTS_V1]
+ALL = [NAMESPACES, SERVICES, ENDPOINTS, EVENTS, ENDPOINTSLICES, EVENTS_V1, LEASES]
 
 # group -> version -> {plural: ResourceType}
 GROUPS = {}
 for _rt in ALL:
     GROUPS.setdefault(_rt.group, {}).setdefault(_rt.version, {})[_rt.plural] = _rt
 
-GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io"]
+GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io", "coordination.k8s.io"]
 
 
 def lookup(group, version, plural):

@@ -1,0 +1,101 @@
+/*
+ * k8s_metrics.c - the Kubernetes controller's /metrics lines and /healthz detail
+ * (k8s.h). Called from the API's libmicrohttpd threads; reads k under k->mu.
+ */
+#include <pthread.h>
+
+#include "api.h"
+#include "k8s.h"
+#include "k8s_priv.h"
+#include "lease.h"
+
+static const char *const wstate_name[] = {"starting", "listing", "watching", "backoff"};
+
+void
+cp_k8s_health(void *arg, json_t *obj)
+{
+	struct cp_k8s *k = arg;
+	struct cp_lease_info li;
+
+	cp_lease_info(k->lease, &li);
+	json_object_set_new(obj, "kubernetes",
+			    json_pack("{s:b, s:b, s:s, s:s, s:s}", "leader", li.leader, "leader_election",
+				      li.enabled, "identity", li.identity, "lease", li.lease, "holder",
+				      li.holder));
+}
+
+void
+cp_k8s_metrics(void *arg, char **b, size_t *len, size_t *cap)
+{
+	struct cp_k8s *k = arg;
+	struct cp_lease_info li;
+
+	cp_lease_info(k->lease, &li);
+	cp_buf_printf(b, len, cap,
+		      "# HELP edgelb_k8s_leader 1 while this cp holds the Lease (allocates and writes).\n"
+		      "# TYPE edgelb_k8s_leader gauge\nedgelb_k8s_leader %d\n"
+		      "# HELP edgelb_k8s_leader_changes_total Times this cp became or stopped being the leader.\n"
+		      "# TYPE edgelb_k8s_leader_changes_total counter\nedgelb_k8s_leader_changes_total %llu\n"
+		      "# HELP edgelb_k8s_lease_renew_failures_total Failed renewals of the Lease we held.\n"
+		      "# TYPE edgelb_k8s_lease_renew_failures_total counter\nedgelb_k8s_lease_renew_failures_total %llu\n",
+		      li.leader, (unsigned long long)(li.acquired + li.lost),
+		      (unsigned long long)li.renew_failures);
+
+	pthread_mutex_lock(&k->mu);
+	cp_buf_printf(b, len, cap,
+		      "# HELP edgelb_k8s_watch_state State of a watch (1 for the current state).\n"
+		      "# TYPE edgelb_k8s_watch_state gauge\n");
+	const struct watch *ws[] = {&k->svc, &k->eps};
+	for (int i = 0; i < 2; i++)
+		for (int s = 0; s < 4; s++)
+			cp_buf_printf(b, len, cap, "edgelb_k8s_watch_state{resource=\"%s\",state=\"%s\"} %d\n",
+				      ws[i]->what, wstate_name[s], ws[i]->state == s);
+	cp_buf_printf(b, len, cap,
+		      "# HELP edgelb_k8s_relists_total Full lists (start, 410 Gone).\n"
+		      "# TYPE edgelb_k8s_relists_total counter\n");
+	for (int i = 0; i < 2; i++)
+		cp_buf_printf(b, len, cap, "edgelb_k8s_relists_total{resource=\"%s\"} %llu\n", ws[i]->what,
+			      (unsigned long long)ws[i]->relists);
+	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_events_total Watch events received.\n"
+				   "# TYPE edgelb_k8s_watch_events_total counter\n");
+	for (int i = 0; i < 2; i++)
+		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_events_total{resource=\"%s\"} %llu\n",
+			      ws[i]->what, (unsigned long long)ws[i]->events);
+	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_errors_total Failed lists or watches.\n"
+				   "# TYPE edgelb_k8s_watch_errors_total counter\n");
+	for (int i = 0; i < 2; i++)
+		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_errors_total{resource=\"%s\"} %llu\n",
+			      ws[i]->what, (unsigned long long)ws[i]->errors);
+	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_last_sync_timestamp_seconds Last completed list.\n"
+				   "# TYPE edgelb_k8s_last_sync_timestamp_seconds gauge\n");
+	for (int i = 0; i < 2; i++)
+		cp_buf_printf(b, len, cap, "edgelb_k8s_last_sync_timestamp_seconds{resource=\"%s\"} %.3f\n",
+			      ws[i]->what, ws[i]->last_list_unix);
+	cp_buf_printf(b, len, cap,
+		      "# HELP edgelb_k8s_services_handled Services of our class and type LoadBalancer.\n"
+		      "# TYPE edgelb_k8s_services_handled gauge\nedgelb_k8s_services_handled %u\n"
+		      "# HELP edgelb_k8s_reconciles_total Reconciliations of a Service.\n"
+		      "# TYPE edgelb_k8s_reconciles_total counter\nedgelb_k8s_reconciles_total %llu\n"
+		      "# HELP edgelb_k8s_status_updates_total Service status writes.\n"
+		      "# TYPE edgelb_k8s_status_updates_total counter\nedgelb_k8s_status_updates_total %llu\n"
+		      "# HELP edgelb_k8s_status_conflicts_total Status writes answered 409 (retried).\n"
+		      "# TYPE edgelb_k8s_status_conflicts_total counter\nedgelb_k8s_status_conflicts_total %llu\n"
+		      "# HELP edgelb_k8s_events_total Events written.\n"
+		      "# TYPE edgelb_k8s_events_total counter\nedgelb_k8s_events_total %llu\n"
+		      "# HELP edgelb_k8s_kept_on_error_total Changes refused while the Service kept its addresses.\n"
+		      "# TYPE edgelb_k8s_kept_on_error_total counter\nedgelb_k8s_kept_on_error_total %llu\n"
+		      "# HELP edgelb_k8s_finalizer_updates_total Writes adding or removing our finalizer.\n"
+		      "# TYPE edgelb_k8s_finalizer_updates_total counter\nedgelb_k8s_finalizer_updates_total %llu\n"
+		      "# HELP edgelb_k8s_errors_total Failed reconciliations or API writes.\n"
+		      "# TYPE edgelb_k8s_errors_total counter\nedgelb_k8s_errors_total %llu\n",
+		      k->handled, (unsigned long long)k->reconciles, (unsigned long long)k->status_writes,
+		      (unsigned long long)k->status_conflicts, (unsigned long long)k->events_sent,
+		      (unsigned long long)k->kept_on_error, (unsigned long long)k->finalizer_writes,
+		      (unsigned long long)k->errors);
+	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_requests_total Watch requests started.\n"
+				   "# TYPE edgelb_k8s_watch_requests_total counter\n");
+	for (int i = 0; i < 2; i++)
+		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_requests_total{resource=\"%s\"} %llu\n",
+			      ws[i]->what, (unsigned long long)ws[i]->watches);
+	pthread_mutex_unlock(&k->mu);
+}
