@@ -77,7 +77,10 @@ int cp_k8s_write_status(struct cp_k8s *k, const char *ns, const char *name, cons
 /* Add or remove our finalizer on ns/name (uid checked). 0 done, -1 retry. */
 int cp_k8s_finalizer(struct cp_k8s *k, const char *ns, const char *name, const char *uid, bool add);
 
-/* The desired ingress array for ips on svc (ordered by spec.ipFamilies, with ports). */
+/*
+ * The desired ingress array for ips on svc: ordered by spec.ipFamilies, each with
+ * the Service's ports, then the entries of the current status that have no ip.
+ */
 json_t *cp_k8s_ingress(const json_t *svc, const struct lb_addr *ips, uint32_t n);
 
 /* Follower: program the dp from the addresses in the Service's status. */

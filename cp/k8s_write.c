@@ -138,6 +138,11 @@ cp_k8s_ingress(const json_t *svc, const struct lb_addr *ips, uint32_t n)
 			json_array_append_new(ing, json_pack("{s:s, s:s, s:O}", "ip",
 							     lb_addr_format(&ips[x], a, sizeof(a)), "ipMode",
 							     "VIP", "ports", ports));
+	/* Entries without an address (a hostname another controller or a person wrote) stay. */
+	json_array_foreach(json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
+					   "ingress"), i, p)
+		if (json_object_get(p, "ip") == NULL)
+			json_array_append(ing, (json_t *)p);
 	json_decref(ports);
 	return ing;
 }
