@@ -753,19 +753,6 @@ class EventsV1Type(ResourceType):
         return _event_cells(ev, False)
 
 
-class LeaseType(ResourceType):
-    """coordination.k8s.io/v1 Lease: stored as given; updates conflict on a stale
-    resourceVersion like every kind (that is what leader election relies on)."""
-    def __init__(self):
-        super().__init__("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
-
-    def columns(self):
-        return [NAME_COL, _col("Holder", desc="holderIdentity"), AGE_COL]
-
-    def cells(self, ls):
-        return [_name(ls), (ls.get("spec") or {}).get("holderIdentity") or "", _age(ls)]
-
-
 # ------------------------------------------------------------------ registry
 
 SERVICES = ServiceType()
@@ -774,16 +761,19 @@ ENDPOINTS = EndpointsType()
 NAMESPACES = NamespaceType()
 EVENTS = EventType()
 EVENTS_V1 = EventsV1Type()
-LEASES = LeaseType()
 
-ALL = [NAMESPACES, SERVICES, ENDPOINTS, EVENTS, ENDPOINTSLICES, EVENTS_V1, LEASES]
+ALL = [NAMESPACES, SERVICES, ENDPOINTS, EVENTS, ENDPOINTSLICES, EVENTS_V1]
+
+from .extra import EXTRA  # noqa: E402 - Leases, RBAC, ServiceAccounts, Secrets: stored as given
+ALL += EXTRA
 
 # group -> version -> {plural: ResourceType}
 GROUPS = {}
 for _rt in ALL:
     GROUPS.setdefault(_rt.group, {}).setdefault(_rt.version, {})[_rt.plural] = _rt
 
-GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io", "coordination.k8s.io"]
+GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io", "coordination.k8s.io",
+               "rbac.authorization.k8s.io"]
 
 
 def lookup(group, version, plural):
