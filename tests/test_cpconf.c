@@ -49,6 +49,14 @@ test_cpconf_minimal_config_takes_every_default(void **state)
 	assert_int_equal(c.hc.type, CP_HC_NONE);
 	assert_int_equal(c.hc.interval_ms, 2000);
 	assert_int_equal(c.n_pools, 0);
+	/* leader election: on, with client-go's periods */
+	assert_true(c.le_enabled);
+	assert_string_equal(c.le_namespace, "edgelb-system");
+	assert_string_equal(c.le_name, "edgelb-controller");
+	assert_string_equal(c.le_identity, "");
+	assert_int_equal(c.le_lease_s, 15);
+	assert_int_equal(c.le_renew_deadline_ms, 10000);
+	assert_int_equal(c.le_retry_ms, 2000);
 }
 
 static void
@@ -98,6 +106,14 @@ test_cpconf_errors_name_the_setting(void **state)
 		{"kubernetes: { load_balancer_class = \"\"; };",
 		 "kubernetes.load_balancer_class: must not be empty"},
 		{"dp_socket = 5;", "dp_socket: must be a string"},
+		{"kubernetes: { leader_election: { lease_duration_s = 5; renew_deadline_ms = 5000; }; };",
+		 "retry_period_ms < renew_deadline_ms < lease_duration_s"},
+		{"kubernetes: { leader_election: { retry_period_ms = 10000; }; };",
+		 "retry_period_ms < renew_deadline_ms < lease_duration_s"},
+		{"kubernetes: { leader_election: { namespace = \"Kube_System\"; }; };",
+		 "kubernetes.leader_election.namespace and name"},
+		{"kubernetes: { leader_election: { lease = 5; }; };",
+		 "kubernetes.leader_election.lease: unknown setting"},
 		{"mode = ;", "(line 1)"},
 	};
 	struct cp_conf c;
