@@ -346,30 +346,31 @@ release(struct cp_k8s *k, const char *ns, const char *name, const json_t *svc, b
 		}
 		return 0;
 	}
+	/* The API part goes through the write queue: status first, then the finalizer. */
+	struct lb_addr drop[2];
+	uint32_t nd = 0;
 	pthread_mutex_lock(&k->mu);
-	json_t *pend = json_incref(json_object_get(k->to_clear, key));
+	json_t *pend = json_object_get(k->to_clear, key);
+	const json_t *v;
+	size_t i;
+	json_array_foreach(json_object_get(pend, "ips"), i, v)
+		if (nd < 2 && lb_addr_parse(json_string_value(v), &drop[nd]) == 0)
+			nd++;
+	char puid[64];
+	const char *pu = json_string_value(json_object_get(pend, "uid"));
+	snprintf(puid, sizeof(puid), "%s", pu ? pu : "");
 	pthread_mutex_unlock(&k->mu);
-	if (pend) {
-		struct lb_addr drop[2];
-		uint32_t nd = 0;
-		const json_t *v;
-		size_t i;
-		json_array_foreach(json_object_get(pend, "ips"), i, v)
-			if (nd < 2 && lb_addr_parse(json_string_value(v), &drop[nd]) == 0)
-				nd++;
-		rc = cp_k8s_write_status(k, ns, name, json_string_value(json_object_get(pend, "uid")), NULL,
-					 0, drop, nd);
-		json_decref(pend);
-	}
-	/* Our finalizer goes once nothing of ours is left (no allocation here, status clean). */
-	if (rc == 0 && has_finalizer(svc))
-		rc = cp_k8s_finalizer(k, ns, name, uid_of(svc), false);
-	if (rc == 0) {
-		pthread_mutex_lock(&k->mu);
-		json_object_del(k->to_clear, key);
-		pthread_mutex_unlock(&k->mu);
-	}
+	if (nd > 0 || has_finalizer(svc))
+		cp_k8s_queue_put(k->queue, key, "release", puid[0] ? puid : uid_of(svc), drop, nd);
 	return rc;
+}
+
+void
+cp_k8s_release_done(struct cp_k8s *k, const char *key)
+{
+	pthread_mutex_lock(&k->mu);
+	json_object_del(k->to_clear, key);
+	pthread_mutex_unlock(&k->mu);
 }
 
 static int
@@ -445,14 +446,6 @@ reconcile(struct cp_k8s *k, const char *key)
 	}
 	if (warn[0])
 		cp_k8s_event(k, svc, "Warning", "UnsupportedPort", "%s", warn);
-	/* The finalizer first: a Service deleted from now on waits for our cleanup. */
-	if (cp_k8s_finalizer(k, ns, name, uid, true) < 0) {
-		cp_lb_free(&lb);
-		if (had)
-			cp_lb_free(&old);
-		rc = -1;
-		goto out;
-	}
 	bool kept = false;
 	rc = cp_k8s_allocate(k, svc, &lb, had ? &old : NULL, &out, &kept, err, sizeof(err));
 	if (rc < 0 && !kept) {
@@ -501,11 +494,12 @@ reconcile(struct cp_k8s *k, const char *key)
 	}
 	if (had)
 		cp_lb_free(&old);
+	/* The store and the dp are done; the API writes wait in their own queue. */
 	json_t *want = cp_k8s_ingress(svc, ips, n);
 	const json_t *cur = json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
 					    "ingress");
-	if (n > 0 && !(cur ? json_equal(want, cur) : json_array_size(want) == 0))
-		rc = cp_k8s_write_status(k, ns, name, uid, ips, n, NULL, 0);
+	if (!has_finalizer(svc) || (n > 0 && !(cur ? json_equal(want, cur) : json_array_size(want) == 0)))
+		cp_k8s_queue_put(k->queue, key, "ensure", uid, ips, n);
 	json_decref(want);
 out:
 	json_decref(out);
@@ -675,7 +669,9 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 	k->eps = (struct watch){.k = k, .what = "endpointslices",
 				.path = "/apis/discovery.k8s.io/v1/endpointslices", .objs = json_object()};
 	k->lease = cp_lease_start(k->kc, c, on_leader, k, err, errlen);
-	if (k->lease == NULL) {
+	k->queue = k->lease ? cp_k8s_queue_start(k) : NULL;
+	if (k->queue == NULL) {
+		cp_lease_stop(k->lease);
 		kc_close(k->kc);
 		json_decref(k->svc.objs);
 		json_decref(k->eps.objs);
@@ -703,6 +699,7 @@ cp_k8s_stop(struct cp_k8s *k)
 	pthread_join(k->svc.th, NULL);
 	pthread_join(k->eps.th, NULL);
 	pthread_join(k->rec_th, NULL);
+	cp_k8s_queue_stop(k->queue);
 	cp_lease_stop(k->lease); /* after the last write: a leader gives the Lease up */
 	json_decref(k->svc.objs);
 	json_decref(k->eps.objs);

@@ -29,8 +29,21 @@ cp_k8s_metrics(void *arg, char **b, size_t *len, size_t *cap)
 {
 	struct cp_k8s *k = arg;
 	struct cp_lease_info li;
+	struct cp_k8s_queue_stats qs;
 
 	cp_lease_info(k->lease, &li);
+	cp_k8s_queue_stats(k->queue, &qs);
+	cp_buf_printf(b, len, cap,
+		      "# HELP edgelb_k8s_write_queue_depth Services with status, finalizer or Event writes waiting.\n"
+		      "# TYPE edgelb_k8s_write_queue_depth gauge\nedgelb_k8s_write_queue_depth %llu\n"
+		      "# HELP edgelb_k8s_write_queue_done_total Services whose writes completed.\n"
+		      "# TYPE edgelb_k8s_write_queue_done_total counter\nedgelb_k8s_write_queue_done_total %llu\n"
+		      "# HELP edgelb_k8s_write_retries_total Writes that failed and wait (per-Service backoff, Retry-After).\n"
+		      "# TYPE edgelb_k8s_write_retries_total counter\nedgelb_k8s_write_retries_total %llu\n"
+		      "# HELP edgelb_k8s_write_throttled_total Times the write rate limit made the queue wait.\n"
+		      "# TYPE edgelb_k8s_write_throttled_total counter\nedgelb_k8s_write_throttled_total %llu\n",
+		      (unsigned long long)qs.depth, (unsigned long long)qs.done,
+		      (unsigned long long)qs.retries, (unsigned long long)qs.throttled);
 	cp_buf_printf(b, len, cap,
 		      "# HELP edgelb_k8s_leader 1 while this cp holds the Lease (allocates and writes).\n"
 		      "# TYPE edgelb_k8s_leader gauge\nedgelb_k8s_leader %d\n"

@@ -21,6 +21,7 @@
 enum wstate { W_STARTING, W_LISTING, W_WATCHING, W_BACKOFF };
 
 struct cp_k8s;
+struct cp_k8s_queue;
 
 struct watch {
 	struct cp_k8s *k;
@@ -42,6 +43,7 @@ struct cp_k8s {
 	struct cp_store *store;
 	struct kc *kc;
 	struct cp_lease *lease;
+	struct cp_k8s_queue *queue;
 	struct watch svc, eps;
 	pthread_t rec_th;
 	pthread_mutex_t mu;
@@ -96,5 +98,26 @@ int cp_k8s_allocate(struct cp_k8s *k, const json_t *svc, struct cp_lb *lb, const
 		    json_t **out, bool *kept, char *err, size_t errlen);
 
 bool cp_k8s_is_leader(struct cp_k8s *k);
+
+/* ---- the write queue (cp/k8s_queue.c) ---- */
+struct cp_k8s_queue_stats {
+	uint64_t depth, done, retries, throttled;
+};
+struct cp_k8s_queue *cp_k8s_queue_start(struct cp_k8s *k);
+void cp_k8s_queue_stop(struct cp_k8s_queue *q);
+/*
+ * The latest intent for a Service key (replaces an older one):
+ *   "ensure":  our finalizer on it, status showing ips (n may be 0: finalizer only);
+ *   "release": ips (what we had) out of its status, then our finalizer off,
+ *              then cp_k8s_release_done(key).
+ * uid: the Service the intent is for (writes skip another object of the same name).
+ */
+void cp_k8s_queue_put(struct cp_k8s_queue *q, const char *key, const char *op, const char *uid,
+		      const struct lb_addr *ips, uint32_t n);
+/* An Event (ev stolen) to POST for the key. */
+void cp_k8s_queue_event(struct cp_k8s_queue *q, const char *key, json_t *ev);
+void cp_k8s_queue_stats(struct cp_k8s_queue *q, struct cp_k8s_queue_stats *st);
+/* A release was written: forget the record kept for it (cp/k8s.c). */
+void cp_k8s_release_done(struct cp_k8s *k, const char *key);
 
 #endif /* LB_CP_K8S_PRIV_H */

@@ -2,8 +2,8 @@
  * k8s_write.c - what the Kubernetes controller writes to the API server: a
  * Service's status.loadBalancer.ingress, our finalizer, Events (k8s_priv.h).
  *
- * Called from the reconcile thread, and only while this cp is the leader
- * (cp/lease.c). Every write re-reads the object and carries its resourceVersion
+ * The writes run on the write queue's thread (cp/k8s_queue.c), and only while
+ * this cp is the leader (cp/lease.c); cp_k8s_event builds an Event and queues it. Every write re-reads the object and carries its resourceVersion
  * and uid: a 409 (someone else changed it) is re-read and retried, a Service
  * whose uid is not the one we allocated for (deleted and created again) is not
  * touched.
@@ -53,9 +53,8 @@ void
 cp_k8s_event(struct cp_k8s *k, const json_t *svc, const char *type, const char *reason,
 	     const char *fmt, ...)
 {
-	char msg[512], key[2 * CP_NAME_MAX + 2], said[700], ts[32], path[512], errb[512];
+	char msg[512], key[2 * CP_NAME_MAX + 2], said[700], ts[32];
 	va_list ap;
-	long status;
 
 	if (!cp_k8s_is_leader(k))
 		return; /* the leader says it */
@@ -89,16 +88,7 @@ cp_k8s_event(struct cp_k8s *k, const json_t *svc, const char *type, const char *
 			      "source", "component", "edgelb-controller",
 			      "reportingComponent", "edgelb.io/controller", "reportingInstance", k->host,
 			      "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns ? ns : "default");
-	json_t *r = kc_call(k->kc, "POST", path, e, NULL, &status, errb, sizeof(errb));
-	json_decref(e);
-	json_decref(r);
-	pthread_mutex_lock(&k->mu);
-	if (r && status / 100 == 2)
-		k->events_sent++;
-	else
-		k->errors++;
-	pthread_mutex_unlock(&k->mu);
+	cp_k8s_queue_event(k->queue, key, e); /* posted by the write queue */
 	cp_k8s_log("%s %s: %s", key, reason, msg);
 }
 

@@ -401,6 +401,15 @@ easy(struct kc *k, const char *method, const char *path, struct curl_slist **hdr
 	return e;
 }
 
+/* Retry-After of this thread's last kc_call (the write queue honours it on 429). */
+static __thread long last_retry_after;
+
+long
+kc_retry_after(void)
+{
+	return last_retry_after;
+}
+
 json_t *
 kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 	const char *content_type, long *status, char *err, size_t errlen)
@@ -427,6 +436,10 @@ kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 	CURLcode rc = curl_easy_perform(e);
 	*status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	curl_off_t ra = 0;
+	if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+		ra = 0;
+	last_retry_after = (long)ra;
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s %s%s: %s", method, k->server, path, curl_easy_strerror(rc));
 	} else {

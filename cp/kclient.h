@@ -33,6 +33,9 @@ const char *kc_server(const struct kc *k);
 json_t *kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 		const char *content_type, long *status, char *err, size_t errlen);
 
+/* Seconds of the Retry-After header of this thread's last kc_call (0: none). */
+long kc_retry_after(void);
+
 /*
  * A watch (or any streaming GET): calls on_line for every '\n'-terminated line
  * until the server ends the stream, on_line returns non-zero, *stop becomes true,

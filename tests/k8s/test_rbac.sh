@@ -34,7 +34,9 @@ wait_until 5 'svc_nips_is default two 1' || die "two gets an address"
 svc_patch default two '{"spec":{"type":"ClusterIP","loadBalancerClass":null}}'
 kc delete svc web --wait=true --timeout=10s >/dev/null
 wait_until 5 'svc_status_is default two ""' || nok "two's status cleared"
-sleep 1
+# and at least one Lease renewal (retry period 2 s)
+wait_until 5 'fake_req GET /fake/requests | jq -e "[.requests[] | select(.method == \"PUT\" and (.path | test(\"/leases/\")))] | length > 0"' ||
+	nok "the leader renewed its Lease"
 
 fake_req GET /fake/requests >"$WORK/reqs.json"
 for r in clusterroles/edgelb-controller; do fake_req GET "/apis/rbac.authorization.k8s.io/v1/$r"; done >"$WORK/cr.json"
