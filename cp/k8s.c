@@ -615,6 +615,8 @@ reconcile_run(void *arg)
 			}
 		}
 		json_decref(batch);
+		if (!cp_store_ready(k->store) && !failed)
+			cp_store_set_ready(k->store); /* every Service seen once: the dp may sync */
 		uint32_t handled = 0;
 		pthread_mutex_lock(&k->mu);
 		json_object_foreach(k->svc.objs, key, v)

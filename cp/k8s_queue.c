@@ -5,10 +5,11 @@
  * enqueues).
  *
  * client-go workqueue semantics: one entry per Service key (and one for its
- * Events, which accumulate); a newer intent replaces an older one; a key is never worked on by two
- * writers; a failed key waits 200 ms doubling to 60 s (per key), or the server's
- * Retry-After on 429 when that is longer; overall at most WRITE_QPS keys a second
- * (token bucket, burst WRITE_BURST). Only the leader writes: a cp that stops
+ * Events, which accumulate); a newer intent replaces an older one; a key is never
+ * worked on by two writers (WRITERS threads); a failed key waits 200 ms doubling
+ * to 60 s (per key), or the server's Retry-After on 429 when that is longer;
+ * overall at most WRITE_QPS keys a second (token bucket, burst WRITE_BURST;
+ * Events have a bucket of their own). Only the leader writes: a cp that stops
  * leading drops its queue (the new leader recomputes everything).
  */
 #include <pthread.h>
@@ -36,7 +37,7 @@ struct cp_k8s_queue {
 	bool stop;
 	json_t *items;    /* key -> {"op", "uid", "ips", "events", "gen", "tries", "not_before"} */
 	uint64_t gen;
-	double tokens, refilled;
+	double tokens[2], refilled; /* token buckets: [0] status/finalizer, [1] Events */
 	/* metrics, under mu */
 	uint64_t done, retries, throttled;
 };
@@ -212,12 +213,15 @@ run(void *arg)
 			if (nb - now < wait)
 				wait = nb - now;
 		}
-		q->tokens += (now - q->refilled) * WRITE_QPS;
+		for (int b = 0; b < 2; b++) {
+			q->tokens[b] += (now - q->refilled) * WRITE_QPS;
+			if (q->tokens[b] > WRITE_BURST)
+				q->tokens[b] = WRITE_BURST;
+		}
 		q->refilled = now;
-		if (q->tokens > WRITE_BURST)
-			q->tokens = WRITE_BURST;
-		if (pick && q->tokens < 1.0) {
-			wait = (1.0 - q->tokens) / WRITE_QPS;
+		int bucket = pick && pick[0] == '!';
+		if (pick && q->tokens[bucket] < 1.0) {
+			wait = (1.0 - q->tokens[bucket]) / WRITE_QPS;
 			pick = NULL;
 			q->throttled++;
 		}
@@ -230,7 +234,7 @@ run(void *arg)
 			pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 			continue;
 		}
-		q->tokens -= 1.0;
+		q->tokens[bucket] -= 1.0;
 		char *kcopy = strdup(pick);
 		json_t *snap = json_deep_copy(json_object_get(q->items, pick));
 		/* Events are taken now; newer ones arrive in a fresh list. */
@@ -294,7 +298,7 @@ cp_k8s_queue_start(struct cp_k8s *k)
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	q->refilled = mono();
-	q->tokens = WRITE_BURST;
+	q->tokens[0] = q->tokens[1] = WRITE_BURST;
 	for (int i = 0; i < WRITERS; i++)
 		if (pthread_create(&q->th[i], NULL, run, q) != 0) {
 			pthread_mutex_lock(&q->mu);

@@ -131,4 +131,13 @@ int cp_lb_ipam_ports(const struct cp_lb *lb, struct lb_ipam_port **out, uint32_t
 int cp_lb_dp_specs(const struct cp_lb *lb, const uint8_t *health, struct lb_svc_spec **out,
 		   uint32_t *n);
 
+/* ---- the state file in kubernetes mode (cp/lb_state.c) ---- */
+
+/* What the state file keeps of lb in kubernetes mode: the allocation, no backends. */
+json_t *cp_lb_alloc_json(const struct cp_lb *lb);
+/* Same allocation (addresses, request, ports, uid...), whatever the backends. */
+bool cp_lb_same_alloc(const struct cp_lb *a, const struct cp_lb *b);
+/* Log every address of held (from the state file) that lb no longer has after loading. */
+void cp_lb_log_moved(const struct cp_lb *lb, const struct lb_addr *held, uint32_t n_held);
+
 #endif /* LB_CP_LB_H */

@@ -174,8 +174,9 @@ set_leader(struct cp_lease *l, bool leader)
 	pthread_mutex_unlock(&l->mu);
 	if (was != leader) {
 		fprintf(stderr, "edgelb-cp: lease: %s %s/%s (identity %s)\n",
-			leader ? "became the leader: holding" : "no longer the leader: lost", l->ns, l->name,
-			l->id);
+			leader ? "became the leader: holding" : l->stop ? "stopping: giving up"
+								   : "no longer the leader: lost",
+			l->ns, l->name, l->id);
 		if (l->on_change)
 			l->on_change(l->arg, leader);
 	}

@@ -37,6 +37,9 @@ struct cp_store {
 	uint64_t version;
 	char path[CP_PATH_MAX];
 	struct cp_health_check hc_defaults;
+	bool alloc_only;       /* kubernetes mode: the file keeps allocations only */
+	bool ready;            /* the dp may be synced (kubernetes: after the first reconcile) */
+	uint64_t file_writes, file_bytes;
 };
 
 static int
@@ -79,7 +82,8 @@ save(struct cp_store *s, char *err, size_t errlen)
 	json_t *root = json_object(), *arr = json_array();
 
 	for (uint32_t i = 0; i < s->n; i++)
-		json_array_append_new(arr, cp_lb_to_json(&s->e[i].lb, NULL));
+		json_array_append_new(arr, s->alloc_only ? cp_lb_alloc_json(&s->e[i].lb)
+							 : cp_lb_to_json(&s->e[i].lb, NULL));
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "loadbalancers", arr);
 	char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -103,6 +107,8 @@ save(struct cp_store *s, char *err, size_t errlen)
 	}
 	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, s->path) < 0 || fsync_dir(s->path) < 0)
 		goto fail_text;
+	s->file_writes++;
+	s->file_bytes += len;
 	free(text);
 	return 0;
 fail_text:
@@ -287,6 +293,13 @@ load(struct cp_store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "state file %s: %s (line %d)", s->path, je.text, je.line);
 		return LB_EINVAL;
 	}
+	json_int_t ver = json_integer_value(json_object_get(root, "version"));
+	if (ver != STATE_VERSION) {
+		json_decref(root);
+		snprintf(err, errlen, "state file %s: version %lld, this edgelb-cp reads version %d",
+			 s->path, (long long)ver, STATE_VERSION);
+		return LB_EINVAL;
+	}
 	lbs = json_object_get(root, "loadbalancers");
 	if (!json_is_array(lbs)) {
 		json_decref(root);
@@ -329,6 +342,7 @@ load(struct cp_store *s, char *err, size_t errlen)
 			free(ports);
 		}
 		complete(s, &lb);
+		cp_lb_log_moved(&lb, held, n_held);
 		s->e[s->n].lb = lb;
 		s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
 		s->n++;
@@ -371,6 +385,8 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s->version = 1;
+	s->alloc_only = c->mode == CP_MODE_KUBERNETES;
+	s->ready = !s->alloc_only;
 	return s;
 }
 
@@ -504,7 +520,11 @@ cp_store_replace(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t *
 	e->lb = *lb;
 	e->health = health;
 	memset(lb, 0, sizeof(*lb));
-	if (same_lb(&old.lb, &e->lb)) {
+	bool same = same_lb(&old.lb, &e->lb);
+	if (same || (s->alloc_only && cp_lb_same_alloc(&old.lb, &e->lb))) {
+		/* Kubernetes: endpoints changed, the allocation did not: nothing to write. */
+		if (!same)
+			bump(s);
 		/* Nothing changed (a resync, a repeated PUT): no write, no dp update. */
 		cp_lb_free(&old.lb);
 		free(old.health);
@@ -842,6 +862,32 @@ cp_store_set_health(struct cp_store *s, const char *key, const struct lb_addr *a
 	}
 	if (changed)
 		bump(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+cp_store_set_ready(struct cp_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->ready = true;
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool
+cp_store_ready(struct cp_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool r = s->ready;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void
+cp_store_file_stats(struct cp_store *s, uint64_t *writes, uint64_t *bytes)
+{
+	pthread_mutex_lock(&s->mu);
+	*writes = s->file_writes;
+	*bytes = s->file_bytes;
 	pthread_mutex_unlock(&s->mu);
 }
 
