@@ -1,9 +1,13 @@
 /*
  * api.c - the HTTP API of edgelb-cp (see api.h, docs/api.md).
  *
- * libmicrohttpd calls handle() from its thread pool, once per chunk of a
+ * libmicrohttpd calls handle() from its thread pool (epoll), once per chunk of a
  * request body and once more at the end; the body is collected (up to
- * MAX_BODY) and the request routed when complete. Every answer is JSON
+ * MAX_BODY) and the request routed when complete. The token and Content-Length
+ * are checked at the first call, before any body is read: an unauthenticated or
+ * oversized request costs no memory. Connections are limited in total and per
+ * client address, and an idle one is closed after IDLE_TIMEOUT_S, so slow
+ * clients cannot starve /healthz. Every answer is JSON
  * ({"error": "..."} on failure) except /metrics (Prometheus text format).
  */
 #include <stdarg.h>
@@ -23,6 +27,10 @@
 
 #define MAX_BODY (4u << 20)
 #define THREADS 4
+#define MAX_CONNECTIONS 512   /* below the default 1024 descriptors */
+#define MAX_PER_IP 64         /* one client address cannot take them all */
+#define IDLE_TIMEOUT_S 10     /* a connection that sends nothing (no headers) this long */
+#define DISCARD_MAX (64ull << 20) /* a refused body announcing more is not even read */
 #define DP_TIMEOUT_MS 5000
 
 struct cp_api {
@@ -41,6 +49,7 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	unsigned refuse; /* decided at the first call: 401 (token) or 413 (Content-Length) */
 };
 
 void
@@ -401,7 +410,15 @@ authorized(struct cp_api *a, struct MHD_Connection *c)
 	if (a->conf->api_token[0] == '\0')
 		return true;
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, a->conf->api_token) == 0;
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	/* Constant time: how long the comparison takes says nothing about the token. */
+	const char *want = a->conf->api_token, *got = h + 7;
+	size_t n = strlen(want), m = strlen(got);
+	volatile unsigned char d = (unsigned char)(n != m);
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(want[i] ^ (i < m ? got[i] : 0));
+	return d == 0;
 }
 
 /* Split "/v1/loadbalancers/ns/name[/backends]" into parts. */
@@ -527,6 +544,14 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 }
 
 static enum MHD_Result
+refuse(struct MHD_Connection *c, struct req *r)
+{
+	if (r->refuse == MHD_HTTP_UNAUTHORIZED)
+		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+	return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %u bytes", MAX_BODY);
+}
+
+static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *data, size_t *data_size, void **ctx)
 {
@@ -539,7 +564,29 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		if (r == NULL)
 			return MHD_NO;
 		*ctx = r;
+		/*
+		 * Decide before the body is read: a stranger's or a giant's body is never
+		 * buffered. It is read and dropped, then answered (clients that do not read
+		 * an early answer see it), unless it announces more than DISCARD_MAX: then
+		 * it is answered at once and the connection closed.
+		 */
+		bool health = strcmp(url, "/healthz") == 0 && strcmp(method, "GET") == 0;
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (!health && !authorized(a, c))
+			r->refuse = MHD_HTTP_UNAUTHORIZED;
+		else if (len > MAX_BODY)
+			r->refuse = MHD_HTTP_CONTENT_TOO_LARGE;
+		if (r->refuse && len > DISCARD_MAX)
+			return refuse(c, r);
 		return MHD_YES;
+	}
+	if (r->refuse) {
+		if (*data_size > 0) {
+			*data_size = 0; /* dropped, never kept */
+			return MHD_YES;
+		}
+		return refuse(c, r);
 	}
 	if (*data_size > 0) {
 		if (!r->too_big) {
@@ -597,12 +644,14 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 		free(a);
 		return NULL;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
 				MHD_OPTION_NOTIFY_COMPLETED, done, a,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
 				MHD_OPTION_END);
 	if (a->d == NULL) {
 		snprintf(err, errlen, "api: cannot listen on %s", conf->api_listen);
