@@ -206,7 +206,7 @@ static int
 parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
 {
 	static const char *const names[] = {"kubeconfig", "load_balancer_class", "default_class",
-					    "resync_s", "leader_election", NULL};
+					    "resync_s", "watch_idle_s", "leader_election", NULL};
 	const config_setting_t *le = config_setting_get_member(g, "leader_election");
 	int rc;
 
@@ -215,7 +215,8 @@ parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
 	    (rc = get_str(x, g, "kubernetes.", "load_balancer_class", c->lb_class,
 			  sizeof(c->lb_class))) < 0 ||
 	    (rc = get_bool(x, g, "kubernetes.", "default_class", &c->default_class)) < 0 ||
-	    (rc = get_uint(x, g, "kubernetes.", "resync_s", 10, 86400, &c->resync_s)) < 0)
+	    (rc = get_uint(x, g, "kubernetes.", "resync_s", 10, 86400, &c->resync_s)) < 0 ||
+	    (rc = get_uint(x, g, "kubernetes.", "watch_idle_s", 0, 3600, &c->watch_idle_s)) < 0)
 		return rc;
 	if (c->lb_class[0] == '\0')
 		return fail(x, g, "kubernetes.load_balancer_class: must not be empty");
@@ -363,6 +364,7 @@ cp_conf_defaults(struct cp_conf *c)
 	c->hc.fall = 3;
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
 	c->resync_s = 300;
+	c->watch_idle_s = 90; /* the API server sends a BOOKMARK about once a minute */
 	c->le_enabled = true;
 	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
 	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");

@@ -39,6 +39,7 @@ struct cp_conf {
 	char lb_class[128];            /* spec.loadBalancerClass we serve */
 	bool default_class;            /* also serve Services with no class */
 	uint32_t resync_s;             /* full relist period */
+	uint32_t watch_idle_s;         /* a watch silent this long is re-opened (0 = never) */
 	/* leader election (cp/lease.c): one cp of a fleet allocates and writes */
 	bool le_enabled;               /* false: this cp is always the leader */
 	char le_namespace[CP_NAME_LEN];

@@ -48,7 +48,7 @@ mark_locked(struct cp_k8s *k, const char *key)
 static void
 mark_for(struct watch *w, const json_t *obj)
 {
-	char key[2 * CP_NAME_MAX + 2];
+	char key[CP_KEY_MAX];
 
 	if (w == &w->k->svc) {
 		mark_locked(w->k, cp_k8s_key(obj, key, sizeof(key)));
@@ -90,8 +90,9 @@ list(struct watch *w, char *err, size_t errlen)
 		const json_t *meta = json_object_get(r, "metadata"), *it;
 		size_t i;
 		json_array_foreach(json_object_get(r, "items"), i, it) {
-			char key[2 * CP_NAME_MAX + 2];
-			json_object_set(all, cp_k8s_key(it, key, sizeof(key)), (json_t *)it);
+			char key[CP_KEY_MAX];
+			/* Only what reconcile reads is kept (slices: no topology, hints, targetRef). */
+			json_object_set_new(all, cp_k8s_key(it, key, sizeof(key)), cp_k8s_slim(it, w == &k->eps));
 		}
 		if (rv[0] == '\0' && json_string_value(json_object_get(meta, "resourceVersion")))
 			snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(meta, "resourceVersion")));
@@ -151,7 +152,7 @@ on_event(void *arg, const char *line, size_t len)
 	pthread_mutex_lock(&k->mu);
 	w->last_event_unix = cp_now_unix();
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0) {
-		char key[2 * CP_NAME_MAX + 2];
+		char key[CP_KEY_MAX];
 		cp_k8s_key(obj, key, sizeof(key));
 		json_t *was = json_object_get(w->objs, key);
 		if (was)
@@ -159,7 +160,7 @@ on_event(void *arg, const char *line, size_t len)
 		if (type[0] == 'D')
 			json_object_del(w->objs, key);
 		else
-			json_object_set(w->objs, key, obj);
+			json_object_set_new(w->objs, key, cp_k8s_slim(obj, w == &k->eps));
 		mark_for(w, obj);
 		w->events++;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
@@ -239,8 +240,8 @@ watch_run(void *arg)
 		last_start = cp_now_unix();
 		long status = 0;
 		uint64_t seen0 = w->events + w->bookmarks;
-		int rc = kc_stream(k->kc, path, on_event, w, &k->stop, WATCH_TIMEOUT_S + 30, &status, err,
-				   sizeof(err));
+		int rc = kc_stream(k->kc, path, on_event, w, &k->stop, WATCH_TIMEOUT_S + 30,
+				   (long)k->conf->watch_idle_s, &status, err, sizeof(err));
 		bool saw = w->events + w->bookmarks != seen0;
 		if (saw)
 			backoff = BACKOFF_MIN_MS; /* the watch worked: start the backoff over */
@@ -250,6 +251,14 @@ watch_run(void *arg)
 			w->need_relist = true;
 		if (w->need_relist) {
 			cp_k8s_log("%s: resourceVersion %s is gone (410): relisting", w->what, w->rv);
+			continue;
+		}
+		if (rc == -2) {
+			/* Silent (half-open?): the connection is gone; watch again from where we were. */
+			cp_k8s_log("%s", err);
+			pthread_mutex_lock(&k->mu);
+			w->errors++;
+			pthread_mutex_unlock(&k->mu);
 			continue;
 		}
 		if (w->failed || rc < 0 || (status != 200 && status != 0)) {

@@ -393,3 +393,42 @@ out:
 		cp_lb_free(lb);
 	return rc;
 }
+
+json_t *
+cp_k8s_slim(const json_t *obj, bool slice)
+{
+	const json_t *md = json_object_get(obj, "metadata"), *v;
+	size_t i;
+
+	if (!slice) {
+		json_t *o = json_deep_copy(obj);
+		json_t *m = json_object_get(o, "metadata");
+		json_object_del(m, "managedFields");
+		json_object_del(json_object_get(m, "annotations"),
+				"kubectl.kubernetes.io/last-applied-configuration");
+		return o;
+	}
+	json_t *m = json_object(), *o = json_pack("{s:o}", "metadata", m);
+	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion", NULL};
+	for (const char *const *k = keep; *k; k++)
+		if ((v = json_object_get(md, *k)) != NULL)
+			json_object_set(m, *k, (json_t *)v);
+	if ((v = json_object_get(json_object_get(md, "labels"), CP_SVC_NAME_LABEL)) != NULL)
+		json_object_set_new(m, "labels", json_pack("{s:O}", CP_SVC_NAME_LABEL, v));
+	if ((v = json_object_get(obj, "addressType")) != NULL)
+		json_object_set(o, "addressType", (json_t *)v);
+	if ((v = json_object_get(obj, "ports")) != NULL)
+		json_object_set(o, "ports", (json_t *)v);
+	json_t *eps = json_array();
+	json_array_foreach(json_object_get(obj, "endpoints"), i, v) {
+		json_t *e = json_object();
+		const json_t *x;
+		if ((x = json_object_get(v, "addresses")) != NULL)
+			json_object_set(e, "addresses", (json_t *)x);
+		if ((x = json_object_get(v, "conditions")) != NULL)
+			json_object_set(e, "conditions", (json_t *)x);
+		json_array_append_new(eps, e);
+	}
+	json_object_set_new(o, "endpoints", eps);
+	return o;
+}

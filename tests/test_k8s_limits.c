@@ -4,6 +4,8 @@
  * with an error naming the annotation, never cut. A cut sharing key is another
  * key (two keys equal in their first 127 bytes would share an address), and a
  * cut inside a UTF-8 character came back from the state file as '?'.
+ * Also the controller's cache at its limits (finding 9): a slim copy of a slice
+ * translates like the full one; a 253-character slice name makes a whole key.
  * (tests/test_k8s_svc.c holds the rest of the module's tests.)
  */
 #include <setjmp.h>
@@ -185,6 +187,75 @@ test_overlong_address_list_annotations_are_refused(void **state)
 	free(ranges);
 }
 
+static const char full_slice[] =
+	"{'apiVersion': 'discovery.k8s.io/v1', 'kind': 'EndpointSlice',"
+	" 'metadata': {'name': 'web-x1', 'namespace': 'shop', 'uid': 'u2', 'resourceVersion': '7',"
+	"  'labels': {'kubernetes.io/service-name': 'web', 'app': 'web',"
+	"   'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io'},"
+	"  'managedFields': [{'manager': 'kube-controller-manager', 'operation': 'Update'}],"
+	"  'ownerReferences': [{'apiVersion': 'v1', 'kind': 'Service', 'name': 'web', 'uid': 'u1'}]},"
+	" 'addressType': 'IPv4', 'ports': [{'name': 'http', 'protocol': 'TCP', 'port': 8080}],"
+	" 'endpoints': ["
+	"  {'addresses': ['198.19.0.11'], 'conditions': {'ready': true, 'serving': true, 'terminating': false},"
+	"   'nodeName': 'node-a', 'zone': 'rack-1', 'hints': {'forZones': [{'name': 'rack-1'}]},"
+	"   'targetRef': {'kind': 'Pod', 'namespace': 'shop', 'name': 'web-1', 'uid': 'p1'}},"
+	"  {'addresses': ['198.19.0.12'], 'conditions': {'ready': false, 'serving': true, 'terminating': true},"
+	"   'nodeName': 'node-b', 'targetRef': {'kind': 'Pod', 'namespace': 'shop', 'name': 'web-2', 'uid': 'p2'}}]}";
+
+/* The cache keeps a slim copy of each slice: the same backends, none of the rest. */
+static void
+test_slim_slice_keeps_what_translate_reads_and_nothing_else(void **state)
+{
+	struct cp_lb a, b;
+	char err[256] = "", warn[256];
+	json_t *full = jload(full_slice), *slim = cp_k8s_slim(full, true);
+	json_t *svc = jload(base_svc);
+
+	(void)state;
+	char *text = json_dumps(slim, JSON_COMPACT);
+	assert_null(strstr(text, "nodeName"));
+	assert_null(strstr(text, "targetRef"));
+	assert_null(strstr(text, "managedFields"));
+	assert_null(strstr(text, "hints"));
+	assert_null(strstr(text, "managed-by"));
+	assert_true(strlen(text) < strlen(full_slice) / 2);
+	free(text);
+	json_t *l1 = json_pack("[O]", full), *l2 = json_pack("[O]", slim);
+	assert_int_equal(cp_k8s_translate(svc, l1, &hc, &a, warn, sizeof(warn), err, sizeof(err)), 0);
+	assert_int_equal(cp_k8s_translate(svc, l2, &hc, &b, warn, sizeof(warn), err, sizeof(err)), 0);
+	json_t *ja = cp_lb_to_json(&a, NULL), *jb = cp_lb_to_json(&b, NULL);
+	assert_true(json_equal(ja, jb));
+	assert_int_equal(a.n_backends, 2);
+	json_decref(ja);
+	json_decref(jb);
+	cp_lb_free(&a);
+	cp_lb_free(&b);
+	json_decref(l1);
+	json_decref(l2);
+	json_decref(full);
+	json_decref(slim);
+	json_decref(svc);
+}
+
+/* A slice's name may have 253 characters: its cache key must not be cut. */
+static void
+test_key_of_longest_slice_name_is_whole(void **state)
+{
+	char name[254], want[CP_KEY_MAX], key[CP_KEY_MAX];
+	char ns[64];
+
+	(void)state;
+	memset(name, 'n', 253);
+	name[253] = '\0';
+	memset(ns, 's', 63);
+	ns[63] = '\0';
+	json_t *o = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", ns);
+	snprintf(want, sizeof(want), "%s/%s", ns, name);
+	assert_string_equal(cp_k8s_key(o, key, sizeof(key)), want);
+	assert_int_equal(strlen(key), 63 + 1 + 253);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -196,6 +267,8 @@ main(void)
 		cmocka_unit_test(test_sharing_key_with_utf8_survives_the_state_file),
 		cmocka_unit_test(test_address_pool_too_long_is_refused_not_cut),
 		cmocka_unit_test(test_overlong_address_list_annotations_are_refused),
+		cmocka_unit_test(test_slim_slice_keeps_what_translate_reads_and_nothing_else),
+		cmocka_unit_test(test_key_of_longest_slice_name_is_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

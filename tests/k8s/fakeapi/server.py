@@ -204,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
                 "contentType": self.headers.get("Content-Type", ""),
                 "accept": self.headers.get("Accept", ""),
                 "userAgent": self.headers.get("User-Agent", ""),
+                "client": "%s:%d" % self.client_address[:2],
             })
 
     def do_GET(self):
