@@ -43,6 +43,8 @@ wait_until 60 all_set || die "$N Services get addresses" "$(status_map default |
 ok "$N Services x $EPS endpoints have addresses ($(( $(now_ms) - t0 )) ms)"
 w0=$(metric edgelb_state_file_writes_total)
 b0=$(metric edgelb_state_file_bytes_total)
+check "edgelb_state_file_writes_total and _bytes_total are exported ($w0, $b0)" bash -c "[ -n '$w0' ] && [ -n '$b0' ]"
+ino0=$(stat -c %i "$WORK/state.json")   # every rewrite is a rename: a new inode
 size=$(stat -c %s "$WORK/state.json")
 log "initial sync: $w0 state file writes, $b0 bytes written; state.json is $size bytes"
 check "the state file has no backends" bash -c "! grep -q '\"backends\"' '$WORK/state.json'"
@@ -59,6 +61,7 @@ wait_until 10 '[ "$(cp_lb default s19 | jq "[.backends[] | select(.state == \"ac
 sleep 0.5
 eq "20 endpoint flips: state file writes" "$(( $(metric edgelb_state_file_writes_total) - w0 ))" 0
 eq "20 endpoint flips: bytes written" "$(( $(metric edgelb_state_file_bytes_total) - b0 ))" 0
+eq "20 endpoint flips: state.json was not replaced (same inode)" "$(stat -c %i "$WORK/state.json")" "$ino0"
 
 # Restart: every address comes back from the file.
 want=$(status_map default)
