@@ -456,6 +456,7 @@ reconcile(struct cp_k8s *k, const char *key)
 	if (warn[0])
 		cp_k8s_event(k, svc, "Warning", "UnsupportedPort", "%s", warn);
 	bool kept = false;
+	cp_k8s_release_done(k, key); /* ours again: the "ensure" below rewrites the status */
 	rc = cp_k8s_allocate(k, svc, &lb, had ? &old : NULL, &out, &kept, err, sizeof(err));
 	if (rc < 0 && !kept) {
 		cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s", err);

@@ -66,8 +66,10 @@ static int
 translate(json_t *svc, struct cp_lb *lb, char *err, size_t errlen)
 {
 	char warn[256];
-	int rc = cp_k8s_translate(svc, json_array(), &hc, lb, warn, sizeof(warn), err, errlen);
+	json_t *none = json_array();
+	int rc = cp_k8s_translate(svc, none, &hc, lb, warn, sizeof(warn), err, errlen);
 
+	json_decref(none);
 	json_decref(svc);
 	return rc;
 }
