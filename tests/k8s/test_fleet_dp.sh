@@ -2,7 +2,8 @@
 # test_fleet_dp.sh - two boxes, each an edgelb-cp with its own edgelb-dp (idle
 # net_null ports), on one cluster (issue 10 finding 1, TESTS.md #18). The leader
 # allocates; the follower programs its dp from the Services' status: both dps hold
-# the same services (VIP, port, backends). An endpoint change reaches both dps;
+# the same services (VIP, port, backends), and nothing is written while nothing
+# changes. An endpoint change reaches both dps;
 # after the leader is killed its dp keeps its services and the other box, now the
 # leader, serves a new Service on its dp. Starts edgelb-dp: run under
 # flock /tmp/edgelb-systest.lock.
@@ -47,6 +48,12 @@ for n in a b c; do
 	ip=$(svc_ips default $n)
 	check "$n: both dps serve $ip (the status address)" bash -c "echo '$want' | grep -q ' $ip:80/tcp '"
 done
+
+# two boxes, nothing changing: nothing written to Services or Events
+fake_req DELETE /fake/requests >/dev/null
+sleep 3
+eq "two cps, 3 s of quiet: Service and Event writes" \
+	"$(fake_req GET /fake/requests | jq '[.requests[] | select(.method != "GET" and (.path | test("/services|/events")))] | length')" 0
 
 # an endpoint change reaches both dps
 fake_req PATCH "$(eps_path default b-x)" '{"endpoints":[{"addresses":["198.19.4.1"]},{"addresses":["198.19.4.3"]}]}' application/merge-patch+json >/dev/null
