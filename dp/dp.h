@@ -26,6 +26,7 @@ struct lb_worker;
 struct lb_aff_table;
 struct lb_ctl;
 struct lb_arp;
+struct lb_stats;
 struct rte_mempool;
 struct rte_mbuf;
 
@@ -89,12 +90,11 @@ struct lb_mbuf_meta {
 	uint32_t info;
 };
 
-extern int lb_meta_off; /* dynamic field offset, registered by lb_dp_build() */
-
+/* off: the dynamic field's offset, dp->meta_off (workers keep a copy). */
 static inline struct lb_mbuf_meta *
-lb_meta(struct rte_mbuf *m)
+lb_meta(int off, struct rte_mbuf *m)
 {
-	return RTE_MBUF_DYNFIELD(m, lb_meta_off, struct lb_mbuf_meta *);
+	return RTE_MBUF_DYNFIELD(m, off, struct lb_mbuf_meta *);
 }
 
 struct lb_dp {
@@ -113,6 +113,9 @@ struct lb_dp {
 	struct lb_wstats *wstats[LB_MAX_WORKERS];
 	struct lb_ctl *ctl;             /* control socket, NULL when disabled */
 	struct lb_arp *arp;             /* ARP/NDP/ICMP on the control thread */
+	struct lb_stats *stats;         /* counter bases of reused ids (control/stats.c) */
+	int meta_off;                   /* mbuf dynamic field of struct lb_mbuf_meta */
+	unsigned n_built;               /* modules of control/dp.c built so far */
 	uint64_t ctrl[LB_CTRL_MAX];     /* control-thread counters */
 	uint8_t port_of_eth[RTE_MAX_ETHPORTS]; /* ethdev id -> port index */
 	uint64_t tsc_hz;
@@ -122,10 +125,12 @@ struct lb_dp {
 
 /*
  * Build everything the workers read from dp->conf (already loaded): worker list,
- * mbuf pool, QSBR, routes and neighbours, services, ports, workers. Returns 0 or
- * an LB_E* code with a message in err; lb_dp_teardown() cleans up either way.
+ * mbuf pool, QSBR, routes and neighbours, services, ports, workers; with daemon,
+ * also the ARP/NDP/ICMP slow path and the control socket. Returns 0 or an LB_E*
+ * code with a message in err; lb_dp_teardown() cleans up either way, in the
+ * reverse order (control/dp.c).
  */
-int lb_dp_build(struct lb_dp *dp, char *err, size_t errlen);
+int lb_dp_build(struct lb_dp *dp, bool daemon, char *err, size_t errlen);
 void lb_dp_teardown(struct lb_dp *dp);
 
 /* Milliseconds since start from a TSC value: the clock conntrack and affinity use. */

@@ -160,16 +160,8 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	g_dp = &dp;
-	if (lb_dp_build(&dp, err, sizeof(err)) < 0)
+	if (lb_dp_build(&dp, true, err, sizeof(err)) < 0)
 		goto fail;
-	dp.arp = lb_arp_create(&dp, err, sizeof(err));
-	if (dp.arp == NULL)
-		goto fail;
-	if (dp.conf.control_socket[0]) {
-		dp.ctl = lb_ctl_create(&dp, err, sizeof(err));
-		if (dp.ctl == NULL)
-			goto fail;
-	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -207,8 +199,6 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "edgelb-dp: %s\n", err[0] ? err : "start failed");
 out:
-	lb_ctl_destroy(dp.ctl);
-	lb_arp_destroy(dp.arp);
 	lb_dp_teardown(&dp);
 out_eal:
 	rte_eal_cleanup();

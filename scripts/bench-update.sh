@@ -97,7 +97,7 @@ END_AT=$(($(date +%s) + BUDGET))
 WATCHDOG=$!
 
 # The helper (and a copy of the dp: others may rebuild build/ meanwhile).
-gcc -std=gnu11 -O2 -Wall -Iinclude -Idp scripts/bench-update/updbench.c dp/maglev.c \
+gcc -std=gnu11 -O2 -Wall -Iinclude -Idp -Idp/lib scripts/bench-update/updbench.c dp/lib/maglev.c \
 	-o "$WORK/updbench"
 BIN=$WORK/updbench
 

@@ -281,6 +281,30 @@ test_config_every_option_is_read(void **state)
 	lb_dp_conf_free(&c); /* twice is harmless */
 }
 
+/*
+ * The contract's case rule (include/lb_model.h): the names the control socket
+ * reads in any case are read in any case here too, through the same table.
+ */
+static void
+test_config_names_are_read_in_any_case(void **state)
+{
+	struct lb_dp_conf c;
+
+	(void)state;
+	parse_ok(PORT0 "dp: { steering = \"RING\"; };\n"
+		 "services = ( { name = \"s\"; vip = \"198.18.0.100\"; port = 80; protocol = \"Udp\";\n"
+		 "  mode = \"DNAT\"; session_affinity = { type = \"clientip\"; };\n"
+		 "  backends = ( { address = \"198.18.0.10\"; port = 80; state = \"Active\"; },\n"
+		 "    { address = \"198.18.0.11\"; port = 80; state = \"DOWN\"; } ); } );\n", &c);
+	assert_int_equal(c.steering, LB_STEER_RING);
+	assert_int_equal(c.services[0].proto, LB_PROTO_UDP);
+	assert_int_equal(c.services[0].mode, LB_MODE_DNAT);
+	assert_int_equal(c.services[0].affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(c.services[0].backends[0].state, LB_BACKEND_ACTIVE);
+	assert_int_equal(c.services[0].backends[1].state, LB_BACKEND_DOWN);
+	lb_dp_conf_free(&c);
+}
+
 static void
 test_config_service_defaults(void **state)
 {
@@ -979,6 +1003,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_config_same_vip_port_with_other_protocol_is_a_different_service),
 		cmocka_unit_test(test_config_sections_may_come_in_any_order),
 		cmocka_unit_test(test_config_hash_seed_forms),
+		cmocka_unit_test(test_config_names_are_read_in_any_case),
 		cmocka_unit_test(test_config_socket_mode_forms),
 		cmocka_unit_test(test_config_each_error_names_path_and_line),
 		cmocka_unit_test(test_config_too_many_local_addresses_over_all_ports),

@@ -1,11 +1,11 @@
 /*
- * test_ipam.c - unit tests for cp/ipam.c (pools, allocation, sharing, reload).
+ * test_ipam.c - unit tests for cp/lib/ipam*.c (pools, allocation, sharing, reload).
  *
  * Pure data in and out: pools are built from the same range strings a config file
  * holds, requests name owners like Kubernetes Services ("namespace/name"), and each
- * test checks one rule of cp/ipam.h for IPv4 and, where it differs, IPv6.
+ * test checks one rule of cp/lib/ipam.h for IPv4 and, where it differs, IPv6.
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Icp cp/ipam.c tests/test_ipam.c -lcmocka
+ *   gcc -std=gnu11 -O2 -Iinclude -Icp/lib cp/lib/ipam*.c tests/test_ipam.c -lcmocka
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * test_k8s_limits.c - unit tests for cp/k8s_svc.c at the size limits of what it
+ * test_k8s_limits.c - unit tests for cp/lib/k8s_svc.c at the size limits of what it
  * keeps (issue 10 finding 11): annotation values that do not fit are refused
  * with an error naming the annotation, never cut. A cut sharing key is another
  * key (two keys equal in their first 127 bytes would share an address), and a

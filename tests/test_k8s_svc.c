@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "lb_model.h"
 #include "k8s_svc.h"
 #include "lb.h"
 #include "lb_addr.h"

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "lb_model.h"
 #include "lb.h"
 #include "lb_addr.h"
 #include "lb_error.h"
@@ -334,6 +334,36 @@ test_lb_nulls_are_absent_and_protocol_any_case(void **state)
 	cp_lb_free(&lb);
 }
 
+/*
+ * The case rule of the contract (include/lb_model.h): names are read in any case,
+ * on the REST API as in the dp config file and on the control socket, and answered
+ * in their one spelling.
+ */
+static void
+test_lb_names_any_case_answered_in_one_spelling(void **state)
+{
+	struct cp_lb lb;
+	json_t *j, *b;
+
+	(void)state;
+	body_ok("{'name': 'a', 'ports': [{'port': 80, 'protocol': 'tcp'}], 'mode': 'DNAT',"
+		" 'session_affinity': {'type': 'clientip'}, 'health_check': {'type': 'HTTP'},"
+		" 'backends': [{'address': '198.19.0.1', 'state': 'Draining'}]}", &lb);
+	assert_int_equal(lb.mode, LB_MODE_DNAT);
+	assert_int_equal(lb.affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(lb.hc.type, CP_HC_HTTP);
+	assert_int_equal(lb.backends[0].state, LB_BACKEND_DRAINING);
+	j = cp_lb_to_json(&lb, NULL);
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "mode"), "dnat");
+	assert_string_equal(jstr(json_object_get(j, "session_affinity"), "type"), "ClientIP");
+	assert_string_equal(jstr(json_object_get(j, "health_check"), "type"), "http");
+	b = json_array_get(json_object_get(j, "backends"), 0);
+	assert_string_equal(jstr(b, "state"), "draining");
+	json_decref(j);
+	cp_lb_free(&lb);
+}
+
 static void
 test_lb_health_check_partial_takes_defaults(void **state)
 {
@@ -503,7 +533,7 @@ static const struct bad_case bad_cases[] = {
 	 "session_affinity: must be an object"},
 	{"affinity type missing", "{'name': 'a', " P80 ", 'session_affinity': {'timeout_seconds': 5}}",
 	 "session_affinity.type: missing"},
-	{"affinity type bad", "{'name': 'a', " P80 ", 'session_affinity': {'type': 'clientip'}}",
+	{"affinity type bad", "{'name': 'a', " P80 ", 'session_affinity': {'type': 'Cookie'}}",
 	 "session_affinity.type: must be \"ClientIP\" or \"None\""},
 	{"affinity timeout 0",
 	 "{'name': 'a', " P80 ", 'session_affinity': {'type': 'ClientIP', 'timeout_seconds': 0}}",
@@ -1173,6 +1203,7 @@ main(void)
 		cmocka_unit_test(test_lb_defaults_fill_missing_fields),
 		cmocka_unit_test(test_lb_families_default_from_ips),
 		cmocka_unit_test(test_lb_nulls_are_absent_and_protocol_any_case),
+		cmocka_unit_test(test_lb_names_any_case_answered_in_one_spelling),
 		cmocka_unit_test(test_lb_health_check_partial_takes_defaults),
 		cmocka_unit_test(test_lb_bad_bodies_name_the_field),
 		cmocka_unit_test(test_lb_bad_bodies_over_limits),

@@ -24,7 +24,7 @@
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
 #include "lb_model.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 #include "json_fixture.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -301,6 +301,41 @@ test_svc_json_affinity_timeout_defaults_when_only_type_given(void **state)
 	decode_ok(j, &s);
 	assert_int_equal(s.affinity, LB_AFFINITY_CLIENTIP);
 	assert_int_equal(s.affinity_timeout, LB_AFFINITY_TIMEOUT_DEFAULT);
+	lb_svc_spec_free(&s);
+	json_decref(j);
+}
+
+/*
+ * The contract's case rule (include/lb_model.h), the same as the dp config file's:
+ * names are read in any case and written back in their one spelling.
+ */
+static void
+test_svc_json_names_are_read_in_any_case(void **state)
+{
+	struct lb_svc_spec s;
+	json_t *j = jload("{'name':'web','vip':'198.18.0.10','port':80,'protocol':'UDP',"
+			  " 'mode':'DNAT','session_affinity':{'type':'clientip'},"
+			  " 'backends':[{'address':'198.19.0.1','port':80,'state':'Active'},"
+			  "             {'address':'198.19.0.2','port':80,'state':'DRAINING'}]}");
+	json_t *o, *b;
+
+	(void)state;
+	decode_ok(j, &s);
+	assert_int_equal(s.proto, LB_PROTO_UDP);
+	assert_int_equal(s.mode, LB_MODE_DNAT);
+	assert_int_equal(s.affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(s.backends[0].state, LB_BACKEND_ACTIVE);
+	assert_int_equal(s.backends[1].state, LB_BACKEND_DRAINING);
+	o = lb_svc_spec_to_json(&s);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, LB_F_PROTOCOL)), "udp");
+	assert_string_equal(json_string_value(json_object_get(o, LB_F_MODE)), "dnat");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, LB_F_AFFINITY),
+							      LB_F_AFFINITY_TYPE)),
+			    "ClientIP");
+	b = json_array_get(json_object_get(o, LB_F_BACKENDS), 1);
+	assert_string_equal(json_string_value(json_object_get(b, LB_F_STATE)), "draining");
+	json_decref(o);
 	lb_svc_spec_free(&s);
 	json_decref(j);
 }
@@ -696,6 +731,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_svc_json_round_trip_keeps_every_ipv4_field),
+		cmocka_unit_test(test_svc_json_names_are_read_in_any_case),
 		cmocka_unit_test(test_svc_json_round_trip_keeps_every_ipv6_field),
 		cmocka_unit_test(test_svc_json_round_trip_of_defaults_and_no_backends),
 		cmocka_unit_test(test_svc_json_encoder_writes_every_field_with_protocol_names),

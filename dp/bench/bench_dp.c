@@ -562,7 +562,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench-dp: generated config: %s\n", err);
 		goto out_eal;
 	}
-	if (lb_dp_build(&dp, err, sizeof(err)) < 0) {
+	if (lb_dp_build(&dp, false, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench-dp: %s\n", err);
 		goto out;
 	}

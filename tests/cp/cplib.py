@@ -58,7 +58,7 @@ def norm(addr):
 def expected_services(lbs):
     """
     (vip, port, protocol) -> comparable service, from the cp's GET answers, as
-    cp/lb.h documents cp_lb_dp_specs: one service per allocated address x port;
+    cp/lib/lb.h documents cp_lb_dp_specs: one service per allocated address x port;
     backends of the address's family, port = backend port or target_port,
     state = requested state, or "down" when health is down; two backends that
     resolve to one (address, port): the first listed.

@@ -17,6 +17,8 @@ Meanwhile, over the real socket:
   hello version 99: each an error reply with its code, a message naming the
   problem, the id echoed (null when unreadable), and the connection still usable;
   a failed upsert changes nothing;
+- names in any case ("UDP", "DNAT", "clientip", "Draining"; the config file's
+  rule, include/lb_model.h) are accepted and listed in their one spelling;
 - ids of every JSON type echoed, in ok and in error replies; pipelined requests
   (in one write, or dribbled byte by byte) answered in order; empty lines ignored;
 - a line of exactly 8 MiB is served; a longer one gets code too_long and the
@@ -407,6 +409,7 @@ def run_case(ck, tmp, build):
 
         for name, part in [("initial state", lambda: part_initial(ck, c)),
                            ("bad requests", lambda: part_bad_requests(ck, c)),
+                           ("names in any case", lambda: part_names_any_case(ck, c)),
                            ("ids", lambda: part_ids(ck, c)),
                            ("pipelined", lambda: part_pipelined(ck, c)),
                            ("oversized lines", lambda: part_oversized(ck, c, path)),
@@ -693,6 +696,27 @@ def part_bad_requests(ck, c):
     check_list(ck, c, "after refused deletes and syncs", config_services(), 0,
                versions={s["name"]: 1 for s in config_services()})
     no_drops(ck, c, "after bad requests")
+
+
+def part_names_any_case(ck, c):
+    ck.section("names in any case (include/lb_model.h, the config file's rule): "
+               "read, then listed in their one spelling")
+    svc = {"name": "anycase", "vip": T.VIP4, "port": 8099, "protocol": "UDP", "mode": "DNAT",
+           "session_affinity": {"type": "clientip", "timeout_seconds": 60},
+           "backends": [{"address": "198.19.0.14", "port": 9, "state": "Draining"}]}
+    check_ok(ck, "upsert with UDP, DNAT, clientip, Draining",
+             c.call("service.upsert", service=svc), c.next_id - 1)
+    canon = dict(svc, protocol="udp", mode="dnat",
+                 session_affinity={"type": "ClientIP", "timeout_seconds": 60},
+                 backends=[{"address": "198.19.0.14", "port": 9, "state": "draining"}])
+    check_list(ck, c, "names in any case", config_services() + [canon], 0,
+               versions={s["name"]: 1 for s in config_services() + [canon]})
+    res = check_ok(ck, "delete it, protocol \"Udp\"",
+                   c.call("service.delete", vip=T.VIP4, port=8099, protocol="Udp"), c.next_id - 1)
+    if res is not None:
+        ck.eq(res, {}, "delete: empty result")
+    check_list(ck, c, "after the delete", config_services(), 0,
+               versions={s["name"]: 1 for s in config_services()})
 
 
 def part_ids(ck, c):

@@ -1,0 +1,319 @@
+/*
+ * cpconf.c - edgelb-cp configuration (see cpconf.h): tables of rows for the
+ * shared configuration engine (include/lb_conf_engine.h), the one edgelb-dp's
+ * config file uses too, so both files are strict the same way: unknown settings
+ * and wrong types are errors that name the setting and its line, names of a fixed
+ * set (mode, health_check.type) are matched without regard to case, and a list of
+ * groups (pools) is a list row.
+ *
+ * Called by cp/main.c at start and on SIGHUP, on the main thread; keeps no state.
+ */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpconf.h"
+#include "lb_conf_engine.h"
+#include "lb_error.h"
+
+#define CONF(m) LB_CONF_FIELD(struct cp_conf, m)
+#define HC(m) LB_CONF_FIELD(struct cp_health_check, m)
+#define POOL(m) LB_CONF_FIELD(struct lb_pool_conf, m)
+
+static const struct lb_name mode_names[] = {
+	{ "standalone", CP_MODE_STANDALONE },
+	{ "kubernetes", CP_MODE_KUBERNETES },
+	{ NULL, 0 },
+};
+
+/* ---------------------------------------------------------------- api */
+
+static int
+set_listen(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	   void *base)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool v6;
+	int rc = lb_conf_set_str(x, s, cmd, base);
+
+	if (rc == 0 && cp_listen_parse((char *)base + cmd->off, &ss, &sl, &v6) < 0)
+		return lb_conf_fail(x, s, NULL,
+				    "'%s' is not address:port (e.g. \"127.0.0.1:8470\")",
+				    config_setting_get_string(s));
+	return rc;
+}
+
+/* The token from the first line of a file; it replaces api.token. */
+static int
+set_token_file(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	       void *base)
+{
+	struct cp_conf *c = base;
+	const char *path = config_setting_get_string(s);
+	FILE *f;
+
+	(void)cmd;
+	if (strlen(path) >= CP_PATH_MAX)
+		return lb_conf_fail(x, s, NULL, "longer than %d characters", CP_PATH_MAX - 1);
+	f = fopen(path, "r");
+	if (f == NULL || fgets(c->api_token, sizeof(c->api_token), f) == NULL) {
+		if (f)
+			fclose(f);
+		return lb_conf_fail(x, s, NULL, "cannot read '%s'", path);
+	}
+	fclose(f);
+	c->api_token[strcspn(c->api_token, "\r\n")] = '\0';
+	return 0;
+}
+
+static const struct lb_conf_cmd api_cmds[] = {
+	{ "listen", LB_CONF_STR, set_listen, CONF(api_listen), 0, 0, 0, 0, NULL },
+	{ "token", LB_CONF_STR, lb_conf_set_str, CONF(api_token), 0, 0, 0, 0, NULL },
+	{ "token_file", LB_CONF_STR, set_token_file, LB_CONF_NOFIELD, 0, 0, 0, 0, NULL },
+	LB_CONF_END,
+};
+
+/* ---------------------------------------------------------------- health_check */
+
+static const struct lb_conf_cmd hc_cmds[] = {
+	{ "type", LB_CONF_STR, lb_conf_set_enum, HC(type), 0, 0, CP_HC_NONE, LB_CONF_DEF,
+	  cp_hc_type_names },
+	{ "path", LB_CONF_STR, lb_conf_set_str, HC(path), 0, 0, 0, 0, NULL },
+	{ "port", LB_CONF_INT, lb_conf_set_uint, HC(port), 0, 65535, 0, LB_CONF_DEF, NULL },
+	{ "interval_ms", LB_CONF_INT, lb_conf_set_uint, HC(interval_ms), CP_HC_INTERVAL_MIN,
+	  CP_HC_INTERVAL_MAX, 2000, LB_CONF_DEF, NULL },
+	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), CP_HC_TIMEOUT_MIN,
+	  CP_HC_TIMEOUT_MAX, 1000, LB_CONF_DEF, NULL },
+	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, CP_HC_COUNT_MAX, 2, LB_CONF_DEF,
+	  NULL },
+	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, CP_HC_COUNT_MAX, 3, LB_CONF_DEF,
+	  NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
+static int
+set_hc(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+       void *base)
+{
+	const struct cp_health_check *hc = (const struct cp_health_check *)((char *)base + cmd->off);
+	int rc = lb_conf_walk(x, s, hc_cmds, (char *)base + cmd->off);
+
+	if (rc < 0)
+		return rc;
+	if (hc->path[0] != '/')
+		return lb_conf_fail(x, s, "path", "must start with '/'");
+	if (hc->timeout_ms >= hc->interval_ms)
+		return lb_conf_fail(x, s, "timeout_ms", "must be below interval_ms");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pools */
+
+static int
+set_range(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	  void *base)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (lb_ip_range_parse(v, (struct lb_ip_range *)((char *)base + cmd->off)) < 0)
+		return lb_conf_fail(x, s, NULL, "'%s' is not a CIDR, range or address", v);
+	return 0;
+}
+
+static const struct lb_conf_cmd range_elem = {
+	NULL, LB_CONF_STR, set_range, 0, sizeof(struct lb_ip_range), 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list ranges_list = {
+	&range_elem, sizeof(struct lb_ip_range), offsetof(struct lb_pool_conf, ranges), true,
+	offsetof(struct lb_pool_conf, n_ranges), "ranges",
+	"must be a non-empty array of strings", NULL, NULL,
+};
+
+static const struct lb_conf_cmd pool_cmds[] = {
+	{ "name", LB_CONF_STR, lb_conf_set_str, POOL(name), 0, 0, 0, 0, NULL },
+	{ "addresses", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_POOL_RANGES_MAX, 0, 0,
+	  &ranges_list },
+	{ "auto_assign", LB_CONF_BOOL, lb_conf_set_bool, POOL(auto_assign), 0, 0, 1, LB_CONF_DEF,
+	  NULL },
+	{ "avoid_buggy_ips", LB_CONF_BOOL, lb_conf_set_bool, POOL(avoid_buggy_ips), 0, 0, 0, 0,
+	  NULL },
+	LB_CONF_END,
+};
+
+/* A pool has a DNS-label name no pool before it has, and addresses. */
+static int
+check_pool(struct lb_conf_ctx *x, const config_setting_t *e, void *elem, int i, void *base)
+{
+	const struct cp_conf *c = base;
+	const struct lb_pool_conf *pc = elem;
+
+	if (!cp_name_valid(pc->name))
+		return lb_conf_fail(x, e, "name",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
+	if (pc->n_ranges == 0)
+		return lb_conf_fail(x, e, "addresses", "must be a non-empty array of strings");
+	for (int k = 0; k < i; k++)
+		if (strcmp(c->pools[k].name, pc->name) == 0)
+			return lb_conf_fail(x, e, "name", "'%s' is used twice", pc->name);
+	return 0;
+}
+
+static const struct lb_conf_cmd pool_elem = {
+	NULL, LB_CONF_GROUP, lb_conf_set_group, 0, 0, 0, 0, 0, 0, pool_cmds,
+};
+static const struct lb_conf_list pools_list = {
+	&pool_elem, sizeof(struct lb_pool_conf), offsetof(struct cp_conf, pools), true,
+	offsetof(struct cp_conf, n_pools), "pools", NULL, check_pool, NULL,
+};
+
+/* ---------------------------------------------------------------- kubernetes, root */
+
+/* Fleet leader election (cp/kube/lease.c): one cp of a fleet allocates and writes. */
+static const struct lb_conf_cmd le_cmds[] = {
+	{ "enabled", LB_CONF_BOOL, lb_conf_set_bool, CONF(le_enabled), 0, 0, 1, LB_CONF_DEF, NULL },
+	{ "namespace", LB_CONF_STR, lb_conf_set_str, CONF(le_namespace), 1, 0, 0, 0, NULL },
+	{ "name", LB_CONF_STR, lb_conf_set_str, CONF(le_name), 1, 0, 0, 0, NULL },
+	{ "identity", LB_CONF_STR, lb_conf_set_str, CONF(le_identity), 0, 0, 0, 0, NULL },
+	{ "lease_duration_s", LB_CONF_INT, lb_conf_set_uint, CONF(le_lease_s), 1, 3600, 15,
+	  LB_CONF_DEF, NULL },
+	{ "renew_deadline_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_renew_deadline_ms), 100,
+	  3600000, 10000, LB_CONF_DEF, NULL },
+	{ "retry_period_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_retry_ms), 50, 600000, 2000,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
+static int
+set_le(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+       void *base)
+{
+	const struct cp_conf *c = base;
+	int rc = lb_conf_walk(x, s, cmd->arg, base);
+
+	if (rc < 0)
+		return rc;
+	if (!cp_name_valid(c->le_namespace))
+		return lb_conf_fail(x, s, "namespace",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
+	/* client-go's rule: the old leader stops before a new one may take over. */
+	if ((uint64_t)c->le_renew_deadline_ms >= (uint64_t)c->le_lease_s * 1000 ||
+	    c->le_retry_ms >= c->le_renew_deadline_ms)
+		return lb_conf_fail(x, s, NULL,
+				    "retry_period_ms < renew_deadline_ms < lease_duration_s must hold");
+	return 0;
+}
+
+static const struct lb_conf_cmd k8s_cmds[] = {
+	{ "kubeconfig", LB_CONF_STR, lb_conf_set_str, CONF(kubeconfig), 0, 0, 0, 0, NULL },
+	{ "load_balancer_class", LB_CONF_STR, lb_conf_set_str, CONF(lb_class), 1, 0, 0, 0, NULL },
+	{ "default_class", LB_CONF_BOOL, lb_conf_set_bool, CONF(default_class), 0, 0, 0, 0, NULL },
+	{ "resync_s", LB_CONF_INT, lb_conf_set_uint, CONF(resync_s), 10, 86400, 300, LB_CONF_DEF,
+	  NULL },
+	/* a watch silent this long is re-opened; the API server sends a BOOKMARK about once a
+	 * minute */
+	{ "watch_idle_s", LB_CONF_INT, lb_conf_set_uint, CONF(watch_idle_s), 0, 3600, 90,
+	  LB_CONF_DEF, NULL },
+	{ "leader_election", LB_CONF_GROUP, set_le, LB_CONF_NOFIELD, 0, 0, 0, 0, le_cmds },
+	LB_CONF_END,
+};
+
+static const struct lb_conf_cmd root_cmds[] = {
+	{ "mode", LB_CONF_STR, lb_conf_set_enum, CONF(mode), 0, 0, CP_MODE_STANDALONE, LB_CONF_DEF,
+	  mode_names },
+	{ "dp_socket", LB_CONF_STR, lb_conf_set_str, CONF(dp_socket), 1, 0, 0, 0, NULL },
+	{ "state_file", LB_CONF_STR, lb_conf_set_str, CONF(state_file), 1, 0, 0, 0, NULL },
+	{ "api", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, api_cmds },
+	{ "health_check", LB_CONF_GROUP, set_hc, CONF(hc), 0, 0, 0, 0, NULL },
+	{ "kubernetes", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, k8s_cmds },
+	{ "pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_MAX_POOLS, 0, 0,
+	  &pools_list },
+	LB_CONF_END,
+};
+
+/* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" -> socket address. */
+int
+cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
+{
+	char host[128];
+	const char *colon;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (e == NULL || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(e - s - 1));
+		host[e - s - 1] = '\0';
+		colon = e + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	char *end;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return -1;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*in4);
+		*v6 = false;
+		return (int)port;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*in6);
+		*v6 = true;
+		return (int)port;
+	}
+	return -1;
+}
+
+void
+cp_conf_defaults(struct cp_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	lb_conf_defaults(root_cmds, c);
+	lb_conf_defaults(hc_cmds, &c->hc);
+	/* the string defaults */
+	snprintf(c->dp_socket, sizeof(c->dp_socket), "/run/edgelb/dp.sock");
+	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8470");
+	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/edgelb/state.json");
+	snprintf(c->hc.path, sizeof(c->hc.path), "/");
+	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
+	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
+	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");
+}
+
+static int
+load(const char *path, const char *text, struct cp_conf *c, char *err, size_t errlen)
+{
+	struct lb_conf_ctx x = { err, errlen, path, c };
+
+	cp_conf_defaults(c);
+	return lb_conf_read(&x, path, text, root_cmds, c);
+}
+
+int
+cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen)
+{
+	return load(path, NULL, c, err, errlen);
+}
+
+int
+cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen)
+{
+	return load(NULL, text, c, err, errlen);
+}

@@ -1,0 +1,60 @@
+/*
+ * cpconf.h - edgelb-cp's configuration file (libconfig syntax).
+ *
+ * Read at start and again on SIGHUP (pools only) by cp/main.c. Pure C; unit-
+ * tested in tests/test_cpconf.c. Every option is in docs/configuration.md.
+ */
+#ifndef LB_CPCONF_H
+#define LB_CPCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ipam.h"
+#include "lb.h"
+
+#define CP_PATH_MAX 4096
+#define CP_MAX_POOLS 64
+#define CP_TOKEN_MAX 256
+#define CP_NAME_LEN 254 /* a DNS-1123 subdomain (253) and the NUL */
+
+enum cp_mode {
+	CP_MODE_STANDALONE = 0, /* REST API is the source of load balancers */
+	CP_MODE_KUBERNETES = 1, /* Services and EndpointSlices are */
+};
+
+struct cp_conf {
+	uint8_t mode;
+	char dp_socket[CP_PATH_MAX];
+	char api_listen[128];          /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" */
+	char api_token[CP_TOKEN_MAX];  /* "" = no authentication */
+	char state_file[CP_PATH_MAX];
+	uint32_t n_pools;
+	struct lb_pool_conf pools[CP_MAX_POOLS];
+	struct cp_health_check hc;     /* defaults for load balancers */
+	/* kubernetes mode */
+	char kubeconfig[CP_PATH_MAX];  /* "" = in-cluster credentials */
+	char lb_class[128];            /* spec.loadBalancerClass we serve */
+	bool default_class;            /* also serve Services with no class */
+	uint32_t resync_s;             /* full relist period */
+	uint32_t watch_idle_s;         /* a watch silent this long is re-opened (0 = never) */
+	/* leader election (cp/kube/lease.c): one cp of a fleet allocates and writes */
+	bool le_enabled;               /* false: this cp is always the leader */
+	char le_namespace[CP_NAME_LEN];
+	char le_name[CP_NAME_LEN];
+	char le_identity[128];         /* "" = the host name */
+	uint32_t le_lease_s;           /* leaseDurationSeconds (15) */
+	uint32_t le_renew_deadline_ms; /* a leader that cannot renew this long steps down (10000) */
+	uint32_t le_retry_ms;          /* between attempts (2000) */
+};
+
+void cp_conf_defaults(struct cp_conf *c);
+/* "127.0.0.1:8470", "[::1]:8470" -> socket address; returns the port or -1. */
+int cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6);
+/* Parse a file / a string. Returns 0 or LB_EINVAL with a message naming the setting. */
+int cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen);
+int cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen);
+
+#endif /* LB_CPCONF_H */

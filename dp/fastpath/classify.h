@@ -1,0 +1,96 @@
+/*
+ * classify.h - the classify stage: which service (or which reply) each packet is.
+ *
+ * Included by worker.c (the pipeline translation unit); called with the TCP/UDP packets of a parsed burst. One bulk lookup
+ * of the service directory (rte_hash) for the whole burst; then, while those
+ * results are fresh, the conntrack buckets and entries of every packet are
+ * prefetched together, so the forward stage finds them in cache instead of
+ * waiting for each in turn (l3fwd's hash-and-prefetch, then compare-and-use).
+ * Worker lcores only.
+ */
+#ifndef LB_FP_CLASSIFY_H
+#define LB_FP_CLASSIFY_H
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "conntrack.h"
+#include "maglev.h"
+#include "neigh.h"
+#include "worker_priv.h"
+
+static inline void
+classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt *meta,
+		  const uint16_t *idx, uint16_t k)
+{
+	struct lb_svc_key keys[MAX_BURST];
+	const void *kp[MAX_BURST];
+	int32_t ids[MAX_BURST];
+
+	for (uint16_t j = 0; j < k; j++) {
+		const struct lb_pkt *p = &meta[idx[j]];
+		lb_svc_key_make(&keys[j], p->family, p->dst, p->dport, p->proto);
+		kp[j] = &keys[j];
+	}
+	/* Pass 2: one bulk lookup of the service directory. */
+	lb_svcs_lookup_bulk(w->svcs, kp, k, ids);
+	/*
+	 * Pass 2b: hash every forward key and prefetch its bucket head; pass 2c: the
+	 * heads have arrived, prefetch the first entry of each chain. By pass 3 the
+	 * misses of the whole burst were in flight together instead of one by one.
+	 */
+	uint32_t fh[MAX_BURST];
+	for (uint16_t j = 0; j < k; j++) {
+		if (ids[j] < 0)
+			continue;
+		const struct lb_pkt *p = &meta[idx[j]];
+		struct lb_ct_fwd_key fk;
+		memcpy(fk.client, p->src, 16);
+		fk.client_port = p->sport;
+		fk.svc_id = (uint32_t)ids[j];
+		fh[j] = lb_ct_hash_fwd(&fk, w->ct_seed);
+		lb_ct_prefetch_fwd(w->ct, fh[j]);
+	}
+	/*
+	 * An empty chain (certainly new) or a bare SYN (most likely new) to an fnat
+	 * service without affinity: pick the backend now and prefetch the reverse
+	 * bucket of the first SNAT port the forward stage will try.
+	 */
+	uint32_t nfh[MAX_BURST];
+	for (uint16_t j = 0; j < k; j++) {
+		nfh[j] = 0;
+		if (ids[j] < 0)
+			continue;
+		const struct lb_pkt *p = &meta[idx[j]];
+		if (lb_ct_prefetch_fwd_entry(w->ct, fh[j]) &&
+		    (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
+			continue;
+		const struct lb_svc *svc = lb_svc_get(w->svcs, (uint32_t)ids[j]);
+		if (svc == NULL || svc->mode != LB_MODE_FNAT || svc->affinity != LB_AFFINITY_NONE)
+			continue;
+		uint32_t f = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
+		uint16_t bi = lb_maglev_pick(svc->table, svc->m, f);
+		if (f == 0 || bi == LB_MAGLEV_EMPTY)
+			continue;
+		nfh[j] = f;
+		const struct lb_real *r = lb_real_get(w->svcs, svc->real_ids[bi]);
+		unsigned fam = p->family == LB_AF_INET6;
+		if (r->tx_port == LB_PORT_NONE || w->n_src[r->tx_port][fam] == 0)
+			continue;
+		struct lb_ct_rev_key rk;
+		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
+		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
+		lb_ct_snat_prefetch(w->ct, &rk, f ^ w->snat_salt, w->snat_lo, w->snat_hi,
+				    (uint16_t)w->n_workers, (uint16_t)w->id);
+	}
+	/* Pass 3: per packet, the forwarding decision and the rewrite. */
+	for (uint16_t j = 0; j < k; j++) {
+		uint16_t i = idx[j];
+		if (ids[j] >= 0)
+			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j]);
+		else
+			forward_other(w, pkts[i], &meta[i]);
+	}
+}
+
+#endif /* LB_FP_CLASSIFY_H */

@@ -1,0 +1,372 @@
+/*
+ * forward.h - conntrack, pick and rewrite: the forwarding decision of a worker.
+ *
+ * Called by the classify stage (classify.h) for each TCP/UDP packet of a burst.
+ * Worker lcores only; writes only the worker's own table and counters.
+ *
+ *   client -> VIP:   conntrack forward lookup; a hit keeps its backend unless the
+ *                    backend left the service; a miss picks (ClientIP affinity, then
+ *                    Maglev), chooses the fnat source, inserts; then the rewrite.
+ *   backend -> box:  conntrack reverse lookup (fnat: local address and port; dnat:
+ *                    client), then the rewrite back to VIP -> client.
+ */
+#ifndef LB_FP_FORWARD_H
+#define LB_FP_FORWARD_H
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_mbuf.h>
+
+#include "affinity.h"
+#include "conntrack.h"
+#include "maglev.h"
+#include "nat.h"
+#include "tx.h"
+#include "worker_priv.h"
+
+/* ---- connection bookkeeping -------------------------------------------- */
+
+/* A connection still names its backend unless that backend left the service. */
+static inline bool
+real_holds(const struct lb_real *r, const struct lb_conn *c)
+{
+	uint8_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+
+	return st <= LB_BACKEND_DOWN && r->svc_id == c->svc_id && r->port == c->backend_port &&
+	       memcmp(r->addr, c->backend, 16) == 0;
+}
+
+static void
+conn_gone(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+
+	w->st->ev[LB_EV_CT_EXPIRED]++;
+	/* Only while the id still means this backend; a reused id has a fresh baseline. */
+	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
+		w->st->real[c->real_id].conns--;
+}
+
+static void
+conn_remove(struct lb_worker *w, struct lb_conn *c)
+{
+	conn_gone(c, w);
+	w->st->ev[LB_EV_CT_EXPIRED]--; /* removed, not expired: conn_gone counted it */
+	lb_ct_remove(w->ct, c);
+}
+
+static inline bool
+in_ranges(const struct lb_svc *svc, const struct lb_pkt *p)
+{
+	struct lb_addr a;
+
+	a.family = p->family;
+	memcpy(a.bytes, p->src, 16);
+	for (uint16_t i = 0; i < svc->n_ranges; i++)
+		if (lb_prefix_contains(&svc->ranges[i], &a))
+			return true;
+	return false;
+}
+
+/*
+ * A new flow: pick a backend (Maglev over the service's current table), choose
+ * the fnat source, and insert the connection. Returns the entry, or tmp filled in
+ * when the table is full (forwarded without state), or NULL after a drop.
+ */
+/*
+ * ClientIP affinity: the backend this client's previous connections used, if it
+ * still takes new flows. LB_AFF_NONE otherwise.
+ */
+static uint32_t
+affinity_pick(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *svc)
+{
+	uint32_t rid = lb_aff_lookup(w->aff, svc->id, p->src, w->now, svc->affinity_timeout_ms);
+
+	if (rid == LB_AFF_NONE)
+		return LB_AFF_NONE;
+	const struct lb_real *r = lb_real_get(w->svcs, rid);
+	if (r->svc_id != svc->id || __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != svc->pick_state)
+		return LB_AFF_NONE; /* gone, draining or down: pick again */
+	lb_aff_touch(w->aff, svc->id, p->src, w->now);
+	w->st->ev[LB_EV_AFFINITY_HITS]++;
+	return rid;
+}
+
+static struct lb_conn *
+new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t flow_hash)
+{
+	uint32_t fh, rid = LB_AFF_NONE;
+
+	if (flow_hash != 0) {
+		fh = flow_hash; /* computed by the burst's look-ahead pass */
+	} else if (svc->affinity == LB_AFFINITY_CLIENTIP) {
+		/* Hash the client address only: without a table entry it still lands alike. */
+		fh = (uint32_t)lb_hash_bytes(p->src, 16, w->flow_seed ^ svc->id);
+		rid = affinity_pick(w, p, svc);
+	} else {
+		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
+	}
+	if (rid == LB_AFF_NONE) {
+		uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+		if (bi == LB_MAGLEV_EMPTY) {
+			drop(w, m, LB_DROP_NO_BACKEND);
+			return NULL;
+		}
+		rid = svc->real_ids[bi];
+		if (svc->affinity == LB_AFFINITY_CLIENTIP)
+			lb_aff_update(w->aff, svc->id, p->src, rid, w->now);
+	}
+	const struct lb_real *r = lb_real_get(w->svcs, rid);
+
+	/* Both modes send to the backend: no route, no connection (and no SNAT port). */
+	if (r->tx_port == LB_PORT_NONE) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return NULL;
+	}
+	memset(tmp, 0, sizeof(*tmp));
+	memcpy(tmp->client, p->src, 16);
+	memcpy(tmp->backend, r->addr, 16);
+	tmp->svc_id = svc->id;
+	tmp->real_id = rid;
+	tmp->client_port = p->sport;
+	tmp->backend_port = r->port;
+	tmp->family = p->family;
+	tmp->proto = p->proto;
+	tmp->mode = svc->mode;
+	if (p->proto == LB_IPPROTO_TCP)
+		tmp->state = (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN
+				     ? LB_CT_TCP_SYN : LB_CT_TCP_ESTABLISHED;
+	else
+		tmp->state = LB_CT_UDP;
+
+	if (svc->mode == LB_MODE_FNAT) {
+		unsigned fam = p->family == LB_AF_INET6;
+		unsigned ns = w->n_src[r->tx_port][fam];
+		if (ns == 0) {
+			drop(w, m, LB_DROP_NO_SNAT);
+			return NULL;
+		}
+		struct lb_ct_rev_key rk;
+		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
+		/*
+		 * Start the port search from the whole flow's hash: with ClientIP
+		 * affinity fh covers the client address only, and every connection of
+		 * that client would probe the same few ports.
+		 */
+		uint32_t port_start = (svc->affinity == LB_AFFINITY_CLIENTIP
+					       ? lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst,
+							      p->dport, p->proto)
+					       : fh) ^ w->snat_salt;
+		int ok = -1;
+		/* Each source address in turn, starting at one the flow hash picks. */
+		for (unsigned t = 0; t < ns && ok < 0; t++) {
+			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
+			ok = lb_ct_snat_port(w->ct, &rk, port_start, w->snat_lo, w->snat_hi,
+					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+		}
+		if (ok < 0) {
+			drop(w, m, LB_DROP_NO_SNAT);
+			return NULL;
+		}
+		tmp->local_idx = rk.local_idx;
+		tmp->local_port = rk.local_port;
+	}
+
+	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
+	if (c == NULL) {
+		w->st->ev[LB_EV_CT_FULL]++;
+		return tmp;
+	}
+	w->st->ev[LB_EV_CT_CREATED]++;
+	w->st->real[rid].conns++;
+	return c;
+}
+
+/* ---- the two directions ------------------------------------------------ */
+
+static inline void
+forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
+		  uint32_t fwd_hash, uint32_t flow_hash)
+{
+	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
+	struct lb_conn tmp, *c;
+
+	if (unlikely(svc == NULL)) {
+		drop(w, m, LB_DROP_NO_SERVICE);
+		return;
+	}
+	if (svc->n_ranges && !in_ranges(svc, p)) {
+		drop(w, m, LB_DROP_SOURCE_RANGE);
+		return;
+	}
+	if (svc->mode == LB_MODE_DNAT && w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = client_owner(w, p->src, p->sport);
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+
+	struct lb_ct_fwd_key fk;
+	memcpy(fk.client, p->src, 16);
+	fk.client_port = p->sport;
+	fk.svc_id = id;
+	c = lb_ct_lookup_fwd(w->ct, &fk, fwd_hash);
+	if (c != NULL) {
+		const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+		if (unlikely(!real_holds(r, c))) {
+			/* Its backend left the service: the flow goes to the new table's pick. */
+			w->st->ev[LB_EV_CT_REPICK]++;
+			conn_remove(w, c);
+			c = NULL;
+		} else if (p->proto == LB_IPPROTO_TCP) {
+			if (lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_CLIENT, w->now) ==
+			    LB_CT_STATE_FREE) {
+				conn_remove(w, c); /* port reuse after close: a new flow */
+				c = NULL;
+			}
+		} else {
+			lb_ct_touch(w->ct, c, w->now);
+		}
+	}
+	if (c == NULL) {
+		c = new_flow(w, m, p, svc, &tmp, flow_hash);
+		if (c == NULL)
+			return;
+	}
+
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	struct lb_nat_rw rw = {.dst = c->backend, .dport = c->backend_port};
+	if (c->mode == LB_MODE_FNAT) {
+		rw.src = w->dp->local[c->local_idx].addr.bytes;
+		rw.sport = c->local_port;
+	}
+	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(!fits(w, m, p, r->tx_port)))
+		return;
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[r->tx_port].nat_flags) < 0)) {
+		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
+		return;
+	}
+	w->st->ev[LB_EV_FWD_PKTS]++;
+	w->st->svc[id].pkts++;
+	w->st->svc[id].bytes += p->ip_len;
+	w->st->real[c->real_id].pkts++;
+	w->st->real[c->real_id].bytes += p->ip_len;
+	send_via(w, m, p, r->tx_port, r->neigh);
+}
+
+static void
+backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+		  struct lb_conn *c)
+{
+	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
+
+	if (unlikely(svc == NULL)) {
+		conn_remove(w, c);
+		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	if (p->proto == LB_IPPROTO_TCP)
+		lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_BACKEND, w->now);
+	else
+		lb_ct_touch(w->ct, c, w->now);
+
+	uint8_t client[16];
+	uint16_t cport = c->client_port;
+	uint32_t rid = c->real_id;
+	memcpy(client, c->client, 16);
+	struct lb_nat_rw rw = {.src = svc->vip, .sport = svc->port};
+	if (c->mode == LB_MODE_FNAT) {
+		rw.dst = client;
+		rw.dport = cport;
+	}
+	uint32_t neigh = LB_NEIGH_NONE;
+	const struct lb_route *rt = route_to(w, p->family, client, &neigh);
+	if (unlikely(rt == NULL)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(!fits(w, m, p, rt->port)))
+		return;
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[rt->port].nat_flags) < 0)) {
+		drop(w, m, LB_DROP_TTL_EXPIRED);
+		return;
+	}
+	w->st->ev[LB_EV_REV_PKTS]++;
+	w->st->svc[svc->id].pkts++;
+	w->st->svc[svc->id].bytes += p->ip_len;
+	w->st->real[rid].pkts++;
+	w->st->real[rid].bytes += p->ip_len;
+	send_via(w, m, p, rt->port, neigh);
+}
+
+static void
+reply_fnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint8_t local_idx)
+{
+	if (w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = rte_be_to_cpu_16(p->dport) % w->n_workers;
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+	struct lb_ct_rev_key rk;
+	lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, p->src, p->sport);
+	rk.local_idx = local_idx;
+	rk.local_port = p->dport;
+	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL) {
+		drop(w, m, LB_DROP_REPLY_NO_CONN);
+		return;
+	}
+	backend_to_client(w, m, p, c);
+}
+
+static void
+reply_dnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	if (w->n_workers > 1 && !w->handing_in) {
+		unsigned owner = client_owner(w, p->dst, p->dport);
+		if (owner != w->id) {
+			handoff(w, m, owner);
+			return;
+		}
+	}
+	struct lb_ct_rev_key rk;
+	lb_ct_rev_key_init(&rk, LB_MODE_DNAT, p->proto, p->src, p->sport);
+	memcpy(rk.client, p->dst, 16);
+	rk.client_port = p->dport;
+	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL) {
+		drop(w, m, LB_DROP_NOT_OURS);
+		return;
+	}
+	backend_to_client(w, m, p, c);
+}
+
+/* Not a service key: a reply to an fnat source, a dnat reply, or not ours. */
+static inline void
+forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
+	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
+
+	if (flags & LB_ADDR_LOCAL)
+		reply_fnat(w, m, p, ai->local_idx);
+	else if (flags & LB_ADDR_VIP)
+		drop(w, m, LB_DROP_NO_SERVICE);
+	else if (flags & LB_ADDR_OWN)
+		drop(w, m, LB_DROP_NOT_OURS);
+	else
+		reply_dnat(w, m, p);
+}
+
+#endif /* LB_FP_FORWARD_H */

@@ -1,0 +1,155 @@
+/*
+ * tx.h - the transmit stage: MTU, Ethernet header, next hop, TX buffers.
+ *
+ * in:  an IP datagram (already rewritten) in an mbuf, its old L2 header in front
+ * out: Eth(port MAC -> next hop MAC)/IP, queued on TX queue w of the egress port;
+ *      or, when the next hop is not resolved yet, handed to the control thread,
+ *      which holds it until ARP/NDP answers (dp/arp.c).
+ * Worker lcores only; inline because every packet passes here.
+ */
+#ifndef LB_FP_TX_H
+#define LB_FP_TX_H
+
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "nat.h"
+#include "neigh.h"
+#include "worker_priv.h"
+
+/* Send what is buffered for port pi; what the queue refuses is dropped and counted. */
+static void
+flush_port(struct lb_worker *w, uint16_t pi)
+{
+	uint16_t n = w->n_tx[pi];
+
+	if (n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(w->dp->ports[pi].eth_id, (uint16_t)w->id, w->tx[pi], n);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += w->tx[pi][i]->pkt_len;
+	w->st->port_tx[pi].bytes += bytes;
+	w->st->port_tx[pi].pkts += sent;
+	w->st->ev[LB_EV_TX_PKTS] += sent;
+	w->st->ev[LB_EV_TX_BYTES] += bytes;
+	if (sent < n) {
+		w->st->drop[LB_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&w->tx[pi][sent], n - sent);
+	}
+	w->n_tx[pi] = 0;
+}
+
+static inline void
+xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
+{
+	if (w->n_tx[pi] == TX_BUF)
+		flush_port(w, pi);
+	w->tx[pi][w->n_tx[pi]++] = m;
+}
+
+/* Hand a packet to the control thread (ARP, NDP, echo, errors to originate). */
+static inline void
+punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint32_t info)
+{
+	struct lb_mbuf_meta *mm = lb_meta(w->meta_off, m);
+
+	mm->kind = kind;
+	mm->port = port;
+	mm->info = info;
+	if (rte_ring_sp_enqueue(w->ctrl, m) != 0) {
+		drop(w, m, LB_DROP_CTRL_FULL);
+		return;
+	}
+	w->st->ev[LB_EV_CTRL_PUNT]++;
+}
+
+/*
+ * Over the egress MTU: a router's answer is "fragmentation needed" (IPv4 with DF)
+ * or "packet too big" (IPv6), originated by the control thread from the frame as
+ * it arrived. IPv4 without DF would need fragmenting, which the dp does not do.
+ */
+static inline bool
+fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t egress)
+{
+	uint16_t mtu = w->dp->ports[egress].mtu;
+
+	if (likely(p->ip_len <= mtu))
+		return true;
+	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *, p->l2_len);
+	if (p->family == LB_AF_INET6 || (l3[6] & 0x40))
+		punt(w, m, LB_PUNT_TOO_BIG, rx_port(w, m), mtu);
+	else
+		drop(w, m, LB_DROP_TOO_BIG);
+	return false;
+}
+
+/*
+ * Put a fresh Ethernet header in front of the (rewritten) IP datagram for port
+ * pi. The old L2 header (with VLAN tags) and Ethernet padding after the datagram
+ * go away.
+ */
+static inline void
+frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	 const uint8_t dmac[6])
+{
+	const struct lb_port *port = &w->dp->ports[pi];
+	uint32_t frame = (uint32_t)RTE_ETHER_HDR_LEN + p->ip_len;
+
+	if (p->l2_len > RTE_ETHER_HDR_LEN)
+		rte_pktmbuf_adj(m, (uint16_t)(p->l2_len - RTE_ETHER_HDR_LEN));
+	if (m->pkt_len > frame)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	memcpy(eh->dst_addr.addr_bytes, dmac, 6);
+	eh->src_addr = port->mac;
+	eh->ether_type = rte_cpu_to_be_16(p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4
+								 : RTE_ETHER_TYPE_IPV6);
+	m->ol_flags = 0;
+	if ((port->nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = p->l3_len;
+		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
+						       : RTE_MBUF_F_TX_IPV6) |
+			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+							  : RTE_MBUF_F_TX_UDP_CKSUM);
+	}
+}
+
+/*
+ * Send to next hop neigh on port pi. An unresolved next hop: the frame goes to
+ * the control thread, which holds it (bounded) while it resolves the neighbour.
+ * neigh may be LB_NEIGH_NONE for a directly connected destination not seen yet.
+ */
+static inline void
+send_via(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	 uint32_t neigh)
+{
+	static const uint8_t zero[6];
+	uint8_t mac[6];
+
+	if (likely(neigh != LB_NEIGH_NONE && lb_neigh_mac(lb_neigh_entry(w->neigh, neigh), mac))) {
+		frame_l2(w, m, p, pi, mac);
+		xmit(w, m, pi);
+		return;
+	}
+	frame_l2(w, m, p, pi, zero);
+	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+}
+
+/* Next hop towards an arbitrary destination (a client): route, then neighbour. */
+static inline const struct lb_route *
+route_to(struct lb_worker *w, uint8_t family, const uint8_t *dst, uint32_t *neigh)
+{
+	const struct lb_route *r = lb_route_lookup(w->neigh, family, dst);
+
+	if (r != NULL)
+		*neigh = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh
+						      : lb_neigh_lookup(w->neigh, family, dst);
+	return r;
+}
+
+#endif /* LB_FP_TX_H */

@@ -1,0 +1,558 @@
+/*
+ * service.c - builds and publishes service objects (see service.h).
+ *
+ * Runs on the control thread only (main lcore): at start from the config file,
+ * afterwards for control-socket requests. Workers never call into this file;
+ * they read what it publishes through service_fastpath.h.
+ *
+ * Publication order for an update of service id:
+ *   1. build the new object completely (sorted backends, Maglev table, real ids);
+ *   2. store its pointer into slot[id] with release semantics;
+ *   3. mark reals that left the service LB_REAL_REMOVED;
+ *   4. retire the old object and the removed real ids through QSBR.
+ * A worker that loaded the old pointer keeps using it until its next quiescent
+ * state, and connections it creates against a removed real are re-picked on their
+ * next packet because step 3 made the removal visible.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "affinity.h"
+#include "config.h"
+#include "dp.h"
+#include "lb_error.h"
+#include "maglev.h"
+#include "neigh.h"
+#include "rcu.h"
+#include "service_fastpath.h"
+#include "lb_svc_json.h"
+
+#define MAGLEV_KEY_LEN 19 /* family | address | port */
+
+struct lb_services *
+lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, char *err,
+	       size_t errlen)
+{
+	struct lb_services *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		goto nomem;
+	s->dp = dp;
+	s->seed = dp->conf.hash_seed;
+	s->svc_cap = max_services;
+	s->real_cap = max_backends;
+	s->addr_cap = max_services + 2 * LB_MAX_LOCAL_ADDRS + 2 * LB_MAX_PORTS * LB_MAX_PORT_ADDRS;
+
+	struct rte_hash_parameters hp = {
+		.name = "lb_svc",
+		.entries = max_services,
+		.key_len = sizeof(struct lb_svc_key),
+		.socket_id = (int)rte_socket_id(),
+		/*
+		 * Lock-free readers; a deleted key's position is not reused until we
+		 * free it after a grace period, so positions serve as service ids.
+		 */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	s->svc_hash = rte_hash_create(&hp);
+	hp.name = "lb_addr";
+	hp.entries = s->addr_cap;
+	s->addr_hash = s->svc_hash ? rte_hash_create(&hp) : NULL;
+	if (s->svc_hash == NULL || s->addr_hash == NULL) {
+		snprintf(err, errlen, "service hash: %s", rte_strerror(rte_errno));
+		lb_svcs_destroy(s);
+		return NULL;
+	}
+	s->slot = rte_zmalloc("lb_svc_slot", sizeof(*s->slot) * s->svc_cap, RTE_CACHE_LINE_SIZE);
+	s->reals = rte_zmalloc("lb_reals", sizeof(*s->reals) * s->real_cap, RTE_CACHE_LINE_SIZE);
+	s->addr_info = rte_zmalloc("lb_addr_info", sizeof(*s->addr_info) * s->addr_cap,
+				   RTE_CACHE_LINE_SIZE);
+	s->real_free = malloc(sizeof(*s->real_free) * s->real_cap);
+	s->svc_version = calloc(s->svc_cap, sizeof(*s->svc_version));
+	s->rcu = lb_rcu_create(dp->qsbr);
+	if (!s->slot || !s->reals || !s->addr_info || !s->real_free ||
+	    !s->svc_version || !s->rcu) {
+		lb_svcs_destroy(s);
+		goto nomem;
+	}
+	/* Hand out low ids first: they index the per-worker counter arrays. */
+	for (uint32_t i = 0; i < s->real_cap; i++) {
+		s->reals[i].state = LB_REAL_FREE;
+		s->real_free[i] = s->real_cap - 1 - i;
+	}
+	s->n_real_free = s->real_cap;
+	return s;
+nomem:
+	snprintf(err, errlen, "out of memory for %u services / %u backends", max_services,
+		 max_backends);
+	return NULL;
+}
+
+static void
+free_svc(struct lb_svc *svc)
+{
+	if (svc == NULL)
+		return;
+	free((void *)svc->table);
+	free((void *)svc->real_ids);
+	free((void *)svc->ranges);
+	lb_svc_spec_free(&svc->spec);
+	free(svc);
+}
+
+void
+lb_svcs_destroy(struct lb_services *s)
+{
+	if (s == NULL)
+		return;
+	lb_rcu_destroy(s->rcu);
+	if (s->slot)
+		for (uint32_t i = 0; i < s->svc_cap; i++)
+			free_svc(s->slot[i]);
+	rte_hash_free(s->svc_hash);
+	rte_hash_free(s->addr_hash);
+	rte_free(s->slot);
+	rte_free(s->reals);
+	rte_free(s->addr_info);
+	free(s->real_free);
+	free(s->svc_version);
+	free(s);
+}
+
+void
+lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev)
+{
+	s->ev = *ev;
+}
+
+/* ---- address table ----------------------------------------------------- */
+
+static int
+addr_slot(struct lb_services *s, const struct lb_addr *a)
+{
+	struct lb_svc_key k;
+
+	lb_svc_key_make(&k, a->family, a->bytes, 0, 0);
+	int32_t pos = rte_hash_add_key(s->addr_hash, &k);
+	if (pos < 0)
+		return LB_EFULL;
+	return pos;
+}
+
+int
+lb_svcs_add_addr(struct lb_services *s, const struct lb_addr *a, uint8_t flags,
+		 uint8_t local_idx)
+{
+	int pos = addr_slot(s, a);
+
+	if (pos < 0)
+		return pos;
+	struct lb_addr_info *ai = &s->addr_info[pos];
+	if (flags & LB_ADDR_LOCAL)
+		ai->local_idx = local_idx;
+	__atomic_or_fetch(&ai->flags, flags, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void
+free_addr_pos(void *ctx, void *p, uintptr_t pos)
+{
+	struct lb_services *s = ctx;
+
+	(void)p;
+	memset(&s->addr_info[pos], 0, sizeof(s->addr_info[pos]));
+	rte_hash_free_key_with_position(s->addr_hash, (int32_t)pos);
+}
+
+static int
+vip_ref(struct lb_services *s, const struct lb_addr *vip, int delta)
+{
+	struct lb_svc_key k;
+
+	lb_svc_key_make(&k, vip->family, vip->bytes, 0, 0);
+	int32_t pos = delta > 0 ? rte_hash_add_key(s->addr_hash, &k)
+				: rte_hash_lookup(s->addr_hash, &k);
+	if (pos < 0)
+		return LB_EFULL;
+	struct lb_addr_info *ai = &s->addr_info[pos];
+	ai->vip_refs = (uint32_t)((int32_t)ai->vip_refs + delta);
+	if (ai->vip_refs > 0) {
+		__atomic_or_fetch(&ai->flags, LB_ADDR_VIP, __ATOMIC_RELEASE);
+		if (ai->vip_refs == 1 && delta > 0)
+			if (s->ev.vip_added) /* new VIP: the owner tells the segment */
+				s->ev.vip_added(s->ev.arg, vip);
+		return 0;
+	}
+	__atomic_and_fetch(&ai->flags, (uint8_t)~LB_ADDR_VIP, __ATOMIC_RELEASE);
+	if (ai->flags == 0) {
+		rte_hash_del_key(s->addr_hash, &k);
+		lb_rcu_retire(s->rcu, free_addr_pos, s, NULL, (uintptr_t)pos);
+	}
+	return 0;
+}
+
+/* ---- building a service ------------------------------------------------ */
+
+static int
+cmp_backend(const void *a, const void *b)
+{
+	const struct lb_backend_spec *x = a, *y = b;
+	int c = lb_addr_cmp(&x->addr, &y->addr);
+
+	if (c != 0)
+		return c;
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+/* Index of backend (addr, port) in a sorted spec, or -1. */
+static int
+find_backend(const struct lb_svc_spec *sp, const struct lb_backend_spec *b)
+{
+	size_t lo = 0, hi = sp->n_backends;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = cmp_backend(&sp->backends[mid], b);
+		if (c == 0)
+			return (int)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void
+maglev_key(uint8_t *k, const struct lb_backend_spec *b)
+{
+	uint16_t port = htons(b->port);
+
+	k[0] = b->addr.family;
+	memcpy(k + 1, b->addr.bytes, 16);
+	memcpy(k + 17, &port, 2);
+}
+
+/*
+ * Maglev over the backends that take new flows: active ones with weight; when
+ * none is left, draining ones (Kubernetes serving+terminating fallback); down
+ * backends never.
+ */
+static int
+build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
+{
+	uint32_t n = sp->n_backends;
+	struct lb_maglev_backend *mb = calloc(n ? n : 1, sizeof(*mb));
+	uint8_t *keys = calloc(n ? n : 1, MAGLEV_KEY_LEN);
+	uint16_t *table = malloc(sizeof(*table) * sp->maglev_m);
+	bool any_active = false;
+	int rc = LB_ENOMEM;
+
+	if (mb == NULL || keys == NULL || table == NULL)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (sp->backends[i].state == LB_BACKEND_ACTIVE && sp->backends[i].weight > 0)
+			any_active = true;
+	uint8_t want = any_active ? LB_BACKEND_ACTIVE : LB_BACKEND_DRAINING;
+	for (uint32_t i = 0; i < n; i++) {
+		maglev_key(keys + (size_t)i * MAGLEV_KEY_LEN, &sp->backends[i]);
+		mb[i].key = keys + (size_t)i * MAGLEV_KEY_LEN;
+		mb[i].key_len = MAGLEV_KEY_LEN;
+		mb[i].weight = sp->backends[i].state == want ? sp->backends[i].weight : 0;
+	}
+	rc = lb_maglev_build(table, sp->maglev_m, mb, n, seed);
+	svc->pick_state = want;
+out:
+	free(mb);
+	free(keys);
+	if (rc == 0)
+		svc->table = table;
+	else
+		free(table);
+	return rc;
+}
+
+static int
+copy_spec(struct lb_svc_spec *dst, const struct lb_svc_spec *src)
+{
+	*dst = *src;
+	dst->backends = NULL;
+	dst->source_ranges = NULL;
+	if (src->n_backends) {
+		dst->backends = malloc(sizeof(*dst->backends) * src->n_backends);
+		if (dst->backends == NULL)
+			return LB_ENOMEM;
+		memcpy(dst->backends, src->backends, sizeof(*dst->backends) * src->n_backends);
+		qsort(dst->backends, src->n_backends, sizeof(*dst->backends), cmp_backend);
+	}
+	if (src->n_source_ranges) {
+		dst->source_ranges = malloc(sizeof(*dst->source_ranges) * src->n_source_ranges);
+		if (dst->source_ranges == NULL) {
+			free(dst->backends);
+			dst->backends = NULL;
+			return LB_ENOMEM;
+		}
+		memcpy(dst->source_ranges, src->source_ranges,
+		       sizeof(*dst->source_ranges) * src->n_source_ranges);
+	}
+	return 0;
+}
+
+static void
+free_real_id(void *ctx, void *p, uintptr_t id)
+{
+	struct lb_services *s = ctx;
+
+	(void)p;
+	__atomic_store_n(&s->reals[id].state, LB_REAL_FREE, __ATOMIC_RELAXED);
+	s->real_free[s->n_real_free++] = (uint32_t)id;
+}
+
+static void
+retire_svc(void *ctx, void *p, uintptr_t arg)
+{
+	(void)ctx;
+	(void)arg;
+	free_svc(p);
+}
+
+static void
+free_svc_pos(void *ctx, void *p, uintptr_t pos)
+{
+	struct lb_services *s = ctx;
+
+	/* Affinity entries name services by id: the next owner starts clean. */
+	if (s->dp->affinity)
+		lb_aff_flush_service(s->dp->affinity, (uint32_t)pos);
+	free_svc(p);
+	rte_hash_free_key_with_position(s->svc_hash, (int32_t)pos);
+}
+
+int
+lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
+{
+	struct lb_svc_key k;
+	struct lb_svc *svc = NULL;
+	uint32_t *new_ids = NULL, n_new = 0;
+	int rc;
+
+	rc = lb_svc_spec_validate(spec, err, errlen);
+	if (rc < 0)
+		return rc;
+	lb_svc_key_make(&k, spec->vip.family, spec->vip.bytes, htons(spec->port), spec->proto);
+	int32_t id = rte_hash_lookup(s->svc_hash, &k);
+	bool created = id < 0;
+	const struct lb_svc *old = created ? NULL : s->slot[id];
+
+	svc = calloc(1, sizeof(*svc));
+	if (svc == NULL || copy_spec(&svc->spec, spec) < 0) {
+		free(svc);
+		snprintf(err, errlen, "out of memory");
+		return LB_ENOMEM;
+	}
+	const struct lb_svc_spec *sp = &svc->spec;
+	memcpy(svc->vip, spec->vip.bytes, 16);
+	svc->port = htons(spec->port);
+	svc->family = spec->vip.family;
+	svc->proto = spec->proto;
+	svc->mode = spec->mode;
+	svc->affinity = spec->affinity;
+	svc->affinity_timeout_ms = spec->affinity_timeout * 1000u;
+	svc->m = spec->maglev_m;
+	svc->n_backends = sp->n_backends;
+	svc->n_ranges = (uint16_t)sp->n_source_ranges;
+	svc->ranges = sp->n_source_ranges ? malloc(sizeof(*svc->ranges) * sp->n_source_ranges) : NULL;
+	uint32_t *real_ids = malloc(sizeof(*real_ids) * (sp->n_backends ? sp->n_backends : 1));
+	svc->real_ids = real_ids;
+	new_ids = malloc(sizeof(*new_ids) * (sp->n_backends ? sp->n_backends : 1));
+	if ((sp->n_source_ranges && svc->ranges == NULL) || !svc->real_ids || !new_ids) {
+		snprintf(err, errlen, "out of memory");
+		rc = LB_ENOMEM;
+		goto fail;
+	}
+	if (sp->n_source_ranges)
+		memcpy((void *)svc->ranges, sp->source_ranges, sizeof(*svc->ranges) * sp->n_source_ranges);
+	for (uint32_t i = 1; i < sp->n_backends; i++)
+		if (cmp_backend(&sp->backends[i - 1], &sp->backends[i]) == 0) {
+			snprintf(err, errlen, "backends: duplicate address and port");
+			rc = LB_EINVAL;
+			goto fail;
+		}
+	rc = build_table(svc, sp, s->seed);
+	if (rc < 0) {
+		snprintf(err, errlen, "maglev table: %s", lb_strerror(rc));
+		goto fail;
+	}
+
+	/* A new key gets its directory slot (= hash position) now. */
+	if (created) {
+		id = rte_hash_add_key(s->svc_hash, &k);
+		if (id < 0) {
+			snprintf(err, errlen, "service table full (max_services %u)", s->svc_cap);
+			rc = LB_EFULL;
+			goto fail;
+		}
+		if (vip_ref(s, &spec->vip, +1) < 0) {
+			rte_hash_del_key(s->svc_hash, &k);
+			lb_rcu_retire(s->rcu, free_svc_pos, s, NULL, (uintptr_t)id);
+			snprintf(err, errlen, "address table full");
+			rc = LB_EFULL;
+			goto fail;
+		}
+		if (s->ev.svc_id_reused)
+			s->ev.svc_id_reused(s->ev.arg, (uint32_t)id);
+	}
+	svc->id = (uint32_t)id;
+	svc->version = ++s->svc_version[id];
+
+	/* Real ids: a backend that stays keeps its id, so its connections stay. */
+	for (uint32_t i = 0; i < sp->n_backends; i++) {
+		const struct lb_backend_spec *b = &sp->backends[i];
+		int j = old ? find_backend(&old->spec, b) : -1;
+		if (j >= 0) {
+			real_ids[i] = old->real_ids[j];
+			continue;
+		}
+		if (s->n_real_free == 0) {
+			snprintf(err, errlen, "backend registry full (max_backends %u)", s->real_cap);
+			rc = LB_EFULL;
+			goto fail_ids;
+		}
+		uint32_t r = s->real_free[--s->n_real_free];
+		new_ids[n_new++] = r;
+		real_ids[i] = r;
+		struct lb_real *re = &s->reals[r];
+		memcpy(re->addr, b->addr.bytes, 16);
+		re->port = htons(b->port);
+		re->family = b->addr.family;
+		re->svc_id = (uint32_t)id;
+		re->weight = b->weight;
+		if (lb_neigh_resolve(s->dp->neigh, &b->addr, &re->tx_port, &re->neigh) < 0) {
+			re->tx_port = LB_PORT_NONE;
+			re->neigh = LB_NEIGH_NONE;
+		}
+		if (s->ev.real_id_reused)
+			s->ev.real_id_reused(s->ev.arg, r);
+	}
+	/* Fields of new reals are written; the release store below publishes them. */
+	for (uint32_t i = 0; i < sp->n_backends; i++) {
+		struct lb_real *re = &s->reals[svc->real_ids[i]];
+		re->weight = sp->backends[i].weight;
+		__atomic_store_n(&re->state, sp->backends[i].state, __ATOMIC_RELAXED);
+	}
+
+	svc->publish_tsc = rte_rdtsc();
+	__atomic_store_n(&s->slot[id], svc, __ATOMIC_RELEASE);
+	if (created)
+		s->n_svcs++;
+
+	if (old) {
+		for (uint32_t j = 0; j < old->spec.n_backends; j++) {
+			if (find_backend(sp, &old->spec.backends[j]) >= 0)
+				continue;
+			uint32_t r = old->real_ids[j];
+			__atomic_store_n(&s->reals[r].state, LB_REAL_REMOVED, __ATOMIC_RELEASE);
+			lb_rcu_retire(s->rcu, free_real_id, s, NULL, r);
+		}
+		lb_rcu_retire(s->rcu, retire_svc, s, (void *)old, 0);
+	}
+	free(new_ids);
+	return (int)id;
+
+fail_ids:
+	while (n_new > 0) {
+		uint32_t r = new_ids[--n_new];
+		s->reals[r].state = LB_REAL_FREE;
+		s->real_free[s->n_real_free++] = r;
+	}
+	if (created) {
+		vip_ref(s, &spec->vip, -1);
+		rte_hash_del_key(s->svc_hash, &k);
+		lb_rcu_retire(s->rcu, free_svc_pos, s, NULL, (uintptr_t)id);
+	}
+fail:
+	free(new_ids);
+	free_svc(svc);
+	return rc;
+}
+
+int
+lb_svcs_delete(struct lb_services *s, const struct lb_addr *vip, uint16_t port, uint8_t proto)
+{
+	struct lb_svc_key k;
+
+	lb_svc_key_make(&k, vip->family, vip->bytes, htons(port), proto);
+	int32_t id = rte_hash_lookup(s->svc_hash, &k);
+	if (id < 0 || s->slot[id] == NULL)
+		return LB_ENOENT;
+	struct lb_svc *old = s->slot[id];
+	__atomic_store_n(&s->slot[id], NULL, __ATOMIC_RELEASE);
+	rte_hash_del_key(s->svc_hash, &k);
+	s->n_svcs--;
+	for (uint32_t j = 0; j < old->n_backends; j++) {
+		uint32_t r = old->real_ids[j];
+		__atomic_store_n(&s->reals[r].state, LB_REAL_REMOVED, __ATOMIC_RELEASE);
+		lb_rcu_retire(s->rcu, free_real_id, s, NULL, r);
+	}
+	vip_ref(s, vip, -1);
+	/* The slot (hash position) is reused only after every worker let go of it. */
+	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)id);
+	return 0;
+}
+
+const struct lb_svc *
+lb_svcs_find(const struct lb_services *s, const struct lb_addr *vip, uint16_t port, uint8_t proto)
+{
+	struct lb_svc_key k;
+
+	lb_svc_key_make(&k, vip->family, vip->bytes, htons(port), proto);
+	int32_t id = rte_hash_lookup(s->svc_hash, &k);
+	return id < 0 ? NULL : s->slot[id];
+}
+
+unsigned
+lb_svcs_reclaim(struct lb_services *s)
+{
+	return lb_rcu_reclaim(s->rcu);
+}
+
+const struct lb_svc *
+lb_svcs_next(const struct lb_services *s, uint32_t *iter)
+{
+	while (*iter < s->svc_cap) {
+		const struct lb_svc *svc = s->slot[(*iter)++];
+		if (svc)
+			return svc;
+	}
+	return NULL;
+}
+
+uint32_t
+lb_svcs_count(const struct lb_services *s)
+{
+	return s->n_svcs;
+}
+
+uint32_t
+lb_svcs_capacity(const struct lb_services *s)
+{
+	return s->svc_cap;
+}
+
+uint32_t
+lb_reals_capacity(const struct lb_services *s)
+{
+	return s->real_cap;
+}
+
+const struct lb_svc *
+lb_svcs_at(const struct lb_services *s, uint32_t id)
+{
+	return id < s->svc_cap ? s->slot[id] : NULL;
+}

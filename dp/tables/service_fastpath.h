@@ -1,0 +1,100 @@
+/*
+ * service_fastpath.h - what workers read of the service directory, inline.
+ *
+ * Included by dp/worker.c and dp/service.c only. The struct is here (not in
+ * service.h) because the lookups below must inline into the burst loop.
+ */
+#ifndef LB_SERVICE_FASTPATH_H
+#define LB_SERVICE_FASTPATH_H
+
+#include <rte_hash.h>
+
+#include "hash.h"
+#include "service.h"
+
+struct lb_rcu;
+
+struct lb_svc_key {
+	uint8_t addr[16];
+	uint16_t port;  /* network order */
+	uint8_t proto;
+	uint8_t family;
+};
+
+struct lb_services {
+	/* read by workers */
+	struct rte_hash *svc_hash;      /* lb_svc_key -> position = service id */
+	struct lb_svc **slot;           /* [svc_cap]; atomic pointers */
+	struct lb_real *reals;          /* [real_cap] */
+	struct rte_hash *addr_hash;     /* lb_svc_key with port/proto 0 -> position */
+	struct lb_addr_info *addr_info; /* [addr_cap] */
+	uint64_t seed;
+	uint32_t svc_cap, real_cap, addr_cap;
+	/* control thread only */
+	struct lb_dp *dp;
+	struct lb_rcu *rcu;
+	uint32_t *real_free;            /* stack of free real ids */
+	uint32_t n_real_free;
+	struct lb_svcs_events ev;       /* to the owner (control/dp.c) */
+	uint32_t *svc_version;          /* last version per slot */
+	uint32_t n_svcs;
+};
+
+static inline void
+lb_svc_key_make(struct lb_svc_key *k, uint8_t family, const uint8_t *addr, uint16_t port,
+		uint8_t proto)
+{
+	memcpy(k->addr, addr, 16);
+	k->port = port;
+	k->proto = proto;
+	k->family = family;
+}
+
+/* Acquire: pairs with the release store that published the object. */
+static inline const struct lb_svc *
+lb_svc_get(const struct lb_services *s, uint32_t id)
+{
+	return __atomic_load_n(&s->slot[id], __ATOMIC_ACQUIRE);
+}
+
+static inline const struct lb_real *
+lb_real_get(const struct lb_services *s, uint32_t id)
+{
+	return &s->reals[id];
+}
+
+/* Service ids of n keys; positions[i] < 0 when key i is not a service. */
+static inline void
+lb_svcs_lookup_bulk(const struct lb_services *s, const void **keys, uint32_t n,
+		    int32_t *positions)
+{
+	rte_hash_lookup_bulk(s->svc_hash, keys, n, positions);
+}
+
+/* What an address is to the box; NULL when nothing. */
+static inline const struct lb_addr_info *
+lb_addr_get(const struct lb_services *s, uint8_t family, const uint8_t *addr)
+{
+	struct lb_svc_key k;
+
+	lb_svc_key_make(&k, family, addr, 0, 0);
+	int32_t pos = rte_hash_lookup(s->addr_hash, &k);
+	return pos < 0 ? NULL : &s->addr_info[pos];
+}
+
+static inline uint32_t
+lb_flow_hash(uint64_t seed, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+	     uint16_t dport, uint8_t proto)
+{
+	uint8_t b[40];
+
+	memcpy(b, src, 16);
+	memcpy(b + 16, dst, 16);
+	memcpy(b + 32, &sport, 2);
+	memcpy(b + 34, &dport, 2);
+	b[36] = proto;
+	b[37] = b[38] = b[39] = 0;
+	return (uint32_t)lb_hash_bytes(b, sizeof(b), seed);
+}
+
+#endif /* LB_SERVICE_FASTPATH_H */
