@@ -102,6 +102,7 @@ main(int argc, char **argv)
 		if (k8s == NULL)
 			goto fail;
 		cp_api_set_metrics_hook(api, cp_k8s_metrics, k8s);
+		cp_api_set_health_hook(api, cp_k8s_health, k8s);
 	} else {
 		health = cp_health_start(store, err, sizeof(err));
 		if (health == NULL)
@@ -133,9 +134,9 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "edgelb-cp: %s\n", err);
 out:
+	cp_api_stop(api); /* first: its hooks read the controller */
 	cp_k8s_stop(k8s);
 	cp_health_stop(health);
-	cp_api_stop(api);
 	cp_dpsync_stop(dps);
 	cp_store_close(store);
 	curl_global_cleanup();

@@ -49,6 +49,15 @@ test_cpconf_minimal_config_takes_every_default(void **state)
 	assert_int_equal(c.hc.type, CP_HC_NONE);
 	assert_int_equal(c.hc.interval_ms, 2000);
 	assert_int_equal(c.n_pools, 0);
+	/* leader election: on, with client-go's periods */
+	assert_true(c.le_enabled);
+	assert_string_equal(c.le_namespace, "edgelb-system");
+	assert_string_equal(c.le_name, "edgelb-controller");
+	assert_string_equal(c.le_identity, "");
+	assert_int_equal(c.le_lease_s, 15);
+	assert_int_equal(c.le_renew_deadline_ms, 10000);
+	assert_int_equal(c.le_retry_ms, 2000);
+	assert_int_equal(c.watch_idle_s, 90);
 }
 
 static void
@@ -108,6 +117,18 @@ test_cpconf_errors_name_the_setting(void **state)
 		{"pools = ( { name = \"p\";\n addresses = [\"198.18.0.1\"]; auto_assign = \"no\"; } );",
 		 "pools.[0].auto_assign: expected true or false, got a string (line 2)"},
 		{"state_file = \"\";", "state_file: must not be empty (line 1)"},
+		{"kubernetes: { leader_election: { lease_duration_s = 5; renew_deadline_ms = 5000; }; };",
+		 "retry_period_ms < renew_deadline_ms < lease_duration_s"},
+		{"kubernetes: { leader_election: { retry_period_ms = 10000; }; };",
+		 "retry_period_ms < renew_deadline_ms < lease_duration_s"},
+		{"kubernetes: { leader_election: { namespace = \"Kube_System\"; }; };",
+		 "kubernetes.leader_election.namespace: must be a DNS label"},
+		{"kubernetes: { leader_election: { lease = 5; }; };",
+		 "kubernetes.leader_election.lease: unknown setting"},
+		{"kubernetes: { leader_election: { name = \"\"; }; };",
+		 "kubernetes.leader_election.name: must not be empty (line 1)"},
+		{"kubernetes: { watch_idle_s = 4000; };",
+		 "kubernetes.watch_idle_s: 4000 is out of range 0..3600 (line 1)"},
 		{"mode = ;", "(line 1)"},
 	};
 	struct cp_conf c;

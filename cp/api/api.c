@@ -2,11 +2,15 @@
  * api.c - the HTTP API of edgelb-cp (see api.h, docs/api.md): the route
  * tables, the handlers and the libmicrohttpd daemon.
  *
- * Runs on libmicrohttpd's thread pool (THREADS threads), started and stopped
- * by main.c. handle() is called once per chunk of a request body and once more
- * at the end; the body is collected (up to MAX_BODY) and the request routed
- * when complete, through plain[] (/healthz, /metrics) and v1[] (the REST API),
- * rows of {method, path, handler}. Handlers touch the store (cp_store_*, under
+ * Runs on libmicrohttpd's thread pool (THREADS threads, epoll), started and
+ * stopped by main.c. handle() is called once per chunk of a request body and
+ * once more at the end; the body is collected (up to MAX_BODY) and the request
+ * routed when complete, through plain[] (/healthz, /metrics) and v1[] (the REST
+ * API), rows of {method, path, handler}. The token and Content-Length are
+ * checked at the first call, before any body is read: an unauthenticated or
+ * oversized request costs no memory. Connections are limited in total and per
+ * client address, and an idle one is closed after IDLE_TIMEOUT_S, so slow
+ * clients cannot starve /healthz. Handlers touch the store (cp_store_*, under
  * its lock) or make one dp request. Every answer is JSON ({"error": "..."} on
  * failure) except /metrics (Prometheus text format, rendered by metrics.c).
  */
@@ -27,6 +31,10 @@
 
 #define MAX_BODY (4u << 20)
 #define THREADS 4
+#define MAX_CONNECTIONS 512   /* below the default 1024 descriptors */
+#define MAX_PER_IP 64         /* one client address cannot take them all */
+#define IDLE_TIMEOUT_S 10     /* a connection that sends nothing (no headers) this long */
+#define DISCARD_MAX (64ull << 20) /* a refused body announcing more is not even read */
 #define DP_TIMEOUT_MS 5000
 #define MAX_PARTS 5           /* path segments: /v1/loadbalancers/{ns}/{name}/backends */
 #define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
@@ -38,6 +46,8 @@ struct cp_api {
 	struct cp_dpsync *dps;
 	cp_metrics_fn metrics_fn;
 	void *metrics_arg;
+	cp_health_fn health_fn;
+	void *health_arg;
 	char read_only[256];   /* non-empty: why load balancer changes are refused */
 };
 
@@ -45,6 +55,7 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	unsigned refuse; /* decided at the first call: 401 (token) or 413 (Content-Length) */
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -195,7 +206,15 @@ authorized(struct cp_api *a, struct MHD_Connection *c)
 	if (a->conf->api_token[0] == '\0')
 		return true;
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, a->conf->api_token) == 0;
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	/* Constant time: how long the comparison takes says nothing about the token. */
+	const char *want = a->conf->api_token, *got = h + 7;
+	size_t n = strlen(want), m = strlen(got);
+	volatile unsigned char d = (unsigned char)(n != m);
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(want[i] ^ (i < m ? got[i] : 0));
+	return d == 0;
 }
 
 /* Split "/v1/loadbalancers/ns/name[/backends]" into parts. */
@@ -239,8 +258,11 @@ healthz(const struct call *k)
 
 	if (k->a->dps)
 		cp_dpsync_status(k->a->dps, &st);
-	return send_json(k->c, MHD_HTTP_OK, json_pack("{s:s, s:s}", "status", "ok", "dp",
-						      st.connected ? "connected" : "disconnected"));
+	json_t *h = json_pack("{s:s, s:s}", "status", "ok", "dp",
+			      st.connected ? "connected" : "disconnected");
+	if (k->a->health_fn)
+		k->a->health_fn(k->a->health_arg, h); /* kubernetes: the leader election */
+	return send_json(k->c, MHD_HTTP_OK, h);
 }
 
 static enum MHD_Result
@@ -396,6 +418,16 @@ path_matches(const char *pattern, char parts[][CP_NAME_MAX + 8], int n)
 	return i == n;
 }
 
+/* The plain[] row of url and method, or NULL. */
+static const struct route *
+plain_row(const char *url, const char *m)
+{
+	for (size_t i = 0; i < N_ROWS(plain); i++)
+		if (strcmp(url, plain[i].path) == 0 && strcmp(m, plain[i].method) == 0)
+			return &plain[i];
+	return NULL;
+}
+
 static bool
 is_change(const char *method)
 {
@@ -425,9 +457,7 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 	bool changes = false;
 	int n, n_allowed = 0;
 
-	for (size_t i = 0; i < N_ROWS(plain); i++)
-		if (strcmp(url, plain[i].path) == 0 && strcmp(m, plain[i].method) == 0)
-			row = &plain[i];
+	row = plain_row(url, m);
 	if (row && (row->flags & R_OPEN))
 		return row->fn(&k);
 	if (!authorized(a, c))
@@ -460,6 +490,15 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 	return row->fn(&k);
 }
 
+/* The answer decided at the first call (handle), once the refused body is drained. */
+static enum MHD_Result
+refuse(struct MHD_Connection *c, struct req *r)
+{
+	if (r->refuse == MHD_HTTP_UNAUTHORIZED)
+		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+	return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %u bytes", MAX_BODY);
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *data, size_t *data_size, void **ctx)
@@ -473,7 +512,30 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		if (r == NULL)
 			return MHD_NO;
 		*ctx = r;
+		/*
+		 * Decide before the body is read: a stranger's or a giant's body is never
+		 * buffered. It is read and dropped, then answered (clients that do not read
+		 * an early answer see it), unless it announces more than DISCARD_MAX: then
+		 * it is answered at once and the connection closed. The R_OPEN rows of
+		 * plain[] (/healthz) need no token.
+		 */
+		const struct route *open = plain_row(url, method);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (!(open && (open->flags & R_OPEN)) && !authorized(a, c))
+			r->refuse = MHD_HTTP_UNAUTHORIZED;
+		else if (len > MAX_BODY)
+			r->refuse = MHD_HTTP_CONTENT_TOO_LARGE;
+		if (r->refuse && len > DISCARD_MAX)
+			return refuse(c, r);
 		return MHD_YES;
+	}
+	if (r->refuse) {
+		if (*data_size > 0) {
+			*data_size = 0; /* dropped, never kept */
+			return MHD_YES;
+		}
+		return refuse(c, r);
 	}
 	if (*data_size > 0) {
 		if (!r->too_big) {
@@ -531,12 +593,14 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 		free(a);
 		return NULL;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
 				MHD_OPTION_NOTIFY_COMPLETED, done, a,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
 				MHD_OPTION_END);
 	if (a->d == NULL) {
 		snprintf(err, errlen, "api: cannot listen on %s", conf->api_listen);
@@ -544,6 +608,13 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 		return NULL;
 	}
 	return a;
+}
+
+void
+cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg)
+{
+	a->health_arg = arg;
+	a->health_fn = fn;
 }
 
 void

@@ -22,6 +22,9 @@ struct cp_api;
 struct cp_api *cp_api_start(const struct cp_conf *c, struct cp_store *store,
 			    struct cp_dpsync *dps, char *err, size_t errlen);
 void cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg);
+/* Extra /healthz fields (the Kubernetes leader election); adds members to obj. */
+typedef void (*cp_health_fn)(void *arg, json_t *obj);
+void cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg);
 /* Whether the API accepts load balancer changes (false in kubernetes mode). */
 void cp_api_set_read_only(struct cp_api *a, const char *why);
 void cp_api_stop(struct cp_api *a);

@@ -133,6 +133,13 @@ cp_metrics_render(struct cp_store *store, struct cp_dpsync *dps, cp_metrics_fn h
 	if (dps)
 		cp_dpsync_status(dps, &st);
 	cp_store_counts(store, &lbs, &pending, &down);
+	uint64_t fw, fb;
+	cp_store_file_stats(store, &fw, &fb);
+	P("# HELP edgelb_state_file_writes_total State file rewrites (each: write, fsync, rename).\n"
+	  "# TYPE edgelb_state_file_writes_total counter\nedgelb_state_file_writes_total %llu\n"
+	  "# HELP edgelb_state_file_bytes_total Bytes written to the state file.\n"
+	  "# TYPE edgelb_state_file_bytes_total counter\nedgelb_state_file_bytes_total %llu\n",
+	  (unsigned long long)fw, (unsigned long long)fb);
 	P("# HELP edgelb_dp_connected Whether edgelb-cp is connected to edgelb-dp and synced.\n"
 	  "# TYPE edgelb_dp_connected gauge\nedgelb_dp_connected %d\n", st.connected ? 1 : 0);
 	P("# HELP edgelb_dp_full_syncs_total Full syncs of the dp (start, dp restart, reconnect).\n"

@@ -355,6 +355,9 @@ run(void *arg)
 	int backoff = BACKOFF_MIN_MS;
 	char err[512];
 
+	/* Kubernetes mode: not before the controller knows every Service's backends. */
+	while (!d->stop && !cp_store_ready(d->store))
+		cp_nap(&d->stop, 100);
 	while (!d->stop) {
 		struct conn c;
 		uint64_t version = 0;

@@ -172,12 +172,53 @@ static const struct lb_conf_list pools_list = {
 
 /* ---------------------------------------------------------------- kubernetes, root */
 
+/* Fleet leader election (cp/kube/lease.c): one cp of a fleet allocates and writes. */
+static const struct lb_conf_cmd le_cmds[] = {
+	{ "enabled", LB_CONF_BOOL, lb_conf_set_bool, CONF(le_enabled), 0, 0, 1, LB_CONF_DEF, NULL },
+	{ "namespace", LB_CONF_STR, lb_conf_set_str, CONF(le_namespace), 1, 0, 0, 0, NULL },
+	{ "name", LB_CONF_STR, lb_conf_set_str, CONF(le_name), 1, 0, 0, 0, NULL },
+	{ "identity", LB_CONF_STR, lb_conf_set_str, CONF(le_identity), 0, 0, 0, 0, NULL },
+	{ "lease_duration_s", LB_CONF_INT, lb_conf_set_uint, CONF(le_lease_s), 1, 3600, 15,
+	  LB_CONF_DEF, NULL },
+	{ "renew_deadline_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_renew_deadline_ms), 100,
+	  3600000, 10000, LB_CONF_DEF, NULL },
+	{ "retry_period_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_retry_ms), 50, 600000, 2000,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
+static int
+set_le(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+       void *base)
+{
+	const struct cp_conf *c = base;
+	int rc = lb_conf_walk(x, s, cmd->arg, base);
+
+	if (rc < 0)
+		return rc;
+	if (!cp_name_valid(c->le_namespace))
+		return lb_conf_fail(x, s, "namespace",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
+	/* client-go's rule: the old leader stops before a new one may take over. */
+	if ((uint64_t)c->le_renew_deadline_ms >= (uint64_t)c->le_lease_s * 1000 ||
+	    c->le_retry_ms >= c->le_renew_deadline_ms)
+		return lb_conf_fail(x, s, NULL,
+				    "retry_period_ms < renew_deadline_ms < lease_duration_s must hold");
+	return 0;
+}
+
 static const struct lb_conf_cmd k8s_cmds[] = {
 	{ "kubeconfig", LB_CONF_STR, lb_conf_set_str, CONF(kubeconfig), 0, 0, 0, 0, NULL },
 	{ "load_balancer_class", LB_CONF_STR, lb_conf_set_str, CONF(lb_class), 1, 0, 0, 0, NULL },
 	{ "default_class", LB_CONF_BOOL, lb_conf_set_bool, CONF(default_class), 0, 0, 0, 0, NULL },
 	{ "resync_s", LB_CONF_INT, lb_conf_set_uint, CONF(resync_s), 10, 86400, 300, LB_CONF_DEF,
 	  NULL },
+	/* a watch silent this long is re-opened; the API server sends a BOOKMARK about once a
+	 * minute */
+	{ "watch_idle_s", LB_CONF_INT, lb_conf_set_uint, CONF(watch_idle_s), 0, 3600, 90,
+	  LB_CONF_DEF, NULL },
+	{ "leader_election", LB_CONF_GROUP, set_le, LB_CONF_NOFIELD, 0, 0, 0, 0, le_cmds },
 	LB_CONF_END,
 };
 
@@ -252,6 +293,8 @@ cp_conf_defaults(struct cp_conf *c)
 	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/edgelb/state.json");
 	snprintf(c->hc.path, sizeof(c->hc.path), "/");
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
+	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
+	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");
 }
 
 static int

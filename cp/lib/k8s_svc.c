@@ -80,12 +80,14 @@ cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2])
 	return n;
 }
 
+#define SPLIT_MAX 1024 /* longest comma-separated annotation value taken (callers check) */
+
 /* A comma-separated list into a JSON array of trimmed strings. */
 static json_t *
 split_commas(const char *s)
 {
 	json_t *a = json_array();
-	char buf[1024];
+	char buf[SPLIT_MAX];
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -242,6 +244,11 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 			  CP_ANN_IPS);
 		goto out;
 	}
+	if ((ips && strlen(ips) >= SPLIT_MAX) || (old && strlen(old) >= SPLIT_MAX)) {
+		rc = lb_json_fail(err, errlen, "%s: longer than %d bytes", ips && *ips ? CP_ANN_IPS :
+				  "spec.loadBalancerIP", SPLIT_MAX - 1);
+		goto out;
+	}
 	json_t *req = ips && *ips ? split_commas(ips) : old && *old ? split_commas(old) : json_array();
 	if (json_array_size(req) > 2) {
 		json_decref(req);
@@ -272,12 +279,23 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 		lb->req_ips[lb->n_req_ips++] = a;
 	}
 	json_decref(req);
+	/* Never cut a value: a cut key is another key (and may split a UTF-8 character). */
 	const char *pool = json_string_value(json_object_get(ann, CP_ANN_POOL));
+	if (pool && strlen(pool) >= sizeof(lb->pool)) {
+		rc = lb_json_fail(err, errlen, "%s: %zu bytes, at most %zu", CP_ANN_POOL, strlen(pool),
+				  sizeof(lb->pool) - 1);
+		goto out;
+	}
 	if (pool)
-		snprintf(lb->pool, sizeof(lb->pool), "%s", pool);
+		memcpy(lb->pool, pool, strlen(pool) + 1);
 	const char *share = json_string_value(json_object_get(ann, CP_ANN_SHARE));
+	if (share && strlen(share) >= sizeof(lb->sharing_key)) {
+		rc = lb_json_fail(err, errlen, "%s: %zu bytes, at most %zu", CP_ANN_SHARE, strlen(share),
+				  sizeof(lb->sharing_key) - 1);
+		goto out;
+	}
 	if (share)
-		snprintf(lb->sharing_key, sizeof(lb->sharing_key), "%s", share);
+		memcpy(lb->sharing_key, share, strlen(share) + 1);
 
 	/* Ports. */
 	const json_t *ports = json_object_get(spec, "ports");
@@ -336,6 +354,11 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	}
 	json_t *ranges = json_incref(json_object_get(spec, "loadBalancerSourceRanges"));
 	const char *rann = json_string_value(json_object_get(ann, CP_ANN_RANGES));
+	if (json_array_size(ranges) == 0 && rann && strlen(rann) >= SPLIT_MAX) {
+		json_decref(ranges);
+		rc = lb_json_fail(err, errlen, "%s: longer than %d bytes", CP_ANN_RANGES, SPLIT_MAX - 1);
+		goto out;
+	}
 	if (json_array_size(ranges) == 0 && rann && *rann) {
 		json_decref(ranges);
 		ranges = split_commas(rann);
@@ -369,4 +392,43 @@ out:
 	if (rc < 0)
 		cp_lb_free(lb);
 	return rc;
+}
+
+json_t *
+cp_k8s_slim(const json_t *obj, bool slice)
+{
+	const json_t *md = json_object_get(obj, "metadata"), *v;
+	size_t i;
+
+	if (!slice) {
+		json_t *o = json_deep_copy(obj);
+		json_t *m = json_object_get(o, "metadata");
+		json_object_del(m, "managedFields");
+		json_object_del(json_object_get(m, "annotations"),
+				"kubectl.kubernetes.io/last-applied-configuration");
+		return o;
+	}
+	json_t *m = json_object(), *o = json_pack("{s:o}", "metadata", m);
+	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion", NULL};
+	for (const char *const *k = keep; *k; k++)
+		if ((v = json_object_get(md, *k)) != NULL)
+			json_object_set(m, *k, (json_t *)v);
+	if ((v = json_object_get(json_object_get(md, "labels"), CP_SVC_NAME_LABEL)) != NULL)
+		json_object_set_new(m, "labels", json_pack("{s:O}", CP_SVC_NAME_LABEL, v));
+	if ((v = json_object_get(obj, "addressType")) != NULL)
+		json_object_set(o, "addressType", (json_t *)v);
+	if ((v = json_object_get(obj, "ports")) != NULL)
+		json_object_set(o, "ports", (json_t *)v);
+	json_t *eps = json_array();
+	json_array_foreach(json_object_get(obj, "endpoints"), i, v) {
+		json_t *e = json_object();
+		const json_t *x;
+		if ((x = json_object_get(v, "addresses")) != NULL)
+			json_object_set(e, "addresses", (json_t *)x);
+		if ((x = json_object_get(v, "conditions")) != NULL)
+			json_object_set(e, "conditions", (json_t *)x);
+		json_array_append_new(eps, e);
+	}
+	json_object_set_new(o, "endpoints", eps);
+	return o;
 }

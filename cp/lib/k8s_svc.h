@@ -50,7 +50,18 @@ int cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_he
 /* status.loadBalancer.ingress[].ip of svc, at most 2; returns the count. */
 uint32_t cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2]);
 
+/* Longest "ns/name" of any object: a namespace (63), '/', a DNS subdomain name (253). */
+#define CP_KEY_MAX (63 + 1 + 253 + 1)
+
 /* "ns/name" of an object (metadata.namespace default "default"). */
 const char *cp_k8s_key(const json_t *obj, char *buf, size_t len);
+
+/*
+ * A copy of a watched object with only what the controller reads (new reference):
+ * a Service without managedFields and kubectl's last-applied annotation; an
+ * EndpointSlice with its name, namespace, uid, resourceVersion, service-name
+ * label, addressType, ports and each endpoint's addresses and conditions.
+ */
+json_t *cp_k8s_slim(const json_t *obj, bool slice);
 
 #endif /* LB_CP_K8S_SVC_H */

@@ -298,6 +298,8 @@ cp_lb_to_json(const struct cp_lb *lb, const uint8_t *health)
 	rc |= json_object_set_new(o, "mode", json_string(lb_mode_name(lb->mode)));
 	rc |= json_object_set_new(o, "health_check", hc_json(&lb->hc));
 	rc |= json_object_set_new(o, "alloc_pool", jstr(lb->alloc_pool));
+	if (lb->uid[0])
+		rc |= json_object_set_new(o, "uid", json_string(lb->uid));
 	rc |= json_object_set_new(o, "status",
 				  json_pack("{s:s, s:o}", "state",
 					    lb->status[0] == '\0' ? "active" : "pending", "message",

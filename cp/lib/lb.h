@@ -4,7 +4,8 @@
  * dp services (one per address x port).
  *
  * Pure C over jansson, no I/O; unit-tested in tests/test_lb.c. Used by the API
- * (cp/api.c), the store (cp/store.c) and the Kubernetes controller (cp/k8s*.c).
+ * (cp/api), the store (cp/store) and the Kubernetes controller (cp/kube); the
+ * kubernetes-mode state file form is lb_state.c.
  */
 #ifndef LB_CP_LB_H
 #define LB_CP_LB_H
@@ -90,6 +91,7 @@ struct cp_lb {
 	struct lb_addr ips[2];                /* allocated, IPv4 first */
 	char alloc_pool[LB_POOL_NAME_MAX];
 	char status[256];                     /* "" = active; else why it is pending */
+	char uid[64];                         /* Kubernetes: metadata.uid of the Service */
 };
 
 void cp_lb_init(struct cp_lb *lb, const struct cp_health_check *hc_defaults);
@@ -139,5 +141,14 @@ int cp_lb_ipam_ports(const struct cp_lb *lb, struct lb_ipam_port **out, uint32_t
  */
 int cp_lb_dp_specs(const struct cp_lb *lb, const uint8_t *health, struct lb_svc_spec **out,
 		   uint32_t *n);
+
+/* ---- the state file in kubernetes mode (lb_state.c) ---- */
+
+/* What the state file keeps of lb in kubernetes mode: the allocation, no backends. */
+json_t *cp_lb_alloc_json(const struct cp_lb *lb);
+/* Same allocation (addresses, request, ports, uid...), whatever the backends. */
+bool cp_lb_same_alloc(const struct cp_lb *a, const struct cp_lb *b);
+/* Log every address of held (from the state file) that lb no longer has after loading. */
+void cp_lb_log_moved(const struct cp_lb *lb, const struct lb_addr *held, uint32_t n_held);
 
 #endif /* LB_CP_LB_H */

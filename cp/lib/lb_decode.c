@@ -476,7 +476,7 @@ static const char *const lb_keys[] = {
 	"name", "namespace", "pool", "ips", "ip_families", "sharing_key", "ports", "backends",
 	"session_affinity", "source_ranges", "mode", "health_check",
 	/* output fields: read by the state file, ignored in API bodies */
-	"status", "alloc_pool", "requested_ips", NULL,
+	"status", "alloc_pool", "requested_ips", "uid", NULL,
 };
 
 static int
@@ -575,7 +575,8 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 			return rc;
 	}
 	if ((rc = get_strbuf(j, "alloc_pool", "", lb->alloc_pool, sizeof(lb->alloc_pool), err,
-			     errlen)) < 0)
+			     errlen)) < 0 ||
+	    (rc = get_strbuf(j, "uid", "", lb->uid, sizeof(lb->uid), err, errlen)) < 0)
 		return rc;
 	return decode_status(lb_json_member(j, "status"), lb, err, errlen);
 }

@@ -4,7 +4,8 @@
  * Called by the store (store.c) with its mutex held, so from whichever cp
  * thread changed the store (API, Kubernetes reconcile, reload) or from main()
  * at start. The file is the JSON {"version": 1, "loadbalancers": [...]}, each
- * load balancer as the API shows it plus its allocation (cp_lb_to_json),
+ * load balancer as the API shows it plus its allocation (cp_lb_to_json; in
+ * kubernetes mode the allocation only, cp_lb_alloc_json in lib/lb_state.c),
  * rewritten whole on each change: load balancers number in the thousands at
  * most, and a whole-file rename is the simplest way to never leave a
  * half-written state behind.
@@ -39,7 +40,7 @@ fsync_dir(const char *path)
 }
 
 int
-cp_state_save(const char *path, json_t *lbs, char *err, size_t errlen)
+cp_state_save(const char *path, json_t *lbs, size_t *written, char *err, size_t errlen)
 {
 	char tmp[CP_PATH_MAX + 16];
 	json_t *root = json_object(), *arr = lbs;
@@ -67,6 +68,8 @@ cp_state_save(const char *path, json_t *lbs, char *err, size_t errlen)
 	}
 	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0 || fsync_dir(path) < 0)
 		goto fail_text;
+	if (written)
+		*written = len;
 	free(text);
 	return 0;
 fail_text:
@@ -106,6 +109,13 @@ cp_state_load(const char *path, int (*add)(void *arg, struct cp_lb *lb), void *a
 		if (access(path, F_OK) != 0)
 			return 0; /* first start */
 		snprintf(err, errlen, "state file %s: %s (line %d)", path, je.text, je.line);
+		return LB_EINVAL;
+	}
+	json_int_t ver = json_integer_value(json_object_get(root, "version"));
+	if (ver != STATE_VERSION) {
+		json_decref(root);
+		snprintf(err, errlen, "state file %s: version %lld, this edgelb-cp reads version %d",
+			 path, (long long)ver, STATE_VERSION);
 		return LB_EINVAL;
 	}
 	lbs = json_object_get(root, "loadbalancers");
