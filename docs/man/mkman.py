@@ -31,6 +31,34 @@ def config_section(ref, name):
     return "\n".join(out)
 
 
+def cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def tables_to_lists(text):
+    """A pipe table becomes a definition list: tbl cannot fit the reference's wide
+    tables in 80 columns, a list reads well at any width. Row "| `x` | int | 3 |"
+    under "| setting | type | default |" becomes "`x`" / ": type: int; default: 3"."""
+    out, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        if (lines[i].lstrip().startswith("|") and i + 1 < len(lines)
+                and re.match(r"^\|[-:| ]+\|$", lines[i + 1].strip())):
+            indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+            head = cells(lines[i])
+            i += 2
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                row = cells(lines[i])
+                out.append(indent + row[0])
+                out.append(indent + ":   " + "; ".join(
+                    f"{h.lower()}: {v}" for h, v in zip(head[1:], row[1:]) if v))
+                out.append("")
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
 def main():
     pandoc, src, ref, version, out = sys.argv[1:6]
     text = open(src, encoding="utf-8").read()
@@ -38,6 +66,7 @@ def main():
     text = re.sub(r"^@CONFIG_SECTION (.+)@$", lambda m: config_section(reftext, m.group(1)),
                   text, flags=re.M)
     text = text.replace("@VERSION@", version)
+    text = tables_to_lists(text)
     # Relative links of the docs mean nothing in a man page: keep their text.
     text = re.sub(r"\[([^\]]+)\]\((?!https?:)[^)]*\)", r"\1", text)
     subprocess.run([pandoc, "--standalone", "--from", "markdown", "--to", "man", "-o", out],
