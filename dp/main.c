@@ -26,6 +26,7 @@
 #include <rte_version.h>
 
 #include "arp.h"
+#include "capture.h"
 #include "config.h"
 #include "ctl.h"
 #include "dp.h"
@@ -168,6 +169,7 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	g_dp = &dp;
+	lb_capture_init(); /* optional: the dp runs without it */
 	if (lb_dp_build(&dp, err, sizeof(err)) < 0)
 		goto fail;
 	dp.arp = lb_arp_create(&dp, err, sizeof(err));
@@ -221,6 +223,7 @@ out:
 	lb_ctl_destroy(dp.ctl);
 	lb_arp_destroy(dp.arp);
 	lb_dp_teardown(&dp);
+	lb_capture_fini();
 out_eal:
 	rte_eal_cleanup();
 	return status;
