@@ -9,7 +9,8 @@ against tests/k8s/fake-apiserver (its watches and status writes), no dp. Both
 must pass `promtool check rules` and its unit tests (`promtool test rules`,
 tests/pkg/rules-test.yml); conf/grafana/edgelb.json must be a dashboard whose
 every panel has a query; and every edgelb_* metric name that the dashboard or the
-rules use must exist in one of the live pages.
+rules use must exist in one of the live pages. On the side: edgelbctl's bash completion
+completes load balancer names from the standalone cp's API.
 
   test_monitoring.py [--dump DIR]   (DIR: keep the two /metrics pages)
 
@@ -124,6 +125,22 @@ pools = ( { name = "public"; addresses = ["198.18.255.100-198.18.255.110"]; } );
         "name": "web", "ports": [{"port": 80, "protocol": "TCP"}],
         "backends": [{"address": "198.18.255.20"}],
         "health_check": {"type": "tcp", "interval_ms": 200, "timeout_ms": 100}}, "POST")
+    # bash completion of edgelbctl asks this API for load balancer names.
+    comp = subprocess.run(["bash", "-c", """
+        source /usr/share/bash-completion/bash_completion
+        source "$1"
+        # as bash splits "--server http://127.0.0.1:PORT" at its colons
+        IFS=: read -r scheme host port <<<"$2"
+        COMP_WORDS=(edgelbctl --server "$scheme" : "$host" : "$port" get lb "")
+        COMP_CWORD=9; COMP_LINE="edgelbctl --server $2 get lb "; COMP_POINT=${#COMP_LINE}
+        _edgelbctl edgelbctl "" lb
+        echo "${COMPREPLY[*]}"
+        """, "bash", os.path.join(SRC, "conf", "bash-completion", "edgelbctl"), api],
+        capture_output=True, text=True,
+        env=dict(os.environ, PATH=os.path.join(BUILD, "cp") + ":" + os.environ["PATH"]))
+    if comp.stdout.strip() != "default/web":
+        fail("bash completion of 'edgelbctl get lb <TAB>': %r %s" % (comp.stdout, comp.stderr))
+    ok("bash completion: 'edgelbctl --server ... get lb <TAB>' -> default/web, from the API")
     page = wait_for("dp services and backend health in /metrics", lambda: (
         lambda t: t if ("edgelb_dp_connected 1" in t and "edgelb_service_packets_total{" in t
                         and "edgelb_backend_health{" in t) else None)(http(api + "/metrics")),
