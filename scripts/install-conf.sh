@@ -13,9 +13,9 @@ mkdir -p "$dir"
 for f in "$@"; do
 	dst=$dir/$(basename "$f")
 	if [ -e "$dst" ]; then
-		echo "install-conf: keeping $dst (yours); examples in share/doc/edgelb/examples"
+		echo "install-conf: keeping $dst (yours); examples in share/doc/edgelb/examples" >&2
 	else
 		install -m 0644 "$f" "$dst"
-		echo "install-conf: installed $dst"
+		echo "install-conf: installed $dst" >&2
 	fi
 done
