@@ -39,6 +39,9 @@ ninja -C "$bdir" >/dev/null
 
 # 2. Stage.
 DESTDIR=$root meson install -C "$bdir" --no-rebuild --strip --quiet >/dev/null
+# As dh_strip does: no symbols, no .comment/.note sections.
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+	"$root/usr/sbin/edgelb-dp" "$root/usr/sbin/edgelb-cp" "$root/usr/bin/edgelbctl"
 doc=$root/usr/share/doc/edgelb
 gzip -9n "$root"/usr/share/man/man*/*
 install -m 0644 "$pkgdir/copyright" "$doc/copyright"
