@@ -107,6 +107,12 @@ comp=$(bash -c 'source /usr/share/bash-completion/bash_completion
 [ "$comp" = $'get\nlb pools' ] || fail "bash completion: got '$comp'"
 ok "bash completion: 'edgelbctl g' -> get, 'edgelbctl get ' -> lb pools"
 
+before=$(cat /proc/sys/vm/nr_hugepages)
+EDGELB_HUGEPAGES=1 /usr/libexec/edgelb/edgelb-hugepages || fail "edgelb-hugepages (asked for 1 page)"
+[ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ] || fail "edgelb-hugepages lowered vm.nr_hugepages"
+grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts || fail "no hugetlbfs on /dev/hugepages after edgelb-hugepages"
+ok "edgelb-hugepages (the unit's script) never lowers vm.nr_hugepages ($before) and leaves hugetlbfs mounted"
+
 echo "== an operator's conffile survives a reinstall"
 echo "# changed by the operator" >>/etc/edgelb/edgelb-cp.conf
 (cd "$tmp" && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
