@@ -89,6 +89,8 @@ main(int argc, char **argv)
 	}
 	if (cp_conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgelb-cp: %s: %s\n", path, err);
+		if (strcmp(path, DEFAULT_CONFIG) == 0)
+			usage(); /* no --config given: say how to give one */
 		return EXIT_FAILURE;
 	}
 	if (check) {
