@@ -12,7 +12,7 @@ checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 fail() { echo "FAIL: $*"; exit 1; }
 dest=$(mktemp -d /tmp/edgelb-install.XXXXXX)
-trap 'rm -rf "$dest"' EXIT
+trap 'rm -rf "$dest" "$dest.log1" "$dest.log2"' EXIT
 prefix=$(meson introspect --buildoptions "$BUILD" | python3 -c '
 import json, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
@@ -45,5 +45,4 @@ grep -q "^# the operator's change" "$dest$sysconf/edgelb/edgelb-cp.conf" || fail
 cmp -s "$(dirname "$0")/../../conf/edgelb-cp.conf" "$dest$pfx/$data/doc/edgelb/examples/edgelb-cp.conf" ||
 	fail "examples/edgelb-cp.conf is not the current example"
 ok "a second meson install keeps the operator's edgelb-cp.conf"
-rm -f "$dest.log1" "$dest.log2"
 echo "$checks passed, 0 failed"
