@@ -122,7 +122,9 @@ ports = ( { name = "p0"; device = "net_null0,no-rx=1"; role = "both";
         t0 = time.monotonic()
         n.pump(2.0)
         c = n.count("WATCHDOG=1", t0)
-        if c < 6:
+        # About 10 expected; a loaded machine may delay the control thread or the
+        # worker (a ping skipped), so only insist on a steady trickle.
+        if c < 4:
             fail("%d WATCHDOG=1 in 2 s, want about 10 (every %d ms)" % (c, WD_USEC // 2000))
         ok("edgelb-dp feeds the watchdog: %d pings in 2 s" % c)
 
