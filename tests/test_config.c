@@ -93,7 +93,7 @@ test_config_example_file_parses(void **state)
 	assert_int_equal(c.worker_lcores[0], 1);
 	assert_int_equal(c.worker_lcores[1], 2);
 	assert_true(c.hash_seed == 0x5eed5eed5eed5eedULL);
-	assert_int_equal(c.control_socket_mode, 0600);
+	assert_int_equal(c.control_socket_mode, 0660);
 
 	assert_int_equal(c.n_ports, 2);
 	assert_string_equal(c.ports[0].name, "ext");
