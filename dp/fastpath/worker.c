@@ -251,6 +251,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 					RTE_CACHE_LINE_SIZE, socket);
 	if (w->st->svc == NULL || w->st->real == NULL || w->cursor == NULL)
 		goto nomem;
+	for (uint32_t i = 0; i < lb_svcs_capacity(dp->svcs); i++)
+		lb_sched_cursor_reset(&w->cursor[i], 0); /* rr starts at the first backend */
 	snprintf(name, sizeof(name), "lb_handoff_%u", id);
 	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "lb_ctrl_%u", id);
