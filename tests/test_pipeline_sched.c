@@ -15,6 +15,9 @@
  *   198.18.0.104:80 dh   .10 .11 .12            one VIP, one backend
  *   198.18.0.105:80 maglev (the default)        unchanged: spread over all
  *
+ * Last, worker 1's conntrack is filled: a flow then goes without state, and rr and lc
+ * must still send all its packets to one backend (they take Maglev's answer).
+ *
  * Backends 198.19.0.10-.13 on port "int"; clients 198.18.x.y from port "ext".
  */
 #define _GNU_SOURCE /* sched_getaffinity */
@@ -43,6 +46,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "conntrack.h"
 #include "dp.h"
 #include "lb_addr.h"
 #include "lb_counters.h"
@@ -400,6 +404,29 @@ test_maglev_default_spreads_over_every_backend(void **state)
 }
 
 static void
+test_full_conntrack_keeps_a_stateless_flow_on_one_backend(void **state)
+{
+	struct lb_ct *ct = lb_worker_ct(dp.workers[1]);
+	int got[BURST];
+	uint32_t c = new_client();
+
+	(void)state;
+	/* fill worker 1's table with Maglev flows */
+	while (lb_ct_count(ct) < lb_ct_capacity(ct))
+		send_flows(1, 105, BURST, NULL, got);
+	uint64_t full = dp.wstats[1]->ev[LB_EV_CT_FULL];
+	/* an rr flow now goes without state: each packet is picked again, and lands alike */
+	int b = send_one(1, 100, c, 2222);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(send_one(1, 100, c, 2222), b);
+	assert_true(dp.wstats[1]->ev[LB_EV_CT_FULL] >= full + 6);
+	/* as does a least-connection one */
+	b = send_one(1, 102, c, 2223);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(send_one(1, 102, c, 2223), b);
+}
+
+static void
 test_no_drop_and_no_mbuf_leaked(void **state)
 {
 	(void)state;
@@ -480,6 +507,7 @@ main(void)
 		cmocka_unit_test(test_sh_keeps_one_client_on_one_backend_on_every_worker),
 		cmocka_unit_test(test_dh_sends_a_vip_to_one_backend),
 		cmocka_unit_test(test_maglev_default_spreads_over_every_backend),
+		cmocka_unit_test(test_full_conntrack_keeps_a_stateless_flow_on_one_backend),
 		cmocka_unit_test(test_no_drop_and_no_mbuf_leaked),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
