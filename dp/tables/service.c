@@ -243,7 +243,9 @@ maglev_key(uint8_t *k, const struct lb_backend_spec *b)
 /*
  * Maglev over the backends that take new flows: active ones with weight; when
  * none is left, draining ones (Kubernetes serving+terminating fallback); down
- * backends never.
+ * backends never. Built whatever the scheduler: the others take Maglev's answer
+ * while a worker's conntrack is full (dp/fastpath/pick.h). Their pick set holds
+ * the same backends.
  */
 static int
 build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
