@@ -48,6 +48,24 @@ enum lb_affinity {
 	LB_AFFINITY_CLIENTIP = 1,
 };
 
+/*
+ * How a new flow picks its backend (IPVS's schedulers plus Maglev; formulas in
+ * dp/lib/scheduler.h and docs/configuration.md). Only new flows are scheduled: a
+ * tracked connection keeps its backend, ClientIP affinity comes first.
+ */
+enum lb_sched {
+	LB_SCHED_MAGLEV = 0, /* consistent hash of the 5-tuple (default) */
+	LB_SCHED_RR = 1,     /* round robin */
+	LB_SCHED_WRR = 2,    /* weighted round robin */
+	LB_SCHED_LC = 3,     /* least connections */
+	LB_SCHED_WLC = 4,    /* weighted least connections */
+	LB_SCHED_SH = 5,     /* source (client address) hash */
+	LB_SCHED_DH = 6,     /* destination (VIP) hash */
+	LB_SCHED_SED = 7,    /* shortest expected delay */
+	LB_SCHED_NQ = 8,     /* never queue */
+};
+#define LB_SCHED_MAX LB_SCHED_NQ
+
 struct lb_backend_spec {
 	struct lb_addr addr;
 	uint16_t port;   /* host order */
@@ -63,6 +81,7 @@ struct lb_svc_spec {
 	uint8_t mode;   /* enum lb_mode */
 	uint32_t maglev_m;
 	uint8_t affinity;           /* enum lb_affinity */
+	uint8_t sched;              /* enum lb_sched */
 	uint32_t affinity_timeout;  /* seconds */
 	uint32_t n_backends;
 	struct lb_backend_spec *backends; /* malloc'd; owned by the spec */
@@ -77,6 +96,7 @@ lb_svc_spec_init(struct lb_svc_spec *s)
 	s->mode = LB_MODE_FNAT;
 	s->maglev_m = LB_MAGLEV_M_DEFAULT;
 	s->affinity = LB_AFFINITY_NONE;
+	s->sched = LB_SCHED_MAGLEV;
 	s->affinity_timeout = LB_AFFINITY_TIMEOUT_DEFAULT;
 }
 
@@ -107,6 +127,7 @@ extern const struct lb_name lb_proto_names[];         /* tcp, udp */
 extern const struct lb_name lb_mode_names[];          /* fnat, dnat */
 extern const struct lb_name lb_backend_state_names[]; /* active, draining, down */
 extern const struct lb_name lb_affinity_names[];      /* None, ClientIP */
+extern const struct lb_name lb_sched_names[];         /* maglev, rr, wrr, lc, wlc, sh, dh, sed, nq */
 
 /* The value named s (any case) into *val. Returns 0 or LB_EINVAL. */
 int lb_name_parse(const struct lb_name *tab, const char *s, unsigned *val);
@@ -124,10 +145,12 @@ const char *lb_backend_state_name(uint8_t s);
 int lb_backend_state_parse(const char *s, uint8_t *st);
 const char *lb_affinity_name(uint8_t a);
 int lb_affinity_parse(const char *s, uint8_t *a);
+const char *lb_sched_name(uint8_t s);
+int lb_sched_parse(const char *s, uint8_t *sc);
 
 /*
  * Check one service spec against the model's rules (VIP and backends of one
- * family, port 1..65535, weights, Maglev size prime, affinity timeout 1..86400,
+ * family, port 1..65535, weights, Maglev size prime, scheduler, affinity timeout 1..86400,
  * no duplicate backend address:port). Shared by the dp config file, the control
  * socket and edgelb-cp. Returns 0, or LB_EINVAL with "field: message" in err.
  */

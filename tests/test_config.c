@@ -117,6 +117,7 @@ test_config_example_file_parses(void **state)
 	assert_int_equal(c.services[0].port, 80);
 	assert_int_equal(c.services[0].proto, LB_PROTO_TCP);
 	assert_int_equal(c.services[0].mode, LB_MODE_FNAT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_MAGLEV);
 	assert_int_equal(c.services[0].n_backends, 3);
 	assert_int_equal(c.services[0].backends[2].weight, 2);
 	assert_int_equal(c.services[0].backends[2].state, LB_BACKEND_DRAINING);
@@ -293,12 +294,13 @@ test_config_names_are_read_in_any_case(void **state)
 	(void)state;
 	parse_ok(PORT0 "dp: { steering = \"RING\"; };\n"
 		 "services = ( { name = \"s\"; vip = \"198.18.0.100\"; port = 80; protocol = \"Udp\";\n"
-		 "  mode = \"DNAT\"; session_affinity = { type = \"clientip\"; };\n"
+		 "  mode = \"DNAT\"; scheduler = \"Wrr\"; session_affinity = { type = \"clientip\"; };\n"
 		 "  backends = ( { address = \"198.18.0.10\"; port = 80; state = \"Active\"; },\n"
 		 "    { address = \"198.18.0.11\"; port = 80; state = \"DOWN\"; } ); } );\n", &c);
 	assert_int_equal(c.steering, LB_STEER_RING);
 	assert_int_equal(c.services[0].proto, LB_PROTO_UDP);
 	assert_int_equal(c.services[0].mode, LB_MODE_DNAT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_WRR);
 	assert_int_equal(c.services[0].affinity, LB_AFFINITY_CLIENTIP);
 	assert_int_equal(c.services[0].backends[0].state, LB_BACKEND_ACTIVE);
 	assert_int_equal(c.services[0].backends[1].state, LB_BACKEND_DOWN);
@@ -316,6 +318,7 @@ test_config_service_defaults(void **state)
 	assert_int_equal(c.services[0].proto, LB_PROTO_TCP);
 	assert_int_equal(c.services[0].mode, LB_MODE_FNAT);
 	assert_int_equal(c.services[0].maglev_m, LB_MAGLEV_M_DEFAULT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_MAGLEV);
 	assert_int_equal(c.services[0].affinity, LB_AFFINITY_NONE);
 	assert_int_equal(c.services[0].affinity_timeout, LB_AFFINITY_TIMEOUT_DEFAULT);
 	assert_int_equal(c.services[0].n_backends, 0); /* no backends is valid */
@@ -422,6 +425,9 @@ static const struct bad_case bad_cases[] = {
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80;\n"
 	  "  maglev_size = 65536; } );\n",
 	  "services.[0].maglev_size: 65536 is not a prime in 3..1048573" },
+	{ "unknown scheduler",
+	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80; scheduler = \"lblc\"; } );\n",
+	  "services.[0].scheduler: 'lblc' is not one of maglev, rr, wrr, lc, wlc, sh, dh, sed, nq (line 3)" },
 	{ "maglev size above the maximum",
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80; maglev_size = 1048583; } );\n",
 	  "services.[0].maglev_size: 1048583 is not a prime" },

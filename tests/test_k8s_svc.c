@@ -1192,6 +1192,38 @@ test_translate_external_traffic_policy_local_is_dnat(void **state)
 	cp_lb_free(&lb);
 }
 
+static void
+test_translate_scheduler_annotation(void **state)
+{
+	struct cp_lb lb;
+	struct lb_svc_spec *v;
+	char warn[512];
+	uint32_t n;
+
+	(void)state;
+	/* none: Maglev */
+	translate_ok(svc_with("{}"), jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_MAGLEV);
+	cp_lb_free(&lb);
+	/* any case, down to every dp service */
+	translate_ok(svc_with("{'metadata': {'annotations': {'edgelb.io/scheduler': 'WLC'}}}"),
+		     jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_WLC);
+	assert_string_equal(warn, "");
+	n = specs_of(&lb, &v);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(v[i].sched, LB_SCHED_WLC);
+	free_specs(v, n);
+	cp_lb_free(&lb);
+	/* unknown: the Service still gets its address, with Maglev and a warning */
+	translate_ok(svc_with("{'metadata': {'annotations': {'edgelb.io/scheduler': 'lblc'}}}"),
+		     jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_MAGLEV);
+	if (strstr(warn, "edgelb.io/scheduler") == NULL || strstr(warn, "lblc") == NULL)
+		fail_msg("warning does not name the annotation: \"%s\"", warn);
+	cp_lb_free(&lb);
+}
+
 /* ---------------------------------------------------------------- annotations and addresses */
 
 static const char dual_stack[] =
@@ -1473,6 +1505,7 @@ main(void)
 		cmocka_unit_test(test_translate_source_range_host_bits_are_cleared),
 		cmocka_unit_test(test_translate_rejects_bad_source_ranges),
 		cmocka_unit_test(test_translate_external_traffic_policy_local_is_dnat),
+		cmocka_unit_test(test_translate_scheduler_annotation),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_address),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_per_family),
 		cmocka_unit_test(test_translate_lb_ips_annotation_tolerates_whitespace),

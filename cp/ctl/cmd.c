@@ -439,7 +439,10 @@ cmd_stats(struct ctl *c)
 		snprintf(n[0], 32, "%lld", out_jint(v, "active_connections"));
 		snprintf(n[1], 32, "%lld", out_jint(v, "packets"));
 		snprintf(n[2], 32, "%lld", out_jint(v, "bytes"));
-		out_tbl_row(&t, out_jstr(v, "name"), addr, out_jstr(v, "mode"), "", n[0], n[1], n[2]);
+		char ms[48];
+		snprintf(ms, sizeof(ms), "%s/%s", out_jstr(v, "mode"),
+			 out_jstr(v, "scheduler")[0] ? out_jstr(v, "scheduler") : "maglev");
+		out_tbl_row(&t, out_jstr(v, "name"), addr, ms, "", n[0], n[1], n[2]);
 		json_array_foreach(json_object_get(v, "backends"), j, b) {
 			char w[32];
 			out_hostport(out_jstr(b, "address"), out_jint(b, "port"), hp, sizeof(hp));

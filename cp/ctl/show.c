@@ -135,7 +135,8 @@ show_lb_detail(const json_t *lb)
 		snprintf(aff, sizeof(aff), "ClientIP %llds", out_jint(sa, "timeout_seconds"));
 	else
 		snprintf(aff, sizeof(aff), "%s", out_jstr(sa, "type")[0] ? out_jstr(sa, "type") : "None");
-	printf("%s  %s  (%s, affinity %s)\n", key, out_str(&s), out_jstr(lb, "mode"), aff);
+	printf("%s  %s  (%s, scheduler %s, affinity %s)\n", key, out_str(&s), out_jstr(lb, "mode"),
+	       out_jstr(lb, "scheduler")[0] ? out_jstr(lb, "scheduler") : "maglev", aff);
 	free(s.p);
 	if (strcmp(out_jstr(st, "state"), "active") != 0)
 		printf("  %s: %s\n", out_jstr(st, "state"), out_jstr(st, "message"));

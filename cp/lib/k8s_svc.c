@@ -384,6 +384,10 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	json_decref(ranges);
 	const char *etp = json_string_value(json_object_get(spec, "externalTrafficPolicy"));
 	lb->mode = etp && strcmp(etp, "Local") == 0 ? LB_MODE_DNAT : LB_MODE_FNAT;
+	/* A scheduler the dp does not know is not worth an address: Maglev, and say so. */
+	const char *sched = json_string_value(json_object_get(ann, CP_ANN_SCHED));
+	if (sched && *sched && lb_sched_parse(sched, &lb->sched) < 0)
+		warn_add(warn, warnlen, "%s: '%s' is not a scheduler, using maglev", CP_ANN_SCHED, sched);
 
 	rc = slices_to_backends(slices, lb->name, lb->ns, lb, warn, warnlen);
 	if (rc < 0)

@@ -18,6 +18,7 @@
  *   spec.ipFamilies                   -> address families
  *   edgelb.io/loadBalancerIPs, spec.loadBalancerIP (deprecated; both -> error)
  *   edgelb.io/address-pool, edgelb.io/allow-shared-ip
+ *   edgelb.io/scheduler               -> scheduler (unknown name: maglev + warn)
  */
 #ifndef LB_CP_K8S_SVC_H
 #define LB_CP_K8S_SVC_H
@@ -32,6 +33,7 @@
 #define CP_ANN_IPS "edgelb.io/loadBalancerIPs"
 #define CP_ANN_POOL "edgelb.io/address-pool"
 #define CP_ANN_SHARE "edgelb.io/allow-shared-ip"
+#define CP_ANN_SCHED "edgelb.io/scheduler"
 #define CP_ANN_RANGES "service.beta.kubernetes.io/load-balancer-source-ranges"
 #define CP_SVC_NAME_LABEL "kubernetes.io/service-name"
 

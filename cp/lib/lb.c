@@ -64,6 +64,7 @@ cp_lb_init(struct cp_lb *lb, const struct cp_health_check *hc_defaults)
 	lb->affinity = LB_AFFINITY_NONE;
 	lb->affinity_timeout = LB_AFFINITY_TIMEOUT_DEFAULT;
 	lb->mode = LB_MODE_FNAT;
+	lb->sched = LB_SCHED_MAGLEV;
 	lb->hc = hc_defaults ? *hc_defaults : builtin_hc;
 	lb->hc.path[sizeof(lb->hc.path) - 1] = '\0';
 	if (lb->hc.path[0] != '/')
@@ -296,6 +297,7 @@ cp_lb_to_json(const struct cp_lb *lb, const uint8_t *health)
 									      sizeof(buf))));
 	rc |= json_object_set_new(o, "source_ranges", rs);
 	rc |= json_object_set_new(o, "mode", json_string(lb_mode_name(lb->mode)));
+	rc |= json_object_set_new(o, "scheduler", json_string(lb_sched_name(lb->sched)));
 	rc |= json_object_set_new(o, "health_check", hc_json(&lb->hc));
 	rc |= json_object_set_new(o, "alloc_pool", jstr(lb->alloc_pool));
 	if (lb->uid[0])
@@ -457,6 +459,7 @@ cp_lb_dp_specs(const struct cp_lb *lb, const uint8_t *health, struct lb_svc_spec
 			s->port = p->port;
 			s->proto = p->proto;
 			s->mode = lb->mode;
+			s->sched = lb->sched;
 			s->maglev_m = LB_MAGLEV_M_DEFAULT;
 			s->affinity = lb->affinity;
 			s->affinity_timeout = lb->affinity_timeout;

@@ -85,6 +85,7 @@ struct cp_lb {
 	uint32_t n_ranges;
 	struct lb_prefix *ranges;             /* malloc'd; loadBalancerSourceRanges */
 	uint8_t mode;                         /* enum lb_mode */
+	uint8_t sched;                        /* enum lb_sched; LB_SCHED_MAGLEV default */
 	struct cp_health_check hc;
 	/* status: filled by the control plane, never by a request */
 	uint32_t n_ips;

@@ -4,7 +4,7 @@
  *
  * Called by the API (cp/api), the store (cp/store) and the Kubernetes controller
  * (cp/kube), under their own locks; keeps no state and does no I/O. Pure C over
- * jansson. Names (protocol, mode, state, affinity and health-check types) go
+ * jansson. Names (protocol, mode, scheduler, state, affinity, health-check types) go
  * through the contract's name tables (include/lb_model.h): any case is read.
  *
  * Decoding is strict, house style of dp/lib/svc_json.c: unknown fields are errors,
@@ -474,7 +474,7 @@ decode_status(const json_t *s, struct cp_lb *lb, char *err, size_t errlen)
 
 static const char *const lb_keys[] = {
 	"name", "namespace", "pool", "ips", "ip_families", "sharing_key", "ports", "backends",
-	"session_affinity", "source_ranges", "mode", "health_check",
+	"session_affinity", "source_ranges", "mode", "scheduler", "health_check",
 	/* output fields: read by the state file, ignored in API bodies */
 	"status", "alloc_pool", "requested_ips", "uid", NULL,
 };
@@ -561,6 +561,12 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 	a = lb_json_member(j, "mode");
 	if (a != NULL && (!json_is_string(a) || lb_mode_parse(json_string_value(a), &lb->mode) < 0))
 		return lb_json_fail(err, errlen, "mode: must be \"fnat\" or \"dnat\"");
+	a = lb_json_member(j, "scheduler");
+	if (a != NULL && (!json_is_string(a) || lb_sched_parse(json_string_value(a), &lb->sched) < 0)) {
+		char names[96];
+		return lb_json_fail(err, errlen, "scheduler: must be one of %s",
+				    lb_names_join(lb_sched_names, names, sizeof(names)));
+	}
 	a = lb_json_member(j, "health_check");
 	if (a != NULL && (rc = decode_hc(a, &lb->hc, err, errlen)) < 0)
 		return rc;

@@ -109,7 +109,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
 	}
 	if (rid == LB_AFF_NONE) {
-		uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+		uint16_t bi = pick_backend(w, p, svc, fh); /* pick.h: Maglev or IPVS's */
 		if (bi == LB_MAGLEV_EMPTY) {
 			drop(w, m, LB_DROP_NO_BACKEND);
 			return NULL;

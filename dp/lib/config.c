@@ -565,6 +565,8 @@ static const struct lb_conf_cmd svc_cmds[] = {
 	  lb_mode_names },
 	{ "maglev_size", LB_CONF_INT, set_maglev, SVC(maglev_m), 3, LB_MAGLEV_M_MAX,
 	  LB_MAGLEV_M_DEFAULT, LB_CONF_DEF, NULL },
+	{ "scheduler", LB_CONF_STR, lb_conf_set_enum, SVC(sched), 0, 0, LB_SCHED_MAGLEV,
+	  LB_CONF_DEF, lb_sched_names },
 	{ "session_affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
 	  svc_affinity_cmds },
 	{ "source_ranges", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_SOURCE_RANGES,

@@ -48,6 +48,19 @@ const struct lb_name lb_affinity_names[] = {
 	{ NULL, 0 },
 };
 
+const struct lb_name lb_sched_names[] = {
+	{ "maglev", LB_SCHED_MAGLEV },
+	{ "rr", LB_SCHED_RR },
+	{ "wrr", LB_SCHED_WRR },
+	{ "lc", LB_SCHED_LC },
+	{ "wlc", LB_SCHED_WLC },
+	{ "sh", LB_SCHED_SH },
+	{ "dh", LB_SCHED_DH },
+	{ "sed", LB_SCHED_SED },
+	{ "nq", LB_SCHED_NQ },
+	{ NULL, 0 },
+};
+
 int
 lb_name_parse(const struct lb_name *tab, const char *s, unsigned *val)
 {
@@ -148,6 +161,18 @@ lb_affinity_parse(const char *s, uint8_t *a)
 	return parse_u8(lb_affinity_names, s, a);
 }
 
+const char *
+lb_sched_name(uint8_t s)
+{
+	return lb_name_of(lb_sched_names, s, "?");
+}
+
+int
+lb_sched_parse(const char *s, uint8_t *sc)
+{
+	return parse_u8(lb_sched_names, s, sc);
+}
+
 /* ---------------------------------------------------------------- service validation */
 
 static const char *
@@ -232,6 +257,9 @@ lb_svc_spec_check(const struct lb_svc_spec *s, char *msg, size_t len, char *wher
 		BAD("mode", "%u is neither fnat nor dnat", s->mode);
 	if (!lb_maglev_m_valid(s->maglev_m))
 		BAD("maglev_size", "%u is not a prime in 3..%u", s->maglev_m, LB_MAGLEV_M_MAX);
+	if (s->sched > LB_SCHED_MAX)
+		BAD("scheduler", "%u is not one of %s", s->sched,
+		    lb_names_join(lb_sched_names, buf, sizeof(buf)));
 	if (s->affinity != LB_AFFINITY_NONE && s->affinity != LB_AFFINITY_CLIENTIP)
 		BAD("session_affinity.type", "%u is neither None nor ClientIP", s->affinity);
 	if (s->affinity_timeout < 1 || s->affinity_timeout > LB_AFFINITY_TIMEOUT_MAX)

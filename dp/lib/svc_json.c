@@ -3,7 +3,7 @@
  *
  * Part of edgelb-contract. Called by the dp control thread for `service.upsert`
  * and by edgelb-cp's dp sync thread when it sends one. Pure C: jansson only.
- * Names (protocol, mode, state, affinity type) go through the contract's one
+ * Names (protocol, mode, scheduler, state, affinity type) go through the contract's one
  * name table (include/lb_model.h), so their case rule is the config file's.
  */
 #include <stdarg.h>
@@ -17,7 +17,7 @@
 #include "lb_svc_json.h"
 
 static const char *const svc_keys[] = {
-	LB_F_NAME, LB_F_VIP, LB_F_PORT, LB_F_PROTOCOL, LB_F_MODE, LB_F_MAGLEV_SIZE,
+	LB_F_NAME, LB_F_VIP, LB_F_PORT, LB_F_PROTOCOL, LB_F_MODE, LB_F_MAGLEV_SIZE, LB_F_SCHEDULER,
 	LB_F_AFFINITY, LB_F_SOURCE_RANGES, LB_F_BACKENDS, NULL,
 };
 static const char *const backend_keys[] = {
@@ -108,6 +108,15 @@ decode(const json_t *j, struct lb_svc_spec *s, char *err, size_t errlen)
 		if (!lb_maglev_m_valid((uint32_t)v))
 			return lb_json_fail(err, errlen, "maglev_size: %lld is not a prime", v);
 		s->maglev_m = (uint32_t)v;
+	}
+
+	rc = lb_json_str(j, LB_F_SCHEDULER, "", false, &str, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && lb_sched_parse(str, &s->sched) < 0) {
+		char names[96];
+		return lb_json_fail(err, errlen, "scheduler: '%s' is not one of %s", str,
+				    lb_names_join(lb_sched_names, names, sizeof(names)));
 	}
 
 	a = json_object_get(j, LB_F_AFFINITY);
@@ -211,6 +220,9 @@ lb_svc_spec_to_json(const struct lb_svc_spec *s)
 	rc |= json_object_set_new(o, LB_F_PROTOCOL, json_string(lb_proto_name(s->proto)));
 	rc |= json_object_set_new(o, LB_F_MODE, json_string(lb_mode_name(s->mode)));
 	rc |= json_object_set_new(o, LB_F_MAGLEV_SIZE, json_integer(s->maglev_m));
+	/* Maglev is the default: left out, so a dp that predates schedulers still takes it. */
+	if (s->sched != LB_SCHED_MAGLEV)
+		rc |= json_object_set_new(o, LB_F_SCHEDULER, json_string(lb_sched_name(s->sched)));
 	rc |= json_object_set_new(o, LB_F_AFFINITY,
 				  json_pack("{s:s, s:I}", LB_F_AFFINITY_TYPE,
 					    lb_affinity_name(s->affinity), LB_F_AFFINITY_TIMEOUT,

@@ -100,6 +100,7 @@ free_svc(struct lb_svc *svc)
 	if (svc == NULL)
 		return;
 	free((void *)svc->table);
+	lb_sched_free(&svc->pick);
 	free((void *)svc->real_ids);
 	free((void *)svc->ranges);
 	lb_svc_spec_free(&svc->spec);
@@ -242,7 +243,9 @@ maglev_key(uint8_t *k, const struct lb_backend_spec *b)
 /*
  * Maglev over the backends that take new flows: active ones with weight; when
  * none is left, draining ones (Kubernetes serving+terminating fallback); down
- * backends never.
+ * backends never. Built whatever the scheduler: the others take Maglev's answer
+ * while a worker's conntrack is full (dp/fastpath/pick.h). Their pick set holds
+ * the same backends.
  */
 static int
 build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
@@ -268,6 +271,14 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
 	}
 	rc = lb_maglev_build(table, sp->maglev_m, mb, n, seed);
 	svc->pick_state = want;
+	if (rc == 0 && sp->sched != LB_SCHED_MAGLEV) {
+		/* the same backends as the Maglev table, in sorted order */
+		uint16_t *w = malloc(sizeof(*w) * (n ? n : 1));
+		for (uint32_t i = 0; w != NULL && i < n; i++)
+			w[i] = (uint16_t)mb[i].weight;
+		rc = w != NULL ? lb_sched_build(&svc->pick, sp->sched, w, n) : LB_ENOMEM;
+		free(w);
+	}
 out:
 	free(mb);
 	free(keys);
@@ -363,6 +374,7 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 	svc->proto = spec->proto;
 	svc->mode = spec->mode;
 	svc->affinity = spec->affinity;
+	svc->sched = spec->sched;
 	svc->affinity_timeout_ms = spec->affinity_timeout * 1000u;
 	svc->m = spec->maglev_m;
 	svc->n_backends = sp->n_backends;
@@ -386,7 +398,7 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 		}
 	rc = build_table(svc, sp, s->seed);
 	if (rc < 0) {
-		snprintf(err, errlen, "maglev table: %s", lb_strerror(rc));
+		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
 		goto fail;
 	}
 
