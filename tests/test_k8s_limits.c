@@ -67,7 +67,7 @@ translate(json_t *svc, struct cp_lb *lb, char *err, size_t errlen)
 {
 	char warn[256];
 	json_t *none = json_array();
-	int rc = cp_k8s_translate(svc, none, &hc, lb, warn, sizeof(warn), err, errlen);
+	int rc = cp_k8s_svc_translate(svc, none, &hc, lb, warn, sizeof(warn), err, errlen);
 
 	json_decref(none);
 	json_decref(svc);
@@ -210,7 +210,7 @@ test_slim_slice_keeps_what_translate_reads_and_nothing_else(void **state)
 {
 	struct cp_lb a, b;
 	char err[256] = "", warn[256];
-	json_t *full = jload(full_slice), *slim = cp_k8s_slim(full, true);
+	json_t *full = jload(full_slice), *slim = cp_k8s_svc_slim(full, true);
 	json_t *svc = jload(base_svc);
 
 	(void)state;
@@ -223,8 +223,8 @@ test_slim_slice_keeps_what_translate_reads_and_nothing_else(void **state)
 	assert_true(strlen(text) < strlen(full_slice) / 2);
 	free(text);
 	json_t *l1 = json_pack("[O]", full), *l2 = json_pack("[O]", slim);
-	assert_int_equal(cp_k8s_translate(svc, l1, &hc, &a, warn, sizeof(warn), err, sizeof(err)), 0);
-	assert_int_equal(cp_k8s_translate(svc, l2, &hc, &b, warn, sizeof(warn), err, sizeof(err)), 0);
+	assert_int_equal(cp_k8s_svc_translate(svc, l1, &hc, &a, warn, sizeof(warn), err, sizeof(err)), 0);
+	assert_int_equal(cp_k8s_svc_translate(svc, l2, &hc, &b, warn, sizeof(warn), err, sizeof(err)), 0);
 	json_t *ja = cp_lb_to_json(&a, NULL), *jb = cp_lb_to_json(&b, NULL);
 	assert_true(json_equal(ja, jb));
 	assert_int_equal(a.n_backends, 2);
@@ -253,7 +253,7 @@ test_key_of_longest_slice_name_is_whole(void **state)
 	ns[63] = '\0';
 	json_t *o = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", ns);
 	snprintf(want, sizeof(want), "%s/%s", ns, name);
-	assert_string_equal(cp_k8s_key(o, key, sizeof(key)), want);
+	assert_string_equal(cp_k8s_svc_key(o, key, sizeof(key)), want);
 	assert_int_equal(strlen(key), 63 + 1 + 253);
 	json_decref(o);
 }

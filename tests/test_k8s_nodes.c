@@ -48,7 +48,7 @@ static int
 parse(const char *text, struct cp_node *n)
 {
 	json_t *j = jload(text);
-	int rc = cp_k8s_node_parse(j, "InternalIP", n);
+	int rc = cp_k8s_nodes_parse(j, "InternalIP", n);
 
 	json_decref(j);
 	return rc;
@@ -81,11 +81,11 @@ test_node_address_type_is_configurable_and_dual_stack_puts_ipv4_first(void **sta
 	struct lb_addr v4 = addr("10.0.0.11"), v6 = addr("fd00::11"), ext = addr("203.0.113.11");
 
 	(void)state;
-	assert_int_equal(cp_k8s_node_parse(j, "InternalIP", &n), 1);
+	assert_int_equal(cp_k8s_nodes_parse(j, "InternalIP", &n), 1);
 	assert_int_equal(n.n_addrs, 2); /* the first of each family */
 	assert_true(lb_addr_eq(&n.addrs[0], &v4));
 	assert_true(lb_addr_eq(&n.addrs[1], &v6));
-	assert_int_equal(cp_k8s_node_parse(j, "ExternalIP", &n), 1);
+	assert_int_equal(cp_k8s_nodes_parse(j, "ExternalIP", &n), 1);
 	assert_int_equal(n.n_addrs, 1);
 	assert_true(lb_addr_eq(&n.addrs[0], &ext));
 	json_decref(j);
@@ -143,15 +143,15 @@ test_wants_nodes_annotation_overrides_the_default(void **state)
 	char warn[256] = "";
 
 	(void)state;
-	assert_false(cp_k8s_wants_nodes(s, false, warn, sizeof(warn)));
-	assert_true(cp_k8s_wants_nodes(s, true, warn, sizeof(warn)));
+	assert_false(cp_k8s_nodes_wanted(s, false, warn, sizeof(warn)));
+	assert_true(cp_k8s_nodes_wanted(s, true, warn, sizeof(warn)));
 	json_object_set_new(ann, CP_ANN_BACKENDS, json_string("Nodes"));
-	assert_true(cp_k8s_wants_nodes(s, false, warn, sizeof(warn)));
+	assert_true(cp_k8s_nodes_wanted(s, false, warn, sizeof(warn)));
 	json_object_set_new(ann, CP_ANN_BACKENDS, json_string("pods"));
-	assert_false(cp_k8s_wants_nodes(s, true, warn, sizeof(warn)));
+	assert_false(cp_k8s_nodes_wanted(s, true, warn, sizeof(warn)));
 	assert_string_equal(warn, "");
 	json_object_set_new(ann, CP_ANN_BACKENDS, json_string("hosts"));
-	assert_true(cp_k8s_wants_nodes(s, true, warn, sizeof(warn)));
+	assert_true(cp_k8s_nodes_wanted(s, true, warn, sizeof(warn)));
 	assert_non_null(strstr(warn, "hosts"));
 	json_decref(s);
 }
@@ -171,8 +171,8 @@ lb_of(const char *spec_patch, const char *nodes_text, struct cp_lb *lb, char *wa
 		json_object_update(json_object_get(s, "spec"), p);
 		json_decref(p);
 	}
-	assert_int_equal(cp_k8s_translate(s, none, &hc, lb, warn, warnlen, err, sizeof(err)), 0);
-	assert_int_equal(cp_k8s_node_backends(s, nodes, "InternalIP", lb, warn, warnlen), 0);
+	assert_int_equal(cp_k8s_svc_translate(s, none, &hc, lb, warn, warnlen, err, sizeof(err)), 0);
+	assert_int_equal(cp_k8s_nodes_backends(s, nodes, "InternalIP", lb, warn, warnlen), 0);
 	json_decref(s);
 	json_decref(nodes);
 	json_decref(none);

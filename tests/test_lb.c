@@ -704,11 +704,11 @@ test_lb_name_valid(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_true(cp_name_valid(good[i]));
+		assert_true(cp_lb_name_valid(good[i]));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (cp_name_valid(bad[i]))
+		if (cp_lb_name_valid(bad[i]))
 			fail_msg("'%s' accepted", bad[i]);
-	assert_false(cp_name_valid(NULL));
+	assert_false(cp_lb_name_valid(NULL));
 }
 
 /* ---------------------------------------------------- status in API bodies */

@@ -587,7 +587,7 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 	a->conf = conf;
 	a->store = store;
 	a->dps = dps;
-	int port = cp_listen_parse(conf->api_listen, &ss, &sl, &v6);
+	int port = cp_conf_listen_parse(conf->api_listen, &ss, &sl, &v6);
 	if (port < 0) {
 		snprintf(err, errlen, "api.listen: '%s' is not address:port", conf->api_listen);
 		free(a);

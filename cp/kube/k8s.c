@@ -50,7 +50,7 @@ mark_for(struct watch *w, const json_t *obj)
 	char key[CP_KEY_MAX];
 
 	if (w == &w->k->svc) {
-		mark_locked(w->k, cp_k8s_key(obj, key, sizeof(key)));
+		mark_locked(w->k, cp_k8s_svc_key(obj, key, sizeof(key)));
 		return;
 	}
 	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
@@ -91,7 +91,7 @@ list(struct watch *w, char *err, size_t errlen)
 		json_array_foreach(json_object_get(r, "items"), i, it) {
 			char key[CP_KEY_MAX];
 			/* Only what reconcile reads is kept (slices: no topology, hints, targetRef). */
-			json_object_set_new(all, cp_k8s_key(it, key, sizeof(key)), cp_k8s_slim(it, w == &k->eps));
+			json_object_set_new(all, cp_k8s_svc_key(it, key, sizeof(key)), cp_k8s_svc_slim(it, w == &k->eps));
 		}
 		if (rv[0] == '\0' && json_string_value(json_object_get(meta, "resourceVersion")))
 			snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(meta, "resourceVersion")));
@@ -152,14 +152,14 @@ on_event(void *arg, const char *line, size_t len)
 	w->last_event_unix = cp_now_unix();
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0) {
 		char key[CP_KEY_MAX];
-		cp_k8s_key(obj, key, sizeof(key));
+		cp_k8s_svc_key(obj, key, sizeof(key));
 		json_t *was = json_object_get(w->objs, key);
 		if (was)
 			mark_for(w, was); /* a slice may have moved to another Service */
 		if (type[0] == 'D')
 			json_object_del(w->objs, key);
 		else
-			json_object_set_new(w->objs, key, cp_k8s_slim(obj, w == &k->eps));
+			json_object_set_new(w->objs, key, cp_k8s_svc_slim(obj, w == &k->eps));
 		mark_for(w, obj);
 		w->events++;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
@@ -413,7 +413,7 @@ reconcile(struct cp_k8s *k, const char *key)
 	bool leader = cp_k8s_is_leader(k);
 	const char *uid = uid_of(svc);
 	bool deleting = json_object_get(json_object_get(svc, "metadata"), "deletionTimestamp") != NULL;
-	if (svc == NULL || deleting || !cp_k8s_ours(svc, k->conf->lb_class, k->conf->default_class)) {
+	if (svc == NULL || deleting || !cp_k8s_svc_ours(svc, k->conf->lb_class, k->conf->default_class)) {
 		/* Release only on delete, type change away from LoadBalancer, or class change. */
 		rc = release(k, ns, name, svc, leader);
 		pthread_mutex_lock(&k->mu);
@@ -429,7 +429,7 @@ reconcile(struct cp_k8s *k, const char *key)
 		if ((rc = release(k, ns, name, NULL, false)) < 0)
 			goto out;
 	}
-	if (cp_k8s_translate(svc, slices, &k->conf->hc, &lb, warn, sizeof(warn), err, sizeof(err)) < 0) {
+	if (cp_k8s_svc_translate(svc, slices, &k->conf->hc, &lb, warn, sizeof(warn), err, sizeof(err)) < 0) {
 		/* A bad edit: a Service that has addresses keeps them, its status and its dp service. */
 		if (had && old.n_ips) {
 			cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s; keeping %s%s", err,
@@ -601,7 +601,7 @@ reconcile_run(void *arg)
 				json_object_foreach(batch, kk, vv) {
 					struct lb_addr st[2];
 					const json_t *o = json_object_get(k->svc.objs, kk);
-					bool has = o && cp_k8s_status_ips(o, st) > 0;
+					bool has = o && cp_k8s_svc_status_ips(o, st) > 0;
 					if (has == (pass == 0))
 						json_object_set(ordered, kk, vv);
 				}
@@ -629,7 +629,7 @@ reconcile_run(void *arg)
 		uint32_t handled = 0;
 		pthread_mutex_lock(&k->mu);
 		json_object_foreach(k->svc.objs, key, v)
-			handled += cp_k8s_ours(v, k->conf->lb_class, k->conf->default_class);
+			handled += cp_k8s_svc_ours(v, k->conf->lb_class, k->conf->default_class);
 		k->handled = handled;
 		pthread_mutex_unlock(&k->mu);
 		if (failed)

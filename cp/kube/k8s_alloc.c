@@ -45,7 +45,7 @@ int
 cp_k8s_follow(struct cp_k8s *k, const json_t *svc, struct cp_lb *lb)
 {
 	struct lb_addr st[2];
-	uint32_t n = cp_k8s_status_ips(svc, st);
+	uint32_t n = cp_k8s_svc_status_ips(svc, st);
 	struct cp_lb old;
 	json_t *out = NULL;
 	char err[512];
@@ -88,7 +88,7 @@ cp_k8s_allocate(struct cp_k8s *k, const json_t *svc, struct cp_lb *lb, const str
 		json_t **out, bool *kept, char *err, size_t errlen)
 {
 	struct lb_addr st[2];
-	uint32_t n = cp_k8s_status_ips(svc, st);
+	uint32_t n = cp_k8s_svc_status_ips(svc, st);
 	struct cp_lb keep;
 	int rc;
 

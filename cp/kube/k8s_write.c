@@ -62,7 +62,7 @@ cp_k8s_event(struct cp_k8s *k, const json_t *svc, const char *type, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cp_k8s_key(svc, key, sizeof(key));
+	cp_k8s_svc_key(svc, key, sizeof(key));
 	snprintf(said, sizeof(said), "%s: %s", reason, msg);
 	pthread_mutex_lock(&k->mu);
 	const char *last = json_string_value(json_object_get(k->said, key));

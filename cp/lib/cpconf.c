@@ -39,7 +39,7 @@ set_listen(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_con
 	bool v6;
 	int rc = lb_conf_set_str(x, s, cmd, base);
 
-	if (rc == 0 && cp_listen_parse((char *)base + cmd->off, &ss, &sl, &v6) < 0)
+	if (rc == 0 && cp_conf_listen_parse((char *)base + cmd->off, &ss, &sl, &v6) < 0)
 		return lb_conf_fail(x, s, NULL,
 				    "'%s' is not address:port (e.g. \"127.0.0.1:8470\")",
 				    config_setting_get_string(s));
@@ -119,7 +119,7 @@ set_range(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf
 {
 	const char *v = config_setting_get_string(s);
 
-	if (lb_ip_range_parse(v, (struct lb_ip_range *)((char *)base + cmd->off)) < 0)
+	if (lb_ipam_range_parse(v, (struct lb_ip_range *)((char *)base + cmd->off)) < 0)
 		return lb_conf_fail(x, s, NULL, "'%s' is not a CIDR, range or address", v);
 	return 0;
 }
@@ -151,7 +151,7 @@ check_pool(struct lb_conf_ctx *x, const config_setting_t *e, void *elem, int i, 
 	const struct cp_conf *c = base;
 	const struct lb_pool_conf *pc = elem;
 
-	if (!cp_name_valid(pc->name))
+	if (!cp_lb_name_valid(pc->name))
 		return lb_conf_fail(x, e, "name",
 				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
 	if (pc->n_ranges == 0)
@@ -197,7 +197,7 @@ set_le(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cm
 
 	if (rc < 0)
 		return rc;
-	if (!cp_name_valid(c->le_namespace))
+	if (!cp_lb_name_valid(c->le_namespace))
 		return lb_conf_fail(x, s, "namespace",
 				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
 	/* client-go's rule: the old leader stops before a new one may take over. */
@@ -237,7 +237,7 @@ static const struct lb_conf_cmd root_cmds[] = {
 
 /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" -> socket address. */
 int
-cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
+cp_conf_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
 {
 	char host[128];
 	const char *colon;

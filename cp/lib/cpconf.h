@@ -52,7 +52,7 @@ struct cp_conf {
 
 void cp_conf_defaults(struct cp_conf *c);
 /* "127.0.0.1:8470", "[::1]:8470" -> socket address; returns the port or -1. */
-int cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6);
+int cp_conf_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6);
 /* Parse a file / a string. Returns 0 or LB_EINVAL with a message naming the setting. */
 int cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen);
 int cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen);

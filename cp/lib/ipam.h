@@ -75,7 +75,7 @@ struct lb_ipam;
  * "2001:db8::/120", "198.18.0.10-198.18.0.20", or a single address. Returns 0 or
  * LB_EINVAL.
  */
-int lb_ip_range_parse(const char *s, struct lb_ip_range *r);
+int lb_ipam_range_parse(const char *s, struct lb_ip_range *r);
 
 /* Pools are copied. Names must be unique (LB_EINVAL). */
 struct lb_ipam *lb_ipam_create(const struct lb_pool_conf *pools, uint32_t n_pools);

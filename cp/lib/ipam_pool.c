@@ -4,7 +4,7 @@
  * the parser for ranges as written in configs and requests.
  *
  * Pure C, no I/O, no thread of its own: called by ipam.c (under the store
- * lock) and, for lb_ip_range_parse, by the config parser and the LB model.
+ * lock) and, for lb_ipam_range_parse, by the config parser and the LB model.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -159,7 +159,7 @@ lb_ipam_pools_find(const struct pool *pools, uint32_t n, const char *name)
 
 
 int
-lb_ip_range_parse(const char *s, struct lb_ip_range *r)
+lb_ipam_range_parse(const char *s, struct lb_ip_range *r)
 {
 	char buf[2 * LB_ADDR_STRLEN + 16];
 	size_t len;

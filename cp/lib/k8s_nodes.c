@@ -66,7 +66,7 @@ leaving(const json_t *node)
 }
 
 int
-cp_k8s_node_parse(const json_t *node, const char *addr_type, struct cp_node *n)
+cp_k8s_nodes_parse(const json_t *node, const char *addr_type, struct cp_node *n)
 {
 	const char *name = json_string_value(at(node, "metadata", "name"));
 	const json_t *a;
@@ -105,7 +105,7 @@ cp_k8s_node_parse(const json_t *node, const char *addr_type, struct cp_node *n)
 }
 
 bool
-cp_k8s_wants_nodes(const json_t *svc, bool dflt, char *warn, size_t warnlen)
+cp_k8s_nodes_wanted(const json_t *svc, bool dflt, char *warn, size_t warnlen)
 {
 	const char *v = json_string_value(json_object_get(at(svc, "metadata", "annotations"),
 							  CP_ANN_BACKENDS));
@@ -134,7 +134,7 @@ add(struct cp_lb *lb, const struct cp_backend *b)
 }
 
 int
-cp_k8s_node_backends(const json_t *svc, const json_t *nodes, const char *addr_type,
+cp_k8s_nodes_backends(const json_t *svc, const json_t *nodes, const char *addr_type,
 		     struct cp_lb *lb, char *warn, size_t warnlen)
 {
 	const json_t *spec = json_object_get(svc, "spec"), *p, *node;
@@ -158,7 +158,7 @@ cp_k8s_node_backends(const json_t *svc, const json_t *nodes, const char *addr_ty
 		const char *proto = json_string_value(json_object_get(p, "protocol"));
 
 		if (proto && strcmp(proto, "TCP") != 0 && strcmp(proto, "UDP") != 0)
-			continue; /* cp_k8s_translate() already reported it */
+			continue; /* cp_k8s_svc_translate() already reported it */
 		if (!json_is_integer(np) || json_integer_value(np) < 1 ||
 		    json_integer_value(np) > 65535) {
 			warn_add(warn, warnlen, "no nodePort (allocateLoadBalancerNodePorts: false?)"
@@ -169,7 +169,7 @@ cp_k8s_node_backends(const json_t *svc, const json_t *nodes, const char *addr_ty
 			struct cp_node n;
 			struct cp_backend b;
 
-			if (cp_k8s_node_parse(node, addr_type, &n) != 1)
+			if (cp_k8s_nodes_parse(node, addr_type, &n) != 1)
 				continue;
 			memset(&b, 0, sizeof(b));
 			b.port = (uint16_t)json_integer_value(np);

@@ -43,17 +43,17 @@ struct cp_node {
  * (excluded by label, or no address of that type), LB_EINVAL when node is not an
  * object with a name.
  */
-int cp_k8s_node_parse(const json_t *node, const char *addr_type, struct cp_node *n);
+int cp_k8s_nodes_parse(const json_t *node, const char *addr_type, struct cp_node *n);
 
 /*
  * Whether svc wants node backends: its annotation edgelb.io/backends ("pods" or
  * "nodes", any case), else dflt (the controller's global setting). An annotation
  * with another value leaves dflt and says so in warn (may be NULL).
  */
-bool cp_k8s_wants_nodes(const json_t *svc, bool dflt, char *warn, size_t warnlen);
+bool cp_k8s_nodes_wanted(const json_t *svc, bool dflt, char *warn, size_t warnlen);
 
 /*
- * Replace lb's backends (lb from cp_k8s_translate() of svc) with every node of
+ * Replace lb's backends (lb from cp_k8s_svc_translate() of svc) with every node of
  * nodes (a JSON array of Node objects) at each Service port's nodePort: one backend
  * per (node address of a family the lb serves, port), tied to its port by name.
  * With externalTrafficPolicy Local the lb gets an HTTP health check of
@@ -61,7 +61,7 @@ bool cp_k8s_wants_nodes(const json_t *svc, bool dflt, char *warn, size_t warnlen
  * with a ready local endpoint) and keeps dnat. Ports without a nodePort are
  * reported in warn. Returns 0, LB_ENOMEM (lb unchanged but for freed backends).
  */
-int cp_k8s_node_backends(const json_t *svc, const json_t *nodes, const char *addr_type,
+int cp_k8s_nodes_backends(const json_t *svc, const json_t *nodes, const char *addr_type,
 			 struct cp_lb *lb, char *warn, size_t warnlen);
 
 #endif /* LB_CP_K8S_NODES_H */

@@ -41,7 +41,7 @@ str_at(const json_t *o, const char *a, const char *b, const char *c)
 }
 
 const char *
-cp_k8s_key(const json_t *obj, char *buf, size_t len)
+cp_k8s_svc_key(const json_t *obj, char *buf, size_t len)
 {
 	const char *ns = str_at(obj, "metadata", "namespace", NULL);
 	const char *name = str_at(obj, "metadata", "name", NULL);
@@ -51,7 +51,7 @@ cp_k8s_key(const json_t *obj, char *buf, size_t len)
 }
 
 bool
-cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class)
+cp_k8s_svc_ours(const json_t *svc, const char *lb_class, bool default_class)
 {
 	const char *type = str_at(svc, "spec", "type", NULL);
 	const json_t *cls = json_object_get(json_object_get(svc, "spec"), "loadBalancerClass");
@@ -64,7 +64,7 @@ cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class)
 }
 
 uint32_t
-cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2])
+cp_k8s_svc_status_ips(const json_t *svc, struct lb_addr out[2])
 {
 	const json_t *ing = json_object_get(
 		json_object_get(json_object_get(svc, "status"), "loadBalancer"), "ingress");
@@ -198,7 +198,7 @@ slices_to_backends(const json_t *slices, const char *svc_name, const char *ns, s
 }
 
 int
-cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
+cp_k8s_svc_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
 		 struct cp_lb *lb, char *warn, size_t warnlen, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(svc, "spec"), *v, *ann;
@@ -211,7 +211,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	if (warnlen)
 		warn[0] = '\0';
 	lb->hc.type = CP_HC_NONE; /* readiness comes from the EndpointSlices */
-	if (name == NULL || !cp_name_valid(name)) {
+	if (name == NULL || !cp_lb_name_valid(name)) {
 		rc = lb_json_fail(err, errlen, "metadata.name: not a DNS label");
 		goto out;
 	}
@@ -399,7 +399,7 @@ out:
 }
 
 json_t *
-cp_k8s_slim(const json_t *obj, bool slice)
+cp_k8s_svc_slim(const json_t *obj, bool slice)
 {
 	const json_t *md = json_object_get(obj, "metadata"), *v;
 	size_t i;

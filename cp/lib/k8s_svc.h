@@ -38,7 +38,7 @@
 #define CP_SVC_NAME_LABEL "kubernetes.io/service-name"
 
 /* Is this Service ours: type LoadBalancer and our class (or none, when we are default)? */
-bool cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class);
+bool cp_k8s_svc_ours(const json_t *svc, const char *lb_class, bool default_class);
 
 /*
  * Fill lb (initialised here) from svc and the EndpointSlices labelled with its
@@ -46,17 +46,17 @@ bool cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class);
  * Service usable (an SCTP port skipped) go to warn; problems that mean "no IP"
  * (both IP fields set, a malformed annotation) return LB_EINVAL with err.
  */
-int cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
+int cp_k8s_svc_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
 		     struct cp_lb *lb, char *warn, size_t warnlen, char *err, size_t errlen);
 
 /* status.loadBalancer.ingress[].ip of svc, at most 2; returns the count. */
-uint32_t cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2]);
+uint32_t cp_k8s_svc_status_ips(const json_t *svc, struct lb_addr out[2]);
 
 /* Longest "ns/name" of any object: a namespace (63), '/', a DNS subdomain name (253). */
 #define CP_KEY_MAX (63 + 1 + 253 + 1)
 
 /* "ns/name" of an object (metadata.namespace default "default"). */
-const char *cp_k8s_key(const json_t *obj, char *buf, size_t len);
+const char *cp_k8s_svc_key(const json_t *obj, char *buf, size_t len);
 
 /*
  * A copy of a watched object with only what the controller reads (new reference):
@@ -64,6 +64,6 @@ const char *cp_k8s_key(const json_t *obj, char *buf, size_t len);
  * EndpointSlice with its name, namespace, uid, resourceVersion, service-name
  * label, addressType, ports and each endpoint's addresses and conditions.
  */
-json_t *cp_k8s_slim(const json_t *obj, bool slice);
+json_t *cp_k8s_svc_slim(const json_t *obj, bool slice);
 
 #endif /* LB_CP_K8S_SVC_H */

@@ -124,7 +124,7 @@ cp_lb_key(const struct cp_lb *lb, char *buf, size_t len)
 }
 
 bool
-cp_name_valid(const char *s)
+cp_lb_name_valid(const char *s)
 {
 	size_t n;
 

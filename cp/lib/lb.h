@@ -104,7 +104,7 @@ int cp_lb_copy(struct cp_lb *dst, const struct cp_lb *src);
 const char *cp_lb_key(const struct cp_lb *lb, char *buf, size_t len);
 
 /* True for a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both ends. */
-bool cp_name_valid(const char *s);
+bool cp_lb_name_valid(const char *s);
 
 /*
  * Decode an API request body (POST /v1/loadbalancers, PUT .../{ns}/{name}) into

@@ -122,7 +122,7 @@ decode_port(const json_t *p, size_t i, struct cp_port *out, char *err, size_t er
 	if ((rc = lb_json_str(p, "name", where, false, &s, err, errlen)) < 0)
 		return rc;
 	if (rc == 0 && s[0] != '\0') {
-		if (!cp_name_valid(s))
+		if (!cp_lb_name_valid(s))
 			return lb_json_fail(err, errlen, "%sname: %s", where, dns_label_msg);
 		snprintf(out->name, sizeof(out->name), "%s", s);
 	}
@@ -140,7 +140,7 @@ decode_port(const json_t *p, size_t i, struct cp_port *out, char *err, size_t er
 	t = lb_json_member(p, "target_port");
 	if (t != NULL) {
 		bool name_ok = false;
-		if (json_is_string(t) && cp_name_valid(json_string_value(t)))
+		if (json_is_string(t) && cp_lb_name_valid(json_string_value(t)))
 			name_ok = strspn(json_string_value(t), "0123456789-") !=
 				  strlen(json_string_value(t));
 		if (name_ok) {
@@ -231,7 +231,7 @@ decode_backend(const json_t *b, size_t i, struct cp_backend *out, char *err, siz
 	if ((rc = lb_json_str(b, "port_name", where, false, &s, err, errlen)) < 0)
 		return rc;
 	if (rc == 0 && s[0] != '\0') {
-		if (!cp_name_valid(s))
+		if (!cp_lb_name_valid(s))
 			return lb_json_fail(err, errlen, "%sport_name: %s", where, dns_label_msg);
 		snprintf(out->port_name, sizeof(out->port_name), "%s", s);
 	}
@@ -509,12 +509,12 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 	a = json_object_get(j, "name");
 	if (a == NULL)
 		return lb_json_fail(err, errlen, "name: missing");
-	if (!json_is_string(a) || !cp_name_valid(json_string_value(a)))
+	if (!json_is_string(a) || !cp_lb_name_valid(json_string_value(a)))
 		return lb_json_fail(err, errlen, "name: %s", dns_label_msg);
 	snprintf(lb->name, sizeof(lb->name), "%s", json_string_value(a));
 	if ((rc = lb_json_str(j, "namespace", "", false, &s, err, errlen)) < 0)
 		return rc;
-	if (rc == 0 && !cp_name_valid(s))
+	if (rc == 0 && !cp_lb_name_valid(s))
 		return lb_json_fail(err, errlen, "namespace: %s", dns_label_msg);
 	if (rc == 0)
 		snprintf(lb->ns, sizeof(lb->ns), "%s", s);
