@@ -369,7 +369,8 @@ conn_to_json(const struct lb_conn *cp, void *arg)
 {
 	struct conns_walk *cw = arg;
 	struct lb_conn k = *cp; /* the worker may change it while we look */
-	static const char *const states[] = {"syn", "established", "closing", "closed", "udp"};
+	static const char *const states[LB_CT_NSTATES] = {"syn", "established", "closing", "closed",
+							   "udp", "udp_stream", "unconfirmed"};
 	char a[LB_ADDR_STRLEN];
 	struct lb_addr x;
 

@@ -48,6 +48,19 @@ conn_gone(const struct lb_conn *c, void *arg)
 		w->st->real[c->real_id].conns--;
 }
 
+/*
+ * A table reclaim (lb_ct_reclaim, lb_ct_snat_port_reclaim) let entries go through
+ * conn_gone, which counted them as expired; rc 2 means the last was evicted alive.
+ */
+static inline void
+count_reclaim(struct lb_worker *w, int rc)
+{
+	if (rc == 2) {
+		w->st->ev[LB_EV_CT_EXPIRED]--;
+		w->st->ev[LB_EV_CT_EVICTED]++;
+	}
+}
+
 static void
 conn_remove(struct lb_worker *w, struct lb_conn *c)
 {
@@ -70,11 +83,6 @@ in_ranges(const struct lb_svc *svc, const struct lb_pkt *p)
 }
 
 /*
- * A new flow: pick a backend (Maglev over the service's current table), choose
- * the fnat source, and insert the connection. Returns the entry, or tmp filled in
- * when the table is full (forwarded without state), or NULL after a drop.
- */
-/*
  * ClientIP affinity: the backend this client's previous connections used, if it
  * still takes new flows. LB_AFF_NONE otherwise.
  */
@@ -93,12 +101,53 @@ affinity_pick(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *
 	return rid;
 }
 
+/* The segment as the conntrack sees it: sequence space used by payload, SYN, FIN. */
+static inline void
+tcp_seg_of(const struct lb_pkt *p, struct lb_tcp_seg *s)
+{
+	s->flags = p->tcp_flags;
+	s->seq = p->tcp_seq;
+	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + !!(p->tcp_flags & LB_TCP_SYN) +
+		 !!(p->tcp_flags & LB_TCP_FIN);
+}
+
+/*
+ * A packet that would start a flow but must not: a RST (nothing to reset, and
+ * no state is made for one) or a "land" packet whose source is one of our own
+ * addresses (a VIP, a local or port address). Checked on conntrack misses only,
+ * so established flows pay nothing.
+ */
+static inline bool
+refuse_new(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	if (p->proto == LB_IPPROTO_TCP && (p->tcp_flags & LB_TCP_RST)) {
+		drop(w, m, LB_DROP_RST_NO_CONN);
+		return true;
+	}
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->src);
+	if (ai != NULL && __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) != 0) {
+		drop(w, m, LB_DROP_LAND);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A new flow: pick a backend (Maglev over the service's current table), choose
+ * the fnat source, and insert the connection. Returns the entry, or NULL after a
+ * drop. A full table or a full SNAT port range gives up an expired entry, or else
+ * the unanswered entry (a SYN or pickup no backend answered: what a flood leaves)
+ * that would expire first; when nothing can go, the flow is dropped and counted
+ * rather than forwarded without state (its replies would find nothing).
+ */
 static struct lb_conn *
 new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t flow_hash)
 {
 	uint32_t fh, rid = LB_AFF_NONE;
 
+	if (unlikely(refuse_new(w, m, p)))
+		return NULL;
 	if (flow_hash != 0) {
 		fh = flow_hash; /* computed by the burst's look-ahead pass */
 	} else if (svc->affinity == LB_AFFINITY_CLIENTIP) {
@@ -130,11 +179,19 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	tmp->family = p->family;
 	tmp->proto = p->proto;
 	tmp->mode = svc->mode;
-	if (p->proto == LB_IPPROTO_TCP)
+	if (p->proto == LB_IPPROTO_TCP) {
+		/* A first packet other than a bare SYN is a mid-stream pickup (after a
+		 * restart, or a flow from another box) or junk: forwarded, but on the
+		 * short "unconfirmed" timeout until the backend answers. */
+		struct lb_tcp_seg seg;
+		tcp_seg_of(p, &seg);
 		tmp->state = (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN
-				     ? LB_CT_TCP_SYN : LB_CT_TCP_ESTABLISHED;
-	else
+				     ? LB_CT_TCP_SYN : LB_CT_TCP_UNCONFIRMED;
+		tmp->seq_client = lb_tcp_seg_end(&seg);
+		tmp->flags = LB_CONN_SEQ_KNOWN;
+	} else {
 		tmp->state = LB_CT_UDP;
+	}
 
 	if (svc->mode == LB_MODE_FNAT) {
 		if (r->tx_port == LB_PORT_NONE) {
@@ -166,6 +223,16 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
 		}
 		if (ok < 0) {
+			/* Every port tried is taken: reuse one of an expired or
+			 * unanswered entry among them, on the first address. */
+			rk.local_idx = w->src[r->tx_port][fam][fh % ns];
+			ok = lb_ct_snat_port_reclaim(w->ct, &rk, port_start, w->snat_lo,
+						     w->snat_hi, (uint16_t)w->n_workers,
+						     (uint16_t)w->id, SNAT_TRIES, w->now, conn_gone,
+						     w);
+			count_reclaim(w, ok);
+		}
+		if (ok < 0) {
 			drop(w, m, LB_DROP_NO_SNAT);
 			return NULL;
 		}
@@ -174,9 +241,16 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 
 	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
-	if (c == NULL) {
+	if (unlikely(c == NULL)) {
 		w->st->ev[LB_EV_CT_FULL]++;
-		return tmp;
+		int rc = lb_ct_reclaim(w->ct, w->now, conn_gone, w);
+		count_reclaim(w, rc);
+		if (rc > 0)
+			c = lb_ct_insert(w->ct, tmp, w->now);
+		if (c == NULL) {
+			drop(w, m, LB_DROP_CT_TABLE_FULL);
+			return NULL;
+		}
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
@@ -221,13 +295,19 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			conn_remove(w, c);
 			c = NULL;
 		} else if (p->proto == LB_IPPROTO_TCP) {
-			if (lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_CLIENT, w->now) ==
-			    LB_CT_STATE_FREE) {
+			struct lb_tcp_seg seg;
+			tcp_seg_of(p, &seg);
+			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
+			if (unlikely(st == LB_CT_RST_REJECTED)) {
+				drop(w, m, LB_DROP_RST_WINDOW);
+				return;
+			}
+			if (st == LB_CT_STATE_FREE) {
 				conn_remove(w, c); /* port reuse after close: a new flow */
 				c = NULL;
 			}
 		} else {
-			lb_ct_touch(w->ct, c, w->now);
+			lb_ct_udp_update(w->ct, c, LB_DIR_CLIENT, w->now);
 		}
 	}
 	if (c == NULL) {
@@ -272,10 +352,13 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		drop(w, m, LB_DROP_SVC_GONE);
 		return;
 	}
-	if (p->proto == LB_IPPROTO_TCP)
-		lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_BACKEND, w->now);
-	else
-		lb_ct_touch(w->ct, c, w->now);
+	if (p->proto == LB_IPPROTO_TCP) {
+		struct lb_tcp_seg seg;
+		tcp_seg_of(p, &seg);
+		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+	} else {
+		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
+	}
 
 	uint8_t client[16];
 	uint16_t cport = c->client_port;

@@ -221,7 +221,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	 * random start too, so a restarted dp does not reuse, flow for flow, the ports
 	 * the backends still hold in TIME_WAIT from the previous process.
 	 */
-	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand()};
+	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
+				.rst_window = dp->conf.ct_rst_window};
 	w->snat_salt = (uint32_t)rte_rand();
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;

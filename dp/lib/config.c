@@ -600,13 +600,18 @@ static const struct cmd timeout_cmds[] = {
 	  F_DEF, NULL },
 	{ "tcp_closed", T_INT, set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSED]), 1, 86400, 10, F_DEF,
 	  NULL },
-	{ "udp", T_INT, set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 300, F_DEF, NULL },
+	{ "udp", T_INT, set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 30, F_DEF, NULL },
+	{ "udp_stream", T_INT, set_uint, CONF(ct_timeout_s[LB_CT_UDP_STREAM]), 1, 86400, 120,
+	  F_DEF, NULL },
+	{ "tcp_unconfirmed", T_INT, set_uint, CONF(ct_timeout_s[LB_CT_TCP_UNCONFIRMED]), 1,
+	  86400, 10, F_DEF, NULL },
 	END_CMDS,
 };
 
 static const struct cmd conntrack_cmds[] = {
 	{ "capacity", T_INT, set_uint, CONF(ct_capacity), 1, 67108864, 262144, F_DEF, NULL },
 	{ "timeouts", T_GROUP, set_group, NOFIELD, 0, 0, 0, 0, timeout_cmds },
+	{ "rst_window", T_INT, set_uint, CONF(ct_rst_window), 0, 1073741824, 65536, F_DEF, NULL },
 	END_CMDS,
 };
 

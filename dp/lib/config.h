@@ -85,6 +85,7 @@ struct lb_dp_conf {
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];
+	uint32_t ct_rst_window;                /* client RST accepted within +- this of its seq */
 	/* affinity (shared by workers) */
 	uint32_t affinity_capacity;
 	/* network */
