@@ -67,19 +67,32 @@ ctr(struct lb_arp *a)
 
 /* ---- output ------------------------------------------------------------ */
 
+/*
+ * Queue a frame for a worker to send. Held frames keep the ol_flags, l2_len and
+ * l3_len the worker set (its TX checksum offload request): clearing them made a
+ * frame that waited for ARP/NDP leave with both checksums unfinished on ports that
+ * offload them (issue 14, finding 8). Frames this thread builds or turns around
+ * (answers) go out via out(), without offloads.
+ */
 static void
-out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+out_held(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
 	struct lb_mbuf_meta *mm = lb_meta(a->dp->meta_off, m);
 
 	mm->kind = LB_PUNT_TX;
 	mm->port = port;
-	m->ol_flags = 0;
 	/* Worker 0 sends for the control thread: it is the only producer of that ring. */
 	if (rte_ring_sp_enqueue(lb_worker_tx_ring(a->dp->workers[0]), m) != 0) {
 		ctr(a)[LB_CTRL_TX_RING_FULL]++;
 		rte_pktmbuf_free(m);
 	}
+}
+
+static void
+out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+{
+	m->ol_flags = 0;
+	out_held(a, m, port);
 }
 
 static uint8_t *
@@ -227,7 +240,7 @@ learn(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac,
 		struct held *h = &a->hold[i];
 		if (h->neigh == (uint32_t)rc && ok) {
 			memcpy(rte_pktmbuf_mtod(h->m, uint8_t *), m6, 6);
-			out(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
+			out_held(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
 			ctr(a)[LB_CTRL_HELD_SENT]++;
 		} else {
 			a->hold[k++] = *h;
@@ -511,7 +524,7 @@ hold(struct lb_arp *a, struct rte_mbuf *m, uint16_t port, uint32_t idx)
 	if (lb_neigh_mac(n, mac)) {
 		/* Resolved while the frame was on its way here. */
 		memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac, 6);
-		out(a, m, port);
+		out_held(a, m, port);
 		return;
 	}
 	uint64_t now = rte_rdtsc();

@@ -109,6 +109,12 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			icmp_forward(w, m, &meta[i]);
 			continue;
 		}
+		/* The NIC found the TCP/UDP checksum wrong: never forward (or "repair") it. */
+		if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+			     RTE_MBUF_F_RX_L4_CKSUM_BAD)) {
+			drop(w, m, LB_DROP_L4_CKSUM);
+			continue;
+		}
 		if (unlikely(meta[i].ttl <= 1)) {
 			/* A router answers with "time exceeded"; the control thread does. */
 			punt(w, m, LB_PUNT_TTL, rx_port(w, m), 0);
