@@ -96,6 +96,7 @@ enum lb_event {
 	X(NA_RX, nd_adverts_rx, "neighbour advertisements received")                     \
 	X(NS_TX, nd_solicits_tx, "neighbour solicitations sent")                         \
 	X(NEIGH_LEARNED, neigh_learned, "neighbour entries resolved or refreshed")       \
+	X(NEIGH_REJECTED, neigh_rejected, "ARP/NDP updates refused: wrong port or subnet, or an unsolicited MAC change") \
 	X(NEIGH_FAILED, neigh_failed, "neighbours given up after unanswered probes")     \
 	X(HELD, held, "packets held while their next hop resolved")                      \
 	X(HELD_SENT, held_sent, "held packets sent after resolution")                    \
