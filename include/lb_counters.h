@@ -70,7 +70,8 @@ enum lb_drop {
 	X(CT_CREATED, ct_created, "connections created")                                 \
 	X(CT_EXPIRED, ct_expired, "connections expired")                                 \
 	X(CT_FULL, ct_full, "new flows that met a full table (reclaimed or dropped)")     \
-	X(CT_EVICTED, ct_evicted, "unanswered entries evicted for a new flow")           \
+	X(CT_EVICTED, ct_evicted, "half-open entries evicted for a new flow")           \
+	X(BACKEND_RESETS, backend_resets, "RSTs sent to backends for reclaimed half-open fnat entries") \
 	X(CT_REPICK, ct_repick, "established flows re-picked: backend removed")          \
 	X(AFFINITY_HITS, affinity_hits, "new flows placed by ClientIP affinity")         \
 	X(HANDOFF_OUT, handoff_out, "replies handed to the owning worker")               \

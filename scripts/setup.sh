@@ -16,7 +16,7 @@ PKGS=(
 	libcmocka-dev libmicrohttpd-dev libyaml-dev
 	python3 python3-scapy
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
-	nginx-light haproxy wrk
+	nginx-light haproxy wrk hping3 clang
 )
 HUGEPAGES=${EDGELB_HUGEPAGES:-512}   # 2 MiB pages: 1 GiB
 

@@ -1442,8 +1442,17 @@ count_gone(const struct lb_conn *c, void *arg)
 	gone_count++;
 }
 
+/* Complete the handshake of e: the backend's SYN-ACK, the client's ACK. */
 static void
-test_ct_reclaim_prefers_expired_then_the_oldest_unanswered_and_spares_answered(void **state)
+establish(struct lb_ct *ct, struct lb_conn *e, uint32_t now)
+{
+	lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, now);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, now),
+			 LB_CT_TCP_ESTABLISHED);
+}
+
+static void
+test_ct_reclaim_evicts_half_open_never_answered_first_and_spares_established(void **state)
 {
 	enum { CAP = 16 };
 	struct lb_ct *ct = table(CAP);
@@ -1455,26 +1464,30 @@ test_ct_reclaim_prefers_expired_then_the_oldest_unanswered_and_spares_answered(v
 		e[n] = lb_ct_insert(ct, &c, 100 + n); /* SYN entries, older first */
 		assert_non_null(e[n]);
 	}
-	/* all answered but 5 and 9: only those two may be evicted alive */
+	/* all established but 5 (the backend sent its SYN-ACK) and 9 (nothing back) */
 	for (uint32_t n = 0; n < CAP; n++)
 		if (n != 5 && n != 9)
-			lb_ct_tcp_update(ct, e[n], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 100 + n);
+			establish(ct, e[n], 100 + n);
+	lb_ct_tcp_update(ct, e[5], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 105);
 	struct lb_conn x = conn(100, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
 	assert_null(lb_ct_insert(ct, &x, 200));
 	gone_count = 0;
+	/* 9 goes first although 5 is older: the backend holds no state for 9 */
 	assert_int_equal(lb_ct_reclaim(ct, 200, count_gone, NULL), 2);
 	assert_int_equal(gone_count, 1);
-	assert_int_equal(e[5]->state, LB_CT_STATE_FREE); /* the older of the two */
-	assert_int_equal(e[9]->state, LB_CT_TCP_SYN);
-	assert_non_null(lb_ct_insert(ct, &x, 200));
-	struct lb_conn y = conn(101, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-	assert_int_equal(lb_ct_reclaim(ct, 200, count_gone, NULL), 2);
 	assert_int_equal(e[9]->state, LB_CT_STATE_FREE);
-	assert_non_null(lb_ct_insert(ct, &y, 200));
-	/* answer the newcomers x and y too: then nothing alive may go */
-	for (uint32_t n = 0; n < CAP; n++)
-		if (e[n]->state == LB_CT_TCP_SYN && !(e[n]->flags & LB_CONN_SEEN_REPLY))
-			lb_ct_tcp_update(ct, e[n], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 201);
+	assert_int_equal(e[5]->state, LB_CT_TCP_SYN);
+	struct lb_conn *ex = lb_ct_insert(ct, &x, 200);
+	assert_non_null(ex);
+	establish(ct, ex, 200);
+	/* then the half-open one the backend answered */
+	assert_int_equal(lb_ct_reclaim(ct, 201, count_gone, NULL), 2);
+	assert_int_equal(e[5]->state, LB_CT_STATE_FREE);
+	struct lb_conn y = conn(101, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *ey = lb_ct_insert(ct, &y, 201);
+	assert_non_null(ey);
+	establish(ct, ey, 201);
+	/* established entries only, none expired: nothing can go */
 	gone_count = 0;
 	assert_int_equal(lb_ct_reclaim(ct, 202, count_gone, NULL), 0);
 	assert_int_equal(gone_count, 0);
@@ -1487,17 +1500,18 @@ test_ct_reclaim_prefers_expired_then_the_oldest_unanswered_and_spares_answered(v
 }
 
 static void
-test_ct_snat_reclaim_takes_the_port_of_an_unanswered_entry_only(void **state)
+test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only(void **state)
 {
 	struct lb_ct *ct = table(64);
 	struct lb_ct_rev_key k;
 	struct lb_conn *e[10];
+	static const uint8_t be[4] = {192, 168, 7, 1};
 
 	(void)state;
 	/* every port of 5000..5009 held by a SYN entry */
 	for (uint32_t n = 0; n < 10; n++) {
 		struct lb_conn c = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-		memcpy(c.backend, (uint8_t[4]){192, 168, 7, 1}, 4);
+		memcpy(c.backend, be, 4);
 		c.local_port = net16((uint16_t)(5000 + n));
 		e[n] = lb_ct_insert(ct, &c, 10 + n);
 		assert_non_null(e[n]);
@@ -1505,10 +1519,11 @@ test_ct_snat_reclaim_takes_the_port_of_an_unanswered_entry_only(void **state)
 	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, e[0]->backend, e[0]->backend_port);
 	k.local_idx = 2;
 	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 10), LB_EFULL);
-	/* answered ones are never taken: answer all but 7 */
+	/* established ones are never taken: all but 3 (SYN-ACK seen) and 7 (nothing) */
 	for (uint32_t n = 0; n < 10; n++)
-		if (n != 7)
-			lb_ct_tcp_update(ct, e[n], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 30);
+		if (n != 3 && n != 7)
+			establish(ct, e[n], 30);
+	lb_ct_tcp_update(ct, e[3], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 30);
 	gone_count = 0;
 	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 40, count_gone,
 						 NULL), 2);
@@ -1516,18 +1531,43 @@ test_ct_snat_reclaim_takes_the_port_of_an_unanswered_entry_only(void **state)
 	assert_int_equal(gone_count, 1);
 	assert_int_equal(e[7]->state, LB_CT_STATE_FREE);
 	assert_int_equal(lb_ct_count(ct), 9);
-	/* nothing unanswered left: full */
 	struct lb_conn c = conn(7, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-	memcpy(c.backend, (uint8_t[4]){192, 168, 7, 1}, 4);
+	memcpy(c.backend, be, 4);
 	c.local_port = k.local_port;
-	assert_non_null(lb_ct_insert(ct, &c, 40));
-	lb_ct_tcp_update(ct, lb_ct_lookup_rev(ct, &k, lb_ct_hash_rev(&k, lb_ct_seed(ct))),
-			 LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 40);
+	struct lb_conn *n7 = lb_ct_insert(ct, &c, 40);
+	assert_non_null(n7);
+	establish(ct, n7, 40);
+	/* then the one the backend answered */
+	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 41, count_gone,
+						 NULL), 2);
+	assert_int_equal(ntohs(k.local_port), 5003);
+	c = conn(3, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	memcpy(c.backend, be, 4);
+	c.local_port = k.local_port;
+	struct lb_conn *n3 = lb_ct_insert(ct, &c, 41);
+	assert_non_null(n3);
+	establish(ct, n3, 41);
+	/* nothing half-open left: full */
 	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 50, count_gone,
 						 NULL), LB_EFULL);
 	/* an expired one is taken whatever its state */
 	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10,
 						 50 + T_EST * 2, count_gone, NULL), 1);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_client_rst_during_the_handshake_is_not_sequence_checked(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = tcp_flow(ct, 0);
+	struct lb_tcp_seg s = {.flags = LB_TCP_SYN, .seq = 1000, .len = 1};
+
+	(void)state;
+	lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 0);
+	/* RFC 793: a RST answering an unacceptable ACK carries that ACK as its seq */
+	s = (struct lb_tcp_seg){.flags = LB_TCP_RST, .seq = 0x77777777u};
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 1), LB_CT_TCP_CLOSED);
 	lb_ct_destroy(ct);
 }
 
@@ -1576,8 +1616,9 @@ main(void)
 		cmocka_unit_test(test_ct_client_rst_inside_the_window_closes),
 		cmocka_unit_test(test_ct_client_seq_follows_data_across_wraparound_and_ignores_retransmits),
 		cmocka_unit_test(test_ct_udp_query_and_answer_keep_the_short_timeout_a_stream_gets_the_long),
-		cmocka_unit_test(test_ct_reclaim_prefers_expired_then_the_oldest_unanswered_and_spares_answered),
-		cmocka_unit_test(test_ct_snat_reclaim_takes_the_port_of_an_unanswered_entry_only),
+		cmocka_unit_test(test_ct_reclaim_evicts_half_open_never_answered_first_and_spares_established),
+		cmocka_unit_test(test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only),
+		cmocka_unit_test(test_ct_client_rst_during_the_handshake_is_not_sequence_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

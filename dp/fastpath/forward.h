@@ -15,7 +15,10 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 
 #include "affinity.h"
 #include "conntrack.h"
@@ -46,6 +49,86 @@ conn_gone(const struct lb_conn *c, void *arg)
 	/* Only while the id still means this backend; a reused id has a fresh baseline. */
 	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
 		w->st->real[c->real_id].conns--;
+}
+
+/*
+ * A half-open fnat entry the backend answered leaves a request socket at the
+ * backend (SYN_RECV, kept for its SYN-ACK retries, about a minute on Linux). When
+ * the dp gives the entry up to reuse its tuple, a new SYN on that tuple would meet
+ * that socket and be answered with a bare ACK instead of a SYN-ACK (the new client
+ * then has to retry after a second). So the dp first resets it: a RST from the
+ * local address and port with the sequence number the backend expects next (the
+ * client's, which the entry tracks), sent ahead of the new SYN on the same queue.
+ *   out: Eth/IP(local -> backend)/TCP(local port -> backend port, RST, seq)
+ * Only under pressure (cold); skipped when the backend's next hop is unresolved.
+ */
+static void
+reset_backend(struct lb_worker *w, const struct lb_conn *c)
+{
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	uint8_t mac[6];
+
+	if (c->mode != LB_MODE_FNAT || c->proto != LB_IPPROTO_TCP || c->state != LB_CT_TCP_SYN ||
+	    (c->flags & (LB_CONN_SEEN_REPLY | LB_CONN_SEQ_KNOWN)) !=
+		    (LB_CONN_SEEN_REPLY | LB_CONN_SEQ_KNOWN) ||
+	    !real_holds(r, c) || r->tx_port == LB_PORT_NONE || r->neigh == LB_NEIGH_NONE ||
+	    !lb_neigh_mac(lb_neigh_entry(w->neigh, r->neigh), mac))
+		return;
+	bool v4 = c->family == LB_AF_INET;
+	uint16_t l3 = v4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr);
+	uint16_t len = (uint16_t)(RTE_ETHER_HDR_LEN + l3 + sizeof(struct rte_tcp_hdr));
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
+	if (m == NULL)
+		return;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(f, 0, len);
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	memcpy(eh->dst_addr.addr_bytes, mac, 6);
+	eh->src_addr = w->dp->ports[r->tx_port].mac;
+	eh->ether_type = rte_cpu_to_be_16(v4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(f + RTE_ETHER_HDR_LEN + l3);
+	th->src_port = c->local_port;
+	th->dst_port = c->backend_port;
+	th->sent_seq = rte_cpu_to_be_32(c->seq_client);
+	th->data_off = 5 << 4;
+	th->tcp_flags = RTE_TCP_RST_FLAG;
+	const uint8_t *src = w->dp->local[c->local_idx].addr.bytes;
+	if (v4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + RTE_ETHER_HDR_LEN);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(l3 + sizeof(*th)));
+		ip->time_to_live = 64;
+		ip->next_proto_id = LB_IPPROTO_TCP;
+		memcpy(&ip->src_addr, src, 4);
+		memcpy(&ip->dst_addr, c->backend, 4);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(f + RTE_ETHER_HDR_LEN);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16(sizeof(*th));
+		ip->proto = LB_IPPROTO_TCP;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, src, 16);
+		memcpy(ip->dst_addr, c->backend, 16);
+		th->cksum = rte_ipv6_udptcp_cksum(ip, th);
+	}
+	w->st->ev[LB_EV_BACKEND_RESETS]++;
+	xmit(w, m, r->tx_port);
+}
+
+/* The callback of table reclaims: account as conn_gone, reset the backend's half-open state. */
+static void
+conn_reclaimed(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+
+	reset_backend(w, c);
+	conn_gone(c, w);
 }
 
 /*
@@ -136,7 +219,7 @@ refuse_new(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
  * A new flow: pick a backend (Maglev over the service's current table), choose
  * the fnat source, and insert the connection. Returns the entry, or NULL after a
  * drop. A full table or a full SNAT port range gives up an expired entry, or else
- * the unanswered entry (a SYN or pickup no backend answered: what a flood leaves)
+ * a half-open entry (a handshake the client never completed: what a flood leaves)
  * that would expire first; when nothing can go, the flow is dropped and counted
  * rather than forwarded without state (its replies would find nothing).
  */
@@ -224,12 +307,12 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		}
 		if (ok < 0) {
 			/* Every port tried is taken: reuse one of an expired or
-			 * unanswered entry among them, on the first address. */
+			 * half-open entry among them, on the first address. */
 			rk.local_idx = w->src[r->tx_port][fam][fh % ns];
 			ok = lb_ct_snat_port_reclaim(w->ct, &rk, port_start, w->snat_lo,
 						     w->snat_hi, (uint16_t)w->n_workers,
-						     (uint16_t)w->id, SNAT_TRIES, w->now, conn_gone,
-						     w);
+						     (uint16_t)w->id, SNAT_TRIES, w->now,
+						     conn_reclaimed, w);
 			count_reclaim(w, ok);
 		}
 		if (ok < 0) {
@@ -243,7 +326,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
 	if (unlikely(c == NULL)) {
 		w->st->ev[LB_EV_CT_FULL]++;
-		int rc = lb_ct_reclaim(w->ct, w->now, conn_gone, w);
+		int rc = lb_ct_reclaim(w->ct, w->now, conn_reclaimed, w);
 		count_reclaim(w, rc);
 		if (rc > 0)
 			c = lb_ct_insert(w->ct, tmp, w->now);

@@ -394,7 +394,7 @@ tcp_track(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s,
 	if (dir == LB_DIR_CLIENT && check_seq) {
 		/* Wrap-safe distance from where the client's stream is. */
 		int32_t d = (int32_t)(s->seq - c->seq_client);
-		if ((tcp_flags & LB_TCP_RST) && (c->flags & LB_CONN_SEQ_KNOWN) &&
+		if ((tcp_flags & LB_TCP_RST) && (c->flags & LB_CONN_SEQ_KNOWN) && st != LB_CT_TCP_SYN &&
 		    (d > (int32_t)ct->rst_window || d < -(int32_t)ct->rst_window))
 			return LB_CT_RST_REJECTED;
 		if (!(c->flags & LB_CONN_SEQ_KNOWN) || (int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0)
@@ -470,20 +470,33 @@ lb_ct_udp_update(const struct lb_ct *ct, struct lb_conn *c, int dir, uint32_t no
 	lb_ct_touch(ct, c, now);
 }
 
-/* Is a a better victim than b (NULL: none yet)? Expired beats live; then the
- * earlier expiry. Only unanswered entries are victims while alive. */
+/*
+ * Victim rank: 3 expired, 2 half-open and never answered by the backend (it holds
+ * no state for the tuple), 1 half-open the backend answered, 0 not a victim.
+ */
+static int
+victim_rank(const struct lb_conn *c, uint32_t now)
+{
+	if (lb_clock_before(c->expire, now))
+		return 3;
+	if (!lb_ct_unanswered(c))
+		return 0;
+	return (c->flags & LB_CONN_SEEN_REPLY) ? 1 : 2;
+}
+
+/* Is a a better victim than b (NULL: none yet)? Higher rank, then earlier expiry. */
 static int
 better_victim(const struct lb_conn *a, const struct lb_conn *b, uint32_t now)
 {
-	int a_dead = lb_clock_before(a->expire, now);
+	int ra = victim_rank(a, now);
 
-	if (!a_dead && !lb_ct_unanswered(a))
+	if (ra == 0)
 		return 0;
 	if (b == NULL)
 		return 1;
-	int b_dead = lb_clock_before(b->expire, now);
-	if (a_dead != b_dead)
-		return a_dead;
+	int rb = victim_rank(b, now);
+	if (ra != rb)
+		return ra > rb;
 	return lb_clock_before(a->expire, b->expire);
 }
 

@@ -228,9 +228,12 @@ uint8_t lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_
 /*
  * The same with the segment's sequence number, which production uses:
  *  - client segments advance c->seq_client (the client's next sequence number);
- *  - a RST from the client is accepted only when its sequence number is within
- *    conf.rst_window of seq_client (Linux conntrack accepts RSTs within the window
- *    seen so far; an off-path attacker does not know where that is). Otherwise
+ *  - a RST from the client on a synchronised connection (not in SYN state) is
+ *    accepted only when its sequence number is within conf.rst_window of
+ *    seq_client (Linux conntrack accepts RSTs within the window seen so far; an
+ *    off-path attacker does not know where that is). During the handshake a
+ *    client's RST answers an unacceptable ACK and carries that ACK as its sequence
+ *    number (RFC 793), so it is not checked: it can only end a half-open entry. Otherwise
  *    returns LB_CT_RST_REJECTED and leaves the entry as it was: the caller drops the
  *    segment. RSTs from the backend side are not checked: that segment is trusted
  *    (and the entry has room for one sequence number only);
@@ -251,20 +254,25 @@ void lb_ct_touch(const struct lb_ct *ct, struct lb_conn *c, uint32_t now);
  */
 void lb_ct_udp_update(const struct lb_ct *ct, struct lb_conn *c, int dir, uint32_t now);
 
-/* An entry nobody has answered yet: what a flood leaves behind, first to go. */
+/*
+ * A half-open entry: a TCP handshake the client never completed (SYN state, even
+ * if the backend sent its SYN-ACK: a spoofed source never ACKs it), a pickup no
+ * backend confirmed, a UDP flow never answered. What a flood leaves behind; the
+ * only entries given up alive for a new flow.
+ */
 static inline int
 lb_ct_unanswered(const struct lb_conn *c)
 {
-	return !(c->flags & LB_CONN_SEEN_REPLY) &&
-	       (c->state == LB_CT_TCP_SYN || c->state == LB_CT_TCP_UNCONFIRMED ||
-		c->state == LB_CT_UDP);
+	return c->state == LB_CT_TCP_SYN || c->state == LB_CT_TCP_UNCONFIRMED ||
+	       (c->state == LB_CT_UDP && !(c->flags & LB_CONN_SEEN_REPLY));
 }
 
 /*
  * Make room for one new entry in a full table: look at up to LB_CT_RECLAIM_SCAN
  * entries from the expiry cursor, free every expired one met (cb first); when none
- * was expired, evict the unanswered entry (lb_ct_unanswered) among them that would
- * expire first (cb first). Returns 1 for freed expired entries, 2 for an eviction,
+ * was expired, evict a half-open entry (lb_ct_unanswered) among them: one the
+ * backend never answered first (the backend holds no state for it, so its tuple
+ * is safe to reuse), then the one that would expire first (cb first). Returns 1 for freed expired entries, 2 for an eviction,
  * 0 when nothing could go (the caller drops the new flow). Sampling, as Redis does
  * for LRU: a flood's entries are most of the table, so a small sample finds one.
  */
