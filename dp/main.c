@@ -159,6 +159,10 @@ main(int argc, char **argv)
 		status = EXIT_SUCCESS;
 		goto out_eal;
 	}
+	if (dp.conf.hash_seed == LB_HASH_SEED_BUILTIN)
+		fprintf(stderr, "edgelb-dp: warning: hash_seed is the built-in public value: anyone can "
+				"aim flows at one backend or worker; give the fleet one random seed "
+				"(scripts/setup.sh writes /etc/edgelb/hash_seed.conf)\n");
 	g_dp = &dp;
 	if (lb_dp_build(&dp, true, err, sizeof(err)) < 0)
 		goto fail;

@@ -50,6 +50,22 @@ if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
 fi
 echo "setup: hugepages $(cat /proc/sys/vm/nr_hugepages) x 2 MiB"
 
+# A per-deployment hash_seed, generated once (issue 14, finding 11). The built-in
+# seed is public: with it anyone can aim flows at one backend or worker. Every box
+# of a fleet must use the same seed (ECMP moves flows between boxes): generate it on
+# one box and copy /etc/edgelb/hash_seed.conf to the others. A dp config in
+# /etc/edgelb includes it inside its dp group (libconfig 1.5 resolves @include
+# next to the main file, absolute paths included):  dp: { @include "hash_seed.conf" ... };
+SEED_FILE=${EDGELB_SEED_FILE:-/etc/edgelb/hash_seed.conf}
+if [ ! -s "$SEED_FILE" ]; then
+	$SUDO mkdir -p "$(dirname "$SEED_FILE")"
+	seed=$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
+	echo "hash_seed = \"0x$seed\";" | (umask 077; $SUDO tee "$SEED_FILE" >/dev/null)
+	echo "setup: generated a random hash_seed in $SEED_FILE (copy it to every box of the fleet)"
+else
+	echo "setup: keeping the hash_seed in $SEED_FILE"
+fi
+
 # Build.
 if [ ! -f build/build.ninja ]; then
 	meson setup build

@@ -1452,7 +1452,7 @@ establish(struct lb_ct *ct, struct lb_conn *e, uint32_t now)
 }
 
 static void
-test_ct_reclaim_evicts_half_open_never_answered_first_and_spares_established(void **state)
+test_ct_reclaim_evicts_the_oldest_half_open_and_spares_established(void **state)
 {
 	enum { CAP = 16 };
 	struct lb_ct *ct = table(CAP);
@@ -1472,17 +1472,17 @@ test_ct_reclaim_evicts_half_open_never_answered_first_and_spares_established(voi
 	struct lb_conn x = conn(100, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
 	assert_null(lb_ct_insert(ct, &x, 200));
 	gone_count = 0;
-	/* 9 goes first although 5 is older: the backend holds no state for 9 */
+	/* the older half-open one goes first, answered by the backend or not */
 	assert_int_equal(lb_ct_reclaim(ct, 200, count_gone, NULL), 2);
 	assert_int_equal(gone_count, 1);
-	assert_int_equal(e[9]->state, LB_CT_STATE_FREE);
-	assert_int_equal(e[5]->state, LB_CT_TCP_SYN);
+	assert_int_equal(e[5]->state, LB_CT_STATE_FREE);
+	assert_int_equal(e[9]->state, LB_CT_TCP_SYN);
 	struct lb_conn *ex = lb_ct_insert(ct, &x, 200);
 	assert_non_null(ex);
 	establish(ct, ex, 200);
-	/* then the half-open one the backend answered */
+	/* then the other one */
 	assert_int_equal(lb_ct_reclaim(ct, 201, count_gone, NULL), 2);
-	assert_int_equal(e[5]->state, LB_CT_STATE_FREE);
+	assert_int_equal(e[9]->state, LB_CT_STATE_FREE);
 	struct lb_conn y = conn(101, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
 	struct lb_conn *ey = lb_ct_insert(ct, &y, 201);
 	assert_non_null(ey);
@@ -1523,25 +1523,26 @@ test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only(void **state)
 	for (uint32_t n = 0; n < 10; n++)
 		if (n != 3 && n != 7)
 			establish(ct, e[n], 30);
-	lb_ct_tcp_update(ct, e[3], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 30);
+	lb_ct_tcp_update(ct, e[3], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 13); /* expires before 7 */
 	gone_count = 0;
+	/* the older of the two half-open ones first */
 	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 40, count_gone,
 						 NULL), 2);
-	assert_int_equal(ntohs(k.local_port), 5007);
+	assert_int_equal(ntohs(k.local_port), 5003);
 	assert_int_equal(gone_count, 1);
-	assert_int_equal(e[7]->state, LB_CT_STATE_FREE);
+	assert_int_equal(e[3]->state, LB_CT_STATE_FREE);
 	assert_int_equal(lb_ct_count(ct), 9);
-	struct lb_conn c = conn(7, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn c = conn(3, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
 	memcpy(c.backend, be, 4);
 	c.local_port = k.local_port;
 	struct lb_conn *n7 = lb_ct_insert(ct, &c, 40);
 	assert_non_null(n7);
 	establish(ct, n7, 40);
-	/* then the one the backend answered */
+	/* then the other */
 	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 41, count_gone,
 						 NULL), 2);
-	assert_int_equal(ntohs(k.local_port), 5003);
-	c = conn(3, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	assert_int_equal(ntohs(k.local_port), 5007);
+	c = conn(7, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
 	memcpy(c.backend, be, 4);
 	c.local_port = k.local_port;
 	struct lb_conn *n3 = lb_ct_insert(ct, &c, 41);
@@ -1616,7 +1617,7 @@ main(void)
 		cmocka_unit_test(test_ct_client_rst_inside_the_window_closes),
 		cmocka_unit_test(test_ct_client_seq_follows_data_across_wraparound_and_ignores_retransmits),
 		cmocka_unit_test(test_ct_udp_query_and_answer_keep_the_short_timeout_a_stream_gets_the_long),
-		cmocka_unit_test(test_ct_reclaim_evicts_half_open_never_answered_first_and_spares_established),
+		cmocka_unit_test(test_ct_reclaim_evicts_the_oldest_half_open_and_spares_established),
 		cmocka_unit_test(test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only),
 		cmocka_unit_test(test_ct_client_rst_during_the_handshake_is_not_sequence_checked),
 	};

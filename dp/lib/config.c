@@ -32,7 +32,7 @@
 #include "config.h"
 
 /* Same seed on every box unless the operator sets one: Maglev tables then agree. */
-#define DEFAULT_HASH_SEED 0x5eed5eed5eed5eedULL
+#define DEFAULT_HASH_SEED LB_HASH_SEED_BUILTIN
 #define DEFAULT_CONTROL_SOCKET "/run/edgelb/dp.sock"
 #define DEFAULT_SNAT_LO 1024
 #define DEFAULT_SNAT_HI 65535

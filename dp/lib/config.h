@@ -68,6 +68,13 @@ struct lb_neigh_conf {
 	char port[LB_PORT_NAME_MAX];       /* "" = the port whose subnet holds addr */
 };
 
+/*
+ * The built-in hash_seed: public (it is in this file), so a deployment that keeps it
+ * lets anyone aim flows at one backend or worker. The dp warns when it runs with it;
+ * scripts/setup.sh generates a per-deployment seed (docs/configuration.md).
+ */
+#define LB_HASH_SEED_BUILTIN 0x5eed5eed5eed5eedULL
+
 struct lb_dp_conf {
 	/* dp */
 	uint32_t n_workers;

@@ -471,17 +471,18 @@ lb_ct_udp_update(const struct lb_ct *ct, struct lb_conn *c, int dir, uint32_t no
 }
 
 /*
- * Victim rank: 3 expired, 2 half-open and never answered by the backend (it holds
- * no state for the tuple), 1 half-open the backend answered, 0 not a victim.
+ * Victim rank: 2 expired, 1 half-open, 0 not a victim. Among half-open entries the
+ * oldest goes first, whether or not the backend answered: under a flood the newest
+ * look unanswered only because their SYN-ACK is still on its way (the backend
+ * holds state for them), while the caller resets the backend's state of an
+ * answered one before its tuple is reused (dp/fastpath/forward.h).
  */
 static int
 victim_rank(const struct lb_conn *c, uint32_t now)
 {
 	if (lb_clock_before(c->expire, now))
-		return 3;
-	if (!lb_ct_unanswered(c))
-		return 0;
-	return (c->flags & LB_CONN_SEEN_REPLY) ? 1 : 2;
+		return 2;
+	return lb_ct_unanswered(c) ? 1 : 0;
 }
 
 /* Is a a better victim than b (NULL: none yet)? Higher rank, then earlier expiry. */

@@ -270,9 +270,8 @@ lb_ct_unanswered(const struct lb_conn *c)
 /*
  * Make room for one new entry in a full table: look at up to LB_CT_RECLAIM_SCAN
  * entries from the expiry cursor, free every expired one met (cb first); when none
- * was expired, evict a half-open entry (lb_ct_unanswered) among them: one the
- * backend never answered first (the backend holds no state for it, so its tuple
- * is safe to reuse), then the one that would expire first (cb first). Returns 1 for freed expired entries, 2 for an eviction,
+ * was expired, evict the half-open entry (lb_ct_unanswered) among them that would
+ * expire first, i.e. the oldest (cb first). Returns 1 for freed expired entries, 2 for an eviction,
  * 0 when nothing could go (the caller drops the new flow). Sampling, as Redis does
  * for LRU: a flood's entries are most of the table, so a small sample finds one.
  */

@@ -79,13 +79,15 @@ def run_case(ck, tmp, build):
                        ports=[T.ext_port(T.pcap_live_device("net_pcap0", ["xa0"])),
                               T.int_port(T.pcap_live_device("net_pcap1", ["ia0"]))],
                        services=services, control_socket=path, snat=SNAT,
-                       conntrack={"capacity": CAP})
+                       conntrack={"capacity": CAP}, hash_seed=0x0123456789ABCDEF)
     dp = T.Dp(build, tmp, conf, tag="hostile")
     c = None
     try:
         ck.section(f"start edgelb-dp (1 worker, conntrack capacity {CAP}, snat_ports {SNAT})")
         if not ck.ok(dp.start(), "edgelb-dp started", dp.stderr()[-2000:]):
             return
+        ck.ok("hash_seed is the built-in" not in dp.stderr(),
+              "no hash_seed warning with a seed of its own", dp.stderr()[-800:])
         c = Ctl(path)
         x = F.Exchange(ck, wires)
         locals_ = T.LOCAL4

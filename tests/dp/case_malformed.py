@@ -183,6 +183,8 @@ def run_case(ck, tmp, build):
     err = dp.stderr()
     ck.ok(not any(w in err for w in ("Segmentation", "panic", "PANIC", "Assertion")),
           "no crash, panic or assertion in stderr", err[-1500:])
+    ck.ok("hash_seed is the built-in public value" in err,
+          "the dp warns that it runs with the built-in hash_seed (issue 14, finding 11)", err[-1500:])
 
     ck.section("announcements (gratuitous ARP / unsolicited NA) of the dp's addresses")
     ext_out, int_out = T.read_pcap(paths["ext-out"]), T.read_pcap(paths["int-out"])
