@@ -641,13 +641,21 @@ lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t star
 	return rc;
 }
 
-void
-lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg)
+uint32_t
+lb_ct_foreach_from(struct lb_ct *ct, uint32_t start,
+		   int (*cb)(const struct lb_conn *c, void *arg), void *arg)
 {
-	for (uint32_t i = 0; i < ct->capacity; i++) {
+	for (uint32_t i = start; i < ct->capacity; i++) {
 		const struct lb_conn *c = &ct->conns[i];
 
 		if (c->state != LB_CT_STATE_FREE && cb(c, arg) != 0)
-			return;
+			return i;
 	}
+	return ct->capacity;
+}
+
+void
+lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg)
+{
+	lb_ct_foreach_from(ct, 0, cb, arg);
 }

@@ -308,6 +308,14 @@ int lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t 
 			    unsigned tries, uint32_t now,
 			    void (*cb)(const struct lb_conn *c, void *arg), void *arg);
 
+/*
+ * Visit the entries in use from slot start on; stop early when cb returns non-zero.
+ * Returns the slot of the entry cb stopped at (not consumed: resume from it), or
+ * the capacity when the walk reached the end (conns.list pages with it).
+ */
+uint32_t lb_ct_foreach_from(struct lb_ct *ct, uint32_t start,
+			    int (*cb)(const struct lb_conn *c, void *arg), void *arg);
+
 /* Visit every entry in use; stop early when cb returns non-zero. */
 void lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg);
 

@@ -198,6 +198,30 @@ def run_case(ck, tmp, build):
         left = wires.leftovers(settle=0.3)
         ck.eq(len(left), 0, "no unexpected frame came out")
 
+        ck.section("conns.list in pages (issue 14, finding 10): limit 5, following next_cursor")
+        whole = conns(ck, c)
+        paged, cursor, pages = [], None, 0
+        while pages < 20:
+            req = {"limit": 5} if cursor is None else {"limit": 5, "cursor": cursor}
+            rep = c.call("conns.list", **req)
+            if not ck.ok(rep.get("ok") is True, f"page {pages + 1} answered", str(rep)[:300]):
+                break
+            r = rep["result"]
+            pages += 1
+            ck.ok(len(r["connections"]) <= 5, f"page {pages}: at most 5 entries")
+            paged += r["connections"]
+            if not r["truncated"]:
+                ck.ok("next_cursor" not in r, "last page: no next_cursor")
+                break
+            cursor = r["next_cursor"]
+        key = lambda e: (e["client"], e["client_port"], e["backend"], e["backend_port"])  # noqa: E731
+        ck.eq(pages, (CAP + 4) // 5, "pages")
+        ck.ok(sorted(map(key, paged)) == sorted(map(key, whole)) and len(whole) == CAP,
+              f"the pages together list every connection once ({len(paged)} of {len(whole)})")
+        rep = c.call("conns.list", cursor=-1)
+        ck.ok(rep.get("ok") is False and rep.get("code") == "invalid", "a bad cursor is refused",
+              str(rep)[:300])
+
         ck.section("stop, stats JSON")
         c.close()
         c = None
