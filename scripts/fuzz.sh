@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 declare -A SRCS=(
 	[parse]="tests/fuzz/fuzz_parse.c dp/lib/parse.c"
 	[nat]="tests/fuzz/fuzz_nat.c dp/lib/nat.c dp/lib/parse.c"
+	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
 	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/config.c"
 )
