@@ -168,6 +168,10 @@ main(int argc, char **argv)
 		status = EXIT_SUCCESS;
 		goto out_eal;
 	}
+	if (dp.conf.hash_seed == LB_HASH_SEED_BUILTIN)
+		fprintf(stderr, "edgelb-dp: warning: hash_seed is the built-in public value: anyone can "
+				"aim flows at one backend or worker; give the fleet one random seed "
+				"(scripts/setup.sh writes /etc/edgelb/hash_seed.conf)\n");
 	g_dp = &dp;
 	lb_capture_init(); /* optional: the dp runs without it */
 	if (lb_dp_build(&dp, true, err, sizeof(err)) < 0)

@@ -27,11 +27,21 @@
 	X(L4_TRUNCATED, l4_truncated, "packet ends inside the TCP/UDP/ICMP header")       \
 	X(BAD_TCP_DOFF, bad_tcp_doff, "TCP data offset below 5 or beyond the packet")     \
 	X(MARTIAN, martian, "source address is multicast, loopback or unspecified")       \
+	X(TCP_NULL, tcp_null, "TCP without any flag (null scan)")                         \
+	X(TCP_XMAS, tcp_xmas, "TCP with FIN, PSH and URG set (xmas scan, incl. all flags)") \
+	X(TCP_SYN_FIN, tcp_syn_fin, "TCP with SYN and FIN set")                           \
+	X(TCP_SYN_RST, tcp_syn_rst, "TCP with SYN and RST set")                           \
+	X(PORT_ZERO, port_zero, "TCP/UDP source or destination port 0")                   \
+	X(LAND, land, "new flow whose source is a VIP or an address of this box")         \
+	X(RST_NO_CONN, rst_no_conn, "TCP RST that matches no connection (no state made)") \
+	X(RST_WINDOW, rst_window, "client RST outside the sequence window of its connection") \
+	X(L4_CKSUM, l4_cksum, "NIC reported a bad TCP/UDP checksum")                      \
 	X(TTL_EXPIRED, ttl_expired, "TTL or hop limit would reach zero")                  \
 	X(NOT_OURS, not_ours, "destination is not a VIP or local address of this box")    \
 	X(NO_SERVICE, no_service, "VIP has no service on this port and protocol")         \
 	X(NO_BACKEND, no_backend, "service has no backend that takes new flows")          \
 	X(NO_SNAT, no_snat, "fnat: no local address or free port toward the backend")     \
+	X(CT_TABLE_FULL, ct_table_full, "new flow: conntrack full, nothing to reclaim")    \
 	X(SOURCE_RANGE, source_range, "source address outside the service's ranges")      \
 	X(REPLY_NO_CONN, reply_no_conn, "reply matches no tracked connection")            \
 	X(SVC_GONE, svc_gone, "connection's service was deleted")                         \
@@ -59,7 +69,9 @@ enum lb_drop {
 	X(REV_PKTS, rev_packets, "backend-to-client packets forwarded")                  \
 	X(CT_CREATED, ct_created, "connections created")                                 \
 	X(CT_EXPIRED, ct_expired, "connections expired")                                 \
-	X(CT_FULL, ct_full, "new flows forwarded without state: table full")             \
+	X(CT_FULL, ct_full, "new flows that met a full table (reclaimed or dropped)")     \
+	X(CT_EVICTED, ct_evicted, "half-open entries evicted for a new flow")           \
+	X(BACKEND_RESETS, backend_resets, "RSTs sent to backends for reclaimed half-open fnat entries") \
 	X(CT_REPICK, ct_repick, "established flows re-picked: backend removed")          \
 	X(AFFINITY_HITS, affinity_hits, "new flows placed by ClientIP affinity")         \
 	X(HANDOFF_OUT, handoff_out, "replies handed to the owning worker")               \
@@ -85,6 +97,7 @@ enum lb_event {
 	X(NA_RX, nd_adverts_rx, "neighbour advertisements received")                     \
 	X(NS_TX, nd_solicits_tx, "neighbour solicitations sent")                         \
 	X(NEIGH_LEARNED, neigh_learned, "neighbour entries resolved or refreshed")       \
+	X(NEIGH_REJECTED, neigh_rejected, "ARP/NDP updates refused: wrong port or subnet, or an unsolicited MAC change") \
 	X(NEIGH_FAILED, neigh_failed, "neighbours given up after unanswered probes")     \
 	X(HELD, held, "packets held while their next hop resolved")                      \
 	X(HELD_SENT, held_sent, "held packets sent after resolution")                    \

@@ -52,6 +52,8 @@
 #define LB_F_LIMIT "limit"              /* conns.list */
 #define LB_F_CONNECTIONS "connections"
 #define LB_F_TRUNCATED "truncated"
+#define LB_F_CURSOR "cursor"           /* conns.list: where to go on (from next_cursor) */
+#define LB_F_NEXT_CURSOR "next_cursor" /* conns.list: present when truncated */
 #define LB_F_NEIGHBOURS "neighbours"
 
 /* Service spec fields (same names as the dp config file's services) */

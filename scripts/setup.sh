@@ -16,7 +16,7 @@ PKGS=(
 	libcmocka-dev libmicrohttpd-dev libyaml-dev
 	python3 python3-scapy
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
-	nginx-light haproxy wrk
+	nginx-light haproxy wrk hping3 clang
 	libsystemd-dev pandoc man-db bash-completion dpkg-dev lintian
 	prometheus # for promtool (tests/pkg); on a systemd machine this also starts a
 	           # Prometheus server on :9090: `systemctl disable --now prometheus` if unwanted
@@ -52,6 +52,22 @@ if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
 	$SUDO mount -t hugetlbfs nodev /dev/hugepages || echo "setup: cannot mount hugetlbfs; DPDK will run with --no-huge"
 fi
 echo "setup: hugepages $(cat /proc/sys/vm/nr_hugepages) x 2 MiB"
+
+# A per-deployment hash_seed, generated once (issue 14, finding 11). The built-in
+# seed is public: with it anyone can aim flows at one backend or worker. Every box
+# of a fleet must use the same seed (ECMP moves flows between boxes): generate it on
+# one box and copy /etc/edgelb/hash_seed.conf to the others. A dp config in
+# /etc/edgelb includes it inside its dp group (libconfig 1.5 resolves @include
+# next to the main file, absolute paths included):  dp: { @include "hash_seed.conf" ... };
+SEED_FILE=${EDGELB_SEED_FILE:-/etc/edgelb/hash_seed.conf}
+if [ ! -s "$SEED_FILE" ]; then
+	$SUDO mkdir -p "$(dirname "$SEED_FILE")"
+	seed=$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
+	echo "hash_seed = \"0x$seed\";" | (umask 077; $SUDO tee "$SEED_FILE" >/dev/null)
+	echo "setup: generated a random hash_seed in $SEED_FILE (copy it to every box of the fleet)"
+else
+	echo "setup: keeping the hash_seed in $SEED_FILE"
+fi
 
 # Build.
 if [ ! -f build/build.ninja ]; then

@@ -3,7 +3,8 @@
 #
 # Runs: setup (packages, hugepages, build), then every meson test suite of the
 # normal build (unit, dp, ctl, e2e, cp, k8s), then the unit tests again in a
-# second build under AddressSanitizer and UndefinedBehaviorSanitizer.
+# second build under AddressSanitizer and UndefinedBehaviorSanitizer, then each
+# libFuzzer harness of tests/fuzz/ (its corpus replayed, then FUZZ_SECONDS=5 of fuzzing).
 # Ends with one line "N passed, N failed" (", N skipped" only when something was
 # skipped, with the reason above it); exit status 1 when anything failed.
 set -uo pipefail
@@ -56,6 +57,16 @@ else
 	echo "ASan build failed"
 	failed=$((failed + 1))
 fi
+
+echo "== fuzzing: each libFuzzer target replays its corpus, then runs ${FUZZ_SECONDS:-5} s (scripts/fuzz.sh) =="
+for t in $(./scripts/fuzz.sh list | sed 's/^targets: //'); do
+	if ./scripts/fuzz.sh "$t" replay && ./scripts/fuzz.sh "$t" "${FUZZ_SECONDS:-5}"; then
+		passed=$((passed + 1))
+	else
+		echo "fuzz $t: FAILED (build-fuzz/$t.log, build-fuzz/crash-*)"
+		failed=$((failed + 1))
+	fi
+done
 
 if [ "$skipped" -gt 0 ]; then
 	echo "why tests were skipped (their own words):"

@@ -161,7 +161,10 @@ test_config_minimal_gets_every_default(void **state)
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_ESTABLISHED], 900);
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_CLOSING], 30);
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_CLOSED], 10);
-	assert_int_equal(c.ct_timeout_s[LB_CT_UDP], 300);
+	assert_int_equal(c.ct_timeout_s[LB_CT_UDP], 30);
+	assert_int_equal(c.ct_timeout_s[LB_CT_UDP_STREAM], 120);
+	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_UNCONFIRMED], 10);
+	assert_int_equal(c.ct_rst_window, 65536);
 	assert_int_equal(c.affinity_capacity, 65536);
 	assert_int_equal(c.n_ports, 1);
 	assert_int_equal(c.ports[0].mtu, 1500);
@@ -197,7 +200,8 @@ test_config_every_option_is_read(void **state)
 		"  steering = \"ring\"; snat_ports = [2000, 3000]; control_socket = \"\";\n"
 		"  control_socket_mode = \"0660\"; };\n"
 		"conntrack: { capacity = 1; timeouts: { tcp_syn = 1; tcp_established = 86400;\n"
-		"  tcp_closing = 2; tcp_closed = 3; udp = 4; }; };\n"
+		"  tcp_closing = 2; tcp_closed = 3; udp = 4; udp_stream = 5; tcp_unconfirmed = 6; };\n"
+		"  rst_window = 0; };\n"
 		"affinity: { capacity = 16777216; };\n"
 		"ports = ( { name = \"a\"; device = \"net_ring0\"; role = \"internal\"; mtu = 9600;\n"
 		"  rx_desc = 64; tx_desc = 16384; mac = \"0A:0b:0c:0d:0e:0f\";\n"
@@ -236,6 +240,9 @@ test_config_every_option_is_read(void **state)
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_CLOSING], 2);
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_CLOSED], 3);
 	assert_int_equal(c.ct_timeout_s[LB_CT_UDP], 4);
+	assert_int_equal(c.ct_timeout_s[LB_CT_UDP_STREAM], 5);
+	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_UNCONFIRMED], 6);
+	assert_int_equal(c.ct_rst_window, 0);
 	assert_int_equal(c.affinity_capacity, 16777216);
 
 	assert_int_equal(c.ports[0].role, LB_ROLE_INTERNAL);

@@ -24,6 +24,9 @@
 #define T_CLOSING 2000u
 #define T_CLOSED 500u
 #define T_UDP 3000u
+#define T_UDP_STREAM 12000u
+#define T_UNCONF 700u
+#define RST_WIN 1000u
 
 static struct lb_ct_conf
 conf_of(uint32_t capacity)
@@ -37,6 +40,9 @@ conf_of(uint32_t capacity)
 	conf.timeout_ms[LB_CT_TCP_CLOSING] = T_CLOSING;
 	conf.timeout_ms[LB_CT_TCP_CLOSED] = T_CLOSED;
 	conf.timeout_ms[LB_CT_UDP] = T_UDP;
+	conf.timeout_ms[LB_CT_UDP_STREAM] = T_UDP_STREAM;
+	conf.timeout_ms[LB_CT_TCP_UNCONFIRMED] = T_UNCONF;
+	conf.rst_window = RST_WIN;
 	conf.seed = 0x1234567887654321ULL;
 	return conf;
 }
@@ -1245,6 +1251,327 @@ test_ct_foreach_visits_every_live_entry_once_and_stops_early(void **state)
 	lb_ct_destroy(ct);
 }
 
+/* ---- issue 14: hostile TCP, short UDP timeouts, reclaim under pressure ---- */
+
+static void
+test_ct_entry_is_one_cache_line_and_ids_keep_24_bits(void **state)
+{
+	struct lb_conn c;
+
+	(void)state;
+	assert_int_equal(sizeof(c), 64);
+	memset(&c, 0, sizeof(c));
+	c.svc_id = (1u << 20) - 1; /* dp.max_services */
+	c.real_id = (1u << 24) - 1; /* dp.max_backends */
+	c.local_idx = 63;
+	c.state = LB_CT_STATE_FREE;
+	c.family = LB_AF_INET6;
+	c.proto = LB_PROTO_UDP;
+	c.mode = LB_MODE_DNAT;
+	c.flags = LB_CONN_SEEN_REPLY | LB_CONN_SEQ_KNOWN | LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND;
+	assert_int_equal(c.svc_id, (1u << 20) - 1);
+	assert_int_equal(c.real_id, (1u << 24) - 1);
+	assert_int_equal(c.local_idx, 63);
+	assert_int_equal(c.state, LB_CT_STATE_FREE);
+	assert_int_equal(c.family, LB_AF_INET6);
+	assert_int_equal(c.proto, LB_PROTO_UDP);
+	assert_int_equal(c.mode, LB_MODE_DNAT);
+	assert_int_equal(c.flags, 0x0f);
+}
+
+static struct lb_conn *
+pickup(struct lb_ct *ct, uint32_t seq_end, uint32_t now)
+{
+	struct lb_conn c = conn(1, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *e;
+
+	c.state = LB_CT_TCP_UNCONFIRMED;
+	c.seq_client = seq_end;
+	c.flags = LB_CONN_SEQ_KNOWN;
+	e = lb_ct_insert(ct, &c, now);
+	assert_non_null(e);
+	return e;
+}
+
+static void
+test_ct_pickup_keeps_short_timeout_until_the_backend_answers(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = pickup(ct, 5000, 100);
+	struct lb_tcp_seg ack = {.flags = LB_TCP_ACK, .seq = 5000, .len = 10};
+
+	(void)state;
+	assert_int_equal(e->expire, 100 + T_UNCONF);
+	/* more client data: still unconfirmed, still the short timeout */
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &ack, LB_DIR_CLIENT, 200), LB_CT_TCP_UNCONFIRMED);
+	assert_int_equal(e->expire, 200 + T_UNCONF);
+	assert_int_equal(e->seq_client, 5010);
+	/* the backend answers: a real connection */
+	ack.seq = 777;
+	ack.len = 0;
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &ack, LB_DIR_BACKEND, 300), LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(e->expire, 300 + T_EST);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_pickup_that_nobody_answers_expires_on_the_short_timeout(void **state)
+{
+	struct lb_ct *ct = table(8);
+
+	(void)state;
+	pickup(ct, 1, 0);
+	assert_int_equal(lb_ct_expire(ct, T_UNCONF - 1, 8, NULL, NULL), 0);
+	assert_int_equal(lb_ct_expire(ct, T_UNCONF + 1, 8, NULL, NULL), 1);
+	assert_int_equal(lb_ct_count(ct), 0);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_pickup_backend_rst_closes_and_client_syn_starts_over(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = pickup(ct, 1, 0);
+	struct lb_tcp_seg syn = {.flags = LB_TCP_SYN, .seq = 99, .len = 1};
+	struct lb_tcp_seg rst = {.flags = LB_TCP_RST, .seq = 5};
+
+	(void)state;
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &syn, LB_DIR_CLIENT, 1), LB_CT_STATE_FREE);
+	assert_int_equal(e->state, LB_CT_TCP_UNCONFIRMED);
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &rst, LB_DIR_BACKEND, 2), LB_CT_TCP_CLOSED);
+	assert_int_equal(e->expire, 2 + T_CLOSED);
+	lb_ct_destroy(ct);
+}
+
+/* An established connection with the client at sequence 1000000. */
+static struct lb_conn *
+est_flow(struct lb_ct *ct)
+{
+	struct lb_conn *e = tcp_flow(ct, 0);
+	struct lb_tcp_seg s = {.flags = LB_TCP_SYN, .seq = 999999, .len = 1};
+
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 0), LB_CT_TCP_SYN);
+	s = (struct lb_tcp_seg){.flags = LB_TCP_SYN | LB_TCP_ACK, .seq = 5, .len = 1};
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &s, LB_DIR_BACKEND, 1), LB_CT_TCP_SYN);
+	s = (struct lb_tcp_seg){.flags = LB_TCP_ACK, .seq = 1000000, .len = 0};
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 2), LB_CT_TCP_ESTABLISHED);
+	assert_int_equal(e->seq_client, 1000000);
+	return e;
+}
+
+static void
+test_ct_client_rst_outside_the_window_is_rejected_and_changes_nothing(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = est_flow(ct);
+	struct lb_conn before = *e;
+	static const uint32_t bad[] = {0, 1000000 - RST_WIN - 1, 1000000 + RST_WIN + 1,
+				       1000000u + 0x80000000u, 0xffffffffu};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lb_tcp_seg rst = {.flags = LB_TCP_RST, .seq = bad[i]};
+		assert_int_equal(lb_ct_tcp_seg(ct, e, &rst, LB_DIR_CLIENT, 10), LB_CT_RST_REJECTED);
+		rst.flags |= LB_TCP_ACK;
+		assert_int_equal(lb_ct_tcp_seg(ct, e, &rst, LB_DIR_CLIENT, 10), LB_CT_RST_REJECTED);
+		assert_memory_equal(e, &before, sizeof(before));
+	}
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_client_rst_inside_the_window_closes(void **state)
+{
+	static const uint32_t good[] = {1000000, 1000000 - RST_WIN, 1000000 + RST_WIN, 1000123};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct lb_ct *ct = table(8);
+		struct lb_conn *e = est_flow(ct);
+		struct lb_tcp_seg rst = {.flags = LB_TCP_RST | LB_TCP_ACK, .seq = good[i]};
+		assert_int_equal(lb_ct_tcp_seg(ct, e, &rst, LB_DIR_CLIENT, 10), LB_CT_TCP_CLOSED);
+		lb_ct_destroy(ct);
+	}
+}
+
+static void
+test_ct_client_seq_follows_data_across_wraparound_and_ignores_retransmits(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = pickup(ct, 0xfffffff0u, 0);
+	struct lb_tcp_seg d = {.flags = LB_TCP_ACK, .seq = 0xfffffff0u, .len = 0x40};
+
+	(void)state;
+	lb_ct_tcp_seg(ct, e, &d, LB_DIR_CLIENT, 1);
+	assert_int_equal(e->seq_client, 0x30);
+	d.seq = 0xffffff00u; /* an old retransmit does not move it back */
+	lb_ct_tcp_seg(ct, e, &d, LB_DIR_CLIENT, 2);
+	assert_int_equal(e->seq_client, 0x30);
+	struct lb_tcp_seg rst = {.flags = LB_TCP_RST, .seq = 0x30};
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &rst, LB_DIR_CLIENT, 3), LB_CT_TCP_CLOSED);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_udp_query_and_answer_keep_the_short_timeout_a_stream_gets_the_long(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn c = conn(1, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_UDP);
+	struct lb_conn *e = lb_ct_insert(ct, &c, 0);
+
+	(void)state;
+	assert_int_equal(e->expire, T_UDP);
+	lb_ct_udp_update(ct, e, LB_DIR_CLIENT, 10); /* a retry before any answer */
+	assert_int_equal(e->state, LB_CT_UDP);
+	lb_ct_udp_update(ct, e, LB_DIR_BACKEND, 20); /* the answer */
+	assert_int_equal(e->state, LB_CT_UDP);
+	assert_int_equal(e->expire, 20 + T_UDP);
+	lb_ct_udp_update(ct, e, LB_DIR_CLIENT, 30); /* the client goes on: a stream */
+	assert_int_equal(e->state, LB_CT_UDP_STREAM);
+	assert_int_equal(e->expire, 30 + T_UDP_STREAM);
+	lb_ct_destroy(ct);
+}
+
+static unsigned gone_count;
+
+static void
+count_gone(const struct lb_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	gone_count++;
+}
+
+/* Complete the handshake of e: the backend's SYN-ACK, the client's ACK. */
+static void
+establish(struct lb_ct *ct, struct lb_conn *e, uint32_t now)
+{
+	lb_ct_tcp_update(ct, e, LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, now);
+	assert_int_equal(lb_ct_tcp_update(ct, e, LB_TCP_ACK, LB_DIR_CLIENT, now),
+			 LB_CT_TCP_ESTABLISHED);
+}
+
+static void
+test_ct_reclaim_evicts_the_oldest_half_open_and_spares_established(void **state)
+{
+	enum { CAP = 16 };
+	struct lb_ct *ct = table(CAP);
+	struct lb_conn *e[CAP];
+
+	(void)state;
+	for (uint32_t n = 0; n < CAP; n++) {
+		struct lb_conn c = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		e[n] = lb_ct_insert(ct, &c, 100 + n); /* SYN entries, older first */
+		assert_non_null(e[n]);
+	}
+	/* all established but 5 (the backend sent its SYN-ACK) and 9 (nothing back) */
+	for (uint32_t n = 0; n < CAP; n++)
+		if (n != 5 && n != 9)
+			establish(ct, e[n], 100 + n);
+	lb_ct_tcp_update(ct, e[5], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 105);
+	struct lb_conn x = conn(100, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	assert_null(lb_ct_insert(ct, &x, 200));
+	gone_count = 0;
+	/* the older half-open one goes first, answered by the backend or not */
+	assert_int_equal(lb_ct_reclaim(ct, 200, count_gone, NULL), 2);
+	assert_int_equal(gone_count, 1);
+	assert_int_equal(e[5]->state, LB_CT_STATE_FREE);
+	assert_int_equal(e[9]->state, LB_CT_TCP_SYN);
+	struct lb_conn *ex = lb_ct_insert(ct, &x, 200);
+	assert_non_null(ex);
+	establish(ct, ex, 200);
+	/* then the other one */
+	assert_int_equal(lb_ct_reclaim(ct, 201, count_gone, NULL), 2);
+	assert_int_equal(e[9]->state, LB_CT_STATE_FREE);
+	struct lb_conn y = conn(101, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_conn *ey = lb_ct_insert(ct, &y, 201);
+	assert_non_null(ey);
+	establish(ct, ey, 201);
+	/* established entries only, none expired: nothing can go */
+	gone_count = 0;
+	assert_int_equal(lb_ct_reclaim(ct, 202, count_gone, NULL), 0);
+	assert_int_equal(gone_count, 0);
+	assert_int_equal(lb_ct_count(ct), CAP);
+	/* once they expire, a reclaim frees every expired entry it looks at */
+	assert_int_equal(lb_ct_reclaim(ct, 202 + T_EST + T_SYN, count_gone, NULL), 1);
+	assert_int_equal(gone_count, CAP);
+	assert_int_equal(lb_ct_count(ct), 0);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only(void **state)
+{
+	struct lb_ct *ct = table(64);
+	struct lb_ct_rev_key k;
+	struct lb_conn *e[10];
+	static const uint8_t be[4] = {192, 168, 7, 1};
+
+	(void)state;
+	/* every port of 5000..5009 held by a SYN entry */
+	for (uint32_t n = 0; n < 10; n++) {
+		struct lb_conn c = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		memcpy(c.backend, be, 4);
+		c.local_port = net16((uint16_t)(5000 + n));
+		e[n] = lb_ct_insert(ct, &c, 10 + n);
+		assert_non_null(e[n]);
+	}
+	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, e[0]->backend, e[0]->backend_port);
+	k.local_idx = 2;
+	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 10), LB_EFULL);
+	/* established ones are never taken: all but 3 (SYN-ACK seen) and 7 (nothing) */
+	for (uint32_t n = 0; n < 10; n++)
+		if (n != 3 && n != 7)
+			establish(ct, e[n], 30);
+	lb_ct_tcp_update(ct, e[3], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 13); /* expires before 7 */
+	gone_count = 0;
+	/* the older of the two half-open ones first */
+	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 40, count_gone,
+						 NULL), 2);
+	assert_int_equal(ntohs(k.local_port), 5003);
+	assert_int_equal(gone_count, 1);
+	assert_int_equal(e[3]->state, LB_CT_STATE_FREE);
+	assert_int_equal(lb_ct_count(ct), 9);
+	struct lb_conn c = conn(3, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	memcpy(c.backend, be, 4);
+	c.local_port = k.local_port;
+	struct lb_conn *n7 = lb_ct_insert(ct, &c, 40);
+	assert_non_null(n7);
+	establish(ct, n7, 40);
+	/* then the other */
+	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 41, count_gone,
+						 NULL), 2);
+	assert_int_equal(ntohs(k.local_port), 5007);
+	c = conn(7, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	memcpy(c.backend, be, 4);
+	c.local_port = k.local_port;
+	struct lb_conn *n3 = lb_ct_insert(ct, &c, 41);
+	assert_non_null(n3);
+	establish(ct, n3, 41);
+	/* nothing half-open left: full */
+	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 50, count_gone,
+						 NULL), LB_EFULL);
+	/* an expired one is taken whatever its state */
+	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10,
+						 50 + T_EST * 2, count_gone, NULL), 1);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_client_rst_during_the_handshake_is_not_sequence_checked(void **state)
+{
+	struct lb_ct *ct = table(8);
+	struct lb_conn *e = tcp_flow(ct, 0);
+	struct lb_tcp_seg s = {.flags = LB_TCP_SYN, .seq = 1000, .len = 1};
+
+	(void)state;
+	lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 0);
+	/* RFC 793: a RST answering an unacceptable ACK carries that ACK as its seq */
+	s = (struct lb_tcp_seg){.flags = LB_TCP_RST, .seq = 0x77777777u};
+	assert_int_equal(lb_ct_tcp_seg(ct, e, &s, LB_DIR_CLIENT, 1), LB_CT_TCP_CLOSED);
+	lb_ct_destroy(ct);
+}
+
 int
 main(void)
 {
@@ -1282,6 +1609,17 @@ main(void)
 		cmocka_unit_test(test_ct_snat_port_gives_up_after_tries),
 		cmocka_unit_test(test_ct_snat_port_rejects_bad_arguments_and_empty_ranges),
 		cmocka_unit_test(test_ct_foreach_visits_every_live_entry_once_and_stops_early),
+		cmocka_unit_test(test_ct_entry_is_one_cache_line_and_ids_keep_24_bits),
+		cmocka_unit_test(test_ct_pickup_keeps_short_timeout_until_the_backend_answers),
+		cmocka_unit_test(test_ct_pickup_that_nobody_answers_expires_on_the_short_timeout),
+		cmocka_unit_test(test_ct_pickup_backend_rst_closes_and_client_syn_starts_over),
+		cmocka_unit_test(test_ct_client_rst_outside_the_window_is_rejected_and_changes_nothing),
+		cmocka_unit_test(test_ct_client_rst_inside_the_window_closes),
+		cmocka_unit_test(test_ct_client_seq_follows_data_across_wraparound_and_ignores_retransmits),
+		cmocka_unit_test(test_ct_udp_query_and_answer_keep_the_short_timeout_a_stream_gets_the_long),
+		cmocka_unit_test(test_ct_reclaim_evicts_the_oldest_half_open_and_spares_established),
+		cmocka_unit_test(test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only),
+		cmocka_unit_test(test_ct_client_rst_during_the_handshake_is_not_sequence_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -283,6 +283,14 @@ struct parse_case {
 
 static const struct parse_case cases[] = {
 	/* accepted */
+	{"ipv4 tcp bare rst (valid flags; the conntrack decides)", {TCP_V4,
+	 .tcp_flags = LB_TCP_RST}, 0, 0, 0,
+	 {14, 20, 20, 40, FAM4, .kind = LB_PKT_L4, .proto = 6, .ttl = 64,
+	  .tcp_flags = LB_TCP_RST, .sport = 40000, .dport = 80}},
+	{"ipv4 tcp bare fin (odd, but left to the conntrack)", {TCP_V4,
+	 .tcp_flags = LB_TCP_FIN}, 0, 0, 0,
+	 {14, 20, 20, 40, FAM4, .kind = LB_PKT_L4, .proto = 6, .ttl = 64,
+	  .tcp_flags = LB_TCP_FIN, .sport = 40000, .dport = 80}},
 	{"ipv4 tcp syn", {TCP_SYN_V4}, 0, 0, 0,
 	 {14, 20, 20, 40, FAM4, .kind = LB_PKT_L4, .proto = 6, .ttl = 64,
 	  .tcp_flags = LB_TCP_SYN, .sport = 40000, .dport = 80}},
@@ -419,6 +427,24 @@ static const struct parse_case cases[] = {
 	{"tcp data offset 6 beyond the datagram, padded frame", {TCP_SYN_V6, .doff = 6,
 	 .l4_cut = true, .l4_bytes = 20, .pad = 40}, 0, DROP(BAD_TCP_DOFF)},
 
+	/* TCP flag sets no stack sends, and port 0 (issue 14, finding 1) */
+	{"tcp null scan (no flags)", {TCP_V4, .tcp_flags = 0}, 0, DROP(TCP_NULL)},
+	{"tcp null scan with ECE/CWR only", {TCP_V4, .tcp_flags = 0xc0}, 0, DROP(TCP_NULL)},
+	{"tcp xmas scan (FIN PSH URG)", {TCP_V4, .tcp_flags = 0x29}, 0, DROP(TCP_XMAS)},
+	{"tcp all flags 0xff", {TCP_V4, .tcp_flags = 0xff}, 0, DROP(TCP_XMAS)},
+	{"tcp syn+fin", {TCP_V4, .tcp_flags = LB_TCP_SYN | LB_TCP_FIN}, 0, DROP(TCP_SYN_FIN)},
+	{"ipv6 tcp syn+fin+ack", {.v6 = true, TCP_V4,
+	 .tcp_flags = LB_TCP_SYN | LB_TCP_FIN | LB_TCP_ACK}, 0, DROP(TCP_SYN_FIN)},
+	{"tcp syn+rst", {TCP_V4, .tcp_flags = LB_TCP_SYN | LB_TCP_RST}, 0, DROP(TCP_SYN_RST)},
+	{"tcp source port 0", {.proto = LB_IPPROTO_TCP, .sport = 0, .dport = 80,
+	 .tcp_flags = LB_TCP_SYN}, 0, DROP(PORT_ZERO)},
+	{"tcp destination port 0", {.proto = LB_IPPROTO_TCP, .sport = 4000, .dport = 0,
+	 .tcp_flags = LB_TCP_SYN}, 0, DROP(PORT_ZERO)},
+	{"udp source port 0", {.proto = LB_IPPROTO_UDP, .sport = 0, .dport = 53}, 0,
+	 DROP(PORT_ZERO)},
+	{"ipv6 udp source port 0", {.v6 = true, .proto = LB_IPPROTO_UDP, .sport = 0,
+	 .dport = 53}, 0, DROP(PORT_ZERO)},
+
 	/* source address */
 	{"source 224.0.0.1", {UDP_V4, .src = "224.0.0.1"}, 0, DROP(MARTIAN)},
 	{"source 239.255.255.255", {TCP_SYN_V4, .src = "239.255.255.255"}, 0, DROP(MARTIAN)},
@@ -474,6 +500,8 @@ check_fields(const struct parse_case *c, const struct lb_pkt *p)
 	CHECK_FIELD(p->proto, w->proto);
 	CHECK_FIELD(p->ttl, w->ttl);
 	CHECK_FIELD(p->tcp_flags, w->tcp_flags);
+	/* the builder writes 0x1111 then 0x0000 as the TCP sequence number */
+	CHECK_FIELD(p->tcp_seq, p->proto == LB_IPPROTO_TCP ? 0x11110000u : 0u);
 	CHECK_FIELD(p->icmp_type, w->icmp_type);
 	CHECK_FIELD(p->icmp_code, w->icmp_code);
 	CHECK_FIELD(ntohs(p->sport), w->sport);

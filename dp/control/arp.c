@@ -67,19 +67,32 @@ ctr(struct lb_arp *a)
 
 /* ---- output ------------------------------------------------------------ */
 
+/*
+ * Queue a frame for a worker to send. Held frames keep the ol_flags, l2_len and
+ * l3_len the worker set (its TX checksum offload request): clearing them made a
+ * frame that waited for ARP/NDP leave with both checksums unfinished on ports that
+ * offload them (issue 14, finding 8). Frames this thread builds or turns around
+ * (answers) go out via out(), without offloads.
+ */
 static void
-out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+out_held(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
 	struct lb_mbuf_meta *mm = lb_meta(a->dp->meta_off, m);
 
 	mm->kind = LB_PUNT_TX;
 	mm->port = port;
-	m->ol_flags = 0;
 	/* Worker 0 sends for the control thread: it is the only producer of that ring. */
 	if (rte_ring_sp_enqueue(lb_worker_tx_ring(a->dp->workers[0]), m) != 0) {
 		ctr(a)[LB_CTRL_TX_RING_FULL]++;
 		rte_pktmbuf_free(m);
 	}
+}
+
+static void
+out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+{
+	m->ol_flags = 0;
+	out_held(a, m, port);
 }
 
 static uint8_t *
@@ -199,25 +212,68 @@ answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t
 	return false;
 }
 
-/* Learn (addr -> mac) when we want it: an entry exists, or the peer asked for us. */
+static void probe(struct lb_arp *a, uint32_t idx, uint64_t now);
+
+/*
+ * Learn (addr -> mac) from an ARP packet or an NA/NS received on port (issue 14,
+ * findings 6 and 7). Only what the box itself needs and only from where it can
+ * come:
+ *  - never creates an entry: the box resolves the next hops it needs on demand
+ *    (backends, gateways, on-link clients, dp/tables/neigh.c), so requests for our
+ *    addresses from arbitrary senders cannot fill the table;
+ *  - the entry must live on this port (where its route points) and the address
+ *    must be inside a connected subnet of this port;
+ *  - a resolved entry changes its MAC only on a solicited answer (a reply or a
+ *    solicited NA within PROBE_FAST_MS of a probe not answered yet); any other claim of a new MAC
+ *    is refused and makes the entry re-probed, so the real owner's answer decides.
+ * Static entries are the operator's and never change.
+ */
 static void
 learn(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac, uint16_t port,
-      bool create)
+      bool answer)
 {
 	struct lb_addr x;
 	static const uint8_t zero16[16];
+	uint64_t now = rte_rdtsc();
 
 	if (memcmp(addr, zero16, (size_t)lb_addr_len(family)) == 0 || (mac[0] & 1))
 		return;
 	lb_addr_set(&x, family, addr);
 	uint32_t idx = lb_neigh_lookup(a->dp->neigh, family, addr);
-	if (idx == LB_NEIGH_NONE && !create)
+	if (idx == LB_NEIGH_NONE)
 		return;
+	struct lb_neigh *cur = lb_neigh_entry(a->dp->neigh, idx);
+	if (cur->state == LB_NEIGH_STATIC)
+		return;
+	const struct lb_route *rt = lb_route_lookup(a->dp->neigh, family, addr);
+	if (cur->port != port || rt == NULL || rt->gw_neigh != LB_NEIGH_NONE || rt->port != port) {
+		ctr(a)[LB_CTRL_NEIGH_REJECTED]++;
+		return;
+	}
+	uint8_t old[6];
+	if (lb_neigh_mac(cur, old) && memcmp(old, mac, 6) != 0) {
+		/* probes counts our requests since the last answer: one is outstanding. */
+		bool solicited = answer && cur->probes > 0 &&
+				 now - cur->probe_tsc <= PROBE_FAST_MS * a->ms;
+		if (!solicited) {
+			ctr(a)[LB_CTRL_NEIGH_REJECTED]++;
+			/* Ask: the owner's answer is solicited and wins. At most one
+			 * probe per PROBE_FAST_MS (a flood of claims is not a probe
+			 * flood); a stale entry is re-probed by timers() after that. */
+			if (cur->state == LB_NEIGH_REACHABLE) {
+				cur->state = LB_NEIGH_STALE;
+				cur->probes = 0;
+			}
+			if (cur->probe_tsc == 0 || now - cur->probe_tsc > PROBE_FAST_MS * a->ms)
+				probe(a, idx, now);
+			return;
+		}
+	}
 	int rc = lb_neigh_learn(a->dp->neigh, &x, mac, port, LB_NEIGH_REACHABLE);
 	if (rc < 0)
 		return;
 	struct lb_neigh *n = lb_neigh_entry(a->dp->neigh, (uint32_t)rc);
-	n->confirmed_tsc = rte_rdtsc();
+	n->confirmed_tsc = now;
 	ctr(a)[LB_CTRL_NEIGH_LEARNED]++;
 	/* Frames that waited for this neighbour leave now. */
 	unsigned k = 0;
@@ -227,7 +283,7 @@ learn(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac,
 		struct held *h = &a->hold[i];
 		if (h->neigh == (uint32_t)rc && ok) {
 			memcpy(rte_pktmbuf_mtod(h->m, uint8_t *), m6, 6);
-			out(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
+			out_held(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
 			ctr(a)[LB_CTRL_HELD_SENT]++;
 		} else {
 			a->hold[k++] = *h;
@@ -245,7 +301,7 @@ arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	const uint8_t *sha = arp + 8;
 	bool for_us = answers_for(a, port, LB_AF_INET, p->dst);
 
-	learn(a, LB_AF_INET, p->src, sha, port, op == 1 && for_us);
+	learn(a, LB_AF_INET, p->src, sha, port, op == 2);
 	if (op == 2) {
 		ctr(a)[LB_CTRL_ARP_REPLY_RX]++;
 		rte_pktmbuf_free(m);
@@ -347,8 +403,8 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	if (p->icmp_type == LB_ICMP6_NEIGH_ADVERT) {
 		const uint8_t *tll = nd_option(icmp + 24, len - 24, 2);
 		ctr(a)[LB_CTRL_NA_RX]++;
-		if (tll)
-			learn(a, LB_AF_INET6, target, tll, port, false);
+		if (tll) /* solicited flag (S): an answer to our NS */
+			learn(a, LB_AF_INET6, target, tll, port, (icmp[4] & 0x40) != 0);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -356,7 +412,7 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	const uint8_t *sll = nd_option(icmp + 24, len - 24, 1);
 	bool dad = memcmp(p->src, unspec, 16) == 0;
 	if (sll && !dad)
-		learn(a, LB_AF_INET6, p->src, sll, port, for_us);
+		learn(a, LB_AF_INET6, p->src, sll, port, false);
 	if (!for_us) {
 		ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
@@ -511,7 +567,7 @@ hold(struct lb_arp *a, struct rte_mbuf *m, uint16_t port, uint32_t idx)
 	if (lb_neigh_mac(n, mac)) {
 		/* Resolved while the frame was on its way here. */
 		memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac, 6);
-		out(a, m, port);
+		out_held(a, m, port);
 		return;
 	}
 	uint64_t now = rte_rdtsc();

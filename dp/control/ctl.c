@@ -40,7 +40,7 @@
 #define LOG(level, fmt, ...) RTE_LOG(level, USER1, "ctl: " fmt "\n", ##__VA_ARGS__)
 
 #define READ_CHUNK 65536
-#define MAX_OUT (256u << 20)      /* a client that stops reading is dropped past this */
+#define MAX_OUT (64u << 20)       /* a client that stops reading is dropped past this */
 #define EVENTS_PER_POLL 32
 #define WAIT_VISIBLE_MAX_MS 1000  /* service.upsert "wait": give up after this */
 
@@ -369,7 +369,8 @@ conn_to_json(const struct lb_conn *cp, void *arg)
 {
 	struct conns_walk *cw = arg;
 	struct lb_conn k = *cp; /* the worker may change it while we look */
-	static const char *const states[] = {"syn", "established", "closing", "closed", "udp"};
+	static const char *const states[LB_CT_NSTATES] = {"syn", "established", "closing", "closed",
+							   "udp", "udp_stream", "unconfirmed"};
 	char a[LB_ADDR_STRLEN];
 	struct lb_addr x;
 
@@ -413,6 +414,15 @@ op_conns_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_er
 {
 	struct conns_walk cw = {.c = c, .svc_id = -1, .limit = LB_CTL_CONNS_LIMIT_DEFAULT};
 	json_t *lim = json_object_get(req, LB_F_LIMIT), *svc = json_object_get(req, LB_F_SERVICE);
+	json_t *cur = json_object_get(req, LB_F_CURSOR);
+	uint64_t from = 0; /* worker << 32 | slot: opaque to clients */
+
+	if (cur) {
+		if (!json_is_integer(cur) || json_integer_value(cur) < 0 ||
+		    (uint64_t)json_integer_value(cur) >> 32 >= c->dp->n_workers)
+			return rerr(e, LB_CODE_INVALID, "cursor: must be a next_cursor of a reply");
+		from = (uint64_t)json_integer_value(cur);
+	}
 
 	if (lim) {
 		if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
@@ -434,12 +444,24 @@ op_conns_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_er
 			return rerr(e, LB_CODE_NOT_FOUND, "service: no such service");
 		cw.svc_id = s->id;
 	}
+	/*
+	 * One page per request: a large table is listed over several requests
+	 * (next_cursor), so no single one holds the control thread, whose loop also
+	 * answers ARP/NDP, for long (issue 14, finding 10).
+	 */
 	cw.out = json_array();
-	for (unsigned w = 0; w < c->dp->n_workers && !cw.truncated; w++) {
+	uint64_t next = 0;
+	for (unsigned w = (unsigned)(from >> 32); w < c->dp->n_workers && !cw.truncated; w++) {
+		struct lb_ct *ct = lb_worker_ct(c->dp->workers[w]);
+		uint32_t start = w == (unsigned)(from >> 32) ? (uint32_t)from : 0;
 		cw.worker = w;
-		lb_ct_foreach(lb_worker_ct(c->dp->workers[w]), conn_to_json, &cw);
+		uint32_t at = lb_ct_foreach_from(ct, start, conn_to_json, &cw);
+		if (cw.truncated)
+			next = (uint64_t)w << 32 | at;
 	}
 	*res = json_pack("{s:o, s:b}", LB_F_CONNECTIONS, cw.out, LB_F_TRUNCATED, cw.truncated);
+	if (cw.truncated)
+		json_object_set_new(*res, LB_F_NEXT_CURSOR, json_integer((json_int_t)next));
 	return 0;
 }
 
@@ -696,7 +718,15 @@ lb_ctl_create(struct lb_dp *dp, char *err, size_t errlen)
 		goto sys;
 	/* A socket file left by a dp that died is stale: nobody listens on it. */
 	unlink(path);
-	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/*
+	 * bind() creates the file with the umask's mode; without this the socket is
+	 * world-accessible until the chmod() below (issue 14, finding 10). The
+	 * control thread does this at start, before any other thread creates files.
+	 */
+	mode_t old_umask = umask((mode_t)(~dp->conf.control_socket_mode & 0777));
+	int brc = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_umask);
+	if (brc < 0)
 		goto sys;
 	if (chmod(path, dp->conf.control_socket_mode) < 0 || listen(c->lfd, 16) < 0)
 		goto sys;

@@ -92,6 +92,14 @@ port_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
 		ec.txmode.offloads = want;
 		p->nat_flags = LB_NAT_L4_OFFLOAD | LB_NAT_IP_OFFLOAD;
 	}
+	/*
+	 * Let the NIC verify TCP/UDP checksums on receipt where it can: a bad one is
+	 * dropped (l4_cksum), and only a verified one may have its checksum
+	 * recomputed by the TX offload (dp/fastpath/tx.h nat_flags_for()).
+	 */
+	uint64_t rx_want = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if ((info.rx_offload_capa & rx_want) == rx_want)
+		ec.rxmode.offloads |= rx_want;
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
 		ec.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 	p->tx_offloads = ec.txmode.offloads;

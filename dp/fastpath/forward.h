@@ -15,7 +15,10 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 
 #include "affinity.h"
 #include "conntrack.h"
@@ -48,6 +51,99 @@ conn_gone(const struct lb_conn *c, void *arg)
 		w->st->real[c->real_id].conns--;
 }
 
+/*
+ * A half-open fnat entry the backend answered leaves a request socket at the
+ * backend (SYN_RECV, kept for its SYN-ACK retries, about a minute on Linux). When
+ * the dp gives the entry up to reuse its tuple, a new SYN on that tuple would meet
+ * that socket and be answered with a bare ACK instead of a SYN-ACK (the new client
+ * then has to retry after a second). So the dp first resets it: a RST from the
+ * local address and port with the sequence number the backend expects next (the
+ * client's, which the entry tracks), sent ahead of the new SYN on the same queue.
+ *   out: Eth/IP(local -> backend)/TCP(local port -> backend port, RST, seq)
+ * Only under pressure (cold); skipped when the backend's next hop is unresolved.
+ */
+static void
+reset_backend(struct lb_worker *w, const struct lb_conn *c)
+{
+	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	uint8_t mac[6];
+
+	if (c->mode != LB_MODE_FNAT || c->proto != LB_IPPROTO_TCP || c->state != LB_CT_TCP_SYN ||
+	    (c->flags & (LB_CONN_SEEN_REPLY | LB_CONN_SEQ_KNOWN)) !=
+		    (LB_CONN_SEEN_REPLY | LB_CONN_SEQ_KNOWN) ||
+	    !real_holds(r, c) || r->tx_port == LB_PORT_NONE || r->neigh == LB_NEIGH_NONE ||
+	    !lb_neigh_mac(lb_neigh_entry(w->neigh, r->neigh), mac))
+		return;
+	bool v4 = c->family == LB_AF_INET;
+	uint16_t l3 = v4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr);
+	uint16_t len = (uint16_t)(RTE_ETHER_HDR_LEN + l3 + sizeof(struct rte_tcp_hdr));
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
+	if (m == NULL)
+		return;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(f, 0, len);
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	memcpy(eh->dst_addr.addr_bytes, mac, 6);
+	eh->src_addr = w->dp->ports[r->tx_port].mac;
+	eh->ether_type = rte_cpu_to_be_16(v4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(f + RTE_ETHER_HDR_LEN + l3);
+	th->src_port = c->local_port;
+	th->dst_port = c->backend_port;
+	th->sent_seq = rte_cpu_to_be_32(c->seq_client);
+	th->data_off = 5 << 4;
+	th->tcp_flags = RTE_TCP_RST_FLAG;
+	const uint8_t *src = w->dp->local[c->local_idx].addr.bytes;
+	if (v4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + RTE_ETHER_HDR_LEN);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(l3 + sizeof(*th)));
+		ip->time_to_live = 64;
+		ip->next_proto_id = LB_IPPROTO_TCP;
+		memcpy(&ip->src_addr, src, 4);
+		memcpy(&ip->dst_addr, c->backend, 4);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(f + RTE_ETHER_HDR_LEN);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16(sizeof(*th));
+		ip->proto = LB_IPPROTO_TCP;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, src, 16);
+		memcpy(ip->dst_addr, c->backend, 16);
+		th->cksum = rte_ipv6_udptcp_cksum(ip, th);
+	}
+	w->st->ev[LB_EV_BACKEND_RESETS]++;
+	xmit(w, m, r->tx_port);
+}
+
+/* The callback of table reclaims: account as conn_gone, reset the backend's half-open state. */
+static void
+conn_reclaimed(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+
+	reset_backend(w, c);
+	conn_gone(c, w);
+}
+
+/*
+ * A table reclaim (lb_ct_reclaim, lb_ct_snat_port_reclaim) let entries go through
+ * conn_gone, which counted them as expired; rc 2 means the last was evicted alive.
+ */
+static inline void
+count_reclaim(struct lb_worker *w, int rc)
+{
+	if (rc == 2) {
+		w->st->ev[LB_EV_CT_EXPIRED]--;
+		w->st->ev[LB_EV_CT_EVICTED]++;
+	}
+}
+
 static void
 conn_remove(struct lb_worker *w, struct lb_conn *c)
 {
@@ -70,11 +166,6 @@ in_ranges(const struct lb_svc *svc, const struct lb_pkt *p)
 }
 
 /*
- * A new flow: pick a backend (Maglev over the service's current table), choose
- * the fnat source, and insert the connection. Returns the entry, or tmp filled in
- * when the table is full (forwarded without state), or NULL after a drop.
- */
-/*
  * ClientIP affinity: the backend this client's previous connections used, if it
  * still takes new flows. LB_AFF_NONE otherwise.
  */
@@ -93,12 +184,53 @@ affinity_pick(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *
 	return rid;
 }
 
+/* The segment as the conntrack sees it: sequence space used by payload, SYN, FIN. */
+static inline void
+tcp_seg_of(const struct lb_pkt *p, struct lb_tcp_seg *s)
+{
+	s->flags = p->tcp_flags;
+	s->seq = p->tcp_seq;
+	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + !!(p->tcp_flags & LB_TCP_SYN) +
+		 !!(p->tcp_flags & LB_TCP_FIN);
+}
+
+/*
+ * A packet that would start a flow but must not: a RST (nothing to reset, and
+ * no state is made for one) or a "land" packet whose source is one of our own
+ * addresses (a VIP, a local or port address). Checked on conntrack misses only,
+ * so established flows pay nothing.
+ */
+static inline bool
+refuse_new(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
+{
+	if (p->proto == LB_IPPROTO_TCP && (p->tcp_flags & LB_TCP_RST)) {
+		drop(w, m, LB_DROP_RST_NO_CONN);
+		return true;
+	}
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->src);
+	if (ai != NULL && __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) != 0) {
+		drop(w, m, LB_DROP_LAND);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A new flow: pick a backend (Maglev over the service's current table), choose
+ * the fnat source, and insert the connection. Returns the entry, or NULL after a
+ * drop. A full table or a full SNAT port range gives up an expired entry, or else
+ * a half-open entry (a handshake the client never completed: what a flood leaves)
+ * that would expire first; when nothing can go, the flow is dropped and counted
+ * rather than forwarded without state (its replies would find nothing).
+ */
 static struct lb_conn *
 new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t flow_hash)
 {
 	uint32_t fh, rid = LB_AFF_NONE;
 
+	if (unlikely(refuse_new(w, m, p)))
+		return NULL;
 	if (flow_hash != 0) {
 		fh = flow_hash; /* computed by the burst's look-ahead pass */
 	} else if (svc->affinity == LB_AFFINITY_CLIENTIP) {
@@ -135,11 +267,19 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	tmp->family = p->family;
 	tmp->proto = p->proto;
 	tmp->mode = svc->mode;
-	if (p->proto == LB_IPPROTO_TCP)
+	if (p->proto == LB_IPPROTO_TCP) {
+		/* A first packet other than a bare SYN is a mid-stream pickup (after a
+		 * restart, or a flow from another box) or junk: forwarded, but on the
+		 * short "unconfirmed" timeout until the backend answers. */
+		struct lb_tcp_seg seg;
+		tcp_seg_of(p, &seg);
 		tmp->state = (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN
-				     ? LB_CT_TCP_SYN : LB_CT_TCP_ESTABLISHED;
-	else
+				     ? LB_CT_TCP_SYN : LB_CT_TCP_UNCONFIRMED;
+		tmp->seq_client = lb_tcp_seg_end(&seg);
+		tmp->flags = LB_CONN_SEQ_KNOWN;
+	} else {
 		tmp->state = LB_CT_UDP;
+	}
 
 	if (svc->mode == LB_MODE_FNAT) {
 		unsigned fam = p->family == LB_AF_INET6;
@@ -167,6 +307,16 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
 		}
 		if (ok < 0) {
+			/* Every port tried is taken: reuse one of an expired or
+			 * half-open entry among them, on the first address. */
+			rk.local_idx = w->src[r->tx_port][fam][fh % ns];
+			ok = lb_ct_snat_port_reclaim(w->ct, &rk, port_start, w->snat_lo,
+						     w->snat_hi, (uint16_t)w->n_workers,
+						     (uint16_t)w->id, SNAT_TRIES, w->now,
+						     conn_reclaimed, w);
+			count_reclaim(w, ok);
+		}
+		if (ok < 0) {
 			drop(w, m, LB_DROP_NO_SNAT);
 			return NULL;
 		}
@@ -175,9 +325,16 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 
 	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
-	if (c == NULL) {
+	if (unlikely(c == NULL)) {
 		w->st->ev[LB_EV_CT_FULL]++;
-		return tmp;
+		int rc = lb_ct_reclaim(w->ct, w->now, conn_reclaimed, w);
+		count_reclaim(w, rc);
+		if (rc > 0)
+			c = lb_ct_insert(w->ct, tmp, w->now);
+		if (c == NULL) {
+			drop(w, m, LB_DROP_CT_TABLE_FULL);
+			return NULL;
+		}
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
@@ -222,13 +379,19 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			conn_remove(w, c);
 			c = NULL;
 		} else if (p->proto == LB_IPPROTO_TCP) {
-			if (lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_CLIENT, w->now) ==
-			    LB_CT_STATE_FREE) {
+			struct lb_tcp_seg seg;
+			tcp_seg_of(p, &seg);
+			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
+			if (unlikely(st == LB_CT_RST_REJECTED)) {
+				drop(w, m, LB_DROP_RST_WINDOW);
+				return;
+			}
+			if (st == LB_CT_STATE_FREE) {
 				conn_remove(w, c); /* port reuse after close: a new flow */
 				c = NULL;
 			}
 		} else {
-			lb_ct_touch(w->ct, c, w->now);
+			lb_ct_udp_update(w->ct, c, LB_DIR_CLIENT, w->now);
 		}
 	}
 	if (c == NULL) {
@@ -250,7 +413,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	if (unlikely(!fits(w, m, p, r->tx_port)))
 		return;
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[r->tx_port].nat_flags) < 0)) {
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, nat_flags_for(&w->dp->ports[r->tx_port], m)) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
@@ -273,10 +436,13 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		drop(w, m, LB_DROP_SVC_GONE);
 		return;
 	}
-	if (p->proto == LB_IPPROTO_TCP)
-		lb_ct_tcp_update(w->ct, c, p->tcp_flags, LB_DIR_BACKEND, w->now);
-	else
-		lb_ct_touch(w->ct, c, w->now);
+	if (p->proto == LB_IPPROTO_TCP) {
+		struct lb_tcp_seg seg;
+		tcp_seg_of(p, &seg);
+		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+	} else {
+		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
+	}
 
 	uint8_t client[16];
 	uint16_t cport = c->client_port;
@@ -296,7 +462,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	if (unlikely(!fits(w, m, p, rt->port)))
 		return;
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite(l3, p, &rw, w->dp->ports[rt->port].nat_flags) < 0)) {
+	if (unlikely(lb_nat_rewrite(l3, p, &rw, nat_flags_for(&w->dp->ports[rt->port], m)) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED);
 		return;
 	}

@@ -88,6 +88,23 @@ fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t e
 }
 
 /*
+ * The checksum offloads a packet may use on its way out of port out. The NIC
+ * computes the TCP/UDP checksum afresh over whatever payload it is given, so a
+ * segment corrupted before the box would leave "repaired" (issue 14, finding 9).
+ * Only a segment whose checksum the receiving NIC verified (RX_L4_CKSUM_GOOD; BAD
+ * ones were dropped at parse) goes to the TX offload; any other (a port without
+ * RX checksum offload, UDP without a checksum) gets the incremental update, which
+ * keeps an error an error.
+ */
+static inline unsigned
+nat_flags_for(const struct lb_port *out, const struct rte_mbuf *m)
+{
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return 0;
+	return out->nat_flags;
+}
+
+/*
  * Put a fresh Ethernet header in front of the (rewritten) IP datagram for port
  * pi. The old L2 header (with VLAN tags) and Ethernet padding after the datagram
  * go away.
@@ -108,8 +125,9 @@ frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 	eh->src_addr = port->mac;
 	eh->ether_type = rte_cpu_to_be_16(p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4
 								 : RTE_ETHER_TYPE_IPV6);
+	unsigned nat_flags = nat_flags_for(port, m);
 	m->ol_flags = 0;
-	if ((port->nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
+	if ((nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
 		m->l2_len = RTE_ETHER_HDR_LEN;
 		m->l3_len = p->l3_len;
 		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM

@@ -110,6 +110,12 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			icmp_forward(w, m, &meta[i]);
 			continue;
 		}
+		/* The NIC found the TCP/UDP checksum wrong: never forward (or "repair") it. */
+		if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+			     RTE_MBUF_F_RX_L4_CKSUM_BAD)) {
+			drop(w, m, LB_DROP_L4_CKSUM);
+			continue;
+		}
 		if (unlikely(meta[i].ttl <= 1)) {
 			/* A router answers with "time exceeded"; the control thread does. */
 			punt(w, m, LB_PUNT_TTL, rx_port(w, m), 0);
@@ -222,7 +228,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	 * random start too, so a restarted dp does not reuse, flow for flow, the ports
 	 * the backends still hold in TIME_WAIT from the previous process.
 	 */
-	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand()};
+	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
+				.rst_window = dp->conf.ct_rst_window};
 	w->snat_salt = (uint32_t)rte_rand();
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;

@@ -31,7 +31,7 @@
 #include "lb_conf_engine.h"
 
 /* Same seed on every box unless the operator sets one: Maglev tables then agree. */
-#define DEFAULT_HASH_SEED 0x5eed5eed5eed5eedULL
+#define DEFAULT_HASH_SEED LB_HASH_SEED_BUILTIN
 #define DEFAULT_CONTROL_SOCKET "/run/edgelb/dp.sock"
 #define DEFAULT_SNAT_LO 1024
 #define DEFAULT_SNAT_HI 65535
@@ -229,8 +229,12 @@ static const struct lb_conf_cmd timeout_cmds[] = {
 	  86400, 30, LB_CONF_DEF, NULL },
 	{ "tcp_closed", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_TCP_CLOSED]), 1,
 	  86400, 10, LB_CONF_DEF, NULL },
-	{ "udp", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 300,
+	{ "udp", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_UDP]), 1, 86400, 30,
 	  LB_CONF_DEF, NULL },
+	{ "udp_stream", LB_CONF_INT, lb_conf_set_uint, CONF(ct_timeout_s[LB_CT_UDP_STREAM]), 1,
+	  86400, 120, LB_CONF_DEF, NULL },
+	{ "tcp_unconfirmed", LB_CONF_INT, lb_conf_set_uint,
+	  CONF(ct_timeout_s[LB_CT_TCP_UNCONFIRMED]), 1, 86400, 10, LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 
@@ -238,6 +242,8 @@ static const struct lb_conf_cmd conntrack_cmds[] = {
 	{ "capacity", LB_CONF_INT, lb_conf_set_uint, CONF(ct_capacity), 1, 67108864, 262144,
 	  LB_CONF_DEF, NULL },
 	{ "timeouts", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, timeout_cmds },
+	{ "rst_window", LB_CONF_INT, lb_conf_set_uint, CONF(ct_rst_window), 0, 1073741824, 65536,
+	  LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 

@@ -68,6 +68,13 @@ struct lb_neigh_conf {
 	char port[LB_PORT_NAME_MAX];       /* "" = the port whose subnet holds addr */
 };
 
+/*
+ * The built-in hash_seed: public (it is in this file), so a deployment that keeps it
+ * lets anyone aim flows at one backend or worker. The dp warns when it runs with it;
+ * scripts/setup.sh generates a per-deployment seed (docs/configuration.md).
+ */
+#define LB_HASH_SEED_BUILTIN 0x5eed5eed5eed5eedULL
+
 struct lb_dp_conf {
 	/* dp */
 	uint32_t n_workers;
@@ -85,6 +92,7 @@ struct lb_dp_conf {
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];
+	uint32_t ct_rst_window;                /* client RST accepted within +- this of its seq */
 	/* affinity (shared by workers) */
 	uint32_t affinity_capacity;
 	/* network */

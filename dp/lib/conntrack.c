@@ -39,6 +39,7 @@ struct lb_ct {
 	uint32_t free_head; /* first free entry, chained through next_fwd */
 	uint32_t cursor;    /* next slot lb_ct_expire() looks at */
 	uint32_t timeout_ms[LB_CT_NSTATES];
+	uint32_t rst_window;
 	int owned;          /* memory came from lb_ct_create(): lb_ct_destroy() frees */
 	struct lb_conn *conns;
 	uint32_t *fwd;      /* bucket heads of the forward index */
@@ -124,6 +125,7 @@ lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf)
 	ct->capacity = conf->capacity;
 	ct->mask = l.nb - 1;
 	memcpy(ct->timeout_ms, conf->timeout_ms, sizeof(ct->timeout_ms));
+	ct->rst_window = conf->rst_window;
 	ct->conns = (struct lb_conn *)(void *)(base + l.conns);
 	ct->fwd = (uint32_t *)(void *)(base + l.fwd);
 	ct->rev = (uint32_t *)(void *)(base + l.rev);
@@ -369,36 +371,55 @@ lb_ct_remove(struct lb_ct *ct, struct lb_conn *c)
 
 /*
  * The table only needs to know when to let an entry go, not to validate TCP:
- * sequence numbers are not checked, and anything the state machine does not
- * understand merely refreshes the entry.
+ * only a client RST's sequence number is checked (lb_ct_tcp_seg), and anything the
+ * state machine does not understand merely refreshes the entry.
  */
-uint8_t
-lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_flags, int dir,
-		 uint32_t now)
+static uint8_t
+tcp_track(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s, int dir,
+	  uint32_t now, int check_seq)
 {
+	uint8_t tcp_flags = s->flags;
 	uint8_t syn = tcp_flags & LB_TCP_SYN;
-	uint8_t st = c->state;
+	uint8_t st = (uint8_t)c->state;
 
-	assert(st <= LB_CT_TCP_CLOSED);
+	assert(st <= LB_CT_TCP_CLOSED || st == LB_CT_TCP_UNCONFIRMED);
 
-	/* A bare SYN after the connection ended is the client reusing its port:
-	 * the old entry still points at the old backend, so the caller starts over. */
-	if (st == LB_CT_TCP_CLOSED && dir == LB_DIR_CLIENT &&
+	/* A bare SYN after the connection ended, or on a picked-up flow nobody
+	 * confirmed, is the client (re)using its port: the old entry still points at
+	 * the old backend, so the caller starts over. */
+	if ((st == LB_CT_TCP_CLOSED || st == LB_CT_TCP_UNCONFIRMED) && dir == LB_DIR_CLIENT &&
 	    (tcp_flags & (LB_TCP_SYN | LB_TCP_ACK | LB_TCP_RST)) == LB_TCP_SYN)
 		return LB_CT_STATE_FREE;
+
+	if (dir == LB_DIR_CLIENT && check_seq) {
+		/* Wrap-safe distance from where the client's stream is. */
+		int32_t d = (int32_t)(s->seq - c->seq_client);
+		if ((tcp_flags & LB_TCP_RST) && (c->flags & LB_CONN_SEQ_KNOWN) && st != LB_CT_TCP_SYN &&
+		    (d > (int32_t)ct->rst_window || d < -(int32_t)ct->rst_window))
+			return LB_CT_RST_REJECTED;
+		if (!(c->flags & LB_CONN_SEQ_KNOWN) || (int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0)
+			c->seq_client = lb_tcp_seg_end(s);
+		c->flags |= LB_CONN_SEQ_KNOWN;
+	}
 
 	if (tcp_flags & LB_TCP_RST) {
 		st = LB_CT_TCP_CLOSED;
 	} else {
-		if (dir == LB_DIR_BACKEND)
+		if (dir == LB_DIR_BACKEND) {
 			c->flags |= LB_CONN_SEEN_REPLY;
+			/* The backend knows the connection: a pickup is confirmed. */
+			if (st == LB_CT_TCP_UNCONFIRMED)
+				st = LB_CT_TCP_ESTABLISHED;
+		}
 		if (tcp_flags & LB_TCP_FIN)
 			c->flags |= dir == LB_DIR_CLIENT ? LB_CONN_FIN_CLIENT : LB_CONN_FIN_BACKEND;
 
-		if ((c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)) ==
-		    (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND))
+		if (st == LB_CT_TCP_UNCONFIRMED) {
+			/* Client packets of an unconfirmed pickup keep the short timeout. */
+		} else if ((c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)) ==
+			   (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)) {
 			st = LB_CT_TCP_CLOSED;
-		else if (c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)) {
+		} else if (c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)) {
 			/* Once closed (by RST), a late FIN does not reopen the entry. */
 			if (st != LB_CT_TCP_CLOSED)
 				st = LB_CT_TCP_CLOSING;
@@ -416,11 +437,105 @@ lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_flags, i
 	return st;
 }
 
+uint8_t
+lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s, int dir,
+	      uint32_t now)
+{
+	return tcp_track(ct, c, s, dir, now, 1);
+}
+
+uint8_t
+lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_flags, int dir,
+		 uint32_t now)
+{
+	struct lb_tcp_seg s = {.flags = tcp_flags};
+
+	return tcp_track(ct, c, &s, dir, now, 0);
+}
+
 void
 lb_ct_touch(const struct lb_ct *ct, struct lb_conn *c, uint32_t now)
 {
 	assert(c->state < LB_CT_NSTATES);
 	c->expire = now + ct->timeout_ms[c->state];
+}
+
+void
+lb_ct_udp_update(const struct lb_ct *ct, struct lb_conn *c, int dir, uint32_t now)
+{
+	if (dir == LB_DIR_BACKEND)
+		c->flags |= LB_CONN_SEEN_REPLY;
+	else if (c->flags & LB_CONN_SEEN_REPLY)
+		c->state = LB_CT_UDP_STREAM;
+	lb_ct_touch(ct, c, now);
+}
+
+/*
+ * Victim rank: 2 expired, 1 half-open, 0 not a victim. Among half-open entries the
+ * oldest goes first, whether or not the backend answered: under a flood the newest
+ * look unanswered only because their SYN-ACK is still on its way (the backend
+ * holds state for them), while the caller resets the backend's state of an
+ * answered one before its tuple is reused (dp/fastpath/forward.h).
+ */
+static int
+victim_rank(const struct lb_conn *c, uint32_t now)
+{
+	if (lb_clock_before(c->expire, now))
+		return 2;
+	return lb_ct_unanswered(c) ? 1 : 0;
+}
+
+/* Is a a better victim than b (NULL: none yet)? Higher rank, then earlier expiry. */
+static int
+better_victim(const struct lb_conn *a, const struct lb_conn *b, uint32_t now)
+{
+	int ra = victim_rank(a, now);
+
+	if (ra == 0)
+		return 0;
+	if (b == NULL)
+		return 1;
+	int rb = victim_rank(b, now);
+	if (ra != rb)
+		return ra > rb;
+	return lb_clock_before(a->expire, b->expire);
+}
+
+int
+lb_ct_reclaim(struct lb_ct *ct, uint32_t now, void (*cb)(const struct lb_conn *c, void *arg),
+	      void *arg)
+{
+	struct lb_conn *victim = NULL;
+	unsigned budget = ct->capacity < LB_CT_RECLAIM_SCAN ? ct->capacity : LB_CT_RECLAIM_SCAN;
+	uint32_t cur = ct->cursor;
+	int freed = 0;
+
+	for (unsigned n = 0; n < budget; n++) {
+		struct lb_conn *c = &ct->conns[cur];
+
+		if (c->state != LB_CT_STATE_FREE) {
+			if (lb_clock_before(c->expire, now)) {
+				if (cb != NULL)
+					cb(c, arg);
+				lb_ct_remove(ct, c);
+				freed = 1;
+			} else if (better_victim(c, victim, now)) {
+				victim = c;
+			}
+		}
+		if (++cur == ct->capacity)
+			cur = 0;
+	}
+	/* The next sample starts after this one, as the expiry scan would. */
+	ct->cursor = cur;
+	if (freed)
+		return 1;
+	if (victim == NULL)
+		return 0;
+	if (cb != NULL)
+		cb(victim, arg);
+	lb_ct_remove(ct, victim);
+	return 2;
 }
 
 unsigned
@@ -462,14 +577,10 @@ to_net16(uint16_t v)
 	return r;
 }
 
-/*
- * Ports are partitioned between workers by stride/offset so replies can be
- * steered to the owner by the destination port alone. Port 0 never goes on the
- * wire, so lo must be at least 1.
- */
-int
-lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
-		uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries)
+/* The port search; with victim, also the best entry to reclaim among the taken. */
+static int
+snat_search(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo, uint16_t hi,
+	    uint16_t stride, uint16_t offset, unsigned tries, uint32_t now, struct lb_conn **victim)
 {
 	uint16_t saved = k->local_port;
 	uint32_t first, count, idx;
@@ -488,8 +599,11 @@ lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint1
 	idx = start % count;
 	for (unsigned t = 0; t < tries; t++) {
 		k->local_port = to_net16((uint16_t)(first + idx * stride));
-		if (lb_ct_lookup_rev(ct, k, lb_ct_hash_rev(k, ct->seed)) == NULL)
+		struct lb_conn *c = lb_ct_lookup_rev(ct, k, lb_ct_hash_rev(k, ct->seed));
+		if (c == NULL)
 			return 0;
+		if (victim != NULL && better_victim(c, *victim, now))
+			*victim = c;
 		if (++idx == count)
 			idx = 0;
 	}
@@ -497,13 +611,51 @@ lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint1
 	return LB_EFULL;
 }
 
-void
-lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg)
+/*
+ * Ports are partitioned between workers by stride/offset so replies can be
+ * steered to the owner by the destination port alone. Port 0 never goes on the
+ * wire, so lo must be at least 1.
+ */
+int
+lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
+		uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries)
 {
-	for (uint32_t i = 0; i < ct->capacity; i++) {
+	return snat_search(ct, k, start, lo, hi, stride, offset, tries, 0, NULL);
+}
+
+int
+lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
+			uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries, uint32_t now,
+			void (*cb)(const struct lb_conn *c, void *arg), void *arg)
+{
+	struct lb_conn *victim = NULL;
+	int rc = snat_search(ct, k, start, lo, hi, stride, offset, tries, now, &victim);
+
+	if (rc != LB_EFULL || victim == NULL)
+		return rc;
+	rc = lb_clock_before(victim->expire, now) ? 1 : 2;
+	k->local_port = victim->local_port;
+	if (cb != NULL)
+		cb(victim, arg);
+	lb_ct_remove(ct, victim);
+	return rc;
+}
+
+uint32_t
+lb_ct_foreach_from(struct lb_ct *ct, uint32_t start,
+		   int (*cb)(const struct lb_conn *c, void *arg), void *arg)
+{
+	for (uint32_t i = start; i < ct->capacity; i++) {
 		const struct lb_conn *c = &ct->conns[i];
 
 		if (c->state != LB_CT_STATE_FREE && cb(c, arg) != 0)
-			return;
+			return i;
 	}
+	return ct->capacity;
+}
+
+void
+lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg)
+{
+	lb_ct_foreach_from(ct, 0, cb, arg);
 }

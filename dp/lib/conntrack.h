@@ -28,19 +28,25 @@
 
 enum lb_ct_state {
 	LB_CT_TCP_SYN = 0,     /* client SYN seen, handshake not complete */
-	LB_CT_TCP_ESTABLISHED, /* handshake done (or a mid-stream packet adopted) */
+	LB_CT_TCP_ESTABLISHED, /* handshake done, or a picked-up flow the backend answered */
 	LB_CT_TCP_CLOSING,     /* a FIN seen in one direction */
 	LB_CT_TCP_CLOSED,      /* RST seen, or FIN seen in both directions */
-	LB_CT_UDP,             /* any UDP flow */
+	LB_CT_UDP,             /* UDP, no packet from the client since the backend answered */
+	LB_CT_UDP_STREAM,      /* UDP, the client sent again after an answer */
+	LB_CT_TCP_UNCONFIRMED, /* first packet was not a SYN (mid-stream pickup), no answer yet */
 	LB_CT_NSTATES
 };
 
 #define LB_CT_STATE_FREE 0xff /* entry not in use */
 
+/* Extra return values of lb_ct_tcp_seg() besides enum lb_ct_state. */
+#define LB_CT_RST_REJECTED 0xfe /* RST outside the window: entry unchanged, drop it */
+
 /* lb_conn.flags */
 #define LB_CONN_FIN_CLIENT 0x01  /* FIN seen from the client */
 #define LB_CONN_FIN_BACKEND 0x02 /* FIN seen from the backend */
 #define LB_CONN_SEEN_REPLY 0x04  /* the backend has answered */
+#define LB_CONN_SEQ_KNOWN 0x08   /* seq_client holds a client sequence number */
 
 /* Direction of a packet relative to the connection. */
 #define LB_DIR_CLIENT 0  /* client -> VIP */
@@ -49,20 +55,25 @@ enum lb_ct_state {
 struct lb_conn {
 	uint8_t client[16];    /* client address (IPv4 in bytes 0..3) */
 	uint8_t backend[16];   /* backend address */
-	uint32_t svc_id;       /* service directory index (dp/service.h) */
-	uint32_t real_id;      /* backend registry index (dp/service.h) */
+	/*
+	 * Ids fit 24 bits (dp.max_services <= 2^20, dp.max_backends <= 2^24); the
+	 * bits this frees hold seq_client without growing the entry past a line.
+	 */
+	uint32_t svc_id : 24;  /* service directory index (dp/service.h) */
+	uint32_t local_idx : 8; /* fnat: index of the SNAT address (< LB_MAX_LOCAL_ADDRS) */
+	uint32_t real_id : 24; /* backend registry index (dp/service.h) */
+	uint32_t state : 8;    /* enum lb_ct_state, LB_CT_STATE_FREE when unused */
 	uint32_t expire;       /* clock value (ms) at which the entry may go */
 	uint32_t next_fwd;     /* forward chain; LB_CT_NIL ends it */
 	uint32_t next_rev;     /* reverse chain */
+	uint32_t seq_client;   /* TCP: the client's next sequence number (host order) */
 	uint16_t client_port;  /* network order */
 	uint16_t backend_port; /* network order */
 	uint16_t local_port;   /* fnat SNAT port, network order; 0 in dnat */
-	uint8_t local_idx;     /* fnat: index of the SNAT address */
-	uint8_t family;        /* LB_AF_INET / LB_AF_INET6 */
-	uint8_t proto;         /* LB_PROTO_TCP / LB_PROTO_UDP */
-	uint8_t mode;          /* LB_MODE_FNAT / LB_MODE_DNAT: reverse key shape */
-	uint8_t state;         /* enum lb_ct_state, LB_CT_STATE_FREE when unused */
-	uint8_t flags;         /* LB_CONN_* */
+	uint8_t family : 3;    /* LB_AF_INET (4) / LB_AF_INET6 (6) */
+	uint8_t proto : 5;     /* LB_PROTO_TCP (6) / LB_PROTO_UDP (17) */
+	uint8_t mode : 2;      /* LB_MODE_FNAT / LB_MODE_DNAT: reverse key shape */
+	uint8_t flags : 6;     /* LB_CONN_* */
 };
 
 _Static_assert(sizeof(struct lb_conn) == 64, "a connection entry is one cache line");
@@ -100,7 +111,22 @@ struct lb_ct_conf {
 	uint32_t capacity;                  /* connections, >= 1 */
 	uint32_t timeout_ms[LB_CT_NSTATES]; /* idle timeout per state */
 	uint64_t seed;                      /* hash seed */
+	uint32_t rst_window;                /* client RST accepted within seq_client +- this */
 };
+
+/* A TCP segment as the state machine sees it. */
+struct lb_tcp_seg {
+	uint8_t flags;   /* TCP header byte 13 */
+	uint32_t seq;    /* sequence number, host order */
+	uint32_t len;    /* sequence space used: payload bytes, +1 for SYN, +1 for FIN */
+};
+
+/* The client's next sequence number after segment s (for lb_conn.seq_client). */
+static inline uint32_t
+lb_tcp_seg_end(const struct lb_tcp_seg *s)
+{
+	return s->seq + s->len;
+}
 
 struct lb_ct;
 
@@ -199,8 +225,59 @@ void lb_ct_remove(struct lb_ct *ct, struct lb_conn *c);
 uint8_t lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_flags,
 			 int dir, uint32_t now);
 
+/*
+ * The same with the segment's sequence number, which production uses:
+ *  - client segments advance c->seq_client (the client's next sequence number);
+ *  - a RST from the client on a synchronised connection (not in SYN state) is
+ *    accepted only when its sequence number is within conf.rst_window of
+ *    seq_client (Linux conntrack accepts RSTs within the window seen so far; an
+ *    off-path attacker does not know where that is). During the handshake a
+ *    client's RST answers an unacceptable ACK and carries that ACK as its sequence
+ *    number (RFC 793), so it is not checked: it can only end a half-open entry. Otherwise
+ *    returns LB_CT_RST_REJECTED and leaves the entry as it was: the caller drops the
+ *    segment. RSTs from the backend side are not checked: that segment is trusted
+ *    (and the entry has room for one sequence number only);
+ *  - LB_CT_TCP_UNCONFIRMED becomes ESTABLISHED on the first non-RST backend segment;
+ *    a client SYN on it returns LB_CT_STATE_FREE (start over: the entry was a guess).
+ * lb_ct_tcp_update() is this without the sequence check (tests and tools).
+ */
+uint8_t lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s,
+		      int dir, uint32_t now);
+
 /* Refresh expire for a packet of a UDP flow (or any state): expire = now + timeout. */
 void lb_ct_touch(const struct lb_ct *ct, struct lb_conn *c, uint32_t now);
+
+/*
+ * UDP: a packet in direction dir. A backend packet marks the flow answered; a
+ * client packet after that makes it a stream (LB_CT_UDP_STREAM, the long
+ * timeout). A query and its answer stay on the short LB_CT_UDP timeout.
+ */
+void lb_ct_udp_update(const struct lb_ct *ct, struct lb_conn *c, int dir, uint32_t now);
+
+/*
+ * A half-open entry: a TCP handshake the client never completed (SYN state, even
+ * if the backend sent its SYN-ACK: a spoofed source never ACKs it), a pickup no
+ * backend confirmed, a UDP flow never answered. What a flood leaves behind; the
+ * only entries given up alive for a new flow.
+ */
+static inline int
+lb_ct_unanswered(const struct lb_conn *c)
+{
+	return c->state == LB_CT_TCP_SYN || c->state == LB_CT_TCP_UNCONFIRMED ||
+	       (c->state == LB_CT_UDP && !(c->flags & LB_CONN_SEEN_REPLY));
+}
+
+/*
+ * Make room for one new entry in a full table: look at up to LB_CT_RECLAIM_SCAN
+ * entries from the expiry cursor, free every expired one met (cb first); when none
+ * was expired, evict the half-open entry (lb_ct_unanswered) among them that would
+ * expire first, i.e. the oldest (cb first). Returns 1 for freed expired entries, 2 for an eviction,
+ * 0 when nothing could go (the caller drops the new flow). Sampling, as Redis does
+ * for LRU: a flood's entries are most of the table, so a small sample finds one.
+ */
+#define LB_CT_RECLAIM_SCAN 64
+int lb_ct_reclaim(struct lb_ct *ct, uint32_t now,
+		  void (*cb)(const struct lb_conn *c, void *arg), void *arg);
 
 /*
  * Scan at most budget entries from where the last call stopped; free those whose
@@ -218,6 +295,26 @@ unsigned lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
  */
 int lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
 		    uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries);
+
+/*
+ * lb_ct_snat_port() that, when every tried port is taken, frees the entry holding
+ * one of them if it has expired, or else evicts the unanswered one
+ * (lb_ct_unanswered) that would expire first, and takes its port (cb called before
+ * the entry goes). Returns 0 (free port), 1 (expired entry reclaimed), 2 (evicted),
+ * or LB_EFULL / LB_EINVAL as lb_ct_snat_port().
+ */
+int lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start,
+			    uint16_t lo, uint16_t hi, uint16_t stride, uint16_t offset,
+			    unsigned tries, uint32_t now,
+			    void (*cb)(const struct lb_conn *c, void *arg), void *arg);
+
+/*
+ * Visit the entries in use from slot start on; stop early when cb returns non-zero.
+ * Returns the slot of the entry cb stopped at (not consumed: resume from it), or
+ * the capacity when the walk reached the end (conns.list pages with it).
+ */
+uint32_t lb_ct_foreach_from(struct lb_ct *ct, uint32_t start,
+			    int (*cb)(const struct lb_conn *c, void *arg), void *arg);
 
 /* Visit every entry in use; stop early when cb returns non-zero. */
 void lb_ct_foreach(struct lb_ct *ct, int (*cb)(const struct lb_conn *c, void *arg), void *arg);

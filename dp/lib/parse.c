@@ -14,8 +14,8 @@
  *
  * The checks run in a fixed order so that each malformed frame has exactly one
  * reason: L2, then the IP header's size and version, IHL, total length, header
- * checksum, fragments, the transport protocol and its header, and last the source
- * address. Unsupported but well-formed cases and why they are dropped:
+ * checksum, fragments, the transport protocol and its header (TCP flags that no
+ * stack sends, port 0), and last the source address. Unsupported but well-formed cases and why they are dropped:
  *  - IPv4 options and IPv6 extension headers: the rewrite stage assumes a fixed
  *    L3 header length, and a load balancer has no use for either;
  *  - fragments: only the first carries ports, so the others cannot be steered to
@@ -125,6 +125,28 @@ ipv6_ext_header(uint8_t nh)
  * The transport header at l4, l4_avail bytes up to the end of the IP datagram
  * (not of the frame: Ethernet padding is not transport data).
  */
+/*
+ * Flag sets that no TCP stack sends, only scanners and attackers: nothing, FIN+PSH+URG
+ * ("xmas", which 0xff also is), SYN+FIN, SYN+RST. Checked in that order, so each
+ * has one counter. Other odd but harmless sets (a bare FIN, SYN+ACK from a client)
+ * are left to the conntrack, which gives them no long-lived state.
+ */
+static int
+tcp_flags_bad(uint8_t f, enum lb_drop *drop)
+{
+	const uint8_t xmas = LB_TCP_FIN | LB_TCP_PSH | LB_TCP_URG;
+
+	if ((f & 0x3f) == 0)
+		return drop_with(drop, LB_DROP_TCP_NULL);
+	if ((f & xmas) == xmas)
+		return drop_with(drop, LB_DROP_TCP_XMAS);
+	if ((f & (LB_TCP_SYN | LB_TCP_FIN)) == (LB_TCP_SYN | LB_TCP_FIN))
+		return drop_with(drop, LB_DROP_TCP_SYN_FIN);
+	if ((f & (LB_TCP_SYN | LB_TCP_RST)) == (LB_TCP_SYN | LB_TCP_RST))
+		return drop_with(drop, LB_DROP_TCP_SYN_RST);
+	return 0;
+}
+
 static int
 parse_l4(const uint8_t *l4, uint32_t l4_avail, struct lb_pkt *p, enum lb_drop *drop)
 {
@@ -138,8 +160,13 @@ parse_l4(const uint8_t *l4, uint32_t l4_avail, struct lb_pkt *p, enum lb_drop *d
 		p->kind = LB_PKT_L4;
 		p->l4_len = (uint16_t)doff;
 		p->tcp_flags = rd8(l4, 13);
+		p->tcp_seq = (uint32_t)rd16(l4, 4) << 16 | rd16(l4, 6);
 		memcpy(&p->sport, l4, 2); /* ports stay in network order */
 		memcpy(&p->dport, l4 + 2, 2);
+		if (tcp_flags_bad(p->tcp_flags, drop) < 0)
+			return -1;
+		if (p->sport == 0 || p->dport == 0)
+			return drop_with(drop, LB_DROP_PORT_ZERO);
 		return 0;
 	}
 	case LB_IPPROTO_UDP:
@@ -149,6 +176,8 @@ parse_l4(const uint8_t *l4, uint32_t l4_avail, struct lb_pkt *p, enum lb_drop *d
 		p->l4_len = UDP_HLEN;
 		memcpy(&p->sport, l4, 2);
 		memcpy(&p->dport, l4 + 2, 2);
+		if (p->sport == 0 || p->dport == 0)
+			return drop_with(drop, LB_DROP_PORT_ZERO);
 		return 0;
 	case LB_IPPROTO_ICMP:
 	case LB_IPPROTO_ICMPV6:

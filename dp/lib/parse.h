@@ -11,7 +11,8 @@
  *      checksum right; IPv6 whose next header is the transport (no extension
  *      headers); TCP, UDP, ICMP, ICMPv6 with their header inside the datagram;
  *      ARP with a full Ethernet/IPv4 body. Ethernet padding after the IP datagram
- *      is allowed and ignored.
+ *      is allowed and ignored. TCP flag sets no stack sends (null, xmas, SYN+FIN,
+ *      SYN+RST) and TCP/UDP port 0 are dropped here, in both directions.
  */
 #ifndef LB_PARSE_H
 #define LB_PARSE_H
@@ -37,6 +38,7 @@
 #define LB_TCP_RST 0x04
 #define LB_TCP_PSH 0x08
 #define LB_TCP_ACK 0x10
+#define LB_TCP_URG 0x20
 
 enum lb_pkt_kind {
 	LB_PKT_L4 = 0, /* IPv4/IPv6 carrying TCP or UDP: the load-balancing path */
@@ -59,6 +61,7 @@ struct lb_pkt {
 	uint8_t tcp_flags;   /* byte 13 of the TCP header, 0 otherwise */
 	uint8_t icmp_type;   /* ICMP/ICMPv6 type and code, 0 otherwise */
 	uint8_t icmp_code;
+	uint32_t tcp_seq;    /* TCP sequence number, host order; 0 otherwise */
 	uint16_t sport;      /* network order; 0 for ICMP and ARP */
 	uint16_t dport;      /* network order */
 	uint8_t src[16];     /* IPv4 in bytes 0..3, rest zero (ARP: sender IP) */

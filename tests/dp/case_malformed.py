@@ -99,6 +99,28 @@ def table():
         ("to the box's own address 198.18.0.2:22", "not_ours", bytes(E / v4(dst="198.18.0.2") / syn(dport=22))),
         ("valid SYN to VIP:80 but Ethernet dst another host's MAC", "not_ours",
          bytes(Ether(src=T.GW_MAC, dst=T.OTHER_MAC) / v4() / syn())),
+        # issue 14, finding 1: stray and invalid TCP, port 0, land; none may make state
+        ("TCP null scan (no flags) to VIP:80", "tcp_null",
+         bytes(E / v4() / TCP(sport=40100, dport=80, flags=0))),
+        ("TCP xmas scan (FIN PSH URG) to VIP:80", "tcp_xmas",
+         bytes(E / v4() / TCP(sport=40101, dport=80, flags="FPU"))),
+        ("TCP all flags (0xff) to VIP:80", "tcp_xmas",
+         bytes(E / v4() / TCP(sport=40102, dport=80, flags=0xFF))),
+        ("TCP SYN+FIN to VIP:80", "tcp_syn_fin",
+         bytes(E / v4() / TCP(sport=40103, dport=80, flags="SF"))),
+        ("TCP SYN+RST to VIP6:80", "tcp_syn_rst",
+         bytes(E / IPv6(src=C6, dst=T.VIP6) / TCP(sport=40104, dport=80, flags="SR"))),
+        ("TCP SYN from source port 0", "port_zero", bytes(E / v4() / syn(sport=0))),
+        ("UDP from source port 0", "port_zero", bytes(E / v4() / UDP(sport=0, dport=80))),
+        ("land: SYN from the VIP itself", "land", bytes(E / v4(src=T.VIP4) / syn(sport=80))),
+        ("land: SYN from the box's own address", "land",
+         bytes(E / v4(src=T.EXT_ADDRS[0].split("/")[0]) / syn(sport=40105))),
+        ("land: SYN from a local (SNAT) address", "land",
+         bytes(E / v4(src=T.LOCAL4[0]) / syn(sport=40106))),
+        ("bare RST from an unknown client", "rst_no_conn",
+         bytes(E / v4() / TCP(sport=40107, dport=80, flags="R", seq=5))),
+        ("RST+ACK from an unknown client (IPv6)", "rst_no_conn",
+         bytes(E / IPv6(src=C6, dst=T.VIP6) / TCP(sport=40108, dport=80, flags="RA", seq=5))),
         ("VIP on a port with no service (tcp 81)", "no_service", bytes(E / v4() / syn(dport=81))),
         ("VIP:80 over UDP (only tcp/80 is a service)", "no_service", bytes(E / v4() / UDP(sport=1, dport=80))),
         ("service with source_ranges, client outside them", "source_range",
@@ -161,6 +183,8 @@ def run_case(ck, tmp, build):
     err = dp.stderr()
     ck.ok(not any(w in err for w in ("Segmentation", "panic", "PANIC", "Assertion")),
           "no crash, panic or assertion in stderr", err[-1500:])
+    ck.ok("hash_seed is the built-in public value" in err,
+          "the dp warns that it runs with the built-in hash_seed (issue 14, finding 11)", err[-1500:])
 
     ck.section("announcements (gratuitous ARP / unsolicited NA) of the dp's addresses")
     ext_out, int_out = T.read_pcap(paths["ext-out"]), T.read_pcap(paths["int-out"])

@@ -6,7 +6,7 @@ run.py - run one edgelb-dp packet test scenario group (tests/dp/README.md).
 
 One case per process: a case moves the process into its own network namespace,
 which vanishes with it. Cases: oracle fnat4 fnat6 udp-dnat maglev malformed ring
-rte-flow ctl affinity-workers (oracle checks the packet checker itself and needs no dp).
+rte-flow ctl affinity-workers hostile offload neigh (oracle checks the packet checker itself and needs no dp).
 """
 import argparse
 import os
@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SKIP = 77
 CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl",
-         "affinity-workers"]
-LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers"}
+         "affinity-workers", "hostile", "offload", "neigh"]
+LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh"}
 
 
 def on_sigterm(sig, frame):
@@ -82,6 +82,15 @@ def main():
             elif a.case == "ctl":
                 import case_ctl
                 case_ctl.run_case(ck, tmp, build)
+            elif a.case == "neigh":
+                import case_neigh
+                case_neigh.run_case(ck, tmp, build)
+            elif a.case == "offload":
+                import case_offload
+                case_offload.run_case(ck, tmp, build)
+            elif a.case == "hostile":
+                import case_hostile
+                case_hostile.run_case(ck, tmp, build)
             elif a.case == "affinity-workers":
                 import case_affinity_workers
                 case_affinity_workers.run_case(ck, tmp, build)
