@@ -15,8 +15,9 @@
  *   198.18.0.104:80 dh   .10 .11 .12            one VIP, one backend
  *   198.18.0.105:80 maglev (the default)        unchanged: spread over all
  *
- * Last, worker 1's conntrack is filled: a flow then goes without state, and rr and lc
- * must still send all its packets to one backend (they take Maglev's answer).
+ * Last, worker 1's conntrack is filled with half-open flows: a new rr or lc flow then
+ * takes the place of one of them (evicted), is tracked, and gets its scheduler's
+ * answer; no flow is ever forwarded without state.
  *
  * Backends 198.19.0.10-.13 on port "int"; clients 198.18.x.y from port "ext".
  */
@@ -403,27 +404,48 @@ test_maglev_default_spreads_over_every_backend(void **state)
 	assert_int_equal(per[3], 0);
 }
 
+/*
+ * A full table gives a new flow the place of a half-open entry (every entry here is
+ * a SYN nobody answered): the flow is tracked like any other, so rr and lc keep
+ * their own answer (no fallback to Maglev) and see each flow once.
+ */
 static void
-test_full_conntrack_keeps_a_stateless_flow_on_one_backend(void **state)
+test_full_conntrack_evicts_and_keeps_the_scheduler(void **state)
 {
 	struct lb_ct *ct = lb_worker_ct(dp.workers[1]);
+	const uint64_t *ev = dp.wstats[1]->ev;
 	int got[BURST];
 	uint32_t c = new_client();
 
 	(void)state;
-	/* fill worker 1's table with Maglev flows */
+	/* fill worker 1's table with Maglev flows, all half-open */
 	while (lb_ct_count(ct) < lb_ct_capacity(ct))
 		send_flows(1, 105, BURST, NULL, got);
-	uint64_t full = dp.wstats[1]->ev[LB_EV_CT_FULL];
-	/* an rr flow now goes without state: each packet is picked again, and lands alike */
-	int b = send_one(1, 100, c, 2222);
-	for (unsigned i = 0; i < 5; i++)
-		assert_int_equal(send_one(1, 100, c, 2222), b);
-	assert_true(dp.wstats[1]->ev[LB_EV_CT_FULL] >= full + 6);
-	/* as does a least-connection one */
-	b = send_one(1, 102, c, 2223);
-	for (unsigned i = 0; i < 5; i++)
-		assert_int_equal(send_one(1, 102, c, 2223), b);
+	uint64_t full = ev[LB_EV_CT_FULL], evicted = ev[LB_EV_CT_EVICTED];
+	uint64_t created = ev[LB_EV_CT_CREATED];
+	/* rr on worker 1: 300 flows so far (its first test), so the next is backend 0 */
+	assert_int_equal(send_one(1, 100, c, 2222), 0);
+	assert_int_equal(ev[LB_EV_CT_FULL], full + 1);
+	assert_int_equal(ev[LB_EV_CT_EVICTED], evicted + 1);
+	assert_int_equal(ev[LB_EV_CT_CREATED], created + 1);
+	assert_int_equal(lb_ct_count(ct), lb_ct_capacity(ct));
+	/* the same flow again: its entry answers, the scheduler is not asked */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(send_one(1, 100, c, 2222), 0);
+	assert_int_equal(ev[LB_EV_CT_FULL], full + 1);
+	/* the next new rr flows go on round the robin, each taking a half-open place */
+	assert_int_equal(send_one(1, 100, c, 2223), 1);
+	assert_int_equal(send_one(1, 100, c, 2224), 2);
+	assert_int_equal(ev[LB_EV_CT_EVICTED], evicted + 3);
+	/*
+	 * lc on worker 1: one connection on each of its four backends (the lc test);
+	 * the new flow goes to the first of the least loaded, and is counted there.
+	 */
+	assert_int_equal(send_one(1, 102, c, 2225), 0);
+	assert_int_equal(send_one(1, 102, c, 2226), 1);
+	assert_int_equal(send_one(1, 102, c, 2225), 0);
+	assert_int_equal(ev[LB_EV_CT_EVICTED], evicted + 5);
+	assert_int_equal(lb_ct_count(ct), lb_ct_capacity(ct));
 }
 
 static void
@@ -507,7 +529,7 @@ main(void)
 		cmocka_unit_test(test_sh_keeps_one_client_on_one_backend_on_every_worker),
 		cmocka_unit_test(test_dh_sends_a_vip_to_one_backend),
 		cmocka_unit_test(test_maglev_default_spreads_over_every_backend),
-		cmocka_unit_test(test_full_conntrack_keeps_a_stateless_flow_on_one_backend),
+		cmocka_unit_test(test_full_conntrack_evicts_and_keeps_the_scheduler),
 		cmocka_unit_test(test_no_drop_and_no_mbuf_leaked),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,16 +47,6 @@ pick_backend(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *s
 {
 	if (likely(svc->sched == LB_SCHED_MAGLEV))
 		return lb_maglev_pick(svc->table, svc->m, fh);
-	/*
-	 * A full table forwards the flow without state (forward.h), so every packet of
-	 * it comes back here: only a hash of the flow keeps them on one backend. rr, lc
-	 * and the like would spread one connection's packets; they take Maglev's answer
-	 * until the table has room (insertion fails only when no entry is free).
-	 */
-	if (unlikely(svc->sched != LB_SCHED_SH && svc->sched != LB_SCHED_DH &&
-		     lb_ct_count(w->ct) >= lb_ct_capacity(w->ct)))
-		return lb_maglev_pick(svc->table, svc->m, fh);
-
 	struct pick_load pl = {.w = w, .svc = svc};
 	uint32_t bi = lb_sched_pick(&svc->pick, &w->cursor[svc->id], svc->version, pick_load, &pl,
 				    p->family, p->src, p->dst);
