@@ -126,6 +126,7 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define C7 "198.18.201.7"    /* inside the source range :33000 */
 #define C8 "198.18.200.8"    /* outside the source range; the gone service :33000 */
 #define C9 "198.18.200.9"    /* second fnat4 tcp flow to .10: no SNAT port left */
+#define C10 "198.18.200.10"  /* dnat4 tcp :34003 to a full table */
 #define C6_1 "2001:db8:100::1" /* fnat6 tcp :33000, udp :33001 */
 #define C6_3 "2001:db8:100::3" /* dnat6 tcp :34002 */
 #define C6_4 "2001:db8:100::4" /* dnat6 udp :34000 */
@@ -208,7 +209,11 @@ static const char config_text[] =
 #define ICMP4 1
 #define ICMP6 58
 #define GRE 47
+#define FIN 0x01
 #define SYN 0x02
+#define RST 0x04
+#define PSH 0x08
+#define URG 0x20
 #define ACK 0x10
 #define SYNACK (SYN | ACK)
 #define PSHACK (0x08 | ACK)
@@ -224,6 +229,7 @@ struct dgram {
 	uint16_t sport, dport;  /* host order */
 	uint8_t ttl;            /* 0: 64 */
 	uint8_t flags;          /* TCP flags */
+	uint32_t seq;           /* TCP sequence number; 0: 0x01020304 */
 	uint16_t len;           /* payload bytes (ICMP: body bytes when nothing is quoted) */
 	bool no_df;             /* IPv4: DF clear (set otherwise) */
 	bool no_csum;           /* IPv4 UDP: checksum 0 (none) */
@@ -310,8 +316,8 @@ build_ip(uint8_t *b, const struct dgram *p)
 		memset(l4, 0, 20);
 		put16(l4, p->sport);
 		put16(l4 + 2, p->dport);
-		put16(l4 + 4, 0x0102);
-		put16(l4 + 6, 0x0304); /* seq */
+		put16(l4 + 4, (uint16_t)((p->seq ? p->seq : 0x01020304) >> 16)); /* seq */
+		put16(l4 + 6, (uint16_t)(p->seq ? p->seq : 0x01020304));
 		if (p->flags & ACK) {
 			put16(l4 + 8, 0x0a0b);
 			put16(l4 + 10, 0x0c0d);
@@ -518,6 +524,7 @@ struct row {
 	void (*after)(void);      /* undo it, before the outputs are collected */
 	uint16_t in_port;
 	struct eth in;
+	uint64_t in_ol_flags;     /* the input mbuf's ol_flags (RX checksum status) */
 	enum verdict v;
 	enum lb_drop drop;        /* V_DROP */
 	uint16_t out_port;        /* V_TX: egress; V_PUNT: the meta's port */
@@ -527,6 +534,8 @@ struct row {
 	bool any_info;            /* V_PUNT: info not checked (a neighbour index) */
 	bool check_ev;            /* also expect event ev to count +1 */
 	enum lb_event ev;
+	bool check_ev2;           /* and event ev2 */
+	enum lb_event ev2;
 };
 
 /*
@@ -563,6 +572,7 @@ static void delete_gone_service(void);
 static void fnat4_backends_10_11(void);
 static void fnat4_backends_11(void);
 static void fill_conntrack(void);
+static void establish_conntrack(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -781,6 +791,45 @@ static const struct row rows[] = {
 	{"drop martian: source 127.0.0.1",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, "127.0.0.1", VIP_FNAT4, 33000, 80, .flags = SYN),
 	 .v = V_DROP, .drop = LB_DROP_MARTIAN},
+	{"drop tcp_null: TCP without any flag",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = 0),
+	 .v = V_DROP, .drop = LB_DROP_TCP_NULL},
+	{"drop tcp_xmas: TCP with FIN, PSH and URG",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = FIN | PSH | URG),
+	 .v = V_DROP, .drop = LB_DROP_TCP_XMAS},
+	{"drop tcp_syn_fin: TCP with SYN and FIN",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = SYN | FIN),
+	 .v = V_DROP, .drop = LB_DROP_TCP_SYN_FIN},
+	{"drop tcp_syn_rst: TCP with SYN and RST",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = SYN | RST),
+	 .v = V_DROP, .drop = LB_DROP_TCP_SYN_RST},
+	{"drop port_zero: UDP from source port 0",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C2, VIP_FNAT4, 0, 53, .len = 8),
+	 .v = V_DROP, .drop = LB_DROP_PORT_ZERO},
+	{"drop port_zero: TCP to destination port 0",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 0, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_PORT_ZERO},
+	{"drop land: a new flow whose source is a VIP",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, VIP_DNAT4, VIP_FNAT4, 33000, 80, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_LAND},
+	{"drop land: a new flow whose source is the box's own port address",
+	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, "2001:db8:1::2", VIP_FNAT6, 33000, 80, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_LAND},
+	{"drop rst_no_conn: a client RST that matches no connection makes no state",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C9, VIP_FNAT4, 33005, 80, .flags = RSTACK),
+	 .v = V_DROP, .drop = LB_DROP_RST_NO_CONN},
+	{"drop rst_window: a client RST 1 MiB past its established fnat4 connection's stream",
+	 .in_port = P_EXT,
+	 .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = RSTACK, .seq = 0x01020304 + 0x100000),
+	 .v = V_DROP, .drop = LB_DROP_RST_WINDOW},
+	{"rst_window: the connection the rejected RST aimed at still forwards",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B10_MAC, 4, TCP, LOCAL4, B10, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
+	{"drop l4_cksum: the NIC reported a bad TCP checksum on a tracked flow's packet",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
+	 .in_ol_flags = RTE_MBUF_F_RX_L4_CKSUM_BAD,
+	 .v = V_DROP, .drop = LB_DROP_L4_CKSUM},
 	/*
 	 * TTL/hop limit 1 on TCP/UDP is punted (row above) before any rewrite, so
 	 * lb_nat_rewrite()'s TTL guard cannot fire; an ICMP error about a tracked
@@ -925,13 +974,27 @@ static const struct row rows[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK),
 	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_REPICK,
 	 .out = TO_BACKEND(B11_MAC, 4, TCP, LOCAL4, B11, SNAT_PORT, 8080, .ttl = 63, .flags = ACK)},
+};
 
-	/* ---- a full connection table (last: it fills worker 0's table) ---- */
-	{"conntrack full: a new dnat flow is still forwarded, without state, and counted",
+/*
+ * A full connection table: after the rows above and the mixed burst (which uses
+ * their connections), as these rows fill worker 0's table and give up its
+ * half-open entries. docs/configuration.md (conntrack.capacity): a new flow that
+ * finds the table full takes the place of an expired entry, or else of a half-open
+ * one; when every entry is alive and established, it is dropped (ct_table_full),
+ * never forwarded without state.
+ */
+static const struct row rows_full[] = {
+	{"conntrack full: a new dnat flow evicts a half-open entry, and is forwarded and tracked",
 	 .before = fill_conntrack,
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C6, VIP_DNAT4, 34001, 80, .flags = SYN),
-	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_FULL,
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_EVICTED,
+	 .check_ev2 = true, .ev2 = LB_EV_CT_CREATED,
 	 .out = TO_BACKEND(B11_MAC, 4, TCP, C6, B11, 34001, 8080, .ttl = 63, .flags = SYN)},
+	{"drop ct_table_full: a new dnat flow when every entry is established (nothing to reclaim)",
+	 .before = establish_conntrack,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C10, VIP_DNAT4, 34003, 80, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_CT_TABLE_FULL, .check_ev = true, .ev = LB_EV_CT_FULL},
 };
 
 /*
@@ -1069,6 +1132,33 @@ fnat4_backends_11(void)
 static unsigned dnat_owner(const char *client, uint16_t port);
 static void drain_all(void);
 
+/* One frame through worker 0, then away with whatever it produced. */
+static void
+inject(uint16_t port, const struct dgram *d)
+{
+	struct eth e = port == P_EXT ? (struct eth){.dmac = EXT_MAC, .smac = GW_MAC, .ip = d}
+				     : (struct eth){.dmac = INT_MAC, .smac = B11_MAC, .ip = d};
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(dp.pool);
+
+	assert_non_null(mb);
+	mb->data_len = (uint16_t)build(rte_pktmbuf_mtod(mb, uint8_t *), &e);
+	mb->pkt_len = mb->data_len;
+	lb_worker_process(dp.workers[0], port, &mb, 1);
+	lb_worker_flush(dp.workers[0]);
+	drain_all();
+}
+
+/* A client port from 35000 on whose dnat flows worker 0 owns. */
+static uint16_t
+port_of_worker0(const char *client)
+{
+	uint16_t port = 35000;
+
+	while (dnat_owner(client, port) != 0)
+		port++;
+	return port;
+}
+
 /* dnat SYNs from new clients (198.18.210.x, owned by worker 0) until the table is full. */
 static void
 fill_conntrack(void)
@@ -1077,21 +1167,55 @@ fill_conntrack(void)
 
 	for (unsigned a = 1; a < 255 && lb_ct_count(ct) < lb_ct_capacity(ct); a++) {
 		char client[32];
-		uint16_t port = 35000;
 		snprintf(client, sizeof(client), "198.18.210.%u", a);
-		while (dnat_owner(client, port) != 0)
-			port++;
-		struct dgram d = {4, TCP, client, VIP_DNAT4, port, 80, .flags = SYN};
-		struct eth e = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &d};
-		struct rte_mbuf *mb = rte_pktmbuf_alloc(dp.pool);
-		assert_non_null(mb);
-		mb->data_len = (uint16_t)build(rte_pktmbuf_mtod(mb, uint8_t *), &e);
-		mb->pkt_len = mb->data_len;
-		lb_worker_process(dp.workers[0], P_EXT, &mb, 1);
-		lb_worker_flush(dp.workers[0]);
-		drain_all();
+		struct dgram d = {4, TCP, client, VIP_DNAT4, port_of_worker0(client), 80, .flags = SYN};
+		inject(P_EXT, &d);
 	}
 	assert_int_equal(lb_ct_count(ct), lb_ct_capacity(ct));
+}
+
+static int
+count_half_open(const struct lb_conn *c, void *arg)
+{
+	*(unsigned *)arg += lb_ct_unanswered(c) ? 1u : 0u;
+	return 0;
+}
+
+static unsigned
+half_open(struct lb_ct *ct)
+{
+	unsigned n = 0;
+
+	lb_ct_foreach(ct, count_half_open, &n);
+	return n;
+}
+
+/*
+ * Until worker 0's table is full and holds no half-open entry: a dnat handshake
+ * from a new client (198.18.211.x), SYN, the backend's SYN-ACK, the client's ACK,
+ * each new flow taking the place of a half-open one. No entry has expired (the
+ * worker's clock does not move here), so the table has nothing left to give up.
+ */
+static void
+establish_conntrack(void)
+{
+	struct lb_ct *ct = lb_worker_ct(dp.workers[0]);
+	unsigned a = 1;
+
+	for (; a < 255 && (lb_ct_count(ct) < lb_ct_capacity(ct) || half_open(ct) > 0); a++) {
+		char client[32];
+		snprintf(client, sizeof(client), "198.18.211.%u", a);
+		uint16_t port = port_of_worker0(client);
+		struct dgram syn = {4, TCP, client, VIP_DNAT4, port, 80, .flags = SYN};
+		struct dgram synack = {4, TCP, B11, client, 8080, port, .flags = SYNACK};
+		struct dgram ack = {4, TCP, client, VIP_DNAT4, port, 80, .flags = ACK, .seq = 0x01020305};
+		inject(P_EXT, &syn);
+		inject(P_INT, &synack);
+		inject(P_EXT, &ack);
+	}
+	assert_true(a < 255);
+	assert_int_equal(lb_ct_count(ct), lb_ct_capacity(ct));
+	assert_int_equal(half_open(ct), 0);
 }
 
 /* What a row left behind: frames per ring. */
@@ -1219,6 +1343,9 @@ check(struct msg *m, const struct row *r, const uint8_t *in, uint32_t in_len,
 	if (r->check_ev && after->ev[r->ev] - before->ev[r->ev] != 1)
 		say(m, "event %s: +%" PRIu64 ", want +1\n", lb_event_names[r->ev],
 		    after->ev[r->ev] - before->ev[r->ev]);
+	if (r->check_ev2 && after->ev[r->ev2] - before->ev[r->ev2] != 1)
+		say(m, "event %s: +%" PRIu64 ", want +1\n", lb_event_names[r->ev2],
+		    after->ev[r->ev2] - before->ev[r->ev2]);
 	if (memcmp(w1_before, dp.wstats[1], sizeof(*w1_before)) != 0)
 		say(m, "worker 1's counters changed (it never runs)\n");
 
@@ -1285,6 +1412,7 @@ run_row(void **state)
 	memcpy(rte_pktmbuf_mtod(mb, uint8_t *), in, in_len);
 	mb->data_len = (uint16_t)in_len;
 	mb->pkt_len = in_len;
+	mb->ol_flags = r->in_ol_flags;
 	lb_worker_process(dp.workers[0], r->in_port, &mb, 1);
 	lb_worker_flush(dp.workers[0]);
 	memcpy(&after, dp.wstats[0], sizeof(after));
@@ -1415,6 +1543,7 @@ test_fixture_dnat_owners(void **state)
 	assert_int_equal(dnat_owner(C6_3, 34002), 0);
 	assert_int_equal(dnat_owner(C6_4, 34000), 0);
 	assert_int_equal(dnat_owner(C6_NR, 34001), 0);
+	assert_int_equal(dnat_owner(C10, 34003), 0);
 }
 
 /* Every reason in lb_counters.h has a row that expects it. */
@@ -1428,6 +1557,9 @@ test_fixture_every_drop_reason_has_a_row(void **state)
 	for (size_t i = 0; i < RTE_DIM(rows); i++)
 		if (rows[i].v == V_DROP && !rows[i].bug)
 			seen[rows[i].drop] = true;
+	for (size_t i = 0; i < RTE_DIM(rows_full); i++)
+		if (rows_full[i].v == V_DROP && !rows_full[i].bug)
+			seen[rows_full[i].drop] = true;
 	for (int i = 0; i < LB_DROP_MAX; i++)
 		if (!seen[i]) {
 			print_error("no row expects drop reason %s\n", lb_drop_names[i]);
@@ -1513,7 +1645,7 @@ main(void)
 		return 1;
 	}
 
-	size_t n = RTE_DIM(rows) + 4;
+	size_t n = RTE_DIM(rows) + RTE_DIM(rows_full) + 4;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	size_t k = 0;
 	t[k++] = (struct CMUnitTest){"fixture: dnat client ports are owned by worker 0",
@@ -1524,6 +1656,8 @@ main(void)
 		t[k++] = (struct CMUnitTest){rows[i].name, run_row, NULL, NULL, (void *)&rows[i]};
 	t[k++] = (struct CMUnitTest){"one burst of mixed frames: each gets its own verdict, in order",
 				     test_mixed_burst, NULL, NULL, NULL};
+	for (size_t i = 0; i < RTE_DIM(rows_full); i++)
+		t[k++] = (struct CMUnitTest){rows_full[i].name, run_row, NULL, NULL, (void *)&rows_full[i]};
 	t[k++] = (struct CMUnitTest){"no mbuf leaked", test_no_mbuf_leaked, NULL, NULL, NULL};
 	int failed = _cmocka_run_group_tests("pipeline", t, k, NULL, NULL);
 

@@ -208,7 +208,7 @@ struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k
 /*
  * Insert a connection copied from *c (next_* ignored; state set by the caller,
  * expire = now + timeout of that state). Returns the stored entry, or NULL when the
- * table is full; the caller then forwards the packet without state and counts it.
+ * table is full; the caller then reclaims an entry (lb_ct_reclaim) or drops the flow.
  */
 struct lb_conn *lb_ct_insert(struct lb_ct *ct, const struct lb_conn *c, uint32_t now);
 
