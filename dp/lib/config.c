@@ -20,6 +20,7 @@
  *   "ports.[1].addresses.[0]: '198.18.0.1/33' is not an address/prefix (line 12)"
  * A failed parse frees whatever it had allocated before returning.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -96,17 +97,14 @@ set_seed(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_
 		const char *str = config_setting_get_string(s);
 		bool hex = str[0] == '0' && (str[1] == 'x' || str[1] == 'X');
 		const char *digits = hex ? str + 2 : str;
+		/* strtoull() also takes leading blanks and a sign: a digit must come first */
+		unsigned char d0 = (unsigned char)digits[0];
+		bool digit = hex ? isxdigit(d0) : isdigit(d0);
 		char *end;
 
-		if (!((digits[0] >= '0' && digits[0] <= '9') ||
-		      (hex && ((digits[0] >= 'a' && digits[0] <= 'f') ||
-			       (digits[0] >= 'A' && digits[0] <= 'F')))))
-			return lb_conf_fail(x, s, NULL,
-					    "'%s' is not a 64-bit number (\"0x...\" or decimal)",
-					    str);
 		errno = 0;
 		v = strtoull(digits, &end, hex ? 16 : 10);
-		if (*end != '\0' || errno == ERANGE)
+		if (!digit || *end != '\0' || errno == ERANGE)
 			return lb_conf_fail(x, s, NULL,
 					    "'%s' is not a 64-bit number (\"0x...\" or decimal)",
 					    str);
