@@ -17,6 +17,7 @@ PKGS=(
 	python3 python3-scapy
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk
+	bird2
 )
 HUGEPAGES=${EDGELB_HUGEPAGES:-512}   # 2 MiB pages: 1 GiB
 

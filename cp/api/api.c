@@ -30,8 +30,8 @@ struct cp_api {
 	const struct cp_conf *conf;
 	struct cp_store *store;
 	struct cp_dpsync *dps;
-	cp_metrics_fn metrics_fn;
-	void *metrics_arg;
+	struct { cp_metrics_fn fn; void *arg; } metrics_hooks[4];
+	struct { cp_route_fn fn; void *arg; } routes[4];
 	char read_only[256];   /* non-empty: why load balancer changes are refused */
 };
 
@@ -295,8 +295,8 @@ metrics(struct cp_api *a, struct MHD_Connection *c)
 	}
 	json_decref(list);
 	metrics_dp(a, &b, &len, &cap);
-	if (a->metrics_fn)
-		a->metrics_fn(a->metrics_arg, &b, &len, &cap);
+	for (i = 0; i < 4 && a->metrics_hooks[i].fn; i++)
+		a->metrics_hooks[i].fn(a->metrics_hooks[i].arg, &b, &len, &cap);
 	if (b == NULL)
 		return MHD_NO;
 	return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b, len);
@@ -469,6 +469,15 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 						(json_int_t)limit),
 				      lb);
 	}
+	for (int k = 0; k < 4 && a->routes[k].fn; k++) {
+		unsigned st = (unsigned)a->routes[k].fn(a->routes[k].arg, m, url, r->body, r->len, &out,
+							err, sizeof(err));
+		if (st == 0)
+			continue;
+		if (st >= 300 || out == NULL)
+			return send_error(c, st, "%s", err);
+		return send_json(c, st, out);
+	}
 	if (strcmp(parts[1], "loadbalancers") != 0 || n == 3 || n > 5)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
 	bool changes = post || put || del;
@@ -603,8 +612,23 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 void
 cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg)
 {
-	a->metrics_fn = fn;
-	a->metrics_arg = arg;
+	for (int i = 0; i < 4; i++)
+		if (a->metrics_hooks[i].fn == NULL) {
+			a->metrics_hooks[i].arg = arg;
+			a->metrics_hooks[i].fn = fn;
+			return;
+		}
+}
+
+void
+cp_api_add_route(struct cp_api *a, cp_route_fn fn, void *arg)
+{
+	for (int i = 0; i < 4; i++)
+		if (a->routes[i].fn == NULL) {
+			a->routes[i].arg = arg;
+			a->routes[i].fn = fn;
+			return;
+		}
 }
 
 void

@@ -195,10 +195,67 @@ parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
 }
 
 static int
+parse_bgp(struct ctx *x, const config_setting_t *g, struct cp_bgp_conf *b)
+{
+	static const char *const names[] = {"enabled", "bird_socket", "include_file", "protocol",
+					    "announce", "announce_always_pools", "check_interval_ms",
+					    "dp_timeout_ms", "drain_timeout_s", NULL};
+	char announce[16] = "";
+	int rc;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(x, g, "bgp: must be a group");
+	if ((rc = known(x, g, "bgp.", names)) < 0 ||
+	    (rc = get_bool(x, g, "bgp.", "enabled", &b->enabled)) < 0 ||
+	    (rc = get_str(x, g, "bgp.", "bird_socket", b->bird_socket, sizeof(b->bird_socket))) < 0 ||
+	    (rc = get_str(x, g, "bgp.", "include_file", b->include_file,
+			  sizeof(b->include_file))) < 0 ||
+	    (rc = get_str(x, g, "bgp.", "protocol", b->protocol, sizeof(b->protocol) - 1)) < 0 ||
+	    (rc = get_str(x, g, "bgp.", "announce", announce, sizeof(announce))) < 0 ||
+	    (rc = get_uint(x, g, "bgp.", "check_interval_ms", 20, 5000, &b->check_interval_ms)) < 0 ||
+	    (rc = get_uint(x, g, "bgp.", "dp_timeout_ms", 100, 60000, &b->dp_timeout_ms)) < 0 ||
+	    (rc = get_uint(x, g, "bgp.", "drain_timeout_s", 0, 86400 * 7, &b->drain_timeout_s)) < 0)
+		return rc;
+	if (announce[0]) {
+		if (strcmp(announce, "ready") == 0)
+			b->announce_always = false;
+		else if (strcmp(announce, "always") == 0)
+			b->announce_always = true;
+		else
+			return fail(x, config_setting_get_member(g, "announce"),
+				    "bgp.announce: must be \"ready\" or \"always\"");
+	}
+	/* A BIRD symbol: a letter, then letters, digits and '_'. */
+	for (const char *p = b->protocol; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+		      (p > b->protocol && *p >= '0' && *p <= '9')))
+			return fail(x, config_setting_get_member(g, "protocol"),
+				    "bgp.protocol: must be a BIRD name ([A-Za-z_][A-Za-z0-9_]*)");
+	if (b->protocol[0] == '\0')
+		return fail(x, g, "bgp.protocol: must not be empty");
+	const config_setting_t *a = config_setting_get_member(g, "announce_always_pools");
+	if (a) {
+		if (config_setting_type(a) != CONFIG_TYPE_ARRAY)
+			return fail(x, a, "bgp.announce_always_pools: must be an array of pool names");
+		if (config_setting_length(a) > CP_BGP_MAX_ALWAYS)
+			return fail(x, a, "bgp.announce_always_pools: at most %d", CP_BGP_MAX_ALWAYS);
+		for (int k = 0; k < config_setting_length(a); k++) {
+			const char *v = config_setting_get_string_elem(a, (unsigned)k);
+			if (v == NULL || !cp_name_valid(v))
+				return fail(x, a, "bgp.announce_always_pools.[%d]: not a pool name", k);
+			snprintf(b->always_pools[b->n_always_pools++], LB_POOL_NAME_MAX, "%s", v);
+		}
+	}
+	if (b->enabled && (b->bird_socket[0] == '\0' || b->include_file[0] == '\0'))
+		return fail(x, g, "bgp: bird_socket and include_file must not be empty");
+	return 0;
+}
+
+static int
 parse(config_t *cfg, struct cp_conf *c, struct ctx *x)
 {
 	static const char *const names[] = {"mode", "dp_socket", "api", "state_file", "pools",
-					    "health_check", "kubernetes", NULL};
+					    "health_check", "kubernetes", "bgp", NULL};
 	static const char *const api_names[] = {"listen", "token", "token_file", NULL};
 	const config_setting_t *root = config_root_setting(cfg), *g;
 	char mode[32] = "", token_file[CP_PATH_MAX] = "";
@@ -247,6 +304,8 @@ parse(config_t *cfg, struct cp_conf *c, struct ctx *x)
 		return rc;
 	if ((g = config_setting_get_member(root, "kubernetes")) != NULL &&
 	    (rc = parse_k8s(x, g, c)) < 0)
+		return rc;
+	if ((g = config_setting_get_member(root, "bgp")) != NULL && (rc = parse_bgp(x, g, &c->bgp)) < 0)
 		return rc;
 	if ((g = config_setting_get_member(root, "pools")) != NULL) {
 		if (config_setting_type(g) != CONFIG_TYPE_LIST)
@@ -335,6 +394,12 @@ cp_conf_defaults(struct cp_conf *c)
 	c->hc.fall = 3;
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
 	c->resync_s = 300;
+	snprintf(c->bgp.bird_socket, sizeof(c->bgp.bird_socket), "/run/bird/bird.ctl");
+	snprintf(c->bgp.include_file, sizeof(c->bgp.include_file), "/etc/bird/edgelb-vips.conf");
+	snprintf(c->bgp.protocol, sizeof(c->bgp.protocol), "edgelb");
+	c->bgp.check_interval_ms = 100;
+	c->bgp.dp_timeout_ms = 1000;
+	c->bgp.drain_timeout_s = 300;
 }
 
 static int
