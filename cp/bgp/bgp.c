@@ -352,7 +352,9 @@ cp_bgp_drain(struct cp_bgp *b, bool on, uint32_t timeout_s, char *err, size_t er
 			b->drain_since = cp_now_unix();
 			b->drain_conns = -1;
 		}
-		b->drain_timeout_s = timeout_s ? timeout_s : b->conf->bgp.drain_timeout_s;
+		/* Draining again without a timeout (edgelbctl drain --wait) keeps the one set. */
+		if (timeout_s || !b->drained)
+			b->drain_timeout_s = timeout_s ? timeout_s : b->conf->bgp.drain_timeout_s;
 		snprintf(text, sizeof(text), "%.3f %u\n", b->drain_since, b->drain_timeout_s);
 		rc = write_atomic(b->drain_path, text, err, errlen);
 		if (rc == 0)

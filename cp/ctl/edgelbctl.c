@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "ctl.h"
 #include "lb_counters.h"
 #include "lb_ctl_proto.h"
 
@@ -31,28 +32,12 @@
 #endif
 
 #define DEFAULT_SERVER "http://127.0.0.1:8470"
-#define EXIT_API 1          /* the API answered with an error */
-#define EXIT_UNREACHABLE 2  /* no answer at all */
-#define EXIT_USAGE 64       /* sysexits.h EX_USAGE */
 #define MAX_REPLY (512u << 20)
 #define MAX_FILE (4u << 20)   /* the API's own body limit */
 #define CONNECT_TIMEOUT_MS 5000L
 #define TIMEOUT_MS 60000L
 #define LABEL_MAX 63
 
-struct ctl {
-	char server[1024];     /* no trailing '/' */
-	const char *token;     /* NULL or "" = none */
-	bool json;             /* -o json */
-	CURL *curl;
-};
-
-/* Options of a command line, whichever command they belong to. */
-struct opts {
-	const char *file;      /* -f */
-	const char *lb;        /* conns --lb */
-	const char *limit;     /* conns --limit */
-};
 
 static void
 usage(FILE *f)
@@ -70,6 +55,10 @@ usage(FILE *f)
 		"  stats                          data plane counters: global, drops, services, backends\n"
 		"  conns [--lb NAME] [--limit N]  connections the data plane tracks (N 1..%d, default %d)\n"
 		"  version                        versions, and whether edgelb-cp answers\n"
+		"  drain [--timeout S] [--wait]   withdraw every VIP of this box from BGP; established\n"
+		"                                 flows go on; --wait reports until drained\n"
+		"  undrain                        announce the box's VIPs again\n"
+		"  bgp                            what the box announces through BIRD, and why not\n"
 		"  help                           this text\n"
 		"\n"
 		"NAME is \"name\" (namespace \"default\") or \"namespace/name\". FILE holds one load\n"
@@ -85,7 +74,7 @@ usage(FILE *f)
 		LB_CTL_CONNS_LIMIT_MAX, LB_CTL_CONNS_LIMIT_DEFAULT, DEFAULT_SERVER);
 }
 
-static int
+int
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -100,7 +89,7 @@ usage_error(const char *fmt, ...)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *
+const char *
 jstr(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -108,7 +97,7 @@ jstr(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static long long
+long long
 jint(const json_t *o, const char *key)
 {
 	return (long long)json_integer_value(json_object_get(o, key));
@@ -366,7 +355,7 @@ report(struct ctl *c, const struct answer *a)
 }
 
 /* A request whose answer must be 2xx JSON: 0 with *out (new reference), else the exit code. */
-static int
+int
 api(struct ctl *c, const char *method, const char *path, const char *body, json_t **out)
 {
 	struct answer a;
@@ -386,7 +375,7 @@ api(struct ctl *c, const char *method, const char *path, const char *body, json_
 	return 0;
 }
 
-static void
+void
 print_json(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -1162,6 +1151,8 @@ check_opts(const char *cmd, const struct opts *o, bool file, bool conns)
 		return usage_error("%s: needs -f FILE (\"-f -\" reads stdin)", cmd);
 	if ((o->lb || o->limit) && !conns)
 		return usage_error("%s: --lb and --limit are options of conns", cmd);
+	if ((o->timeout || o->wait) && strcmp(cmd, "drain") != 0)
+		return usage_error("%s: --timeout and --wait are options of drain", cmd);
 	return 0;
 }
 
@@ -1211,6 +1202,15 @@ run(struct ctl *c, const struct opts *o, int argc, char **argv)
 			return cmd_conns(c, o->lb, o->limit);
 		return strcmp(cmd, "stats") == 0 ? cmd_stats(c) : cmd_version(c);
 	}
+	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0 || strcmp(cmd, "bgp") == 0) {
+		if ((rc = check_opts(cmd, o, false, false)) != 0)
+			return rc;
+		if (argc != 1)
+			return usage_error("%s: takes no arguments", cmd);
+		if (strcmp(cmd, "bgp") == 0)
+			return cmd_bgp(c);
+		return cmd_drain(c, strcmp(cmd, "drain") == 0, o->timeout, o->wait);
+	}
 	return usage_error("unknown command '%s'", cmd);
 }
 
@@ -1224,6 +1224,8 @@ main(int argc, char **argv)
 		{"filename", required_argument, NULL, 'f'},
 		{"lb", required_argument, NULL, 'l'},
 		{"limit", required_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"wait", no_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1241,6 +1243,8 @@ main(int argc, char **argv)
 		case 'f': o.file = optarg; break;
 		case 'l': o.lb = optarg; break;
 		case 'n': o.limit = optarg; break;
+		case 'T': o.timeout = optarg; break;
+		case 'w': o.wait = true; break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				c.json = true;

@@ -363,6 +363,7 @@ cl_cp_start() { # k
 	x=$(ns_x "$k")
 	ip netns exec "$x" "$EDGELB_BUILD/cp/edgelb-cp" --config "$d/cp.conf" >> "$d/cp.log" 2>&1 &
 	echo $! > "$d/cp.pid"
+	disown $!
 	for _ in $(seq 1 50); do
 		ip netns exec "$x" curl -s -m 1 http://127.0.0.1:8470/healthz >/dev/null 2>&1 && return 0
 		kill -0 "$(cat "$d/cp.pid")" 2>/dev/null || break
@@ -379,6 +380,7 @@ cl_bird_start() { # k
 	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb4 { ipv4; }\nprotocol static edgelb6 { ipv6; }\n' > "$d/vips.conf"
 	ip netns exec "$x" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
 	echo $! > "$d/bird.pid"
+	disown $!
 	for _ in $(seq 1 50); do
 		[ -S "$d/bird.ctl" ] && return 0
 		sleep 0.1
