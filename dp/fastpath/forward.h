@@ -362,6 +362,8 @@ forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		reply_fnat(w, m, p, ai->local_idx);
 	else if (flags & LB_ADDR_VIP)
 		drop(w, m, LB_DROP_NO_SERVICE);
+	else if ((flags & LB_ADDR_OWN) && w->dp->ports[rx_port(w, m)].exc_id != LB_PORT_NONE)
+		punt(w, m, LB_PUNT_EXCEPTION, rx_port(w, m), 0); /* BGP, BFD, ssh: the kernel's */
 	else if (flags & LB_ADDR_OWN)
 		drop(w, m, LB_DROP_NOT_OURS);
 	else

@@ -692,6 +692,7 @@ static const struct cmd port_cmds[] = {
 	{ "mtu", T_INT, set_uint, PORT(mtu), 68, 9600, 1500, F_DEF, NULL },
 	{ "rx_desc", T_INT, set_uint, PORT(rx_desc), 64, 16384, 1024, F_DEF | F_POW2, NULL },
 	{ "tx_desc", T_INT, set_uint, PORT(tx_desc), 64, 16384, 1024, F_DEF | F_POW2, NULL },
+	{ "exception", T_STR, set_str, PORT(exception), 1, 0, 0, 0, NULL },
 	END_CMDS,
 };
 

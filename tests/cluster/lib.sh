@@ -51,6 +51,13 @@ VIP6=2001:db8:50::100
 CLIENT4=198.18.100.10
 PY=/usr/bin/python3
 CL_BOXES=0
+# Where BGP and BFD run: the management LAN (default), or with CL_EXCEPTION=1
+# the data LAN, through each dp's exception tap "dpx" to the box's kernel.
+if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+	CL_BOX_NET=198.18.0 CL_BOX_IF=dpx CL_ROUTER_IF=brf
+else
+	CL_BOX_NET=198.18.9 CL_BOX_IF=mgmt CL_ROUTER_IF=brm
+fi
 CL_PIDS=()
 CL_FAILED=0
 CL_T0=${EPOCHREALTIME/./}
@@ -95,6 +102,10 @@ _cl_diag() {
 		echo "---- box $k: bgp status ----"
 		ip netns exec "$(ns_x "$k")" curl -s -m 2 http://127.0.0.1:8470/v1/bgp 2>&1 | head -c 2000
 		echo
+		echo "---- box $k: BIRD ----"
+		birdc -s "$CL_DIR/x$k/bird.ctl" show protocols all up 2>&1 | grep -E "BGP|state|Error|Neighbor|Last" | head -8
+		ip -n "$(ns_x "$k")" neigh 2>&1 | head -5
+		ip -n "$(ns_x "$k")" -br addr 2>&1 | head -6
 		echo "---- box $k: cp log (tail) ----"
 		tail -15 "$CL_DIR/x$k/cp.log" 2>/dev/null
 		echo "---- box $k: dp log (tail) ----"
@@ -194,20 +205,21 @@ protocol device { scan time 10; }
 protocol kernel k4 { ipv4 { import none; export all; }; merge paths on; }
 protocol kernel k6 { ipv6 { import none; export all; }; merge paths on; }
 protocol bfd {
-	interface "brm" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
+	interface "$CL_ROUTER_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
 }
 template bgp box {
-	local 198.18.9.254 as 65000;
+	local $CL_BOX_NET.254 as 65000;
 	bfd on;
 	graceful restart on;
 	connect retry time 1;
+	start delay time 1;
 	error wait time 1, 5;
 	ipv4 { import all; export none; };
 	ipv6 { import all; export none; };
 }
 BIRD
 		for k in $(seq 1 "$CL_BOXES"); do
-			echo "protocol bgp x$k from box { neighbor 198.18.9.$k as 65001; }"
+			echo "protocol bgp x$k from box { neighbor $CL_BOX_NET.$k as 65001; }"
 		done
 	} > "$d/bird.conf"
 	ip netns exec "$NS_R" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
@@ -284,7 +296,7 @@ dp: {
 conntrack: { capacity = 16384; timeouts: { tcp_closing = 2; tcp_closed = 1; }; };
 ports = (
   { name = "ext"; device = "net_af_packet0,iface=ext"; role = "external";
-    addresses = ["198.18.0.$k/24", "2001:db8:1::$k/64"]; },
+    addresses = ["198.18.0.$k/24", "2001:db8:1::$k/64"];$([ "${CL_EXCEPTION:-0}" = 1 ] && echo ' exception = "dpx";') },
   { name = "int"; device = "net_af_packet1,iface=int"; role = "internal";
     addresses = ["198.19.0.$k/24", "2001:db8:2::$k/64"];
     local_addresses = ["198.19.0.10$k", "2001:db8:2::10$k"]; }
@@ -324,14 +336,15 @@ protocol device { scan time 10; }
 # edgelb-cp writes the static protocols edgelb4 / edgelb6 (the VIPs to announce).
 include "$d/vips.conf";
 protocol bfd {
-	interface "mgmt" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
+	interface "$CL_BOX_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
 }
 protocol bgp up {
-	local 198.18.9.$k as 65001;
-	neighbor 198.18.9.254 as 65000;
+	local $CL_BOX_NET.$k as 65001;
+	neighbor $CL_BOX_NET.254 as 65000;
 	bfd on;
 	graceful restart on;
 	connect retry time 1;
+	start delay time 1;
 	error wait time 1, 5;
 	# Traffic goes to the dp's port, not to this management address.
 	ipv4 { import none; export filter { if proto = "edgelb4" then { bgp_next_hop = 198.18.0.$k; accept; } reject; }; };
@@ -350,7 +363,16 @@ cl_dp_start() { # k
 	echo $! > "$d/dp.pid"
 	disown $! # a SIGKILL of the dp is a test step, not news
 	for _ in $(seq 1 100); do
-		[ -S "$d/dp.sock" ] && return 0
+		if [ -S "$d/dp.sock" ]; then
+			# The exception tap is the dp's: each new dp makes a new one, which the
+			# box's network configuration then addresses (here: by hand).
+			if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+				ip -n "$x" addr add "198.18.0.$k/24" dev dpx
+				ip -n "$x" link set dpx up
+				_nooffload "$x" dpx
+			fi
+			return 0
+		fi
 		kill -0 "$(cat "$d/dp.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
