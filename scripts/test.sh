@@ -2,7 +2,7 @@
 # test.sh - install what is missing, build, and run every test of edgelb.
 #
 # Runs: setup (packages, hugepages, build), then every meson test suite of the
-# normal build (unit, dp, ctl, e2e, cp, k8s), then the unit tests again in a
+# normal build (unit, dp, ctl, e2e, cp, k8s, cluster), then the unit tests again in a
 # second build under AddressSanitizer and UndefinedBehaviorSanitizer.
 # Ends with one line "N passed, N failed" (", N skipped" only when something was
 # skipped, with the reason above it); exit status 1 when anything failed.
