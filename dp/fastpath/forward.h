@@ -102,8 +102,15 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	if (flow_hash != 0) {
 		fh = flow_hash; /* computed by the burst's look-ahead pass */
 	} else if (svc->affinity == LB_AFFINITY_CLIENTIP) {
-		/* Hash the client address only: without a table entry it still lands alike. */
-		fh = (uint32_t)lb_hash_bytes(p->src, 16, w->flow_seed ^ svc->id);
+		/*
+		 * Hash the client address only: without a table entry it still lands alike.
+		 * Seeded by the service's key (VIP, port, protocol), never by its directory
+		 * slot, which depends on the order services arrived in: every box must pick
+		 * the same backend for the same client.
+		 */
+		uint64_t sk = lb_hash_bytes(p->dst, 16,
+					    w->flow_seed ^ ((uint64_t)p->dport << 8 | p->proto));
+		fh = (uint32_t)lb_hash_bytes(p->src, 16, sk);
 		rid = affinity_pick(w, p, svc);
 	} else {
 		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);

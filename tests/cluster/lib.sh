@@ -315,7 +315,8 @@ mode = "standalone";
 dp_socket = "$d/dp.sock";
 state_file = "$d/cp-state.json";
 api: { listen = "127.0.0.1:8470"; };
-pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"]; } );
+pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"]; },
+          { name = "other"; addresses = ["198.18.51.0/24"]; auto_assign = false; } );
 bgp: {
   enabled = true;
   bird_socket = "$d/bird.ctl";
@@ -412,15 +413,22 @@ cl_bird_start() { # k
 }
 
 # Start box k: dp, BIRD, cp; create the load balancer (same on every box).
+# CL_AFFINITY=1: with ClientIP session affinity. CL_PRE_LB (JSON): a load balancer
+# created on box k before "web" when k is in CL_PRE_LB_BOXES (its services then
+# take other directory slots in the dp than on the other boxes).
 cl_box_start() { # k
-	local k=$1
+	local k=$1 aff=""
 	_box_dp_conf "$k"
 	_box_cp_conf "$k"
 	_box_bird_conf "$k"
 	cl_dp_start "$k"
 	cl_bird_start "$k"
 	cl_cp_start "$k"
-	api "$k" POST /v1/loadbalancers '{"name": "web", "ip_families": ["IPv4", "IPv6"],
+	case " ${CL_PRE_LB_BOXES:-} " in
+	*" $k "*) api "$k" POST /v1/loadbalancers "$CL_PRE_LB" >/dev/null ;;
+	esac
+	[ "${CL_AFFINITY:-0}" = 1 ] && aff='"session_affinity": {"type": "ClientIP"},'
+	api "$k" POST /v1/loadbalancers '{"name": "web", "ip_families": ["IPv4", "IPv6"], '"$aff"'
 	  "ports": [{"name": "http", "port": 80, "protocol": "TCP", "target_port": 8080}],
 	  "backends": [{"address": "198.19.0.11"}, {"address": "198.19.0.12"},
 	               {"address": "198.19.0.13"}, {"address": "2001:db8:2::11"},
