@@ -998,8 +998,9 @@ cmd_stats(struct ctl *c)
 	}
 
 	printf("\nSERVICES\n");
-	tbl_init(&t, 7);
-	tbl_row(&t, "SERVICE", "ADDRESS", "MODE/STATE", "WEIGHT", "CONNS", "PACKETS", "BYTES");
+	tbl_init(&t, 8);
+	tbl_row(&t, "SERVICE", "ADDRESS", "MODE/STATE", "WEIGHT", "CONNS", "PACKETS", "BYTES",
+		"TABLE DIGEST");
 	json_array_foreach(json_object_get(out, "services"), i, v) {
 		char hp[128], addr[160], n[3][32];
 		hostport(jstr(v, "vip"), jint(v, "port"), hp, sizeof(hp));
@@ -1009,7 +1010,8 @@ cmd_stats(struct ctl *c)
 		snprintf(n[0], 32, "%lld", jint(v, "active_connections"));
 		snprintf(n[1], 32, "%lld", jint(v, "packets"));
 		snprintf(n[2], 32, "%lld", jint(v, "bytes"));
-		tbl_row(&t, jstr(v, "name"), addr, jstr(v, "mode"), "", n[0], n[1], n[2]);
+		tbl_row(&t, jstr(v, "name"), addr, jstr(v, "mode"), "", n[0], n[1], n[2],
+			jstr(v, "table_digest"));
 		json_array_foreach(json_object_get(v, "backends"), j, b) {
 			char w[32];
 			hostport(jstr(b, "address"), jint(b, "port"), hp, sizeof(hp));
@@ -1018,7 +1020,7 @@ cmd_stats(struct ctl *c)
 			snprintf(n[0], 32, "%lld", jint(b, "active_connections"));
 			snprintf(n[1], 32, "%lld", jint(b, "packets"));
 			snprintf(n[2], 32, "%lld", jint(b, "bytes"));
-			tbl_row(&t, "", addr, jstr(b, "state"), w, n[0], n[1], n[2]);
+			tbl_row(&t, "", addr, jstr(b, "state"), w, n[0], n[1], n[2], "");
 		}
 	}
 	if (t.nrows == 1)

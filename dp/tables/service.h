@@ -64,6 +64,8 @@ struct lb_svc {
 	const uint32_t *real_ids;     /* [n_backends], backends sorted by (address, port) */
 	const struct lb_prefix *ranges;
 	uint64_t publish_tsc;         /* when the control thread stored the pointer */
+	uint64_t digest;              /* of the Maglev table and its backends: equal on
+				       * every box given the same spec and hash_seed */
 	struct lb_svc_spec spec;      /* as given (backends sorted); control thread only */
 };
 

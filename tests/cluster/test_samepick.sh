@@ -5,7 +5,8 @@
 # in other directory slots of its dp than on box 1). Each of 8 client addresses
 # opens 30 connections; the router's L4 hash spreads them over both boxes, each
 # box's first pick for a client comes from the hash of the client address, and
-# every connection of one client must reach the same backend.
+# every connection of one client must reach the same backend. The dps' Maglev
+# table digests (service.list, edgelbctl stats) are equal on both boxes.
 CL_NAME=same
 CL_AFFINITY=1
 CL_PRE_LB_BOXES=2
@@ -61,4 +62,16 @@ check "every client reached one backend through both boxes" \
 check "no connection failed" test "$(echo "$out" | grep -c error)" = 0
 check "the clients do not all share one backend" \
 	test "$(echo "$out" | awk '{split($2, a, "="); print a[1]}' | sort -u | wc -l)" -ge 2
+# The boxes' tables are the same: equal digests for every service of "web".
+digests() { # k
+	dp_ctl "$1" '{"op":"service.list"}' |
+		json "' '.join(sorted(s['name'] + '=' + s['table_digest'] for s in r['result']['services'] if s['name'].startswith('default/web')))"
+}
+d1=$(digests 1)
+d2=$(digests 2)
+log "box 1 tables: $d1"
+check "both boxes have the same Maglev table digests (box 2: $d2)" test -n "$d1" -a "$d1" = "$d2"
+first=$(echo "$d1" | awk '{split($1, a, "="); print a[2]}')
+ctl 1 stats > "$CL_DIR/stats.txt"
+check "edgelbctl stats shows the digest ($first)" grep -q "$first" "$CL_DIR/stats.txt"
 log "all checks passed"
