@@ -1,7 +1,7 @@
 /*
  * main.c - edgelb-cp: the control plane daemon.
  *
- *   edgelb-cp --config FILE [--kubeconfig FILE]
+ *   edgelb-cp [--config FILE] [--kubeconfig FILE] [--check] [--version]
  *
  * Opens the store (state file, IPAM), starts the dp sync thread, the health
  * checker and the HTTP API (standalone mode) or the Kubernetes controller
@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,13 @@
 #include "dpsync.h"
 #include "health.h"
 #include "k8s.h"
+#include "lb_notify.h"
 #include "store.h"
+
+#ifndef EDGELB_VERSION
+#define EDGELB_VERSION "unknown"
+#endif
+#define DEFAULT_CONFIG EDGELB_SYSCONFDIR "/edgelb-cp.conf"
 
 static volatile sig_atomic_t g_stop, g_reload;
 
@@ -39,9 +46,11 @@ on_signal(int sig)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: edgelb-cp --config FILE [--kubeconfig FILE]\n"
-			"  --config FILE      control plane configuration, see docs/configuration.md\n"
-			"  --kubeconfig FILE  kubernetes mode: credentials (overrides the config)\n");
+	fprintf(stderr, "usage: edgelb-cp [--config FILE] [--kubeconfig FILE] [--check]\n"
+			"  --config FILE      control plane configuration (default " DEFAULT_CONFIG ")\n"
+			"  --kubeconfig FILE  kubernetes mode: credentials (overrides the config)\n"
+			"  --check            check the configuration, say whether it is valid, exit\n"
+			"  --version          print the version and exit\n");
 }
 
 int
@@ -50,11 +59,14 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"kubeconfig", required_argument, NULL, 'k'},
+		{"check", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct cp_conf conf;
-	const char *path = NULL, *kubeconfig = NULL;
+	const char *path = DEFAULT_CONFIG, *kubeconfig = NULL;
+	bool check = false;
 	char err[1024];
 	int c, status = EXIT_FAILURE;
 	struct cp_store *store = NULL;
@@ -68,16 +80,25 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'k': kubeconfig = optarg; break;
+		case 'C': check = true; break;
+		case 'V': printf("edgelb-cp %s\n", EDGELB_VERSION); return EXIT_SUCCESS;
 		default: usage(); return EXIT_FAILURE;
 		}
 	}
-	if (path == NULL || optind != argc) {
+	if (optind != argc) {
 		usage();
 		return EXIT_FAILURE;
 	}
 	if (cp_conf_load(path, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgelb-cp: %s: %s\n", path, err);
+		if (strcmp(path, DEFAULT_CONFIG) == 0)
+			usage(); /* no --config given: say how to give one */
 		return EXIT_FAILURE;
+	}
+	if (check) {
+		printf("edgelb-cp: %s is valid (%s mode, %u pool(s))\n", path,
+		       conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.n_pools);
+		return EXIT_SUCCESS;
 	}
 	if (kubeconfig)
 		snprintf(conf.kubeconfig, sizeof(conf.kubeconfig), "%s", kubeconfig);
@@ -104,6 +125,7 @@ main(int argc, char **argv)
 		if (k8s == NULL)
 			goto fail;
 		cp_api_set_metrics_hook(api, cp_k8s_metrics, k8s);
+		cp_api_set_health_hook(api, cp_k8s_health, k8s);
 	} else {
 		health = cp_health_start(store, err, sizeof(err));
 		if (health == NULL)
@@ -119,10 +141,13 @@ main(int argc, char **argv)
 	fprintf(stderr, "edgelb-cp: %s mode, API on %s, dp socket %s, state %s\n",
 		conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.api_listen,
 		conf.dp_socket, conf.state_file);
+	lb_notify("READY=1\nSTATUS=%s mode, API on %s",
+		  conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.api_listen);
 
 	while (!g_stop) {
 		/* Signals only set flags; look at them a few times a second. */
 		usleep(200 * 1000);
+		lb_notify("WATCHDOG=1"); /* the main loop turns; rate: 5/s, a datagram each */
 		if (g_reload) {
 			struct cp_conf nc;
 			g_reload = 0;
@@ -137,15 +162,16 @@ main(int argc, char **argv)
 				fprintf(stderr, "edgelb-cp: reloaded %u pool(s)\n", nc.n_pools);
 		}
 	}
+	lb_notify("STOPPING=1");
 	status = EXIT_SUCCESS;
 	goto out;
 fail:
 	fprintf(stderr, "edgelb-cp: %s\n", err);
 out:
+	cp_api_stop(api); /* first: its hooks read the controller and the bgp thread */
 	cp_bgp_stop(bgp);
 	cp_k8s_stop(k8s);
 	cp_health_stop(health);
-	cp_api_stop(api);
 	cp_dpsync_stop(dps);
 	cp_store_close(store);
 	curl_global_cleanup();

@@ -3,6 +3,7 @@
  *
  *   edgelb-dp [EAL args] -- --config FILE [--run-seconds N] [--stop-idle-ms N]
  *                           [--stats-json FILE] [--check]
+ *   edgelb-dp --version
  *
  * Runs on the main lcore. It builds everything the workers read (ports, routes,
  * neighbours, services), launches one worker per configured lcore, then becomes
@@ -22,12 +23,15 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_version.h>
 
 #include "arp.h"
+#include "capture.h"
 #include "config.h"
 #include "ctl.h"
 #include "dp.h"
 #include "lb_error.h"
+#include "notify.h"
 #include "service.h"
 #include "stats.h"
 #include "worker.h"
@@ -136,6 +140,11 @@ main(int argc, char **argv)
 	char err[512] = "";
 	int rc, status = EXIT_FAILURE;
 
+	/* Before the EAL, which would reject the option, and needs no hugepages. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("edgelb-dp %s (%s)\n", EDGELB_VERSION, rte_version());
+		return EXIT_SUCCESS;
+	}
 	rc = rte_eal_init(argc, argv);
 	if (rc < 0) {
 		fprintf(stderr, "edgelb-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
@@ -160,6 +169,7 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	g_dp = &dp;
+	lb_capture_init(); /* optional: the dp runs without it */
 	if (lb_dp_build(&dp, true, err, sizeof(err)) < 0)
 		goto fail;
 
@@ -170,6 +180,7 @@ main(int argc, char **argv)
 		rte_eal_remote_launch(lb_worker_main, dp.workers[w], dp.conf.worker_lcores[w]);
 	printf("edgelb-dp %s: %u worker(s), %u port(s), %u service(s); running\n", EDGELB_VERSION,
 	       dp.n_workers, dp.n_ports, lb_svcs_count(dp.svcs));
+	lb_notify_dp_ready(&dp);
 	fflush(stdout);
 
 	/* The control loop. */
@@ -181,11 +192,13 @@ main(int argc, char **argv)
 		lb_arp_poll(dp.arp);
 		lb_svcs_reclaim(dp.svcs);
 		uint64_t now = rte_rdtsc();
+		lb_notify_dp_poll(&dp, now);
 		if (o.run_seconds && now - dp.start_tsc > (uint64_t)o.run_seconds * dp.tsc_hz)
 			break;
 		if (o.stop_idle_ms && input_idle(&dp, now, o.stop_idle_ms))
 			break;
 	}
+	lb_notify_dp_stopping();
 	__atomic_store_n(&dp.quit, true, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
 	lb_svcs_reclaim(dp.svcs);
@@ -200,6 +213,7 @@ fail:
 	fprintf(stderr, "edgelb-dp: %s\n", err[0] ? err : "start failed");
 out:
 	lb_dp_teardown(&dp);
+	lb_capture_fini();
 out_eal:
 	rte_eal_cleanup();
 	return status;

@@ -61,6 +61,7 @@
 #define LB_F_PROTOCOL "protocol"
 #define LB_F_MODE "mode"
 #define LB_F_MAGLEV_SIZE "maglev_size"
+#define LB_F_SCHEDULER "scheduler"
 #define LB_F_AFFINITY "session_affinity"
 #define LB_F_AFFINITY_TYPE "type"
 #define LB_F_AFFINITY_TIMEOUT "timeout_seconds"

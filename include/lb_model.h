@@ -3,9 +3,10 @@
  *
  * A dp service is one (VIP, port, protocol) with its backends; a control-plane load
  * balancer with several ports and IPs becomes several dp services. The same structs
- * come out of the dp config file (dp/config.c) and out of `service.upsert` control
- * messages (dp/ctl.c), and the control plane fills them before it encodes them.
- * Builds without DPDK.
+ * come out of the dp config file (dp/lib/config.c) and out of `service.upsert` control
+ * messages (dp/control/ctl.c), and the control plane fills them before it encodes them.
+ * Part of the dp<->cp contract library (edgelb-contract: dp/lib/model.c,
+ * dp/lib/svc_json.c): builds without DPDK and without libconfig.
  */
 #ifndef LB_MODEL_H
 #define LB_MODEL_H
@@ -13,9 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "lb_addr.h"
+#include "lb_error.h"
 
 #define LB_NAME_MAX 128                 /* service name, NUL included */
 #define LB_MAX_BACKENDS_PER_SVC 65534   /* Maglev entries are 16-bit; 0xffff = empty */
@@ -47,6 +48,24 @@ enum lb_affinity {
 	LB_AFFINITY_CLIENTIP = 1,
 };
 
+/*
+ * How a new flow picks its backend (IPVS's schedulers plus Maglev; formulas in
+ * dp/lib/scheduler.h and docs/configuration.md). Only new flows are scheduled: a
+ * tracked connection keeps its backend, ClientIP affinity comes first.
+ */
+enum lb_sched {
+	LB_SCHED_MAGLEV = 0, /* consistent hash of the 5-tuple (default) */
+	LB_SCHED_RR = 1,     /* round robin */
+	LB_SCHED_WRR = 2,    /* weighted round robin */
+	LB_SCHED_LC = 3,     /* least connections */
+	LB_SCHED_WLC = 4,    /* weighted least connections */
+	LB_SCHED_SH = 5,     /* source (client address) hash */
+	LB_SCHED_DH = 6,     /* destination (VIP) hash */
+	LB_SCHED_SED = 7,    /* shortest expected delay */
+	LB_SCHED_NQ = 8,     /* never queue */
+};
+#define LB_SCHED_MAX LB_SCHED_NQ
+
 struct lb_backend_spec {
 	struct lb_addr addr;
 	uint16_t port;   /* host order */
@@ -62,6 +81,7 @@ struct lb_svc_spec {
 	uint8_t mode;   /* enum lb_mode */
 	uint32_t maglev_m;
 	uint8_t affinity;           /* enum lb_affinity */
+	uint8_t sched;              /* enum lb_sched */
 	uint32_t affinity_timeout;  /* seconds */
 	uint32_t n_backends;
 	struct lb_backend_spec *backends; /* malloc'd; owned by the spec */
@@ -76,6 +96,7 @@ lb_svc_spec_init(struct lb_svc_spec *s)
 	s->mode = LB_MODE_FNAT;
 	s->maglev_m = LB_MAGLEV_M_DEFAULT;
 	s->affinity = LB_AFFINITY_NONE;
+	s->sched = LB_SCHED_MAGLEV;
 	s->affinity_timeout = LB_AFFINITY_TIMEOUT_DEFAULT;
 }
 
@@ -90,85 +111,58 @@ lb_svc_spec_free(struct lb_svc_spec *s)
 	s->n_source_ranges = 0;
 }
 
-/* Text names, used in config files, JSON messages and tables. */
-static inline const char *
-lb_proto_name(uint8_t p)
-{
-	return p == LB_PROTO_TCP ? "tcp" : p == LB_PROTO_UDP ? "udp" : "?";
-}
+/*
+ * Names. ONE table per enum, used by the dp config file, the control socket, the
+ * REST API and the state file alike. The case rule: input names are matched
+ * without regard to ASCII case ("DNAT", "clientip", "Active" are accepted
+ * everywhere); output is always the table's spelling ("dnat", "ClientIP",
+ * "active"). Tables end with { NULL, 0 }. dp/lib/model.c.
+ */
+struct lb_name {
+	const char *name;
+	unsigned val;
+};
 
-static inline int
-lb_proto_parse(const char *s, uint8_t *p)
-{
-	if (strcasecmp(s, "tcp") == 0)
-		*p = LB_PROTO_TCP;
-	else if (strcasecmp(s, "udp") == 0)
-		*p = LB_PROTO_UDP;
-	else
-		return LB_EINVAL;
-	return 0;
-}
+extern const struct lb_name lb_proto_names[];         /* tcp, udp */
+extern const struct lb_name lb_mode_names[];          /* fnat, dnat */
+extern const struct lb_name lb_backend_state_names[]; /* active, draining, down */
+extern const struct lb_name lb_affinity_names[];      /* None, ClientIP */
+extern const struct lb_name lb_sched_names[];         /* maglev, rr, wrr, lc, wlc, sh, dh, sed, nq */
 
-static inline const char *
-lb_mode_name(uint8_t m)
-{
-	return m == LB_MODE_FNAT ? "fnat" : m == LB_MODE_DNAT ? "dnat" : "?";
-}
+/* The value named s (any case) into *val. Returns 0 or LB_EINVAL. */
+int lb_name_parse(const struct lb_name *tab, const char *s, unsigned *val);
+/* The name of val, or dflt when the table has none. */
+const char *lb_name_of(const struct lb_name *tab, unsigned val, const char *dflt);
+/* "a, b, c" into buf (truncated to len); returns buf. */
+const char *lb_names_join(const struct lb_name *tab, char *buf, size_t len);
 
-static inline int
-lb_mode_parse(const char *s, uint8_t *m)
-{
-	if (strcmp(s, "fnat") == 0)
-		*m = LB_MODE_FNAT;
-	else if (strcmp(s, "dnat") == 0)
-		*m = LB_MODE_DNAT;
-	else
-		return LB_EINVAL;
-	return 0;
-}
+/* Per-enum shorthands over the tables above (same case rule). */
+const char *lb_proto_name(uint8_t p);
+int lb_proto_parse(const char *s, uint8_t *p);
+const char *lb_mode_name(uint8_t m);
+int lb_mode_parse(const char *s, uint8_t *m);
+const char *lb_backend_state_name(uint8_t s);
+int lb_backend_state_parse(const char *s, uint8_t *st);
+const char *lb_affinity_name(uint8_t a);
+int lb_affinity_parse(const char *s, uint8_t *a);
+const char *lb_sched_name(uint8_t s);
+int lb_sched_parse(const char *s, uint8_t *sc);
 
-static inline const char *
-lb_backend_state_name(uint8_t s)
-{
-	switch (s) {
-	case LB_BACKEND_ACTIVE: return "active";
-	case LB_BACKEND_DRAINING: return "draining";
-	case LB_BACKEND_DOWN: return "down";
-	default: return "?";
-	}
-}
+/*
+ * Check one service spec against the model's rules (VIP and backends of one
+ * family, port 1..65535, weights, Maglev size prime, scheduler, affinity timeout 1..86400,
+ * no duplicate backend address:port). Shared by the dp config file, the control
+ * socket and edgelb-cp. Returns 0, or LB_EINVAL with "field: message" in err.
+ */
+int lb_svc_spec_validate(const struct lb_svc_spec *s, char *err, size_t errlen);
 
-static inline int
-lb_backend_state_parse(const char *s, uint8_t *st)
-{
-	if (strcmp(s, "active") == 0)
-		*st = LB_BACKEND_ACTIVE;
-	else if (strcmp(s, "draining") == 0)
-		*st = LB_BACKEND_DRAINING;
-	else if (strcmp(s, "down") == 0)
-		*st = LB_BACKEND_DOWN;
-	else
-		return LB_EINVAL;
-	return 0;
-}
-
-static inline const char *
-lb_affinity_name(uint8_t a)
-{
-	return a == LB_AFFINITY_CLIENTIP ? "ClientIP" : "None";
-}
-
-static inline int
-lb_affinity_parse(const char *s, uint8_t *a)
-{
-	if (strcmp(s, "ClientIP") == 0)
-		*a = LB_AFFINITY_CLIENTIP;
-	else if (strcmp(s, "None") == 0)
-		*a = LB_AFFINITY_NONE;
-	else
-		return LB_EINVAL;
-	return 0;
-}
+/*
+ * The same check with the field apart: where gets its path relative to the
+ * service ("backends.[2].address"), msg the sentence. Returns 0, LB_EINVAL or
+ * LB_ENOMEM.
+ */
+int lb_svc_spec_check(const struct lb_svc_spec *s, char *msg, size_t len, char *where,
+		      size_t wlen);
 
 /* True when n is a prime we accept as a Maglev table size. */
 static inline int

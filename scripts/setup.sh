@@ -18,6 +18,9 @@ PKGS=(
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk
 	bird2
+	libsystemd-dev pandoc man-db bash-completion dpkg-dev lintian
+	prometheus # for promtool (tests/pkg); on a systemd machine this also starts a
+	           # Prometheus server on :9090: `systemctl disable --now prometheus` if unwanted
 )
 HUGEPAGES=${EDGELB_HUGEPAGES:-512}   # 2 MiB pages: 1 GiB
 

@@ -1,5 +1,5 @@
 /*
- * test_affinity.c - unit tests for dp/affinity.c (the shared ClientIP affinity table).
+ * test_affinity.c - unit tests for dp/lib/affinity.c (the shared ClientIP affinity table).
  *
  * Pure C, no EAL: the table lives in malloc'd memory and the ms clock is a
  * parameter, so expiry and wrap-around are plain numbers. A table of capacity 4 is

@@ -93,7 +93,7 @@ test_config_example_file_parses(void **state)
 	assert_int_equal(c.worker_lcores[0], 1);
 	assert_int_equal(c.worker_lcores[1], 2);
 	assert_true(c.hash_seed == 0x5eed5eed5eed5eedULL);
-	assert_int_equal(c.control_socket_mode, 0600);
+	assert_int_equal(c.control_socket_mode, 0660);
 
 	assert_int_equal(c.n_ports, 2);
 	assert_string_equal(c.ports[0].name, "ext");
@@ -117,6 +117,7 @@ test_config_example_file_parses(void **state)
 	assert_int_equal(c.services[0].port, 80);
 	assert_int_equal(c.services[0].proto, LB_PROTO_TCP);
 	assert_int_equal(c.services[0].mode, LB_MODE_FNAT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_MAGLEV);
 	assert_int_equal(c.services[0].n_backends, 3);
 	assert_int_equal(c.services[0].backends[2].weight, 2);
 	assert_int_equal(c.services[0].backends[2].state, LB_BACKEND_DRAINING);
@@ -283,6 +284,31 @@ test_config_every_option_is_read(void **state)
 	lb_dp_conf_free(&c); /* twice is harmless */
 }
 
+/*
+ * The contract's case rule (include/lb_model.h): the names the control socket
+ * reads in any case are read in any case here too, through the same table.
+ */
+static void
+test_config_names_are_read_in_any_case(void **state)
+{
+	struct lb_dp_conf c;
+
+	(void)state;
+	parse_ok(PORT0 "dp: { steering = \"RING\"; };\n"
+		 "services = ( { name = \"s\"; vip = \"198.18.0.100\"; port = 80; protocol = \"Udp\";\n"
+		 "  mode = \"DNAT\"; scheduler = \"Wrr\"; session_affinity = { type = \"clientip\"; };\n"
+		 "  backends = ( { address = \"198.18.0.10\"; port = 80; state = \"Active\"; },\n"
+		 "    { address = \"198.18.0.11\"; port = 80; state = \"DOWN\"; } ); } );\n", &c);
+	assert_int_equal(c.steering, LB_STEER_RING);
+	assert_int_equal(c.services[0].proto, LB_PROTO_UDP);
+	assert_int_equal(c.services[0].mode, LB_MODE_DNAT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_WRR);
+	assert_int_equal(c.services[0].affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(c.services[0].backends[0].state, LB_BACKEND_ACTIVE);
+	assert_int_equal(c.services[0].backends[1].state, LB_BACKEND_DOWN);
+	lb_dp_conf_free(&c);
+}
+
 static void
 test_config_service_defaults(void **state)
 {
@@ -294,6 +320,7 @@ test_config_service_defaults(void **state)
 	assert_int_equal(c.services[0].proto, LB_PROTO_TCP);
 	assert_int_equal(c.services[0].mode, LB_MODE_FNAT);
 	assert_int_equal(c.services[0].maglev_m, LB_MAGLEV_M_DEFAULT);
+	assert_int_equal(c.services[0].sched, LB_SCHED_MAGLEV);
 	assert_int_equal(c.services[0].affinity, LB_AFFINITY_NONE);
 	assert_int_equal(c.services[0].affinity_timeout, LB_AFFINITY_TIMEOUT_DEFAULT);
 	assert_int_equal(c.services[0].n_backends, 0); /* no backends is valid */
@@ -403,6 +430,9 @@ static const struct bad_case bad_cases[] = {
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80;\n"
 	  "  maglev_size = 65536; } );\n",
 	  "services.[0].maglev_size: 65536 is not a prime in 3..1048573" },
+	{ "unknown scheduler",
+	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80; scheduler = \"lblc\"; } );\n",
+	  "services.[0].scheduler: 'lblc' is not one of maglev, rr, wrr, lc, wlc, sh, dh, sed, nq (line 3)" },
 	{ "maglev size above the maximum",
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80; maglev_size = 1048583; } );\n",
 	  "services.[0].maglev_size: 1048583 is not a prime" },
@@ -984,6 +1014,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_config_same_vip_port_with_other_protocol_is_a_different_service),
 		cmocka_unit_test(test_config_sections_may_come_in_any_order),
 		cmocka_unit_test(test_config_hash_seed_forms),
+		cmocka_unit_test(test_config_names_are_read_in_any_case),
 		cmocka_unit_test(test_config_socket_mode_forms),
 		cmocka_unit_test(test_config_each_error_names_path_and_line),
 		cmocka_unit_test(test_config_too_many_local_addresses_over_all_ports),

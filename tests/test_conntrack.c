@@ -1,5 +1,5 @@
 /*
- * test_conntrack.c - unit tests for dp/conntrack.c.
+ * test_conntrack.c - unit tests for dp/lib/conntrack.c.
  *
  * Pure C, no EAL: tables live in malloc'd or aligned memory, the clock is a plain
  * variable the tests advance, and packets are reduced to their TCP flag byte.

@@ -1,7 +1,7 @@
 /*
- * test_icmp.c - unit tests for dp/icmp.c: classification, echo replies, the quoted
+ * test_icmp.c - unit tests for dp/lib/icmp.c: classification, echo replies, the quoted
  * datagram of an error, the translation of errors about NATed flows (the three the
- * worker does, dp/worker.c "ICMP errors about tracked connections"), and the errors
+ * worker does, dp/fastpath/worker.c "ICMP errors about tracked connections"), and the errors
  * the box originates.
  *
  * Every packet is built here, byte by byte, with checksums from this file's own
@@ -10,7 +10,7 @@
  * fed back to lb_parse() behind an Ethernet header. Table-driven where it fits, plus
  * a seeded random run of error translations.
  *
- * Build: gcc -std=gnu11 -Iinclude -Idp dp/icmp.c dp/parse.c dp/nat.c tests/test_icmp.c
+ * Build: gcc -std=gnu11 -Iinclude -Idp -Idp/lib dp/lib/icmp.c dp/lib/parse.c dp/lib/nat.c tests/test_icmp.c
  *        -lcmocka
  */
 #include <setjmp.h>

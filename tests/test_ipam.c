@@ -1,11 +1,11 @@
 /*
- * test_ipam.c - unit tests for cp/ipam.c (pools, allocation, sharing, reload).
+ * test_ipam.c - unit tests for cp/lib/ipam*.c (pools, allocation, sharing, reload).
  *
  * Pure data in and out: pools are built from the same range strings a config file
  * holds, requests name owners like Kubernetes Services ("namespace/name"), and each
- * test checks one rule of cp/ipam.h for IPv4 and, where it differs, IPv6.
+ * test checks one rule of cp/lib/ipam.h for IPv4 and, where it differs, IPv6.
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Icp cp/ipam.c tests/test_ipam.c -lcmocka
+ *   gcc -std=gnu11 -O2 -Iinclude -Icp/lib cp/lib/ipam*.c tests/test_ipam.c -lcmocka
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +43,7 @@ pool(const char *name, bool auto_assign, int avoid_buggy, ...)
 	va_start(ap, avoid_buggy);
 	while ((s = va_arg(ap, const char *)) != NULL) {
 		assert_true(c.n_ranges < LB_POOL_RANGES_MAX);
-		assert_int_equal(lb_ip_range_parse(s, &c.ranges[c.n_ranges]), 0);
+		assert_int_equal(lb_ipam_range_parse(s, &c.ranges[c.n_ranges]), 0);
 		c.n_ranges++;
 	}
 	va_end(ap);
@@ -148,7 +148,7 @@ expect_range(const char *s, const char *lo, const char *hi)
 {
 	struct lb_ip_range r;
 
-	assert_int_equal(lb_ip_range_parse(s, &r), 0);
+	assert_int_equal(lb_ipam_range_parse(s, &r), 0);
 	assert_string_equal(fmt(&r.lo), lo);
 	assert_string_equal(fmt(&r.hi), hi);
 }
@@ -200,10 +200,10 @@ test_range_parse_rejects_bad_input(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (lb_ip_range_parse(bad[i], &r) != LB_EINVAL)
+		if (lb_ipam_range_parse(bad[i], &r) != LB_EINVAL)
 			fail_msg("\"%s\" accepted", bad[i]);
-	assert_int_equal(lb_ip_range_parse(NULL, &r), LB_EINVAL);
-	assert_int_equal(lb_ip_range_parse("198.18.0.1", NULL), LB_EINVAL);
+	assert_int_equal(lb_ipam_range_parse(NULL, &r), LB_EINVAL);
+	assert_int_equal(lb_ipam_range_parse("198.18.0.1", NULL), LB_EINVAL);
 }
 
 /* ---- pools ------------------------------------------------------------------------ */

@@ -9,7 +9,7 @@
  * varies the Service applies a JSON merge patch (RFC 7386) to base_svc, so it shows
  * only what it changes.
  *
- * Every load balancer cp_k8s_translate produces here is also checked the way the
+ * Every load balancer cp_k8s_svc_translate produces here is also checked the way the
  * controller uses it: given one address per family, cp_lb_dp_specs must build one
  * dp service per address x port and each must pass the dp's own check
  * (lb_svc_spec_validate, dp/config.c); and it must survive the state file
@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "lb_model.h"
 #include "k8s_svc.h"
 #include "lb.h"
 #include "lb_addr.h"
@@ -247,7 +247,7 @@ static void
 translate_ok(json_t *svc, json_t *slices, struct cp_lb *lb, char *warn, size_t warnlen)
 {
 	char w[512] = "stale", err[256] = "";
-	int rc = cp_k8s_translate(svc, slices, &hc_http, lb, w, sizeof(w), err, sizeof(err));
+	int rc = cp_k8s_svc_translate(svc, slices, &hc_http, lb, w, sizeof(w), err, sizeof(err));
 
 	json_decref(svc);
 	json_decref(slices);
@@ -266,7 +266,7 @@ translate_err(json_t *svc, json_t *slices, const char *want, const char *want2)
 {
 	struct cp_lb lb;
 	char w[512] = "", err[256] = "";
-	int rc = cp_k8s_translate(svc, slices, &hc_http, &lb, w, sizeof(w), err, sizeof(err));
+	int rc = cp_k8s_svc_translate(svc, slices, &hc_http, &lb, w, sizeof(w), err, sizeof(err));
 
 	json_decref(svc);
 	json_decref(slices);
@@ -319,7 +319,7 @@ spec_for(const struct lb_svc_spec *v, uint32_t n, const char *vip, uint16_t port
 	return NULL;
 }
 
-/* ---------------------------------------------------------------- cp_k8s_ours */
+/* ---------------------------------------------------------------- cp_k8s_svc_ours */
 
 static void
 test_ours_load_balancer_of_our_class(void **state)
@@ -327,8 +327,8 @@ test_ours_load_balancer_of_our_class(void **state)
 	json_t *s = svc_with(NULL);
 
 	(void)state;
-	assert_true(cp_k8s_ours(s, CLASS, false));
-	assert_true(cp_k8s_ours(s, CLASS, true));
+	assert_true(cp_k8s_svc_ours(s, CLASS, false));
+	assert_true(cp_k8s_svc_ours(s, CLASS, true));
 	json_decref(s);
 }
 
@@ -338,8 +338,8 @@ test_ours_not_when_class_is_another_implementation(void **state)
 	json_t *s = svc_with("{'spec': {'loadBalancerClass': 'metallb.io/metallb'}}");
 
 	(void)state;
-	assert_false(cp_k8s_ours(s, CLASS, false));
-	assert_false(cp_k8s_ours(s, CLASS, true)); /* default_class covers only "no class" */
+	assert_false(cp_k8s_svc_ours(s, CLASS, false));
+	assert_false(cp_k8s_svc_ours(s, CLASS, true)); /* default_class covers only "no class" */
 	json_decref(s);
 }
 
@@ -349,12 +349,12 @@ test_ours_without_class_only_as_default_implementation(void **state)
 	json_t *s = svc_with("{'spec': {'loadBalancerClass': null}}");
 
 	(void)state;
-	assert_false(cp_k8s_ours(s, CLASS, false));
-	assert_true(cp_k8s_ours(s, CLASS, true));
+	assert_false(cp_k8s_svc_ours(s, CLASS, false));
+	assert_true(cp_k8s_svc_ours(s, CLASS, true));
 	/* an explicit null is no class either */
 	json_object_set_new(json_object_get(s, "spec"), "loadBalancerClass", json_null());
-	assert_false(cp_k8s_ours(s, CLASS, false));
-	assert_true(cp_k8s_ours(s, CLASS, true));
+	assert_false(cp_k8s_svc_ours(s, CLASS, false));
+	assert_true(cp_k8s_svc_ours(s, CLASS, true));
 	json_decref(s);
 }
 
@@ -376,10 +376,10 @@ test_ours_never_cluster_ip_or_node_port(void **state)
 	json_t *untyped = svc_with("{'spec': {'type': null, 'loadBalancerClass': null}}");
 
 	(void)state;
-	assert_false(cp_k8s_ours(cip, CLASS, true));
-	assert_false(cp_k8s_ours(cip, CLASS, false));
-	assert_false(cp_k8s_ours(np, CLASS, true));
-	assert_false(cp_k8s_ours(untyped, CLASS, true)); /* missing type means ClusterIP */
+	assert_false(cp_k8s_svc_ours(cip, CLASS, true));
+	assert_false(cp_k8s_svc_ours(cip, CLASS, false));
+	assert_false(cp_k8s_svc_ours(np, CLASS, true));
+	assert_false(cp_k8s_svc_ours(untyped, CLASS, true)); /* missing type means ClusterIP */
 	json_decref(cip);
 	json_decref(np);
 	json_decref(untyped);
@@ -1192,6 +1192,38 @@ test_translate_external_traffic_policy_local_is_dnat(void **state)
 	cp_lb_free(&lb);
 }
 
+static void
+test_translate_scheduler_annotation(void **state)
+{
+	struct cp_lb lb;
+	struct lb_svc_spec *v;
+	char warn[512];
+	uint32_t n;
+
+	(void)state;
+	/* none: Maglev */
+	translate_ok(svc_with("{}"), jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_MAGLEV);
+	cp_lb_free(&lb);
+	/* any case, down to every dp service */
+	translate_ok(svc_with("{'metadata': {'annotations': {'edgelb.io/scheduler': 'WLC'}}}"),
+		     jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_WLC);
+	assert_string_equal(warn, "");
+	n = specs_of(&lb, &v);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(v[i].sched, LB_SCHED_WLC);
+	free_specs(v, n);
+	cp_lb_free(&lb);
+	/* unknown: the Service still gets its address, with Maglev and a warning */
+	translate_ok(svc_with("{'metadata': {'annotations': {'edgelb.io/scheduler': 'lblc'}}}"),
+		     jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.sched, LB_SCHED_MAGLEV);
+	if (strstr(warn, "edgelb.io/scheduler") == NULL || strstr(warn, "lblc") == NULL)
+		fail_msg("warning does not name the annotation: \"%s\"", warn);
+	cp_lb_free(&lb);
+}
+
 /* ---------------------------------------------------------------- annotations and addresses */
 
 static const char dual_stack[] =
@@ -1380,7 +1412,7 @@ test_status_ips_reads_ingress_addresses(void **state)
 	struct lb_addr out[2], a4 = addr("198.18.0.100"), a6 = addr("2001:db8:1::100");
 
 	(void)state;
-	assert_int_equal(cp_k8s_status_ips(s, out), 2);
+	assert_int_equal(cp_k8s_svc_status_ips(s, out), 2);
 	assert_true(lb_addr_eq(&out[0], &a4));
 	assert_true(lb_addr_eq(&out[1], &a6));
 	json_decref(s);
@@ -1398,7 +1430,7 @@ test_status_ips_skips_hostnames_and_bad_entries_and_keeps_two(void **state)
 	struct lb_addr out[2], a4 = addr("198.18.0.100"), a6 = addr("2001:db8:1::100");
 
 	(void)state;
-	assert_int_equal(cp_k8s_status_ips(s, out), 2);
+	assert_int_equal(cp_k8s_svc_status_ips(s, out), 2);
 	assert_true(lb_addr_eq(&out[0], &a6)); /* as listed */
 	assert_true(lb_addr_eq(&out[1], &a4));
 	json_decref(s);
@@ -1411,9 +1443,9 @@ test_status_ips_none_before_assignment(void **state)
 	struct lb_addr out[2];
 
 	(void)state;
-	assert_int_equal(cp_k8s_status_ips(s, out), 0);
+	assert_int_equal(cp_k8s_svc_status_ips(s, out), 0);
 	json_object_del(s, "status");
-	assert_int_equal(cp_k8s_status_ips(s, out), 0);
+	assert_int_equal(cp_k8s_svc_status_ips(s, out), 0);
 	json_decref(s);
 }
 
@@ -1424,13 +1456,13 @@ test_key_is_namespace_and_name(void **state)
 	char buf[LB_OWNER_MAX], small[8];
 
 	(void)state;
-	assert_string_equal(cp_k8s_key(s, buf, sizeof(buf)), "shop/web");
-	assert_string_equal(cp_k8s_key(sl, buf, sizeof(buf)), "shop/web-x7k2p");
-	assert_string_equal(cp_k8s_key(s, small, sizeof(small)), "shop/we"); /* truncated, ended */
+	assert_string_equal(cp_k8s_svc_key(s, buf, sizeof(buf)), "shop/web");
+	assert_string_equal(cp_k8s_svc_key(sl, buf, sizeof(buf)), "shop/web-x7k2p");
+	assert_string_equal(cp_k8s_svc_key(s, small, sizeof(small)), "shop/we"); /* truncated, ended */
 	json_object_del(json_object_get(s, "metadata"), "namespace");
-	assert_string_equal(cp_k8s_key(s, buf, sizeof(buf)), "default/web");
+	assert_string_equal(cp_k8s_svc_key(s, buf, sizeof(buf)), "default/web");
 	json_object_set_new(json_object_get(s, "metadata"), "namespace", json_string(""));
-	assert_string_equal(cp_k8s_key(s, buf, sizeof(buf)), "default/web");
+	assert_string_equal(cp_k8s_svc_key(s, buf, sizeof(buf)), "default/web");
 	json_decref(s);
 	json_decref(sl);
 }
@@ -1473,6 +1505,7 @@ main(void)
 		cmocka_unit_test(test_translate_source_range_host_bits_are_cleared),
 		cmocka_unit_test(test_translate_rejects_bad_source_ranges),
 		cmocka_unit_test(test_translate_external_traffic_policy_local_is_dnat),
+		cmocka_unit_test(test_translate_scheduler_annotation),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_address),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_per_family),
 		cmocka_unit_test(test_translate_lb_ips_annotation_tolerates_whitespace),

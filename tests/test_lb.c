@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "lb_model.h"
 #include "lb.h"
 #include "lb_addr.h"
 #include "lb_error.h"
@@ -97,6 +97,7 @@ assert_lb_equal(const struct cp_lb *a, const struct cp_lb *b)
 		assert_int_equal(a->ranges[i].len, b->ranges[i].len);
 	}
 	assert_int_equal(a->mode, b->mode);
+	assert_int_equal(a->sched, b->sched);
 	assert_int_equal(a->hc.type, b->hc.type);
 	if (a->hc.type == CP_HC_HTTP) /* the path means nothing otherwise and is not encoded */
 		assert_string_equal(a->hc.path, b->hc.path);
@@ -154,7 +155,7 @@ static const char full_body[] =
 	"              {'address': '198.19.0.13', 'port': 8443, 'port_name': 'https'}],"
 	" 'session_affinity': {'type': 'ClientIP', 'timeout_seconds': 600},"
 	" 'source_ranges': ['198.18.0.0/15', '2001:db8::/32', '203.0.113.7'],"
-	" 'mode': 'dnat',"
+	" 'mode': 'dnat', 'scheduler': 'wlc',"
 	" 'health_check': {'type': 'http', 'path': '/healthz', 'port': 9000,"
 	"                  'interval_ms': 2000, 'timeout_ms': 500, 'rise': 3, 'fall': 5}}";
 
@@ -190,6 +191,7 @@ test_lb_full_body_round_trips(void **state)
 	assert_int_equal(a.n_ranges, 3);
 	assert_int_equal(a.ranges[2].len, 32);
 	assert_int_equal(a.mode, LB_MODE_DNAT);
+	assert_int_equal(a.sched, LB_SCHED_WLC);
 	assert_int_equal(a.hc.type, CP_HC_HTTP);
 	assert_string_equal(a.hc.path, "/healthz");
 	assert_int_equal(a.hc.port, 9000);
@@ -245,6 +247,7 @@ test_lb_defaults_fill_missing_fields(void **state)
 	assert_int_equal(lb.affinity_timeout, LB_AFFINITY_TIMEOUT_DEFAULT);
 	assert_int_equal(lb.n_ranges, 0);
 	assert_int_equal(lb.mode, LB_MODE_FNAT);
+	assert_int_equal(lb.sched, LB_SCHED_MAGLEV);
 	assert_int_equal(lb.hc.type, hc_defs.type);
 	assert_string_equal(lb.hc.path, hc_defs.path);
 	assert_int_equal(lb.hc.interval_ms, hc_defs.interval_ms);
@@ -257,6 +260,7 @@ test_lb_defaults_fill_missing_fields(void **state)
 	assert_non_null(j);
 	assert_string_equal(jstr(j, "namespace"), "default");
 	assert_string_equal(jstr(j, "mode"), "fnat");
+	assert_string_equal(jstr(j, "scheduler"), "maglev");
 	assert_string_equal(jstr(j, "alloc_pool"), "");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "ip_families"), 0)),
 			    "IPv4");
@@ -331,6 +335,39 @@ test_lb_nulls_are_absent_and_protocol_any_case(void **state)
 	assert_int_equal(lb.ports[0].target_port, 80);
 	assert_int_equal(lb.ports[1].proto, LB_PROTO_TCP);
 	assert_int_equal(lb.n_backends, 0);
+	cp_lb_free(&lb);
+}
+
+/*
+ * The case rule of the contract (include/lb_model.h): names are read in any case,
+ * on the REST API as in the dp config file and on the control socket, and answered
+ * in their one spelling.
+ */
+static void
+test_lb_names_any_case_answered_in_one_spelling(void **state)
+{
+	struct cp_lb lb;
+	json_t *j, *b;
+
+	(void)state;
+	body_ok("{'name': 'a', 'ports': [{'port': 80, 'protocol': 'tcp'}], 'mode': 'DNAT',"
+		" 'scheduler': 'SED',"
+		" 'session_affinity': {'type': 'clientip'}, 'health_check': {'type': 'HTTP'},"
+		" 'backends': [{'address': '198.19.0.1', 'state': 'Draining'}]}", &lb);
+	assert_int_equal(lb.mode, LB_MODE_DNAT);
+	assert_int_equal(lb.affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(lb.hc.type, CP_HC_HTTP);
+	assert_int_equal(lb.backends[0].state, LB_BACKEND_DRAINING);
+	j = cp_lb_to_json(&lb, NULL);
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "mode"), "dnat");
+	assert_int_equal(lb.sched, LB_SCHED_SED);
+	assert_string_equal(jstr(j, "scheduler"), "sed");
+	assert_string_equal(jstr(json_object_get(j, "session_affinity"), "type"), "ClientIP");
+	assert_string_equal(jstr(json_object_get(j, "health_check"), "type"), "http");
+	b = json_array_get(json_object_get(j, "backends"), 0);
+	assert_string_equal(jstr(b, "state"), "draining");
+	json_decref(j);
 	cp_lb_free(&lb);
 }
 
@@ -503,7 +540,7 @@ static const struct bad_case bad_cases[] = {
 	 "session_affinity: must be an object"},
 	{"affinity type missing", "{'name': 'a', " P80 ", 'session_affinity': {'timeout_seconds': 5}}",
 	 "session_affinity.type: missing"},
-	{"affinity type bad", "{'name': 'a', " P80 ", 'session_affinity': {'type': 'clientip'}}",
+	{"affinity type bad", "{'name': 'a', " P80 ", 'session_affinity': {'type': 'Cookie'}}",
 	 "session_affinity.type: must be \"ClientIP\" or \"None\""},
 	{"affinity timeout 0",
 	 "{'name': 'a', " P80 ", 'session_affinity': {'type': 'ClientIP', 'timeout_seconds': 0}}",
@@ -525,6 +562,9 @@ static const struct bad_case bad_cases[] = {
 	 "source_ranges[0]: must be a CIDR"},
 	{"mode bad", "{'name': 'a', " P80 ", 'mode': 'snat'}", "mode: must be \"fnat\" or \"dnat\""},
 	{"mode a number", "{'name': 'a', " P80 ", 'mode': 1}", "mode: must be \"fnat\" or \"dnat\""},
+	{"scheduler bad", "{'name': 'a', " P80 ", 'scheduler': 'lblc'}",
+	 "scheduler: must be one of maglev, rr, wrr, lc, wlc, sh, dh, sed, nq"},
+	{"scheduler a number", "{'name': 'a', " P80 ", 'scheduler': 2}", "scheduler: must be one of"},
 	{"health_check not an object", "{'name': 'a', " P80 ", 'health_check': 'tcp'}",
 	 "health_check: must be an object"},
 	{"health_check unknown field", "{'name': 'a', " P80 ", 'health_check': {'kind': 'tcp'}}",
@@ -664,11 +704,11 @@ test_lb_name_valid(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_true(cp_name_valid(good[i]));
+		assert_true(cp_lb_name_valid(good[i]));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (cp_name_valid(bad[i]))
+		if (cp_lb_name_valid(bad[i]))
 			fail_msg("'%s' accepted", bad[i]);
-	assert_false(cp_name_valid(NULL));
+	assert_false(cp_lb_name_valid(NULL));
 }
 
 /* ---------------------------------------------------- status in API bodies */
@@ -923,7 +963,7 @@ test_lb_dp_specs_single_stack(void **state)
 		" 'backends': [{'address': '198.19.0.11'}, {'address': '198.19.0.12', 'port': 9090, 'weight': 4},"
 		"              {'address': '198.19.0.13', 'state': 'draining'}],"
 		" 'session_affinity': {'type': 'ClientIP', 'timeout_seconds': 60},"
-		" 'source_ranges': ['198.18.0.0/15'], 'mode': 'dnat'}", &lb);
+		" 'source_ranges': ['198.18.0.0/15'], 'mode': 'dnat', 'scheduler': 'rr'}", &lb);
 
 	/* nothing allocated: no services */
 	assert_int_equal(cp_lb_dp_specs(&lb, NULL, &v, &n), 0);
@@ -941,6 +981,7 @@ test_lb_dp_specs_single_stack(void **state)
 	assert_int_equal(v[0].port, 80);
 	assert_int_equal(v[0].proto, LB_PROTO_TCP);
 	assert_int_equal(v[0].mode, LB_MODE_DNAT);
+	assert_int_equal(v[0].sched, LB_SCHED_RR);
 	assert_int_equal(v[0].maglev_m, LB_MAGLEV_M_DEFAULT);
 	assert_int_equal(v[0].affinity, LB_AFFINITY_CLIENTIP);
 	assert_int_equal(v[0].affinity_timeout, 60);
@@ -1173,6 +1214,7 @@ main(void)
 		cmocka_unit_test(test_lb_defaults_fill_missing_fields),
 		cmocka_unit_test(test_lb_families_default_from_ips),
 		cmocka_unit_test(test_lb_nulls_are_absent_and_protocol_any_case),
+		cmocka_unit_test(test_lb_names_any_case_answered_in_one_spelling),
 		cmocka_unit_test(test_lb_health_check_partial_takes_defaults),
 		cmocka_unit_test(test_lb_bad_bodies_name_the_field),
 		cmocka_unit_test(test_lb_bad_bodies_over_limits),

@@ -1,12 +1,12 @@
 /*
- * test_maglev.c - unit tests for dp/maglev.c (lb_maglev_build, lb_maglev_pick).
+ * test_maglev.c - unit tests for dp/lib/maglev.c (lb_maglev_build, lb_maglev_pick).
  *
  * Plain byte keys in, tables out: no DPDK, no EAL. A slow, literal rendering of
- * Pseudocode 1 (ref_build) pins the exact table, so the fast build in dp/maglev.c
+ * Pseudocode 1 (ref_build) pins the exact table, so the fast build in dp/lib/maglev.c
  * can change its search but never its answer; the other tests check the
  * properties callers rely on (balance, weights, churn, determinism, errors).
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Idp dp/maglev.c tests/test_maglev.c -lcmocka
+ *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c tests/test_maglev.c -lcmocka
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +29,7 @@
 #define SEED 0x5eedULL
 
 /*
- * Must equal MAGLEV_SKIP_SEED_XOR in dp/maglev.c. Duplicated on purpose: boxes
+ * Must equal MAGLEV_SKIP_SEED_XOR in dp/lib/maglev.c. Duplicated on purpose: boxes
  * sharing a seed must build the same tables, so changing the constant changes the
  * table format and should fail test_maglev_matches_paper_pseudocode loudly.
  */

@@ -1,5 +1,5 @@
 /*
- * test_nat.c - unit tests for dp/nat.c (lb_nat_rewrite and the checksum helpers).
+ * test_nat.c - unit tests for dp/lib/nat.c (lb_nat_rewrite and the checksum helpers).
  *
  * Each case builds a frame (with checksums from this file's own byte-at-a-time
  * reference), parses it with lb_parse(), rewrites it, and compares the result with
@@ -7,7 +7,7 @@
  * both checksums included. Table-driven: {description, packet, rewrite, flags,
  * expected verdict}; then a seeded random run of 10,000 packets.
  *
- * Build: gcc -std=gnu11 -Iinclude -Idp dp/parse.c dp/nat.c tests/test_nat.c -lcmocka
+ * Build: gcc -std=gnu11 -Iinclude -Idp -Idp/lib dp/lib/parse.c dp/lib/nat.c tests/test_nat.c -lcmocka
  */
 #include <setjmp.h>
 #include <stdarg.h>

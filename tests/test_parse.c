@@ -1,12 +1,12 @@
 /*
- * test_parse.c - unit tests for dp/parse.c (lb_parse).
+ * test_parse.c - unit tests for dp/lib/parse.c (lb_parse).
  *
  * Frames are built from a small spec by helpers in this file, with checksums from
  * this file's own reference implementation, then parsed from a heap copy of exactly
  * their length so that ASan catches any read past the end. Table-driven:
  * {description, frame spec, expected verdict, expected fields}.
  *
- * Build: gcc -std=gnu11 -Iinclude -Idp dp/parse.c tests/test_parse.c -lcmocka
+ * Build: gcc -std=gnu11 -Iinclude -Idp -Idp/lib dp/lib/parse.c tests/test_parse.c -lcmocka
  */
 #include <setjmp.h>
 #include <stdarg.h>

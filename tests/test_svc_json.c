@@ -24,7 +24,7 @@
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
 #include "lb_model.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 #include "json_fixture.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -49,6 +49,7 @@ assert_spec_equal(const struct lb_svc_spec *a, const struct lb_svc_spec *b)
 	assert_int_equal(a->mode, b->mode);
 	assert_int_equal(a->maglev_m, b->maglev_m);
 	assert_int_equal(a->affinity, b->affinity);
+	assert_int_equal(a->sched, b->sched);
 	assert_int_equal(a->affinity_timeout, b->affinity_timeout);
 	assert_int_equal(a->n_source_ranges, b->n_source_ranges);
 	for (uint32_t i = 0; i < a->n_source_ranges; i++) {
@@ -127,6 +128,7 @@ full_spec_v4(struct lb_svc_spec *s)
 	s->proto = LB_PROTO_UDP;
 	s->mode = LB_MODE_DNAT;
 	s->maglev_m = 251;
+	s->sched = LB_SCHED_WRR;
 	s->affinity = LB_AFFINITY_CLIENTIP;
 	s->affinity_timeout = 300;
 	add_range(s, "203.0.113.0/24");
@@ -149,6 +151,7 @@ full_spec_v6(struct lb_svc_spec *s)
 	s->proto = LB_PROTO_TCP;
 	s->mode = LB_MODE_FNAT;
 	s->maglev_m = LB_MAGLEV_M_MAX;
+	s->sched = LB_SCHED_NQ;
 	s->affinity = LB_AFFINITY_CLIENTIP;
 	s->affinity_timeout = LB_AFFINITY_TIMEOUT_MAX;
 	add_range(s, "2001:db8:ffff::/64");
@@ -196,6 +199,11 @@ test_svc_json_round_trip_of_defaults_and_no_backends(void **state)
 	s.port = 1;
 	s.proto = LB_PROTO_TCP;
 	assert_round_trip(&s);
+	/* the default scheduler is left out: a dp older than schedulers takes the service */
+	json_t *j = lb_svc_spec_to_json(&s);
+	assert_non_null(j);
+	assert_null(json_object_get(j, LB_F_SCHEDULER));
+	json_decref(j);
 	lb_svc_spec_free(&s);
 }
 
@@ -209,13 +217,14 @@ test_svc_json_encoder_writes_every_field_with_protocol_names(void **state)
 	full_spec_v4(&s);
 	j = lb_svc_spec_to_json(&s);
 	assert_non_null(j);
-	assert_int_equal(json_object_size(j), 9);
+	assert_int_equal(json_object_size(j), 10);
 	assert_string_equal(json_string_value(json_object_get(j, LB_F_NAME)), "default/web:https");
 	assert_string_equal(json_string_value(json_object_get(j, LB_F_VIP)), "198.18.0.10");
 	assert_int_equal(json_integer_value(json_object_get(j, LB_F_PORT)), 443);
 	assert_string_equal(json_string_value(json_object_get(j, LB_F_PROTOCOL)), "udp");
 	assert_string_equal(json_string_value(json_object_get(j, LB_F_MODE)), "dnat");
 	assert_int_equal(json_integer_value(json_object_get(j, LB_F_MAGLEV_SIZE)), 251);
+	assert_string_equal(json_string_value(json_object_get(j, LB_F_SCHEDULER)), "wrr");
 	a = json_object_get(j, LB_F_AFFINITY);
 	assert_string_equal(json_string_value(json_object_get(a, LB_F_AFFINITY_TYPE)), "ClientIP");
 	assert_int_equal(json_integer_value(json_object_get(a, LB_F_AFFINITY_TIMEOUT)), 300);
@@ -255,6 +264,7 @@ test_svc_json_missing_optional_fields_take_defaults(void **state)
 	assert_int_equal(s.maglev_m, LB_MAGLEV_M_DEFAULT);
 	assert_int_equal(s.maglev_m, 65537);
 	assert_int_equal(s.affinity, LB_AFFINITY_NONE);
+	assert_int_equal(s.sched, LB_SCHED_MAGLEV);
 	assert_int_equal(s.affinity_timeout, 10800);
 	assert_int_equal(s.n_source_ranges, 0);
 	assert_null(s.source_ranges);
@@ -301,6 +311,43 @@ test_svc_json_affinity_timeout_defaults_when_only_type_given(void **state)
 	decode_ok(j, &s);
 	assert_int_equal(s.affinity, LB_AFFINITY_CLIENTIP);
 	assert_int_equal(s.affinity_timeout, LB_AFFINITY_TIMEOUT_DEFAULT);
+	lb_svc_spec_free(&s);
+	json_decref(j);
+}
+
+/*
+ * The contract's case rule (include/lb_model.h), the same as the dp config file's:
+ * names are read in any case and written back in their one spelling.
+ */
+static void
+test_svc_json_names_are_read_in_any_case(void **state)
+{
+	struct lb_svc_spec s;
+	json_t *j = jload("{'name':'web','vip':'198.18.0.10','port':80,'protocol':'UDP',"
+			  " 'mode':'DNAT','session_affinity':{'type':'clientip'},'scheduler':'WLC',"
+			  " 'backends':[{'address':'198.19.0.1','port':80,'state':'Active'},"
+			  "             {'address':'198.19.0.2','port':80,'state':'DRAINING'}]}");
+	json_t *o, *b;
+
+	(void)state;
+	decode_ok(j, &s);
+	assert_int_equal(s.proto, LB_PROTO_UDP);
+	assert_int_equal(s.mode, LB_MODE_DNAT);
+	assert_int_equal(s.affinity, LB_AFFINITY_CLIENTIP);
+	assert_int_equal(s.sched, LB_SCHED_WLC);
+	assert_int_equal(s.backends[0].state, LB_BACKEND_ACTIVE);
+	assert_int_equal(s.backends[1].state, LB_BACKEND_DRAINING);
+	o = lb_svc_spec_to_json(&s);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, LB_F_SCHEDULER)), "wlc");
+	assert_string_equal(json_string_value(json_object_get(o, LB_F_PROTOCOL)), "udp");
+	assert_string_equal(json_string_value(json_object_get(o, LB_F_MODE)), "dnat");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, LB_F_AFFINITY),
+							      LB_F_AFFINITY_TYPE)),
+			    "ClientIP");
+	b = json_array_get(json_object_get(o, LB_F_BACKENDS), 1);
+	assert_string_equal(json_string_value(json_object_get(b, LB_F_STATE)), "draining");
+	json_decref(o);
 	lb_svc_spec_free(&s);
 	json_decref(j);
 }
@@ -397,6 +444,8 @@ static const struct bad_case bad_cases[] = {
 	{ "affinity type missing", SVC(",'session_affinity':{'timeout_seconds':60}"),
 	  { "session_affinity.type", "missing" } },
 	{ "affinity a string", SVC(",'session_affinity':'ClientIP'"), { "session_affinity", "object" } },
+	{ "unknown scheduler", SVC(",'scheduler':'lblc'"), { "scheduler", "'lblc'", "nq" } },
+	{ "scheduler a number", SVC(",'scheduler':1"), { "scheduler" } },
 	{ "affinity timeout 0", SVC(",'session_affinity':{'type':'ClientIP','timeout_seconds':0}"),
 	  { "session_affinity.timeout_seconds", "1..86400" } },
 	{ "affinity timeout 86401",
@@ -696,6 +745,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_svc_json_round_trip_keeps_every_ipv4_field),
+		cmocka_unit_test(test_svc_json_names_are_read_in_any_case),
 		cmocka_unit_test(test_svc_json_round_trip_keeps_every_ipv6_field),
 		cmocka_unit_test(test_svc_json_round_trip_of_defaults_and_no_backends),
 		cmocka_unit_test(test_svc_json_encoder_writes_every_field_with_protocol_names),

@@ -1,10 +1,18 @@
 /*
- * api.c - the HTTP API of edgelb-cp (see api.h, docs/api.md).
+ * api.c - the HTTP API of edgelb-cp (see api.h, docs/api.md): the route
+ * tables, the handlers and the libmicrohttpd daemon.
  *
- * libmicrohttpd calls handle() from its thread pool, once per chunk of a
- * request body and once more at the end; the body is collected (up to
- * MAX_BODY) and the request routed when complete. Every answer is JSON
- * ({"error": "..."} on failure) except /metrics (Prometheus text format).
+ * Runs on libmicrohttpd's thread pool (THREADS threads, epoll), started and
+ * stopped by main.c. handle() is called once per chunk of a request body and
+ * once more at the end; the body is collected (up to MAX_BODY) and the request
+ * routed when complete, through plain[] (/healthz, /metrics) and v1[] (the REST
+ * API), rows of {method, path, handler}. The token and Content-Length are
+ * checked at the first call, before any body is read: an unauthenticated or
+ * oversized request costs no memory. Connections are limited in total and per
+ * client address, and an idle one is closed after IDLE_TIMEOUT_S, so slow
+ * clients cannot starve /healthz. Handlers touch the store (cp_store_*, under
+ * its lock) or make one dp request. Every answer is JSON ({"error": "..."} on
+ * failure) except /metrics (Prometheus text format, rendered by metrics.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,22 +24,31 @@
 #include "api.h"
 #include "cpconf.h"
 #include "dpsync.h"
-#include "lb_counters.h"
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
+#include "metrics.h"
 #include "store.h"
 
 #define MAX_BODY (4u << 20)
 #define THREADS 4
+#define MAX_CONNECTIONS 512   /* below the default 1024 descriptors */
+#define MAX_PER_IP 64         /* one client address cannot take them all */
+#define IDLE_TIMEOUT_S 10     /* a connection that sends nothing (no headers) this long */
+#define DISCARD_MAX (64ull << 20) /* a refused body announcing more is not even read */
 #define DP_TIMEOUT_MS 5000
+#define MAX_PARTS 5           /* path segments: /v1/loadbalancers/{ns}/{name}/backends */
+#define MAX_HOOKS 4           /* /metrics hooks, extra routes */
+#define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
 
 struct cp_api {
 	struct MHD_Daemon *d;
 	const struct cp_conf *conf;
 	struct cp_store *store;
 	struct cp_dpsync *dps;
-	struct { cp_metrics_fn fn; void *arg; } metrics_hooks[4];
-	struct { cp_route_fn fn; void *arg; } routes[4];
+	struct { cp_metrics_fn fn; void *arg; } metrics_hooks[MAX_HOOKS];
+	struct { cp_route_fn fn; void *arg; } routes[MAX_HOOKS]; /* other modules' /v1 resources */
+	cp_health_fn health_fn;
+	void *health_arg;
 	char read_only[256];   /* non-empty: why load balancer changes are refused */
 };
 
@@ -39,32 +56,8 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	unsigned refuse; /* decided at the first call: 401 (token) or 413 (Content-Length) */
 };
-
-void
-cp_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	for (;;) {
-		size_t room = *cap - *len;
-		va_start(ap, fmt);
-		int n = *buf ? vsnprintf(*buf + *len, room, fmt, ap) : -1;
-		va_end(ap);
-		if (n >= 0 && (size_t)n < room) {
-			*len += (size_t)n;
-			return;
-		}
-		size_t ncap = *cap ? *cap * 2 : 8192;
-		while (n >= 0 && ncap < *len + (size_t)n + 1)
-			ncap *= 2;
-		char *b = realloc(*buf, ncap);
-		if (b == NULL)
-			return;
-		*buf = b;
-		*cap = ncap;
-	}
-}
 
 /* ---- responses ------------------------------------------------------------- */
 
@@ -125,190 +118,6 @@ status_of(int rc)
 	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
 }
-
-/* ---- /metrics ---------------------------------------------------------------- */
-
-/* A Prometheus label value: backslash, double quote and newline escaped. */
-static const char *
-esc(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; s && *s && o + 3 < len; s++) {
-		if (*s == '\\' || *s == '"') {
-			buf[o++] = '\\';
-			buf[o++] = *s;
-		} else if (*s == '\n') {
-			buf[o++] = '\\';
-			buf[o++] = 'n';
-		} else {
-			buf[o++] = *s;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-#define P(...) cp_buf_printf(&b, &len, &cap, __VA_ARGS__)
-
-static void
-metrics_dp(struct cp_api *a, char **bp, size_t *lenp, size_t *capp)
-{
-	char *b = *bp;
-	size_t len = *lenp, cap = *capp;
-	json_t *s = a->dps ? cp_dpsync_stats(a->dps) : NULL, *v, *bk;
-	const char *k;
-	size_t i, j;
-	char e1[256], e2[256], e3[128];
-
-	if (s == NULL)
-		goto out;
-	json_t *g = json_object_get(s, "global");
-	for (int x = 0; x < LB_EV_MAX; x++) {
-		v = json_object_get(g, lb_event_names[x]);
-		P("# HELP edgelb_dp_%s_total %s\n# TYPE edgelb_dp_%s_total counter\n"
-		  "edgelb_dp_%s_total %lld\n",
-		  lb_event_names[x], lb_event_help[x], lb_event_names[x], lb_event_names[x],
-		  (long long)json_integer_value(v));
-	}
-	P("# HELP edgelb_dp_drops_total Packets the data plane dropped, by reason.\n"
-	  "# TYPE edgelb_dp_drops_total counter\n");
-	json_object_foreach(json_object_get(g, "drops"), k, v)
-		P("edgelb_dp_drops_total{reason=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
-	P("# HELP edgelb_dp_control_total Control-thread packet counters (ARP, NDP, ICMP).\n"
-	  "# TYPE edgelb_dp_control_total counter\n");
-	json_object_foreach(json_object_get(s, "control"), k, v)
-		P("edgelb_dp_control_total{counter=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
-	P("# HELP edgelb_dp_connections Connections tracked by the data plane.\n"
-	  "# TYPE edgelb_dp_connections gauge\nedgelb_dp_connections %lld\n",
-	  (long long)json_integer_value(json_object_get(g, "connections")));
-
-	P("# HELP edgelb_service_packets_total Packets forwarded for a dp service (both directions).\n"
-	  "# TYPE edgelb_service_packets_total counter\n"
-	  "# HELP edgelb_service_bytes_total Bytes forwarded for a dp service.\n"
-	  "# TYPE edgelb_service_bytes_total counter\n"
-	  "# HELP edgelb_service_active_connections Connections of a dp service.\n"
-	  "# TYPE edgelb_service_active_connections gauge\n"
-	  "# HELP edgelb_backend_packets_total Packets forwarded to and from a backend.\n"
-	  "# TYPE edgelb_backend_packets_total counter\n"
-	  "# HELP edgelb_backend_bytes_total Bytes forwarded to and from a backend.\n"
-	  "# TYPE edgelb_backend_bytes_total counter\n"
-	  "# HELP edgelb_backend_active_connections Connections to a backend.\n"
-	  "# TYPE edgelb_backend_active_connections gauge\n"
-	  "# HELP edgelb_service_table_info The digest of a dp service's Maglev table "
-	  "(equal on boxes that pick alike).\n"
-	  "# TYPE edgelb_service_table_info gauge\n");
-	json_array_foreach(json_object_get(s, "services"), i, v) {
-		char lbl[768];
-		snprintf(lbl, sizeof(lbl), "service=\"%s\",vip=\"%s\",port=\"%lld\",protocol=\"%s\"",
-			 esc(json_string_value(json_object_get(v, "name")), e1, sizeof(e1)),
-			 esc(json_string_value(json_object_get(v, "vip")), e2, sizeof(e2)),
-			 (long long)json_integer_value(json_object_get(v, "port")),
-			 esc(json_string_value(json_object_get(v, "protocol")), e3, sizeof(e3)));
-		P("edgelb_service_packets_total{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "packets")));
-		P("edgelb_service_bytes_total{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "bytes")));
-		P("edgelb_service_active_connections{%s} %lld\n", lbl,
-		  (long long)json_integer_value(json_object_get(v, "active_connections")));
-		if (json_string_value(json_object_get(v, "table_digest")))
-			P("edgelb_service_table_info{%s,digest=\"%s\"} 1\n", lbl,
-			  json_string_value(json_object_get(v, "table_digest")));
-		json_array_foreach(json_object_get(v, "backends"), j, bk) {
-			char bl[1024];
-			snprintf(bl, sizeof(bl), "%s,backend=\"%s:%lld\",state=\"%s\"", lbl,
-				 esc(json_string_value(json_object_get(bk, "address")), e1, sizeof(e1)),
-				 (long long)json_integer_value(json_object_get(bk, "port")),
-				 esc(json_string_value(json_object_get(bk, "state")), e2, sizeof(e2)));
-			P("edgelb_backend_packets_total{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "packets")));
-			P("edgelb_backend_bytes_total{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "bytes")));
-			P("edgelb_backend_active_connections{%s} %lld\n", bl,
-			  (long long)json_integer_value(json_object_get(bk, "active_connections")));
-		}
-	}
-	json_decref(s);
-out:
-	*bp = b;
-	*lenp = len;
-	*capp = cap;
-}
-
-static enum MHD_Result
-metrics(struct cp_api *a, struct MHD_Connection *c)
-{
-	char *b = NULL, e1[256], e2[128];
-	size_t len = 0, cap = 0, i, j;
-	struct cp_dpsync_status st = {0};
-	uint32_t lbs, pending, down;
-	json_t *v, *bk;
-
-	if (a->dps)
-		cp_dpsync_status(a->dps, &st);
-	cp_store_counts(a->store, &lbs, &pending, &down);
-	P("# HELP edgelb_dp_connected Whether edgelb-cp is connected to edgelb-dp and synced.\n"
-	  "# TYPE edgelb_dp_connected gauge\nedgelb_dp_connected %d\n", st.connected ? 1 : 0);
-	P("# HELP edgelb_dp_full_syncs_total Full syncs of the dp (start, dp restart, reconnect).\n"
-	  "# TYPE edgelb_dp_full_syncs_total counter\nedgelb_dp_full_syncs_total %llu\n",
-	  (unsigned long long)st.full_syncs);
-	P("# HELP edgelb_dp_updates_total Service changes sent to the dp after syncs.\n"
-	  "# TYPE edgelb_dp_updates_total counter\nedgelb_dp_updates_total %llu\n",
-	  (unsigned long long)st.updates);
-	P("# HELP edgelb_dp_sync_errors_total Failed dp connections or requests.\n"
-	  "# TYPE edgelb_dp_sync_errors_total counter\nedgelb_dp_sync_errors_total %llu\n",
-	  (unsigned long long)st.errors);
-	P("# HELP edgelb_dp_last_sync_timestamp_seconds Time of the last full sync.\n"
-	  "# TYPE edgelb_dp_last_sync_timestamp_seconds gauge\n"
-	  "edgelb_dp_last_sync_timestamp_seconds %.3f\n", st.last_sync_unix);
-	P("# HELP edgelb_dp_services dp services last sent.\n# TYPE edgelb_dp_services gauge\n"
-	  "edgelb_dp_services %u\n", st.services);
-	P("# HELP edgelb_loadbalancers Load balancers known.\n# TYPE edgelb_loadbalancers gauge\n"
-	  "edgelb_loadbalancers %u\n", lbs);
-	P("# HELP edgelb_loadbalancers_pending Load balancers without an address.\n"
-	  "# TYPE edgelb_loadbalancers_pending gauge\nedgelb_loadbalancers_pending %u\n", pending);
-
-	json_t *pools = cp_store_pools(a->store);
-	P("# HELP edgelb_pool_addresses Addresses of a pool (size) and allocated (used).\n"
-	  "# TYPE edgelb_pool_addresses gauge\n");
-	json_array_foreach(pools, i, v) {
-		const char *fam[] = {"ipv4", "ipv6"};
-		esc(json_string_value(json_object_get(v, "name")), e1, sizeof(e1));
-		for (int f = 0; f < 2; f++) {
-			json_t *u = json_object_get(v, fam[f]);
-			P("edgelb_pool_addresses{pool=\"%s\",family=\"%s\",kind=\"size\"} %lld\n", e1,
-			  fam[f], (long long)json_integer_value(json_object_get(u, "size")));
-			P("edgelb_pool_addresses{pool=\"%s\",family=\"%s\",kind=\"used\"} %lld\n", e1,
-			  fam[f], (long long)json_integer_value(json_object_get(u, "used")));
-		}
-	}
-	json_decref(pools);
-
-	json_t *list = cp_store_list(a->store);
-	P("# HELP edgelb_backend_health Health of a load balancer's backend (1 for its state).\n"
-	  "# TYPE edgelb_backend_health gauge\n");
-	json_array_foreach(list, i, v) {
-		char key[2 * LB_OWNER_MAX];
-		snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(v, "namespace")),
-			 json_string_value(json_object_get(v, "name")));
-		esc(key, e1, sizeof(e1));
-		json_array_foreach(json_object_get(v, "backends"), j, bk) {
-			const char *h = json_string_value(json_object_get(bk, "health"));
-			P("edgelb_backend_health{lb=\"%s\",address=\"%s\",port=\"%lld\",state=\"%s\"} 1\n",
-			  e1, esc(json_string_value(json_object_get(bk, "address")), e2, sizeof(e2)),
-			  (long long)json_integer_value(json_object_get(bk, "port")), h ? h : "unknown");
-		}
-	}
-	json_decref(list);
-	metrics_dp(a, &b, &len, &cap);
-	for (i = 0; i < 4 && a->metrics_hooks[i].fn; i++)
-		a->metrics_hooks[i].fn(a->metrics_hooks[i].arg, &b, &len, &cap);
-	if (b == NULL)
-		return MHD_NO;
-	return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b, len);
-}
-
-#undef P
 
 /* ---- /v1 ------------------------------------------------------------------- */
 
@@ -374,7 +183,7 @@ static enum MHD_Result
 dp_passthrough(struct cp_api *a, struct MHD_Connection *c, json_t *req, const char *lb_filter)
 {
 	char err[512];
-	json_t *res = cp_dp_request(a->conf->dp_socket, req, DP_TIMEOUT_MS, err, sizeof(err));
+	json_t *res = cp_dpsync_request(a->conf->dp_socket, req, DP_TIMEOUT_MS, err, sizeof(err));
 
 	if (res == NULL)
 		return send_error(c, MHD_HTTP_BAD_GATEWAY, "edgelb-dp: %s", err);
@@ -398,19 +207,27 @@ authorized(struct cp_api *a, struct MHD_Connection *c)
 	if (a->conf->api_token[0] == '\0')
 		return true;
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, a->conf->api_token) == 0;
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	/* Constant time: how long the comparison takes says nothing about the token. */
+	const char *want = a->conf->api_token, *got = h + 7;
+	size_t n = strlen(want), m = strlen(got);
+	volatile unsigned char d = (unsigned char)(n != m);
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(want[i] ^ (i < m ? got[i] : 0));
+	return d == 0;
 }
 
 /* Split "/v1/loadbalancers/ns/name[/backends]" into parts. */
 static int
-split(const char *url, char parts[5][CP_NAME_MAX + 8])
+split(const char *url, char parts[MAX_PARTS][CP_NAME_MAX + 8])
 {
 	int n = 0;
 	const char *p = url;
 
 	while (*p == '/')
 		p++;
-	while (*p && n < 5) {
+	while (*p && n < MAX_PARTS) {
 		size_t l = strcspn(p, "/");
 		if (l >= CP_NAME_MAX + 8)
 			return -1;
@@ -424,109 +241,295 @@ split(const char *url, char parts[5][CP_NAME_MAX + 8])
 	return *p ? -1 : n;
 }
 
+/* ---- handlers ---------------------------------------------------------------- */
+
+/* One routed request: what every handler gets. */
+struct call {
+	struct cp_api *a;
+	struct MHD_Connection *c;
+	struct req *r;
+	const char *url;
+	const char *ns, *name;   /* the "*" segments of /v1/loadbalancers/{ns}/{name}[/...] */
+};
+
+static enum MHD_Result
+healthz(const struct call *k)
+{
+	struct cp_dpsync_status st = {0};
+
+	if (k->a->dps)
+		cp_dpsync_status(k->a->dps, &st);
+	json_t *h = json_pack("{s:s, s:s}", "status", "ok", "dp",
+			      st.connected ? "connected" : "disconnected");
+	if (k->a->health_fn)
+		k->a->health_fn(k->a->health_arg, h); /* kubernetes: the leader election */
+	return send_json(k->c, MHD_HTTP_OK, h);
+}
+
+/* The cp_metrics_fn metrics.c calls: every hook added with cp_api_set_metrics_hook. */
+static void
+metrics_hooks(void *arg, char **buf, size_t *len, size_t *cap)
+{
+	struct cp_api *a = arg;
+
+	for (int i = 0; i < MAX_HOOKS && a->metrics_hooks[i].fn; i++)
+		a->metrics_hooks[i].fn(a->metrics_hooks[i].arg, buf, len, cap);
+}
+
+static enum MHD_Result
+metrics(const struct call *k)
+{
+	size_t len = 0;
+	char *text = cp_metrics_render(k->a->store, k->a->dps, metrics_hooks, k->a,
+				       &len);
+
+	if (text == NULL)
+		return MHD_NO;
+	return send_text(k->c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+static enum MHD_Result
+pools_get(const struct call *k)
+{
+	return send_json(k->c, MHD_HTTP_OK, json_pack("{s:o}", "items", cp_store_pools(k->a->store)));
+}
+
+static enum MHD_Result
+stats_get(const struct call *k)
+{
+	return dp_passthrough(k->a, k->c, json_pack("{s:s}", LB_F_OP, LB_OP_STATS_GET), NULL);
+}
+
+/* GET /v1/conns[?limit=N][&lb=ns/name] */
+static enum MHD_Result
+conns_get(const struct call *k)
+{
+	const char *lim = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *lb = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "lb");
+	long limit = lim ? strtol(lim, NULL, 10) : LB_CTL_CONNS_LIMIT_DEFAULT;
+
+	if (limit < 1 || limit > LB_CTL_CONNS_LIMIT_MAX)
+		return send_error(k->c, MHD_HTTP_BAD_REQUEST, "limit: must be 1..%d",
+				  LB_CTL_CONNS_LIMIT_MAX);
+	return dp_passthrough(k->a, k->c,
+			      json_pack("{s:s, s:I}", LB_F_OP, LB_OP_CONNS_LIST, LB_F_LIMIT,
+					(json_int_t)limit),
+			      lb);
+}
+
+static enum MHD_Result
+lb_list(const struct call *k)
+{
+	return send_json(k->c, MHD_HTTP_OK, json_pack("{s:o}", "items", cp_store_list(k->a->store)));
+}
+
+static enum MHD_Result
+lb_create(const struct call *k)
+{
+	return lb_write(k->a, k->c, k->r, NULL, NULL);
+}
+
+static enum MHD_Result
+lb_get(const struct call *k)
+{
+	json_t *out = cp_store_get(k->a->store, k->ns, k->name);
+
+	if (out == NULL)
+		return send_error(k->c, MHD_HTTP_NOT_FOUND, "no load balancer %s/%s", k->ns, k->name);
+	return send_json(k->c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result
+lb_replace(const struct call *k)
+{
+	return lb_write(k->a, k->c, k->r, k->ns, k->name);
+}
+
+static enum MHD_Result
+lb_delete(const struct call *k)
+{
+	char err[512];
+	json_t *out = NULL;
+	int rc = cp_store_delete(k->a->store, k->ns, k->name, &out, err, sizeof(err));
+
+	if (rc < 0)
+		return send_error(k->c, status_of(rc), "%s", err);
+	return send_json(k->c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result
+lb_backends_put(const struct call *k)
+{
+	char err[512];
+	json_t *out = NULL, *body = parse_body(k->r, err, sizeof(err));
+	int rc;
+
+	if (body == NULL)
+		return send_error(k->c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	rc = cp_store_set_backends(k->a->store, k->ns, k->name, body, &out, err, sizeof(err));
+	json_decref(body);
+	if (rc < 0)
+		return send_error(k->c, status_of(rc), "%s", err);
+	return send_json(k->c, MHD_HTTP_OK, out);
+}
+
+/* ---- routes ------------------------------------------------------------------ */
+
+#define R_OPEN    0x1   /* answered without the bearer token */
+#define R_CHANGES 0x2   /* changes load balancers: refused while read-only */
+
+struct route {
+	const char *method;
+	const char *path;        /* "*" stands for one path segment */
+	enum MHD_Result (*fn)(const struct call *k);
+	unsigned flags;
+};
+
+/*
+ * Outside /v1: the exact URL with its method, looked up before the token and
+ * body checks; any other method or spelling goes on to /v1 (and gets a 404).
+ */
+static const struct route plain[] = {
+	{"GET", "/healthz", healthz, R_OPEN},
+	{"GET", "/metrics", metrics, 0},
+};
+
+/*
+ * The REST API (docs/api.md), after the token and body-size checks. A path
+ * that matches no row is 404; while read-only (kubernetes mode), a POST, PUT or
+ * DELETE on a path with an R_CHANGES row is 403; a matched path with another
+ * method is 405, whose message lists the rows' methods in this order.
+ */
+static const struct route v1[] = {
+	{"GET", "/v1/pools", pools_get, 0},
+	{"GET", "/v1/stats", stats_get, 0},
+	{"GET", "/v1/conns", conns_get, 0},
+	{"GET", "/v1/loadbalancers", lb_list, 0},
+	{"POST", "/v1/loadbalancers", lb_create, R_CHANGES},
+	{"GET", "/v1/loadbalancers/*/*", lb_get, 0},
+	{"PUT", "/v1/loadbalancers/*/*", lb_replace, R_CHANGES},
+	{"DELETE", "/v1/loadbalancers/*/*", lb_delete, R_CHANGES},
+	{"PUT", "/v1/loadbalancers/*/*/backends", lb_backends_put, R_CHANGES},
+};
+
+/* Whether the n parts of a URL spell pattern ("*" matches any one part). */
+static bool
+path_matches(const char *pattern, char parts[][CP_NAME_MAX + 8], int n)
+{
+	int i = 0;
+
+	for (const char *p = pattern; *p; i++) {
+		p++;   /* the '/' */
+		size_t l = strcspn(p, "/");
+		if (i >= n || !((l == 1 && *p == '*') ||
+				(strlen(parts[i]) == l && memcmp(parts[i], p, l) == 0)))
+			return false;
+		p += l;
+	}
+	return i == n;
+}
+
+/* The plain[] row of url and method, or NULL. */
+static const struct route *
+plain_row(const char *url, const char *m)
+{
+	for (size_t i = 0; i < N_ROWS(plain); i++)
+		if (strcmp(url, plain[i].path) == 0 && strcmp(m, plain[i].method) == 0)
+			return &plain[i];
+	return NULL;
+}
+
+static bool
+is_change(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	       strcmp(method, "DELETE") == 0;
+}
+
+/* "use GET", "use GET or POST", "use GET, PUT or DELETE" */
+static enum MHD_Result
+not_allowed(struct MHD_Connection *c, const char *methods[], int n)
+{
+	char msg[128] = "use";
+
+	for (int i = 0; i < n; i++)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s",
+			 i == 0 ? " " : i == n - 1 ? " or " : ", ", methods[i]);
+	return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s", msg);
+}
+
+/* Not a v1[] path: another module's resource (cp_api_add_route, e.g. /v1/drain), or 404. */
+static enum MHD_Result
+extra_route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m,
+	    const struct req *r)
+{
+	char err[256] = "";
+
+	for (int i = 0; i < MAX_HOOKS && a->routes[i].fn; i++) {
+		json_t *out = NULL;
+		int st = a->routes[i].fn(a->routes[i].arg, m, url, r->body, r->len, &out, err,
+					 sizeof(err));
+		if (st == 0)
+			continue;
+		if (st >= 300 || out == NULL) {
+			json_decref(out);
+			return send_error(c, (unsigned)st, "%s", err);
+		}
+		return send_json(c, (unsigned)st, out);
+	}
+	return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
+}
+
 static enum MHD_Result
 route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m, struct req *r)
 {
-	char parts[5][CP_NAME_MAX + 8], err[512];
-	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
-	bool put = strcmp(m, "PUT") == 0, del = strcmp(m, "DELETE") == 0;
-	int n = split(url, parts);
-	json_t *out = NULL;
-	int rc;
+	char parts[MAX_PARTS][CP_NAME_MAX + 8];
+	const char *allowed[N_ROWS(v1)];
+	const struct route *row = NULL;
+	struct call k = {.a = a, .c = c, .r = r, .url = url};
+	bool changes = false;
+	int n, n_allowed = 0;
 
-	if (strcmp(url, "/healthz") == 0 && get) {
-		struct cp_dpsync_status st = {0};
-		if (a->dps)
-			cp_dpsync_status(a->dps, &st);
-		return send_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}", "status", "ok", "dp",
-							   st.connected ? "connected" : "disconnected"));
-	}
+	row = plain_row(url, m);
+	if (row && (row->flags & R_OPEN))
+		return row->fn(&k);
 	if (!authorized(a, c))
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
-	if (strcmp(url, "/metrics") == 0 && get)
-		return metrics(a, c);
+	if (row)
+		return row->fn(&k);
 	if (r->too_big)
 		return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %u bytes",
 				  MAX_BODY);
-	if (n < 2 || strcmp(parts[0], "v1") != 0)
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
 
-	if (strcmp(parts[1], "pools") == 0 && n == 2) {
-		if (!get)
-			return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-		return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "items", cp_store_pools(a->store)));
-	}
-	if (strcmp(parts[1], "stats") == 0 && n == 2) {
-		if (!get)
-			return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-		return dp_passthrough(a, c, json_pack("{s:s}", LB_F_OP, LB_OP_STATS_GET), NULL);
-	}
-	if (strcmp(parts[1], "conns") == 0 && n == 2) {
-		if (!get)
-			return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-		const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-		const char *lb = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lb");
-		long limit = lim ? strtol(lim, NULL, 10) : LB_CTL_CONNS_LIMIT_DEFAULT;
-		if (limit < 1 || limit > LB_CTL_CONNS_LIMIT_MAX)
-			return send_error(c, MHD_HTTP_BAD_REQUEST, "limit: must be 1..%d",
-					  LB_CTL_CONNS_LIMIT_MAX);
-		return dp_passthrough(a, c,
-				      json_pack("{s:s, s:I}", LB_F_OP, LB_OP_CONNS_LIST, LB_F_LIMIT,
-						(json_int_t)limit),
-				      lb);
-	}
-	for (int k = 0; k < 4 && a->routes[k].fn; k++) {
-		unsigned st = (unsigned)a->routes[k].fn(a->routes[k].arg, m, url, r->body, r->len, &out,
-							err, sizeof(err));
-		if (st == 0)
+	n = split(url, parts);
+	for (size_t i = 0; n > 0 && i < N_ROWS(v1); i++) {
+		if (!path_matches(v1[i].path, parts, n))
 			continue;
-		if (st >= 300 || out == NULL)
-			return send_error(c, st, "%s", err);
-		return send_json(c, st, out);
+		allowed[n_allowed++] = v1[i].method;
+		changes |= (v1[i].flags & R_CHANGES) != 0;
+		if (strcmp(m, v1[i].method) == 0)
+			row = &v1[i];
 	}
-	if (strcmp(parts[1], "loadbalancers") != 0 || n == 3 || n > 5)
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
-	bool changes = post || put || del;
-	if (changes && a->read_only[0])
+	if (n_allowed == 0)
+		return extra_route(a, c, url, m, r);
+	if (changes && is_change(m) && a->read_only[0])
 		return send_error(c, MHD_HTTP_FORBIDDEN, "%s", a->read_only);
-	if (n == 2) {
-		if (get)
-			return send_json(c, MHD_HTTP_OK,
-					 json_pack("{s:o}", "items", cp_store_list(a->store)));
-		if (post)
-			return lb_write(a, c, r, NULL, NULL);
-		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET or POST");
+	if (row == NULL)
+		return not_allowed(c, allowed, n_allowed);
+	if (n >= 4) {
+		k.ns = parts[2];
+		k.name = parts[3];
 	}
-	const char *ns = parts[2], *name = parts[3];
-	if (n == 5) {
-		if (strcmp(parts[4], "backends") != 0)
-			return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
-		if (!put)
-			return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use PUT");
-		json_t *body = parse_body(r, err, sizeof(err));
-		if (body == NULL)
-			return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
-		rc = cp_store_set_backends(a->store, ns, name, body, &out, err, sizeof(err));
-		json_decref(body);
-		if (rc < 0)
-			return send_error(c, status_of(rc), "%s", err);
-		return send_json(c, MHD_HTTP_OK, out);
-	}
-	if (get) {
-		out = cp_store_get(a->store, ns, name);
-		if (out == NULL)
-			return send_error(c, MHD_HTTP_NOT_FOUND, "no load balancer %s/%s", ns, name);
-		return send_json(c, MHD_HTTP_OK, out);
-	}
-	if (put)
-		return lb_write(a, c, r, ns, name);
-	if (del) {
-		rc = cp_store_delete(a->store, ns, name, &out, err, sizeof(err));
-		if (rc < 0)
-			return send_error(c, status_of(rc), "%s", err);
-		return send_json(c, MHD_HTTP_OK, out);
-	}
-	return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET, PUT or DELETE");
+	return row->fn(&k);
+}
+
+/* The answer decided at the first call (handle), once the refused body is drained. */
+static enum MHD_Result
+refuse(struct MHD_Connection *c, struct req *r)
+{
+	if (r->refuse == MHD_HTTP_UNAUTHORIZED)
+		return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+	return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %u bytes", MAX_BODY);
 }
 
 static enum MHD_Result
@@ -542,7 +545,30 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		if (r == NULL)
 			return MHD_NO;
 		*ctx = r;
+		/*
+		 * Decide before the body is read: a stranger's or a giant's body is never
+		 * buffered. It is read and dropped, then answered (clients that do not read
+		 * an early answer see it), unless it announces more than DISCARD_MAX: then
+		 * it is answered at once and the connection closed. The R_OPEN rows of
+		 * plain[] (/healthz) need no token.
+		 */
+		const struct route *open = plain_row(url, method);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (!(open && (open->flags & R_OPEN)) && !authorized(a, c))
+			r->refuse = MHD_HTTP_UNAUTHORIZED;
+		else if (len > MAX_BODY)
+			r->refuse = MHD_HTTP_CONTENT_TOO_LARGE;
+		if (r->refuse && len > DISCARD_MAX)
+			return refuse(c, r);
 		return MHD_YES;
+	}
+	if (r->refuse) {
+		if (*data_size > 0) {
+			*data_size = 0; /* dropped, never kept */
+			return MHD_YES;
+		}
+		return refuse(c, r);
 	}
 	if (*data_size > 0) {
 		if (!r->too_big) {
@@ -594,18 +620,20 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 	a->conf = conf;
 	a->store = store;
 	a->dps = dps;
-	int port = cp_listen_parse(conf->api_listen, &ss, &sl, &v6);
+	int port = cp_conf_listen_parse(conf->api_listen, &ss, &sl, &v6);
 	if (port < 0) {
 		snprintf(err, errlen, "api.listen: '%s' is not address:port", conf->api_listen);
 		free(a);
 		return NULL;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
 				MHD_OPTION_NOTIFY_COMPLETED, done, a,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
 				MHD_OPTION_END);
 	if (a->d == NULL) {
 		snprintf(err, errlen, "api: cannot listen on %s", conf->api_listen);
@@ -616,9 +644,16 @@ cp_api_start(const struct cp_conf *conf, struct cp_store *store, struct cp_dpsyn
 }
 
 void
+cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg)
+{
+	a->health_arg = arg;
+	a->health_fn = fn;
+}
+
+void
 cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_HOOKS; i++)
 		if (a->metrics_hooks[i].fn == NULL) {
 			a->metrics_hooks[i].arg = arg;
 			a->metrics_hooks[i].fn = fn;
@@ -629,7 +664,7 @@ cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg)
 void
 cp_api_add_route(struct cp_api *a, cp_route_fn fn, void *arg)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_HOOKS; i++)
 		if (a->routes[i].fn == NULL) {
 			a->routes[i].arg = arg;
 			a->routes[i].fn = fn;

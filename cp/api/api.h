@@ -1,8 +1,10 @@
 /*
  * api.h - edgelb-cp's HTTP API (libmicrohttpd): the cloud-provider-like
  * /v1/loadbalancers REST API, /v1/pools, /v1/stats, /v1/conns, /healthz and
- * /metrics. Served from libmicrohttpd's own threads; everything it touches is
- * the store (locked) or a one-shot dp request. Documented in docs/api.md.
+ * /metrics, and the routes other modules add (cp/bgp: /v1/drain, /v1/bgp).
+ * Started and stopped by main.c; served from libmicrohttpd's own
+ * threads; everything it touches is the store (locked) or a one-shot dp
+ * request. Documented in docs/api.md.
  */
 #ifndef LB_CP_API_H
 #define LB_CP_API_H
@@ -11,13 +13,12 @@
 
 #include <jansson.h>
 
+#include "metrics.h"   /* cp_metrics_fn; cp_buf_printf for hooks */
+
 struct cp_conf;
 struct cp_store;
 struct cp_dpsync;
 struct cp_api;
-
-/* Extra /metrics lines (Kubernetes controller state); appends to a buffer. */
-typedef void (*cp_metrics_fn)(void *arg, char **buf, size_t *len, size_t *cap);
 
 /*
  * An extra route (another module's resource, e.g. cp/bgp's /v1/drain): called
@@ -33,12 +34,11 @@ struct cp_api *cp_api_start(const struct cp_conf *c, struct cp_store *store,
 /* Add a /metrics hook or a route (at most 4 of each, before requests arrive). */
 void cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg);
 void cp_api_add_route(struct cp_api *a, cp_route_fn fn, void *arg);
+/* Extra /healthz fields (the Kubernetes leader election); adds members to obj. */
+typedef void (*cp_health_fn)(void *arg, json_t *obj);
+void cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg);
 /* Whether the API accepts load balancer changes (false in kubernetes mode). */
 void cp_api_set_read_only(struct cp_api *a, const char *why);
 void cp_api_stop(struct cp_api *a);
-
-/* Append printf-style text to a growing buffer (for metrics hooks). */
-void cp_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 #endif /* LB_CP_API_H */

@@ -1,5 +1,7 @@
 /*
- * bgp.c - the bgp thread (see bgp.h).
+ * bgp.c - the bgp thread (see bgp.h): started and stopped by cp/main.c; the loop
+ * below runs on that thread, cp_bgp_route() and cp_bgp_metrics() on
+ * libmicrohttpd's threads (through cp/api hooks), under the module's mutex.
  *
  * Loop, every tick (at most 20 ms, less when bgp.check_interval_ms is lower):
  *   1. dp probe: poll our dp connection (EOF = the dp died), send a hello every
@@ -420,7 +422,7 @@ static void
 drain_progress(struct cp_bgp *b)
 {
 	char err[256];
-	json_t *r = cp_dp_request(b->conf->dp_socket, json_pack("{s:s}", LB_F_OP, LB_OP_STATS_GET),
+	json_t *r = cp_dpsync_request(b->conf->dp_socket, json_pack("{s:s}", LB_F_OP, LB_OP_STATS_GET),
 				  1000, err, sizeof(err));
 	json_t *g = r ? json_object_get(r, "global") : NULL;
 	long long n = g ? (long long)json_integer_value(json_object_get(g, "connections")) : -1;

@@ -1,7 +1,14 @@
 /*
- * ctl.h - what edgelbctl's command files share: the client, its options, the
- * API call and the printing helpers (cp/ctl/edgelbctl.c), and the commands of
- * cp/ctl/drain.c. One process, one thread.
+ * ctl.h - edgelbctl, the operator's command line: what its files share.
+ *
+ *   main.c  options, the command words, usage, exit status
+ *   cmd.c   the commands (cmd.h): one REST request or a few each, then output
+ *   show.c  load balancers as text (show.h)
+ *   http.c  the REST client over libcurl (http.h)
+ *   out.c   text output: growing strings, aligned tables, JSON fields (out.h)
+ *   drain.c drain, undrain, bgp: the box's BGP announcements (cmd.h)
+ *
+ * One process, one thread, one request at a time. Exits only from main().
  */
 #ifndef LB_CTL_H
 #define LB_CTL_H
@@ -9,11 +16,15 @@
 #include <stdbool.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
+
+#ifndef EDGELB_VERSION
+#define EDGELB_VERSION "unknown"
+#endif
 
 #define EXIT_API 1          /* the API answered with an error */
 #define EXIT_UNREACHABLE 2  /* no answer at all */
 #define EXIT_USAGE 64       /* sysexits.h EX_USAGE */
+#define LABEL_MAX 63        /* a namespace or a name: a DNS label */
 
 struct ctl {
 	char server[1024];     /* no trailing '/' */
@@ -22,24 +33,7 @@ struct ctl {
 	CURL *curl;
 };
 
-/* Options of a command line, whichever command they belong to. */
-struct opts {
-	const char *file;      /* -f */
-	const char *lb;        /* conns --lb */
-	const char *limit;     /* conns --limit */
-	const char *timeout;   /* drain --timeout */
-	bool wait;             /* drain --wait */
-};
-
-int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-const char *jstr(const json_t *o, const char *key);
-long long jint(const json_t *o, const char *key);
-/* A request whose answer must be 2xx JSON: 0 with *out (new reference), else the exit code. */
-int api(struct ctl *c, const char *method, const char *path, const char *body, json_t **out);
-void print_json(const json_t *j);
-
-/* drain.c */
-int cmd_drain(struct ctl *c, bool on, const char *timeout, bool wait);
-int cmd_bgp(struct ctl *c);
+/* Print "edgelbctl: <message>" and a hint to stderr; returns EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* LB_CTL_H */

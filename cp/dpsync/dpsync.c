@@ -1,5 +1,11 @@
 /*
  * dpsync.c - the dp sync thread and the dp control-socket client (see dpsync.h).
+ *
+ * Owns the long-lived connection to edgelb-dp and what was last sent on it.
+ * Started and stopped by main.c; its thread waits on the store's version
+ * (cp_store_wait) and sends full syncs or changes. cp_dpsync_status/stats are
+ * read by the API's threads (/healthz, /metrics) under the module's mutex;
+ * cp_dpsync_request runs on the caller's thread with a connection of its own.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,7 +23,7 @@
 #include "cptime.h"
 #include "lb_error.h"
 #include "store.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 
 #define CALL_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 100
@@ -165,7 +171,7 @@ call(struct conn *c, json_t *req, int timeout_ms, char *err, size_t errlen)
 }
 
 json_t *
-cp_dp_request(const char *dp_socket, json_t *req, int timeout_ms, char *err, size_t errlen)
+cp_dpsync_request(const char *dp_socket, json_t *req, int timeout_ms, char *err, size_t errlen)
 {
 	struct conn c;
 
@@ -351,6 +357,9 @@ run(void *arg)
 	int backoff = BACKOFF_MIN_MS;
 	char err[512];
 
+	/* Kubernetes mode: not before the controller knows every Service's backends. */
+	while (!d->stop && !cp_store_ready(d->store))
+		cp_nap(&d->stop, 100);
 	while (!d->stop) {
 		struct conn c;
 		uint64_t version = 0;

@@ -9,7 +9,7 @@
  * API keeps serving meanwhile. It also caches the dp's counters (stats.get,
  * every 2 s) for /metrics.
  *
- * cp_dp_request() is a one-shot request on its own connection, for the API's
+ * cp_dpsync_request() is a one-shot request on its own connection, for the API's
  * pass-through calls (stats, conns) from other threads.
  */
 #ifndef LB_CP_DPSYNC_H
@@ -47,7 +47,7 @@ json_t *cp_dpsync_stats(struct cp_dpsync *d);
  * reference), or NULL with err set (connection failure, timeout, ok=false: the
  * dp's error message).
  */
-json_t *cp_dp_request(const char *dp_socket, json_t *req, int timeout_ms, char *err,
+json_t *cp_dpsync_request(const char *dp_socket, json_t *req, int timeout_ms, char *err,
 		      size_t errlen);
 
 #endif /* LB_CP_DPSYNC_H */

@@ -7,6 +7,8 @@
  * consecutive failures mark it down; the store bumps its version and the dp
  * sync thread sends the backend as "down" (no new flows; established flows keep
  * going) or back as its requested state. Nothing here blocks the API.
+ * Started and stopped by main.c (standalone mode); it reads its targets from
+ * the store (cp_store_hc_targets) whenever the store's version moves.
  */
 #include <pthread.h>
 #include <stdio.h>

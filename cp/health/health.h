@@ -1,6 +1,7 @@
 /*
  * health.h - active health checks (TCP connect, HTTP GET) of load balancers'
  * backends, in a thread of their own; results go to the store (see health.c).
+ * Started and stopped by main.c in standalone mode.
  */
 #ifndef LB_CP_HEALTH_H
 #define LB_CP_HEALTH_H

@@ -17,11 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "cpconf.h"
 #include "k8s.h"
+#include "k8s_priv.h"
 #include "k8s_svc.h"
 #include "kclient.h"
+#include "lease.h"
 #include "cptime.h"
 #include "lb_error.h"
 #include "store.h"
@@ -29,57 +30,9 @@
 #define WATCH_TIMEOUT_S 290
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 10000
-#define STATUS_RETRIES 5
 #define LIST_LIMIT 500
-
-enum wstate { W_STARTING, W_LISTING, W_WATCHING, W_BACKOFF };
-static const char *const wstate_name[] = {"starting", "listing", "watching", "backoff"};
-
-struct cp_k8s;
-
-struct watch {
-	struct cp_k8s *k;
-	const char *what;     /* "services" / "endpointslices" */
-	const char *path;
-	json_t *objs;         /* "ns/name" -> object */
-	char rv[64];
-	pthread_t th;
-	int state;
-	bool listed;          /* a list completed at least once */
-	bool need_relist;
-	uint64_t relists, events, bookmarks, errors;
-	double last_list_unix, last_event_unix;
-};
-
-struct cp_k8s {
-	const struct cp_conf *conf;
-	struct cp_store *store;
-	struct kc *kc;
-	struct watch svc, eps;
-	pthread_t rec_th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	json_t *dirty;        /* set of Service keys to reconcile */
-	json_t *said;         /* key -> last event text, to not repeat ourselves */
-	json_t *to_clear;     /* keys whose status clearing failed: retried */
-	volatile bool stop;
-	char host[128];
-	/* metrics, under mu */
-	uint64_t reconciles, status_writes, status_conflicts, events_sent, errors;
-	uint32_t handled;
-};
-
-static void
-logf_(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "edgelb-cp: k8s: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-}
+#define WATCH_MIN_INTERVAL_MS 1000 /* between two watch requests of one resource */
+#define WATCH_SHORT_S 1.0          /* a watch that ends sooner without an event failed */
 
 /* ---- dirty set (k->mu held) ------------------------------------------------ */
 
@@ -94,10 +47,10 @@ mark_locked(struct cp_k8s *k, const char *key)
 static void
 mark_for(struct watch *w, const json_t *obj)
 {
-	char key[2 * CP_NAME_MAX + 2];
+	char key[CP_KEY_MAX];
 
 	if (w == &w->k->svc) {
-		mark_locked(w->k, cp_k8s_key(obj, key, sizeof(key)));
+		mark_locked(w->k, cp_k8s_svc_key(obj, key, sizeof(key)));
 		return;
 	}
 	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
@@ -136,8 +89,9 @@ list(struct watch *w, char *err, size_t errlen)
 		const json_t *meta = json_object_get(r, "metadata"), *it;
 		size_t i;
 		json_array_foreach(json_object_get(r, "items"), i, it) {
-			char key[2 * CP_NAME_MAX + 2];
-			json_object_set(all, cp_k8s_key(it, key, sizeof(key)), (json_t *)it);
+			char key[CP_KEY_MAX];
+			/* Only what reconcile reads is kept (slices: no topology, hints, targetRef). */
+			json_object_set_new(all, cp_k8s_svc_key(it, key, sizeof(key)), cp_k8s_svc_slim(it, w == &k->eps));
 		}
 		if (rv[0] == '\0' && json_string_value(json_object_get(meta, "resourceVersion")))
 			snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(meta, "resourceVersion")));
@@ -197,24 +151,29 @@ on_event(void *arg, const char *line, size_t len)
 	pthread_mutex_lock(&k->mu);
 	w->last_event_unix = cp_now_unix();
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0) {
-		char key[2 * CP_NAME_MAX + 2];
-		cp_k8s_key(obj, key, sizeof(key));
+		char key[CP_KEY_MAX];
+		cp_k8s_svc_key(obj, key, sizeof(key));
 		json_t *was = json_object_get(w->objs, key);
 		if (was)
 			mark_for(w, was); /* a slice may have moved to another Service */
 		if (type[0] == 'D')
 			json_object_del(w->objs, key);
 		else
-			json_object_set(w->objs, key, obj);
+			json_object_set_new(w->objs, key, cp_k8s_svc_slim(obj, w == &k->eps));
 		mark_for(w, obj);
 		w->events++;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
 		w->bookmarks++;
 	} else if (strcmp(type, "ERROR") == 0) {
-		if (status_code(obj) == 410)
+		if (status_code(obj) == 410) {
 			w->need_relist = true;
-		else
-			w->errors++;
+		} else {
+			/* Any other Status (500, 429, 403...): a failed watch, backed off below. */
+			w->failed = true;
+			cp_k8s_log("%s: watch ERROR event: %lld %s", w->what, (long long)status_code(obj),
+				   json_string_value(json_object_get(obj, "message")) ?
+					   json_string_value(json_object_get(obj, "message")) : "");
+		}
 		stop = 1;
 	}
 	if (rv && !stop)
@@ -224,6 +183,28 @@ on_event(void *arg, const char *line, size_t len)
 	return stop;
 }
 
+/* The next pause: exponential, with up to 50 % jitter so a fleet does not retry in step. */
+static int
+backoff_next(int *backoff)
+{
+	int ms = *backoff + (int)((double)rand() / RAND_MAX * (*backoff / 2));
+
+	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+	return ms;
+}
+
+static void
+watch_failed(struct watch *w, int *backoff)
+{
+	struct cp_k8s *k = w->k;
+
+	pthread_mutex_lock(&k->mu);
+	w->errors++;
+	w->state = W_BACKOFF;
+	pthread_mutex_unlock(&k->mu);
+	cp_nap(&k->stop, backoff_next(backoff));
+}
+
 static void *
 watch_run(void *arg)
 {
@@ -231,243 +212,179 @@ watch_run(void *arg)
 	struct cp_k8s *k = w->k;
 	int backoff = BACKOFF_MIN_MS;
 	char err[1024], path[1024];
+	double last_start = 0;
 
 	while (!k->stop) {
 		if (!w->listed || w->need_relist) {
 			if (list(w, err, sizeof(err)) < 0) {
-				logf_("%s", err);
-				pthread_mutex_lock(&k->mu);
-				w->errors++;
-				w->state = W_BACKOFF;
-				pthread_mutex_unlock(&k->mu);
-				cp_nap(&k->stop, backoff);
-				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				cp_k8s_log("%s", err);
+				watch_failed(w, &backoff);
 				continue;
 			}
 			backoff = BACKOFF_MIN_MS; /* the server answers again */
 		}
+		/* Whatever happened before, watches never start faster than this. */
+		double since = cp_now_unix() - last_start;
+		if (since < WATCH_MIN_INTERVAL_MS / 1000.0)
+			cp_nap(&k->stop, (int)((WATCH_MIN_INTERVAL_MS / 1000.0 - since) * 1000) + 1);
+		if (k->stop)
+			break;
 		pthread_mutex_lock(&k->mu);
 		snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",
 			 w->path, w->rv, WATCH_TIMEOUT_S);
 		w->state = W_WATCHING;
+		w->failed = false;
+		w->watches++;
 		pthread_mutex_unlock(&k->mu);
+		last_start = cp_now_unix();
 		long status = 0;
 		uint64_t seen0 = w->events + w->bookmarks;
-		int rc = kc_stream(k->kc, path, on_event, w, &k->stop, WATCH_TIMEOUT_S + 30, &status, err,
-				   sizeof(err));
-		if (w->events + w->bookmarks != seen0)
+		int rc = kc_stream(k->kc, path, on_event, w, &k->stop, WATCH_TIMEOUT_S + 30,
+				   (long)k->conf->watch_idle_s, &status, err, sizeof(err));
+		bool saw = w->events + w->bookmarks != seen0;
+		if (saw)
 			backoff = BACKOFF_MIN_MS; /* the watch worked: start the backoff over */
 		if (k->stop)
 			break;
 		if (status == 410)
 			w->need_relist = true;
 		if (w->need_relist) {
-			logf_("%s: resourceVersion %s is gone (410): relisting", w->what, w->rv);
-			backoff = BACKOFF_MIN_MS;
+			cp_k8s_log("%s: resourceVersion %s is gone (410): relisting", w->what, w->rv);
 			continue;
 		}
-		if (rc < 0 || (status != 200 && status != 0)) {
-			if (rc == 0)
-				snprintf(err, sizeof(err), "watch %s: HTTP %ld", w->what, status);
-			logf_("%s; retrying", err);
+		if (rc == -2) {
+			/* Silent (half-open?): the connection is gone; watch again from where we were. */
+			cp_k8s_log("%s", err);
 			pthread_mutex_lock(&k->mu);
 			w->errors++;
-			w->state = W_BACKOFF;
 			pthread_mutex_unlock(&k->mu);
-			cp_nap(&k->stop, backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
-		backoff = BACKOFF_MIN_MS; /* the server closed a healthy watch: resume */
+		if (w->failed || rc < 0 || (status != 200 && status != 0)) {
+			if (!w->failed) {
+				if (rc == 0)
+					snprintf(err, sizeof(err), "watch %s: HTTP %ld", w->what, status);
+				cp_k8s_log("%s; retrying", err);
+			}
+			watch_failed(w, &backoff);
+			continue;
+		}
+		if (!saw && cp_now_unix() - last_start < WATCH_SHORT_S) {
+			/* Ended at once with nothing in it: a broken proxy or server, not a timeout. */
+			cp_k8s_log("%s: watch ended after %.1f s without an event; retrying", w->what,
+				   cp_now_unix() - last_start);
+			watch_failed(w, &backoff);
+			continue;
+		}
+		backoff = BACKOFF_MIN_MS; /* a healthy watch ended (timeout, server restart): resume */
 	}
 	return NULL;
-}
-
-/* ---- writing to the API server ------------------------------------------------ */
-
-static void
-rfc3339(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* An Event on a Service; the same reason and message are not repeated. */
-static void
-event(struct cp_k8s *k, const json_t *svc, const char *type, const char *reason, const char *fmt, ...)
-{
-	char msg[512], key[2 * CP_NAME_MAX + 2], said[700], ts[32], path[512], errb[512];
-	va_list ap;
-	long status;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cp_k8s_key(svc, key, sizeof(key));
-	snprintf(said, sizeof(said), "%s: %s", reason, msg);
-	pthread_mutex_lock(&k->mu);
-	const char *last = json_string_value(json_object_get(k->said, key));
-	bool repeat = last && strcmp(last, said) == 0;
-	if (!repeat)
-		json_object_set_new(k->said, key, json_string(said));
-	pthread_mutex_unlock(&k->mu);
-	if (repeat)
-		return;
-	const json_t *meta = json_object_get(svc, "metadata");
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *uid = json_string_value(json_object_get(meta, "uid"));
-	char gen[CP_NAME_MAX + 2];
-	snprintf(gen, sizeof(gen), "%s.", name);
-	rfc3339(ts, sizeof(ts));
-	json_t *e = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
-			      "s:{s:s}, s:s, s:s, s:s, s:s, s:i}",
-			      "apiVersion", "v1", "kind", "Event",
-			      "metadata", "generateName", gen, "namespace", ns ? ns : "default",
-			      "involvedObject", "apiVersion", "v1", "kind", "Service", "name", name,
-			      "namespace", ns ? ns : "default", "uid", uid ? uid : "",
-			      "reason", reason, "message", msg, "type", type,
-			      "source", "component", "edgelb-controller",
-			      "reportingComponent", "edgelb.io/controller", "reportingInstance", k->host,
-			      "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns ? ns : "default");
-	json_t *r = kc_call(k->kc, "POST", path, e, NULL, &status, errb, sizeof(errb));
-	json_decref(e);
-	json_decref(r);
-	pthread_mutex_lock(&k->mu);
-	if (r && status / 100 == 2)
-		k->events_sent++;
-	else
-		k->errors++;
-	pthread_mutex_unlock(&k->mu);
-	logf_("%s %s: %s", key, reason, msg);
-}
-
-static bool
-ingress_equal(const json_t *svc, const struct lb_addr *ips, uint32_t n)
-{
-	struct lb_addr cur[2];
-	uint32_t m = cp_k8s_status_ips(svc, cur);
-	const json_t *ing = json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
-					    "ingress");
-
-	if (m != n || json_array_size(ing) != n)
-		return false;
-	for (uint32_t i = 0; i < n; i++)
-		if (!lb_addr_eq(&cur[i], &ips[i]))
-			return false;
-	return true;
-}
-
-/* PUT the status subresource; a 409 (someone updated the Service) re-reads and retries. */
-static int
-write_status(struct cp_k8s *k, const char *ns, const char *name, const struct lb_addr *ips,
-	     uint32_t n)
-{
-	char path[512], err[512], a[LB_ADDR_STRLEN];
-
-	for (int attempt = 0; attempt < STATUS_RETRIES && !k->stop; attempt++) {
-		long status;
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", ns, name);
-		json_t *svc = kc_call(k->kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
-		if (svc == NULL || status != 200) {
-			json_decref(svc);
-			return status == 404 ? 0 : -1; /* gone: nothing to write */
-		}
-		if (ingress_equal(svc, ips, n)) {
-			json_decref(svc);
-			return 0;
-		}
-		json_t *ing = json_array();
-		for (uint32_t i = 0; i < n; i++)
-			json_array_append_new(ing, json_pack("{s:s, s:s}", "ip",
-							     lb_addr_format(&ips[i], a, sizeof(a)),
-							     "ipMode", "VIP"));
-		json_t *st = json_object_get(svc, "status");
-		if (!json_is_object(st)) {
-			st = json_object();
-			json_object_set_new(svc, "status", st);
-		}
-		json_object_set_new(st, "loadBalancer",
-				    n ? json_pack("{s:o}", "ingress", ing) : (json_decref(ing), json_object()));
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s/status", ns, name);
-		json_t *r = kc_call(k->kc, "PUT", path, svc, NULL, &status, err, sizeof(err));
-		json_decref(svc);
-		json_decref(r);
-		pthread_mutex_lock(&k->mu);
-		if (status == 200)
-			k->status_writes++;
-		else if (status == 409)
-			k->status_conflicts++;
-		pthread_mutex_unlock(&k->mu);
-		if (status == 200)
-			return 0;
-		if (status != 409)
-			return -1;
-	}
-	return -1;
 }
 
 /* ---- reconcile ------------------------------------------------------------------ */
 
 static void mark_pending(struct cp_k8s *k);
 
+static const char *
+uid_of(const json_t *svc)
+{
+	return json_string_value(json_object_get(json_object_get(svc, "metadata"), "uid"));
+}
+
+static bool
+has_finalizer(const json_t *svc)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(svc, "metadata"), "finalizers"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), CP_FINALIZER) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * ns/name is no longer ours (deleted, being deleted, another type or class):
+ * drop its load balancer here. The leader also takes its addresses out of the
+ * status (only those: another controller's stay) and then removes our
+ * finalizer, as the cloud-provider service controller does. What it could not
+ * write yet stays in k->to_clear (uid and addresses) and is retried; a follower
+ * keeps the same record in case it becomes the leader before that is done.
+ */
 static int
-release(struct cp_k8s *k, const char *ns, const char *name, const json_t *svc)
+release(struct cp_k8s *k, const char *ns, const char *name, const json_t *svc, bool api)
 {
 	struct cp_lb old;
 	json_t *out = NULL;
-	char err[256], key[2 * CP_NAME_MAX + 2];
+	char err[256], key[2 * CP_NAME_MAX + 2], a[LB_ADDR_STRLEN];
+	int rc = 0;
 
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	if (cp_store_copy(k->store, ns, name, &old) < 0) {
-		pthread_mutex_lock(&k->mu);
-		bool pend = json_object_get(k->to_clear, key) != NULL;
-		pthread_mutex_unlock(&k->mu);
-		if (pend && svc) {
-			if (write_status(k, ns, name, NULL, 0) < 0)
-				return -1;
+	if (cp_store_copy(k->store, ns, name, &old) == 0) {
+		json_t *rec = json_pack("{s:s, s:[]}", "uid", old.uid, "ips"), *ips = json_object_get(rec, "ips");
+		char list[160] = "";
+		for (uint32_t i = 0; i < old.n_ips; i++) {
+			lb_addr_format(&old.ips[i], a, sizeof(a));
+			json_array_append_new(ips, json_string(a));
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "", a);
 		}
-		pthread_mutex_lock(&k->mu);
-		json_object_del(k->to_clear, key);
-		pthread_mutex_unlock(&k->mu);
+		if (svc && old.n_ips) {
+			pthread_mutex_lock(&k->mu);
+			json_object_set(k->to_clear, key, rec);
+			pthread_mutex_unlock(&k->mu);
+		}
+		json_decref(rec);
+		rc = cp_store_delete(k->store, ns, name, &out, err, sizeof(err));
+		json_decref(out);
+		if (rc < 0) {
+			cp_lb_free(&old);
+			return -1; /* the state file was not written: nothing changed, try again */
+		}
+		if (api && old.n_ips)
+			cp_k8s_event(k, svc, "Normal", "IPReleased",
+				     "released %s: no longer an edgelb load balancer", list);
+		cp_lb_free(&old);
+		mark_pending(k);
+	}
+	if (svc == NULL || !api) {
+		if (svc == NULL) {
+			pthread_mutex_lock(&k->mu);
+			json_object_del(k->to_clear, key); /* gone: no status to clear */
+			pthread_mutex_unlock(&k->mu);
+		}
 		return 0;
 	}
-	bool had_ips = old.n_ips > 0;
-	cp_lb_free(&old);
-	if (cp_store_delete(k->store, ns, name, &out, err, sizeof(err)) == 0 && svc) {
-		const json_t *rel = json_object_get(out, "released");
-		char list[256] = "";
-		const json_t *v;
-		size_t i;
-		json_array_foreach(rel, i, v)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
-				 json_string_value(v));
-		if (had_ips)
-			event(k, svc, "Normal", "IPReleased", "released %s: no longer an edgelb load balancer",
-			      list);
-		mark_pending(k);
-		if (write_status(k, ns, name, NULL, 0) < 0) {
-			pthread_mutex_lock(&k->mu);
-			json_object_set_new(k->to_clear, key, json_true());
-			pthread_mutex_unlock(&k->mu);
-			json_decref(out);
-			return -1;
-		}
-	} else if (out) {
-		mark_pending(k);
-	}
-	json_decref(out);
-	return 0;
+	/* The API part goes through the write queue: status first, then the finalizer. */
+	struct lb_addr drop[2];
+	uint32_t nd = 0;
+	pthread_mutex_lock(&k->mu);
+	json_t *pend = json_object_get(k->to_clear, key);
+	const json_t *v;
+	size_t i;
+	json_array_foreach(json_object_get(pend, "ips"), i, v)
+		if (nd < 2 && lb_addr_parse(json_string_value(v), &drop[nd]) == 0)
+			nd++;
+	char puid[64];
+	const char *pu = json_string_value(json_object_get(pend, "uid"));
+	snprintf(puid, sizeof(puid), "%s", pu ? pu : "");
+	pthread_mutex_unlock(&k->mu);
+	if (nd > 0 || has_finalizer(svc))
+		cp_k8s_queue_put(k->queue, key, "release", puid[0] ? puid : uid_of(svc), drop, nd);
+	return rc;
+}
+
+void
+cp_k8s_release_done(struct cp_k8s *k, const char *key)
+{
+	pthread_mutex_lock(&k->mu);
+	json_object_del(k->to_clear, key);
+	pthread_mutex_unlock(&k->mu);
 }
 
 static int
 reconcile(struct cp_k8s *k, const char *key)
 {
-	char ns[CP_NAME_MAX], name[CP_NAME_MAX], warn[512], err[512];
+	char ns[CP_NAME_MAX], name[CP_NAME_MAX], warn[512], err[512], a[LB_ADDR_STRLEN];
 	const char *slash = strchr(key, '/');
 	struct cp_lb lb, old;
 	json_t *out = NULL;
@@ -493,79 +410,106 @@ reconcile(struct cp_k8s *k, const char *key)
 	k->reconciles++;
 	pthread_mutex_unlock(&k->mu);
 
-	if (svc == NULL || !cp_k8s_ours(svc, k->conf->lb_class, k->conf->default_class)) {
-		rc = release(k, ns, name, svc);
+	bool leader = cp_k8s_is_leader(k);
+	const char *uid = uid_of(svc);
+	bool deleting = json_object_get(json_object_get(svc, "metadata"), "deletionTimestamp") != NULL;
+	if (svc == NULL || deleting || !cp_k8s_svc_ours(svc, k->conf->lb_class, k->conf->default_class)) {
+		/* Release only on delete, type change away from LoadBalancer, or class change. */
+		rc = release(k, ns, name, svc, leader);
 		pthread_mutex_lock(&k->mu);
 		json_object_del(k->said, key);
 		pthread_mutex_unlock(&k->mu);
 		goto out;
 	}
-	if (cp_k8s_translate(svc, slices, &k->conf->hc, &lb, warn, sizeof(warn), err, sizeof(err)) < 0) {
-		event(k, svc, "Warning", "AllocationFailed", "%s", err);
-		release(k, ns, name, NULL);
-		write_status(k, ns, name, NULL, 0);
+	bool had = cp_store_copy(k->store, ns, name, &old) == 0;
+	if (had && old.uid[0] && uid && strcmp(old.uid, uid) != 0) {
+		/* Deleted and created again while we did not look: the old one is gone. */
+		cp_lb_free(&old);
+		had = false;
+		if ((rc = release(k, ns, name, NULL, false)) < 0)
+			goto out;
+	}
+	if (cp_k8s_svc_translate(svc, slices, &k->conf->hc, &lb, warn, sizeof(warn), err, sizeof(err)) < 0) {
+		/* A bad edit: a Service that has addresses keeps them, its status and its dp service. */
+		if (had && old.n_ips) {
+			cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s; keeping %s%s", err,
+				     lb_addr_format(&old.ips[0], a, sizeof(a)), old.n_ips > 1 ? " and its other address" : "");
+			pthread_mutex_lock(&k->mu);
+			k->kept_on_error++;
+			pthread_mutex_unlock(&k->mu);
+		} else {
+			cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s", err);
+		}
+		if (had)
+			cp_lb_free(&old);
 		rc = 0;
 		goto out;
 	}
-	if (warn[0])
-		event(k, svc, "Warning", "UnsupportedPort", "%s", warn);
-
-	bool had = cp_store_copy(k->store, ns, name, &old) == 0;
-	if (!had) {
-		/* A restarted controller with a lost state file takes back what the status shows. */
-		struct lb_addr st[2];
-		uint32_t n = cp_k8s_status_ips(svc, st);
-		rc = -1;
-		if (lb.n_req_ips == 0 && n > 0) {
-			struct cp_lb adopt;
-			if (cp_lb_copy(&adopt, &lb) == 0) {
-				memcpy(adopt.req_ips, st, sizeof(st));
-				adopt.n_req_ips = n;
-				rc = cp_store_create(k->store, &adopt, false, &out, err, sizeof(err));
-			}
-		}
-		if (rc < 0) {
-			json_decref(out);
-			out = NULL;
-			rc = cp_store_create(k->store, &lb, true, &out, err, sizeof(err));
-		} else {
-			cp_lb_free(&lb);
-		}
-	} else {
-		rc = cp_store_replace(k->store, &lb, true, &out, err, sizeof(err));
-	}
-	if (rc < 0) {
-		event(k, svc, "Warning", "AllocationFailed", "%s", err);
+	snprintf(lb.uid, sizeof(lb.uid), "%s", uid ? uid : "");
+	if (!leader) {
 		if (had)
 			cp_lb_free(&old);
+		rc = cp_k8s_follow(k, svc, &lb);
+		goto out;
+	}
+	if (warn[0])
+		cp_k8s_event(k, svc, "Warning", "UnsupportedPort", "%s", warn);
+	bool kept = false;
+	cp_k8s_release_done(k, key); /* ours again: the "ensure" below rewrites the status */
+	rc = cp_k8s_allocate(k, svc, &lb, had ? &old : NULL, &out, &kept, err, sizeof(err));
+	if (rc < 0 && !kept) {
+		cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s", err);
+		if (had)
+			cp_lb_free(&old);
+		rc = rc == LB_EIO ? -1 : 0;
 		goto out;
 	}
 	struct lb_addr ips[2];
 	uint32_t n = 0;
-	json_array_foreach(json_object_get(out, "ips"), rc, v)
+	size_t i;
+	if (out == NULL && kept) {
+		memcpy(ips, old.ips, sizeof(ips));
+		n = old.n_ips;
+	}
+	json_array_foreach(json_object_get(out, "ips"), i, v)
 		if (n < 2 && lb_addr_parse(json_string_value(v), &ips[n]) == 0)
 			n++;
+	if (kept) {
+		char list[160] = "";
+		for (uint32_t x = 0; x < n; x++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", x ? "," : "",
+				 lb_addr_format(&ips[x], a, sizeof(a)));
+		cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s; keeping %s", err, list);
+		pthread_mutex_lock(&k->mu);
+		k->kept_on_error++;
+		pthread_mutex_unlock(&k->mu);
+	}
 	rc = 0;
 	const char *msg = json_string_value(json_object_get(json_object_get(out, "status"), "message"));
 	if (n == 0) {
-		event(k, svc, "Warning", "AllocationFailed", "%s", msg && *msg ? msg : "no address");
-	} else {
+		cp_k8s_event(k, svc, "Warning", "AllocationFailed", "%s", msg && *msg ? msg : "no address");
+	} else if (!kept) {
 		bool same = had && old.n_ips == n;
-		for (uint32_t i = 0; same && i < n; i++)
-			same = lb_addr_eq(&old.ips[i], &ips[i]);
+		for (uint32_t x = 0; same && x < n; x++)
+			same = lb_addr_eq(&old.ips[x], &ips[x]);
 		if (!same) {
-			char list[160] = "", a[LB_ADDR_STRLEN];
-			for (uint32_t i = 0; i < n; i++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
-					 lb_addr_format(&ips[i], a, sizeof(a)));
-			event(k, svc, "Normal", "IPAllocated", "assigned %s from pool %s", list,
-			      json_string_value(json_object_get(out, "alloc_pool")));
+			char list[160] = "";
+			for (uint32_t x = 0; x < n; x++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", x ? "," : "",
+					 lb_addr_format(&ips[x], a, sizeof(a)));
+			cp_k8s_event(k, svc, "Normal", "IPAllocated", "assigned %s from pool %s", list,
+				     json_string_value(json_object_get(out, "alloc_pool")));
 		}
 	}
 	if (had)
 		cp_lb_free(&old);
-	if (!ingress_equal(svc, ips, n))
-		rc = write_status(k, ns, name, ips, n);
+	/* The store and the dp are done; the API writes wait in their own queue. */
+	json_t *want = cp_k8s_ingress(svc, ips, n);
+	const json_t *cur = json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
+					    "ingress");
+	if (!has_finalizer(svc) || (n > 0 && !(cur ? json_equal(want, cur) : json_array_size(want) == 0)))
+		cp_k8s_queue_put(k->queue, key, "ensure", uid, ips, n);
+	json_decref(want);
 out:
 	json_decref(out);
 	json_decref(svc);
@@ -635,7 +579,8 @@ reconcile_run(void *arg)
 		pthread_mutex_unlock(&k->mu);
 		if (!ready)
 			continue; /* both caches first, or endpoints would look missing */
-		if (first || cp_now_unix() >= next_resync) {
+		if (first || k->resync || cp_now_unix() >= next_resync) {
+			k->resync = false;
 			/* Also drops store entries whose Service went away while we were down. */
 			mark_all(k);
 			first = false;
@@ -656,7 +601,7 @@ reconcile_run(void *arg)
 				json_object_foreach(batch, kk, vv) {
 					struct lb_addr st[2];
 					const json_t *o = json_object_get(k->svc.objs, kk);
-					bool has = o && cp_k8s_status_ips(o, st) > 0;
+					bool has = o && cp_k8s_svc_status_ips(o, st) > 0;
 					if (has == (pass == 0))
 						json_object_set(ordered, kk, vv);
 				}
@@ -679,10 +624,12 @@ reconcile_run(void *arg)
 			}
 		}
 		json_decref(batch);
+		if (!cp_store_ready(k->store) && !failed)
+			cp_store_set_ready(k->store); /* every Service seen once: the dp may sync */
 		uint32_t handled = 0;
 		pthread_mutex_lock(&k->mu);
 		json_object_foreach(k->svc.objs, key, v)
-			handled += cp_k8s_ours(v, k->conf->lb_class, k->conf->default_class);
+			handled += cp_k8s_svc_ours(v, k->conf->lb_class, k->conf->default_class);
 		k->handled = handled;
 		pthread_mutex_unlock(&k->mu);
 		if (failed)
@@ -692,6 +639,19 @@ reconcile_run(void *arg)
 }
 
 /* ---- start / stop / metrics ------------------------------------------------------ */
+
+/* From the lease thread: the Services must be looked at again in the new role. */
+static void
+on_leader(void *arg, bool leader)
+{
+	struct cp_k8s *k = arg;
+
+	(void)leader;
+	pthread_mutex_lock(&k->mu);
+	k->resync = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
 
 struct cp_k8s *
 cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t errlen)
@@ -719,10 +679,23 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 	k->svc = (struct watch){.k = k, .what = "services", .path = "/api/v1/services", .objs = json_object()};
 	k->eps = (struct watch){.k = k, .what = "endpointslices",
 				.path = "/apis/discovery.k8s.io/v1/endpointslices", .objs = json_object()};
+	k->lease = cp_lease_start(k->kc, c, on_leader, k, err, errlen);
+	k->queue = k->lease ? cp_k8s_queue_start(k) : NULL;
+	if (k->queue == NULL) {
+		cp_lease_stop(k->lease);
+		kc_close(k->kc);
+		json_decref(k->svc.objs);
+		json_decref(k->eps.objs);
+		json_decref(k->dirty);
+		json_decref(k->said);
+		json_decref(k->to_clear);
+		free(k);
+		return NULL;
+	}
 	pthread_create(&k->svc.th, NULL, watch_run, &k->svc);
 	pthread_create(&k->eps.th, NULL, watch_run, &k->eps);
 	pthread_create(&k->rec_th, NULL, reconcile_run, k);
-	logf_("watching %s (class %s%s)", kc_server(k->kc), c->lb_class,
+	cp_k8s_log("watching %s (class %s%s)", kc_server(k->kc), c->lb_class,
 	      c->default_class ? ", and Services without a class" : "");
 	return k;
 }
@@ -737,6 +710,8 @@ cp_k8s_stop(struct cp_k8s *k)
 	pthread_join(k->svc.th, NULL);
 	pthread_join(k->eps.th, NULL);
 	pthread_join(k->rec_th, NULL);
+	cp_k8s_queue_stop(k->queue);
+	cp_lease_stop(k->lease); /* after the last write: a leader gives the Lease up */
 	json_decref(k->svc.objs);
 	json_decref(k->eps.objs);
 	json_decref(k->dirty);
@@ -746,58 +721,4 @@ cp_k8s_stop(struct cp_k8s *k)
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);
 	free(k);
-}
-
-void
-cp_k8s_metrics(void *arg, char **b, size_t *len, size_t *cap)
-{
-	struct cp_k8s *k = arg;
-
-	pthread_mutex_lock(&k->mu);
-	cp_buf_printf(b, len, cap,
-		      "# HELP edgelb_k8s_watch_state State of a watch (1 for the current state).\n"
-		      "# TYPE edgelb_k8s_watch_state gauge\n");
-	const struct watch *ws[] = {&k->svc, &k->eps};
-	for (int i = 0; i < 2; i++)
-		for (int s = 0; s < 4; s++)
-			cp_buf_printf(b, len, cap, "edgelb_k8s_watch_state{resource=\"%s\",state=\"%s\"} %d\n",
-				      ws[i]->what, wstate_name[s], ws[i]->state == s);
-	cp_buf_printf(b, len, cap,
-		      "# HELP edgelb_k8s_relists_total Full lists (start, 410 Gone).\n"
-		      "# TYPE edgelb_k8s_relists_total counter\n");
-	for (int i = 0; i < 2; i++)
-		cp_buf_printf(b, len, cap, "edgelb_k8s_relists_total{resource=\"%s\"} %llu\n", ws[i]->what,
-			      (unsigned long long)ws[i]->relists);
-	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_events_total Watch events received.\n"
-				   "# TYPE edgelb_k8s_watch_events_total counter\n");
-	for (int i = 0; i < 2; i++)
-		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_events_total{resource=\"%s\"} %llu\n",
-			      ws[i]->what, (unsigned long long)ws[i]->events);
-	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_errors_total Failed lists or watches.\n"
-				   "# TYPE edgelb_k8s_watch_errors_total counter\n");
-	for (int i = 0; i < 2; i++)
-		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_errors_total{resource=\"%s\"} %llu\n",
-			      ws[i]->what, (unsigned long long)ws[i]->errors);
-	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_last_sync_timestamp_seconds Last completed list.\n"
-				   "# TYPE edgelb_k8s_last_sync_timestamp_seconds gauge\n");
-	for (int i = 0; i < 2; i++)
-		cp_buf_printf(b, len, cap, "edgelb_k8s_last_sync_timestamp_seconds{resource=\"%s\"} %.3f\n",
-			      ws[i]->what, ws[i]->last_list_unix);
-	cp_buf_printf(b, len, cap,
-		      "# HELP edgelb_k8s_services_handled Services of our class and type LoadBalancer.\n"
-		      "# TYPE edgelb_k8s_services_handled gauge\nedgelb_k8s_services_handled %u\n"
-		      "# HELP edgelb_k8s_reconciles_total Reconciliations of a Service.\n"
-		      "# TYPE edgelb_k8s_reconciles_total counter\nedgelb_k8s_reconciles_total %llu\n"
-		      "# HELP edgelb_k8s_status_updates_total Service status writes.\n"
-		      "# TYPE edgelb_k8s_status_updates_total counter\nedgelb_k8s_status_updates_total %llu\n"
-		      "# HELP edgelb_k8s_status_conflicts_total Status writes answered 409 (retried).\n"
-		      "# TYPE edgelb_k8s_status_conflicts_total counter\nedgelb_k8s_status_conflicts_total %llu\n"
-		      "# HELP edgelb_k8s_events_total Events written.\n"
-		      "# TYPE edgelb_k8s_events_total counter\nedgelb_k8s_events_total %llu\n"
-		      "# HELP edgelb_k8s_errors_total Failed reconciliations or API writes.\n"
-		      "# TYPE edgelb_k8s_errors_total counter\nedgelb_k8s_errors_total %llu\n",
-		      k->handled, (unsigned long long)k->reconciles, (unsigned long long)k->status_writes,
-		      (unsigned long long)k->status_conflicts, (unsigned long long)k->events_sent,
-		      (unsigned long long)k->errors);
-	pthread_mutex_unlock(&k->mu);
 }

@@ -3,7 +3,7 @@
  *
  * Two watch threads (Services, EndpointSlices) keep local copies of the objects
  * by list-then-watch; a reconcile thread turns each changed Service into a load
- * balancer in the store (cp/k8s_svc.c), then writes the Service's
+ * balancer in the store (cp/lib/k8s_svc.c), then writes the Service's
  * status.loadBalancer.ingress and Events. The dp sync thread takes it from the
  * store. docs/kubernetes.md describes the behaviour.
  */
@@ -11,6 +11,8 @@
 #define LB_CP_K8S_H
 
 #include <stddef.h>
+
+#include <jansson.h>
 
 struct cp_conf;
 struct cp_store;
@@ -22,5 +24,7 @@ void cp_k8s_stop(struct cp_k8s *k);
 
 /* /metrics lines: watch state, last sync, Services handled (cp_metrics_fn). */
 void cp_k8s_metrics(void *arg, char **buf, size_t *len, size_t *cap);
+/* /healthz detail: {"kubernetes": {"leader": bool, "identity", "lease", "holder"}} (cp_health_fn). */
+void cp_k8s_health(void *arg, json_t *obj);
 
 #endif /* LB_CP_K8S_H */

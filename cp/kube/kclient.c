@@ -5,7 +5,12 @@
  * sequences -> arrays, scalars -> strings) with libyaml, then read like JSON.
  */
 #include <libgen.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,10 @@
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define CALL_TIMEOUT_S 30
+#define KEEPALIVE_IDLE_S 10   /* TCP keepalive: first probe after this much silence */
+#define KEEPALIVE_INTVL_S 5   /* then one every 5 s; 3 unanswered: the peer is gone */
+#define KEEPALIVE_CNT 3
+#define USER_TIMEOUT_MS 30000 /* sent data unacknowledged this long: the peer is gone */
 
 struct kc {
 	char server[512];
@@ -342,14 +351,70 @@ on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 	return s->stop && *s->stop ? 1 : 0;
 }
 
+/*
+ * One handle per thread, reset and reused for every request of that thread: its
+ * connection cache keeps the connection to the API server open (keep-alive, or
+ * one HTTP/2 connection), instead of a TCP (and TLS) handshake per request.
+ * libcurl's share interface cannot share connections between threads safely.
+ */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void
+tls_make(void)
+{
+	pthread_key_create(&tls_key, tls_free);
+}
+
+static CURL *
+thread_handle(void)
+{
+	pthread_once(&tls_once, tls_make);
+	CURL *e = pthread_getspecific(tls_key);
+	if (e != NULL) {
+		curl_easy_reset(e); /* options go, the connection cache stays */
+		return e;
+	}
+	e = curl_easy_init();
+	if (e != NULL)
+		pthread_setspecific(tls_key, e);
+	return e;
+}
+
+/* Fewer keepalive probes than the kernel's 9, and a bound on unacknowledged data. */
+static int
+on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int cnt = KEEPALIVE_CNT, uto = USER_TIMEOUT_MS;
+
+	(void)arg;
+	if (purpose == CURLSOCKTYPE_IPCXN) {
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+	}
+	return CURL_SOCKOPT_OK;
+}
+
 static CURL *
 easy(struct kc *k, const char *method, const char *path, struct curl_slist **hdrs, long timeout_s)
 {
-	CURL *e = curl_easy_init();
+	CURL *e = thread_handle();
 	char url[4096], auth[8300];
 
 	if (e == NULL)
 		return NULL;
+	/* HTTP/2 over TLS when the server offers it (one connection, many streams). */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, (long)KEEPALIVE_IDLE_S);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, (long)KEEPALIVE_INTVL_S);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_socket);
 	snprintf(url, sizeof(url), "%s%s", k->server, path);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -401,6 +466,15 @@ easy(struct kc *k, const char *method, const char *path, struct curl_slist **hdr
 	return e;
 }
 
+/* Retry-After of this thread's last kc_call (the write queue honours it on 429). */
+static __thread long last_retry_after;
+
+long
+kc_retry_after(void)
+{
+	return last_retry_after;
+}
+
 json_t *
 kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 	const char *content_type, long *status, char *err, size_t errlen)
@@ -427,6 +501,10 @@ kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 	CURLcode rc = curl_easy_perform(e);
 	*status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	curl_off_t ra = 0;
+	if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+		ra = 0;
+	last_retry_after = (long)ra;
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s %s%s: %s", method, k->server, path, curl_easy_strerror(rc));
 	} else {
@@ -438,13 +516,13 @@ kc_call(struct kc *k, const char *method, const char *path, const json_t *body,
 	free(s.buf);
 	free(text);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(e);
-	return j;
+	return j; /* e stays: this thread's handle */
 }
 
 int
 kc_stream(struct kc *k, const char *path, int (*on_line)(void *arg, const char *line, size_t len),
-	  void *arg, volatile bool *stop, long timeout_s, long *status, char *err, size_t errlen)
+	  void *arg, volatile bool *stop, long timeout_s, long idle_s, long *status, char *err,
+	  size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
 	struct sink s = {.on_line = on_line, .arg = arg, .stop = stop};
@@ -461,11 +539,25 @@ kc_stream(struct kc *k, const char *path, int (*on_line)(void *arg, const char *
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, &s);
+	/*
+	 * A watch that carries nothing for idle_s (not even a BOOKMARK) is dead even if
+	 * TCP says otherwise (a half-open connection, a stuck proxy): give it up.
+	 */
+	if (idle_s > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, idle_s);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CURLcode rc = curl_easy_perform(e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
 	int ret = 0;
-	if (rc == CURLE_OPERATION_TIMEDOUT) {
+	if (rc == CURLE_OPERATION_TIMEDOUT && t1.tv_sec - t0.tv_sec < timeout_s) {
+		snprintf(err, errlen, "watch %s: nothing received for %ld s: reconnecting", path, idle_s);
+		ret = -2; /* idle: the caller re-watches at once */
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		ret = 0; /* our own deadline: as good as the server closing the watch */
 	} else if (rc != CURLE_OK && !s.aborted && !(stop && *stop)) {
 		snprintf(err, errlen, "watch %s: %s", path, curl_easy_strerror(rc));
@@ -476,6 +568,5 @@ kc_stream(struct kc *k, const char *path, int (*on_line)(void *arg, const char *
 		on_line(arg, s.buf, s.len);
 	free(s.buf);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(e);
-	return ret;
+	return ret; /* libcurl closed the connection of an aborted transfer */
 }

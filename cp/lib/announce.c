@@ -1,5 +1,7 @@
 /*
  * announce.c - the announce decision and the BIRD include file (see announce.h).
+ * Called by the bgp thread (cp/bgp/bgp.c) and the unit tests; no thread, no I/O,
+ * no state.
  */
 #include <stdarg.h>
 #include <stdio.h>

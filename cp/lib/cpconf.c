@@ -1,340 +1,315 @@
 /*
- * cpconf.c - edgelb-cp configuration (see cpconf.h).
+ * cpconf.c - edgelb-cp configuration (see cpconf.h): tables of rows for the
+ * shared configuration engine (include/lb_conf_engine.h), the one edgelb-dp's
+ * config file uses too, so both files are strict the same way: unknown settings
+ * and wrong types are errors that name the setting and its line, names of a fixed
+ * set (mode, health_check.type) are matched without regard to case, and a list of
+ * groups (pools) is a list row. bgp (cp/bgp/) is a group of rows like health_check.
  *
- * Called by cp/main.c at start and on SIGHUP. Strict like the dp's parser:
- * unknown settings and wrong types are errors that name the setting and line.
+ * Called by cp/main.c at start and on SIGHUP, on the main thread; keeps no state.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libconfig.h>
-
 #include "cpconf.h"
+#include "lb_conf_engine.h"
 #include "lb_error.h"
 
-struct ctx {
-	char *err;
-	size_t errlen;
+#define CONF(m) LB_CONF_FIELD(struct cp_conf, m)
+#define HC(m) LB_CONF_FIELD(struct cp_health_check, m)
+#define POOL(m) LB_CONF_FIELD(struct lb_pool_conf, m)
+#define BGP(m) LB_CONF_FIELD(struct cp_bgp_conf, m)
+
+static const struct lb_name mode_names[] = {
+	{ "standalone", CP_MODE_STANDALONE },
+	{ "kubernetes", CP_MODE_KUBERNETES },
+	{ NULL, 0 },
 };
 
-static int
-fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
+/* ---------------------------------------------------------------- api */
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (s)
-		snprintf(x->err, x->errlen, "%s (line %d)", msg, config_setting_source_line(s));
-	else
-		snprintf(x->err, x->errlen, "%s", msg);
-	return LB_EINVAL;
+static int
+set_listen(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	   void *base)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool v6;
+	int rc = lb_conf_set_str(x, s, cmd, base);
+
+	if (rc == 0 && cp_conf_listen_parse((char *)base + cmd->off, &ss, &sl, &v6) < 0)
+		return lb_conf_fail(x, s, NULL,
+				    "'%s' is not address:port (e.g. \"127.0.0.1:8470\")",
+				    config_setting_get_string(s));
+	return rc;
 }
 
-/* Every child of group g must be named in names (NULL-terminated). */
+/* The token from the first line of a file; it replaces api.token. */
 static int
-known(struct ctx *x, const config_setting_t *g, const char *path, const char *const *names)
+set_token_file(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	       void *base)
 {
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
-		const char *n = config_setting_name(c);
-		bool ok = false;
-		for (const char *const *k = names; *k; k++)
-			ok |= n && strcmp(n, *k) == 0;
-		if (!ok)
-			return fail(x, c, "%s%s: unknown setting", path, n ? n : "?");
+	struct cp_conf *c = base;
+	const char *path = config_setting_get_string(s);
+	FILE *f;
+
+	(void)cmd;
+	if (strlen(path) >= CP_PATH_MAX)
+		return lb_conf_fail(x, s, NULL, "longer than %d characters", CP_PATH_MAX - 1);
+	f = fopen(path, "r");
+	if (f == NULL || fgets(c->api_token, sizeof(c->api_token), f) == NULL) {
+		if (f)
+			fclose(f);
+		return lb_conf_fail(x, s, NULL, "cannot read '%s'", path);
 	}
+	fclose(f);
+	c->api_token[strcspn(c->api_token, "\r\n")] = '\0';
 	return 0;
 }
 
+static const struct lb_conf_cmd api_cmds[] = {
+	{ "listen", LB_CONF_STR, set_listen, CONF(api_listen), 0, 0, 0, 0, NULL },
+	{ "token", LB_CONF_STR, lb_conf_set_str, CONF(api_token), 0, 0, 0, 0, NULL },
+	{ "token_file", LB_CONF_STR, set_token_file, LB_CONF_NOFIELD, 0, 0, 0, 0, NULL },
+	LB_CONF_END,
+};
+
+/* ---------------------------------------------------------------- health_check */
+
+static const struct lb_conf_cmd hc_cmds[] = {
+	{ "type", LB_CONF_STR, lb_conf_set_enum, HC(type), 0, 0, CP_HC_NONE, LB_CONF_DEF,
+	  cp_hc_type_names },
+	{ "path", LB_CONF_STR, lb_conf_set_str, HC(path), 0, 0, 0, 0, NULL },
+	{ "port", LB_CONF_INT, lb_conf_set_uint, HC(port), 0, 65535, 0, LB_CONF_DEF, NULL },
+	{ "interval_ms", LB_CONF_INT, lb_conf_set_uint, HC(interval_ms), CP_HC_INTERVAL_MIN,
+	  CP_HC_INTERVAL_MAX, 2000, LB_CONF_DEF, NULL },
+	{ "timeout_ms", LB_CONF_INT, lb_conf_set_uint, HC(timeout_ms), CP_HC_TIMEOUT_MIN,
+	  CP_HC_TIMEOUT_MAX, 1000, LB_CONF_DEF, NULL },
+	{ "rise", LB_CONF_INT, lb_conf_set_uint, HC(rise), 1, CP_HC_COUNT_MAX, 2, LB_CONF_DEF,
+	  NULL },
+	{ "fall", LB_CONF_INT, lb_conf_set_uint, HC(fall), 1, CP_HC_COUNT_MAX, 3, LB_CONF_DEF,
+	  NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
 static int
-get_str(struct ctx *x, const config_setting_t *g, const char *path, const char *name, char *out,
-	size_t len)
+set_hc(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+       void *base)
 {
-	const config_setting_t *s = config_setting_get_member(g, name);
+	const struct cp_health_check *hc = (const struct cp_health_check *)((char *)base + cmd->off);
+	int rc = lb_conf_walk(x, s, hc_cmds, (char *)base + cmd->off);
 
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s, "%s%s: must be a string", path, name);
-	const char *v = config_setting_get_string(s);
-	if (strlen(v) >= len)
-		return fail(x, s, "%s%s: longer than %zu characters", path, name, len - 1);
-	snprintf(out, len, "%s", v);
-	return 0;
-}
-
-static int
-get_uint(struct ctx *x, const config_setting_t *g, const char *path, const char *name,
-	 uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return fail(x, s, "%s%s: must be an integer", path, name);
-	long long v = config_setting_get_int64(s);
-	if (v < lo || v > hi)
-		return fail(x, s, "%s%s: must be %u..%u", path, name, lo, hi);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int
-get_bool(struct ctx *x, const config_setting_t *g, const char *path, const char *name, bool *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(x, s, "%s%s: must be true or false", path, name);
-	*out = config_setting_get_bool(s);
-	return 0;
-}
-
-static int
-parse_hc(struct ctx *x, const config_setting_t *g, struct cp_health_check *hc)
-{
-	static const char *const names[] = {"type", "path", "port", "interval_ms", "timeout_ms",
-					    "rise", "fall", NULL};
-	char type[16] = "";
-	uint32_t port = hc->port;
-	int rc;
-
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(x, g, "health_check: must be a group");
-	if ((rc = known(x, g, "health_check.", names)) < 0 ||
-	    (rc = get_str(x, g, "health_check.", "type", type, sizeof(type))) < 0 ||
-	    (rc = get_str(x, g, "health_check.", "path", hc->path, sizeof(hc->path))) < 0 ||
-	    (rc = get_uint(x, g, "health_check.", "port", 0, 65535, &port)) < 0 ||
-	    (rc = get_uint(x, g, "health_check.", "interval_ms", 100, 3600000, &hc->interval_ms)) < 0 ||
-	    (rc = get_uint(x, g, "health_check.", "timeout_ms", 50, 60000, &hc->timeout_ms)) < 0 ||
-	    (rc = get_uint(x, g, "health_check.", "rise", 1, 100, &hc->rise)) < 0 ||
-	    (rc = get_uint(x, g, "health_check.", "fall", 1, 100, &hc->fall)) < 0)
+	if (rc < 0)
 		return rc;
-	hc->port = (uint16_t)port;
-	if (type[0]) {
-		if (strcmp(type, "none") == 0)
-			hc->type = CP_HC_NONE;
-		else if (strcmp(type, "tcp") == 0)
-			hc->type = CP_HC_TCP;
-		else if (strcmp(type, "http") == 0)
-			hc->type = CP_HC_HTTP;
-		else
-			return fail(x, config_setting_get_member(g, "type"),
-				    "health_check.type: must be \"none\", \"tcp\" or \"http\"");
-	}
 	if (hc->path[0] != '/')
-		return fail(x, g, "health_check.path: must start with '/'");
+		return lb_conf_fail(x, s, "path", "must start with '/'");
 	if (hc->timeout_ms >= hc->interval_ms)
-		return fail(x, g, "health_check.timeout_ms: must be below interval_ms");
+		return lb_conf_fail(x, s, "timeout_ms", "must be below interval_ms");
 	return 0;
 }
 
-static int
-parse_pool(struct ctx *x, const config_setting_t *p, unsigned i, struct lb_pool_conf *pc)
-{
-	static const char *const names[] = {"name", "addresses", "auto_assign", "avoid_buggy_ips",
-					    NULL};
-	char path[32];
-	int rc;
+/* ---------------------------------------------------------------- pools */
 
-	snprintf(path, sizeof(path), "pools.[%u].", i);
-	memset(pc, 0, sizeof(*pc));
-	pc->auto_assign = true;
-	if (config_setting_type(p) != CONFIG_TYPE_GROUP)
-		return fail(x, p, "pools.[%u]: must be a group", i);
-	if ((rc = known(x, p, path, names)) < 0 ||
-	    (rc = get_str(x, p, path, "name", pc->name, sizeof(pc->name))) < 0 ||
-	    (rc = get_bool(x, p, path, "auto_assign", &pc->auto_assign)) < 0 ||
-	    (rc = get_bool(x, p, path, "avoid_buggy_ips", &pc->avoid_buggy_ips)) < 0)
-		return rc;
-	if (!cp_name_valid(pc->name))
-		return fail(x, p, "%sname: must be a DNS label (a-z, 0-9, '-', at most 63)", path);
-	const config_setting_t *a = config_setting_get_member(p, "addresses");
-	if (a == NULL || config_setting_type(a) != CONFIG_TYPE_ARRAY || config_setting_length(a) == 0)
-		return fail(x, a ? a : p, "%saddresses: must be a non-empty array of strings", path);
-	if (config_setting_length(a) > LB_POOL_RANGES_MAX)
-		return fail(x, a, "%saddresses: at most %d ranges", path, LB_POOL_RANGES_MAX);
-	for (int k = 0; k < config_setting_length(a); k++) {
-		const config_setting_t *e = config_setting_get_elem(a, (unsigned)k);
-		const char *v = config_setting_get_string(e);
-		if (v == NULL || lb_ip_range_parse(v, &pc->ranges[pc->n_ranges]) < 0)
-			return fail(x, e, "%saddresses.[%d]: '%s' is not a CIDR, range or address", path,
-				    k, v ? v : "?");
-		pc->n_ranges++;
-	}
+static int
+set_range(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	  void *base)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (lb_ipam_range_parse(v, (struct lb_ip_range *)((char *)base + cmd->off)) < 0)
+		return lb_conf_fail(x, s, NULL, "'%s' is not a CIDR, range or address", v);
 	return 0;
 }
 
-static int
-parse_k8s(struct ctx *x, const config_setting_t *g, struct cp_conf *c)
-{
-	static const char *const names[] = {"kubeconfig", "load_balancer_class", "default_class",
-					    "resync_s", NULL};
-	int rc;
+static const struct lb_conf_cmd range_elem = {
+	NULL, LB_CONF_STR, set_range, 0, sizeof(struct lb_ip_range), 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list ranges_list = {
+	&range_elem, sizeof(struct lb_ip_range), offsetof(struct lb_pool_conf, ranges), true,
+	offsetof(struct lb_pool_conf, n_ranges), "ranges",
+	"must be a non-empty array of strings", NULL, NULL,
+};
 
-	if ((rc = known(x, g, "kubernetes.", names)) < 0 ||
-	    (rc = get_str(x, g, "kubernetes.", "kubeconfig", c->kubeconfig, sizeof(c->kubeconfig))) < 0 ||
-	    (rc = get_str(x, g, "kubernetes.", "load_balancer_class", c->lb_class,
-			  sizeof(c->lb_class))) < 0 ||
-	    (rc = get_bool(x, g, "kubernetes.", "default_class", &c->default_class)) < 0 ||
-	    (rc = get_uint(x, g, "kubernetes.", "resync_s", 10, 86400, &c->resync_s)) < 0)
-		return rc;
-	if (c->lb_class[0] == '\0')
-		return fail(x, g, "kubernetes.load_balancer_class: must not be empty");
+static const struct lb_conf_cmd pool_cmds[] = {
+	{ "name", LB_CONF_STR, lb_conf_set_str, POOL(name), 0, 0, 0, 0, NULL },
+	{ "addresses", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_POOL_RANGES_MAX, 0, 0,
+	  &ranges_list },
+	{ "auto_assign", LB_CONF_BOOL, lb_conf_set_bool, POOL(auto_assign), 0, 0, 1, LB_CONF_DEF,
+	  NULL },
+	{ "avoid_buggy_ips", LB_CONF_BOOL, lb_conf_set_bool, POOL(avoid_buggy_ips), 0, 0, 0, 0,
+	  NULL },
+	LB_CONF_END,
+};
+
+/* A pool has a DNS-label name no pool before it has, and addresses. */
+static int
+check_pool(struct lb_conf_ctx *x, const config_setting_t *e, void *elem, int i, void *base)
+{
+	const struct cp_conf *c = base;
+	const struct lb_pool_conf *pc = elem;
+
+	if (!cp_lb_name_valid(pc->name))
+		return lb_conf_fail(x, e, "name",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
+	if (pc->n_ranges == 0)
+		return lb_conf_fail(x, e, "addresses", "must be a non-empty array of strings");
+	for (int k = 0; k < i; k++)
+		if (strcmp(c->pools[k].name, pc->name) == 0)
+			return lb_conf_fail(x, e, "name", "'%s' is used twice", pc->name);
 	return 0;
 }
 
-static int
-parse_bgp(struct ctx *x, const config_setting_t *g, struct cp_bgp_conf *b)
-{
-	static const char *const names[] = {"enabled", "bird_socket", "include_file", "protocol",
-					    "announce", "announce_always_pools", "check_interval_ms",
-					    "dp_timeout_ms", "drain_timeout_s", NULL};
-	char announce[16] = "";
-	int rc;
+static const struct lb_conf_cmd pool_elem = {
+	NULL, LB_CONF_GROUP, lb_conf_set_group, 0, 0, 0, 0, 0, 0, pool_cmds,
+};
+static const struct lb_conf_list pools_list = {
+	&pool_elem, sizeof(struct lb_pool_conf), offsetof(struct cp_conf, pools), true,
+	offsetof(struct cp_conf, n_pools), "pools", NULL, check_pool, NULL,
+};
 
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(x, g, "bgp: must be a group");
-	if ((rc = known(x, g, "bgp.", names)) < 0 ||
-	    (rc = get_bool(x, g, "bgp.", "enabled", &b->enabled)) < 0 ||
-	    (rc = get_str(x, g, "bgp.", "bird_socket", b->bird_socket, sizeof(b->bird_socket))) < 0 ||
-	    (rc = get_str(x, g, "bgp.", "include_file", b->include_file,
-			  sizeof(b->include_file))) < 0 ||
-	    (rc = get_str(x, g, "bgp.", "protocol", b->protocol, sizeof(b->protocol) - 1)) < 0 ||
-	    (rc = get_str(x, g, "bgp.", "announce", announce, sizeof(announce))) < 0 ||
-	    (rc = get_uint(x, g, "bgp.", "check_interval_ms", 20, 5000, &b->check_interval_ms)) < 0 ||
-	    (rc = get_uint(x, g, "bgp.", "dp_timeout_ms", 100, 60000, &b->dp_timeout_ms)) < 0 ||
-	    (rc = get_uint(x, g, "bgp.", "drain_timeout_s", 0, 86400 * 7, &b->drain_timeout_s)) < 0)
+/* ---------------------------------------------------------------- bgp */
+
+/* bgp.announce: "ready" (a VIP with a ready backend) or "always". */
+static const struct lb_name announce_names[] = {
+	{ "ready", 0 },
+	{ "always", 1 },
+	{ NULL, 0 },
+};
+
+/* An element of bgp.announce_always_pools: a pool name. */
+static int
+set_pool_name(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	      void *base)
+{
+	int rc = lb_conf_set_str(x, s, cmd, base);
+
+	if (rc == 0 && !cp_lb_name_valid((const char *)base + cmd->off))
+		return lb_conf_fail(x, s, NULL, "not a pool name");
+	return rc;
+}
+
+static const struct lb_conf_cmd pool_name_elem = {
+	NULL, LB_CONF_STR, set_pool_name, 0, LB_POOL_NAME_MAX, 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list always_pools_list = {
+	&pool_name_elem, LB_POOL_NAME_MAX, offsetof(struct cp_bgp_conf, always_pools), true,
+	offsetof(struct cp_bgp_conf, n_always_pools), "pools", NULL, NULL, NULL,
+};
+
+static const struct lb_conf_cmd bgp_cmds[] = {
+	{ "enabled", LB_CONF_BOOL, lb_conf_set_bool, BGP(enabled), 0, 0, 0, 0, NULL },
+	{ "bird_socket", LB_CONF_STR, lb_conf_set_str, BGP(bird_socket), 0, 0, 0, 0, NULL },
+	{ "include_file", LB_CONF_STR, lb_conf_set_str, BGP(include_file), 0, 0, 0, 0, NULL },
+	/* one byte short: the static protocols are <protocol>4 and <protocol>6 */
+	{ "protocol", LB_CONF_STR, lb_conf_set_str, offsetof(struct cp_bgp_conf, protocol),
+	  sizeof(((struct cp_bgp_conf *)0)->protocol) - 1, 1, 0, 0, 0, NULL },
+	{ "announce", LB_CONF_STR, lb_conf_set_enum, BGP(announce_always), 0, 0, 0, 0,
+	  announce_names },
+	{ "announce_always_pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0,
+	  CP_BGP_MAX_ALWAYS, 0, 0, &always_pools_list },
+	{ "check_interval_ms", LB_CONF_INT, lb_conf_set_uint, BGP(check_interval_ms), 20, 5000, 100,
+	  LB_CONF_DEF, NULL },
+	{ "dp_timeout_ms", LB_CONF_INT, lb_conf_set_uint, BGP(dp_timeout_ms), 100, 60000, 1000,
+	  LB_CONF_DEF, NULL },
+	{ "drain_timeout_s", LB_CONF_INT, lb_conf_set_uint, BGP(drain_timeout_s), 0, 86400 * 7, 300,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
+static int
+set_bgp(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	void *base)
+{
+	const struct cp_bgp_conf *b = (const struct cp_bgp_conf *)((char *)base + cmd->off);
+	int rc = lb_conf_walk(x, s, bgp_cmds, (char *)base + cmd->off);
+
+	if (rc < 0)
 		return rc;
-	if (announce[0]) {
-		if (strcmp(announce, "ready") == 0)
-			b->announce_always = false;
-		else if (strcmp(announce, "always") == 0)
-			b->announce_always = true;
-		else
-			return fail(x, config_setting_get_member(g, "announce"),
-				    "bgp.announce: must be \"ready\" or \"always\"");
-	}
-	/* A BIRD symbol: a letter, then letters, digits and '_'. */
+	/* A BIRD symbol: a letter or '_', then letters, digits and '_'. */
 	for (const char *p = b->protocol; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
 		      (p > b->protocol && *p >= '0' && *p <= '9')))
-			return fail(x, config_setting_get_member(g, "protocol"),
-				    "bgp.protocol: must be a BIRD name ([A-Za-z_][A-Za-z0-9_]*)");
-	if (b->protocol[0] == '\0')
-		return fail(x, g, "bgp.protocol: must not be empty");
-	const config_setting_t *a = config_setting_get_member(g, "announce_always_pools");
-	if (a) {
-		if (config_setting_type(a) != CONFIG_TYPE_ARRAY)
-			return fail(x, a, "bgp.announce_always_pools: must be an array of pool names");
-		if (config_setting_length(a) > CP_BGP_MAX_ALWAYS)
-			return fail(x, a, "bgp.announce_always_pools: at most %d", CP_BGP_MAX_ALWAYS);
-		for (int k = 0; k < config_setting_length(a); k++) {
-			const char *v = config_setting_get_string_elem(a, (unsigned)k);
-			if (v == NULL || !cp_name_valid(v))
-				return fail(x, a, "bgp.announce_always_pools.[%d]: not a pool name", k);
-			snprintf(b->always_pools[b->n_always_pools++], LB_POOL_NAME_MAX, "%s", v);
-		}
-	}
+			return lb_conf_fail(x, s, "protocol",
+					    "must be a BIRD name ([A-Za-z_][A-Za-z0-9_]*)");
 	if (b->enabled && (b->bird_socket[0] == '\0' || b->include_file[0] == '\0'))
-		return fail(x, g, "bgp: bird_socket and include_file must not be empty");
+		return lb_conf_fail(x, s, NULL, "bird_socket and include_file must not be empty");
 	return 0;
 }
 
+/* ---------------------------------------------------------------- kubernetes, root */
+
+/* Fleet leader election (cp/kube/lease.c): one cp of a fleet allocates and writes. */
+static const struct lb_conf_cmd le_cmds[] = {
+	{ "enabled", LB_CONF_BOOL, lb_conf_set_bool, CONF(le_enabled), 0, 0, 1, LB_CONF_DEF, NULL },
+	{ "namespace", LB_CONF_STR, lb_conf_set_str, CONF(le_namespace), 1, 0, 0, 0, NULL },
+	{ "name", LB_CONF_STR, lb_conf_set_str, CONF(le_name), 1, 0, 0, 0, NULL },
+	{ "identity", LB_CONF_STR, lb_conf_set_str, CONF(le_identity), 0, 0, 0, 0, NULL },
+	{ "lease_duration_s", LB_CONF_INT, lb_conf_set_uint, CONF(le_lease_s), 1, 3600, 15,
+	  LB_CONF_DEF, NULL },
+	{ "renew_deadline_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_renew_deadline_ms), 100,
+	  3600000, 10000, LB_CONF_DEF, NULL },
+	{ "retry_period_ms", LB_CONF_INT, lb_conf_set_uint, CONF(le_retry_ms), 50, 600000, 2000,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
 static int
-parse(config_t *cfg, struct cp_conf *c, struct ctx *x)
+set_le(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+       void *base)
 {
-	static const char *const names[] = {"mode", "dp_socket", "api", "state_file", "pools",
-					    "health_check", "kubernetes", "bgp", NULL};
-	static const char *const api_names[] = {"listen", "token", "token_file", NULL};
-	const config_setting_t *root = config_root_setting(cfg), *g;
-	char mode[32] = "", token_file[CP_PATH_MAX] = "";
-	int rc;
+	const struct cp_conf *c = base;
+	int rc = lb_conf_walk(x, s, cmd->arg, base);
 
-	if ((rc = known(x, root, "", names)) < 0 ||
-	    (rc = get_str(x, root, "", "mode", mode, sizeof(mode))) < 0 ||
-	    (rc = get_str(x, root, "", "dp_socket", c->dp_socket, sizeof(c->dp_socket))) < 0 ||
-	    (rc = get_str(x, root, "", "state_file", c->state_file, sizeof(c->state_file))) < 0)
+	if (rc < 0)
 		return rc;
-	if (mode[0]) {
-		if (strcmp(mode, "standalone") == 0)
-			c->mode = CP_MODE_STANDALONE;
-		else if (strcmp(mode, "kubernetes") == 0)
-			c->mode = CP_MODE_KUBERNETES;
-		else
-			return fail(x, config_setting_get_member(root, "mode"),
-				    "mode: must be \"standalone\" or \"kubernetes\"");
-	}
-	if ((g = config_setting_get_member(root, "api")) != NULL) {
-		if ((rc = known(x, g, "api.", api_names)) < 0 ||
-		    (rc = get_str(x, g, "api.", "listen", c->api_listen, sizeof(c->api_listen))) < 0 ||
-		    (rc = get_str(x, g, "api.", "token", c->api_token, sizeof(c->api_token))) < 0 ||
-		    (rc = get_str(x, g, "api.", "token_file", token_file, sizeof(token_file))) < 0)
-			return rc;
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		bool v6;
-		if (cp_listen_parse(c->api_listen, &ss, &sl, &v6) < 0)
-			return fail(x, config_setting_get_member(g, "listen"),
-				    "api.listen: '%s' is not address:port (e.g. \"127.0.0.1:8470\")",
-				    c->api_listen);
-		if (token_file[0]) {
-			FILE *f = fopen(token_file, "r");
-			if (f == NULL || fgets(c->api_token, sizeof(c->api_token), f) == NULL) {
-				if (f)
-					fclose(f);
-				return fail(x, g, "api.token_file: cannot read '%s'", token_file);
-			}
-			fclose(f);
-			c->api_token[strcspn(c->api_token, "\r\n")] = '\0';
-		}
-	}
-	if ((g = config_setting_get_member(root, "health_check")) != NULL &&
-	    (rc = parse_hc(x, g, &c->hc)) < 0)
-		return rc;
-	if ((g = config_setting_get_member(root, "kubernetes")) != NULL &&
-	    (rc = parse_k8s(x, g, c)) < 0)
-		return rc;
-	if ((g = config_setting_get_member(root, "bgp")) != NULL && (rc = parse_bgp(x, g, &c->bgp)) < 0)
-		return rc;
-	if ((g = config_setting_get_member(root, "pools")) != NULL) {
-		if (config_setting_type(g) != CONFIG_TYPE_LIST)
-			return fail(x, g, "pools: must be a list ( {...}, ... )");
-		if (config_setting_length(g) > CP_MAX_POOLS)
-			return fail(x, g, "pools: at most %d", CP_MAX_POOLS);
-		for (int i = 0; i < config_setting_length(g); i++) {
-			rc = parse_pool(x, config_setting_get_elem(g, (unsigned)i), (unsigned)i,
-					&c->pools[c->n_pools]);
-			if (rc < 0)
-				return rc;
-			for (uint32_t k = 0; k < c->n_pools; k++)
-				if (strcmp(c->pools[k].name, c->pools[c->n_pools].name) == 0)
-					return fail(x, config_setting_get_elem(g, (unsigned)i),
-						    "pools.[%d].name: '%s' is used twice", i,
-						    c->pools[k].name);
-			c->n_pools++;
-		}
-	}
-	if (c->dp_socket[0] == '\0')
-		return fail(x, NULL, "dp_socket: must not be empty");
-	if (c->state_file[0] == '\0')
-		return fail(x, NULL, "state_file: must not be empty");
+	if (!cp_lb_name_valid(c->le_namespace))
+		return lb_conf_fail(x, s, "namespace",
+				    "must be a DNS label (a-z, 0-9, '-', at most 63)");
+	/* client-go's rule: the old leader stops before a new one may take over. */
+	if ((uint64_t)c->le_renew_deadline_ms >= (uint64_t)c->le_lease_s * 1000 ||
+	    c->le_retry_ms >= c->le_renew_deadline_ms)
+		return lb_conf_fail(x, s, NULL,
+				    "retry_period_ms < renew_deadline_ms < lease_duration_s must hold");
 	return 0;
 }
+
+static const struct lb_conf_cmd k8s_cmds[] = {
+	{ "kubeconfig", LB_CONF_STR, lb_conf_set_str, CONF(kubeconfig), 0, 0, 0, 0, NULL },
+	{ "load_balancer_class", LB_CONF_STR, lb_conf_set_str, CONF(lb_class), 1, 0, 0, 0, NULL },
+	{ "default_class", LB_CONF_BOOL, lb_conf_set_bool, CONF(default_class), 0, 0, 0, 0, NULL },
+	{ "resync_s", LB_CONF_INT, lb_conf_set_uint, CONF(resync_s), 10, 86400, 300, LB_CONF_DEF,
+	  NULL },
+	/* a watch silent this long is re-opened; the API server sends a BOOKMARK about once a
+	 * minute */
+	{ "watch_idle_s", LB_CONF_INT, lb_conf_set_uint, CONF(watch_idle_s), 0, 3600, 90,
+	  LB_CONF_DEF, NULL },
+	{ "leader_election", LB_CONF_GROUP, set_le, LB_CONF_NOFIELD, 0, 0, 0, 0, le_cmds },
+	LB_CONF_END,
+};
+
+static const struct lb_conf_cmd root_cmds[] = {
+	{ "mode", LB_CONF_STR, lb_conf_set_enum, CONF(mode), 0, 0, CP_MODE_STANDALONE, LB_CONF_DEF,
+	  mode_names },
+	{ "dp_socket", LB_CONF_STR, lb_conf_set_str, CONF(dp_socket), 1, 0, 0, 0, NULL },
+	{ "state_file", LB_CONF_STR, lb_conf_set_str, CONF(state_file), 1, 0, 0, 0, NULL },
+	{ "api", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, api_cmds },
+	{ "health_check", LB_CONF_GROUP, set_hc, CONF(hc), 0, 0, 0, 0, NULL },
+	{ "kubernetes", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, k8s_cmds },
+	{ "bgp", LB_CONF_GROUP, set_bgp, CONF(bgp), 0, 0, 0, 0, NULL },
+	{ "pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_MAX_POOLS, 0, 0,
+	  &pools_list },
+	LB_CONF_END,
+};
 
 /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470" -> socket address. */
 int
-cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
+cp_conf_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6)
 {
 	char host[128];
 	const char *colon;
@@ -382,65 +357,39 @@ void
 cp_conf_defaults(struct cp_conf *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->mode = CP_MODE_STANDALONE;
+	lb_conf_defaults(root_cmds, c);
+	lb_conf_defaults(hc_cmds, &c->hc);
+	lb_conf_defaults(bgp_cmds, &c->bgp);
+	/* the string defaults */
 	snprintf(c->dp_socket, sizeof(c->dp_socket), "/run/edgelb/dp.sock");
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8470");
 	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/edgelb/state.json");
-	c->hc.type = CP_HC_NONE;
 	snprintf(c->hc.path, sizeof(c->hc.path), "/");
-	c->hc.interval_ms = 2000;
-	c->hc.timeout_ms = 1000;
-	c->hc.rise = 2;
-	c->hc.fall = 3;
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
-	c->resync_s = 300;
+	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
+	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");
 	snprintf(c->bgp.bird_socket, sizeof(c->bgp.bird_socket), "/run/bird/bird.ctl");
 	snprintf(c->bgp.include_file, sizeof(c->bgp.include_file), "/etc/bird/edgelb-vips.conf");
 	snprintf(c->bgp.protocol, sizeof(c->bgp.protocol), "edgelb");
-	c->bgp.check_interval_ms = 100;
-	c->bgp.dp_timeout_ms = 1000;
-	c->bgp.drain_timeout_s = 300;
 }
 
 static int
-finish(config_t *cfg, int ok, const char *path, struct cp_conf *c, char *err, size_t errlen)
+load(const char *path, const char *text, struct cp_conf *c, char *err, size_t errlen)
 {
-	struct ctx x = {err, errlen};
-	int rc;
+	struct lb_conf_ctx x = { err, errlen, path, c };
 
-	if (!ok) {
-		/* main.c names the file; name it here only when it is an @include. */
-		const char *file = config_error_file(cfg);
-		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "cannot read the file: %s", strerror(errno));
-		else if (file && (!path || strcmp(file, path) != 0))
-			snprintf(err, errlen, "%s: %s (line %d)", file, config_error_text(cfg),
-				 config_error_line(cfg));
-		else
-			snprintf(err, errlen, "%s (line %d)", config_error_text(cfg), config_error_line(cfg));
-		config_destroy(cfg);
-		return LB_EINVAL;
-	}
 	cp_conf_defaults(c);
-	rc = parse(cfg, c, &x);
-	config_destroy(cfg);
-	return rc;
+	return lb_conf_read(&x, path, text, root_cmds, c);
 }
 
 int
 cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen)
 {
-	config_t cfg;
-
-	config_init(&cfg);
-	return finish(&cfg, config_read_file(&cfg, path) == CONFIG_TRUE, path, c, err, errlen);
+	return load(path, NULL, c, err, errlen);
 }
 
 int
 cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen)
 {
-	config_t cfg;
-
-	config_init(&cfg);
-	return finish(&cfg, config_read_string(&cfg, text) == CONFIG_TRUE, NULL, c, err, errlen);
+	return load(NULL, text, c, err, errlen);
 }

@@ -18,6 +18,7 @@
 #define CP_PATH_MAX 4096
 #define CP_MAX_POOLS 64
 #define CP_TOKEN_MAX 256
+#define CP_NAME_LEN 254 /* a DNS-1123 subdomain (253) and the NUL */
 
 enum cp_mode {
 	CP_MODE_STANDALONE = 0, /* REST API is the source of load balancers */
@@ -54,12 +55,21 @@ struct cp_conf {
 	char lb_class[128];            /* spec.loadBalancerClass we serve */
 	bool default_class;            /* also serve Services with no class */
 	uint32_t resync_s;             /* full relist period */
+	uint32_t watch_idle_s;         /* a watch silent this long is re-opened (0 = never) */
+	/* leader election (cp/kube/lease.c): one cp of a fleet allocates and writes */
+	bool le_enabled;               /* false: this cp is always the leader */
+	char le_namespace[CP_NAME_LEN];
+	char le_name[CP_NAME_LEN];
+	char le_identity[128];         /* "" = the host name */
+	uint32_t le_lease_s;           /* leaseDurationSeconds (15) */
+	uint32_t le_renew_deadline_ms; /* a leader that cannot renew this long steps down (10000) */
+	uint32_t le_retry_ms;          /* between attempts (2000) */
 	struct cp_bgp_conf bgp;
 };
 
 void cp_conf_defaults(struct cp_conf *c);
 /* "127.0.0.1:8470", "[::1]:8470" -> socket address; returns the port or -1. */
-int cp_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6);
+int cp_conf_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl, bool *v6);
 /* Parse a file / a string. Returns 0 or LB_EINVAL with a message naming the setting. */
 int cp_conf_load(const char *path, struct cp_conf *c, char *err, size_t errlen);
 int cp_conf_parse(const char *text, struct cp_conf *c, char *err, size_t errlen);

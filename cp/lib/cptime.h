@@ -1,5 +1,8 @@
 /*
  * cptime.h - the clock and the interruptible sleep the control plane's threads use.
+ *
+ * Header-only, no state: called from any cp thread (dp sync, health checks,
+ * Kubernetes watches and reconcile).
  */
 #ifndef LB_CP_TIME_H
 #define LB_CP_TIME_H

@@ -1,9 +1,9 @@
 /*
  * ipam.h - external IP address management: pools, allocation, sharing.
  *
- * Pure C, no I/O: edgelb-cp (cp/store.c) owns one struct lb_ipam, calls it under
- * its store lock, and persists the allocations itself (cp/state.c). Unit-tested
- * in tests/test_ipam.c.
+ * Pure C, no I/O, no thread of its own: edgelb-cp's store (cp/store/store.c)
+ * owns one struct lb_ipam, calls it under its store lock, and persists the
+ * allocations itself (cp/store/state.c). Unit-tested in tests/test_ipam.c.
  *
  * Rules (MetalLB-like, see docs/configuration.md and docs/api.md):
  * - A pool has a name, ranges (CIDRs and "start-end", IPv4 and IPv6 mixed),
@@ -75,7 +75,7 @@ struct lb_ipam;
  * "2001:db8::/120", "198.18.0.10-198.18.0.20", or a single address. Returns 0 or
  * LB_EINVAL.
  */
-int lb_ip_range_parse(const char *s, struct lb_ip_range *r);
+int lb_ipam_range_parse(const char *s, struct lb_ip_range *r);
 
 /* Pools are copied. Names must be unique (LB_EINVAL). */
 struct lb_ipam *lb_ipam_create(const struct lb_pool_conf *pools, uint32_t n_pools);

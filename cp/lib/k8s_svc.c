@@ -41,7 +41,7 @@ str_at(const json_t *o, const char *a, const char *b, const char *c)
 }
 
 const char *
-cp_k8s_key(const json_t *obj, char *buf, size_t len)
+cp_k8s_svc_key(const json_t *obj, char *buf, size_t len)
 {
 	const char *ns = str_at(obj, "metadata", "namespace", NULL);
 	const char *name = str_at(obj, "metadata", "name", NULL);
@@ -51,7 +51,7 @@ cp_k8s_key(const json_t *obj, char *buf, size_t len)
 }
 
 bool
-cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class)
+cp_k8s_svc_ours(const json_t *svc, const char *lb_class, bool default_class)
 {
 	const char *type = str_at(svc, "spec", "type", NULL);
 	const json_t *cls = json_object_get(json_object_get(svc, "spec"), "loadBalancerClass");
@@ -64,7 +64,7 @@ cp_k8s_ours(const json_t *svc, const char *lb_class, bool default_class)
 }
 
 uint32_t
-cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2])
+cp_k8s_svc_status_ips(const json_t *svc, struct lb_addr out[2])
 {
 	const json_t *ing = json_object_get(
 		json_object_get(json_object_get(svc, "status"), "loadBalancer"), "ingress");
@@ -80,12 +80,14 @@ cp_k8s_status_ips(const json_t *svc, struct lb_addr out[2])
 	return n;
 }
 
+#define SPLIT_MAX 1024 /* longest comma-separated annotation value taken (callers check) */
+
 /* A comma-separated list into a JSON array of trimmed strings. */
 static json_t *
 split_commas(const char *s)
 {
 	json_t *a = json_array();
-	char buf[1024];
+	char buf[SPLIT_MAX];
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -196,7 +198,7 @@ slices_to_backends(const json_t *slices, const char *svc_name, const char *ns, s
 }
 
 int
-cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
+cp_k8s_svc_translate(const json_t *svc, const json_t *slices, const struct cp_health_check *hc,
 		 struct cp_lb *lb, char *warn, size_t warnlen, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(svc, "spec"), *v, *ann;
@@ -209,7 +211,7 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	if (warnlen)
 		warn[0] = '\0';
 	lb->hc.type = CP_HC_NONE; /* readiness comes from the EndpointSlices */
-	if (name == NULL || !cp_name_valid(name)) {
+	if (name == NULL || !cp_lb_name_valid(name)) {
 		rc = lb_json_fail(err, errlen, "metadata.name: not a DNS label");
 		goto out;
 	}
@@ -242,6 +244,11 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 			  CP_ANN_IPS);
 		goto out;
 	}
+	if ((ips && strlen(ips) >= SPLIT_MAX) || (old && strlen(old) >= SPLIT_MAX)) {
+		rc = lb_json_fail(err, errlen, "%s: longer than %d bytes", ips && *ips ? CP_ANN_IPS :
+				  "spec.loadBalancerIP", SPLIT_MAX - 1);
+		goto out;
+	}
 	json_t *req = ips && *ips ? split_commas(ips) : old && *old ? split_commas(old) : json_array();
 	if (json_array_size(req) > 2) {
 		json_decref(req);
@@ -272,12 +279,23 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 		lb->req_ips[lb->n_req_ips++] = a;
 	}
 	json_decref(req);
+	/* Never cut a value: a cut key is another key (and may split a UTF-8 character). */
 	const char *pool = json_string_value(json_object_get(ann, CP_ANN_POOL));
+	if (pool && strlen(pool) >= sizeof(lb->pool)) {
+		rc = lb_json_fail(err, errlen, "%s: %zu bytes, at most %zu", CP_ANN_POOL, strlen(pool),
+				  sizeof(lb->pool) - 1);
+		goto out;
+	}
 	if (pool)
-		snprintf(lb->pool, sizeof(lb->pool), "%s", pool);
+		memcpy(lb->pool, pool, strlen(pool) + 1);
 	const char *share = json_string_value(json_object_get(ann, CP_ANN_SHARE));
+	if (share && strlen(share) >= sizeof(lb->sharing_key)) {
+		rc = lb_json_fail(err, errlen, "%s: %zu bytes, at most %zu", CP_ANN_SHARE, strlen(share),
+				  sizeof(lb->sharing_key) - 1);
+		goto out;
+	}
 	if (share)
-		snprintf(lb->sharing_key, sizeof(lb->sharing_key), "%s", share);
+		memcpy(lb->sharing_key, share, strlen(share) + 1);
 
 	/* Ports. */
 	const json_t *ports = json_object_get(spec, "ports");
@@ -336,6 +354,11 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	}
 	json_t *ranges = json_incref(json_object_get(spec, "loadBalancerSourceRanges"));
 	const char *rann = json_string_value(json_object_get(ann, CP_ANN_RANGES));
+	if (json_array_size(ranges) == 0 && rann && strlen(rann) >= SPLIT_MAX) {
+		json_decref(ranges);
+		rc = lb_json_fail(err, errlen, "%s: longer than %d bytes", CP_ANN_RANGES, SPLIT_MAX - 1);
+		goto out;
+	}
 	if (json_array_size(ranges) == 0 && rann && *rann) {
 		json_decref(ranges);
 		ranges = split_commas(rann);
@@ -361,6 +384,10 @@ cp_k8s_translate(const json_t *svc, const json_t *slices, const struct cp_health
 	json_decref(ranges);
 	const char *etp = json_string_value(json_object_get(spec, "externalTrafficPolicy"));
 	lb->mode = etp && strcmp(etp, "Local") == 0 ? LB_MODE_DNAT : LB_MODE_FNAT;
+	/* A scheduler the dp does not know is not worth an address: Maglev, and say so. */
+	const char *sched = json_string_value(json_object_get(ann, CP_ANN_SCHED));
+	if (sched && *sched && lb_sched_parse(sched, &lb->sched) < 0)
+		warn_add(warn, warnlen, "%s: '%s' is not a scheduler, using maglev", CP_ANN_SCHED, sched);
 
 	rc = slices_to_backends(slices, lb->name, lb->ns, lb, warn, warnlen);
 	if (rc < 0)
@@ -369,4 +396,43 @@ out:
 	if (rc < 0)
 		cp_lb_free(lb);
 	return rc;
+}
+
+json_t *
+cp_k8s_svc_slim(const json_t *obj, bool slice)
+{
+	const json_t *md = json_object_get(obj, "metadata"), *v;
+	size_t i;
+
+	if (!slice) {
+		json_t *o = json_deep_copy(obj);
+		json_t *m = json_object_get(o, "metadata");
+		json_object_del(m, "managedFields");
+		json_object_del(json_object_get(m, "annotations"),
+				"kubectl.kubernetes.io/last-applied-configuration");
+		return o;
+	}
+	json_t *m = json_object(), *o = json_pack("{s:o}", "metadata", m);
+	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion", NULL};
+	for (const char *const *k = keep; *k; k++)
+		if ((v = json_object_get(md, *k)) != NULL)
+			json_object_set(m, *k, (json_t *)v);
+	if ((v = json_object_get(json_object_get(md, "labels"), CP_SVC_NAME_LABEL)) != NULL)
+		json_object_set_new(m, "labels", json_pack("{s:O}", CP_SVC_NAME_LABEL, v));
+	if ((v = json_object_get(obj, "addressType")) != NULL)
+		json_object_set(o, "addressType", (json_t *)v);
+	if ((v = json_object_get(obj, "ports")) != NULL)
+		json_object_set(o, "ports", (json_t *)v);
+	json_t *eps = json_array();
+	json_array_foreach(json_object_get(obj, "endpoints"), i, v) {
+		json_t *e = json_object();
+		const json_t *x;
+		if ((x = json_object_get(v, "addresses")) != NULL)
+			json_object_set(e, "addresses", (json_t *)x);
+		if ((x = json_object_get(v, "conditions")) != NULL)
+			json_object_set(e, "conditions", (json_t *)x);
+		json_array_append_new(eps, e);
+	}
+	json_object_set_new(o, "endpoints", eps);
+	return o;
 }

@@ -4,7 +4,8 @@
  * dp services (one per address x port).
  *
  * Pure C over jansson, no I/O; unit-tested in tests/test_lb.c. Used by the API
- * (cp/api.c), the store (cp/store.c) and the Kubernetes controller (cp/k8s*.c).
+ * (cp/api), the store (cp/store) and the Kubernetes controller (cp/kube); the
+ * kubernetes-mode state file form is lb_state.c.
  */
 #ifndef LB_CP_LB_H
 #define LB_CP_LB_H
@@ -28,6 +29,16 @@ enum cp_hc_type {
 	CP_HC_TCP,      /* a TCP connect succeeds */
 	CP_HC_HTTP,     /* an HTTP GET answers 2xx or 3xx */
 };
+
+/* Health-check ranges, the same in the REST API and in edgelb-cp.conf. */
+#define CP_HC_INTERVAL_MIN 100
+#define CP_HC_INTERVAL_MAX 3600000
+#define CP_HC_TIMEOUT_MIN 50
+#define CP_HC_TIMEOUT_MAX 60000
+#define CP_HC_COUNT_MAX 100
+
+/* "none", "tcp", "http": names of enum cp_hc_type (any case in, these out). */
+extern const struct lb_name cp_hc_type_names[];
 
 struct cp_health_check {
 	uint8_t type;               /* enum cp_hc_type */
@@ -74,12 +85,14 @@ struct cp_lb {
 	uint32_t n_ranges;
 	struct lb_prefix *ranges;             /* malloc'd; loadBalancerSourceRanges */
 	uint8_t mode;                         /* enum lb_mode */
+	uint8_t sched;                        /* enum lb_sched; LB_SCHED_MAGLEV default */
 	struct cp_health_check hc;
 	/* status: filled by the control plane, never by a request */
 	uint32_t n_ips;
 	struct lb_addr ips[2];                /* allocated, IPv4 first */
 	char alloc_pool[LB_POOL_NAME_MAX];
 	char status[256];                     /* "" = active; else why it is pending */
+	char uid[64];                         /* Kubernetes: metadata.uid of the Service */
 };
 
 void cp_lb_init(struct cp_lb *lb, const struct cp_health_check *hc_defaults);
@@ -91,7 +104,7 @@ int cp_lb_copy(struct cp_lb *dst, const struct cp_lb *src);
 const char *cp_lb_key(const struct cp_lb *lb, char *buf, size_t len);
 
 /* True for a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both ends. */
-bool cp_name_valid(const char *s);
+bool cp_lb_name_valid(const char *s);
 
 /*
  * Decode an API request body (POST /v1/loadbalancers, PUT .../{ns}/{name}) into
@@ -129,5 +142,14 @@ int cp_lb_ipam_ports(const struct cp_lb *lb, struct lb_ipam_port **out, uint32_t
  */
 int cp_lb_dp_specs(const struct cp_lb *lb, const uint8_t *health, struct lb_svc_spec **out,
 		   uint32_t *n);
+
+/* ---- the state file in kubernetes mode (lb_state.c) ---- */
+
+/* What the state file keeps of lb in kubernetes mode: the allocation, no backends. */
+json_t *cp_lb_alloc_json(const struct cp_lb *lb);
+/* Same allocation (addresses, request, ports, uid...), whatever the backends. */
+bool cp_lb_same_alloc(const struct cp_lb *a, const struct cp_lb *b);
+/* Log every address of held (from the state file) that lb no longer has after loading. */
+void cp_lb_log_moved(const struct cp_lb *lb, const struct lb_addr *held, uint32_t n_held);
 
 #endif /* LB_CP_LB_H */

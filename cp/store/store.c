@@ -1,43 +1,24 @@
 /*
- * store.c - load balancers, IPAM and the state file (see store.h).
+ * store.c - the in-memory store: load balancers, their IPAM allocations and
+ * backend health (see store.h): open, mutations, reads. The readers of the dp
+ * sync thread, the health checker and /metrics are store_sync.c; the state
+ * file's codec is state.c; what they share is store_impl.h.
  *
- * Any cp thread may call in; s->mu serialises them. The state file is the JSON
- * {"version": 1, "loadbalancers": [...]} with each load balancer as the API
- * shows it plus its allocation (cp_lb_to_json), rewritten whole on each change:
- * load balancers number in the thousands at most, and a whole-file rename is
- * the simplest way to never leave a half-written state behind.
+ * Any cp thread may call in (API, dp sync, health checker, Kubernetes
+ * controller, main for reload); s->mu serialises them, and every change is
+ * saved through state.c before it is answered.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "lb_error.h"
+#include "state.h"
 #include "store.h"
-
-#define STATE_VERSION 1
-
-struct entry {
-	struct cp_lb lb;
-	uint8_t *health; /* per backend: 0 unknown, 1 up, 2 down */
-};
-
-struct cp_store {
-	pthread_mutex_t mu;
-	pthread_cond_t changed;
-	struct lb_ipam *ipam;
-	struct entry *e;
-	uint32_t n, cap;
-	uint64_t version;
-	char path[CP_PATH_MAX];
-	struct cp_health_check hc_defaults;
-};
+#include "store_impl.h"
 
 static int
 find(const struct cp_store *s, const char *ns, const char *name)
@@ -48,85 +29,22 @@ find(const struct cp_store *s, const char *ns, const char *name)
 	return -1;
 }
 
-static void
-bump(struct cp_store *s)
-{
-	s->version++;
-	pthread_cond_broadcast(&s->changed);
-}
-
-/* ---- the state file ------------------------------------------------------ */
-
-static int
-fsync_dir(const char *path)
-{
-	char d[CP_PATH_MAX];
-
-	snprintf(d, sizeof(d), "%s", path);
-	int fd = open(dirname(d), O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Write the whole state: temp file, fsync, rename over, fsync the directory. */
+/* Write the whole state file (state.c): every load balancer as cp_lb_to_json shows it. */
 static int
 save(struct cp_store *s, char *err, size_t errlen)
 {
-	char tmp[CP_PATH_MAX + 16];
-	json_t *root = json_object(), *arr = json_array();
+	json_t *arr = json_array();
 
 	for (uint32_t i = 0; i < s->n; i++)
-		json_array_append_new(arr, cp_lb_to_json(&s->e[i].lb, NULL));
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "loadbalancers", arr);
-	char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(root);
-	if (text == NULL)
-		goto fail;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail_text;
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			goto fail_text;
-		}
-		off += (size_t)w;
+		json_array_append_new(arr, s->alloc_only ? cp_lb_alloc_json(&s->e[i].lb)
+							 : cp_lb_to_json(&s->e[i].lb, NULL));
+	size_t len = 0;
+	int rc = cp_state_save(s->path, arr, &len, err, errlen);
+	if (rc == 0) {
+		s->file_writes++;
+		s->file_bytes += len;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, s->path) < 0 || fsync_dir(s->path) < 0)
-		goto fail_text;
-	free(text);
-	return 0;
-fail_text:
-	free(text);
-fail:
-	snprintf(err, errlen, "cannot write state file %s: %s", s->path, strerror(errno));
-	return LB_EIO;
-}
-
-static int
-mkdir_parents(const char *path)
-{
-	char d[CP_PATH_MAX];
-
-	snprintf(d, sizeof(d), "%s", path);
-	for (char *p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
+	return rc;
 }
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -274,66 +192,45 @@ grow(struct cp_store *s)
 	return 0;
 }
 
+/* cp_state_load calls this for each load balancer of the state file, in order. */
 static int
-load(struct cp_store *s, char *err, size_t errlen)
+adopt(void *arg, struct cp_lb *lb_in)
 {
-	json_error_t je;
-	json_t *root = json_load_file(s->path, 0, &je), *lbs, *j;
-	size_t i;
+	struct cp_store *s = arg;
+	struct cp_lb lb = *lb_in;
+	char e2[256];
 
-	if (root == NULL) {
-		if (access(s->path, F_OK) != 0)
-			return 0; /* first start */
-		snprintf(err, errlen, "state file %s: %s (line %d)", s->path, je.text, je.line);
-		return LB_EINVAL;
+	if (grow(s) < 0) {
+		cp_lb_free(&lb);
+		return LB_ENOMEM;
 	}
-	lbs = json_object_get(root, "loadbalancers");
-	if (!json_is_array(lbs)) {
-		json_decref(root);
-		snprintf(err, errlen, "state file %s: no \"loadbalancers\" array", s->path);
-		return LB_EINVAL;
+	/* Keep every address a pool still holds; re-assign the others. */
+	struct lb_addr held[2];
+	uint32_t n_held = lb.n_ips;
+	memcpy(held, lb.ips, sizeof(held));
+	for (uint32_t h = 0; h < n_held; h++) {
+		/* One at a time: an address no pool holds must not cost the other. */
+		char owner[LB_OWNER_MAX];
+		struct lb_ipam_port *ports = NULL;
+		uint32_t np = 0;
+		struct lb_ipam_req r;
+		struct lb_addr have[2];
+		uint32_t nh;
+		cp_lb_ipam_ports(&lb, &ports, &np);
+		cp_lb_key(&lb, owner, sizeof(owner));
+		ipam_req(&lb, owner, ports, np, &r);
+		nh = lb_ipam_lookup(s->ipam, owner, have);
+		have[nh++] = held[h];
+		lb_ipam_release(s->ipam, owner);
+		if (lb_ipam_restore(s->ipam, &r, have, nh, e2, sizeof(e2)) < 0 && nh > 1)
+			lb_ipam_restore(s->ipam, &r, have, nh - 1, e2, sizeof(e2));
+		free(ports);
 	}
-	json_array_foreach(lbs, i, j) {
-		struct cp_lb lb;
-		char e2[256];
-		if (cp_lb_from_state_json(j, &lb, e2, sizeof(e2)) < 0) {
-			snprintf(err, errlen, "state file %s: loadbalancers[%zu]: %s", s->path, i, e2);
-			json_decref(root);
-			return LB_EINVAL;
-		}
-		if (grow(s) < 0) {
-			cp_lb_free(&lb);
-			json_decref(root);
-			return LB_ENOMEM;
-		}
-		/* Keep every address a pool still holds; re-assign the others. */
-		struct lb_addr held[2];
-		uint32_t n_held = lb.n_ips;
-		memcpy(held, lb.ips, sizeof(held));
-		for (uint32_t h = 0; h < n_held; h++) {
-			/* One at a time: an address no pool holds must not cost the other. */
-			char owner[LB_OWNER_MAX];
-			struct lb_ipam_port *ports = NULL;
-			uint32_t np = 0;
-			struct lb_ipam_req r;
-			struct lb_addr have[2];
-			uint32_t nh;
-			cp_lb_ipam_ports(&lb, &ports, &np);
-			cp_lb_key(&lb, owner, sizeof(owner));
-			ipam_req(&lb, owner, ports, np, &r);
-			nh = lb_ipam_lookup(s->ipam, owner, have);
-			have[nh++] = held[h];
-			lb_ipam_release(s->ipam, owner);
-			if (lb_ipam_restore(s->ipam, &r, have, nh, e2, sizeof(e2)) < 0 && nh > 1)
-				lb_ipam_restore(s->ipam, &r, have, nh - 1, e2, sizeof(e2));
-			free(ports);
-		}
-		complete(s, &lb);
-		s->e[s->n].lb = lb;
-		s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
-		s->n++;
-	}
-	json_decref(root);
+	complete(s, &lb);
+	cp_lb_log_moved(&lb, held, n_held);
+	s->e[s->n].lb = lb;
+	s->e[s->n].health = calloc(lb.n_backends ? lb.n_backends : 1, 1);
+	s->n++;
 	return 0;
 }
 
@@ -356,7 +253,7 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 		cp_store_close(s);
 		return NULL;
 	}
-	if (mkdir_parents(s->path) < 0) {
+	if (cp_state_mkdir(s->path) < 0) {
 		snprintf(err, errlen, "state file %s: cannot create its directory: %s", s->path,
 			 strerror(errno));
 		cp_store_close(s);
@@ -366,11 +263,13 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 	 * Not saved here: a start that fails later (a port in use) must leave the
 	 * file as it was; the next change writes whatever loading had to move.
 	 */
-	if (load(s, err, errlen) < 0) {
+	if (cp_state_load(s->path, adopt, s, err, errlen) < 0) {
 		cp_store_close(s);
 		return NULL;
 	}
 	s->version = 1;
+	s->alloc_only = c->mode == CP_MODE_KUBERNETES;
+	s->ready = !s->alloc_only;
 	return s;
 }
 
@@ -504,7 +403,11 @@ cp_store_replace(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t *
 	e->lb = *lb;
 	e->health = health;
 	memset(lb, 0, sizeof(*lb));
-	if (same_lb(&old.lb, &e->lb)) {
+	bool same = same_lb(&old.lb, &e->lb);
+	if (same || (s->alloc_only && cp_lb_same_alloc(&old.lb, &e->lb))) {
+		/* Kubernetes: endpoints changed, the allocation did not: nothing to write. */
+		if (!same)
+			bump(s);
 		/* Nothing changed (a resync, a repeated PUT): no write, no dp update. */
 		cp_lb_free(&old.lb);
 		free(old.health);
@@ -708,153 +611,4 @@ cp_store_reload(struct cp_store *s, const struct cp_conf *c, char *err, size_t e
 out:
 	pthread_mutex_unlock(&s->mu);
 	return rc;
-}
-
-/* ---- dp sync, health, metrics ---------------------------------------------- */
-
-uint64_t
-cp_store_version(struct cp_store *s)
-{
-	pthread_mutex_lock(&s->mu);
-	uint64_t v = s->version;
-	pthread_mutex_unlock(&s->mu);
-	return v;
-}
-
-void
-cp_store_wait(struct cp_store *s, uint64_t seen, int timeout_ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->mu);
-	while (s->version == seen)
-		if (pthread_cond_timedwait(&s->changed, &s->mu, &ts) != 0)
-			break;
-	pthread_mutex_unlock(&s->mu);
-}
-
-int
-cp_store_dp_specs(struct cp_store *s, struct lb_svc_spec **out, uint32_t *n, uint64_t *version)
-{
-	struct lb_svc_spec *all = NULL;
-	uint32_t total = 0;
-	int rc = 0;
-
-	pthread_mutex_lock(&s->mu);
-	for (uint32_t i = 0; i < s->n && rc == 0; i++) {
-		struct lb_svc_spec *sp = NULL;
-		uint32_t k = 0;
-		rc = cp_lb_dp_specs(&s->e[i].lb, s->e[i].health, &sp, &k);
-		if (rc < 0 || k == 0) {
-			free(sp);
-			continue;
-		}
-		struct lb_svc_spec *grown = realloc(all, sizeof(*all) * (total + k));
-		if (grown == NULL) {
-			for (uint32_t j = 0; j < k; j++)
-				lb_svc_spec_free(&sp[j]);
-			free(sp);
-			rc = LB_ENOMEM;
-			break;
-		}
-		all = grown;
-		memcpy(all + total, sp, sizeof(*sp) * k);
-		total += k;
-		free(sp);
-	}
-	*version = s->version;
-	pthread_mutex_unlock(&s->mu);
-	if (rc < 0) {
-		for (uint32_t j = 0; j < total; j++)
-			lb_svc_spec_free(&all[j]);
-		free(all);
-		return rc;
-	}
-	*out = all;
-	*n = total;
-	return 0;
-}
-
-int
-cp_store_hc_targets(struct cp_store *s, struct cp_hc_target **out, uint32_t *n, uint64_t *version)
-{
-	uint32_t cap = 0, k = 0;
-	struct cp_hc_target *t = NULL;
-
-	pthread_mutex_lock(&s->mu);
-	for (uint32_t i = 0; i < s->n; i++)
-		if (s->e[i].lb.hc.type != CP_HC_NONE)
-			cap += s->e[i].lb.n_backends;
-	t = calloc(cap ? cap : 1, sizeof(*t));
-	for (uint32_t i = 0; t && i < s->n; i++) {
-		const struct cp_lb *lb = &s->e[i].lb;
-		if (lb->hc.type == CP_HC_NONE)
-			continue;
-		for (uint32_t b = 0; b < lb->n_backends; b++) {
-			uint16_t port = lb->hc.port ? lb->hc.port : lb->backends[b].port;
-			if (port == 0 && lb->n_ports > 0)
-				port = lb->ports[0].target_port;
-			if (port == 0)
-				continue;
-			cp_lb_key(lb, t[k].key, sizeof(t[k].key));
-			t[k].addr = lb->backends[b].addr;
-			t[k].port = port;
-			t[k].hc = lb->hc;
-			k++;
-		}
-	}
-	*version = s->version;
-	pthread_mutex_unlock(&s->mu);
-	*out = t;
-	*n = k;
-	return t ? 0 : LB_ENOMEM;
-}
-
-void
-cp_store_set_health(struct cp_store *s, const char *key, const struct lb_addr *addr, uint16_t port,
-		    uint8_t health)
-{
-	bool changed = false;
-
-	pthread_mutex_lock(&s->mu);
-	for (uint32_t i = 0; i < s->n; i++) {
-		struct entry *e = &s->e[i];
-		char k[LB_OWNER_MAX];
-		if (strcmp(cp_lb_key(&e->lb, k, sizeof(k)), key) != 0)
-			continue;
-		for (uint32_t b = 0; b < e->lb.n_backends; b++) {
-			uint16_t p = e->lb.hc.port ? e->lb.hc.port : e->lb.backends[b].port;
-			if (p == 0 && e->lb.n_ports > 0)
-				p = e->lb.ports[0].target_port;
-			if (lb_addr_eq(&e->lb.backends[b].addr, addr) && p == port &&
-			    e->health[b] != health) {
-				e->health[b] = health;
-				changed = true;
-			}
-		}
-	}
-	if (changed)
-		bump(s);
-	pthread_mutex_unlock(&s->mu);
-}
-
-void
-cp_store_counts(struct cp_store *s, uint32_t *lbs, uint32_t *pending, uint32_t *down)
-{
-	pthread_mutex_lock(&s->mu);
-	*lbs = s->n;
-	*pending = *down = 0;
-	for (uint32_t i = 0; i < s->n; i++) {
-		*pending += s->e[i].lb.n_ips == 0;
-		for (uint32_t b = 0; b < s->e[i].lb.n_backends; b++)
-			*down += s->e[i].health[b] == 2;
-	}
-	pthread_mutex_unlock(&s->mu);
 }

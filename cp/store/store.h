@@ -4,9 +4,13 @@
  *
  * Shared by the API thread(s) (libmicrohttpd), the dp sync thread, the health
  * checker and the Kubernetes controller; one mutex guards everything (nothing
- * here is on a packet path). Every change is written to the state file
+ * here is on a packet path). store.c is the in-memory store, store_sync.c its
+ * readers for the dp sync, health and metrics callers, state.c the state
+ * file's codec. Every change is written to the state file
  * (temporary file, fsync, rename, fsync of the directory) before it is
- * acknowledged, so an answer the API gave survives kill -9.
+ * acknowledged, so an answer the API gave survives kill -9. In kubernetes mode
+ * the file keeps only allocations (cp_lb_alloc_json): endpoint changes write
+ * nothing; Services and EndpointSlices are the source of the rest.
  */
 #ifndef LB_CP_STORE_H
 #define LB_CP_STORE_H
@@ -85,6 +89,16 @@ int cp_store_hc_targets(struct cp_store *s, struct cp_hc_target **out, uint32_t 
 /* Record a backend's health (1 up, 2 down); bumps the version when it changed. */
 void cp_store_set_health(struct cp_store *s, const char *key, const struct lb_addr *addr,
 			 uint16_t port, uint8_t health);
+
+/*
+ * Kubernetes mode: the store opens not ready, and the dp sync thread waits until
+ * the controller has reconciled every Service once (the state file has no
+ * backends in that mode: syncing before would empty the dp's services).
+ */
+void cp_store_set_ready(struct cp_store *s);
+bool cp_store_ready(struct cp_store *s);
+/* State file writes and bytes written since start (/metrics). */
+void cp_store_file_stats(struct cp_store *s, uint64_t *writes, uint64_t *bytes);
 
 /* Counts for /metrics: load balancers, pending ones, backends down. */
 void cp_store_counts(struct cp_store *s, uint32_t *lbs, uint32_t *pending, uint32_t *down);

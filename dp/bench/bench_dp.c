@@ -2,7 +2,7 @@
  * bench_dp.c - cycles per packet of edgelb-dp's forwarding pipeline, in process.
  *
  *   edgelb-bench-dp [EAL args] -- [--flows N] [--backends N] [--passes N]
- *                   [--newflow N] [--config-out FILE]
+ *                   [--newflow N] [--scheduler NAME] [--config-out FILE]
  *
  * Builds a whole dp with lb_dp_build() from a generated configuration (two
  * net_null ports, one worker, one fnat TCP service with static neighbours), then
@@ -82,6 +82,7 @@ struct opts {
 	uint32_t backends;
 	uint32_t passes;     /* timed ACK passes over all flows (and floor passes) */
 	uint32_t newflow;    /* timed new-flow packets */
+	const char *sched;   /* the service's scheduler (include/lb_model.h names) */
 	const char *config_out;
 };
 
@@ -363,8 +364,8 @@ write_config(FILE *f, const struct opts *o, unsigned worker_lcore)
 			(a >> 8) & 0xff, a & 0xff);
 	}
 	fprintf(f, "\n);\nservices = (\n  { name = \"bench/web:http\"; vip = \"" VIP "\"; port = %d;\n"
-		   "    protocol = \"tcp\"; mode = \"fnat\";\n    backends = (\n",
-		VIP_PORT);
+		   "    protocol = \"tcp\"; mode = \"fnat\"; scheduler = \"%s\";\n    backends = (\n",
+		VIP_PORT, o->sched);
 	for (uint32_t i = 0; i < o->backends; i++) {
 		fmt_ip(backend_ip(i), ip, sizeof(ip));
 		fprintf(f, "      { address = \"%s\"; port = %d; }%s\n", ip, BACKEND_PORT,
@@ -450,7 +451,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: edgelb-bench-dp [EAL args] -- [--flows N] [--backends N] [--passes N]\n"
-		"                       [--newflow N] [--config-out FILE]\n"
+		"                       [--newflow N] [--scheduler NAME] [--config-out FILE]\n"
 		"  EAL args need one lcore besides the main one, e.g. --lcores 0,1@0 (never launched)\n");
 }
 
@@ -462,6 +463,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"backends", required_argument, NULL, 'b'},
 		{"passes", required_argument, NULL, 'p'},
 		{"newflow", required_argument, NULL, 'n'},
+		{"scheduler", required_argument, NULL, 's'},
 		{"config-out", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
@@ -471,6 +473,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->backends = 100;
 	o->passes = 3;
 	o->newflow = 1000000;
+	o->sched = "maglev";
 	o->config_out = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -480,6 +483,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'b': o->backends = v; break;
 		case 'p': o->passes = v; break;
 		case 'n': o->newflow = v; break;
+		case 's': o->sched = optarg; break;
 		case 'c': o->config_out = optarg; break;
 		default: return LB_EINVAL;
 		}

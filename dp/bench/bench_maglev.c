@@ -5,7 +5,7 @@
  * 1000 equal-weight backends a fixed number of times and prints key=value lines
  * for whoever tracks the figure. It reports, it does not pass or fail on time.
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Idp dp/maglev.c dp/bench/bench_maglev.c -o bench_maglev
+ *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/bench/bench_maglev.c -o bench_maglev
  */
 #include <stdint.h>
 #include <stdio.h>

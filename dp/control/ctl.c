@@ -34,7 +34,7 @@
 #include "neigh.h"
 #include "service.h"
 #include "stats.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 #include "worker.h"
 
 #define LOG(level, fmt, ...) RTE_LOG(level, USER1, "ctl: " fmt "\n", ##__VA_ARGS__)

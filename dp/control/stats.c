@@ -9,10 +9,11 @@
 
 #include "conntrack.h"
 #include "dp.h"
+#include "lb_ctl_proto.h"
 #include "lb_error.h"
 #include "service.h"
 #include "stats.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 #include "worker.h"
 
 struct lb_stats {
@@ -130,6 +131,8 @@ lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 	json_object_set_new(o, "packets", json_integer((json_int_t)p));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)by));
 	json_object_set_new(o, "active_connections", json_integer(conns_total));
+	/* the codec leaves the default out; an operator reading stats wants it named */
+	json_object_set_new(o, LB_F_SCHEDULER, json_string(lb_sched_name(svc->spec.sched)));
 	json_object_set_new(o, "id", json_integer(svc->id));
 	json_object_set_new(o, "version", json_integer(svc->version));
 	char dg[24];

@@ -116,7 +116,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
 	}
 	if (rid == LB_AFF_NONE) {
-		uint16_t bi = lb_maglev_pick(svc->table, svc->m, fh);
+		uint16_t bi = pick_backend(w, p, svc, fh); /* pick.h: Maglev or IPVS's */
 		if (bi == LB_MAGLEV_EMPTY) {
 			drop(w, m, LB_DROP_NO_BACKEND);
 			return NULL;
@@ -127,6 +127,11 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 	const struct lb_real *r = lb_real_get(w->svcs, rid);
 
+	/* Both modes send to the backend: no route, no connection (and no SNAT port). */
+	if (r->tx_port == LB_PORT_NONE) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return NULL;
+	}
 	memset(tmp, 0, sizeof(*tmp));
 	memcpy(tmp->client, p->src, 16);
 	memcpy(tmp->backend, r->addr, 16);
@@ -144,10 +149,6 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		tmp->state = LB_CT_UDP;
 
 	if (svc->mode == LB_MODE_FNAT) {
-		if (r->tx_port == LB_PORT_NONE) {
-			drop(w, m, LB_DROP_NO_ROUTE);
-			return NULL;
-		}
 		unsigned fam = p->family == LB_AF_INET6;
 		unsigned ns = w->n_src[r->tx_port][fam];
 		if (ns == 0) {

@@ -126,8 +126,12 @@ icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 			rw.inner_dst = w->dp->local[c->local_idx].addr.bytes;
 			rw.inner_dport = c->local_port;
 		}
-		if (r->tx_port == LB_PORT_NONE || lb_icmp_rewrite_error(l3, p, &in, &rw) < 0) {
-			drop(w, m, LB_DROP_ICMP);
+		if (r->tx_port == LB_PORT_NONE) {
+			drop(w, m, LB_DROP_NO_ROUTE);
+			return;
+		}
+		if (lb_icmp_rewrite_error(l3, p, &in, &rw) < 0) {
+			drop(w, m, LB_DROP_TTL_EXPIRED); /* as on the backend side */
 			return;
 		}
 		send_via(w, m, p, r->tx_port, r->neigh);

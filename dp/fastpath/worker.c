@@ -54,6 +54,7 @@
 
 /* The pipeline stages, in the order a packet meets them backwards (each uses the next). */
 #include "tx.h"
+#include "pick.h"
 #include "forward.h"
 #include "icmp_fwd.h"
 #include "classify.h"
@@ -245,8 +246,13 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->st->real = rte_zmalloc_socket("lb_wstats_real",
 					  sizeof(struct lb_real_cnt) * lb_reals_capacity(dp->svcs),
 					  RTE_CACHE_LINE_SIZE, socket);
-	if (w->st->svc == NULL || w->st->real == NULL)
+	w->cursor = rte_zmalloc_socket("lb_sched_cursor",
+					sizeof(*w->cursor) * lb_svcs_capacity(dp->svcs),
+					RTE_CACHE_LINE_SIZE, socket);
+	if (w->st->svc == NULL || w->st->real == NULL || w->cursor == NULL)
 		goto nomem;
+	for (uint32_t i = 0; i < lb_svcs_capacity(dp->svcs); i++)
+		lb_sched_cursor_reset(&w->cursor[i], 0); /* rr starts at the first backend */
 	snprintf(name, sizeof(name), "lb_handoff_%u", id);
 	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "lb_ctrl_%u", id);
@@ -281,6 +287,7 @@ lb_worker_destroy(struct lb_worker *w)
 		rte_free(w->st->real);
 		rte_free(w->st);
 	}
+	rte_free(w->cursor);
 	rte_ring_free(w->handoff);
 	rte_ring_free(w->ctrl);
 	rte_ring_free(w->txq);

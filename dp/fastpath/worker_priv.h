@@ -4,7 +4,8 @@
  *   worker.c        the loop: rx, parse, hand-off and control rings, expiry;
  *                   the one translation unit that includes the stages below
  *   classify.h      classify: service lookup for the burst, prefetch, dispatch
- *   forward.h       conntrack, pick (affinity, Maglev), rewrite
+ *   forward.h       conntrack, pick (affinity, then pick.h), rewrite
+ *   pick.h          the service's scheduler for a new flow: Maglev or scheduler.h
  *   icmp_fwd.h      ICMP errors of tracked flows; ARP/NDP/echo to the control thread
  *   tx.h            transmit: Ethernet header, MTU, next hop, TX buffers
  *
@@ -50,6 +51,7 @@ struct lb_worker {
 	uint64_t ct_seed;
 	uint64_t flow_seed;
 	struct lb_wstats *st;
+	struct lb_sched_cursor *cursor; /* [services capacity]: rr/wrr place, this worker's */
 	struct rte_ring *handoff;   /* MP/SC: packets other workers hand to us */
 	struct rte_ring *ctrl;      /* SP/SC: to the control thread */
 	struct rte_ring *txq;       /* SP/SC: from the control thread, to send */

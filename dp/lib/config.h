@@ -118,12 +118,4 @@ void lb_dp_conf_free(struct lb_dp_conf *c);
 /* Index of the port named name, or -1. */
 int lb_dp_conf_port_index(const struct lb_dp_conf *c, const char *name);
 
-/*
- * Check one service spec against the model's rules (VIP and backends of one
- * family, port 1..65535, weights, Maglev size prime, affinity timeout 1..86400,
- * no duplicate backend address:port). Shared by the config file and the control
- * socket. Returns 0, or LB_EINVAL with a message naming the field.
- */
-int lb_svc_spec_validate(const struct lb_svc_spec *s, char *err, size_t errlen);
-
 #endif /* LB_CONFIG_H */

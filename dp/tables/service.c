@@ -32,7 +32,7 @@
 #include "neigh.h"
 #include "rcu.h"
 #include "service_fastpath.h"
-#include "svc_json.h"
+#include "lb_svc_json.h"
 
 #define MAGLEV_KEY_LEN 19 /* family | address | port */
 
@@ -101,6 +101,7 @@ free_svc(struct lb_svc *svc)
 	if (svc == NULL)
 		return;
 	free((void *)svc->table);
+	lb_sched_free(&svc->pick);
 	free((void *)svc->real_ids);
 	free((void *)svc->ranges);
 	lb_svc_spec_free(&svc->spec);
@@ -243,7 +244,9 @@ maglev_key(uint8_t *k, const struct lb_backend_spec *b)
 /*
  * Maglev over the backends that take new flows: active ones with weight; when
  * none is left, draining ones (Kubernetes serving+terminating fallback); down
- * backends never.
+ * backends never. Built whatever the scheduler: the others take Maglev's answer
+ * while a worker's conntrack is full (dp/fastpath/pick.h). Their pick set holds
+ * the same backends.
  */
 static int
 build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
@@ -272,13 +275,24 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
 	/*
 	 * The digest operators compare between boxes: the table (indices into the
 	 * backends sorted by address and port) and the backends it indexes, with the
-	 * weights it was built from. Nothing here depends on the directory slot.
+	 * weights it was built from, and the scheduler that picks (a service not on
+	 * Maglev picks from the same sorted backends). Nothing here depends on the
+	 * directory slot.
 	 */
 	if (rc == 0) {
 		uint64_t d = lb_hash_bytes(table, sizeof(*table) * sp->maglev_m, 0);
 		for (uint32_t i = 0; i < n; i++)
 			d = lb_hash_bytes(mb[i].key, MAGLEV_KEY_LEN, d ^ mb[i].weight);
+		d = lb_hash_bytes(&sp->sched, sizeof(sp->sched), d);
 		svc->digest = d;
+	}
+	if (rc == 0 && sp->sched != LB_SCHED_MAGLEV) {
+		/* the same backends as the Maglev table, in sorted order */
+		uint16_t *w = malloc(sizeof(*w) * (n ? n : 1));
+		for (uint32_t i = 0; w != NULL && i < n; i++)
+			w[i] = (uint16_t)mb[i].weight;
+		rc = w != NULL ? lb_sched_build(&svc->pick, sp->sched, w, n) : LB_ENOMEM;
+		free(w);
 	}
 out:
 	free(mb);
@@ -375,6 +389,7 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 	svc->proto = spec->proto;
 	svc->mode = spec->mode;
 	svc->affinity = spec->affinity;
+	svc->sched = spec->sched;
 	svc->affinity_timeout_ms = spec->affinity_timeout * 1000u;
 	svc->m = spec->maglev_m;
 	svc->n_backends = sp->n_backends;
@@ -398,7 +413,7 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 		}
 	rc = build_table(svc, sp, s->seed);
 	if (rc < 0) {
-		snprintf(err, errlen, "maglev table: %s", lb_strerror(rc));
+		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
 		goto fail;
 	}
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "lb_model.h"
+#include "scheduler.h"
 
 #define LB_REAL_REMOVED 0xfe /* backend left its service; connections must re-pick */
 #define LB_REAL_FREE 0xff    /* id not allocated */
@@ -54,6 +55,7 @@ struct lb_svc {
 	uint8_t mode;
 	uint8_t affinity;
 	uint8_t pick_state;           /* backends in the table: ACTIVE, or DRAINING as fallback */
+	uint8_t sched;                /* enum lb_sched: Maglev or pick below */
 	uint16_t n_ranges;
 	uint32_t id;                  /* directory slot */
 	uint32_t version;             /* bumps on every publish of this id */
@@ -62,6 +64,7 @@ struct lb_svc {
 	uint32_t n_backends;
 	const uint16_t *table;        /* Maglev: index into real_ids; LB_MAGLEV_EMPTY */
 	const uint32_t *real_ids;     /* [n_backends], backends sorted by (address, port) */
+	struct lb_sched_set pick;     /* other schedulers: the backends of pick_state */
 	const struct lb_prefix *ranges;
 	uint64_t publish_tsc;         /* when the control thread stored the pointer */
 	uint64_t digest;              /* of the Maglev table and its backends: equal on

@@ -19,7 +19,7 @@
  *       slots RUNS times; prints the median and p99 wall time and the median
  *       thread CPU time, in microseconds.
  *
- * Linux only (AF_PACKET). Built by scripts/bench-update.sh together with dp/maglev.c.
+ * Linux only (AF_PACKET). Built by scripts/bench-update.sh together with dp/lib/maglev.c.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

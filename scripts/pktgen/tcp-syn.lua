@@ -1,81 +1,89 @@
--- tcp-syn.lua - new-connection load: every packet a client tuple edgelb has not seen,
--- for pktgen-dpdk range mode.
+-- tcp-syn.lua - new-connection load: every packet a TCP SYN from a client tuple edgelb
+-- has not seen, each sent exactly once. For pktgen-dpdk's pcap mode (tested with
+-- pktgen 23.06.1 built with -Denable_lua=true against DPDK 22.11; see
+-- docs/benchmarking.md for the build and the one-line fix it needs on memif).
 --
--- Run on the generator box (see docs/benchmarking.md, "Two boxes"):
---   pktgen -l 0-4 -n 4 -a <nic0> -a <nic1> -- -P -m "[1:2].0, [3:4].1" -f scripts/pktgen/tcp-syn.lua
--- Port 0 faces edgelb's external port, port 1 stands in for the backends (their
--- static neighbour MAC in the dp config is port 1's MAC).
+-- The packets come from a pcap that scripts/pktgen/flows-pcap.py writes: N SYNs, N
+-- distinct (client address, client port) tuples, correct checksums, flags = SYN. Why
+-- not range mode: pktgen builds range packets once into a fixed TX pool (24,576 mbufs
+-- per queue in 23.06) and re-sends them, so range mode repeats tuples after 24,576
+-- packets whatever the ranges say, and its TCP flags default to ACK (setting them takes
+-- "range <p> tcp flag set syn" on 23.06/23.10, "range <p> tcp flags ..." on 24.x). In
+-- pcap mode pktgen holds every packet of the file in its own mbuf and sends them in file
+-- order; with the port's count set to N, each of the N SYNs leaves once and the port
+-- stops: N new connections, which the dp's ct_created must show.
 --
--- Every packet must open a new connection, so the flow space N_IP x N_PORT (repeats
--- after lcm(N_IP, N_PORT) packets: keep them coprime) must exceed the packets sent,
--- rate x SECONDS, and the dp's conntrack must hold them (conntrack.capacity x workers;
--- watch ct_full and no_snat in the dp's counters). fnat also needs a free local port
--- per (backend, local address): give the dp enough local_addresses for the rate.
+-- Run (the harness, scripts/bench-pktgen.sh, does this over memif on one machine):
+--   scripts/pktgen/flows-pcap.py --proto tcp --flows 1048576 --out /tmp/syn.pcap \
+--       --dst-mac <edgelb ext MAC> --src-mac <generator port 0 MAC>
+--   PG_PCAP=/tmp/syn.pcap PG_RATE=0.5 pktgen -l 0-4 -n 4 -a <nic0> -a <nic1> -- -P \
+--       -m "[1:2].0, [3:4].1" -s 0:/tmp/syn.pcap -f scripts/pktgen/tcp-syn.lua
+-- pktgen needs a terminal (its screen and CLI read stdin): run it in one, or under
+-- script(1) or tmux when driven from a script.
 --
--- TCP flags: pktgen's range mode builds TCP headers with ACK set; it has no Lua
--- setter for flags. For edgelb an unknown client ACK takes the same path as a SYN
--- (lookup miss, Maglev pick, SNAT port, insert: ct_created), only the entry starts
--- ESTABLISHED instead of SYN. Where a pktgen build offers the CLI command
--- "range <port> tcp_flags set syn", add it with pktgen.run() below.
+-- Knobs, all from the environment (pktgen passes no arguments to -f scripts):
+--   PG_PCAP        the file given to pktgen with -s <PG_TX>:<file>; its packets are
+--                  counted to know N (required unless PG_FLOWS is set)
+--   PG_FLOWS       N, when PG_PCAP is not readable here
+--   PG_TX, PG_RX   generator ports facing edgelb's "ext" and standing in for the
+--                  backends (default 0 and 1)
+--   PG_RATE        percent of the port's link speed, fractions allowed (default 1)
+--   PG_MAX_SECONDS stop sending after this long even if N were not all sent (60)
+--   PG_DEADLINE    Unix time by which the script must be done (a harness's bound on
+--                  pktgen): sending stops 5 s before it
+--   PG_RESULT      append the key=value results to this file as well as printing them
+--   PG_QUIT        1: quit pktgen at the end (for scripts; default: stay in the CLI)
+-- No require of pktgen's own Lua files: helpers come from pglib.lua next to this file,
+-- so the script runs from any directory.
 
-package.path = package.path .. ";?.lua;test/?.lua;app/?.lua;"
-require "Pktgen"
+local dir = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+local pg = dofile(dir .. "pglib.lua")
+local env = pg.env
 
--- What to send -------------------------------------------------------------------
-local TX       = "0"                  -- generator port facing edgelb's "ext" port
-local RX       = "1"                  -- generator port standing in for the backends
-local VIP      = "198.18.0.100"       -- the service's VIP ...
-local VPORT    = 80                   -- ... and TCP port
-local DST_MAC  = "02:00:00:00:00:02"  -- edgelb's ext port MAC (ports.[0].mac)
-local SRC_IP   = "198.18.128.0"       -- first client address: 198.18.128.0/17 ...
-local N_IP     = 32768                -- ... all of it (2^15), routed via the gateway
-local SRC_PORT = 1024                 -- first client port
-local N_PORT   = 64511                -- 1024..65534 (odd: coprime with N_IP) -> 2.1G tuples
-local RATE     = 10                   -- percent of line rate (10% of 10G = ~1.5 Mpps at 64 B)
-local SECONDS  = 10                   -- keep rate x SECONDS within the conntrack capacity
-local SIZE     = 64                   -- frame size in bytes, FCS included
+local TX = env("PG_TX", "0")
+local RX = env("PG_RX", "1")
+local PCAP = env("PG_PCAP", nil)
+local RATE = tonumber(env("PG_RATE", "1"))
+local MAX_SECONDS = tonumber(env("PG_MAX_SECONDS", "60"))
+local r = pg.new("tcp-syn")
 
--- Helpers ------------------------------------------------------------------------
-local function ip_add(ip, n)          -- "a.b.c.d" + n
-	local a, b, c, d = ip:match("(%d+)%.(%d+)%.(%d+)%.(%d+)")
-	a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-	local v = ((a * 256 + b) * 256 + c) * 256 + d + n
-	return string.format("%d.%d.%d.%d", (v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255)
+local N = pg.pcap_count(PCAP) or tonumber(env("PG_FLOWS", ""))
+if N == nil or N < 1 then
+	r.say("set PG_PCAP to the pcap loaded with -s %s:<file> (or PG_FLOWS to its packet count)", TX)
+	r.finish()
+	return
 end
 
-local function range(fn, port, start, inc, min, max)
-	fn(port, "start", start); fn(port, "inc", inc); fn(port, "min", min); fn(port, "max", max)
-end
-
--- Packet ranges --------------------------------------------------------------------
-pktgen.stop("all")
-pktgen.clr()
-pktgen.set(TX, "rate", RATE)
-pktgen.set(TX, "size", SIZE)
-pktgen.set_proto(TX, "tcp")
-pktgen.range.ip_proto(TX, "tcp")
-pktgen.range.dst_mac(TX, "start", DST_MAC)
-range(pktgen.range.dst_ip, TX, VIP, "0.0.0.0", VIP, VIP)
-range(pktgen.range.dst_port, TX, VPORT, 0, VPORT, VPORT)
-range(pktgen.range.src_ip, TX, SRC_IP, "0.0.0.1", SRC_IP, ip_add(SRC_IP, N_IP - 1))
-range(pktgen.range.src_port, TX, SRC_PORT, 1, SRC_PORT, SRC_PORT + N_PORT - 1)
-range(pktgen.range.pkt_size, TX, SIZE, 0, SIZE, SIZE)
--- pktgen.run("range " .. TX .. " tcp_flags set syn")   -- only where the build has it
-pktgen.set_range(TX, "on")
-
--- Send for SECONDS, then report ----------------------------------------------------
-printf("tcp-syn: %d-tuple flow space, %d%% rate for %d s, to %s:%d\n",
-       N_IP * N_PORT, RATE, SECONDS, VIP, VPORT)
-pktgen.start(TX)
-pktgen.delay(SECONDS * 1000)
 pktgen.stop(TX)
-pktgen.delay(500)                     -- let the last packets drain into RX
+pktgen.set_range(TX, "off")
+pktgen.pcap(TX, "on")
+pktgen.set(TX, "rate", RATE)
+pktgen.set(TX, "count", N)          -- each packet of the file once, then the port stops
+pktgen.clr()
+local tx0, rx0 = pg.settled(TX, RX)
 
-local tx = pktgen.portStats(TX, "port")[tonumber(TX)]
-local rx = pktgen.portStats(RX, "port")[tonumber(RX)]
-printf("tcp-syn: port %s tx %d pkts (%.2f Mpps), oerrors %d\n",
-       TX, tx.opackets, tx.opackets / SECONDS / 1e6, tx.oerrors)
-printf("tcp-syn: port %s rx %d pkts (%.2f Mpps), imissed %d, ierrors %d, rx_nombuf %d\n",
-       RX, rx.ipackets, rx.ipackets / SECONDS / 1e6, rx.imissed, rx.ierrors, rx.rx_nombuf)
-printf("tcp-syn: forwarded %.2f%% of sent (compare with the dp's ct_created)\n",
-       100.0 * rx.ipackets / math.max(tx.opackets, 1))
+r.say("%d SYNs, each a new client tuple, at %s%% of link speed (port %s -> port %s)",
+      N, tostring(RATE), TX, RX)
+local max_secs, cut = pg.budget(MAX_SECONDS, 5)   -- 5 s: settle, report, quit
+local t0 = pg.now()
+pktgen.start(TX)
+-- Poll every 20 ms; the bound counts polls, so no date(1) runs while sending.
+local polls = 1
+pktgen.delay(20)
+while pg.sending(TX) and polls * 0.02 < max_secs do
+	pktgen.delay(20)
+	polls = polls + 1
+end
+local t1 = pg.now()
+local timed_out = pg.sending(TX)
+pktgen.stop(TX)
+local tx1, rx1 = pg.settled(TX, RX)
+
+local sent = pg.report(r, tx0, rx0, tx1, rx1, t1 - t0, RATE)
+-- The claim: every packet sent was the SYN of a tuple not sent before.
+r.kv("pcap_flows", N)
+r.kv("claimed_new_flows", math.min(sent, N))
+r.kv("claimed_concurrent_flows", math.min(sent, N))
+r.kv("timed_out", timed_out and 1 or 0)      -- 1: stopped before all N were sent
+r.kv("cut_by_deadline", (timed_out and cut) and 1 or 0)
+r.finish()

@@ -86,6 +86,7 @@ def expected_services(lbs):
                 out[key] = {
                     "name": name,
                     "mode": lb.get("mode", "fnat"),
+                    "scheduler": lb.get("scheduler", "maglev"),
                     "affinity": lb["session_affinity"]["type"],
                     "source_ranges": sorted(lb.get("source_ranges") or []),
                     "backends": sorted(seen.values()),
@@ -101,6 +102,7 @@ def services_of_dp(svcs):
         out[key] = {
             "name": s["name"],
             "mode": s.get("mode", "fnat"),
+            "scheduler": s.get("scheduler", "maglev"),  # left out when maglev
             "affinity": s.get("session_affinity", {}).get("type", "None"),
             "source_ranges": sorted(s.get("source_ranges") or []),
             "backends": sorted((norm(b["address"]), b["port"], b.get("weight", 1),

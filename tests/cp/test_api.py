@@ -89,15 +89,18 @@ def main(t):
     # a second one, in another namespace, dual stack
     st, api2 = api.req("POST", "/v1/loadbalancers",
                        {"name": "api", "namespace": "team-a", "ip_families": ["IPv4", "IPv6"],
-                        "ports": [{"port": 53, "protocol": "UDP"}],
+                        "ports": [{"port": 53, "protocol": "UDP"}], "scheduler": "WRR",
                         "backends": [{"address": "198.19.0.21"}, {"address": "2001:db8:2::21"}]})
-    t.eq(st, 201, "POST team-a/api (dual stack, UDP) -> 201")
+    t.eq(st, 201, "POST team-a/api (dual stack, UDP, scheduler WRR) -> 201")
+    t.eq(api2["scheduler"], "wrr", "team-a/api: scheduler answered as wrr")
     t.eq(sorted(cplib.fam(a) for a in api2["ips"]), [4, 6], "team-a/api has one IPv4 and one IPv6")
     t.check(ip not in api2["ips"], "team-a/api got another address than web")
     t.wait_dp_matches(sock, api, 10, "dp services match the cp with two load balancers")
     s6 = dp_has(api2["ips"][1], 53, "udp")
     t.check(s6 is not None and [b["address"] for b in s6["backends"]] == ["2001:db8:2::21"],
             "dp [%s]:53/udp has only the IPv6 backend" % api2["ips"][1])
+    t.eq(s6 and s6.get("scheduler"), "wrr", "dp [%s]:53/udp: scheduler wrr" % api2["ips"][1])
+    t.eq(dp_has(ip, 80).get("scheduler", "maglev"), "maglev", "dp %s:80: scheduler maglev (default)" % ip)
 
     # ---- PUT replace ------------------------------------------------------------
     body = dict(web_body, ports=[{"name": "http", "port": 80, "target_port": 8081},
@@ -188,6 +191,7 @@ def main(t):
         ("session_affinity.type", dict(good, session_affinity={"type": "Cookie"})),
         ("source_ranges[0]", dict(good, source_ranges=["198.18.0.1/15"])),
         ("mode", dict(good, mode="dsr")),
+        ("scheduler", dict(good, scheduler="lblc")),
         ("health_check.interval_ms", dict(good, health_check={"type": "tcp", "interval_ms": 5})),
         ("health_check.type", dict(good, health_check={"type": "icmp"})),
         ("pool", dict(good, pool=7)),

@@ -58,7 +58,7 @@ CASES = [
     ("pool name not a DNS label", [('name = "reserved"', 'name = "Reserved_1"')], ["pools.[1].name"]),
     ("auto_assign not a boolean", [("auto_assign = false;", 'auto_assign = "no";')],
      ["pools.[1].auto_assign", "true or false"]),
-    ("pools not a list", [(POOLS, 'pools = "198.18.70.0/24";\n')], ["pools: must be a list"]),
+    ("pools not a list", [(POOLS, 'pools = "198.18.70.0/24";\n')], ["pools: expected a list"]),
     ("bad health_check.type", [('type = "none"', 'type = "icmp"')], ["health_check.type"]),
     ("health_check timeout not below interval", [("timeout_ms = 1000", "timeout_ms = 2000")],
      ["health_check.timeout_ms"]),

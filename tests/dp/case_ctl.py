@@ -12,11 +12,14 @@ Meanwhile, over the real socket:
 - the services of the config file are the initial state (hello, service.list);
 - malformed JSON of several shapes, non-object JSON, a missing / non-string /
   unknown op, wrong service.upsert fields (port "80", backends not an array, bad
-  addresses, an unknown field, a non-prime maglev_size, ...), service.delete of an
-  unknown service, conns.list limit 0 / 10^9, sync.end of a generation not begun,
+  addresses, an unknown field, a non-prime maglev_size, an unknown scheduler, ...),
+  service.delete of an unknown service, conns.list limit 0 / 10^9, sync.end of a
+  generation not begun,
   hello version 99: each an error reply with its code, a message naming the
   problem, the id echoed (null when unreadable), and the connection still usable;
   a failed upsert changes nothing;
+- names in any case ("UDP", "DNAT", "WLC", "clientip", "Draining"; the config file's
+  rule, include/lb_model.h) are accepted and listed in their one spelling;
 - ids of every JSON type echoed, in ok and in error replies; pipelined requests
   (in one write, or dribbled byte by byte) answered in order; empty lines ignored;
 - a line of exactly 8 MiB is served; a longer one gets code too_long and the
@@ -99,10 +102,13 @@ def config_services():
 def listed(svc):
     """A service as service.list shows it: every field, defaults filled in, backends sorted."""
     aff = svc.get("session_affinity", {})
+    # the codec leaves the default scheduler (maglev) out
+    sched = {} if svc.get("scheduler", "maglev").lower() == "maglev" else \
+        {"scheduler": svc["scheduler"].lower()}
     return {
         "name": svc["name"], "vip": svc["vip"], "port": svc["port"],
         "protocol": svc.get("protocol", "tcp"), "mode": svc.get("mode", "fnat"),
-        "maglev_size": svc.get("maglev_size", 65537),
+        "maglev_size": svc.get("maglev_size", 65537), **sched,
         "session_affinity": {"type": aff.get("type", "None"),
                              "timeout_seconds": aff.get("timeout_seconds", 10800)},
         "source_ranges": list(svc.get("source_ranges", [])),
@@ -408,6 +414,7 @@ def run_case(ck, tmp, build):
 
         for name, part in [("initial state", lambda: part_initial(ck, c)),
                            ("bad requests", lambda: part_bad_requests(ck, c)),
+                           ("names in any case", lambda: part_names_any_case(ck, c)),
                            ("ids", lambda: part_ids(ck, c)),
                            ("pipelined", lambda: part_pipelined(ck, c)),
                            ("oversized lines", lambda: part_oversized(ck, c, path)),
@@ -635,6 +642,8 @@ def part_bad_requests(ck, c):
         ("maglev_size \"65537\"", with_(maglev_size="65537"), ["maglev_size"]),
         ("protocol sctp", with_(protocol="sctp"), ["protocol", "sctp"]),
         ("mode dsr", with_(mode="dsr"), ["mode", "dsr"]),
+        ("scheduler lblc", with_(scheduler="lblc"), ["scheduler", "lblc", "maglev", "nq"]),
+        ("scheduler 1", with_(scheduler=1), ["scheduler"]),
         ("session_affinity type", with_(session_affinity={"type": "Cookie"}),
          ["session_affinity.type", "Cookie"]),
         ("source_ranges host bits", with_(source_ranges=["198.18.0.1/15"]), ["source_ranges[0]"]),
@@ -694,6 +703,28 @@ def part_bad_requests(ck, c):
     check_list(ck, c, "after refused deletes and syncs", config_services(), 0,
                versions={s["name"]: 1 for s in config_services()})
     no_drops(ck, c, "after bad requests")
+
+
+def part_names_any_case(ck, c):
+    ck.section("names in any case (include/lb_model.h, the config file's rule): "
+               "read, then listed in their one spelling")
+    svc = {"name": "anycase", "vip": T.VIP4, "port": 8099, "protocol": "UDP", "mode": "DNAT",
+           "scheduler": "WLC",
+           "session_affinity": {"type": "clientip", "timeout_seconds": 60},
+           "backends": [{"address": "198.19.0.14", "port": 9, "state": "Draining"}]}
+    check_ok(ck, "upsert with UDP, DNAT, WLC, clientip, Draining",
+             c.call("service.upsert", service=svc), c.next_id - 1)
+    canon = dict(svc, protocol="udp", mode="dnat", scheduler="wlc",
+                 session_affinity={"type": "ClientIP", "timeout_seconds": 60},
+                 backends=[{"address": "198.19.0.14", "port": 9, "state": "draining"}])
+    check_list(ck, c, "names in any case", config_services() + [canon], 0,
+               versions={s["name"]: 1 for s in config_services() + [canon]})
+    res = check_ok(ck, "delete it, protocol \"Udp\"",
+                   c.call("service.delete", vip=T.VIP4, port=8099, protocol="Udp"), c.next_id - 1)
+    if res is not None:
+        ck.eq(res, {}, "delete: empty result")
+    check_list(ck, c, "after the delete", config_services(), 0,
+               versions={s["name"]: 1 for s in config_services()})
 
 
 def part_ids(ck, c):

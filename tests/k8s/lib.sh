@@ -286,6 +286,7 @@ has_event() { events "$1" | grep -Eq "^$2 $3 .*${4:-}"; }
 
 # ---------------------------------------------------------------- edgelb-cp
 # cp_conf FILE STATE_FILE DP_SOCK API_PORT [DEFAULT_CLASS] [POOLS] [EXTRA]
+# CP_K8S_EXTRA (env): more settings inside kubernetes: { } (e.g. leader_election).
 # POOLS: libconfig text of the pool list (default: "public" with 198.18.0.100-198.18.0.199
 # and 2001:db8:1::100-2001:db8:1::1ff).
 DEFAULT_POOLS='{ name = "public"; addresses = ["198.18.0.100-198.18.0.199", "2001:db8:1::100-2001:db8:1::1ff"]; }'
@@ -300,6 +301,7 @@ kubernetes: {
   load_balancer_class = "$LB_CLASS";
   default_class = ${5:-false};
   resync_s = ${CP_RESYNC:-300};
+  ${CP_K8S_EXTRA:-}
 };
 pools = (
   ${6:-$DEFAULT_POOLS}

@@ -7,8 +7,8 @@
 # numbers), endpoint conditions (ready -> active, serving + terminating -> draining,
 # neither -> left out), sessionAffinity ClientIP with its timeout (and the 10800 s
 # default), loadBalancerSourceRanges (host bits masked), externalTrafficPolicy Local
-# -> mode dnat, UDP ports, dual stack (a service per address), condition changes
-# and deletion reaching the dp.
+# -> mode dnat, UDP ports, the edgelb.io/scheduler annotation, dual stack (a service
+# per address), condition changes and deletion reaching the dp.
 K8S_NEED_ROOT=1
 . "$(dirname "$0")/lib.sh"
 k8s_begin dp 150
@@ -27,6 +27,7 @@ ok "the cp is connected to the dp"
 dp_svc() {
 	dp_services | jq -c --arg n "$1" '[.[] | select(.name == $n)] |
 		if length == 0 then null else .[0] | {vip, port, protocol, mode,
+			scheduler: (.scheduler // "maglev"),
 			affinity: "\(.session_affinity.type)/\(.session_affinity.timeout_seconds)",
 			ranges: ((.source_ranges // []) | sort),
 			backends: ([.backends[] | "\(.address):\(.port):\(.state)"] | sort)} end'
@@ -95,6 +96,16 @@ svc_create default aff "$(lb_spec '[{"port":8080}]' '{"sessionAffinity":"ClientI
 wait_dp default/aff:8080 'type == "object"' "dp has service default/aff:8080 (unnamed port)"
 eq "aff: ClientIP/10800, fnat, ranges from the annotation" "$(dp_svc default/aff:8080 | jq -r '"\(.affinity) \(.mode) \(.ranges | join(","))"')" \
 	"ClientIP/10800 fnat 198.18.0.0/16,203.0.113.0/24"
+
+# The scheduler annotation (any case) reaches the dp; a change follows; an unknown name is Maglev.
+svc_create default sch "$(lb_spec '[{"port":8081}]')" '{"annotations":{"edgelb.io/scheduler":"WLC"}}'
+wait_dp default/sch:8081 '.scheduler == "wlc"' "edgelb.io/scheduler: WLC -> the dp service's scheduler is wlc"
+svc_patch default sch '{"metadata":{"annotations":{"edgelb.io/scheduler":"rr"}}}'
+wait_dp default/sch:8081 '.scheduler == "rr"' "annotation changed to rr: the dp follows"
+svc_patch default sch '{"metadata":{"annotations":{"edgelb.io/scheduler":"lblc"}}}'
+wait_dp default/sch:8081 '.scheduler == "maglev"' "unknown scheduler lblc: the dp service is Maglev"
+eq "sch kept an address with an unknown scheduler" "$([ -n "$(svc_ips default sch)" ] && echo yes)" yes
+svc_delete default sch
 
 # Changing the policy back: Cluster -> fnat, affinity None.
 svc_patch default pol '{"spec":{"externalTrafficPolicy":"Cluster","sessionAffinity":"None","sessionAffinityConfig":null,"loadBalancerSourceRanges":null}}'

@@ -3,7 +3,8 @@
 #
 # ipFamilyPolicy RequireDualStack (and PreferDualStack, and ipFamilies in IPv6-first
 # order): one IPv4 and one IPv6 address in status.loadBalancer.ingress, both from the
-# pools, shown by kubectl as EXTERNAL-IP; backends of both families from IPv4 and
+# pools, in the order of spec.ipFamilies, each with the Service's ports, shown by
+# kubectl as EXTERNAL-IP; backends of both families from IPv4 and
 # IPv6 EndpointSlices; SingleStack IPv6: one IPv6 address; deleting frees both.
 . "$(dirname "$0")/lib.sh"
 k8s_begin dualstack 100
@@ -86,6 +87,13 @@ else nok "PreferDualStack: not one of each" "[$(svc_ips default prefer)]"; fi
 svc_create default v6first "$(lb_spec '[{"port":80}]' '{"ipFamilyPolicy":"RequireDualStack","ipFamilies":["IPv6","IPv4"]}')"
 if wait_until 5 'one_of_each v6first'; then ok "RequireDualStack, ipFamilies [IPv6, IPv4]: one of each: $(svc_ips default v6first)"
 else nok "ipFamilies [IPv6, IPv4]: not one of each" "[$(svc_ips default v6first)]"; fi
+# status follows spec.ipFamilies' order and names the ports served (issue 10 #10)
+check "ipFamilies [IPv6, IPv4]: the IPv6 address comes first in the status ($(svc_ips default v6first))" \
+	bash -c "[[ '$(svc_ips default v6first | cut -d' ' -f1)' == *:* ]]"
+check "ipFamilies [IPv4, IPv6]: the IPv4 address comes first ($(svc_ips default ds))" \
+	bash -c "[[ '$(svc_ips default ds | cut -d' ' -f1)' != *:* ]]"
+eq "status.loadBalancer.ingress[].ports: the Service's ports on each address" \
+	"$(kc get svc ds -o jsonpath='{range .status.loadBalancer.ingress[*]}{.ports[*].port}/{.ports[*].protocol} {end}')" "80/TCP 80/TCP "
 svc_create default six "$(lb_spec '[{"port":80}]' '{"ipFamilyPolicy":"SingleStack","ipFamilies":["IPv6"]}')"
 wait_until 5 '[ -n "$(svc_ips default six)" ]'
 ip=$(svc_ips default six)

@@ -764,12 +764,16 @@ EVENTS_V1 = EventsV1Type()
 
 ALL = [NAMESPACES, SERVICES, ENDPOINTS, EVENTS, ENDPOINTSLICES, EVENTS_V1]
 
+from .extra import EXTRA  # noqa: E402 - Leases, RBAC, ServiceAccounts, Secrets: stored as given
+ALL += EXTRA
+
 # group -> version -> {plural: ResourceType}
 GROUPS = {}
 for _rt in ALL:
     GROUPS.setdefault(_rt.group, {}).setdefault(_rt.version, {})[_rt.plural] = _rt
 
-GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io"]
+GROUP_ORDER = ["discovery.k8s.io", "events.k8s.io", "coordination.k8s.io",
+               "rbac.authorization.k8s.io"]
 
 
 def lookup(group, version, plural):

@@ -50,6 +50,9 @@ class Faults:
         with self.lock:
             self.watch_410 = 0
             self.watch_error_410 = 0
+            self.watch_error = 0        # next N watches: an ERROR event (watch_error_code), end
+            self.watch_error_code = 500
+            self.watch_empty = 0        # next N watches: 200, end at once without an event
             self.fail = []      # {"count", "code", "path_prefix", "methods", "message", "retry_after"}
             self.delay = []     # {"count" (None: forever), "ms", "path_prefix", "methods"}
             self.expired_mode = self.default_expired_mode
@@ -57,6 +60,8 @@ class Faults:
     def state(self):
         with self.lock:
             return {"watch_410": self.watch_410, "watch_error_410": self.watch_error_410,
+                    "watch_error": self.watch_error, "watch_error_code": self.watch_error_code,
+                    "watch_empty": self.watch_empty,
                     "fail": [dict(r) for r in self.fail], "delay": [dict(r) for r in self.delay],
                     "expired_mode": self.expired_mode}
 
@@ -97,6 +102,12 @@ class Faults:
             if self.watch_error_410 > 0:
                 self.watch_error_410 -= 1
                 return "event"
+            if self.watch_error > 0:
+                self.watch_error -= 1
+                return "error"
+            if self.watch_empty > 0:
+                self.watch_empty -= 1
+                return "empty"
         return None
 
 
@@ -193,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
                 "contentType": self.headers.get("Content-Type", ""),
                 "accept": self.headers.get("Accept", ""),
                 "userAgent": self.headers.get("User-Agent", ""),
+                "client": "%s:%d" % self.client_address[:2],
             })
 
     def do_GET(self):
@@ -339,7 +351,8 @@ class Handler(BaseHTTPRequestHandler):
     def _apply_faults(self, req):
         app, f = self.app, self.app.faults
         done = {}
-        known = {"drop_watches", "watch_410", "watch_error_410", "fail_500", "fail", "code",
+        known = {"drop_watches", "watch_410", "watch_error_410", "watch_error", "watch_error_code",
+                 "watch_empty", "fail_500", "fail", "code",
                  "path_prefix", "method", "methods", "message", "retry_after", "compact",
                  "expired_mode", "delay_ms", "delay_count", "bookmark_interval", "clear"}
         unknown = sorted(set(req) - known)
@@ -355,6 +368,10 @@ class Handler(BaseHTTPRequestHandler):
             if "watch_error_410" in req:
                 f.watch_error_410 = int(req["watch_error_410"])
                 done["watch_error_410"] = f.watch_error_410
+            for k in ("watch_error", "watch_error_code", "watch_empty"):
+                if k in req:
+                    setattr(f, k, int(req[k]))
+                    done[k] = getattr(f, k)
             n = req.get("fail_500", req.get("fail"))
             if n is not None:
                 rule = {"count": int(n),
@@ -812,6 +829,11 @@ class Handler(BaseHTTPRequestHandler):
         error_event = None
         if injected == "event":
             error_event = expired(rv, app.store.rv).status
+        elif injected == "error":
+            code = app.faults.state()["watch_error_code"]
+            error_event = APIError(code, "fake-apiserver: injected watch error (%d)" % code).status
+        elif injected == "empty":
+            error_event = False     # a 200 that ends at once: no event at all
         else:
             try:
                 w, initial = app.store.start_watch(rt, flt, rv, send_initial)
@@ -837,6 +859,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         abort = False
         try:
+            if error_event is False:
+                return
             if error_event is not None:
                 self._chunk((dumps({"type": "ERROR", "object": error_event}) + "\n").encode())
                 return

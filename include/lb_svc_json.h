@@ -1,9 +1,10 @@
 /*
- * svc_json.h - the service model as JSON (the `service.upsert` payload).
+ * lb_svc_json.h - the service model as JSON (the `service.upsert` payload).
  *
- * Pure C over jansson, no DPDK. edgelb-dp decodes with it (dp/ctl.c) and
- * edgelb-cp encodes with it, so both sides agree on every field name
- * (include/lb_ctl_proto.h) and rule (lb_svc_spec_validate in dp/config.c).
+ * Part of edgelb-contract (code: dp/lib/svc_json.c): jansson only, no DPDK, no
+ * libconfig. edgelb-dp decodes with it (dp/control/ctl.c) and edgelb-cp encodes
+ * with it (cp/dpsync), so both sides agree on every field name
+ * (include/lb_ctl_proto.h), name and rule (include/lb_model.h).
  */
 #ifndef LB_SVC_JSON_H
 #define LB_SVC_JSON_H

@@ -1,0 +1,66 @@
+/*
+ * pick.h - the scheduler stage: which backend a new flow goes to.
+ *
+ * Called by forward.h's new_flow() after conntrack and ClientIP affinity missed.
+ * Worker lcores only. Maglev (the default) is one load from the service's table;
+ * the IPVS schedulers (dp/lib/scheduler.c) read the service's immutable pick set, this
+ * worker's cursor for the service (rr/wrr) and this worker's connection counts
+ * per backend (lc/wlc/sed/nq): nothing shared is written, no lock is taken.
+ *
+ * Counts are per worker: a worker sees the connections it created (w->st->real[].conns,
+ * +1 on insert, -1 on expiry or removal), not its peers', so least-connection
+ * schedulers balance each worker's share; with RSS spreading flows evenly that
+ * approximates the box's total. Every tracked connection counts as active (the dp
+ * does not split active from inactive as IPVS does).
+ */
+#ifndef LB_FP_PICK_H
+#define LB_FP_PICK_H
+
+#include <rte_branch_prediction.h>
+
+#include "maglev.h"
+#include "scheduler.h"
+#include "worker_priv.h"
+
+struct pick_load {
+	const struct lb_worker *w;
+	const struct lb_svc *svc;
+};
+
+/* lb_sched_load_fn: this worker's tracked connections on backend bi of the service. */
+static void
+pick_load(void *arg, uint32_t bi, uint32_t *active, uint32_t *inactive)
+{
+	const struct pick_load *pl = arg;
+	int64_t c = pl->w->st->real[pl->svc->real_ids[bi]].conns;
+
+	*active = c <= 0 ? 0 : c >= UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+	*inactive = 0;
+}
+
+/*
+ * The backend for a new flow: an index into svc->real_ids, or LB_MAGLEV_EMPTY when
+ * no backend takes new flows. fh is the flow hash Maglev indexes with.
+ */
+static inline uint16_t
+pick_backend(struct lb_worker *w, const struct lb_pkt *p, const struct lb_svc *svc, uint32_t fh)
+{
+	if (likely(svc->sched == LB_SCHED_MAGLEV))
+		return lb_maglev_pick(svc->table, svc->m, fh);
+	/*
+	 * A full table forwards the flow without state (forward.h), so every packet of
+	 * it comes back here: only a hash of the flow keeps them on one backend. rr, lc
+	 * and the like would spread one connection's packets; they take Maglev's answer
+	 * until the table has room (insertion fails only when no entry is free).
+	 */
+	if (unlikely(svc->sched != LB_SCHED_SH && svc->sched != LB_SCHED_DH &&
+		     lb_ct_count(w->ct) >= lb_ct_capacity(w->ct)))
+		return lb_maglev_pick(svc->table, svc->m, fh);
+
+	struct pick_load pl = {.w = w, .svc = svc};
+	uint32_t bi = lb_sched_pick(&svc->pick, &w->cursor[svc->id], svc->version, pick_load, &pl,
+				    p->family, p->src, p->dst);
+	return bi == LB_SCHED_NONE ? LB_MAGLEV_EMPTY : (uint16_t)bi;
+}
+
+#endif /* LB_FP_PICK_H */
