@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "api.h"
+#include "bgp.h"
 #include "cpconf.h"
 #include "dpsync.h"
 #include "health.h"
@@ -73,6 +74,7 @@ main(int argc, char **argv)
 	struct cp_health *health = NULL;
 	struct cp_api *api = NULL;
 	struct cp_k8s *k8s = NULL;
+	struct cp_bgp *bgp = NULL;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -129,6 +131,13 @@ main(int argc, char **argv)
 		if (health == NULL)
 			goto fail;
 	}
+	if (conf.bgp.enabled) {
+		bgp = cp_bgp_start(&conf, store, dps, err, sizeof(err));
+		if (bgp == NULL)
+			goto fail;
+		cp_api_add_route(api, cp_bgp_route, bgp);
+		cp_api_set_metrics_hook(api, cp_bgp_metrics, bgp);
+	}
 	fprintf(stderr, "edgelb-cp: %s mode, API on %s, dp socket %s, state %s\n",
 		conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.api_listen,
 		conf.dp_socket, conf.state_file);
@@ -159,7 +168,8 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "edgelb-cp: %s\n", err);
 out:
-	cp_api_stop(api); /* first: its hooks read the controller */
+	cp_api_stop(api); /* first: its hooks read the controller and the bgp thread */
+	cp_bgp_stop(bgp);
 	cp_k8s_stop(k8s);
 	cp_health_stop(health);
 	cp_dpsync_stop(dps);

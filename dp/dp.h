@@ -40,6 +40,7 @@ struct lb_port {
 	unsigned nat_flags;       /* LB_NAT_*_OFFLOAD the port's TX offloads allow */
 	uint64_t tx_offloads;     /* offloads enabled on the port */
 	const struct lb_port_conf *conf;
+	uint16_t exc_id;          /* exception tap ethdev, LB_PORT_NONE when none */
 };
 
 /* An fnat source address (index = local_idx stored in connections). */
@@ -81,6 +82,7 @@ enum lb_punt {
 	LB_PUNT_TOO_BIG,  /* original frame over the egress MTU: port = ingress, info = MTU */
 	LB_PUNT_TTL,      /* original frame whose TTL ran out: port = ingress */
 	LB_PUNT_TX,       /* control -> worker: send on port = egress */
+	LB_PUNT_EXCEPTION,/* for the box's kernel: port = ingress (its exception tap) */
 };
 
 struct lb_mbuf_meta {

@@ -106,7 +106,10 @@ enum lb_event {
 	X(ICMP_ERRORS_TX, icmp_errors_tx, "ICMP errors originated (too big, TTL)")       \
 	X(ICMP_RATE_LIMITED, icmp_rate_limited, "ICMP errors not sent: rate limit")      \
 	X(IGNORED, ignored, "control packets not for us or malformed")                   \
-	X(TX_RING_FULL, tx_ring_full, "control packets dropped: ring to a worker full")
+	X(TX_RING_FULL, tx_ring_full, "control packets dropped: ring to a worker full")   \
+	X(EXC_TO_KERNEL, exception_to_kernel, "frames handed to the kernel's exception tap") \
+	X(EXC_FROM_KERNEL, exception_from_kernel, "frames the kernel sent out a port")   \
+	X(EXC_DROPPED, exception_dropped, "frames for the kernel dropped: tap full")
 
 enum lb_ctrl_counter {
 #define LB_X_ENUM(e, n, h) LB_CTRL_##e,

@@ -2,7 +2,7 @@
 # test.sh - install what is missing, build, and run every test of edgelb.
 #
 # Runs: setup (packages, hugepages, build), then every meson test suite of the
-# normal build (unit, dp, ctl, e2e, cp, k8s), then the unit tests again in a
+# normal build (unit, dp, ctl, e2e, cp, k8s, cluster, pkg), then the unit tests again in a
 # second build under AddressSanitizer and UndefinedBehaviorSanitizer, then each
 # libFuzzer harness of tests/fuzz/ (its corpus replayed, then FUZZ_SECONDS=5 of fuzzing).
 # Ends with one line "N passed, N failed" (", N skipped" only when something was

@@ -168,6 +168,7 @@ test_config_minimal_gets_every_default(void **state)
 	assert_int_equal(c.affinity_capacity, 65536);
 	assert_int_equal(c.n_ports, 1);
 	assert_int_equal(c.ports[0].mtu, 1500);
+	assert_string_equal(c.ports[0].exception, "");
 	assert_int_equal(c.ports[0].rx_desc, 1024);
 	assert_int_equal(c.ports[0].tx_desc, 1024);
 	assert_false(c.ports[0].mac_set);
@@ -206,7 +207,7 @@ test_config_every_option_is_read(void **state)
 		"ports = ( { name = \"a\"; device = \"net_ring0\"; role = \"internal\"; mtu = 9600;\n"
 		"  rx_desc = 64; tx_desc = 16384; mac = \"0A:0b:0c:0d:0e:0f\";\n"
 		"  addresses = [\"198.18.0.2/24\", \"2001:db8::2/64\", \"198.19.0.1\"];\n"
-		"  local_addresses = [\"198.18.0.9\", \"2001:db8::9\"]; } );\n"
+		"  local_addresses = [\"198.18.0.9\", \"2001:db8::9\"]; exception = \"dpx\"; } );\n"
 		"routes = ( { prefix = \"198.18.128.0/17\"; port = \"a\"; },\n"
 		"  { prefix = \"2001:db8:ffff::/48\"; via = \"2001:db8::1\"; } );\n"
 		"neighbours = ( { address = \"2001:db8::1\"; mac = \"02:00:00:00:00:01\"; port = \"a\"; } );\n"
@@ -247,6 +248,7 @@ test_config_every_option_is_read(void **state)
 
 	assert_int_equal(c.ports[0].role, LB_ROLE_INTERNAL);
 	assert_int_equal(c.ports[0].mtu, 9600);
+	assert_string_equal(c.ports[0].exception, "dpx");
 	assert_int_equal(c.ports[0].rx_desc, 64);
 	assert_int_equal(c.ports[0].tx_desc, 16384);
 	assert_true(c.ports[0].mac_set);
@@ -417,6 +419,9 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+	{ "exception interface name too long",
+	  "ports = ( { name = \"ext\"; device = \"d\"; role = \"both\"; exception = \"a-very-long-name\"; } );",
+	  "ports.[0].exception: 'a-very-long-name...' is too long (at most 15 characters) (line 1)" },
 	{ "bad address",
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.300\"; port = 80; } );\n",
 	  "services.[0].vip: '198.18.0.300' is not an IPv4 or IPv6 address (line 3)" },

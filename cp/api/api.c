@@ -37,6 +37,7 @@
 #define DISCARD_MAX (64ull << 20) /* a refused body announcing more is not even read */
 #define DP_TIMEOUT_MS 5000
 #define MAX_PARTS 5           /* path segments: /v1/loadbalancers/{ns}/{name}/backends */
+#define MAX_HOOKS 4           /* /metrics hooks, extra routes */
 #define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
 
 struct cp_api {
@@ -44,8 +45,8 @@ struct cp_api {
 	const struct cp_conf *conf;
 	struct cp_store *store;
 	struct cp_dpsync *dps;
-	cp_metrics_fn metrics_fn;
-	void *metrics_arg;
+	struct { cp_metrics_fn fn; void *arg; } metrics_hooks[MAX_HOOKS];
+	struct { cp_route_fn fn; void *arg; } routes[MAX_HOOKS]; /* other modules' /v1 resources */
 	cp_health_fn health_fn;
 	void *health_arg;
 	char read_only[256];   /* non-empty: why load balancer changes are refused */
@@ -265,11 +266,21 @@ healthz(const struct call *k)
 	return send_json(k->c, MHD_HTTP_OK, h);
 }
 
+/* The cp_metrics_fn metrics.c calls: every hook added with cp_api_set_metrics_hook. */
+static void
+metrics_hooks(void *arg, char **buf, size_t *len, size_t *cap)
+{
+	struct cp_api *a = arg;
+
+	for (int i = 0; i < MAX_HOOKS && a->metrics_hooks[i].fn; i++)
+		a->metrics_hooks[i].fn(a->metrics_hooks[i].arg, buf, len, cap);
+}
+
 static enum MHD_Result
 metrics(const struct call *k)
 {
 	size_t len = 0;
-	char *text = cp_metrics_render(k->a->store, k->a->dps, k->a->metrics_fn, k->a->metrics_arg,
+	char *text = cp_metrics_render(k->a->store, k->a->dps, metrics_hooks, k->a,
 				       &len);
 
 	if (text == NULL)
@@ -447,6 +458,28 @@ not_allowed(struct MHD_Connection *c, const char *methods[], int n)
 	return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s", msg);
 }
 
+/* Not a v1[] path: another module's resource (cp_api_add_route, e.g. /v1/drain), or 404. */
+static enum MHD_Result
+extra_route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m,
+	    const struct req *r)
+{
+	char err[256] = "";
+
+	for (int i = 0; i < MAX_HOOKS && a->routes[i].fn; i++) {
+		json_t *out = NULL;
+		int st = a->routes[i].fn(a->routes[i].arg, m, url, r->body, r->len, &out, err,
+					 sizeof(err));
+		if (st == 0)
+			continue;
+		if (st >= 300 || out == NULL) {
+			json_decref(out);
+			return send_error(c, (unsigned)st, "%s", err);
+		}
+		return send_json(c, (unsigned)st, out);
+	}
+	return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
+}
+
 static enum MHD_Result
 route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m, struct req *r)
 {
@@ -478,7 +511,7 @@ route(struct cp_api *a, struct MHD_Connection *c, const char *url, const char *m
 			row = &v1[i];
 	}
 	if (n_allowed == 0)
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource: %s", url);
+		return extra_route(a, c, url, m, r);
 	if (changes && is_change(m) && a->read_only[0])
 		return send_error(c, MHD_HTTP_FORBIDDEN, "%s", a->read_only);
 	if (row == NULL)
@@ -620,8 +653,23 @@ cp_api_set_health_hook(struct cp_api *a, cp_health_fn fn, void *arg)
 void
 cp_api_set_metrics_hook(struct cp_api *a, cp_metrics_fn fn, void *arg)
 {
-	a->metrics_fn = fn;
-	a->metrics_arg = arg;
+	for (int i = 0; i < MAX_HOOKS; i++)
+		if (a->metrics_hooks[i].fn == NULL) {
+			a->metrics_hooks[i].arg = arg;
+			a->metrics_hooks[i].fn = fn;
+			return;
+		}
+}
+
+void
+cp_api_add_route(struct cp_api *a, cp_route_fn fn, void *arg)
+{
+	for (int i = 0; i < MAX_HOOKS; i++)
+		if (a->routes[i].fn == NULL) {
+			a->routes[i].arg = arg;
+			a->routes[i].fn = fn;
+			return;
+		}
 }
 
 void

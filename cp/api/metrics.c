@@ -95,7 +95,10 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 	  "# HELP edgelb_backend_bytes_total Bytes forwarded to and from a backend.\n"
 	  "# TYPE edgelb_backend_bytes_total counter\n"
 	  "# HELP edgelb_backend_active_connections Connections to a backend.\n"
-	  "# TYPE edgelb_backend_active_connections gauge\n");
+	  "# TYPE edgelb_backend_active_connections gauge\n"
+	  "# HELP edgelb_service_table_info The digest of a dp service's Maglev table "
+	  "(equal on boxes that pick alike).\n"
+	  "# TYPE edgelb_service_table_info gauge\n");
 	json_array_foreach(json_object_get(s, "services"), i, v) {
 		char lbl[768];
 		snprintf(lbl, sizeof(lbl), "service=\"%s\",vip=\"%s\",port=\"%lld\",protocol=\"%s\"",
@@ -104,6 +107,9 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 			 (long long)json_integer_value(json_object_get(v, "port")),
 			 esc(json_string_value(json_object_get(v, "protocol")), e3, sizeof(e3)));
 		traffic(&b, &len, &cap, "service", lbl, v);
+		if (json_string_value(json_object_get(v, "table_digest")))
+			P("edgelb_service_table_info{%s,digest=\"%s\"} 1\n", lbl,
+			  esc(json_string_value(json_object_get(v, "table_digest")), e1, sizeof(e1)));
 		json_array_foreach(json_object_get(v, "backends"), j, bk) {
 			char bl[1024];
 			snprintf(bl, sizeof(bl), "%s,backend=\"%s:%lld\",state=\"%s\"", lbl,

@@ -428,8 +428,9 @@ cmd_stats(struct ctl *c)
 	}
 
 	printf("\nSERVICES\n");
-	out_tbl_init(&t, 7);
-	out_tbl_row(&t, "SERVICE", "ADDRESS", "MODE/STATE", "WEIGHT", "CONNS", "PACKETS", "BYTES");
+	out_tbl_init(&t, 8);
+	out_tbl_row(&t, "SERVICE", "ADDRESS", "MODE/STATE", "WEIGHT", "CONNS", "PACKETS", "BYTES",
+		    "TABLE DIGEST");
 	json_array_foreach(json_object_get(out, "services"), i, v) {
 		char hp[128], addr[160], n[3][32];
 		out_hostport(out_jstr(v, "vip"), out_jint(v, "port"), hp, sizeof(hp));
@@ -442,7 +443,8 @@ cmd_stats(struct ctl *c)
 		char ms[48];
 		snprintf(ms, sizeof(ms), "%s/%s", out_jstr(v, "mode"),
 			 out_jstr(v, "scheduler")[0] ? out_jstr(v, "scheduler") : "maglev");
-		out_tbl_row(&t, out_jstr(v, "name"), addr, ms, "", n[0], n[1], n[2]);
+		out_tbl_row(&t, out_jstr(v, "name"), addr, ms, "", n[0], n[1], n[2],
+			    out_jstr(v, "table_digest"));
 		json_array_foreach(json_object_get(v, "backends"), j, b) {
 			char w[32];
 			out_hostport(out_jstr(b, "address"), out_jint(b, "port"), hp, sizeof(hp));
@@ -451,7 +453,7 @@ cmd_stats(struct ctl *c)
 			snprintf(n[0], 32, "%lld", out_jint(b, "active_connections"));
 			snprintf(n[1], 32, "%lld", out_jint(b, "packets"));
 			snprintf(n[2], 32, "%lld", out_jint(b, "bytes"));
-			out_tbl_row(&t, "", addr, out_jstr(b, "state"), w, n[0], n[1], n[2]);
+			out_tbl_row(&t, "", addr, out_jstr(b, "state"), w, n[0], n[1], n[2], "");
 		}
 	}
 	out_tbl_rows(&t, "  ", stdout, "  none\n");

@@ -22,4 +22,8 @@ int cmd_stats(struct ctl *c);
 int cmd_conns(struct ctl *c, const char *lb, const char *limit);
 int cmd_version(struct ctl *c);
 
+/* drain.c: the box's BGP announcements (/v1/drain, /v1/bgp). */
+int cmd_drain(struct ctl *c, bool on, const char *timeout, bool wait);
+int cmd_bgp(struct ctl *c);
+
 #endif /* LB_CTL_CMD_H */

@@ -6,6 +6,7 @@
  *   show.c  load balancers as text (show.h)
  *   http.c  the REST client over libcurl (http.h)
  *   out.c   text output: growing strings, aligned tables, JSON fields (out.h)
+ *   drain.c drain, undrain, bgp: the box's BGP announcements (cmd.h)
  *
  * One process, one thread, one request at a time. Exits only from main().
  */

@@ -30,6 +30,8 @@ struct opts {
 	const char *file;      /* -f */
 	const char *lb;        /* conns --lb */
 	const char *limit;     /* conns --limit */
+	const char *timeout;   /* drain --timeout */
+	bool wait;             /* drain --wait */
 };
 
 static void
@@ -48,6 +50,10 @@ usage(FILE *f)
 		"  stats                          data plane counters: global, drops, services, backends\n"
 		"  conns [--lb NAME] [--limit N]  connections the data plane tracks (N 1..%d, default %d)\n"
 		"  version                        versions, and whether edgelb-cp answers\n"
+		"  drain [--timeout S] [--wait]   withdraw every VIP of this box from BGP; established\n"
+		"                                 flows go on; --wait reports until drained\n"
+		"  undrain                        announce the box's VIPs again\n"
+		"  bgp                            what the box announces through BIRD, and why not\n"
 		"  help                           this text\n"
 		"\n"
 		"NAME is \"name\" (namespace \"default\") or \"namespace/name\". FILE holds one load\n"
@@ -101,6 +107,8 @@ check_opts(const char *cmd, const struct opts *o, bool file, bool conns)
 		return ctl_usage_error("%s: needs -f FILE (\"-f -\" reads stdin)", cmd);
 	if ((o->lb || o->limit) && !conns)
 		return ctl_usage_error("%s: --lb and --limit are options of conns", cmd);
+	if ((o->timeout || o->wait) && strcmp(cmd, "drain") != 0)
+		return ctl_usage_error("%s: --timeout and --wait are options of drain", cmd);
 	return 0;
 }
 
@@ -150,6 +158,15 @@ run(struct ctl *c, const struct opts *o, int argc, char **argv)
 			return cmd_conns(c, o->lb, o->limit);
 		return strcmp(cmd, "stats") == 0 ? cmd_stats(c) : cmd_version(c);
 	}
+	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0 || strcmp(cmd, "bgp") == 0) {
+		if ((rc = check_opts(cmd, o, false, false)) != 0)
+			return rc;
+		if (argc != 1)
+			return ctl_usage_error("%s: takes no arguments", cmd);
+		if (strcmp(cmd, "bgp") == 0)
+			return cmd_bgp(c);
+		return cmd_drain(c, strcmp(cmd, "drain") == 0, o->timeout, o->wait);
+	}
 	return ctl_usage_error("unknown command '%s'", cmd);
 }
 
@@ -163,6 +180,8 @@ main(int argc, char **argv)
 		{"filename", required_argument, NULL, 'f'},
 		{"lb", required_argument, NULL, 'l'},
 		{"limit", required_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"wait", no_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -180,6 +199,8 @@ main(int argc, char **argv)
 		case 'f': o.file = optarg; break;
 		case 'l': o.lb = optarg; break;
 		case 'n': o.limit = optarg; break;
+		case 'T': o.timeout = optarg; break;
+		case 'w': o.wait = true; break;
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				c.json = true;

@@ -277,6 +277,7 @@ full_sync(struct cp_dpsync *d, struct conn *c, uint64_t *version, char *err, siz
 	d->st.full_syncs++;
 	d->st.last_sync_unix = cp_now_unix();
 	d->st.services = n;
+	d->st.store_version = *version;
 	pthread_mutex_unlock(&d->mu);
 	free_specs(sp, n);
 	return 0;
@@ -339,6 +340,7 @@ incremental(struct cp_dpsync *d, struct conn *c, uint64_t *version, char *err, s
 	pthread_mutex_lock(&d->mu);
 	d->st.updates += sent;
 	d->st.services = n;
+	d->st.store_version = *version;
 	pthread_mutex_unlock(&d->mu);
 	free_specs(sp, n);
 	return 0;

@@ -32,6 +32,7 @@ struct cp_dpsync_status {
 	uint64_t errors;          /* failed requests and connections */
 	double last_sync_unix;    /* time of the last completed full sync */
 	uint32_t services;        /* dp services last sent */
+	uint64_t store_version;   /* store version the dp was last brought to */
 };
 
 struct cp_dpsync *cp_dpsync_start(struct cp_store *store, const char *dp_socket, char *err,

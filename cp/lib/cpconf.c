@@ -4,7 +4,7 @@
  * config file uses too, so both files are strict the same way: unknown settings
  * and wrong types are errors that name the setting and its line, names of a fixed
  * set (mode, health_check.type) are matched without regard to case, and a list of
- * groups (pools) is a list row.
+ * groups (pools) is a list row. bgp (cp/bgp/) is a group of rows like health_check.
  *
  * Called by cp/main.c at start and on SIGHUP, on the main thread; keeps no state.
  */
@@ -21,6 +21,7 @@
 #define CONF(m) LB_CONF_FIELD(struct cp_conf, m)
 #define HC(m) LB_CONF_FIELD(struct cp_health_check, m)
 #define POOL(m) LB_CONF_FIELD(struct lb_pool_conf, m)
+#define BGP(m) LB_CONF_FIELD(struct cp_bgp_conf, m)
 
 static const struct lb_name mode_names[] = {
 	{ "standalone", CP_MODE_STANDALONE },
@@ -170,6 +171,76 @@ static const struct lb_conf_list pools_list = {
 	offsetof(struct cp_conf, n_pools), "pools", NULL, check_pool, NULL,
 };
 
+/* ---------------------------------------------------------------- bgp */
+
+/* bgp.announce: "ready" (a VIP with a ready backend) or "always". */
+static const struct lb_name announce_names[] = {
+	{ "ready", 0 },
+	{ "always", 1 },
+	{ NULL, 0 },
+};
+
+/* An element of bgp.announce_always_pools: a pool name. */
+static int
+set_pool_name(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	      void *base)
+{
+	int rc = lb_conf_set_str(x, s, cmd, base);
+
+	if (rc == 0 && !cp_lb_name_valid((const char *)base + cmd->off))
+		return lb_conf_fail(x, s, NULL, "not a pool name");
+	return rc;
+}
+
+static const struct lb_conf_cmd pool_name_elem = {
+	NULL, LB_CONF_STR, set_pool_name, 0, LB_POOL_NAME_MAX, 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list always_pools_list = {
+	&pool_name_elem, LB_POOL_NAME_MAX, offsetof(struct cp_bgp_conf, always_pools), true,
+	offsetof(struct cp_bgp_conf, n_always_pools), "pools", NULL, NULL, NULL,
+};
+
+static const struct lb_conf_cmd bgp_cmds[] = {
+	{ "enabled", LB_CONF_BOOL, lb_conf_set_bool, BGP(enabled), 0, 0, 0, 0, NULL },
+	{ "bird_socket", LB_CONF_STR, lb_conf_set_str, BGP(bird_socket), 0, 0, 0, 0, NULL },
+	{ "include_file", LB_CONF_STR, lb_conf_set_str, BGP(include_file), 0, 0, 0, 0, NULL },
+	/* one byte short: the static protocols are <protocol>4 and <protocol>6 */
+	{ "protocol", LB_CONF_STR, lb_conf_set_str, offsetof(struct cp_bgp_conf, protocol),
+	  sizeof(((struct cp_bgp_conf *)0)->protocol) - 1, 1, 0, 0, 0, NULL },
+	{ "announce", LB_CONF_STR, lb_conf_set_enum, BGP(announce_always), 0, 0, 0, 0,
+	  announce_names },
+	{ "announce_always_pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0,
+	  CP_BGP_MAX_ALWAYS, 0, 0, &always_pools_list },
+	{ "check_interval_ms", LB_CONF_INT, lb_conf_set_uint, BGP(check_interval_ms), 20, 5000, 100,
+	  LB_CONF_DEF, NULL },
+	{ "dp_timeout_ms", LB_CONF_INT, lb_conf_set_uint, BGP(dp_timeout_ms), 100, 60000, 1000,
+	  LB_CONF_DEF, NULL },
+	{ "drain_timeout_s", LB_CONF_INT, lb_conf_set_uint, BGP(drain_timeout_s), 0, 86400 * 7, 300,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+/* The rows, then the rules across them. */
+static int
+set_bgp(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	void *base)
+{
+	const struct cp_bgp_conf *b = (const struct cp_bgp_conf *)((char *)base + cmd->off);
+	int rc = lb_conf_walk(x, s, bgp_cmds, (char *)base + cmd->off);
+
+	if (rc < 0)
+		return rc;
+	/* A BIRD symbol: a letter or '_', then letters, digits and '_'. */
+	for (const char *p = b->protocol; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+		      (p > b->protocol && *p >= '0' && *p <= '9')))
+			return lb_conf_fail(x, s, "protocol",
+					    "must be a BIRD name ([A-Za-z_][A-Za-z0-9_]*)");
+	if (b->enabled && (b->bird_socket[0] == '\0' || b->include_file[0] == '\0'))
+		return lb_conf_fail(x, s, NULL, "bird_socket and include_file must not be empty");
+	return 0;
+}
+
 /* ---------------------------------------------------------------- kubernetes, root */
 
 /* Fleet leader election (cp/kube/lease.c): one cp of a fleet allocates and writes. */
@@ -230,6 +301,7 @@ static const struct lb_conf_cmd root_cmds[] = {
 	{ "api", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, api_cmds },
 	{ "health_check", LB_CONF_GROUP, set_hc, CONF(hc), 0, 0, 0, 0, NULL },
 	{ "kubernetes", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, k8s_cmds },
+	{ "bgp", LB_CONF_GROUP, set_bgp, CONF(bgp), 0, 0, 0, 0, NULL },
 	{ "pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_MAX_POOLS, 0, 0,
 	  &pools_list },
 	LB_CONF_END,
@@ -287,6 +359,7 @@ cp_conf_defaults(struct cp_conf *c)
 	memset(c, 0, sizeof(*c));
 	lb_conf_defaults(root_cmds, c);
 	lb_conf_defaults(hc_cmds, &c->hc);
+	lb_conf_defaults(bgp_cmds, &c->bgp);
 	/* the string defaults */
 	snprintf(c->dp_socket, sizeof(c->dp_socket), "/run/edgelb/dp.sock");
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8470");
@@ -295,6 +368,9 @@ cp_conf_defaults(struct cp_conf *c)
 	snprintf(c->lb_class, sizeof(c->lb_class), "edgelb.io/lb");
 	snprintf(c->le_namespace, sizeof(c->le_namespace), "edgelb-system");
 	snprintf(c->le_name, sizeof(c->le_name), "edgelb-controller");
+	snprintf(c->bgp.bird_socket, sizeof(c->bgp.bird_socket), "/run/bird/bird.ctl");
+	snprintf(c->bgp.include_file, sizeof(c->bgp.include_file), "/etc/bird/edgelb-vips.conf");
+	snprintf(c->bgp.protocol, sizeof(c->bgp.protocol), "edgelb");
 }
 
 static int

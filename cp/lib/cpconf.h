@@ -25,6 +25,22 @@ enum cp_mode {
 	CP_MODE_KUBERNETES = 1, /* Services and EndpointSlices are */
 };
 
+/* bgp: which VIPs edgelb-cp lets the box's BIRD 2 announce (cp/bgp/). */
+#define CP_BGP_MAX_ALWAYS 16
+
+struct cp_bgp_conf {
+	bool enabled;                  /* default false: BIRD is not touched */
+	char bird_socket[CP_PATH_MAX]; /* BIRD's control socket (birdc -s) */
+	char include_file[CP_PATH_MAX];/* generated; bird.conf includes it */
+	char protocol[32];             /* static protocols <protocol>4 and <protocol>6 */
+	bool announce_always;          /* announce without a ready backend */
+	uint32_t n_always_pools;       /* pools whose VIPs are always announced */
+	char always_pools[CP_BGP_MAX_ALWAYS][LB_POOL_NAME_MAX];
+	uint32_t check_interval_ms;    /* dp liveness probe period */
+	uint32_t dp_timeout_ms;        /* a probe unanswered this long: dp hung */
+	uint32_t drain_timeout_s;      /* default for edgelbctl drain */
+};
+
 struct cp_conf {
 	uint8_t mode;
 	char dp_socket[CP_PATH_MAX];
@@ -48,6 +64,7 @@ struct cp_conf {
 	uint32_t le_lease_s;           /* leaseDurationSeconds (15) */
 	uint32_t le_renew_deadline_ms; /* a leader that cannot renew this long steps down (10000) */
 	uint32_t le_retry_ms;          /* between attempts (2000) */
+	struct cp_bgp_conf bgp;
 };
 
 void cp_conf_defaults(struct cp_conf *c);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
@@ -634,6 +635,55 @@ timers(struct lb_arp *a, uint64_t now)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+/* ---- the exception path: frames for and from the box's kernel ------------ */
+
+/* Give m (consumed) to the kernel through port's exception tap. */
+static void
+to_kernel(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+{
+	uint16_t id = a->dp->ports[port].exc_id;
+
+	m->ol_flags = 0;
+	if (id != LB_PORT_NONE && rte_eth_tx_burst(id, 0, &m, 1) == 1) {
+		ctr(a)[LB_CTRL_EXC_TO_KERNEL]++;
+		return;
+	}
+	ctr(a)[LB_CTRL_EXC_DROPPED]++;
+	rte_pktmbuf_free(m);
+}
+
+/* ARP and NDP: the dp answers for itself; the kernel also needs the answers it asked for. */
+static void
+copy_to_kernel(struct lb_arp *a, const struct rte_mbuf *m, uint16_t port)
+{
+	if (a->dp->ports[port].exc_id == LB_PORT_NONE)
+		return;
+	struct rte_mbuf *c = rte_pktmbuf_copy(m, a->dp->pool, 0, UINT32_MAX);
+	if (c == NULL) {
+		ctr(a)[LB_CTRL_EXC_DROPPED]++;
+		return;
+	}
+	to_kernel(a, c, port);
+}
+
+/* What the kernel sends through a tap leaves through its port, as is. */
+static void
+from_kernel(struct lb_arp *a)
+{
+	struct rte_mbuf *pkts[POLL_BURST];
+
+	for (uint16_t pi = 0; pi < a->dp->n_ports; pi++) {
+		uint16_t id = a->dp->ports[pi].exc_id;
+		if (id == LB_PORT_NONE)
+			continue;
+		uint16_t n = rte_eth_rx_burst(id, 0, pkts, POLL_BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			ctr(a)[LB_CTRL_EXC_FROM_KERNEL]++;
+			out(a, pkts[i], pi);
+		}
+	}
+}
+
 static void
 dispatch(struct lb_arp *a, struct rte_mbuf *m)
 {
@@ -652,17 +702,22 @@ dispatch(struct lb_arp *a, struct rte_mbuf *m)
 		return;
 	}
 	switch (mm->kind) {
+	case LB_PUNT_EXCEPTION:
+		to_kernel(a, m, mm->port);
+		return;
 	case LB_PUNT_TOO_BIG:
 	case LB_PUNT_TTL:
 		originate_error(a, m, &p, mm->port, mm->kind, mm->info);
 		return;
 	case LB_PUNT_RX:
 		if (p.kind == LB_PKT_ARP) {
+			copy_to_kernel(a, m, mm->port);
 			arp_input(a, m, &p, mm->port);
 			return;
 		}
 		if (p.kind == LB_PKT_ICMP && p.family == LB_AF_INET6 &&
 		    (p.icmp_type == LB_ICMP6_NEIGH_SOLICIT || p.icmp_type == LB_ICMP6_NEIGH_ADVERT)) {
+			copy_to_kernel(a, m, mm->port);
 			ndp_input(a, m, &p, mm->port);
 			return;
 		}
@@ -689,6 +744,7 @@ lb_arp_poll(struct lb_arp *a)
 		for (unsigned i = 0; i < n; i++)
 			dispatch(a, pkts[i]);
 	}
+	from_kernel(a);
 	uint64_t now = rte_rdtsc();
 	if (now >= a->next_timer) {
 		timers(a, now);

@@ -339,6 +339,9 @@ op_service_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_
 		json_t *o = lb_svc_spec_to_json(&svc->spec);
 		json_object_set_new(o, "id", json_integer(svc->id));
 		json_object_set_new(o, LB_F_VERSION, json_integer(svc->version));
+		char dg[24];
+		snprintf(dg, sizeof(dg), "%016llx", (unsigned long long)svc->digest);
+		json_object_set_new(o, "table_digest", json_string(dg));
 		json_object_set_new(o, LB_F_GENERATION, json_integer((json_int_t)c->svc_gen[svc->id]));
 		json_array_append_new(a, o);
 	}

@@ -17,6 +17,7 @@
 #include "dp.h"
 #include "lb_error.h"
 #include "nat.h"
+#include "neigh.h"
 #include "port.h"
 
 #define LOG(level, fmt, ...) RTE_LOG(level, USER1, "port: " fmt "\n", ##__VA_ARGS__)
@@ -159,11 +160,53 @@ port_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The exception path of port pi: a net_tap ethdev (one queue pair, polled by the
+ * control thread only) whose kernel interface carries the port's MAC, so what the
+ * kernel sends through it leaves the port as the port's own frames and the
+ * answers come back to the port.
+ */
+static int
+exception_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
+{
+	struct lb_port *p = &dp->ports[pi];
+	const struct lb_port_conf *pc = &dp->conf.ports[pi];
+	struct rte_eth_conf ec;
+	char dev[96];
+	int rc;
+
+	p->exc_id = LB_PORT_NONE;
+	if (pc->exception[0] == '\0')
+		return 0;
+	snprintf(dev, sizeof(dev), "net_tap_exc%u,iface=%s", pi, pc->exception);
+	rc = find_or_probe(dev, &p->exc_id, err, errlen);
+	if (rc < 0)
+		return rc;
+	memset(&ec, 0, sizeof(ec));
+	if ((rc = rte_eth_dev_configure(p->exc_id, 1, 1, &ec)) < 0 ||
+	    (rc = rte_eth_rx_queue_setup(p->exc_id, 0, 512, (unsigned)rte_socket_id(), NULL,
+					 dp->pool)) < 0 ||
+	    (rc = rte_eth_tx_queue_setup(p->exc_id, 0, 512, (unsigned)rte_socket_id(), NULL)) < 0 ||
+	    (rc = rte_eth_dev_default_mac_addr_set(p->exc_id, &p->mac)) < 0 ||
+	    (rc = rte_eth_dev_start(p->exc_id)) < 0) {
+		snprintf(err, errlen, "port %s: exception tap %s: %s", pc->name, pc->exception,
+			 rte_strerror(-rc));
+		return LB_EIO;
+	}
+	LOG(INFO, "%s: exception path to the kernel through tap %s (ethdev %u)", pc->name,
+	    pc->exception, p->exc_id);
+	return 0;
+}
+
 int
 lb_ports_init(struct lb_dp *dp, char *err, size_t errlen)
 {
+	for (unsigned pi = 0; pi < dp->n_ports; pi++)
+		dp->ports[pi].exc_id = LB_PORT_NONE;
 	for (unsigned pi = 0; pi < dp->n_ports; pi++) {
 		int rc = port_init(dp, pi, err, errlen);
+		if (rc == 0)
+			rc = exception_init(dp, pi, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
@@ -297,5 +340,9 @@ lb_ports_close(struct lb_dp *dp)
 		rte_flow_flush(id, &fe);
 		rte_eth_dev_stop(id);
 		rte_eth_dev_close(id);
+		if (dp->ports[pi].exc_id != LB_PORT_NONE) {
+			rte_eth_dev_stop(dp->ports[pi].exc_id);
+			rte_eth_dev_close(dp->ports[pi].exc_id);
+		}
 	}
 }

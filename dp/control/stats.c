@@ -135,6 +135,9 @@ lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 	json_object_set_new(o, LB_F_SCHEDULER, json_string(lb_sched_name(svc->spec.sched)));
 	json_object_set_new(o, "id", json_integer(svc->id));
 	json_object_set_new(o, "version", json_integer(svc->version));
+	char dg[24];
+	snprintf(dg, sizeof(dg), "%016llx", (unsigned long long)svc->digest);
+	json_object_set_new(o, "table_digest", json_string(dg));
 	return o;
 }
 

@@ -234,8 +234,15 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	if (flow_hash != 0) {
 		fh = flow_hash; /* computed by the burst's look-ahead pass */
 	} else if (svc->affinity == LB_AFFINITY_CLIENTIP) {
-		/* Hash the client address only: without a table entry it still lands alike. */
-		fh = (uint32_t)lb_hash_bytes(p->src, 16, w->flow_seed ^ svc->id);
+		/*
+		 * Hash the client address only: without a table entry it still lands alike.
+		 * Seeded by the service's key (VIP, port, protocol), never by its directory
+		 * slot, which depends on the order services arrived in: every box must pick
+		 * the same backend for the same client.
+		 */
+		uint64_t sk = lb_hash_bytes(p->dst, 16,
+					    w->flow_seed ^ ((uint64_t)p->dport << 8 | p->proto));
+		fh = (uint32_t)lb_hash_bytes(p->src, 16, sk);
 		rid = affinity_pick(w, p, svc);
 	} else {
 		fh = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
@@ -529,6 +536,8 @@ forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		reply_fnat(w, m, p, ai->local_idx);
 	else if (flags & LB_ADDR_VIP)
 		drop(w, m, LB_DROP_NO_SERVICE);
+	else if ((flags & LB_ADDR_OWN) && w->dp->ports[rx_port(w, m)].exc_id != LB_PORT_NONE)
+		punt(w, m, LB_PUNT_EXCEPTION, rx_port(w, m), 0); /* BGP, BFD, ssh: the kernel's */
 	else if (flags & LB_ADDR_OWN)
 		drop(w, m, LB_DROP_NOT_OURS);
 	else

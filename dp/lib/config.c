@@ -316,6 +316,7 @@ static const struct lb_conf_cmd port_cmds[] = {
 	  LB_CONF_DEF | LB_CONF_POW2, NULL },
 	{ "tx_desc", LB_CONF_INT, lb_conf_set_uint, PORT(tx_desc), 64, 16384, 1024,
 	  LB_CONF_DEF | LB_CONF_POW2, NULL },
+	{ "exception", LB_CONF_STR, lb_conf_set_str, PORT(exception), 1, 0, 0, 0, NULL },
 	LB_CONF_END,
 };
 

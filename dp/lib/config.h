@@ -54,6 +54,13 @@ struct lb_port_conf {
 	struct lb_ifaddr addrs[LB_MAX_PORT_ADDRS];
 	uint32_t n_local;
 	struct lb_addr local[LB_MAX_PORT_ADDRS]; /* SNAT sources for fnat */
+	/*
+	 * Exception path: "" = none; else the name of a kernel tap interface (net_tap)
+	 * the dp creates with the port's MAC. TCP/UDP for the port's own addresses
+	 * (BGP, BFD, ssh) and copies of ARP/NDP go to the kernel through it; what the
+	 * kernel sends on it leaves through the port.
+	 */
+	char exception[16];
 };
 
 struct lb_route_conf {

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "dp.h"
 #include "lb_error.h"
+#include "hash.h"
 #include "maglev.h"
 #include "neigh.h"
 #include "rcu.h"
@@ -271,6 +272,20 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
 	}
 	rc = lb_maglev_build(table, sp->maglev_m, mb, n, seed);
 	svc->pick_state = want;
+	/*
+	 * The digest operators compare between boxes: the table (indices into the
+	 * backends sorted by address and port) and the backends it indexes, with the
+	 * weights it was built from, and the scheduler that picks (a service not on
+	 * Maglev picks from the same sorted backends). Nothing here depends on the
+	 * directory slot.
+	 */
+	if (rc == 0) {
+		uint64_t d = lb_hash_bytes(table, sizeof(*table) * sp->maglev_m, 0);
+		for (uint32_t i = 0; i < n; i++)
+			d = lb_hash_bytes(mb[i].key, MAGLEV_KEY_LEN, d ^ mb[i].weight);
+		d = lb_hash_bytes(&sp->sched, sizeof(sp->sched), d);
+		svc->digest = d;
+	}
 	if (rc == 0 && sp->sched != LB_SCHED_MAGLEV) {
 		/* the same backends as the Maglev table, in sorted order */
 		uint16_t *w = malloc(sizeof(*w) * (n ? n : 1));

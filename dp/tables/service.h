@@ -67,6 +67,8 @@ struct lb_svc {
 	struct lb_sched_set pick;     /* other schedulers: the backends of pick_state */
 	const struct lb_prefix *ranges;
 	uint64_t publish_tsc;         /* when the control thread stored the pointer */
+	uint64_t digest;              /* of the Maglev table and its backends: equal on
+				       * every box given the same spec and hash_seed */
 	struct lb_svc_spec spec;      /* as given (backends sorted); control thread only */
 };
 

@@ -132,9 +132,10 @@ def check_list(ck, c, what, expected, generation, versions=None):
         s = got.get(k)
         if s is None:
             continue
-        body = {x: y for x, y in s.items() if x not in ("id", "version", "generation")}
+        body = {x: y for x, y in s.items() if x not in ("id", "version", "generation", "table_digest")}
         ck.ok(same_json(body, listed(spec)), f"{what}: {spec['name']} listed as specified",
               f"got {json.dumps(body)}\n        expected {json.dumps(listed(spec))}")
+        ck.ok(len(s.get("table_digest", "")) == 16, f"{what}: {spec['name']} has a table digest")
         g = spec.get("_generation", 0)
         ck.eq(s.get("generation"), g, f"{what}: {spec['name']} generation")
         if versions and spec["name"] in versions:
