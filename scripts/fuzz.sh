@@ -18,10 +18,10 @@ declare -A SRCS=(
 	[parse]="tests/fuzz/fuzz_parse.c dp/lib/parse.c"
 	[nat]="tests/fuzz/fuzz_nat.c dp/lib/nat.c dp/lib/parse.c"
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
-	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c"
-	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/config.c"
+	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/conf_engine.c dp/lib/model.c"
+	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
 )
-declare -A LIBS=([config]="-lconfig" [svc_json]="-lconfig -ljansson")
+declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson")
 if [ "${1:-}" = list ] || [ $# -lt 2 ]; then
 	echo "targets: ${!SRCS[*]}"
 	[ "${1:-}" = list ] && exit 0

@@ -11,8 +11,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
-#include "svc_json.h"
+#include "lb_model.h"
+#include "lb_svc_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

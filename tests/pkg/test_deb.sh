@@ -25,9 +25,20 @@ user_before=no
 getent passwd edgelb >/dev/null && user_before=yes
 
 tmp=$(mktemp -d /tmp/edgelb-debtest.XXXXXX)
+# What the machine already had in /etc/edgelb (scripts/setup.sh writes hash_seed.conf
+# there) is set aside, so the package meets a clean box, and put back at the end.
+etc_saved=no
+if [ -e /etc/edgelb ]; then
+	mv /etc/edgelb "$tmp/etc-edgelb.saved"
+	etc_saved=yes
+fi
 cleanup() {
 	if dpkg-query -W -f='${Status}' edgelb 2>/dev/null | grep -q installed; then
 		dpkg -P edgelb >/dev/null 2>&1 || true
+	fi
+	if [ "$etc_saved" = yes ]; then
+		rm -rf /etc/edgelb
+		mv "$tmp/etc-edgelb.saved" /etc/edgelb
 	fi
 	if [ "$user_before" = no ] && getent passwd edgelb >/dev/null; then
 		userdel edgelb 2>/dev/null || true
@@ -71,6 +82,10 @@ ok "/etc files are conffiles"
 getent passwd edgelb | grep -q ':/var/lib/edgelb:' || fail "no system user edgelb with home /var/lib/edgelb"
 [ "$(stat -c %U /var/lib/edgelb)" = edgelb ] || fail "/var/lib/edgelb not owned by edgelb"
 ok "system user edgelb, /var/lib/edgelb owned by it"
+[ "$(stat -c %a /etc/edgelb/hash_seed.conf 2>/dev/null)" = 600 ] &&
+	grep -Eq '^hash_seed = "0x[0-9a-f]{16}";$' /etc/edgelb/hash_seed.conf ||
+	fail "postinst did not generate /etc/edgelb/hash_seed.conf (mode 0600, a random seed)"
+ok "postinst generated a random hash_seed in /etc/edgelb/hash_seed.conf (0600)"
 for pid in $(pgrep -x edgelb-dp || true) $(pgrep -x edgelb-cp || true); do
 	case $(readlink "/proc/$pid/exe" 2>/dev/null) in
 	/usr/sbin/*) fail "the package started $(readlink "/proc/$pid/exe") (pid $pid)" ;;
