@@ -33,10 +33,6 @@
  * [40000, 40001], of which worker 0 owns only 40000 (p % 2 == 0), so the port of
  * every fnat flow is known; dnat flows are owned by hash(client, port) % 2, and the
  * client ports below were chosen owned by worker 0 (checked by the first test).
- *
- * A row with .bug set states what the dp should do and fails today: it is
- * reported as skipped with "KNOWN BUG" and the reason, and fails once it passes
- * (so the mark is removed with the fix).
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <setjmp.h>
@@ -519,7 +515,6 @@ enum verdict { V_TX = 1, V_DROP, V_PUNT, V_HANDOFF };
 
 struct row {
 	const char *name;
-	const char *bug;          /* known dp bug: the row states the right behaviour */
 	void (*before)(void);     /* state the row needs (fill a ring, delete a service) */
 	void (*after)(void);      /* undo it, before the outputs are collected */
 	uint16_t in_port;
@@ -1422,12 +1417,6 @@ run_row(void **state)
 	check(&m, r, in, in_len, &before, &after, &o, &w1);
 	release(&o);
 
-	if (r->bug) {
-		if (m.n == 0)
-			fail_msg("row marked as a known bug passes: remove its .bug mark");
-		print_message("KNOWN BUG: %s\n  %s\n%s", r->name, r->bug, m.s);
-		skip();
-	}
 	if (m.n)
 		fail_msg("%s\n%s", r->name, m.s);
 }
@@ -1555,10 +1544,10 @@ test_fixture_every_drop_reason_has_a_row(void **state)
 	unsigned missing = 0;
 
 	for (size_t i = 0; i < RTE_DIM(rows); i++)
-		if (rows[i].v == V_DROP && !rows[i].bug)
+		if (rows[i].v == V_DROP)
 			seen[rows[i].drop] = true;
 	for (size_t i = 0; i < RTE_DIM(rows_full); i++)
-		if (rows_full[i].v == V_DROP && !rows_full[i].bug)
+		if (rows_full[i].v == V_DROP)
 			seen[rows_full[i].drop] = true;
 	for (int i = 0; i < LB_DROP_MAX; i++)
 		if (!seen[i]) {
