@@ -53,6 +53,7 @@
 #include "lb_counters.h"
 #include "service.h"
 #include "worker.h"
+#include "pipeline_eal.h"
 
 #define N_WORKERS 2
 #define N_BACKENDS 4
@@ -466,32 +467,9 @@ make_ports(void)
 {
 	static const char *const names[N_PORTS] = {"ext", "int"};
 
-	for (unsigned p = 0; p < N_PORTS; p++) {
-		for (unsigned q = 0; q < N_WORKERS; q++) {
-			char n[RTE_RING_NAMESIZE];
-			snprintf(n, sizeof(n), "s_rx_%u_%u", p, q);
-			rx_rings[p][q] = rte_ring_create(n, 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-			snprintf(n, sizeof(n), "s_tx_%u_%u", p, q);
-			tx_rings[p][q] = rte_ring_create(n, RING, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-			if (rx_rings[p][q] == NULL || tx_rings[p][q] == NULL)
-				return -1;
-		}
-		if (rte_eth_from_rings(names[p], rx_rings[p], N_WORKERS, tx_rings[p], N_WORKERS, 0) < 0)
+	for (unsigned p = 0; p < N_PORTS; p++)
+		if (pl_make_port(names[p], "s", p, rx_rings[p], tx_rings[p], N_WORKERS, RING) < 0)
 			return -1;
-	}
-	return 0;
-}
-
-static int
-first_cpu(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 0;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			return c;
 	return 0;
 }
 
@@ -500,7 +478,7 @@ main(void)
 {
 	char lcores[64], prefix[64];
 	char err[512] = "";
-	int cpu = first_cpu();
+	int cpu = pl_first_cpu();
 
 	snprintf(lcores, sizeof(lcores), "0@%d,1@%d,2@%d", cpu, cpu, cpu);
 	snprintf(prefix, sizeof(prefix), "edgelb-test-sched-%d", (int)getpid());
