@@ -17,6 +17,7 @@ PKGS=(
 	python3 python3-scapy
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk hping3 clang
+	nghttp2-proxy openssl # nghttpx: TLS + HTTP/2 in front of the fake API server (tests/k8s)
 	bird2
 	libsystemd-dev pandoc man-db bash-completion dpkg-dev lintian
 	prometheus # for promtool (tests/pkg); on a systemd machine this also starts a
