@@ -352,13 +352,21 @@ CONF
 }
 
 _box_cp_conf() { # k
-	local k=$1 d=$CL_DIR/x$1
+	local k=$1 d=$CL_DIR/x$1 mode=standalone k8s=""
+	# CL_K8S=1: Services from the fake API server (cl_api_start), leader election.
+	if [ "${CL_K8S:-0}" = 1 ]; then
+		mode=kubernetes
+		k8s="kubernetes: { kubeconfig = \"$CL_DIR/kubeconfig\"; default_class = true;
+  leader_election: { identity = \"x$k\"; lease_duration_s = 3; renew_deadline_ms = 2000;
+                     retry_period_ms = 300; }; };"
+	fi
 	cat > "$d/cp.conf" <<CONF
-mode = "standalone";
+mode = "$mode";
+$k8s
 dp_socket = "$d/dp.sock";
 state_file = "$d/cp-state.json";
 api: { listen = "127.0.0.1:8470"; };
-pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"]; },
+pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"${CL_EXTRA_VIPS:+, $CL_EXTRA_VIPS}]; },
           { name = "other"; addresses = ["198.18.51.0/24"]; auto_assign = false; } );
 bgp: {
   enabled = true;
@@ -467,6 +475,7 @@ cl_box_start() { # k
 	cl_dp_start "$k"
 	cl_bird_start "$k"
 	cl_cp_start "$k"
+	[ "${CL_K8S:-0}" = 1 ] && return 0 # Services come from the API server
 	case " ${CL_PRE_LB_BOXES:-} " in
 	*" $k "*) api "$k" POST /v1/loadbalancers "$CL_PRE_LB" >/dev/null ;;
 	esac
@@ -479,6 +488,35 @@ cl_box_start() { # k
 	  "backends": [{"address": "198.19.0.11"}, {"address": "198.19.0.12"},
 	               {"address": "198.19.0.13"}, {"address": "2001:db8:2::11"},
 	               {"address": "2001:db8:2::12"}, {"address": "2001:db8:2::13"}]}' >/dev/null
+}
+
+# CL_K8S=1: the fake Kubernetes API server (tests/k8s/fake-apiserver) in the
+# router's namespace on the management LAN, where every box's cp reaches it.
+cl_api_start() {
+	local d=$CL_DIR/api
+	mkdir -p "$d"
+	ip netns exec "$NS_R" "$CL_SRC/tests/k8s/fake-apiserver" --host 198.18.9.254 --port 0 \
+		--port-file "$d/port" > "$d/api.log" 2>&1 &
+	echo $! > "$d/api.pid"
+	for _ in $(seq 1 100); do
+		[ -s "$d/port" ] && break
+		sleep 0.1
+	done
+	[ -s "$d/port" ] || { cat "$d/api.log" >&2; fail "fake API server did not start"; }
+	CL_API=http://198.18.9.254:$(cat "$d/port")
+	cat > "$CL_DIR/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "$CL_API"}}]
+contexts: [{name: fake, context: {cluster: fake, user: fake}}]
+current-context: fake
+users: [{name: fake, user: {}}]
+KC
+}
+# kapi METHOD PATH [BODY]: a request to the fake API server (from the router's namespace)
+kapi() {
+	ip netns exec "$NS_R" curl -s -m 5 -X "$1" -H 'Content-Type: application/json' \
+		"$CL_API$2" ${3:+-d "$3"}
 }
 
 # The box's REST API: api k METHOD PATH [BODY]
