@@ -416,9 +416,10 @@ cl_dp_start() { # k
 	disown $! # a SIGKILL of the dp is a test step, not news
 	for _ in $(seq 1 100); do
 		if [ -S "$d/dp.sock" ]; then
-			# The exception tap is the dp's: each new dp makes a new one, which the
-			# box's network configuration then addresses (here: by hand).
-			if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+			# The exception tap is persistent: the first dp makes it and the box's
+			# network configuration addresses it (here: by hand); later dps attach
+			# to it as it is.
+			if [ "${CL_EXCEPTION:-0}" = 1 ] && ! ip -n "$x" -4 addr show dev dpx | grep -q inet; then
 				ip -n "$x" addr add "198.18.0.$k/24" dev dpx
 				ip -n "$x" link set dpx up
 				_nooffload "$x" dpx
