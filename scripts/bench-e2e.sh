@@ -67,8 +67,8 @@
 # edgelb_xdp haproxy iptables ipvs nftables", BENCH_HAPROXY_THREADS=auto (HAProxy's
 # default: one thread per CPU), BENCH_RANDOM_FULLY=1 (0: MASQUERADE without
 # --random-fully), BENCH_BUDGET=330 (s), BENCH_PERF=0 (1: a system-wide
-# `perf record -e cpu-clock` over each keep-alive run; the top of its report goes to
-# BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>.txt), EDGELB_BUILD=build (the binary is copied first: others may rebuild meanwhile),
+# `perf record -e cpu-clock` over each wrk run; the top of its report goes to
+# BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>[_cps].txt), EDGELB_BUILD=build (the binary is copied first: others may rebuild meanwhile),
 # TOPO=elbbe2e (namespace prefix), TOPO_BIGFILE_BYTES=4096.
 # Everything (namespaces, processes, rules) is torn down on exit, also on Ctrl-C/TERM.
 set -euo pipefail
@@ -258,9 +258,10 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 	read -r r0 s0 < <(retrans_snap)
 	w0=$(backend_paws_snap)
 	foreign_snap start
-	if [ "$PERF" = 1 ] && [ "$rk" = rps ]; then
+	k=${pfx}_; [ "$rk" = rps ] || k=${pfx}_cps_
+	if [ "$PERF" = 1 ]; then
 		mkdir -p "$PERF_DIR"
-		perf record -q -e cpu-clock -F 499 -a -g -o "$PERF_DIR/$pfx.data" -- sleep "$DUR" \
+		perf record -q -e cpu-clock -F 499 -a -g -o "$PERF_DIR/${k%_}.data" -- sleep "$DUR" \
 			>/dev/null 2>&1 &
 		perf_pid=$!
 	fi
@@ -273,9 +274,9 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 	read -r b1 t1 < <(cpu_snap)
 	if [ -n "$perf_pid" ]; then
 		wait "$perf_pid" || true
-		perf report -i "$PERF_DIR/$pfx.data" --no-children --sort comm,dso,sym --stdio \
-			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -60 > "$PERF_DIR/$pfx.txt" || true
-		note "$pfx: perf profile in $PERF_DIR/$pfx.txt"
+		perf report -i "$PERF_DIR/${k%_}.data" --no-children --sort comm,dso,sym --stdio \
+			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -60 > "$PERF_DIR/${k%_}.txt" || true
+		note "${k%_}: perf profile in $PERF_DIR/${k%_}.txt"
 	fi
 	f=$(foreign_snap end)
 	read -r r1 s1 < <(retrans_snap)
@@ -291,7 +292,6 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 		rate=0
 	fi
 	# rps run: <p>_rps, <p>_p99_ms...; connection-per-request run: <p>_cps, <p>_cps_p99_ms...
-	k=${pfx}_; [ "$rk" = rps ] || k=${pfx}_cps_
 	kv "${pfx}_$rk" "$rate"
 	kv "${k}p50_ms" "$(to_ms "${p50:-0}")"
 	kv "${k}p99_ms" "$(to_ms "${p99:-0}")"
