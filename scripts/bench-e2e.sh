@@ -67,9 +67,12 @@
 # edgelb_xdp haproxy iptables ipvs nftables", BENCH_HAPROXY_THREADS=auto (HAProxy's
 # default: one thread per CPU), BENCH_RANDOM_FULLY=1 (0: MASQUERADE without
 # --random-fully), BENCH_BUDGET=330 (s), BENCH_PERF=0 (1: a system-wide
-# `perf record -e cpu-clock` over each wrk run; the top of its report goes to
-# BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>[_cps].txt), EDGELB_BUILD=build (the binary is copied first: others may rebuild meanwhile),
-# TOPO=elbbe2e (namespace prefix), TOPO_BIGFILE_BYTES=4096.
+# `perf record -e cpu-clock` over each wrk run, perf from Debian's linux-perf; the
+# top of its report goes to BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>[_cps].txt),
+# TOPO_AFX_ARGS (more net_af_xdp arguments, e.g. ",busy_budget=0"), EDGELB_BUILD=build
+# (the binary is copied first: others may rebuild meanwhile), TOPO=elbbe2e
+# (namespace prefix), TOPO_BIGFILE_BYTES=4096. The order is BENCH_TARGETS': on a
+# shared machine whose load drifts, rotate it between runs (docs/performance.md).
 # Everything (namespaces, processes, rules) is torn down on exit, also on Ctrl-C/TERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
