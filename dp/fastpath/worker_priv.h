@@ -60,6 +60,7 @@ struct lb_worker {
 	unsigned lcore;
 	unsigned n_workers;
 	uint32_t now;               /* ms clock of the current loop */
+	uint32_t idle_expire_ms;    /* clock of the last idle expiry sweep */
 	bool handing_in;            /* processing packets from the hand-off ring */
 	uint16_t snat_lo, snat_hi;
 	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
