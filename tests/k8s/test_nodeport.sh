@@ -144,6 +144,11 @@ if wait_until 15 '[ "$(dp_backends)" = "$want" ]'; then
 else
 	nok "dp backends of demo/web:http" "want [$want], got [$(dp_backends)]"
 fi
+eq "cp API: demo/web checks /healthz on the healthCheckNodePort with the localEndpoints body check" \
+	"$(cp_lb demo web | jq -r '.health_check | "\(.type) \(.port) \(.path) \(.expect)"')" "http $HCNP /healthz localEndpoints"
+eq "cp API: node backends' health (n1 up, n2 up, n3 down)" \
+	"$(cp_lb demo web | jq -r '[.backends[] | "\(.address):\(.health)"] | sort | join(" ")')" \
+	"198.19.0.11:up 198.19.0.12:up 198.19.0.13:down"
 eq "dp: demo/web:http is dnat (externalTrafficPolicy Local)" \
 	"$(dp_services | jq -r '[.[] | select(.name == "demo/web:http") | .mode][0]')" dnat
 
