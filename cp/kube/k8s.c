@@ -405,6 +405,7 @@ cp_k8s_release_done(struct cp_k8s *k, const char *key)
 	pthread_mutex_unlock(&k->mu);
 }
 
+/* One Service key: 0 done, -1 failed (retried), 1 not yet (waits for the Node list). */
 static int
 reconcile(struct cp_k8s *k, const char *key)
 {
@@ -431,18 +432,23 @@ reconcile(struct cp_k8s *k, const char *key)
 		if (l && strcmp(l, name) == 0 && strncmp(sk, ns, strlen(ns)) == 0 && sk[strlen(ns)] == '/')
 			json_array_append_new(slices, json_deep_copy(v));
 	}
-	bool nodes_listed = k->node.listed;
-	json_t *nodes = json_array();
-	if (svc && cp_k8s_nodes_wanted(svc, k->conf->k8s_backends == CP_BACKENDS_NODES, NULL, 0))
+	bool nodes_listed = k->node.listed, nodes_failing = k->node.errors > 0;
+	json_t *nodes = NULL;
+	if (svc && cp_k8s_nodes_wanted(svc, k->conf->k8s_backends == CP_BACKENDS_NODES, NULL, 0)) {
+		nodes = json_array();
 		json_object_foreach(k->node.objs, sk, v)
 			json_array_append_new(nodes, json_deep_copy(v));
-	else
-		json_decref(nodes), nodes = NULL;
+	}
 	k->reconciles++;
 	pthread_mutex_unlock(&k->mu);
 
 	if (nodes && !nodes_listed) {
-		rc = 0; /* no Nodes yet: keep what the dp has; their list marks this again */
+		/*
+		 * No Nodes yet: keep what the dp has; their list marks this again. At
+		 * start the dp waits for it (1), unless listing Nodes fails (RBAC without
+		 * nodes?): then the other Services go ahead without this one (0).
+		 */
+		rc = nodes_failing ? 0 : 1;
 		goto out;
 	}
 	bool leader = cp_k8s_is_leader(k);
@@ -662,10 +668,11 @@ reconcile_run(void *arg)
 		json_object_foreach(batch, key, v) {
 			if (k->stop)
 				break;
-			if (reconcile(k, key) < 0) {
+			int r = reconcile(k, key);
+			if (r != 0) {
 				pthread_mutex_lock(&k->mu);
 				mark_locked(k, key); /* try again after a pause */
-				k->errors++;
+				k->errors += r < 0; /* > 0: waiting for the Node list */
 				pthread_mutex_unlock(&k->mu);
 				failed++;
 			}
