@@ -59,6 +59,7 @@ struct lb_real_cnt {
 	uint64_t pkts;
 	uint64_t bytes;
 	int64_t conns;            /* +1 on create, -1 on expiry; summed over workers */
+	int64_t active;           /* of conns, those active for lc/wlc/sed/nq (this worker's) */
 };
 
 struct lb_wstats {

@@ -50,8 +50,20 @@ conn_gone(const struct lb_conn *c, void *arg)
 
 	w->st->ev[LB_EV_CT_EXPIRED]++;
 	/* Only while the id still means this backend; a reused id has a fresh baseline. */
-	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
+	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED) {
 		w->st->real[c->real_id].conns--;
+		w->st->real[c->real_id].active -= lb_sched_ct_active(c->state);
+	}
+}
+
+/* A TCP segment moved c from state before: keep the backend's active count (pick.h). */
+static inline void
+conn_moved(struct lb_worker *w, const struct lb_conn *c, uint8_t before)
+{
+	int d = (int)lb_sched_ct_active(c->state) - (int)lb_sched_ct_active(before);
+
+	if (unlikely(d != 0) && real_holds(lb_real_get(w->svcs, c->real_id), c))
+		w->st->real[c->real_id].active += d;
 }
 
 /*
@@ -352,6 +364,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
+	w->st->real[rid].active += lb_sched_ct_active(c->state);
 	return c;
 }
 
@@ -419,7 +432,9 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
 			tcp_seg_of(p, &seg);
+			uint8_t before = c->state;
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
+			conn_moved(w, c, before);
 			if (unlikely(st == LB_CT_RST_REJECTED)) {
 				drop(w, m, LB_DROP_RST_WINDOW);
 				return;
@@ -481,7 +496,9 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	if (p->proto == LB_IPPROTO_TCP) {
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
+		uint8_t before = c->state;
 		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+		conn_moved(w, c, before);
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}
