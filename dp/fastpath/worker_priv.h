@@ -61,6 +61,7 @@ struct lb_worker {
 	unsigned n_workers;
 	uint32_t now;               /* ms clock of the current loop */
 	bool handing_in;            /* processing packets from the hand-off ring */
+	bool ct_persistent;         /* ct lives in a state region (dp->ct_mem), not rte_malloc */
 	uint16_t snat_lo, snat_hi;
 	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
 	uint16_t n_tx[LB_MAX_PORTS];
