@@ -469,7 +469,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			real_ids[i] = old->real_ids[j];
 			continue;
 		}
-		int ri = lb_ids_real_alloc(s, &k, &b->addr, htons(b->port));
+		bool kept;
+		int ri = lb_ids_real_alloc(s, &k, &b->addr, htons(b->port), &kept);
 		if (ri < 0) {
 			snprintf(err, errlen, "backend registry full (max_backends %u)", s->real_cap);
 			rc = LB_EFULL;
@@ -488,7 +489,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			re->tx_port = LB_PORT_NONE;
 			re->neigh = LB_NEIGH_NONE;
 		}
-		if (s->ev.real_id_reused)
+		/* A kept id carries on: its connections from before the restart still count. */
+		if (s->ev.real_id_reused && !kept)
 			s->ev.real_id_reused(s->ev.arg, r);
 	}
 	/* Fields of new reals are written; the release store below publishes them. */

@@ -210,7 +210,7 @@ lb_ids_svc_free(struct lb_services *s, uint32_t id)
 
 int
 lb_ids_real_alloc(struct lb_services *s, const struct lb_svc_key *k, const struct lb_addr *a,
-		  uint16_t port)
+		  uint16_t port, bool *kept)
 {
 	struct lb_real_key rk;
 
@@ -220,6 +220,7 @@ lb_ids_real_alloc(struct lb_services *s, const struct lb_svc_key *k, const struc
 	rk.port = port;
 	rk.family = a->family;
 	int32_t id = claim(s->resv_real, &rk);
+	*kept = id >= 0;
 	if (id < 0) {
 		if (s->n_real_free == 0)
 			release_all(s, "backend ids ran out");

@@ -31,9 +31,12 @@ void lb_ids_destroy(struct lb_services *s);
 int lb_ids_svc_alloc(struct lb_services *s, const struct lb_svc_key *k);
 void lb_ids_svc_free(struct lb_services *s, uint32_t id);
 
-/* A new backend of service k: (addr, port network order). */
+/*
+ * A new backend of service k: (addr, port network order). *kept says the id is
+ * the one the previous process gave it (its kept connections count on it).
+ */
 int lb_ids_real_alloc(struct lb_services *s, const struct lb_svc_key *k, const struct lb_addr *a,
-		      uint16_t port);
+		      uint16_t port, bool *kept);
 void lb_ids_real_free(struct lb_services *s, uint32_t id);
 
 /* End the reservations once their time is up (control loop, via lb_svcs_reclaim). */
