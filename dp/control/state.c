@@ -165,8 +165,11 @@ map_region(struct lb_state *st, const char *name, const struct lb_state_hdr *wan
 	} else if (sb.st_size == 0) {
 		snprintf(why, whylen, "new file");
 	} else {
-		snprintf(why, whylen, "file size %lld, now %zu (layout changed)",
-			 (long long)sb.st_size, len);
+		/* The header usually says what changed; the size only if it does not. */
+		struct lb_state_hdr old;
+		if ((size_t)sb.st_size < sizeof(old) || pread(m->fd, &old, sizeof(old), 0) !=
+		    (ssize_t)sizeof(old) || lb_state_hdr_check(&old, want, why, whylen) == 0)
+			snprintf(why, whylen, "file size %lld, now %zu", (long long)sb.st_size, len);
 	}
 	/* Start empty: drop the old pages, then size the file afresh (zeroes). */
 	if (ftruncate(m->fd, 0) < 0 || ftruncate(m->fd, (off_t)len) < 0)
