@@ -459,6 +459,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			s->ev.svc_id_reused(s->ev.arg, (uint32_t)id);
 	}
 	svc->id = (uint32_t)id;
+	if (created)
+		s->svc_version[id] = 0; /* a new service starts at version 1, whatever had the id */
 	svc->version = ++s->svc_version[id];
 
 	/* Real ids: a backend that stays keeps its id, so its connections stay. */
