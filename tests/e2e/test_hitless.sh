@@ -27,7 +27,11 @@ source "$E2E_SRC/scripts/lib/cp.sh"
 
 N=${HITLESS_DOWNLOADS:-30}
 SIZE=16000000
-e2e_up
+# HITLESS_WORKERS=2: two workers (lcores 1 and 2 share CPU 1), one table each.
+WORKERS=${HITLESS_WORKERS:-1}
+LCORES="0,1"
+[ "$WORKERS" = 2 ] && LCORES="--lcores 0@0,1@1,2@1"
+e2e_up "$WORKERS"
 STATE_GLOB="edgelb-$TOPO-dp-*"
 rm -f /dev/hugepages/$STATE_GLOB /dev/shm/$STATE_GLOB
 head -c $SIZE /dev/urandom > "$TOPO_DIR/big.bin"
@@ -72,7 +76,7 @@ restart() {
 	kill -0 "$pid" 2>/dev/null && fail "$1: edgelb-dp (pid $pid) did not stop on SIGTERM"
 	t_stop=${EPOCHREALTIME/./}
 	cp "$TOPO_DIR/dp.log" "$TOPO_DIR/dp.log.$pid"
-	topo_dp_start "$E2E_CONF" || fail "$1: edgelb-dp did not start again"
+	topo_dp_start "$E2E_CONF" "$LCORES" || fail "$1: edgelb-dp did not start again"
 	t_up=${EPOCHREALTIME/./}
 	until [ "$(fwd_packets)" -gt 0 ]; do
 		[ $((${EPOCHREALTIME/./} - t0)) -lt 30000000 ] || fail "$1: nothing forwarded 30 s after SIGTERM"
@@ -146,7 +150,7 @@ intact() {
 # Still running: the restarts happened in the middle of the downloads.
 running() { local p n=0; for p in "${DL_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
 
-topo_dp_start "$E2E_CONF" || fail "edgelb-dp did not start"
+topo_dp_start "$E2E_CONF" "$LCORES" || fail "edgelb-dp did not start"
 wait_answer "$VIP4" 80
 grep -q 'starts empty: new file' "$TOPO_DIR/dp.log" || fail "first start: no new state file in the log"
 log "first start: $(grep -o 'persistent state in [^:]*' "$TOPO_DIR/dp.log")"
@@ -182,7 +186,7 @@ pid=$(cat "$TOPO_DIR/dp.pid")
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 echo "$BASE_CONF" > "$E2E_CONF"
-topo_dp_start "$E2E_CONF" || fail "edgelb-dp without services did not start"
+topo_dp_start "$E2E_CONF" "$LCORES" || fail "edgelb-dp without services did not start"
 cp_conf "$TOPO_DIR/cp.conf"
 cp_start "$TOPO_DIR/cp.conf" || fail "edgelb-cp did not start"
 E2E_PIDS+=("$(cat "$TOPO_DIR/cp.pid")")
@@ -210,7 +214,7 @@ pid=$(cat "$TOPO_DIR/dp.pid")
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 sed -i 's/capacity = 65536;/capacity = 32768;/' "$E2E_CONF"
-topo_dp_start "$E2E_CONF" || fail "edgelb-dp with another capacity did not start"
+topo_dp_start "$E2E_CONF" "$LCORES" || fail "edgelb-dp with another capacity did not start"
 check "capacity changed: the log says the table starts empty ($(grep -o 'ct-w0 starts empty: .*' "$TOPO_DIR/dp.log"))" \
 	grep -q 'ct-w0 starts empty: conntrack capacity 65536, now 32768' "$TOPO_DIR/dp.log"
 conns=$(topo_ctl '{"op":"stats.get"}' | json 'r["result"]["global"]["connections"]' 2>/dev/null || echo "?")
