@@ -32,8 +32,8 @@ WORKERS=${HITLESS_WORKERS:-1}
 LCORES="0,1"
 [ "$WORKERS" = 2 ] && LCORES="--lcores 0@0,1@1,2@1"
 e2e_up "$WORKERS"
-STATE_GLOB="edgelb-$TOPO-dp-*"
-rm -f /dev/hugepages/$STATE_GLOB /dev/shm/$STATE_GLOB
+# State a failed earlier run left (lib.sh removes it on exit).
+rm -f /dev/hugepages/edgelb-"$TOPO"-dp-* /dev/shm/edgelb-"$TOPO"-dp-*
 head -c $SIZE /dev/urandom > "$TOPO_DIR/big.bin"
 for i in 1 2 3; do cp "$TOPO_DIR/big.bin" "$TOPO_DIR/b$i/www/big.bin"; done
 WANT=$(sha256sum < "$TOPO_DIR/big.bin")
