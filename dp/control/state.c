@@ -107,6 +107,16 @@ is_hugetlbfs(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC;
 }
 
+/* A shared state file of this prefix exists in dir. */
+static bool
+has_state(const char *dir, const char *prefix)
+{
+	char p[LB_PATH_MAX + 64];
+
+	snprintf(p, sizeof(p), "%s/edgelb-%s-shared", dir, prefix);
+	return access(p, F_OK) == 0;
+}
+
 static void
 unmap(struct lb_state_map *m)
 {
@@ -277,17 +287,18 @@ lb_state_open(struct lb_dp *dp, char *err, size_t errlen)
 	const char *slash = rt ? strrchr(rt, '/') : NULL;
 	snprintf(st->prefix, sizeof(st->prefix), "%s", slash ? slash + 1 : "rte");
 	if (strcmp(conf, "auto") == 0) {
-		char p[LB_PATH_MAX + 64];
-		bool huge = rte_eal_has_hugepages() && is_hugetlbfs(HUGE_DIR);
+		bool hugetlbfs = is_hugetlbfs(HUGE_DIR);
+		bool huge = rte_eal_has_hugepages() && hugetlbfs;
 		/* Where the previous process left its state wins (it may have fallen back). */
-		snprintf(p, sizeof(p), SHM_DIR "/edgelb-%s-shared", st->prefix);
-		if (access(p, F_OK) == 0)
+		if (has_state(SHM_DIR, st->prefix))
 			dirs[n++] = SHM_DIR;
-		if (huge)
+		else if (hugetlbfs && has_state(HUGE_DIR, st->prefix))
+			dirs[n++] = HUGE_DIR;
+		if (huge && (n == 0 || strcmp(dirs[0], HUGE_DIR) != 0))
 			dirs[n++] = HUGE_DIR;
 		if (n == 0 || strcmp(dirs[0], SHM_DIR) != 0)
 			dirs[n++] = SHM_DIR;
-		if (!huge)
+		if (!huge && strcmp(dirs[0], SHM_DIR) == 0)
 			LOG(WARNING, "no hugepages for persistent state (%s): using " SHM_DIR,
 			    rte_eal_has_hugepages() ? "no hugetlbfs at " HUGE_DIR : "EAL --no-huge");
 	} else {
