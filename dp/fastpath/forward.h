@@ -42,6 +42,28 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	       memcmp(r->addr, c->backend, 16) == 0;
 }
 
+/*
+ * The first minutes after a restart that re-attached conntrack tables
+ * (control/state.c): the cp may not have sent every service and backend again
+ * yet, so an entry whose ids name nothing (yet) is kept, not removed, and its
+ * packets are dropped rather than sent somewhere else. It expires normally if its
+ * service never comes back.
+ */
+static inline bool
+adopting(const struct lb_worker *w)
+{
+	return unlikely(w->dp->adopting) && lb_clock_before(w->now, w->dp->adopt_until);
+}
+
+/* The real id still stands for the entry's service and backend (any state but free). */
+static inline bool
+real_names(const struct lb_real *r, const struct lb_conn *c)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != LB_REAL_FREE &&
+	       r->svc_id == c->svc_id && r->port == c->backend_port &&
+	       memcmp(r->addr, c->backend, 16) == 0;
+}
+
 static void
 conn_gone(const struct lb_conn *c, void *arg)
 {
@@ -489,8 +511,13 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
 
 	if (unlikely(svc == NULL)) {
-		conn_remove(w, c);
+		if (!adopting(w))
+			conn_remove(w, c);
 		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	if (adopting(w) && !real_names(lb_real_get(w->svcs, c->real_id), c)) {
+		drop(w, m, LB_DROP_SVC_GONE); /* its backend is not back (yet): never misroute */
 		return;
 	}
 	if (p->proto == LB_IPPROTO_TCP) {

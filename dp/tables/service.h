@@ -92,6 +92,18 @@ struct lb_svcs_events {
 	void *arg;
 };
 
+/*
+ * The id directories (service_ids.c) a persistent state region holds: one entry
+ * per service id and per backend id. Bump the version when their layout changes.
+ */
+#define LB_SVCS_DIR_VERSION 1
+size_t lb_svcs_dir_size(uint32_t max_services, uint32_t max_backends);
+
+/*
+ * The directories live in dp->svc_dir (dp->svc_dir_len bytes) when the dp has a
+ * state region; with dp->svc_dir_adopt, the ids they hold are given back to the
+ * same keys (service_ids.h) for dp->adopt_hold_ms.
+ */
 struct lb_services *lb_svcs_create(struct lb_dp *dp, uint32_t max_services,
 				   uint32_t max_backends, char *err, size_t errlen);
 void lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev);
