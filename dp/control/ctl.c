@@ -88,13 +88,13 @@ set_out_interest(struct lb_ctl *c, int slot, bool want)
 {
 	struct client *k = c->cl[slot];
 	/* A closing client is not read any more, only written to; a stalled one waits. */
-	struct epoll_event ev = {.events = (k->closing || k->stalled ? 0 : EPOLLIN) |
-					   (want ? EPOLLOUT : 0),
-				 .data.u32 = (uint32_t)slot + 1};
+	uint32_t events = (k->closing || k->stalled ? 0 : EPOLLIN) | (want ? EPOLLOUT : 0);
+	struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)slot + 1};
 
-	if (k->want_out == want && !k->closing && !k->stalled)
-		return;
 	k->want_out = want;
+	if (k->events == events)
+		return;
+	k->events = events;
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, k->fd, &ev);
 }
 
@@ -398,6 +398,7 @@ accept_clients(struct lb_ctl *c)
 		}
 		k->fd = fd;
 		k->slot = slot;
+		k->events = EPOLLIN;
 		c->cl[slot] = k;
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot + 1};
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)

@@ -40,7 +40,8 @@ struct client {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	bool closing;      /* close once out is drained */
-	bool want_out;     /* EPOLLOUT registered */
+	bool want_out;     /* EPOLLOUT wanted */
+	uint32_t events;   /* what epoll watches for it now */
 	bool stalled;      /* a request waits for this client's upserts: input paused */
 	uint32_t n_upd;    /* upserts submitted and not answered yet */
 	struct reply_slot *rq_head, *rq_tail; /* replies held back behind a deferred one */
