@@ -207,7 +207,8 @@ sched_snap() {
 	date +%s%N
 	for t in /proc/"$DPPID"/task/*; do
 		if [ "${t##*/}" = "$DPPID" ]; then echo "control $(cat "$t/schedstat")"
-		elif grep -q 'worker' "$t/comm"; then echo "worker $(cat "$t/schedstat")"; fi
+		elif grep -q 'worker' "$t/comm"; then echo "worker $(cat "$t/schedstat")"
+		elif grep -q 'lb-svc-build' "$t/comm"; then echo "builder $(cat "$t/schedstat")"; fi
 	done
 }
 sched_snap > "$WORK/sched0"

@@ -30,6 +30,7 @@
 #include "svc_build.h"
 
 #define WAIT_VISIBLE_MAX_MS 1000 /* service.upsert "wait": give up after this */
+#define GRACE_SPIN_US 100        /* after a publish, wait this long for the grace period */
 
 struct upd_wait {
 	struct upd_wait *next;    /* in the grace list */
@@ -246,22 +247,35 @@ void
 ctl_upd_poll(struct lb_ctl *c)
 {
 	struct lb_svcb_job *j;
+	bool published = false;
 
 	while ((j = lb_svcb_done(c->svcb)) != NULL) {
 		publish(c, j);
 		lb_svcb_job_free(j);
+		published = true;
 	}
-	/* Tokens grow with time: the first still in its grace period stops the scan. */
-	uint64_t now = rte_rdtsc();
-	while (c->grace_head) {
-		struct upd_wait *w = c->grace_head;
-		bool done = rte_rcu_qsbr_check(c->dp->qsbr, w->token, false) == 1;
+	/*
+	 * Tokens grow with time: the first still in its grace period stops the scan.
+	 * Right after a publish, look again for up to GRACE_SPIN_US: a polling worker
+	 * passes its quiescent state within microseconds, and sleeping until the next
+	 * loop turn costs a wake-up on a busy machine. Then the loop polls.
+	 */
+	uint64_t t0 = rte_rdtsc(), spin = c->dp->tsc_hz / 1000000 * GRACE_SPIN_US;
+	for (;;) {
+		uint64_t now = rte_rdtsc();
+		while (c->grace_head) {
+			struct upd_wait *w = c->grace_head;
+			bool done = rte_rcu_qsbr_check(c->dp->qsbr, w->token, false) == 1;
 
-		if (!done && now - w->rx_tsc < c->dp->tsc_hz / 1000 * WAIT_VISIBLE_MAX_MS)
+			if (!done && now - w->rx_tsc < c->dp->tsc_hz / 1000 * WAIT_VISIBLE_MAX_MS)
+				break;
+			c->grace_head = w->next;
+			if (c->grace_head == NULL)
+				c->grace_tail = NULL;
+			answer_ok(c, w, done);
+		}
+		if (!published || c->grace_head == NULL || now - t0 > spin)
 			break;
-		c->grace_head = w->next;
-		if (c->grace_head == NULL)
-			c->grace_tail = NULL;
-		answer_ok(c, w, done);
+		rte_pause();
 	}
 }

@@ -125,7 +125,9 @@ def churn_spec(m, n, extra, weight=None, rolled=0):
 
 def small_spec(i):
     return {"name": "bench/s%d" % i,
-            "vip": "198.18.%d.%d" % (10 + i // 250, 1 + i % 250), "port": 80,
+            # not in 198.18.10.0+ where the sender's clients are (a packet from
+            # one of the box's own addresses is dropped as "land")
+            "vip": "198.19.%d.%d" % (64 + i // 250, 1 + i % 250), "port": 80,
             "maglev_size": 251,
             "backends": [{"address": "198.19.1.%d" % (1 + i % 100), "port": 8080},
                          {"address": "198.19.1.%d" % (1 + (i + 1) % 100), "port": 8080}]}
