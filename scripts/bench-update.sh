@@ -51,7 +51,7 @@
 # WINDOW (64: requests in flight at most; 1 = closed loop, the per-update service
 # time without queueing), IDLE_SLEEP_US (0: the worker busy-polls), DP_NICE (0; e.g. -10 gives the dp's
 # threads a larger share of a machine other work is using), WARMUP (2 s), TOPO (updb),
-# EDGELB_BUILD (build), BUDGET (150 s: the whole run is stopped past it).
+# EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
 set -euo pipefail
@@ -73,7 +73,7 @@ WARMUP=${WARMUP:-2}
 # 8192 frames per af_packet ring (default 512 = 25 ms at 20 kpps): a worker that
 # the shared VM deschedules for a while still finds the packets there.
 AFP_ARGS=${AFP_ARGS-,framecnt=8192}
-BUDGET=${BUDGET:-150}
+BUDGET=${BUDGET:-200}
 SRC_BUILD=${EDGELB_BUILD:-$ROOT/build}
 export TOPO=${TOPO:-updb}
 export TOPO_DIR=/tmp/edgelb-$TOPO
@@ -222,7 +222,7 @@ arp_probe 1 arp_idle > "$WORK/arp_idle.out" || true
 arp_probe "$((UPDATES / ${RATE%.*}))" arp_storm > "$WORK/arp_storm.out" &
 APID=$!
 # ctl.py bounds itself (2x the nominal churn time + 25 s); timeout is the backstop.
-bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 45)) "$PY" scripts/bench-update/ctl.py \
+bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "$PY" scripts/bench-update/ctl.py \
 	churn "$SOCK" "$UPDATES" "$RATE" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$WORK/churn.out"
 wait "$APID" || true
 bg_wait "the rolling update" timeout $((CHURN_BACKENDS * ROLL_STEP_MS / 1000 + 60)) "$PY" \
