@@ -407,7 +407,6 @@ accept_clients(struct lb_ctl *c)
 }
 
 #define EV_BUILDER UINT32_MAX /* epoll data of the builder's eventfd */
-#define GRACE_POLL_NS 50000   /* loop period while upserts wait for a grace period */
 
 /* After builds were published or grace periods ended: send, and go on reading. */
 static void
@@ -434,10 +433,11 @@ void
 lb_ctl_poll(struct lb_ctl *c, int timeout_ms)
 {
 	struct epoll_event ev[EVENTS_PER_POLL];
-	bool updates = ctl_upd_waiting(c);
-	/* Parked upserts are answered within GRACE_POLL_NS of their grace period's end. */
+	long poll_ns = ctl_upd_poll_ns(c);
+	bool updates = poll_ns >= 0;
+	/* Parked upserts are answered within poll_ns of their grace period's end. */
 	struct timespec ts = {.tv_sec = updates ? 0 : timeout_ms / 1000,
-			      .tv_nsec = updates ? GRACE_POLL_NS : (long)(timeout_ms % 1000) * 1000000};
+			      .tv_nsec = updates ? poll_ns : (long)(timeout_ms % 1000) * 1000000};
 	int n = epoll_pwait2(c->epfd, ev, EVENTS_PER_POLL, &ts, NULL);
 
 	for (int i = 0; i < n; i++) {
@@ -468,7 +468,7 @@ lb_ctl_poll(struct lb_ctl *c, int timeout_ms)
 				client_read(c, slot);
 		}
 	}
-	if (updates || ctl_upd_waiting(c))
+	if (updates || ctl_upd_poll_ns(c) >= 0)
 		serve_updates(c);
 }
 

@@ -94,6 +94,7 @@ int op_service_upsert(struct lb_ctl *c, const json_t *req, json_t **res, struct 
 bool ctl_upd_blocks(const struct lb_ctl *c, const char *op, const json_t *req);
 /* Publish finished builds; answer upserts whose grace period ended. */
 void ctl_upd_poll(struct lb_ctl *c);
-bool ctl_upd_waiting(const struct lb_ctl *c); /* grace periods are being waited for */
+/* While upserts wait for a grace period, the control loop's period in ns; else -1. */
+long ctl_upd_poll_ns(const struct lb_ctl *c);
 
 #endif /* LB_CTL_PRIV_H */

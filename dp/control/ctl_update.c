@@ -39,6 +39,7 @@ struct upd_wait {
 	uint64_t rx_tsc;          /* when the request was read */
 	uint64_t gen;             /* the sync generation when it came */
 	uint64_t token;           /* QSBR token taken after the publish */
+	uint64_t pub_tsc;         /* when it was published */
 	uint64_t build_ns;
 	int svc_id;
 	uint32_t version;
@@ -121,10 +122,19 @@ ctl_upd_fd(const struct lb_ctl *c)
 	return lb_svcb_fd(c->svcb);
 }
 
-bool
-ctl_upd_waiting(const struct lb_ctl *c)
+long
+ctl_upd_poll_ns(const struct lb_ctl *c)
 {
-	return c->grace_head != NULL;
+	const struct upd_wait *w = c->grace_head;
+
+	if (w == NULL)
+		return -1;
+	/*
+	 * A polling worker ends a grace period within microseconds; one that has
+	 * not after a millisecond waits for a CPU, and looking 20,000 times a second
+	 * would only take CPU from it and the builder.
+	 */
+	return rte_rdtsc() - w->pub_tsc < c->dp->tsc_hz / 1000 ? 50000 : 250000;
 }
 
 int
@@ -234,6 +244,7 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 			continue;
 		}
 		w->token = token;
+		w->pub_tsc = rte_rdtsc();
 		w->next = NULL;
 		if (c->grace_tail)
 			c->grace_tail->next = w;
