@@ -507,6 +507,8 @@ def cmd_report(sender_out, recv_out, bitmap, churn_out, stats_out, spread_out, r
     for k in sorted(c):
         if k.startswith(("hot_", "ctl_rtt_")):
             print("%s=%s" % (k, c[k]))
+    # the name for the hot service's count
+    print("updates_lost=%s" % c.get("hot_updates_lost"))
     removed_first = None
     with open(removed_path) as f:
         for line in f:
