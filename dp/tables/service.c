@@ -380,27 +380,27 @@ retire_key(struct lb_services *s, const struct lb_svc_key *k, uint32_t id, struc
 	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)((uint64_t)pos << 32 | id));
 }
 
-int
-lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
+/*
+ * Steps 1 of an upsert: everything that does not touch the shared tables. Pure
+ * (malloc and the Maglev build only), so the builder thread (svc_build.c) runs it
+ * as well as the control thread.
+ */
+struct lb_svc *
+lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc_out, char *err,
+	     size_t errlen)
 {
-	struct lb_svc_key k;
-	struct lb_svc *svc = NULL;
-	uint32_t *new_ids = NULL, n_new = 0;
+	struct lb_svc *svc;
 	int rc;
 
 	rc = lb_svc_spec_validate(spec, err, errlen);
 	if (rc < 0)
-		return rc;
-	lb_svc_key_make(&k, spec->vip.family, spec->vip.bytes, htons(spec->port), spec->proto);
-	int32_t id = lb_svcs_lookup(s, &k);
-	bool created = id < 0;
-	const struct lb_svc *old = created ? NULL : s->slot[id];
-
+		goto fail_rc;
 	svc = calloc(1, sizeof(*svc));
 	if (svc == NULL || copy_spec(&svc->spec, spec) < 0) {
 		free(svc);
 		snprintf(err, errlen, "out of memory");
-		return LB_ENOMEM;
+		rc = LB_ENOMEM;
+		goto fail_rc;
 	}
 	const struct lb_svc_spec *sp = &svc->spec;
 	memcpy(svc->vip, spec->vip.bytes, 16);
@@ -415,10 +415,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 	svc->n_backends = sp->n_backends;
 	svc->n_ranges = (uint16_t)sp->n_source_ranges;
 	svc->ranges = sp->n_source_ranges ? malloc(sizeof(*svc->ranges) * sp->n_source_ranges) : NULL;
-	uint32_t *real_ids = malloc(sizeof(*real_ids) * (sp->n_backends ? sp->n_backends : 1));
-	svc->real_ids = real_ids;
-	new_ids = malloc(sizeof(*new_ids) * (sp->n_backends ? sp->n_backends : 1));
-	if ((sp->n_source_ranges && svc->ranges == NULL) || !svc->real_ids || !new_ids) {
+	svc->real_ids = malloc(sizeof(*svc->real_ids) * (sp->n_backends ? sp->n_backends : 1));
+	if ((sp->n_source_ranges && svc->ranges == NULL) || !svc->real_ids) {
 		snprintf(err, errlen, "out of memory");
 		rc = LB_ENOMEM;
 		goto fail;
@@ -431,9 +429,48 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			rc = LB_EINVAL;
 			goto fail;
 		}
-	rc = build_table(svc, sp, s->seed);
+	rc = build_table(svc, sp, seed);
 	if (rc < 0) {
 		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
+		goto fail;
+	}
+	return svc;
+fail:
+	free_svc(svc);
+fail_rc:
+	if (rc_out)
+		*rc_out = rc;
+	return NULL;
+}
+
+void
+lb_svc_discard(struct lb_svc *svc)
+{
+	free_svc(svc);
+}
+
+/*
+ * Steps 2-4 of an upsert, control thread: a directory slot, real ids, the
+ * release store, the retirements. Takes svc over (published or freed).
+ */
+int
+lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t errlen)
+{
+	struct lb_svc_key k;
+	const struct lb_svc_spec *spec = &svc->spec, *sp = &svc->spec;
+	uint32_t *new_ids = NULL, n_new = 0;
+	uint32_t *real_ids = (uint32_t *)svc->real_ids;
+	int rc;
+
+	lb_svc_key_make(&k, spec->vip.family, spec->vip.bytes, htons(spec->port), spec->proto);
+	int32_t id = lb_svcs_lookup(s, &k);
+	bool created = id < 0;
+	const struct lb_svc *old = created ? NULL : s->slot[id];
+
+	new_ids = malloc(sizeof(*new_ids) * (sp->n_backends ? sp->n_backends : 1));
+	if (new_ids == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = LB_ENOMEM;
 		goto fail;
 	}
 
@@ -536,6 +573,18 @@ fail:
 	return rc;
 }
 
+
+int
+lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
+{
+	int rc = LB_EINVAL;
+	struct lb_svc *svc = lb_svc_build(spec, s->seed, &rc, err, errlen);
+
+	if (svc == NULL)
+		return rc;
+	return lb_svcs_publish(s, svc, err, errlen);
+}
+
 int
 lb_svcs_delete(struct lb_services *s, const struct lb_addr *vip, uint16_t port, uint8_t proto)
 {
@@ -585,6 +634,12 @@ lb_svcs_next(const struct lb_services *s, uint32_t *iter)
 			return svc;
 	}
 	return NULL;
+}
+
+uint64_t
+lb_svcs_seed(const struct lb_services *s)
+{
+	return s->seed;
 }
 
 uint32_t
