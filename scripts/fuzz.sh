@@ -20,8 +20,12 @@ declare -A SRCS=(
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
 	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/conf_engine.c dp/lib/model.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
+	[cp_lb]="tests/fuzz/fuzz_cp_lb.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
+	[cp_conf]="tests/fuzz/fuzz_cp_conf.c cp/lib/cpconf.c cp/lib/lb.c cp/lib/lb_decode.c cp/lib/ipam.c cp/lib/ipam_pool.c cp/lib/ipam_table.c dp/lib/conf_engine.c dp/lib/svc_json.c dp/lib/model.c"
+	[k8s]="tests/fuzz/fuzz_k8s.c cp/lib/k8s_svc.c cp/lib/k8s_nodes.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
 )
-declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson")
+declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson" [cp_lb]="-ljansson"
+	[cp_conf]="-lconfig -ljansson" [k8s]="-ljansson")
 if [ "${1:-}" = list ] || [ $# -lt 2 ]; then
 	echo "targets: ${!SRCS[*]}"
 	[ "${1:-}" = list ] && exit 0
@@ -35,7 +39,7 @@ mkdir -p build-fuzz/corpus/"$t"
 bin=build-fuzz/fuzz_$t
 # shellcheck disable=SC2086 # SRCS holds a word list
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Wall -Wextra -Werror -Iinclude -Idp/lib -o "$bin" ${SRCS[$t]} ${LIBS[$t]:-}
+	-Wall -Wextra -Werror -Iinclude -Idp/lib -Icp/lib -o "$bin" ${SRCS[$t]} ${LIBS[$t]:-}
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 if [ "$secs" = replay ]; then
 	"$bin" -runs=0 tests/fuzz/corpus/"$t"/ 2>&1 | tail -3
