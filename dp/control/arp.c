@@ -786,6 +786,12 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 	return a;
 }
 
+unsigned
+lb_arp_held(const struct lb_arp *a)
+{
+	return a->n_hold;
+}
+
 void
 lb_arp_destroy(struct lb_arp *a)
 {

@@ -38,6 +38,9 @@ void lb_arp_destroy(struct lb_arp *a);
 /* Serve punted packets and run the timers. Call every loop of the control thread. */
 void lb_arp_poll(struct lb_arp *a);
 
+/* Frames held now, waiting for their next hop (tests, stats). */
+unsigned lb_arp_held(const struct lb_arp *a);
+
 /* A VIP appeared: gratuitous ARP / unsolicited NA on the external ports. */
 void lb_arp_announce(struct lb_arp *a, const struct lb_addr *vip);
 
