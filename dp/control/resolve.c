@@ -230,24 +230,21 @@ give_up(struct lb_arp *a, uint32_t idx, struct lb_neigh *n, uint64_t now)
 static bool
 entry_tick(struct lb_arp *a, uint32_t idx, struct lb_neigh *n, uint64_t now)
 {
-	const struct lb_neigh_params {
-		uint64_t reachable, stale, retrans;
-	} p = {a->dp->conf.neigh.reachable_ms * a->ms, a->dp->conf.neigh.stale_ms * a->ms,
-	       a->dp->conf.neigh.retrans_ms * a->ms};
-	uint32_t max_probes = a->dp->conf.neigh.probes;
-	bool due = n->probe_tsc == 0 || now - n->probe_tsc > p.retrans;
+	const struct lb_dp_conf *c = &a->dp->conf;
+	uint64_t reachable = c->neigh.reachable_ms * a->ms, stale = c->neigh.stale_ms * a->ms;
+	bool due = n->probe_tsc == 0 || now - n->probe_tsc > c->neigh.retrans_ms * a->ms;
 
 	switch (n->state) {
 	case LB_NEIGH_INCOMPLETE:
 	case LB_NEIGH_PROBE:
 		if (!due)
 			return false;
-		if (n->probes >= max_probes)
+		if (n->probes >= c->neigh.probes)
 			return give_up(a, idx, n, now);
 		probe(a, idx, now);
 		return false;
 	case LB_NEIGH_REACHABLE:
-		if (now - n->confirmed_tsc > p.reachable)
+		if (now - n->confirmed_tsc > reachable)
 			set_state(n, LB_NEIGH_STALE, now);
 		return false;
 	case LB_NEIGH_STALE:
@@ -258,14 +255,14 @@ entry_tick(struct lb_arp *a, uint32_t idx, struct lb_neigh *n, uint64_t now)
 			probe(a, idx, now);
 			return false;
 		}
-		return now - n->state_tsc > p.stale;
+		return now - n->state_tsc > stale;
 	case LB_NEIGH_FAILED:
 		if (n->refs == 0)
 			return true;
 		if (now - n->probe_tsc > (uint64_t)n->retry_ms * a->ms && probe(a, idx, now)) {
 			n->retry_ms *= 2;
-			if (n->retry_ms > a->dp->conf.neigh.retry_max_ms)
-				n->retry_ms = a->dp->conf.neigh.retry_max_ms;
+			if (n->retry_ms > c->neigh.retry_max_ms)
+				n->retry_ms = c->neigh.retry_max_ms;
 		}
 		return false;
 	default:
