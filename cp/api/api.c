@@ -321,7 +321,8 @@ conns_get(const struct call *k)
  * Each backend of lb gets "unresolved" (issue 14, finding 6): true when a dp service
  * of this load balancer ("ns/name:port") lists the address as unresolved in the dp's
  * last stats (no route, or its next hop does not answer ARP/NDP). Left out while the
- * dp's stats are unknown (not connected yet).
+ * dp's stats hold no service of it (not connected, or not polled since the change).
+ * GET of one load balancer only: the list stays what the store holds.
  */
 static void
 mark_unresolved(json_t *stats, json_t *lb)
@@ -332,6 +333,7 @@ mark_unresolved(json_t *stats, json_t *lb)
 
 	if (stats == NULL)
 		return;
+	bool known = false;
 	snprintf(prefix, sizeof(prefix), "%s/%s:", json_string_value(json_object_get(lb, "namespace")),
 		 json_string_value(json_object_get(lb, "name")));
 	json_array_foreach(json_object_get(lb, "backends"), i, b) {
@@ -341,6 +343,7 @@ mark_unresolved(json_t *stats, json_t *lb)
 			const char *n = json_string_value(json_object_get(svc, "name"));
 			if (n == NULL || addr == NULL || strncmp(n, prefix, strlen(prefix)) != 0)
 				continue;
+			known = true;
 			json_array_foreach(json_object_get(svc, "backends"), k, x) {
 				const char *xa = json_string_value(json_object_get(x, "address"));
 				if (xa && strcmp(xa, addr) == 0 &&
@@ -348,21 +351,15 @@ mark_unresolved(json_t *stats, json_t *lb)
 					un = true;
 			}
 		}
-		json_object_set_new(b, "unresolved", json_boolean(un));
+		if (known)
+			json_object_set_new(b, "unresolved", json_boolean(un));
 	}
 }
 
 static enum MHD_Result
 lb_list(const struct call *k)
 {
-	json_t *items = cp_store_list(k->a->store), *stats = k->a->dps ? cp_dpsync_stats(k->a->dps) : NULL;
-	json_t *lb;
-	size_t i;
-
-	json_array_foreach(items, i, lb)
-		mark_unresolved(stats, lb);
-	json_decref(stats);
-	return send_json(k->c, MHD_HTTP_OK, json_pack("{s:o}", "items", items));
+	return send_json(k->c, MHD_HTTP_OK, json_pack("{s:o}", "items", cp_store_list(k->a->store)));
 }
 
 static enum MHD_Result
