@@ -214,7 +214,8 @@ def run_aging(ck, tmp, build):
                               T.int_port(T.pcap_live_device("net_pcap1", ["ia0"]))],
                        services=services, neighbours_=neigh, control_socket=path,
                        top_extra={"neighbour_cache": CACHE})
-    dp = T.Dp(build, tmp, conf, tag="neigh-age")
+    # the storm alone may take a minute on a loaded machine: the dp must outlive it
+    dp = T.Dp(build, tmp, conf, tag="neigh-age", run_seconds=240)
     c = None
     real_mac = T.BACKEND_MACS[BACKEND]
     rsp = Responder(wires, "ib0")
