@@ -40,7 +40,8 @@
 enum lb_neigh_state {
 	LB_NEIGH_INCOMPLETE = 0, /* wanted, not resolved yet */
 	LB_NEIGH_REACHABLE,      /* resolved by ARP/NDP */
-	LB_NEIGH_STALE,          /* resolved, not confirmed recently: still used, re-probed */
+	LB_NEIGH_STALE,          /* resolved, not confirmed recently: still used; probed
+				  * when needed, deleted after stale_ms when not */
 	LB_NEIGH_STATIC,         /* from config, never aged */
 	LB_NEIGH_PROBE,          /* was resolved; re-confirming it (MAC still used) */
 	LB_NEIGH_FAILED,         /* probes unanswered: unusable; retried with backoff if needed */
@@ -93,7 +94,8 @@ void lb_neigh_ref(struct lb_neigh_table *t, uint32_t idx);
 void lb_neigh_unref(struct lb_neigh_table *t, uint32_t idx);
 /*
  * Control thread: delete an unreferenced dynamic entry (workers see it unresolved
- * at once; its index is reused after a grace period). Returns 0, or LB_ECONFLICT when it is static or in use.
+ * at once; its index is reused after a grace period). Returns 0, or LB_ECONFLICT
+ * when it is static or in use.
  */
 int lb_neigh_delete(struct lb_neigh_table *t, uint32_t idx);
 /* Control thread: free the indexes of deleted entries whose grace period ended. */
