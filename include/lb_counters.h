@@ -99,6 +99,9 @@ enum lb_event {
 	X(NEIGH_LEARNED, neigh_learned, "neighbour entries resolved or refreshed")       \
 	X(NEIGH_REJECTED, neigh_rejected, "ARP/NDP updates refused: wrong port or subnet, or an unsolicited MAC change") \
 	X(NEIGH_FAILED, neigh_failed, "neighbours given up after unanswered probes")     \
+	X(NEIGH_DELETED, neigh_deleted, "dynamic neighbour entries aged out or given up and deleted") \
+	X(NEIGH_TABLE_FULL, neigh_table_full, "on-link next hops not created: room kept for routes and backends") \
+	X(PROBES_DEFERRED, probes_deferred, "neighbour probes postponed: probe_rate or ring room") \
 	X(HELD, held, "packets held while their next hop resolved")                      \
 	X(HELD_SENT, held_sent, "held packets sent after resolution")                    \
 	X(HELD_DROPPED, held_dropped, "held packets dropped: queue full or no answer")   \

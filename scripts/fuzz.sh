@@ -20,8 +20,15 @@ declare -A SRCS=(
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
 	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/conf_engine.c dp/lib/model.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
+	[cp_lb]="tests/fuzz/fuzz_cp_lb.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
+	[cp_conf]="tests/fuzz/fuzz_cp_conf.c cp/lib/cpconf.c cp/lib/lb.c cp/lib/lb_decode.c cp/lib/ipam.c cp/lib/ipam_pool.c cp/lib/ipam_table.c dp/lib/conf_engine.c dp/lib/svc_json.c dp/lib/model.c"
+	[pipeline]="tests/fuzz/fuzz_pipeline.c DP"
+	[ctl]="tests/fuzz/fuzz_ctl.c DP"
+	[k8s]="tests/fuzz/fuzz_k8s.c cp/lib/k8s_svc.c cp/lib/k8s_nodes.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
 )
-declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson")
+declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson" [cp_lb]="-ljansson"
+	[cp_conf]="-lconfig -ljansson" [k8s]="-ljansson"
+	[pipeline]="DPDK" [ctl]="DPDK")
 if [ "${1:-}" = list ] || [ $# -lt 2 ]; then
 	echo "targets: ${!SRCS[*]}"
 	[ "${1:-}" = list ] && exit 0
@@ -33,9 +40,17 @@ t=$1 secs=$2
 command -v clang >/dev/null || { echo "fuzz: clang not installed: run scripts/setup.sh" >&2; exit 1; }
 mkdir -p build-fuzz/corpus/"$t"
 bin=build-fuzz/fuzz_$t
-# shellcheck disable=SC2086 # SRCS holds a word list
+srcs=${SRCS[$t]} libs=${LIBS[$t]:-} incs="-Iinclude -Idp/lib -Icp/lib"
+# The in-process dp targets (pipeline, ctl): every dp source but main.c, on DPDK
+# with the net_ring PMD (tests/pipeline_eal.h), as tests/meson.build links them.
+if [ "${srcs#* }" = DP ]; then
+	srcs="${srcs% *} $(echo dp/lib/*.c dp/tables/*.c dp/fastpath/*.c dp/control/*.c)"
+	incs="$incs -Idp -Idp/tables -Idp/fastpath -Idp/control $(pkg-config --cflags libdpdk)"
+	libs="$(pkg-config --libs libdpdk) -lrte_net_ring -lconfig -ljansson -lsystemd"
+fi
+# shellcheck disable=SC2086 # word lists
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Wall -Wextra -Werror -Iinclude -Idp/lib -o "$bin" ${SRCS[$t]} ${LIBS[$t]:-}
+	-Wall -Wextra -Werror $incs -o "$bin" $srcs $libs
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 if [ "$secs" = replay ]; then
 	"$bin" -runs=0 tests/fuzz/corpus/"$t"/ 2>&1 | tail -3

@@ -166,6 +166,12 @@ test_config_minimal_gets_every_default(void **state)
 	assert_int_equal(c.ct_timeout_s[LB_CT_TCP_UNCONFIRMED], 10);
 	assert_int_equal(c.ct_rst_window, 65536);
 	assert_int_equal(c.affinity_capacity, 65536);
+	assert_int_equal(c.neigh.reachable_ms, 30000);
+	assert_int_equal(c.neigh.stale_ms, 60000);
+	assert_int_equal(c.neigh.retrans_ms, 1000);
+	assert_int_equal(c.neigh.probes, 3);
+	assert_int_equal(c.neigh.retry_max_ms, 60000);
+	assert_int_equal(c.neigh.probe_rate, 200);
 	assert_int_equal(c.n_ports, 1);
 	assert_int_equal(c.ports[0].mtu, 1500);
 	assert_string_equal(c.ports[0].exception, "");
@@ -410,6 +416,31 @@ test_config_socket_mode_forms(void **state)
 	assert_int_equal(c.control_socket_mode, 0660);
 }
 
+/* neighbour_cache: the timers of ARP/NDP entries (issue 14, finding 6) */
+static void
+test_config_neighbour_cache(void **state)
+{
+	struct lb_dp_conf c;
+	char err[512];
+
+	(void)state;
+	parse_ok("neighbour_cache: { reachable_ms = 1000; stale_ms = 2000; retrans_ms = 200;\n"
+		 "  probes = 2; retry_max_ms = 4000; probe_rate = 50; };\n" PORT0, &c);
+	assert_int_equal(c.neigh.reachable_ms, 1000);
+	assert_int_equal(c.neigh.stale_ms, 2000);
+	assert_int_equal(c.neigh.retrans_ms, 200);
+	assert_int_equal(c.neigh.probes, 2);
+	assert_int_equal(c.neigh.retry_max_ms, 4000);
+	assert_int_equal(c.neigh.probe_rate, 50);
+	lb_dp_conf_free(&c);
+	assert_int_equal(lb_dp_conf_parse("neighbour_cache: { probes = 0; };\n" PORT0, &c, err,
+					  sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "neighbour_cache.probes"));
+	assert_int_equal(lb_dp_conf_parse("neighbour_cache: { reachable_ms = 10; };\n" PORT0, &c,
+					  err, sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "neighbour_cache.reachable_ms"));
+}
+
 /* ------------------------------------------------------------ errors */
 
 struct bad_case {
@@ -461,7 +492,7 @@ static const struct bad_case bad_cases[] = {
 	  "ports.[1].device: device 'd0' is already used by ports.[0] (line 2)" },
 	{ "unknown top-level setting",
 	  PORT0 "servics = ();\n",
-	  "servics: unknown setting (expected one of: dp, conntrack, affinity, ports, routes, "
+	  "servics: unknown setting (expected one of: dp, conntrack, affinity, neighbour_cache, ports, routes, "
 	  "neighbours, services) (line 3)" },
 	{ "unknown setting in a group",
 	  "dp: {\n  bursts = 32;\n};\n" PORT0,
@@ -1038,6 +1069,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_config_hash_seed_forms),
 		cmocka_unit_test(test_config_names_are_read_in_any_case),
 		cmocka_unit_test(test_config_socket_mode_forms),
+		cmocka_unit_test(test_config_neighbour_cache),
 		cmocka_unit_test(test_config_each_error_names_path_and_line),
 		cmocka_unit_test(test_config_too_many_local_addresses_over_all_ports),
 		cmocka_unit_test(test_config_syntax_error_leaves_nothing_allocated),

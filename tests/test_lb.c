@@ -721,7 +721,8 @@ test_lb_status_in_body_is_ignored(void **state)
 	(void)state;
 	body_ok("{'name': 'a', " P80 ", 'status': {'state': 'pending', 'message': 'no pool'},"
 		" 'alloc_pool': 'public', 'requested_ips': ['198.18.0.9'], 'ips': ['198.18.0.5'],"
-		" 'backends': [{'address': '198.19.0.1', 'health': 'down'}]}", &lb);
+		" 'backends': [{'address': '198.19.0.1', 'health': 'down',"
+		" 'unresolved': true}]}", &lb);
 	assert_string_equal(lb.status, "");
 	assert_string_equal(lb.alloc_pool, "");
 	assert_int_equal(lb.n_ips, 0);

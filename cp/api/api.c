@@ -317,6 +317,45 @@ conns_get(const struct call *k)
 			      lb);
 }
 
+/*
+ * Each backend of lb gets "unresolved" (issue 14, finding 6): true when a dp service
+ * of this load balancer ("ns/name:port") lists the address as unresolved in the dp's
+ * last stats (no route, or its next hop does not answer ARP/NDP). Left out while the
+ * dp's stats hold no service of it (not connected, or not polled since the change).
+ * GET of one load balancer only: the list stays what the store holds.
+ */
+static void
+mark_unresolved(json_t *stats, json_t *lb)
+{
+	char prefix[2 * LB_OWNER_MAX + 2];
+	json_t *svc, *b, *x;
+	size_t i, j, k;
+
+	if (stats == NULL)
+		return;
+	bool known = false;
+	snprintf(prefix, sizeof(prefix), "%s/%s:", json_string_value(json_object_get(lb, "namespace")),
+		 json_string_value(json_object_get(lb, "name")));
+	json_array_foreach(json_object_get(lb, "backends"), i, b) {
+		const char *addr = json_string_value(json_object_get(b, "address"));
+		bool un = false;
+		json_array_foreach(json_object_get(stats, "services"), j, svc) {
+			const char *n = json_string_value(json_object_get(svc, "name"));
+			if (n == NULL || addr == NULL || strncmp(n, prefix, strlen(prefix)) != 0)
+				continue;
+			known = true;
+			json_array_foreach(json_object_get(svc, "backends"), k, x) {
+				const char *xa = json_string_value(json_object_get(x, "address"));
+				if (xa && strcmp(xa, addr) == 0 &&
+				    json_is_true(json_object_get(x, "unresolved")))
+					un = true;
+			}
+		}
+		if (known)
+			json_object_set_new(b, "unresolved", json_boolean(un));
+	}
+}
+
 static enum MHD_Result
 lb_list(const struct call *k)
 {
@@ -336,6 +375,9 @@ lb_get(const struct call *k)
 
 	if (out == NULL)
 		return send_error(k->c, MHD_HTTP_NOT_FOUND, "no load balancer %s/%s", k->ns, k->name);
+	json_t *stats = k->a->dps ? cp_dpsync_stats(k->a->dps) : NULL;
+	mark_unresolved(stats, out);
+	json_decref(stats);
 	return send_json(k->c, MHD_HTTP_OK, out);
 }
 

@@ -80,6 +80,10 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 	  "# TYPE edgelb_dp_control_total counter\n");
 	json_object_foreach(json_object_get(s, "control"), k, v)
 		P("edgelb_dp_control_total{counter=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
+	P("# HELP edgelb_dp_backends_unresolved Backends no frame can leave for now "
+	  "(no route, next hop unresolved).\n"
+	  "# TYPE edgelb_dp_backends_unresolved gauge\nedgelb_dp_backends_unresolved %lld\n",
+	  (long long)json_integer_value(json_object_get(g, "backends_unresolved")));
 	P("# HELP edgelb_dp_connections Connections tracked by the data plane.\n"
 	  "# TYPE edgelb_dp_connections gauge\nedgelb_dp_connections %lld\n",
 	  (long long)json_integer_value(json_object_get(g, "connections")));
@@ -96,6 +100,9 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 	  "# TYPE edgelb_backend_bytes_total counter\n"
 	  "# HELP edgelb_backend_active_connections Connections to a backend.\n"
 	  "# TYPE edgelb_backend_active_connections gauge\n"
+	  "# HELP edgelb_backend_unresolved Whether no frame can leave for a backend now: "
+	  "no route, or its next hop does not answer ARP/NDP.\n"
+	  "# TYPE edgelb_backend_unresolved gauge\n"
 	  "# HELP edgelb_service_table_info The digest of a dp service's Maglev table "
 	  "(equal on boxes that pick alike).\n"
 	  "# TYPE edgelb_service_table_info gauge\n");
@@ -117,6 +124,8 @@ dp_counters(struct cp_dpsync *dps, char **bp, size_t *lenp, size_t *capp)
 				 (long long)json_integer_value(json_object_get(bk, "port")),
 				 esc(json_string_value(json_object_get(bk, "state")), e2, sizeof(e2)));
 			traffic(&b, &len, &cap, "backend", bl, bk);
+			P("edgelb_backend_unresolved{%s} %d\n", bl,
+			  json_is_true(json_object_get(bk, "unresolved")) ? 1 : 0);
 		}
 	}
 	json_decref(s);

@@ -101,7 +101,7 @@ port_backends(const json_t *lb, const json_t *p, bool v6, bool hc, struct table 
 	json_array_foreach(json_object_get(lb, "backends"), i, b) {
 		const char *addr = out_jstr(b, "address"), *bpn = out_jstr(b, "port_name");
 		long long port = out_jint(b, "port");
-		char hp[96], w[32];
+		char hp[96], w[48];
 
 		if ((strchr(addr, ':') != NULL) != v6)
 			continue;
@@ -111,7 +111,9 @@ port_backends(const json_t *lb, const json_t *p, bool v6, bool hc, struct table 
 			port = json_is_integer(tp) ? json_integer_value(tp) : 0;
 		if (port == 0)
 			continue; /* a named target port this backend does not resolve */
-		snprintf(w, sizeof(w), "weight %lld", out_jint(b, "weight"));
+		/* the dp cannot reach it now: no route, or ARP/NDP unanswered (issue 14) */
+		snprintf(w, sizeof(w), "weight %lld%s", out_jint(b, "weight"),
+			 json_is_true(json_object_get(b, "unresolved")) ? ", unresolved" : "");
 		out_tbl_row(t, out_hostport(addr, port, hp, sizeof(hp)), out_jstr(b, "state"),
 			hc ? (out_jstr(b, "health")[0] ? out_jstr(b, "health") : "unknown") : "-", w);
 	}

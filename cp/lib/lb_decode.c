@@ -191,7 +191,7 @@ decode_ports(const json_t *a, struct cp_lb *lb, char *err, size_t errlen)
 }
 
 static const char *const backend_keys[] = {
-	"address", "port", "weight", "state", "port_name", "health", NULL,
+	"address", "port", "weight", "state", "port_name", "health", "unresolved", NULL,
 };
 
 static int
@@ -235,7 +235,7 @@ decode_backend(const json_t *b, size_t i, struct cp_backend *out, char *err, siz
 			return lb_json_fail(err, errlen, "%sport_name: %s", where, dns_label_msg);
 		snprintf(out->port_name, sizeof(out->port_name), "%s", s);
 	}
-	/* "health" is an output field: ignored. */
+	/* "health" and "unresolved" are output fields: ignored. */
 	return 0;
 }
 

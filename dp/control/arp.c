@@ -1,5 +1,7 @@
 /*
- * arp.c - ARP, NDP, neighbour resolution and ICMP on the control thread (arp.h).
+ * arp.c - ARP, NDP and ICMP packets on the control thread (arp.h): what comes in
+ * from the workers, what the box answers and originates. Neighbour resolution and
+ * aging (probes, held frames, timers) are resolve.c's; arp_priv.h is what they share.
  *
  * Frame shapes it sends:
  *   ARP reply      Eth(port -> asker)/ARP(op 2, sha port mac, spa asked addr)
@@ -22,6 +24,7 @@
 #include <rte_ring.h>
 
 #include "arp.h"
+#include "arp_priv.h"
 #include "dp.h"
 #include "icmp.h"
 #include "lb_error.h"
@@ -35,36 +38,8 @@
 #define LOG(level, fmt, ...) RTE_LOG(level, USER1, "arp: " fmt "\n", ##__VA_ARGS__)
 
 #define POLL_BURST 32
-#define TIMER_MS 100          /* neighbour scan period */
-#define PROBE_FAST_MS 1000    /* between the first probes of an entry */
-#define PROBE_SLOW_MS 10000   /* after LB_NEIGH_PROBES unanswered ones */
-#define PROBES 3
-#define REACHABLE_MS 30000    /* re-confirm resolved entries after this */
-#define HOLD_MS 3000          /* longest a frame waits for its next hop */
 #define ICMP_RATE 1000        /* originated ICMP errors per second */
 #define ICMP_BURST 100
-
-struct held {
-	struct rte_mbuf *m;
-	uint32_t neigh;
-	uint64_t tsc;
-};
-
-struct lb_arp {
-	struct lb_dp *dp;
-	struct held hold[LB_HOLD_MAX];
-	unsigned n_hold;
-	uint64_t next_timer;
-	uint64_t ms;              /* TSC ticks per millisecond */
-	double icmp_tokens;
-	uint64_t icmp_tsc;
-};
-
-static inline uint64_t *
-ctr(struct lb_arp *a)
-{
-	return a->dp->ctrl;
-}
 
 /* ---- output ------------------------------------------------------------ */
 
@@ -75,8 +50,8 @@ ctr(struct lb_arp *a)
  * offload them (issue 14, finding 8). Frames this thread builds or turns around
  * (answers) go out via out(), without offloads.
  */
-static void
-out_held(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
+void
+lb_arp_out_held(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
 	struct lb_mbuf_meta *mm = lb_meta(a->dp->meta_off, m);
 
@@ -84,7 +59,7 @@ out_held(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 	mm->port = port;
 	/* Worker 0 sends for the control thread: it is the only producer of that ring. */
 	if (rte_ring_sp_enqueue(lb_worker_tx_ring(a->dp->workers[0]), m) != 0) {
-		ctr(a)[LB_CTRL_TX_RING_FULL]++;
+		lb_arp_ctr(a)[LB_CTRL_TX_RING_FULL]++;
 		rte_pktmbuf_free(m);
 	}
 }
@@ -93,7 +68,7 @@ static void
 out(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
 	m->ol_flags = 0;
-	out_held(a, m, port);
+	lb_arp_out_held(a, m, port);
 }
 
 static uint8_t *
@@ -213,86 +188,6 @@ answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t
 	return false;
 }
 
-static void probe(struct lb_arp *a, uint32_t idx, uint64_t now);
-
-/*
- * Learn (addr -> mac) from an ARP packet or an NA/NS received on port (issue 14,
- * findings 6 and 7). Only what the box itself needs and only from where it can
- * come:
- *  - never creates an entry: the box resolves the next hops it needs on demand
- *    (backends, gateways, on-link clients, dp/tables/neigh.c), so requests for our
- *    addresses from arbitrary senders cannot fill the table;
- *  - the entry must live on this port (where its route points) and the address
- *    must be inside a connected subnet of this port;
- *  - a resolved entry changes its MAC only on a solicited answer (a reply or a
- *    solicited NA within PROBE_FAST_MS of a probe not answered yet); any other claim of a new MAC
- *    is refused and makes the entry re-probed, so the real owner's answer decides.
- * Static entries are the operator's and never change.
- */
-static void
-learn(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac, uint16_t port,
-      bool answer)
-{
-	struct lb_addr x;
-	static const uint8_t zero16[16];
-	uint64_t now = rte_rdtsc();
-
-	if (memcmp(addr, zero16, (size_t)lb_addr_len(family)) == 0 || (mac[0] & 1))
-		return;
-	lb_addr_set(&x, family, addr);
-	uint32_t idx = lb_neigh_lookup(a->dp->neigh, family, addr);
-	if (idx == LB_NEIGH_NONE)
-		return;
-	struct lb_neigh *cur = lb_neigh_entry(a->dp->neigh, idx);
-	if (cur->state == LB_NEIGH_STATIC)
-		return;
-	const struct lb_route *rt = lb_route_lookup(a->dp->neigh, family, addr);
-	if (cur->port != port || rt == NULL || rt->gw_neigh != LB_NEIGH_NONE || rt->port != port) {
-		ctr(a)[LB_CTRL_NEIGH_REJECTED]++;
-		return;
-	}
-	uint8_t old[6];
-	if (lb_neigh_mac(cur, old) && memcmp(old, mac, 6) != 0) {
-		/* probes counts our requests since the last answer: one is outstanding. */
-		bool solicited = answer && cur->probes > 0 &&
-				 now - cur->probe_tsc <= PROBE_FAST_MS * a->ms;
-		if (!solicited) {
-			ctr(a)[LB_CTRL_NEIGH_REJECTED]++;
-			/* Ask: the owner's answer is solicited and wins. At most one
-			 * probe per PROBE_FAST_MS (a flood of claims is not a probe
-			 * flood); a stale entry is re-probed by timers() after that. */
-			if (cur->state == LB_NEIGH_REACHABLE) {
-				cur->state = LB_NEIGH_STALE;
-				cur->probes = 0;
-			}
-			if (cur->probe_tsc == 0 || now - cur->probe_tsc > PROBE_FAST_MS * a->ms)
-				probe(a, idx, now);
-			return;
-		}
-	}
-	int rc = lb_neigh_learn(a->dp->neigh, &x, mac, port, LB_NEIGH_REACHABLE);
-	if (rc < 0)
-		return;
-	struct lb_neigh *n = lb_neigh_entry(a->dp->neigh, (uint32_t)rc);
-	n->confirmed_tsc = now;
-	ctr(a)[LB_CTRL_NEIGH_LEARNED]++;
-	/* Frames that waited for this neighbour leave now. */
-	unsigned k = 0;
-	uint8_t m6[6];
-	bool ok = lb_neigh_mac(n, m6);
-	for (unsigned i = 0; i < a->n_hold; i++) {
-		struct held *h = &a->hold[i];
-		if (h->neigh == (uint32_t)rc && ok) {
-			memcpy(rte_pktmbuf_mtod(h->m, uint8_t *), m6, 6);
-			out_held(a, h->m, lb_meta(a->dp->meta_off, h->m)->port);
-			ctr(a)[LB_CTRL_HELD_SENT]++;
-		} else {
-			a->hold[k++] = *h;
-		}
-	}
-	a->n_hold = k;
-}
-
 static void
 arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t port)
 {
@@ -302,18 +197,18 @@ arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	const uint8_t *sha = arp + 8;
 	bool for_us = answers_for(a, port, LB_AF_INET, p->dst);
 
-	learn(a, LB_AF_INET, p->src, sha, port, op == 2);
+	lb_arp_learn(a, LB_AF_INET, p->src, sha, port, op == 2);
 	if (op == 2) {
-		ctr(a)[LB_CTRL_ARP_REPLY_RX]++;
+		lb_arp_ctr(a)[LB_CTRL_ARP_REPLY_RX]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (op != 1 || !for_us || memcmp(p->src, p->dst, 4) == 0) {
-		ctr(a)[LB_CTRL_IGNORED]++;
+		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
-	ctr(a)[LB_CTRL_ARP_REQ_RX]++;
+	lb_arp_ctr(a)[LB_CTRL_ARP_REQ_RX]++;
 	arp_send(a, port, 2, p->dst, sha, p->src, sha);
 	rte_pktmbuf_free(m);
 }
@@ -350,15 +245,15 @@ ndp_send(struct lb_arp *a, uint16_t port, uint8_t type, const uint8_t *src, cons
 	out(a, m, port);
 }
 
-static void
-solicit(struct lb_arp *a, uint16_t port, const struct lb_addr *target)
+void
+lb_arp_solicit(struct lb_arp *a, uint16_t port, const struct lb_addr *target)
 {
 	const struct lb_addr *src = port_addr(a->dp, port, target->family);
 
 	if (target->family == LB_AF_INET) {
 		static const uint8_t any[4];
 		arp_send(a, port, 1, src ? src->bytes : any, NULL, target->bytes, NULL);
-		ctr(a)[LB_CTRL_ARP_REQ_TX]++;
+		lb_arp_ctr(a)[LB_CTRL_ARP_REQ_TX]++;
 		return;
 	}
 	if (src == NULL)
@@ -368,7 +263,7 @@ solicit(struct lb_arp *a, uint16_t port, const struct lb_addr *target)
 	memcpy(snm + 13, target->bytes + 13, 3);
 	memcpy(mac + 3, target->bytes + 13, 3);
 	ndp_send(a, port, LB_ICMP6_NEIGH_SOLICIT, src->bytes, snm, mac, target->bytes, 0);
-	ctr(a)[LB_CTRL_NS_TX]++;
+	lb_arp_ctr(a)[LB_CTRL_NS_TX]++;
 }
 
 /* The value of an NDP option of type t, or NULL. */
@@ -396,16 +291,16 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	if (p->ttl != 255 || len < 24 ||
 	    lb_l4_cksum(LB_AF_INET6, ip + 8, ip + 24, LB_IPPROTO_ICMPV6, icmp, len, 2) !=
 		    (uint16_t)(icmp[2] << 8 | icmp[3])) {
-		ctr(a)[LB_CTRL_IGNORED]++;
+		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	const uint8_t *target = icmp + 8;
 	if (p->icmp_type == LB_ICMP6_NEIGH_ADVERT) {
 		const uint8_t *tll = nd_option(icmp + 24, len - 24, 2);
-		ctr(a)[LB_CTRL_NA_RX]++;
+		lb_arp_ctr(a)[LB_CTRL_NA_RX]++;
 		if (tll) /* solicited flag (S): an answer to our NS */
-			learn(a, LB_AF_INET6, target, tll, port, (icmp[4] & 0x40) != 0);
+			lb_arp_learn(a, LB_AF_INET6, target, tll, port, (icmp[4] & 0x40) != 0);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -413,13 +308,13 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	const uint8_t *sll = nd_option(icmp + 24, len - 24, 1);
 	bool dad = memcmp(p->src, unspec, 16) == 0;
 	if (sll && !dad)
-		learn(a, LB_AF_INET6, p->src, sll, port, false);
+		lb_arp_learn(a, LB_AF_INET6, p->src, sll, port, false);
 	if (!for_us) {
-		ctr(a)[LB_CTRL_IGNORED]++;
+		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
-	ctr(a)[LB_CTRL_NS_RX]++;
+	lb_arp_ctr(a)[LB_CTRL_NS_RX]++;
 	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
 	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
 	uint8_t eth_src[6];
@@ -446,7 +341,7 @@ lb_arp_announce(struct lb_arp *a, const struct lb_addr *addr)
 		else
 			ndp_send(a, port, LB_ICMP6_NEIGH_ADVERT, addr->bytes, all_nodes, all_nodes_mac,
 				 addr->bytes, 0x20000000u);
-		ctr(a)[LB_CTRL_GARP_TX]++;
+		lb_arp_ctr(a)[LB_CTRL_GARP_TX]++;
 	}
 }
 
@@ -467,7 +362,7 @@ echo_reply(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_
 		p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 	if (m->pkt_len > frame)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
-	ctr(a)[LB_CTRL_ECHO_REPLIES]++;
+	lb_arp_ctr(a)[LB_CTRL_ECHO_REPLIES]++;
 	out(a, m, port);
 }
 
@@ -481,7 +376,7 @@ icmp_token(struct lb_arp *a)
 	if (a->icmp_tokens > ICMP_BURST)
 		a->icmp_tokens = ICMP_BURST;
 	if (a->icmp_tokens < 1) {
-		ctr(a)[LB_CTRL_ICMP_RATE_LIMITED]++;
+		lb_arp_ctr(a)[LB_CTRL_ICMP_RATE_LIMITED]++;
 		return false;
 	}
 	a->icmp_tokens -= 1;
@@ -520,118 +415,13 @@ originate_error(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, ui
 		eth_header(o, f + 6, &a->dp->ports[port].mac,
 			   p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 		memcpy(o + RTE_ETHER_HDR_LEN, buf, n);
-		ctr(a)[LB_CTRL_ICMP_ERRORS_TX]++;
+		lb_arp_ctr(a)[LB_CTRL_ICMP_ERRORS_TX]++;
 		out(a, r, port);
 	}
 	rte_pktmbuf_free(m);
 }
 
 /* ---- resolution -------------------------------------------------------- */
-
-static void
-probe(struct lb_arp *a, uint32_t idx, uint64_t now)
-{
-	struct lb_neigh *n = lb_neigh_entry(a->dp->neigh, idx);
-	struct lb_addr x;
-
-	lb_addr_set(&x, n->family, n->addr);
-	n->probe_tsc = now;
-	n->probes++;
-	solicit(a, n->port, &x);
-}
-
-static void
-hold(struct lb_arp *a, struct rte_mbuf *m, uint16_t port, uint32_t idx)
-{
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-	unsigned mine = 0;
-
-	if (idx == LB_NEIGH_NONE) {
-		/* A directly connected destination nobody asked for yet: its own address. */
-		struct lb_addr dst;
-		uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-		if (type == RTE_ETHER_TYPE_IPV4)
-			lb_addr_set(&dst, LB_AF_INET, f + 14 + 16);
-		else
-			lb_addr_set(&dst, LB_AF_INET6, f + 14 + 24);
-		int rc = lb_neigh_ensure(a->dp->neigh, &dst, port);
-		if (rc < 0)
-			goto drop;
-		idx = (uint32_t)rc;
-	}
-	for (unsigned i = 0; i < a->n_hold; i++)
-		mine += a->hold[i].neigh == idx;
-	if (mine >= LB_HOLD_PER_NEIGH || a->n_hold == LB_HOLD_MAX)
-		goto drop;
-	struct lb_neigh *n = lb_neigh_entry(a->dp->neigh, idx);
-	uint8_t mac[6];
-	if (lb_neigh_mac(n, mac)) {
-		/* Resolved while the frame was on its way here. */
-		memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac, 6);
-		out_held(a, m, port);
-		return;
-	}
-	uint64_t now = rte_rdtsc();
-	a->hold[a->n_hold++] = (struct held){.m = m, .neigh = idx, .tsc = now};
-	ctr(a)[LB_CTRL_HELD]++;
-	if (n->probe_tsc == 0 || now - n->probe_tsc > PROBE_FAST_MS * a->ms)
-		probe(a, idx, now);
-	return;
-drop:
-	ctr(a)[LB_CTRL_HELD_DROPPED]++;
-	rte_pktmbuf_free(m);
-}
-
-static void
-timers(struct lb_arp *a, uint64_t now)
-{
-	struct lb_neigh_table *t = a->dp->neigh;
-	uint32_t it = 0;
-	int64_t idx;
-
-	/* Held frames that waited too long. */
-	unsigned k = 0;
-	for (unsigned i = 0; i < a->n_hold; i++) {
-		if (now - a->hold[i].tsc > HOLD_MS * a->ms) {
-			rte_pktmbuf_free(a->hold[i].m);
-			ctr(a)[LB_CTRL_HELD_DROPPED]++;
-		} else {
-			a->hold[k++] = a->hold[i];
-		}
-	}
-	a->n_hold = k;
-
-	while ((idx = lb_neigh_next(t, &it)) >= 0) {
-		struct lb_neigh *n = lb_neigh_entry(t, (uint32_t)idx);
-		uint64_t since_probe = now - n->probe_tsc;
-		switch (n->state) {
-		case LB_NEIGH_INCOMPLETE:
-			if (n->probe_tsc == 0 ||
-			    since_probe > (n->probes < PROBES ? PROBE_FAST_MS : PROBE_SLOW_MS) * a->ms)
-				probe(a, (uint32_t)idx, now);
-			break;
-		case LB_NEIGH_REACHABLE:
-			if (now - n->confirmed_tsc > REACHABLE_MS * a->ms) {
-				n->state = LB_NEIGH_STALE;
-				n->probes = 0;
-				probe(a, (uint32_t)idx, now);
-			}
-			break;
-		case LB_NEIGH_STALE:
-			if (since_probe <= PROBE_FAST_MS * a->ms)
-				break;
-			if (n->probes >= PROBES) {
-				lb_neigh_forget(t, (uint32_t)idx);
-				ctr(a)[LB_CTRL_NEIGH_FAILED]++;
-				n->probes = 0;
-			}
-			probe(a, (uint32_t)idx, now);
-			break;
-		default:
-			break;
-		}
-	}
-}
 
 /* ---- the loop ------------------------------------------------------------ */
 
@@ -645,10 +435,10 @@ to_kernel(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 
 	m->ol_flags = 0;
 	if (id != LB_PORT_NONE && rte_eth_tx_burst(id, 0, &m, 1) == 1) {
-		ctr(a)[LB_CTRL_EXC_TO_KERNEL]++;
+		lb_arp_ctr(a)[LB_CTRL_EXC_TO_KERNEL]++;
 		return;
 	}
-	ctr(a)[LB_CTRL_EXC_DROPPED]++;
+	lb_arp_ctr(a)[LB_CTRL_EXC_DROPPED]++;
 	rte_pktmbuf_free(m);
 }
 
@@ -660,7 +450,7 @@ copy_to_kernel(struct lb_arp *a, const struct rte_mbuf *m, uint16_t port)
 		return;
 	struct rte_mbuf *c = rte_pktmbuf_copy(m, a->dp->pool, 0, UINT32_MAX);
 	if (c == NULL) {
-		ctr(a)[LB_CTRL_EXC_DROPPED]++;
+		lb_arp_ctr(a)[LB_CTRL_EXC_DROPPED]++;
 		return;
 	}
 	to_kernel(a, c, port);
@@ -678,7 +468,7 @@ from_kernel(struct lb_arp *a)
 			continue;
 		uint16_t n = rte_eth_rx_burst(id, 0, pkts, POLL_BURST);
 		for (uint16_t i = 0; i < n; i++) {
-			ctr(a)[LB_CTRL_EXC_FROM_KERNEL]++;
+			lb_arp_ctr(a)[LB_CTRL_EXC_FROM_KERNEL]++;
 			out(a, pkts[i], pi);
 		}
 	}
@@ -691,13 +481,13 @@ dispatch(struct lb_arp *a, struct rte_mbuf *m)
 	struct lb_pkt p;
 	enum lb_drop why;
 
-	ctr(a)[LB_CTRL_PUNTED]++;
+	lb_arp_ctr(a)[LB_CTRL_PUNTED]++;
 	if (mm->kind == LB_PUNT_RESOLVE) {
-		hold(a, m, mm->port, mm->info);
+		lb_arp_hold(a, m, mm->port);
 		return;
 	}
 	if (lb_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p, &why) < 0) {
-		ctr(a)[LB_CTRL_IGNORED]++;
+		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -729,7 +519,7 @@ dispatch(struct lb_arp *a, struct rte_mbuf *m)
 	default:
 		break;
 	}
-	ctr(a)[LB_CTRL_IGNORED]++;
+	lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 	rte_pktmbuf_free(m);
 }
 
@@ -747,8 +537,8 @@ lb_arp_poll(struct lb_arp *a)
 	from_kernel(a);
 	uint64_t now = rte_rdtsc();
 	if (now >= a->next_timer) {
-		timers(a, now);
-		a->next_timer = now + TIMER_MS * a->ms;
+		lb_arp_timers(a, now);
+		a->next_timer = now + LB_ARP_TIMER_MS * a->ms;
 	}
 }
 
@@ -765,6 +555,8 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 	a->ms = dp->tsc_hz / 1000;
 	a->icmp_tokens = ICMP_BURST;
 	a->icmp_tsc = rte_rdtsc();
+	a->probe_tsc = a->icmp_tsc;
+	a->probe_tokens = dp->conf.neigh.probe_rate / 10.0 + 1;
 	/* Tell the segments who we are: own and source addresses, then VIPs. */
 	for (uint16_t p = 0; p < dp->n_ports; p++)
 		for (unsigned i = 0; i < dp->conf.ports[p].n_addrs; i++)

@@ -10,11 +10,11 @@
  *   ports), the ports' own addresses and fnat source addresses (on their port).
  * - Announces addresses with gratuitous ARP / unsolicited NA at start and when a
  *   VIP appears.
- * - Resolves next hops: an unresolved entry is probed (1/s, then every 10 s after
- *   3 tries); frames waiting for it are held (at most LB_HOLD_PER_NEIGH per
- *   neighbour, LB_HOLD_MAX in all, for up to 3 s) and sent when the answer comes.
- *   Resolved entries are re-confirmed after 30 s and given up after 3 unanswered
- *   probes; static entries never change.
+ * - Resolves next hops and ages the entries (resolve.c, the neighbour_cache
+ *   settings): frames waiting for a next hop are held (at most LB_HOLD_PER_NEIGH per
+ *   neighbour, LB_HOLD_MAX in all, for up to 3 s) and sent when the answer comes;
+ *   entries go reachable -> stale -> (probe | deleted) -> failed as in Linux, needed
+ *   ones re-probed with backoff; static entries never change.
  * - Originates "fragmentation needed" / "packet too big" and "time exceeded",
  *   rate-limited (token bucket, 1000/s).
  */
@@ -37,6 +37,9 @@ void lb_arp_destroy(struct lb_arp *a);
 
 /* Serve punted packets and run the timers. Call every loop of the control thread. */
 void lb_arp_poll(struct lb_arp *a);
+
+/* Frames held now, waiting for their next hop (tests, stats). */
+unsigned lb_arp_held(const struct lb_arp *a);
 
 /* A VIP appeared: gratuitous ARP / unsolicited NA on the external ports. */
 void lb_arp_announce(struct lb_arp *a, const struct lb_addr *vip);

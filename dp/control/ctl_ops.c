@@ -145,7 +145,11 @@ op_service_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_
 	(void)req;
 	(void)e;
 	while ((svc = lb_svcs_next(c->dp->svcs, &it)) != NULL) {
-		json_t *o = lb_svc_spec_to_json(&svc->spec);
+		json_t *o = lb_svc_spec_to_json(&svc->spec), *bj;
+		size_t bi;
+		/* spec backends and real_ids share one order (sorted at build) */
+		json_array_foreach(json_object_get(o, LB_F_BACKENDS), bi, bj)
+			lb_stats_backend_neigh(c->dp, svc->real_ids[bi], bj);
 		json_object_set_new(o, "id", json_integer(svc->id));
 		json_object_set_new(o, LB_F_VERSION, json_integer(svc->version));
 		char dg[24];

@@ -12,6 +12,7 @@
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
 #include "service.h"
+#include "neigh.h"
 #include "stats.h"
 #include "lb_svc_json.h"
 #include "worker.h"
@@ -106,6 +107,14 @@ lb_stats_real(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t *byt
 	*conns = c.conns - dp->stats->real_base[id].conns;
 }
 
+void
+lb_stats_backend_neigh(const struct lb_dp *dp, uint32_t real_id, json_t *bj)
+{
+	json_object_set_new(bj, "neighbour",
+			    json_string(lb_real_neigh_name(lb_real_neigh_state(dp->svcs, real_id))));
+	json_object_set_new(bj, "unresolved", json_boolean(!lb_real_resolved(dp->svcs, real_id)));
+}
+
 json_t *
 lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 {
@@ -124,6 +133,7 @@ lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 		json_object_set_new(bj, "packets", json_integer((json_int_t)p));
 		json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
 		json_object_set_new(bj, "active_connections", json_integer(c));
+		lb_stats_backend_neigh(dp, svc->real_ids[i], bj);
 		conns_total += c;
 	}
 	uint64_t p, by;
@@ -201,11 +211,18 @@ lb_stats_json(const struct lb_dp *dp)
 	}
 	uint32_t it = 0;
 	const struct lb_svc *svc;
-	while ((svc = lb_svcs_next(dp->svcs, &it)) != NULL)
+	uint32_t unresolved = 0;
+	while ((svc = lb_svcs_next(dp->svcs, &it)) != NULL) {
 		json_array_append_new(svcs, lb_stats_svc_json(dp, svc));
+		for (uint32_t i = 0; i < svc->spec.n_backends; i++)
+			unresolved += !lb_real_resolved(dp->svcs, svc->real_ids[i]);
+	}
 
 	json_t *g = counters_json(ev, drops);
 	json_object_set_new(g, "connections", json_integer((json_int_t)conns));
+	/* backends no frame can leave for now: no route, or next hop unresolved */
+	json_object_set_new(g, "backends_unresolved", json_integer(unresolved));
+	json_object_set_new(g, "neighbours", json_integer(lb_neigh_count(dp->neigh)));
 	json_object_set_new(g, "services", json_integer(lb_svcs_count(dp->svcs)));
 	json_t *cj = json_object();
 	for (int i = 0; i < LB_CTRL_MAX; i++)

@@ -32,6 +32,8 @@ void lb_stats_svc(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t 
 void lb_stats_real(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t *bytes,
 		   int64_t *conns);
 /* A service's spec with its counters and those of its backends (stats.get). */
+/* A backend's next hop into its JSON: "neighbour" (state) and "unresolved" (bool). */
+void lb_stats_backend_neigh(const struct lb_dp *dp, uint32_t real_id, json_t *bj);
 json_t *lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc);
 
 json_t *lb_stats_json(const struct lb_dp *dp);

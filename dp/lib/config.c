@@ -20,7 +20,8 @@
  *   "ports.[1].addresses.[0]: '198.18.0.1/33' is not an address/prefix (line 12)"
  * A failed parse frees whatever it had allocated before returning.
  *
- * The rows are split by group: this file has the dp, conntrack and affinity groups
+ * The rows are split by group: this file has the dp, conntrack, affinity and
+ * neighbour_cache groups
  * and the root table; config_net.c the ports, routes and neighbours; config_svc.c
  * the services. config_priv.h is what they share.
  */
@@ -251,12 +252,30 @@ static const struct lb_conf_cmd affinity_cmds[] = {
 	LB_CONF_END,
 };
 
+/* neighbour_cache: resolution and aging of ARP/NDP entries (dp/control/resolve.c) */
+static const struct lb_conf_cmd neigh_cache_cmds[] = {
+	{ "reachable_ms", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.reachable_ms), 1000, 3600000,
+	  30000, LB_CONF_DEF, NULL },
+	{ "stale_ms", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.stale_ms), 1000, 86400000, 60000,
+	  LB_CONF_DEF, NULL },
+	{ "retrans_ms", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.retrans_ms), 100, 60000, 1000,
+	  LB_CONF_DEF, NULL },
+	{ "probes", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.probes), 1, 10, 3, LB_CONF_DEF, NULL },
+	{ "retry_max_ms", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.retry_max_ms), 1000, 3600000,
+	  60000, LB_CONF_DEF, NULL },
+	{ "probe_rate", LB_CONF_INT, lb_conf_set_uint, CONF(neigh.probe_rate), 10, 100000, 200,
+	  LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
 static const struct lb_conf_cmd root_cmds[] = {
 	{ "dp", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, dp_cmds },
 	{ "conntrack", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
 	  conntrack_cmds },
 	{ "affinity", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
 	  affinity_cmds },
+	{ "neighbour_cache", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0,
+	  neigh_cache_cmds },
 	{ "ports", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_PORTS, 0, LB_CONF_REQ,
 	  &lb_dp_conf_ports_list },
 	{ "routes", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, INT32_MAX, 0, 0,

@@ -104,6 +104,15 @@ struct lb_dp_conf {
 	uint32_t ct_rst_window;                /* client RST accepted within +- this of its seq */
 	/* affinity (shared by workers) */
 	uint32_t affinity_capacity;
+	/* neighbour_cache: ARP/NDP entries' timers (Linux's neighbour parameters) */
+	struct {
+		uint32_t reachable_ms;  /* confirmed this long ago: stale */
+		uint32_t stale_ms;      /* an unused dynamic entry stale this long: deleted */
+		uint32_t retrans_ms;    /* between probes */
+		uint32_t probes;        /* unanswered probes before failed */
+		uint32_t retry_max_ms;  /* a needed failed entry: backoff up to this */
+		uint32_t probe_rate;    /* probes sent per second, at most */
+	} neigh;
 	/* network */
 	uint32_t n_ports;
 	struct lb_port_conf ports[LB_MAX_PORTS];

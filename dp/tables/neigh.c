@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_malloc.h>
@@ -14,6 +15,11 @@
 #include "dp.h"
 #include "lb_error.h"
 #include "neigh.h"
+#include "rcu.h"
+
+const char *const lb_neigh_state_names[LB_NEIGH_NSTATES] = {
+	"incomplete", "reachable", "stale", "static", "probe", "failed",
+};
 
 struct neigh_key {
 	uint8_t addr[16];
@@ -28,6 +34,10 @@ struct lb_neigh_table {
 	struct rte_hash *hash;                 /* neigh_key -> entry index (key position) */
 	struct lb_neigh *entries;              /* [capacity] */
 	uint32_t capacity;
+	uint32_t count;                        /* entries in the hash */
+	uint32_t unref;                        /* of which refs == 0 (static ones too) */
+	uint32_t dynamic_max;                  /* unreferenced entries allowed */
+	struct lb_rcu *rcu;                    /* deleted entries' indexes */
 };
 
 static void
@@ -108,7 +118,96 @@ lb_neigh_ensure(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t p
 	n->confirmed_tsc = 0;
 	n->probe_tsc = 0;
 	n->probes = 0;
+	n->refs = 0;
+	n->retry_ms = 0;
+	n->state_tsc = rte_rdtsc();
+	t->count++;
+	t->unref++;
 	return pos;
+}
+
+int
+lb_neigh_ensure_dynamic(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t port)
+{
+	uint32_t idx = lb_neigh_lookup(t, addr->family, addr->bytes);
+
+	if (idx != LB_NEIGH_NONE)
+		return (int)idx;
+	if (t->unref >= t->dynamic_max)
+		return LB_EFULL;
+	return lb_neigh_ensure(t, addr, port);
+}
+
+void
+lb_neigh_ref(struct lb_neigh_table *t, uint32_t idx)
+{
+	if (idx == LB_NEIGH_NONE)
+		return;
+	if (t->entries[idx].refs++ == 0)
+		t->unref--;
+}
+
+void
+lb_neigh_unref(struct lb_neigh_table *t, uint32_t idx)
+{
+	if (idx == LB_NEIGH_NONE || t->entries[idx].refs == 0)
+		return;
+	if (--t->entries[idx].refs == 0)
+		t->unref++;
+}
+
+static void
+free_pos(void *ctx, void *p, uintptr_t pos)
+{
+	struct lb_neigh_table *t = ctx;
+
+	(void)p;
+	rte_hash_free_key_with_position(t->hash, (int32_t)pos);
+}
+
+int
+lb_neigh_delete(struct lb_neigh_table *t, uint32_t idx)
+{
+	struct lb_neigh *n = &t->entries[idx];
+	struct neigh_key k;
+
+	if (n->state == LB_NEIGH_STATIC || n->refs > 0)
+		return LB_ECONFLICT;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, n->addr, 16);
+	k.family = n->family;
+	/* Unusable first: a worker that still finds it punts its frame. */
+	__atomic_store_n(&n->mac, 0, __ATOMIC_RELEASE);
+	int32_t pos = rte_hash_del_key(t->hash, &k);
+	if (pos < 0)
+		return LB_ENOENT;
+	t->count--;
+	t->unref--;
+	/*
+	 * Lock-free mode keeps the key's slot until told: free it once every worker
+	 * that may have looked it up let go. Out of memory for the retire record: the
+	 * slot stays taken (a lost entry, never a reused one).
+	 */
+	(void)lb_rcu_retire(t->rcu, free_pos, t, NULL, (uintptr_t)pos);
+	return 0;
+}
+
+void
+lb_neigh_reclaim(struct lb_neigh_table *t)
+{
+	lb_rcu_reclaim(t->rcu);
+}
+
+uint32_t
+lb_neigh_count(const struct lb_neigh_table *t)
+{
+	return t->count;
+}
+
+uint32_t
+lb_neigh_unreferenced(const struct lb_neigh_table *t)
+{
+	return t->unref;
 }
 
 int
@@ -125,8 +224,11 @@ lb_neigh_learn(struct lb_neigh_table *t, const struct lb_addr *addr, const uint8
 	for (int i = 0; i < 6; i++)
 		w |= (uint64_t)mac[i] << (8 * i);
 	n->port = port;
+	if (n->state != state)
+		n->state_tsc = rte_rdtsc();
 	n->state = state;
 	n->probes = 0;
+	n->retry_ms = 0;
 	/* One store: a worker sees the old MAC or the new one, never a mix. */
 	__atomic_store_n(&n->mac, w, __ATOMIC_RELEASE);
 	return idx;
@@ -215,8 +317,12 @@ lb_neigh_create(struct lb_dp *dp, uint32_t capacity, char *err, size_t errlen)
 	}
 	t->entries = rte_zmalloc("lb_neigh", (size_t)capacity * sizeof(*t->entries),
 				 RTE_CACHE_LINE_SIZE);
-	if (t->entries == NULL)
+	t->rcu = lb_rcu_create(dp->qsbr);
+	if (t->entries == NULL || t->rcu == NULL)
 		goto nomem;
+	/* Room kept for what routes and backends need; the rest may hold clients. */
+	t->dynamic_max = capacity > c->max_backends + LB_MAX_ROUTES
+				 ? capacity - c->max_backends - LB_MAX_ROUTES : capacity / 2;
 
 	/* Connected subnets of the ports' own addresses. */
 	for (unsigned p = 0; p < dp->n_ports; p++) {
@@ -257,6 +363,7 @@ lb_neigh_create(struct lb_dp *dp, uint32_t capacity, char *err, size_t errlen)
 			if (idx < 0)
 				goto toomany;
 			gw = (uint32_t)idx;
+			lb_neigh_ref(t, gw); /* a gateway is never aged out */
 		}
 		if (add_route(t, &rc->prefix, (uint16_t)p, gw) < 0)
 			goto toomany;
@@ -279,6 +386,7 @@ lb_neigh_destroy(struct lb_neigh_table *t)
 {
 	if (t == NULL)
 		return;
+	lb_rcu_destroy(t->rcu); /* frees pending slots: the hash must still exist */
 	rte_hash_free(t->hash);
 	rte_free(t->entries);
 	free(t);
@@ -287,7 +395,6 @@ lb_neigh_destroy(struct lb_neigh_table *t)
 json_t *
 lb_neigh_json(const struct lb_neigh_table *t)
 {
-	static const char *const states[] = {"incomplete", "reachable", "stale", "static"};
 	json_t *a = json_array();
 	const void *key;
 	void *data;
@@ -305,10 +412,12 @@ lb_neigh_json(const struct lb_neigh_table *t)
 				 mac[3], mac[4], mac[5]);
 		else
 			snprintf(m, sizeof(m), "-");
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "address",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:i}", "address",
 						   lb_addr_format(&addr, s, sizeof(s)), "mac", m, "state",
-						   n->state < 4 ? states[n->state] : "?", "port",
-						   t->dp->conf.ports[n->port].name));
+						   n->state < LB_NEIGH_NSTATES
+							   ? lb_neigh_state_names[n->state] : "?",
+						   "port", t->dp->conf.ports[n->port].name,
+						   "refs", (int)n->refs));
 	}
 	return a;
 }
@@ -330,7 +439,8 @@ lb_neigh_forget(struct lb_neigh_table *t, uint32_t idx)
 
 	if (n->state == LB_NEIGH_STATIC)
 		return;
-	n->state = LB_NEIGH_INCOMPLETE;
+	n->state = LB_NEIGH_FAILED;
+	n->state_tsc = rte_rdtsc();
 	/* Workers see "unresolved" and hand their packets to the control thread. */
 	__atomic_store_n(&n->mac, 0, __ATOMIC_RELEASE);
 }

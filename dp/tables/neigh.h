@@ -6,8 +6,15 @@
  * cache (static entries from config; resolution by ARP/NDP in dp/arp.c). Workers
  * read both without locks: a route is immutable, a neighbour's MAC is one 64-bit
  * word written atomically, and the address -> entry index is an rte_hash in
- * lock-free read/write mode. Entries are never freed while the dp runs, so an
- * index a worker holds stays valid; a stale entry is only marked unresolved.
+ * lock-free read/write mode.
+ *
+ * Entries age (issue 14, finding 6; dp/control/resolve.c runs the timers): an
+ * entry that a route or a backend refers to (refs > 0) and static entries stay;
+ * any other dynamic entry (an on-link client's) is deleted once it failed or went
+ * stale. Deletion invalidates the MAC, removes the key, and frees the index only
+ * after every worker passed a quiescent state (QSBR), so an index a worker found
+ * stays valid for its burst. An index that travelled in a punted frame may be
+ * stale: the control thread re-derives the next hop from the frame instead.
  *
  * Routes are few on an LB (connected subnets, a default route, a handful of
  * others), so lookup is a linear scan over prefixes sorted longest first.
@@ -33,9 +40,16 @@
 enum lb_neigh_state {
 	LB_NEIGH_INCOMPLETE = 0, /* wanted, not resolved yet */
 	LB_NEIGH_REACHABLE,      /* resolved by ARP/NDP */
-	LB_NEIGH_STALE,          /* resolved, not confirmed recently: still used, re-probed */
+	LB_NEIGH_STALE,          /* resolved, not confirmed recently: still used; probed
+				  * when needed, deleted after stale_ms when not */
 	LB_NEIGH_STATIC,         /* from config, never aged */
+	LB_NEIGH_PROBE,          /* was resolved; re-confirming it (MAC still used) */
+	LB_NEIGH_FAILED,         /* probes unanswered: unusable; retried with backoff if needed */
+	LB_NEIGH_NSTATES,
 };
+
+/* "incomplete", "reachable", "stale", "static", "probe", "failed" */
+extern const char *const lb_neigh_state_names[LB_NEIGH_NSTATES];
 
 struct lb_neigh {
 	uint64_t mac;           /* atomic; LB_NEIGH_MAC_VALID when usable */
@@ -46,6 +60,9 @@ struct lb_neigh {
 	uint64_t confirmed_tsc; /* control thread: last reply or use seen */
 	uint64_t probe_tsc;     /* control thread: last request sent */
 	uint32_t probes;        /* control thread: requests since last reply */
+	uint32_t refs;          /* control thread: routes and backends using it */
+	uint32_t retry_ms;      /* control thread: FAILED and needed: next retry after this */
+	uint64_t state_tsc;     /* control thread: when it entered its state */
 } __rte_cache_aligned;
 
 struct lb_route {
@@ -65,6 +82,27 @@ void lb_neigh_destroy(struct lb_neigh_table *t);
 
 /* Control thread: the entry for addr, created INCOMPLETE on port when absent. */
 int lb_neigh_ensure(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t port);
+/*
+ * The same for a next hop nobody configured (an on-link client a reply goes to):
+ * refused with LB_EFULL when unreferenced entries already fill the share of the
+ * table not reserved for routes and backends, so a flood from many on-link
+ * addresses cannot take the room a new backend needs.
+ */
+int lb_neigh_ensure_dynamic(struct lb_neigh_table *t, const struct lb_addr *addr, uint16_t port);
+/* Control thread: a route or backend starts / stops using entry idx. */
+void lb_neigh_ref(struct lb_neigh_table *t, uint32_t idx);
+void lb_neigh_unref(struct lb_neigh_table *t, uint32_t idx);
+/*
+ * Control thread: delete an unreferenced dynamic entry (workers see it unresolved
+ * at once; its index is reused after a grace period). Returns 0, or LB_ECONFLICT
+ * when it is static or in use.
+ */
+int lb_neigh_delete(struct lb_neigh_table *t, uint32_t idx);
+/* Control thread: free the indexes of deleted entries whose grace period ended. */
+void lb_neigh_reclaim(struct lb_neigh_table *t);
+/* Entries in the table now, and how many of them no route or backend uses. */
+uint32_t lb_neigh_count(const struct lb_neigh_table *t);
+uint32_t lb_neigh_unreferenced(const struct lb_neigh_table *t);
 /* Control thread: record a resolution (ARP reply, NA) or a static entry. */
 int lb_neigh_learn(struct lb_neigh_table *t, const struct lb_addr *addr, const uint8_t mac[6],
 		   uint16_t port, uint8_t state);
@@ -87,7 +125,7 @@ int64_t lb_neigh_next(const struct lb_neigh_table *t, uint32_t *iter);
 /* Control thread: the neighbour stopped answering; unusable until resolved again. */
 void lb_neigh_forget(struct lb_neigh_table *t, uint32_t idx);
 
-/* Every entry as {address, mac, state, port} (neigh.list). Control thread. */
+/* Every entry as {address, mac, state, port, refs} (neigh.list). Control thread. */
 json_t *lb_neigh_json(const struct lb_neigh_table *t);
 
 /* Copy the usable MAC of entry idx to mac; false when unresolved. */

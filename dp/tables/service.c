@@ -84,8 +84,11 @@ lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, c
 		lb_svcs_destroy(s);
 		goto nomem;
 	}
-	for (uint32_t i = 0; i < s->real_cap; i++)
+	for (uint32_t i = 0; i < s->real_cap; i++) {
 		s->reals[i].state = LB_REAL_FREE;
+		s->reals[i].neigh = LB_NEIGH_NONE;
+		s->reals[i].tx_port = LB_PORT_NONE;
+	}
 	/* Low ids go first (they index the per-worker counter arrays), kept ones aside. */
 	if (lb_ids_init(s, dp->svc_dir, dp->svc_dir_len, dp->svc_dir_adopt, dp->adopt_hold_ms) < 0) {
 		lb_svcs_destroy(s);
@@ -341,6 +344,8 @@ free_real_id(void *ctx, void *p, uintptr_t id)
 
 	(void)p;
 	__atomic_store_n(&s->reals[id].state, LB_REAL_FREE, __ATOMIC_RELAXED);
+	lb_neigh_unref(s->dp->neigh, s->reals[id].neigh);
+	s->reals[id].neigh = LB_NEIGH_NONE;
 	lb_ids_real_free(s, (uint32_t)id);
 }
 
@@ -524,8 +529,14 @@ lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t err
 		re->family = b->addr.family;
 		re->svc_id = (uint32_t)id;
 		re->weight = b->weight;
-		if (lb_neigh_resolve(s->dp->neigh, &b->addr, &re->tx_port, &re->neigh) < 0) {
-			re->tx_port = LB_PORT_NONE;
+		int nrc = lb_neigh_resolve(s->dp->neigh, &b->addr, &re->tx_port, &re->neigh);
+		if (nrc == 0) {
+			lb_neigh_ref(s->dp->neigh, re->neigh); /* kept while the backend is */
+		} else {
+			/* No route: unusable. A full table: routed, retried by
+			 * lb_svcs_retry_neigh() and shown unresolved meanwhile. */
+			if (nrc != LB_EFULL)
+				re->tx_port = LB_PORT_NONE;
 			re->neigh = LB_NEIGH_NONE;
 		}
 		/* A kept id carries on: its connections from before the restart still count. */
@@ -561,6 +572,8 @@ fail_ids:
 	while (n_new > 0) {
 		uint32_t r = new_ids[--n_new];
 		s->reals[r].state = LB_REAL_FREE;
+		lb_neigh_unref(s->dp->neigh, s->reals[r].neigh);
+		s->reals[r].neigh = LB_NEIGH_NONE;
 		lb_ids_real_free(s, r);
 	}
 	if (created) {
@@ -664,4 +677,61 @@ const struct lb_svc *
 lb_svcs_at(const struct lb_services *s, uint32_t id)
 {
 	return id < s->svc_cap ? s->slot[id] : NULL;
+}
+
+uint32_t
+lb_svcs_retry_neigh(struct lb_services *s)
+{
+	uint32_t left = 0;
+
+	for (uint32_t r = 0; r < s->real_cap; r++) {
+		struct lb_real *re = &s->reals[r];
+		uint16_t port;
+		uint32_t idx;
+		if (re->state == LB_REAL_FREE || re->state == LB_REAL_REMOVED ||
+		    re->neigh != LB_NEIGH_NONE || re->tx_port == LB_PORT_NONE)
+			continue;
+		struct lb_addr a;
+		lb_addr_set(&a, re->family, re->addr);
+		if (lb_neigh_resolve(s->dp->neigh, &a, &port, &idx) < 0) {
+			left++;
+			continue;
+		}
+		lb_neigh_ref(s->dp->neigh, idx);
+		/* tx_port is already the route's: the neighbour index publishes it. */
+		__atomic_store_n(&re->neigh, idx, __ATOMIC_RELEASE);
+	}
+	return left;
+}
+
+int
+lb_real_neigh_state(const struct lb_services *s, uint32_t real_id)
+{
+	const struct lb_real *re = &s->reals[real_id];
+
+	if (re->tx_port == LB_PORT_NONE)
+		return LB_REAL_NO_ROUTE;
+	if (re->neigh == LB_NEIGH_NONE)
+		return LB_REAL_NO_ENTRY;
+	return lb_neigh_entry(s->dp->neigh, re->neigh)->state;
+}
+
+bool
+lb_real_resolved(const struct lb_services *s, uint32_t real_id)
+{
+	const struct lb_real *re = &s->reals[real_id];
+	uint8_t mac[6];
+
+	return re->tx_port != LB_PORT_NONE && re->neigh != LB_NEIGH_NONE &&
+	       lb_neigh_mac(lb_neigh_entry(s->dp->neigh, re->neigh), mac);
+}
+
+const char *
+lb_real_neigh_name(int state)
+{
+	if (state == LB_REAL_NO_ROUTE)
+		return "no_route";
+	if (state == LB_REAL_NO_ENTRY)
+		return "no_entry";
+	return state >= 0 && state < LB_NEIGH_NSTATES ? lb_neigh_state_names[state] : "?";
 }

@@ -22,6 +22,7 @@
 #ifndef LB_SERVICE_H
 #define LB_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,5 +153,20 @@ uint32_t lb_svcs_count(const struct lb_services *s);
 uint32_t lb_svcs_capacity(const struct lb_services *s);
 uint32_t lb_reals_capacity(const struct lb_services *s);
 const struct lb_svc *lb_svcs_at(const struct lb_services *s, uint32_t id);
+
+/*
+ * Backends whose next hop had no neighbour entry (the table was full when they
+ * came): try again (control thread, once a second). Returns how many still have none.
+ */
+uint32_t lb_svcs_retry_neigh(struct lb_services *s);
+
+#define LB_REAL_NO_ROUTE (-1) /* no route to the backend */
+#define LB_REAL_NO_ENTRY (-2) /* routed, but no neighbour entry yet (table full) */
+/* The next hop's enum lb_neigh_state for a real, or LB_REAL_NO_ROUTE / _NO_ENTRY. */
+int lb_real_neigh_state(const struct lb_services *s, uint32_t real_id);
+/* "reachable", ... "failed", "no_route", "no_entry" */
+const char *lb_real_neigh_name(int state);
+/* Can a frame leave for this real now (route, entry and MAC)? */
+bool lb_real_resolved(const struct lb_services *s, uint32_t real_id);
 
 #endif /* LB_SERVICE_H */

@@ -71,6 +71,9 @@ def main(t):
     t.eq(free4(), f0 - 1, "pool main: one address fewer free")
     got = api.get("web")
     t.eq(got["ips"], [ip], "GET web: same address")
+    # (but for backends[].unresolved, from the dp's stats once they know web)
+    for b in got["backends"]:
+        b.pop("unresolved", None)
     t.eq(got, web, "GET web answers what the create answered")
     items = api.list()
     t.eq([(i["namespace"], i["name"], i["ips"]) for i in items], [("default", "web", [ip])],
@@ -85,6 +88,24 @@ def main(t):
     t.eq(sorted((b["address"], b["port"]) for b in s443["backends"]),
          [("198.19.0.11", 8443), ("198.19.0.12", 8443)], "dp %s:443 -> backends :8443" % ip)
     t.eq(s80["name"], "default/web:http", "dp service name is namespace/name:port-name")
+
+    # the dp has no route to 198.19.0.0/16 (one net_null port in 198.18.255.0/24): both
+    # backends are unresolved, in the dp, in GET (from the dp's stats, every 2 s) and
+    # in /metrics (issue 14, finding 6)
+    t.check(all(b.get("unresolved") is True and b.get("neighbour") == "no_route"
+                for b in s80["backends"]), "dp service.list: backends unresolved, no_route",
+            str(s80["backends"]))
+
+    def all_unresolved():
+        st, j = api.req("GET", "/v1/loadbalancers/default/web")
+        return st == 200 and [b.get("unresolved") for b in j["backends"]] == [True, True]
+    t.wait_for(all_unresolved, 10, "GET web: backends[].unresolved true")
+    t.eq(t.metric(api, "edgelb_dp_backends_unresolved"), 4.0,
+         "/metrics edgelb_dp_backends_unresolved 4 (2 ports x 2 backends)")
+    st, text = api.req("GET", "/metrics")
+    t.check(any(line.startswith("edgelb_backend_unresolved{") and "198.19.0.11:8080" in line
+                and line.endswith(" 1") for line in text.splitlines()),
+            "/metrics edgelb_backend_unresolved{...198.19.0.11:8080...} 1")
 
     # a second one, in another namespace, dual stack
     st, api2 = api.req("POST", "/v1/loadbalancers",

@@ -381,12 +381,13 @@ def _cfg(v, ind=""):
 
 
 def make_conf(*, workers, ports, services, steering="ring", snat=(SNAT_LO, SNAT_HI), conntrack=None,
-              neighbours_=None, **dp_extra):
+              neighbours_=None, top_extra=None, **dp_extra):
     dp = {"workers": workers, "idle_sleep_us": 50, "control_socket": "", "steering": steering,
           "snat_ports": list(snat)}
     dp.update(dp_extra)
     top = {"dp": dp, "conntrack": conntrack or {"capacity": 65536}, "ports": ports, "routes": ROUTES,
            "neighbours": neighbours() if neighbours_ is None else neighbours_, "services": services}
+    top.update(top_extra or {})
     return "".join(f"{k} = {_cfg(v)};\n" for k, v in top.items())
 
 
