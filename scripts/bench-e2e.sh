@@ -12,6 +12,10 @@
 #              EAL -l 0,1, worker on lcore 1, once per idle_sleep_us in BENCH_IDLE_SLEEPS
 #   edgelb_xdp the same dp on net_af_xdp (ext/int): XDP in the veth driver hands the
 #              frames to an AF_XDP socket (copy mode), at BENCH_IDLE_SLEEP_US only
+#   edgelb_old only with BENCH_EDGELB_OLD=/path/to/another/edgelb-dp: that binary (an
+#              older build, for an A/B in the same run), af_packet, the settings of
+#              edgelb at BENCH_IDLE_SLEEP_US; runs right after edgelb unless
+#              BENCH_TARGETS places it
 #   haproxy    HAProxy, mode tcp, balance roundrobin over the 3 backends (source
 #              198.19.0.1)
 #   iptables   kube-proxy iptables mode: nat PREROUTING -> KUBE-SERVICES -> KUBE-EXT
@@ -70,7 +74,8 @@
 # `perf record -e cpu-clock` over each wrk run, perf from Debian's linux-perf; the
 # top of its report goes to BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>[_cps].txt),
 # TOPO_AFX_ARGS (more net_af_xdp arguments, e.g. ",busy_budget=0"), EDGELB_BUILD=build
-# (the binary is copied first: others may rebuild meanwhile), TOPO=elbbe2e
+# (the binary is copied first: others may rebuild meanwhile), BENCH_EDGELB_OLD (unset:
+# no edgelb_old; a path to an edgelb-dp binary, copied too), TOPO=elbbe2e
 # (namespace prefix), TOPO_BIGFILE_BYTES=4096. The order is BENCH_TARGETS': on a
 # shared machine whose load drifts, rotate it between runs (docs/performance.md).
 # Everything (namespaces, processes, rules) is torn down on exit, also on Ctrl-C/TERM.
@@ -90,6 +95,7 @@ PERF=${BENCH_PERF:-0}
 PERF_DIR=${BENCH_PERF_DIR:-/tmp/edgelb-bench-perf}
 HZ=$(getconf CLK_TCK)
 SRC_BUILD=${EDGELB_BUILD:-$PWD/build}
+OLD_DP=${BENCH_EDGELB_OLD:-}
 export TOPO=${TOPO:-elbbe2e}
 export TOPO_ROUTERS=0 # the kernel configuration below is for the plain topology
 # shellcheck source=lib/topo.sh
@@ -102,6 +108,7 @@ for t in wrk haproxy iptables-restore nft nginx socat ethtool curl; do
 	command -v "$t" >/dev/null || { echo "bench-e2e: $t missing (scripts/setup.sh)" >&2; exit 1; }
 done
 [ -x "$SRC_BUILD/dp/edgelb-dp" ] || { echo "bench-e2e: no $SRC_BUILD/dp/edgelb-dp (scripts/setup.sh)" >&2; exit 1; }
+[ -z "$OLD_DP" ] || [ -x "$OLD_DP" ] || { echo "bench-e2e: BENCH_EDGELB_OLD=$OLD_DP is not an executable" >&2; exit 1; }
 case " $SLEEPS " in *" $MAIN_SLEEP "*) ;; *) SLEEPS="$SLEEPS $MAIN_SLEEP" ;; esac
 
 note() { echo "# [$(( $(date +%s) - ${T0:-$(date +%s)} ))s] $*" >&2; }
@@ -141,6 +148,11 @@ note "topology up"
 mkdir -p "$TOPO_DIR/bin/dp"
 cp "$SRC_BUILD/dp/edgelb-dp" "$TOPO_DIR/bin/dp/edgelb-dp"
 export EDGELB_BUILD=$TOPO_DIR/bin
+if [ -n "$OLD_DP" ]; then
+	mkdir -p "$TOPO_DIR/bin-old/dp"
+	cp "$OLD_DP" "$TOPO_DIR/bin-old/dp/edgelb-dp"
+	note "edgelb_old: $OLD_DP (edgelb: $SRC_BUILD/dp/edgelb-dp)"
+fi
 for i in $(seq 1 "$TOPO_BACKENDS"); do
 	for _ in $(seq 1 50); do
 		ip netns exec "$(topo_ns_b "$i")" curl -s -m 1 -o /dev/null "http://127.0.0.1:8080/id" && break
@@ -357,11 +369,15 @@ time_left() { [ $(( $(date +%s) - T0 + $1 )) -lt "$BUDGET" ]; }
 RUN_COST=$(( DUR * (DO_CLOSE == 1 ? 2 : 1) + 8 ))
 
 # edgelb on af_packet (keys edgelb_sleep<N>_*, and edgelb_* at BENCH_IDLE_SLEEP_US)
-# or on af_xdp (keys edgelb_xdp_*).
-bench_edgelb() { # idle_sleep_us [af_packet|af_xdp]
-	local s=$1 pmd=${2:-af_packet} base label pfx alias=""
+# or on af_xdp (keys edgelb_xdp_*); "old": BENCH_EDGELB_OLD's binary on af_packet
+# (keys edgelb_old_*).
+bench_edgelb() { # idle_sleep_us [af_packet|af_xdp|old]
+	local s=$1 pmd=${2:-af_packet} base label pfx alias="" EDGELB_BUILD=$EDGELB_BUILD
 	label="edgelb ($pmd) idle_sleep_us=$s"
 	if [ "$pmd" = af_xdp ]; then pfx=edgelb_xdp
+	elif [ "$pmd" = old ]; then
+		pfx=edgelb_old pmd=af_packet EDGELB_BUILD=$TOPO_DIR/bin-old
+		label="edgelb_old (af_packet) idle_sleep_us=$s"
 	else
 		pfx=edgelb_sleep$s
 		[ "$s" = "$MAIN_SLEEP" ] && alias=edgelb
@@ -376,6 +392,9 @@ bench_edgelb() { # idle_sleep_us [af_packet|af_xdp]
 	fi
 	base=$(veth_rx)
 	note "$label: dp started ($(topo_eal_mem 512))"
+	# The dp's threads (tid:name), to pick its worker out of a system-wide perf profile.
+	[ "$PERF" != 1 ] || note "$label: dp pid $(cat "$TOPO_DIR/dp.pid"), threads:$(for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
+		printf ' %s:%s' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)"; done)"
 	topo_ctl "{\"op\":\"service.upsert\",\"service\":$(topo_svc_json bench/web "$VIP4" 80 tcp 8080)}" >/dev/null
 	if check_path "$label"; then
 		measure "$pfx" ${alias:+"$alias"}
@@ -503,8 +522,13 @@ for t in $TARGETS; do
 	case $t in
 	edgelb) ORDER="$ORDER edgelb:$MAIN_SLEEP" ;;
 	edgelb_xdp) ORDER="$ORDER edgelb_xdp:$MAIN_SLEEP" ;;
+	edgelb_old) [ -z "$OLD_DP" ] || ORDER="$ORDER edgelb_old:$MAIN_SLEEP" ;;
 	*) ORDER="$ORDER $t" ;;
 	esac
+	# BENCH_EDGELB_OLD set and edgelb_old not placed: right after edgelb.
+	if [ "$t" = edgelb ] && [ -n "$OLD_DP" ]; then
+		case " $TARGETS " in *" edgelb_old "*) ;; *) ORDER="$ORDER edgelb_old:$MAIN_SLEEP" ;; esac
+	fi
 done
 case " $TARGETS " in *" edgelb "*)
 	for s in $SLEEPS; do [ "$s" = "$MAIN_SLEEP" ] || ORDER="$ORDER edgelb:$s"; done ;;
@@ -523,6 +547,9 @@ for t in $ORDER; do
 	edgelb_xdp:*)
 		[ $kernel_owned = 0 ] || { kernel_down; kernel_owned=0; }
 		bench_edgelb "${t#edgelb_xdp:}" af_xdp ;;
+	edgelb_old:*)
+		[ $kernel_owned = 0 ] || { kernel_down; kernel_owned=0; }
+		bench_edgelb "${t#edgelb_old:}" old ;;
 	haproxy|iptables|ipvs|nftables)
 		[ $kernel_owned = 1 ] || { kernel_up; kernel_owned=1; }
 		"bench_$t" ;;
