@@ -63,6 +63,8 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define PEER_MAC "02:00:00:00:01:03"
 #define VIP "198.18.0.100"
 #define B10 "198.19.0.10"
+#define B11 "198.19.0.11"
+#define B11_MAC "02:00:00:00:01:11"
 #define OWN_SNAT "198.19.0.2"
 #define PEER "198.19.0.3"
 #define PEER_SNAT "198.19.0.50"
@@ -99,9 +101,12 @@ make_config(void)
 		 "routes = ( { prefix = \"0.0.0.0/0\"; via = \"198.18.0.1\"; } );\n"
 		 "neighbours = ( { address = \"198.18.0.1\"; mac = \"" GW_MAC "\"; },\n"
 		 "  { address = \"" B10 "\"; mac = \"" B10_MAC "\"; },\n"
+		 "  { address = \"" B11 "\"; mac = \"" B11_MAC "\"; },\n"
 		 "  { address = \"" PEER "\"; mac = \"" PEER_MAC "\"; } );\n"
 		 "services = ( { name = \"s\"; vip = \"" VIP "\"; port = 80; protocol = \"tcp\";\n"
-		 "  mode = \"fnat\"; backends = ( { address = \"" B10 "\"; port = 8080; } ); } );\n"
+		 "  mode = \"fnat\"; backends = ( { address = \"" B10 "\"; port = 8080; } ); },\n"
+		 "  { name = \"s81\"; vip = \"" VIP "\"; port = 81; protocol = \"tcp\";\n"
+		 "  mode = \"fnat\"; backends = ( { address = \"" B11 "\"; port = 8080; } ); } );\n"
 		 "sync = { enabled = true; id = 1; peers = [\"" PEER "\"]; key_file = \"%s\";\n"
 		 "  batch = 1; bulk_timeout_ms = 600000; capacity = 64; };\n",
 		 key_path);
@@ -617,6 +622,78 @@ test_hostile_datagrams_are_counted(void **state)
 	drain_ctl_tx(NULL, NULL);
 }
 
+/*
+ * After a restart this box learns its own connections back from its peers: a new
+ * flow must not take an SNAT port such a record holds toward the same backend.
+ * Worker 0 owns one port (40000): with a record on it toward B11, a new flow to B11
+ * has none left.
+ */
+static void
+test_new_flow_avoids_ports_peers_hold(void **state)
+{
+	struct lb_sync_rec r;
+	uint8_t in[FRAME_MAX];
+
+	(void)state;
+	record(&r, "198.18.200.30", 33030, OWN_SNAT, 40000);
+	a4(r.backend, B11);
+	r.vport = htons(81);
+	assert_int_equal(from_a(&r, 1), 1);
+	uint64_t no_snat = dp.wstats[0]->drop[LB_DROP_NO_SNAT];
+	struct seg syn = {EXT_MAC, GW_MAC, "198.18.200.31", VIP, TCP, 33031, 81, .flags = SYN};
+	run(P_EXT, in, frame(in, &syn));
+	assert_int_equal(dp.wstats[0]->drop[LB_DROP_NO_SNAT], no_snat + 1);
+	no_output();
+	drain_ctl_tx(NULL, NULL);
+}
+
+/* A peer joins: B answers its bulk request with every fnat connection, then a bulk end. */
+static void
+test_bulk_answer(void **state)
+{
+	uint8_t f[FRAME_MAX];
+	struct lb_sync_hdr h;
+	struct lb_sync_rec r;
+	bool seen9 = false, seen1 = false, end = false;
+	unsigned recs = 0;
+
+	(void)state;
+	drain_ctl_tx(NULL, NULL);
+	run(P_INT, f, dgram_frame(f, LB_SYNC_BULK_REQ, NULL, 0, ++seq_a, key));
+	for (int i = 0; i < 10 && !end; i++) {
+		lb_sync_poll(dp.sync);
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(lb_worker_tx_ring(dp.workers[0]), (void **)&m) == 0) {
+			const uint8_t *fr = rte_pktmbuf_mtod(m, const uint8_t *);
+			assert_int_equal(lb_sync_open(fr + 42, m->data_len - 42u, key, &h), LB_SYNC_OK);
+			assert_false(end); /* nothing after the bulk end */
+			if (h.type == LB_SYNC_BULK_END) {
+				end = true;
+			} else {
+				assert_int_equal(h.type, LB_SYNC_RECORDS);
+				for (uint16_t k = 0; k < h.count; k++) {
+					assert_int_equal(lb_sync_rec_decode(fr + 42 + LB_SYNC_HDR_LEN +
+									    k * LB_SYNC_REC_LEN, &r), 0);
+					uint8_t c[4];
+					a4(c, "198.18.200.9");
+					seen9 |= memcmp(r.client, c, 4) == 0 && ntohs(r.lport) == 40000;
+					a4(c, "198.18.200.1");
+					seen1 |= memcmp(r.client, c, 4) == 0 && ntohs(r.lport) == 50000;
+					recs++;
+				}
+			}
+			rte_pktmbuf_free(m);
+		}
+	}
+	assert_true(end);
+	assert_true(seen9); /* B's own connection */
+	assert_true(seen1); /* and one it took over from A */
+	uint32_t n = 0;
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		n += lb_ct_count(lb_worker_ct(dp.workers[w]));
+	assert_int_equal(recs, n);
+}
+
 /* The status object the cp reads (hello, stats.get). */
 static void
 test_status_object(void **state)
@@ -680,6 +757,8 @@ main(void)
 		cmocka_unit_test(test_peer_connection_owned_by_another_worker),
 		cmocka_unit_test(test_local_entry_is_never_overwritten),
 		cmocka_unit_test(test_hostile_datagrams_are_counted),
+		cmocka_unit_test(test_new_flow_avoids_ports_peers_hold),
+		cmocka_unit_test(test_bulk_answer),
 		cmocka_unit_test(test_status_object),
 		cmocka_unit_test(test_no_mbuf_leaked),
 	};
