@@ -28,6 +28,7 @@ from scapy.all import IP, UDP, Ether, Raw
 
 import flows as F
 import lbtest as T
+from case_ctl_lib import Ctl
 
 PEER = "198.19.0.3"
 PEER_MAC = "02:00:00:00:01:03"
@@ -108,7 +109,7 @@ def run_case(ck, tmp, build):
     conf = T.make_conf(workers=[1],
                        ports=[T.ext_port(T.pcap_live_device("net_pcap0", ["xfsa0"])),
                               T.int_port(T.pcap_live_device("net_pcap1", ["ifsa0"]))],
-                       services=services,
+                       services=services, control_socket=os.path.join(tmp, "ctl.sock"),
                        neighbours_=T.neighbours() + [{"address": PEER, "mac": PEER_MAC}])
     conf += (f'sync = {{ enabled = true; id = 1; peers = ["{PEER}"]; key_file = "{key_path}";\n'
              f'  port = {PORT}; refresh_s = 3600; bulk_timeout_ms = 20000; }};\n')
@@ -168,6 +169,20 @@ def run_case(ck, tmp, build):
                 for f in flows], ["ifsb0"])
         left = [T.Frame(r).key() for _, r in wires.leftovers(settle=0.3)]
         ck.ok(not left, "nothing else came out", str(left))
+
+        ck.section("control socket: flow_sync in hello; flow_sync.peers replaces the peers")
+        c = Ctl(os.path.join(tmp, "ctl.sock"))
+        rep = c.call("hello")
+        fs = (rep.get("result") or {}).get("flow_sync") or {}
+        ck.eq((fs.get("bulk_done"), fs.get("id")), (True, 1), "hello: flow_sync.bulk_done, id")
+        rep = c.call("flow_sync.peers", peers=[PEER, "198.19.0.4"])
+        ps = ((rep.get("result") or {}).get("flow_sync") or {}).get("peers") or []
+        ck.eq([(p.get("address"), p.get("id")) for p in ps], [(PEER, 2), ("198.19.0.4", 0)],
+              "flow_sync.peers: A kept (its id and state), a new peer added")
+        rep = c.call("flow_sync.peers", peers=["not-an-address"])
+        ck.eq((rep.get("ok"), rep.get("code")), (False, "invalid"), "flow_sync.peers: a bad address is refused")
+        rep = c.call("flow_sync.peers", peers=[PEER])
+        ck.ok(rep.get("ok") is True, "flow_sync.peers: back to A alone")
     finally:
         dp.stop()
         wires.close()
