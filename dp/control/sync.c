@@ -36,6 +36,7 @@
 #include "worker.h"
 
 #define REC_BURST 64
+#define REC_BUDGET 4096 /* records taken from one worker's ring per loop (its ring: 8192) */
 
 static inline uint64_t *
 ctr(struct lb_sync *s)
@@ -443,9 +444,13 @@ lb_sync_poll(struct lb_sync *s)
 	}
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		struct rte_ring *r = lb_worker_sync_rec_ring(dp->workers[w]);
-		unsigned n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]), REC_BURST, NULL);
-		for (unsigned i = 0; i < n; i++)
-			lb_sync_add(s, &s->all, NULL, &recs[i]);
+		unsigned n, taken = 0;
+		do {
+			n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]), REC_BURST, NULL);
+			for (unsigned i = 0; i < n; i++)
+				lb_sync_add(s, &s->all, NULL, &recs[i]);
+			taken += n;
+		} while (n == REC_BURST && taken < REC_BUDGET);
 	}
 	if (s->all.n && now - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
 		lb_sync_flush(s, &s->all, NULL);

@@ -77,6 +77,13 @@ hash_rev(const struct lb_peer_table *t, const struct lb_sync_rec *r)
 	return hash_key(t, r->family, r->proto, r->backend, r->bport, r->local, r->lport, REV_SALT);
 }
 
+/* The bucket of hash h: its bit 0 is forced to 1 for the tag, so the bits above it. */
+static inline size_t
+bucket(const struct lb_peer_table *t, uint32_t h)
+{
+	return (size_t)((h >> 1) & t->bmask);
+}
+
 static bool
 same_fwd(const struct lb_sync_rec *a, const struct lb_sync_rec *b)
 {
@@ -175,8 +182,8 @@ remove_ent(struct lb_peer_table *t, uint32_t idx)
 {
 	struct peer_ent *e = &t->e[idx];
 
-	unlink_slot(&t->fwd[(size_t)(hash_fwd(t, &e->rec) & t->bmask) * LB_PEER_WAYS], idx);
-	unlink_slot(&t->rev[(size_t)(hash_rev(t, &e->rec) & t->bmask) * LB_PEER_WAYS], idx);
+	unlink_slot(&t->fwd[bucket(t, hash_fwd(t, &e->rec)) * LB_PEER_WAYS], idx);
+	unlink_slot(&t->rev[bucket(t, hash_rev(t, &e->rec)) * LB_PEER_WAYS], idx);
 	write_begin(e);
 	e->rec.family = 0;
 	write_end(e);
@@ -207,8 +214,8 @@ lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t se
 	       uint32_t now)
 {
 	uint32_t hf = hash_fwd(t, r), hr = hash_rev(t, r);
-	uint64_t *bf = &t->fwd[(size_t)(hf & t->bmask) * LB_PEER_WAYS];
-	uint64_t *br = &t->rev[(size_t)(hr & t->bmask) * LB_PEER_WAYS];
+	uint64_t *bf = &t->fwd[bucket(t, hf) * LB_PEER_WAYS];
+	uint64_t *br = &t->rev[bucket(t, hr) * LB_PEER_WAYS];
 
 	for (unsigned i = 0; i < LB_PEER_WAYS; i++) {
 		if (bf[i] == SLOT_EMPTY || (uint32_t)(bf[i] >> 32) != hf)
@@ -261,6 +268,8 @@ lb_peer_expire(struct lb_peer_table *t, uint32_t now, unsigned budget)
 {
 	unsigned freed = 0;
 
+	if (t->n == 0)
+		return 0;
 	for (unsigned k = 0; k < budget; k++) {
 		uint32_t idx = t->cursor;
 		t->cursor = (t->cursor + 1) & (t->cap - 1);
@@ -294,7 +303,7 @@ static bool
 lookup(const struct lb_peer_table *t, const uint64_t *index, uint32_t h, bool fwd,
        const struct lb_sync_rec *want, uint32_t now, struct lb_sync_rec *out)
 {
-	const uint64_t *b = &index[(size_t)(h & t->bmask) * LB_PEER_WAYS];
+	const uint64_t *b = &index[bucket(t, h) * LB_PEER_WAYS];
 
 	for (unsigned i = 0; i < LB_PEER_WAYS; i++) {
 		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
