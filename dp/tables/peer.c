@@ -26,12 +26,14 @@ struct peer_ent {
 	uint32_t next;    /* free list */
 	uint32_t sender;
 	struct lb_sync_rec rec; /* family 0: free */
+	bool own;         /* its SNAT address is one of this box's own */
 };
 
 struct lb_peer_table {
 	uint32_t cap;
 	uint32_t bmask;   /* buckets - 1 */
 	uint32_t n;
+	uint32_t n_own;   /* entries with own set */
 	uint32_t free_head;
 	uint32_t cursor;
 	uint64_t seed;
@@ -143,6 +145,12 @@ lb_peer_count(const struct lb_peer_table *t)
 }
 
 uint32_t
+lb_peer_own_count(const struct lb_peer_table *t)
+{
+	return __atomic_load_n(&t->n_own, __ATOMIC_RELAXED);
+}
+
+uint32_t
 lb_peer_capacity(const struct lb_peer_table *t)
 {
 	return t->cap;
@@ -187,6 +195,9 @@ remove_ent(struct lb_peer_table *t, uint32_t idx)
 	write_begin(e);
 	e->rec.family = 0;
 	write_end(e);
+	if (e->own)
+		__atomic_store_n(&t->n_own, t->n_own - 1, __ATOMIC_RELAXED);
+	e->own = false;
 	e->next = t->free_head;
 	t->free_head = idx;
 	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELAXED);
@@ -211,7 +222,7 @@ free_slot(struct lb_peer_table *t, uint64_t *b, uint32_t now)
 
 int
 lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t sender,
-	       uint32_t now)
+	       uint32_t now, bool own)
 {
 	uint32_t hf = hash_fwd(t, r), hr = hash_rev(t, r);
 	uint64_t *bf = &t->fwd[bucket(t, hf) * LB_PEER_WAYS];
@@ -231,6 +242,10 @@ lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t se
 			e->sender = sender;
 			e->expire = now + r->timeout_ms;
 			write_end(e);
+			if (e->own != own)
+				__atomic_store_n(&t->n_own, own ? t->n_own + 1 : t->n_own - 1,
+						 __ATOMIC_RELAXED);
+			e->own = own;
 			return 0;
 		}
 		remove_ent(t, idx); /* another backend or SNAT port: re-index */
@@ -257,6 +272,9 @@ lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t se
 	e->sender = sender;
 	e->expire = now + r->timeout_ms;
 	write_end(e);
+	e->own = own;
+	if (own)
+		__atomic_store_n(&t->n_own, t->n_own + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&bf[sf], slot_of(hf, idx), __ATOMIC_RELEASE);
 	__atomic_store_n(&br[sr], slot_of(hr, idx), __ATOMIC_RELEASE);
 	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELAXED);
