@@ -16,6 +16,8 @@ sync between them on 198.19.0.1 <-> 198.19.0.5, one key.
    with A's backend, SNAT address and port, byte for byte.
 4. A new connection on A after B is up reaches B by live sync (not the bulk copy),
    and moves the same way.
+5. Refresh: within 2.5 s (refresh_s = 1) A re-sends every connection, and B every
+   connection it took over, still with A's SNAT address and port.
 """
 import hashlib
 import hmac
@@ -66,7 +68,7 @@ def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, 
                        services=[{"name": "web", "vip": T.VIP4, "port": 80, "protocol": "tcp",
                                   "backends": [{"address": BACKEND, "port": 8080}]}])
     return conf + (f'sync = {{ enabled = true; id = {sync_id}; peers = ["{peer}"];\n'
-                   f'  key_file = "{key_path}"; bulk_timeout_ms = 1500; refresh_s = 3600; }};\n')
+                   f'  key_file = "{key_path}"; bulk_timeout_ms = 1500; refresh_s = 1; }};\n')
 
 
 def sync_records(ck, frames, src):
@@ -142,6 +144,8 @@ def run_case(ck, tmp, build):
         T.add_veth(a, b)
     for i in ("ifsA1", "ifsB1", "ifsT1"):
         T.run(["ip", "link", "set", i, "master", "fsbr0"])
+    for i in ("ifsA1", "ifsB1"):  # unknown unicast floods: the script sees A <-> B datagrams
+        T.run(["ip", "link", "set", "dev", i, "type", "bridge_slave", "learning", "off"])
     fd = os.open(os.path.join(tmp, "sync.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, KEY)
     os.close(fd)
@@ -194,11 +198,23 @@ def run_case(ck, tmp, build):
         time.sleep(0.3)
         move_to_b(ck, x, late, "live-synced")
         wires.leftovers(settle=0.2)
+
+        ck.section("5. refresh (sync.refresh_s = 1): both boxes re-send every connection they hold")
+        wires.ctrl["ifsT0"] = []
+        wires.leftovers(settle=2.5)
+        every = flows + late
+        ra = sync_records(ck, wires.ctrl["ifsT0"], A_INT)
+        rb = sync_records(ck, wires.ctrl["ifsT0"], B_INT)
+        ck.ok(all((f.client, f.cport, A_LOCAL, f.lport) in ra for f in every),
+              "A refreshed each of its connections", f"{len(ra)} records")
+        ck.ok(all((f.client, f.cport, A_LOCAL, f.lport) in rb for f in every),
+              "B refreshed each connection it took over (A's SNAT address and port)",
+              f"{len(rb)} records")
     finally:
         b.stop()
         a.stop()
         wires.close()
-    ck.section("5. counters")
+    ck.section("6. counters")
     if not (a.check_exit(ck) and b.check_exit(ck)):
         return
     sa, sb = a.stats(), b.stats()
