@@ -68,7 +68,7 @@ def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, 
                        services=[{"name": "web", "vip": T.VIP4, "port": 80, "protocol": "tcp",
                                   "backends": [{"address": BACKEND, "port": 8080}]}])
     return conf + (f'sync = {{ enabled = true; id = {sync_id}; peers = ["{peer}"];\n'
-                   f'  key_file = "{key_path}"; bulk_timeout_ms = 1500; refresh_s = 1; }};\n')
+                   f'  key_file = "{key_path}"; bulk_timeout_ms = 5000; refresh_s = 1; }};\n')
 
 
 def sync_records(ck, frames, src):
@@ -185,6 +185,9 @@ def run_case(ck, tmp, build):
         p = (fs.get("peers") or [{}])[0]
         ck.eq((p.get("address"), p.get("id"), p.get("bulk_done")), (A_INT, 1, True),
               "B: peer A answered the join")
+        deadline = time.monotonic() + 3
+        while "bulk copy from peer 1 received" not in b.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
         ck.ok("bulk copy from peer 1 received" in b.stderr(), "B logged A's bulk copy",
               b.stderr()[-800:])
         wires.leftovers(settle=0.2)
