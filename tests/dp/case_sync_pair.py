@@ -18,6 +18,8 @@ sync between them on 198.19.0.1 <-> 198.19.0.5, one key.
    and moves the same way.
 5. Refresh: within 2.5 s (refresh_s = 1) A re-sends every connection, and B every
    connection it took over, still with A's SNAT address and port.
+6. A restarts with empty tables: B's answer to its join (B's taken-over entries and
+   what A had told B) gives A its connections back, and A translates them again.
 """
 import hashlib
 import hmac
@@ -150,8 +152,8 @@ def run_case(ck, tmp, build):
     os.write(fd, KEY)
     os.close(fd)
     wires = T.Wires(["xfsA1", "xfsB1", "ifsT0"])
-    a = T.Dp(build, tmp, box_conf(tmp, "A", "xfsA0", "ifsA0", A_INT, A_INT_MAC, A_LOCAL, 1, B_INT,
-                                  B_INT_MAC), tag="syncA")
+    a_conf = box_conf(tmp, "A", "xfsA0", "ifsA0", A_INT, A_INT_MAC, A_LOCAL, 1, B_INT, B_INT_MAC)
+    a = T.Dp(build, tmp, a_conf, tag="syncA")
     b = T.Dp(build, tmp, box_conf(tmp, "B", "xfsB0", "ifsB0", B_INT, B_INT_MAC, B_LOCAL, 2, A_INT,
                                   A_INT_MAC), tag="syncB")
     try:
@@ -213,11 +215,38 @@ def run_case(ck, tmp, build):
         ck.ok(all((f.client, f.cport, A_LOCAL, f.lport) in rb for f in every),
               "B refreshed each connection it took over (A's SNAT address and port)",
               f"{len(rb)} records")
+
+        ck.section("6. box A restarts without its tables: B's bulk answer gives them back")
+        a.stop()
+        a2 = T.Dp(build, tmp, a_conf, tag="syncA2")
+        if not ck.ok(a2.start(), "box A restarted", a2.stderr()[-2000:]):
+            return
+        ca = Ctl(os.path.join(tmp, "A.sock"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            fs = ((ca.call("hello").get("result") or {}).get("flow_sync") or {})
+            if fs.get("bulk_done") and fs.get("peer_entries", 0) >= N + 1:
+                break
+            time.sleep(0.1)
+        ck.eq((fs.get("bulk_done"), fs.get("peer_entries")), (True, N + 1),
+              "A (restarted): bulk_done, its own connections back in its peer table")
+        wires.leftovers(settle=0.2)
+        x.run("back on A: backend replies to A's SNAT address",
+              [("ifsT0", f.from_backend("PA", b"again %d" % f.i), F.rev(ck, f)) for f in every],
+              ["xfsA1", "xfsB1"])
+        x.run("back on A: client data",
+              [("xfsA1", f.from_client("PA", b"again %d" % f.i), F.fwd(ck, f)) for f in every],
+              ["ifsT0"])
+        wires.leftovers(settle=0.2)
+        a2.stop()
+        st2 = a2.stats() or {}
+        ck.eq(st2.get("global", {}).get("sync_adopted"), N + 1,
+              "A (restarted): took its own connections back (sync_adopted)")
     finally:
         b.stop()
         a.stop()
         wires.close()
-    ck.section("6. counters")
+    ck.section("7. counters")
     if not (a.check_exit(ck) and b.check_exit(ck)):
         return
     sa, sb = a.stats(), b.stats()
