@@ -305,7 +305,16 @@ make_sync(struct lb_dp *dp, char *err, size_t errlen)
 	if (!dp->conf.sync.enabled)
 		return 0;
 	dp->sync = lb_sync_create(dp, err, errlen);
-	return dp->sync ? 0 : LB_EINVAL;
+	if (dp->sync == NULL)
+		return LB_EINVAL;
+	if (dp->adopting) {
+		unsigned n = lb_sync_forget_foreign(dp);
+		if (n)
+			fprintf(stderr, "edgelb-dp: flow sync: %u connection(s) the previous process "
+					"took over from peers dropped; taken over again on their next "
+					"packet\n", n);
+	}
+	return 0;
 }
 
 static void
