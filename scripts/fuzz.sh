@@ -18,16 +18,17 @@ declare -A SRCS=(
 	[parse]="tests/fuzz/fuzz_parse.c dp/lib/parse.c"
 	[nat]="tests/fuzz/fuzz_nat.c dp/lib/nat.c dp/lib/parse.c"
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
-	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/conf_engine.c dp/lib/model.c"
+	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/config_sync.c dp/lib/conf_engine.c dp/lib/model.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
 	[cp_lb]="tests/fuzz/fuzz_cp_lb.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
 	[cp_conf]="tests/fuzz/fuzz_cp_conf.c cp/lib/cpconf.c cp/lib/lb.c cp/lib/lb_decode.c cp/lib/ipam.c cp/lib/ipam_pool.c cp/lib/ipam_table.c dp/lib/conf_engine.c dp/lib/svc_json.c dp/lib/model.c"
 	[pipeline]="tests/fuzz/fuzz_pipeline.c DP"
 	[ctl]="tests/fuzz/fuzz_ctl.c DP"
 	[k8s]="tests/fuzz/fuzz_k8s.c cp/lib/k8s_svc.c cp/lib/k8s_nodes.c cp/lib/lb.c cp/lib/lb_decode.c dp/lib/svc_json.c dp/lib/model.c"
+	[sync]="tests/fuzz/fuzz_sync.c dp/lib/sync_codec.c"
 )
 declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson" [cp_lb]="-ljansson"
-	[cp_conf]="-lconfig -ljansson" [k8s]="-ljansson"
+	[cp_conf]="-lconfig -ljansson" [k8s]="-ljansson" [sync]="-lsodium"
 	[pipeline]="DPDK" [ctl]="DPDK")
 if [ "${1:-}" = list ] || [ $# -lt 2 ]; then
 	echo "targets: ${!SRCS[*]}"

@@ -19,6 +19,7 @@
 #include "dp.h"
 #include "lb_ctl_proto.h"
 #include "lb_error.h"
+#include "sync.h"
 #include "lb_svc_json.h"
 #include "neigh.h"
 #include "service.h"
@@ -62,6 +63,8 @@ op_hello(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_err *e)
 			 LB_F_PORTS, ports, LB_F_GENERATION, (json_int_t)c->generation,
 			 LB_F_SERVICES, lb_svcs_count(c->dp->svcs), "uptime_ms",
 			 (json_int_t)((rte_rdtsc() - c->dp->start_tsc) / (c->dp->tsc_hz / 1000)));
+	if (*res != NULL && c->dp->sync != NULL)
+		json_object_set_new(*res, LB_F_FLOW_SYNC, lb_sync_json(c->dp->sync));
 	return 0;
 }
 
@@ -290,6 +293,19 @@ op_neigh_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_er
 	return 0;
 }
 
+static int
+op_flow_sync_peers(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_err *e)
+{
+	char why[256];
+
+	if (c->dp->sync == NULL)
+		return rerr(e, LB_CODE_INVALID, "flow sync is not enabled (sync.enabled)");
+	if (lb_sync_set_peers(c->dp->sync, json_object_get(req, LB_F_PEERS), why, sizeof(why)) < 0)
+		return rerr(e, LB_CODE_INVALID, "%s", why);
+	*res = json_pack("{s:o}", LB_F_FLOW_SYNC, lb_sync_json(c->dp->sync));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	ctl_op_fn fn;
@@ -303,6 +319,7 @@ static const struct {
 	{LB_OP_STATS_GET, op_stats_get},
 	{LB_OP_CONNS_LIST, op_conns_list},
 	{LB_OP_NEIGH_LIST, op_neigh_list},
+	{LB_OP_FLOW_SYNC_PEERS, op_flow_sync_peers},
 };
 
 ctl_op_fn

@@ -351,8 +351,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		/* Each source address in turn, starting at one the flow hash picks. */
 		for (unsigned t = 0; t < ns && ok < 0; t++) {
 			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = lb_ct_snat_port(w->ct, &rk, port_start, w->snat_lo, w->snat_hi,
-					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+			ok = snat_port(w, p, &rk, port_start); /* peer_fp.h */
 		}
 		if (ok < 0) {
 			/* Every port tried is taken: reuse one of an expired or
@@ -363,6 +362,9 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 						     (uint16_t)w->id, SNAT_TRIES, w->now,
 						     conn_reclaimed, w);
 			count_reclaim(w, ok);
+			if (ok >= 0 && unlikely(w->peers != NULL) && lb_peer_own_count(w->peers) &&
+			    peer_snat_taken(w, p, &rk))
+				ok = LB_EFULL; /* peer_fp.h: a peer's record holds it */
 		}
 		if (ok < 0) {
 			drop(w, m, LB_DROP_NO_SNAT);
@@ -387,6 +389,8 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
 	w->st->real[rid].active += lb_sched_ct_active(c->state);
+	if (unlikely(w->sync_rec != NULL))
+		sync_push(w, c, svc); /* peer_fp.h: flow sync */
 	return c;
 }
 
@@ -464,10 +468,22 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			if (st == LB_CT_STATE_FREE) {
 				conn_remove(w, c); /* port reuse after close: a new flow */
 				c = NULL;
+			} else if (unlikely(w->sync_rec != NULL) && st != before) {
+				sync_push(w, c, svc);
 			}
 		} else {
+			uint8_t old = c->state;
 			lb_ct_udp_update(w->ct, c, LB_DIR_CLIENT, w->now);
+			if (unlikely(w->sync_rec != NULL) && c->state != old)
+				sync_push(w, c, svc);
 		}
+	}
+	if (c == NULL && unlikely(w->peers != NULL) &&
+	    (p->proto != LB_IPPROTO_TCP || (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)) {
+		bool gone;
+		c = peer_client(w, m, p, svc, &gone); /* peer_fp.h: another box's connection? */
+		if (gone)
+			return;
 	}
 	if (c == NULL) {
 		c = new_flow(w, m, p, svc, &tmp, flow_hash);
@@ -520,6 +536,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		drop(w, m, LB_DROP_SVC_GONE); /* its backend is not back (yet): never misroute */
 		return;
 	}
+	uint8_t old = c->state;
 	if (p->proto == LB_IPPROTO_TCP) {
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
@@ -529,6 +546,8 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}
+	if (unlikely(w->sync_rec != NULL) && c->state != old)
+		sync_push(w, c, svc); /* peer_fp.h: flow sync */
 
 	uint8_t client[16];
 	uint16_t cport = c->client_port;
@@ -575,6 +594,8 @@ reply_fnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint
 	rk.local_idx = local_idx;
 	rk.local_port = p->dport;
 	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL && unlikely(w->peers != NULL))
+		c = peer_reply(w, p); /* peer_fp.h: a reply of another box's connection? */
 	if (c == NULL) {
 		drop(w, m, LB_DROP_REPLY_NO_CONN);
 		return;
@@ -615,6 +636,9 @@ forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		reply_fnat(w, m, p, ai->local_idx);
 	else if (flags & LB_ADDR_VIP)
 		drop(w, m, LB_DROP_NO_SERVICE);
+	else if ((flags & LB_ADDR_OWN) && unlikely(w->sync_rx != NULL) &&
+		 p->proto == LB_IPPROTO_UDP && p->dport == w->sync_port)
+		sync_rx_punt(w, m); /* peer_fp.h: a flow sync datagram */
 	else if ((flags & LB_ADDR_OWN) && w->dp->ports[rx_port(w, m)].exc_id != LB_PORT_NONE)
 		punt(w, m, LB_PUNT_EXCEPTION, rx_port(w, m), 0); /* BGP, BFD, ssh: the kernel's */
 	else if (flags & LB_ADDR_OWN)
