@@ -59,6 +59,7 @@ struct lb_real_cnt {
 	uint64_t pkts;
 	uint64_t bytes;
 	int64_t conns;            /* +1 on create, -1 on expiry; summed over workers */
+	uint64_t snat_exhausted;  /* new flows to it dropped: no SNAT port left (no_snat) */
 };
 
 struct lb_wstats {

@@ -54,7 +54,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	/*
 	 * An empty chain (certainly new) or a bare SYN (most likely new) to an fnat
 	 * service without affinity: pick the backend now and prefetch the reverse
-	 * bucket of the first SNAT port the forward stage will try.
+	 * bucket of the SNAT port the allocator would give.
 	 */
 	uint32_t nfh[MAX_BURST];
 	for (uint16_t j = 0; j < k; j++) {
@@ -80,8 +80,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		struct lb_ct_rev_key rk;
 		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
-		lb_ct_snat_prefetch(w->ct, &rk, f ^ w->snat_salt, w->snat_lo, w->snat_hi,
-				    (uint16_t)w->n_workers, (uint16_t)w->id);
+		lb_ct_snat_prefetch(w->ct, &rk);
 	}
 	/* Pass 3: per packet, the forwarding decision and the rewrite. */
 	for (uint16_t j = 0; j < k; j++) {

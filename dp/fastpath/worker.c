@@ -219,18 +219,19 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->lcore = lcore;
 	w->n_workers = dp->n_workers;
 	w->flow_seed = dp->conf.hash_seed;
-	w->snat_lo = dp->conf.snat_port_lo;
-	w->snat_hi = dp->conf.snat_port_hi;
 
 	/*
 	 * Conntrack indexes only this worker's table: a random seed per process
-	 * keeps crafted colliding flows from chaining up. The SNAT port search gets a
-	 * random start too, so a restarted dp does not reuse, flow for flow, the ports
-	 * the backends still hold in TIME_WAIT from the previous process.
+	 * keeps crafted colliding flows from filling a bucket. The SNAT allocator
+	 * (conntrack_snat.c) derives from it where its slice starts, so a restarted
+	 * dp does not reuse first the ports the backends still hold in TIME_WAIT.
 	 */
 	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
-				.rst_window = dp->conf.ct_rst_window};
-	w->snat_salt = (uint32_t)rte_rand();
+				.rst_window = dp->conf.ct_rst_window,
+				.snat_lo = dp->conf.snat_port_lo, .snat_hi = dp->conf.snat_port_hi,
+				.snat_stride = (uint16_t)dp->n_workers, .snat_offset = (uint16_t)id,
+				.snat_pairs = dp->conf.snat_pairs,
+				.snat_delay_ms = dp->conf.snat_reuse_delay_s * 1000u};
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
 	size_t sz = lb_ct_mem_size(&cc);

@@ -37,7 +37,6 @@
  */
 #define EXPIRE_BUDGET_BUSY 8
 #define EXPIRE_BUDGET_IDLE 256
-#define SNAT_TRIES 32           /* local ports tried for a new fnat flow */
 #define HANDOFF_RING 4096
 #define IDLE_SPIN_POLLS 64      /* empty polls before an idle worker sleeps */
 #define CTRL_RING 1024          /* each way between a worker and the control thread */
@@ -61,8 +60,6 @@ struct lb_worker {
 	unsigned n_workers;
 	uint32_t now;               /* ms clock of the current loop */
 	bool handing_in;            /* processing packets from the hand-off ring */
-	uint16_t snat_lo, snat_hi;
-	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
 	uint16_t n_tx[LB_MAX_PORTS];
 	struct rte_mbuf *tx[LB_MAX_PORTS][TX_BUF];
 	/* fnat source addresses per egress port and family (0: IPv4, 1: IPv6) */
