@@ -2,6 +2,11 @@
 # bench-dp.sh - cycles per packet of edgelb-dp's pipeline, in process (edgelb-bench-dp).
 #
 #   scripts/bench-dp.sh [bench options...]     e.g. --flows 1000000 --passes 3 --newflow 1000000
+#   scripts/bench-dp.sh --curve [bench options...]
+#       one run per size of BENCH_CURVE (default "10000 100000 1000000 4000000" flows),
+#       each printing floor, established and new-flow figures; every key is printed
+#       again as flows_<N>_<key> and a line `curve <N> <floor> <established> <newflow>`
+#       per size, which scripts/bench-dp-plot.sh draws (docs/bench-dp-curve.svg).
 #
 # One core, no NIC: the bench builds a dp on two net_null ports and feeds the worker
 # itself (docs/benchmarking.md). Needs no setup beyond a build: runs `ninja -C build`
@@ -42,4 +47,16 @@ fi
 EAL=(--lcores "0@$CPU,1@$CPU" --no-pci --file-prefix bench-dp "${MEM[@]}"
 	--log-level lib.eal:warning --log-level user1:warning --no-telemetry)
 
-timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@"
+if [ "${1:-}" != --curve ]; then
+	exec timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@"
+fi
+shift
+status=0
+for n in ${BENCH_CURVE:-10000 100000 1000000 4000000}; do
+	out=$(timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- --flows "$n" "$@") ||
+		status=1
+	printf '%s\n' "$out" | sed "s/^/flows_${n}_/"
+	get() { printf '%s\n' "$out" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+	echo "curve $n $(get floor_cycles_per_pkt) $(get established_cycles_per_pkt) $(get newflow_cycles_per_pkt)"
+done
+exit $status

@@ -312,6 +312,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 			count_reclaim(w, ok);
 		}
 		if (ok < 0) {
+			w->st->ev[LB_EV_SNAT_EXHAUSTED]++;
 			w->st->real[rid].snat_exhausted++;
 			drop(w, m, LB_DROP_NO_SNAT);
 			return NULL;

@@ -225,12 +225,6 @@ lb_ct_capacity(const struct lb_ct *ct)
 	return ct->capacity;
 }
 
-struct lb_conn *
-lb_ct_entry(const struct lb_ct *ct, uint32_t i)
-{
-	return &ct_conns(ct)[i];
-}
-
 /* A 16-bit tag from the bits the bucket index does not use; 0 marks a free slot. */
 static inline uint16_t
 sig_of(uint32_t hash)

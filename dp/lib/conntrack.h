@@ -230,9 +230,6 @@ void lb_ct_remove(struct lb_ct *ct, struct lb_conn *c);
 /* The same, but the source port may go again at once (a half-open entry given up). */
 void lb_ct_remove_nocool(struct lb_ct *ct, struct lb_conn *c);
 
-/* Entry i (0 <= i < capacity), in use or not. */
-struct lb_conn *lb_ct_entry(const struct lb_ct *ct, uint32_t i);
-
 /* The keys of an entry. */
 static inline void
 lb_ct_fwd_key_of(const struct lb_conn *c, struct lb_ct_fwd_key *k)

@@ -62,6 +62,9 @@ struct lb_ct {
 	uint32_t snat_pairs;   /* pairs the area has room for */
 	uint32_t snat_used;    /* pairs handed out */
 	uint32_t snat_mask;    /* pair index slots - 1 */
+	uint32_t snat_pend_pair; /* pair of the port lb_ct_snat_alloc() last gave, or LB_CT_NIL */
+	uint32_t snat_pend_port; /* that port, network order */
+	uint64_t snat_off_pairs; /* offset of pair 0 from the block's start */
 	uint32_t snat_delay_ms;
 	uint64_t snat_pair_size;
 	uint64_t snat_exhausted; /* allocations refused, all pairs */

@@ -40,6 +40,7 @@ struct snat_pair {
 	uint8_t local_idx;
 	uint8_t cur;         /* the current cooling generation */
 	uint8_t pad[2];
+	uint32_t self;       /* this pair's index */
 	uint64_t exhausted;  /* allocations refused */
 	uint64_t top;        /* bit j: l1[j] != 0 */
 	uint64_t l1[SNAT_MAX_WORDS / 64]; /* bit b of word j: free word 64 j + b is not 0 */
@@ -112,8 +113,7 @@ real_map(const struct lb_ct *ct)
 static struct snat_pair *
 pair_at(const struct lb_ct *ct, uint32_t i)
 {
-	return (struct snat_pair *)(void *)((uint8_t *)(uintptr_t)ct + ct->off_snat +
-					    align64((uint64_t)(ct->snat_mask + 1) * 4) +
+	return (struct snat_pair *)(void *)((uint8_t *)(uintptr_t)ct + ct->snat_off_pairs +
 					    (uint64_t)i * ct->snat_pair_size);
 }
 
@@ -150,6 +150,8 @@ lb_ct_snat_init(struct lb_ct *ct, const struct lb_ct_conf *conf)
 	ct->snat_delay_ms = conf->snat_delay_ms;
 	ct->snat_pair_size = align64(sizeof(struct snat_pair)) + align64(3ull * ct->snat_words * 8);
 	memset(real_map(ct), 0xff, (size_t)slots * 4);
+	ct->snat_pend_pair = LB_CT_NIL;
+	ct->snat_off_pairs = ct->off_snat + align64((uint64_t)slots * 4);
 }
 
 static void
@@ -217,6 +219,7 @@ pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 			p->proto = proto;
 			p->local_idx = local_idx;
 			p->used = 1;
+			p->self = pi;
 			p->epoch = now;
 			*slot = pi;
 			/* Once per pair: every port of the slice free. */
@@ -245,6 +248,14 @@ pair_of_key(struct lb_ct *ct, const struct lb_ct_rev_key *k, int create, uint32_
 static struct snat_pair *
 pair_of_conn(struct lb_ct *ct, const struct lb_conn *c, int create, uint32_t now)
 {
+	/* The pair lb_ct_snat_alloc() just gave this port from: no second lookup. */
+	if (ct->snat_pend_pair != LB_CT_NIL && ct->snat_pend_port == c->local_port) {
+		struct snat_pair *p = pair_at(ct, ct->snat_pend_pair);
+		ct->snat_pend_pair = LB_CT_NIL;
+		if (p->local_idx == c->local_idx && p->backend_port == c->backend_port &&
+		    p->proto == c->proto && memcmp(p->backend, c->backend, 16) == 0)
+			return p;
+	}
 	return pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto, (uint8_t)c->local_idx,
 			create, now);
 }
@@ -384,6 +395,8 @@ lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32
 			/* Left free here: lb_ct_insert() takes it (lb_ct_snat_hold), and a
 			 * failed insert loses nothing. */
 			*rev_hash = h;
+			ct->snat_pend_pair = p->self;
+			ct->snat_pend_port = k->local_port;
 			return 0;
 		}
 		/* Held by an entry the pair does not know of (inserted before the
