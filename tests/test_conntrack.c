@@ -515,6 +515,99 @@ test_ct_remove_from_head_middle_and_tail_of_a_collision_chain(void **state)
 	}
 }
 
+/*
+ * More keys in one forward bucket than its 8 slots: the bucket chains overflow
+ * buckets; every key stays found, removal in any order gives the overflow buckets
+ * back (rounds of fill and empty would run out of them otherwise).
+ */
+static void
+test_ct_full_bucket_chains_overflow_buckets_and_gives_them_back(void **state)
+{
+	struct lb_ct *ct = table(64); /* 16 buckets, 20 overflow buckets per index */
+	struct lb_conn c[20];
+	struct lb_conn *e[20];
+	int have = 0;
+	uint32_t want = 0;
+
+	(void)state;
+	for (uint32_t n = 0; n < 200000 && have < 20; n++) {
+		struct lb_conn x = conn(n, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_TCP);
+		struct lb_ct_fwd_key fk = fwd_key(&x);
+		uint32_t b = lb_ct_hash_fwd(&fk, lb_ct_seed(ct)) & 15;
+		if (have == 0)
+			want = b;
+		if (b == want)
+			c[have++] = x;
+	}
+	assert_int_equal(have, 20);
+	for (int round = 0; round < 30; round++) {
+		for (int i = 0; i < 20; i++)
+			assert_non_null(e[i] = lb_ct_insert(ct, &c[i], 0));
+		for (int i = 0; i < 20; i++)
+			assert_found(ct, &c[i], e[i]);
+		/* remove from the middle of the chain first, then the rest */
+		for (int i = 0; i < 20; i++) {
+			int v = (i * 7 + round) % 20;
+			lb_ct_remove(ct, e[v]);
+			assert_gone(ct, &c[v]);
+		}
+		assert_int_equal(lb_ct_count(ct), 0);
+	}
+	lb_ct_destroy(ct);
+}
+
+/*
+ * The block holds no pointer into itself: copied to another address, the copy is a
+ * working table (what re-attaching a block kept across a restart relies on).
+ */
+static void
+test_ct_block_works_after_moving_to_another_address(void **state)
+{
+	struct lb_ct_conf conf = conf_of(100);
+	conf.snat_lo = 4000, conf.snat_hi = 4099, conf.snat_stride = 1, conf.snat_pairs = 4;
+	conf.snat_delay_ms = 60000;
+	size_t size = lb_ct_mem_size(&conf);
+	uint8_t *a = aligned_alloc(64, size), *b = aligned_alloc(64, size);
+	struct lb_conn c[10];
+	struct lb_ct_snat_info info;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	struct lb_ct *ct = lb_ct_init(a, size, &conf);
+	assert_non_null(ct);
+	for (uint32_t n = 0; n < 10; n++) {
+		c[n] = conn(n, n % 2 ? LB_MODE_DNAT : LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		assert_non_null(lb_ct_insert(ct, &c[n], 0));
+	}
+	memcpy(b, a, size);
+	memset(a, 0xa5, size); /* the old place is gone */
+	free(a);
+	struct lb_ct *moved = (struct lb_ct *)(void *)b;
+	assert_int_equal(lb_ct_count(moved), 10);
+	for (uint32_t n = 0; n < 10; n++) {
+		struct lb_ct_fwd_key fk = fwd_key(&c[n]);
+		struct lb_conn *e = find_fwd(moved, &fk);
+		assert_non_null(e);
+		assert_true((uint8_t *)e >= b && (uint8_t *)e < b + size);
+		assert_found(moved, &c[n], e);
+	}
+	/* the allocator's state moved with it */
+	struct lb_ct_rev_key k;
+	uint32_t rh;
+	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, c[0].backend, c[0].backend_port);
+	k.local_idx = c[0].local_idx;
+	assert_int_equal(lb_ct_snat_alloc(moved, &k, 0, &rh), 0);
+	struct lb_conn n = conn(50, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	memcpy(n.backend, c[0].backend, 16);
+	n.local_port = k.local_port;
+	assert_non_null(lb_ct_insert(moved, &n, 0));
+	assert_int_equal(lb_ct_snat_info(moved, &k, &info), 0);
+	assert_int_equal(info.in_use, 1); /* conn(0)'s own port 1024 lies outside 4000..4099 */
+	lb_ct_destroy(moved); /* caller memory: not freed here */
+	free(b);
+}
+
 /* xorshift32: a fixed sequence, so a failure reproduces. */
 static uint32_t
 rnd(uint32_t *s)
@@ -1594,6 +1687,8 @@ main(void)
 		cmocka_unit_test(test_ct_lookup_differing_in_any_key_field_misses),
 		cmocka_unit_test(test_ct_remove_unlinks_from_both_indexes),
 		cmocka_unit_test(test_ct_remove_from_head_middle_and_tail_of_a_collision_chain),
+		cmocka_unit_test(test_ct_full_bucket_chains_overflow_buckets_and_gives_them_back),
+		cmocka_unit_test(test_ct_block_works_after_moving_to_another_address),
 		cmocka_unit_test(test_ct_random_inserts_and_removes_match_a_shadow_model),
 		cmocka_unit_test(test_ct_tcp_handshake_establishes_and_fins_both_ways_close),
 		cmocka_unit_test(test_ct_tcp_backend_fin_first_also_closes_after_client_fin),

@@ -421,6 +421,10 @@ lb_ct_insert_hashed(struct lb_ct *ct, const struct lb_conn *c, uint32_t now, uin
 
 	e = &conns[i];
 	ct->free_head = e->fwd_pos;
+	/* The next insert writes the next free entry: have its line on the way (a
+	 * freed entry sits anywhere in the table, so it is likely a miss). */
+	if (ct->free_head != LB_CT_NIL)
+		__builtin_prefetch(&conns[ct->free_head], 1);
 	*e = *c;
 	e->expire = now + ct->timeout_ms[e->state];
 	e->fwd_pos = fp;
