@@ -57,7 +57,6 @@ struct lb_ct {
 	uint32_t snat_first;   /* first port of this table's slice (host order) */
 	uint32_t snat_count;   /* ports in the slice: snat_first + i * snat_stride */
 	uint32_t snat_stride;
-	uint32_t snat_rot;     /* slice index i is port first + ((i + rot) % count) * stride */
 	uint32_t snat_words;   /* 64-bit words of one bitmap */
 	uint32_t snat_pairs;   /* pairs the area has room for */
 	uint32_t snat_used;    /* pairs handed out */

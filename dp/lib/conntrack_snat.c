@@ -41,6 +41,7 @@ struct snat_pair {
 	uint8_t cur;         /* the current cooling generation */
 	uint8_t pad[2];
 	uint32_t self;       /* this pair's index */
+	uint32_t rot;        /* slice index i is port first + ((i + rot) % count) * stride */
 	uint64_t exhausted;  /* allocations refused */
 	uint64_t top;        /* bit j: l1[j] != 0 */
 	uint64_t l1[SNAT_MAX_WORDS / 64]; /* bit b of word j: free word 64 j + b is not 0 */
@@ -72,11 +73,11 @@ from_net16(uint16_t v)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
-/* The port (network order) of slice index i. */
+/* The port (network order) of slice index i of pair p. */
 static uint16_t
-port_of(const struct lb_ct *ct, uint32_t i)
+port_of(const struct lb_ct *ct, const struct snat_pair *p, uint32_t i)
 {
-	uint32_t pos = (i + ct->snat_rot) % ct->snat_count;
+	uint32_t pos = (i + p->rot) % ct->snat_count;
 
 	return to_net16((uint16_t)(ct->snat_first + pos * ct->snat_stride));
 }
@@ -137,10 +138,6 @@ lb_ct_snat_init(struct lb_ct *ct, const struct lb_ct_conf *conf)
 	ct->snat_count = ct->snat_first > conf->snat_hi
 				 ? 0 : (conf->snat_hi - ct->snat_first) / st + 1;
 	ct->snat_stride = st;
-	/* Where index 0 lies in the slice, from the table's random seed: a dp
-	 * restarted with a fresh table does not hand out, lowest first, the ports the
-	 * backends still hold in TIME_WAIT from the previous process. */
-	ct->snat_rot = ct->snat_count ? (uint32_t)((conf->seed >> 32) % ct->snat_count) : 0;
 	ct->snat_words = (ct->snat_count + 63) / 64;
 	ct->snat_pairs = conf->snat_pairs;
 	uint32_t slots = 1;
@@ -220,6 +217,11 @@ pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 			p->local_idx = local_idx;
 			p->used = 1;
 			p->self = pi;
+			/* Where index 0 lies in the slice, from the pair's hash under the
+			 * table's random seed: a dp restarted with a fresh table does not
+			 * hand out first the ports the backends still hold in TIME_WAIT,
+			 * and backends do not all start on the same port. */
+			p->rot = ct->snat_count ? (h >> 7) % ct->snat_count : 0;
 			p->epoch = now;
 			*slot = pi;
 			/* Once per pair: every port of the slice free. */
@@ -293,8 +295,9 @@ rotate(const struct lb_ct *ct, struct snat_pair *p, uint32_t now)
 	p->epoch = now;
 }
 
+/* Is the port (network order) in the slice? With p, also its index in p's order. */
 static int
-port_index(const struct lb_ct *ct, uint16_t port_net, uint32_t *i)
+port_index(const struct lb_ct *ct, const struct snat_pair *p, uint16_t port_net, uint32_t *i)
 {
 	uint32_t port = from_net16(port_net);
 
@@ -303,7 +306,7 @@ port_index(const struct lb_ct *ct, uint16_t port_net, uint32_t *i)
 	uint32_t pos = (port - ct->snat_first) / ct->snat_stride;
 	if (pos >= ct->snat_count)
 		return 0;
-	*i = (pos + ct->snat_count - ct->snat_rot) % ct->snat_count;
+	*i = p ? (pos + ct->snat_count - p->rot) % ct->snat_count : pos;
 	return 1;
 }
 
@@ -334,11 +337,12 @@ lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
 {
 	uint32_t i;
 
-	if (ct->snat_pairs == 0 || !port_index(ct, c->local_port, &i))
+	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
 		return;
 	struct snat_pair *p = pair_of_conn(ct, c, 1, ct->now);
 	if (p == NULL)
 		return;
+	port_index(ct, p, c->local_port, &i);
 	uint64_t *fr = bits(ct, p, 0);
 	if (is_set(fr, i))
 		clear_free(p, fr, i);
@@ -358,11 +362,12 @@ lb_ct_snat_release(struct lb_ct *ct, const struct lb_conn *c, int cools)
 {
 	uint32_t i;
 
-	if (ct->snat_pairs == 0 || !port_index(ct, c->local_port, &i))
+	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
 		return;
 	struct snat_pair *p = pair_of_conn(ct, c, 0, 0);
 	if (p == NULL)
 		return;
+	port_index(ct, p, c->local_port, &i);
 	if (p->in_use > 0)
 		p->in_use--;
 	rotate(ct, p, ct->now);
@@ -389,7 +394,7 @@ lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32
 		uint32_t i;
 		if (!lowest_free(ct, p, &i))
 			break;
-		k->local_port = port_of(ct, i);
+		k->local_port = port_of(ct, p, i);
 		uint32_t h = lb_ct_hash_rev(k, ct->seed);
 		if (lb_ct_lookup_rev(ct, k, h) == NULL) {
 			/* Left free here: lb_ct_insert() takes it (lb_ct_snat_hold), and a
@@ -419,7 +424,7 @@ lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k)
 	const struct snat_pair *p = pair_of_key(ct, k, 0, 0);
 	if (p == NULL || !lowest_free(ct, p, &i))
 		return;
-	k->local_port = port_of(ct, i);
+	k->local_port = port_of(ct, p, i);
 	lb_ct_prefetch_rev(ct, lb_ct_hash_rev(k, ct->seed));
 }
 
@@ -440,7 +445,7 @@ lb_ct_snat_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint
 		if (is_set(fr, i) || is_set(g0, i) || is_set(g1, i))
 			continue;
 		looked++;
-		k->local_port = port_of(ct, i);
+		k->local_port = port_of(ct, p, i);
 		struct lb_conn *c = lb_ct_lookup_rev(ct, k, lb_ct_hash_rev(k, ct->seed));
 		if (c != NULL && lb_ct_victim_better(c, victim, now))
 			victim = c;
