@@ -282,7 +282,7 @@ static int
 fwd_match(const struct lb_conn *c, const struct lb_ct_fwd_key *k)
 {
 	return c->client_port == k->client_port && c->svc_id == k->svc_id &&
-	       memcmp(c->client, k->client, 16) == 0;
+	       lb_ct_addr_eq(c->client, k->client);
 }
 
 /* Mirrors lb_ct_hash_rev(): fnat keys on the SNAT side, anything else on the
@@ -291,11 +291,11 @@ static int
 rev_match(const struct lb_conn *c, const struct lb_ct_rev_key *k)
 {
 	if (c->backend_port != k->backend_port || c->proto != k->proto || c->mode != k->mode ||
-	    memcmp(c->backend, k->backend, 16) != 0)
+	    !lb_ct_addr_eq(c->backend, k->backend))
 		return 0;
 	if (k->mode == LB_MODE_FNAT)
 		return c->local_idx == k->local_idx && c->local_port == k->local_port;
-	return c->client_port == k->client_port && memcmp(c->client, k->client, 16) == 0;
+	return c->client_port == k->client_port && lb_ct_addr_eq(c->client, k->client);
 }
 
 struct lb_conn *

@@ -96,6 +96,19 @@ struct lb_ct_rev_key {
 	uint16_t client_port;  /* network order */
 };
 
+/* Two 16-byte addresses equal: two 8-byte compares, no call to memcmp(). */
+static inline int
+lb_ct_addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 /* A reverse key for replies from backend:port; the caller adds the local or client part. */
 static inline void
 lb_ct_rev_key_init(struct lb_ct_rev_key *k, uint8_t mode, uint8_t proto, const uint8_t *backend,

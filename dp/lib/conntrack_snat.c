@@ -236,7 +236,7 @@ pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 		}
 		struct snat_pair *p = pair_at(ct, *slot);
 		if (p->local_idx == local_idx && p->backend_port == port && p->proto == proto &&
-		    memcmp(p->backend, backend, 16) == 0)
+		    lb_ct_addr_eq(p->backend, backend))
 			return p;
 	}
 }
@@ -255,7 +255,7 @@ pair_of_conn(struct lb_ct *ct, const struct lb_conn *c, int create, uint32_t now
 		struct snat_pair *p = pair_at(ct, ct->snat_pend_pair);
 		ct->snat_pend_pair = LB_CT_NIL;
 		if (p->local_idx == c->local_idx && p->backend_port == c->backend_port &&
-		    p->proto == c->proto && memcmp(p->backend, c->backend, 16) == 0)
+		    p->proto == c->proto && lb_ct_addr_eq(p->backend, c->backend))
 			return p;
 	}
 	return pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto, (uint8_t)c->local_idx,
