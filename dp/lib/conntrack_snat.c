@@ -192,48 +192,53 @@ pair_hash(const struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t
 			     ct->seed ^ 0x2545f4914f6cdd1dULL);
 }
 
+/* A new pair in map slot *slot, every port of the slice free (once per pair). */
+static __attribute__((noinline, cold)) struct snat_pair *
+pair_new(struct lb_ct *ct, uint32_t *slot, uint32_t h, const uint8_t *backend, uint16_t port,
+	 uint8_t proto, uint8_t local_idx, uint32_t now)
+{
+	if (ct->snat_used == ct->snat_pairs)
+		return NULL;
+	uint32_t pi = ct->snat_used++;
+	struct snat_pair *p = pair_at(ct, pi);
+	memset(p, 0, (size_t)ct->snat_pair_size);
+	memcpy(p->backend, backend, 16);
+	p->backend_port = port;
+	p->proto = proto;
+	p->local_idx = local_idx;
+	p->used = 1;
+	p->self = pi;
+	/* Where index 0 lies in the slice, from the pair's hash under the table's
+	 * random seed: a dp restarted with a fresh table does not hand out first the
+	 * ports the backends still hold in TIME_WAIT, and backends do not all start on
+	 * the same port. */
+	p->rot = ct->snat_count ? (h >> 7) % ct->snat_count : 0;
+	p->epoch = now;
+	*slot = pi;
+	uint64_t *fr = bits(ct, p, 0);
+	for (uint32_t w = 0; w < ct->snat_words; w++) {
+		uint32_t n = ct->snat_count - w * 64;
+		fr[w] = n >= 64 ? ~0ull : (1ull << n) - 1;
+		p->l1[w / 64] |= 1ull << (w % 64);
+		p->top |= 1ull << (w / 64);
+	}
+	return p;
+}
+
 /* The pair of (backend, port, proto, local_idx); created (every port free) when
  * create is set and the area has room. */
-static struct snat_pair *
+static inline struct snat_pair *
 pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 	 uint8_t local_idx, int create, uint32_t now)
 {
 	uint32_t *map = real_map(ct);
 
-	if (ct->snat_pairs == 0)
-		return NULL;
 	/* Linear probing in a table at most half full: a probe or two. */
 	for (uint32_t h = pair_hash(ct, backend, port, proto, local_idx);; h++) {
 		uint32_t *slot = &map[h & ct->snat_mask];
-		if (*slot == LB_CT_NIL) {
-			if (!create || ct->snat_used == ct->snat_pairs)
-				return NULL;
-			uint32_t pi = ct->snat_used++;
-			struct snat_pair *p = pair_at(ct, pi);
-			memset(p, 0, (size_t)ct->snat_pair_size);
-			memcpy(p->backend, backend, 16);
-			p->backend_port = port;
-			p->proto = proto;
-			p->local_idx = local_idx;
-			p->used = 1;
-			p->self = pi;
-			/* Where index 0 lies in the slice, from the pair's hash under the
-			 * table's random seed: a dp restarted with a fresh table does not
-			 * hand out first the ports the backends still hold in TIME_WAIT,
-			 * and backends do not all start on the same port. */
-			p->rot = ct->snat_count ? (h >> 7) % ct->snat_count : 0;
-			p->epoch = now;
-			*slot = pi;
-			/* Once per pair: every port of the slice free. */
-			uint64_t *fr = bits(ct, p, 0);
-			for (uint32_t w = 0; w < ct->snat_words; w++) {
-				uint32_t n = ct->snat_count - w * 64;
-				fr[w] = n >= 64 ? ~0ull : (1ull << n) - 1;
-				p->l1[w / 64] |= 1ull << (w % 64);
-				p->top |= 1ull << (w / 64);
-			}
-			return p;
-		}
+		if (*slot == LB_CT_NIL)
+			return create ? pair_new(ct, slot, h, backend, port, proto, local_idx, now)
+				      : NULL;
 		struct snat_pair *p = pair_at(ct, *slot);
 		if (p->local_idx == local_idx && p->backend_port == port && p->proto == proto &&
 		    lb_ct_addr_eq(p->backend, backend))
@@ -286,6 +291,12 @@ rotate(const struct lb_ct *ct, struct snat_pair *p, uint32_t now)
 {
 	uint32_t d = now - p->epoch;
 
+	/* A clock behind the epoch (a block kept across a restart with another
+	 * clock): start the generation again rather than free ports early. */
+	if ((int32_t)d < 0) {
+		p->epoch = now;
+		return;
+	}
 	if (d < ct->snat_delay_ms)
 		return;
 	merge_gen(ct, p, p->cur ^ 1);
@@ -344,8 +355,12 @@ lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
 		return;
 	port_index(ct, p, c->local_port, &i);
 	uint64_t *fr = bits(ct, p, 0);
-	if (is_set(fr, i))
+	if (is_set(fr, i)) {
+		/* The usual case, a port from lb_ct_snat_alloc(): free, so not cooling. */
 		clear_free(p, fr, i);
+		p->in_use++;
+		return;
+	}
 	/* An entry inserted on a cooling port (a synced flow): held, not cooling. */
 	for (int g = 0; g < 2; g++) {
 		uint64_t *gen = bits(ct, p, 1 + g);
