@@ -35,8 +35,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	/* Pass 2: one bulk lookup of the service directory. */
 	lb_svcs_lookup_bulk(w->svcs, kp, k, ids);
 	/*
-	 * Pass 2b: hash every forward key and prefetch its bucket head; pass 2c: the
-	 * heads have arrived, prefetch the first entry of each chain. By pass 3 the
+	 * Pass 2b: hash every forward key and prefetch its bucket; pass 2c: the
+	 * buckets have arrived, prefetch the entry whose tag matches. By pass 3 the
 	 * misses of the whole burst were in flight together instead of one by one.
 	 */
 	uint32_t fh[MAX_BURST];
@@ -52,7 +52,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		lb_ct_prefetch_fwd(w->ct, fh[j]);
 	}
 	/*
-	 * An empty chain (certainly new) or a bare SYN (most likely new) to an fnat
+	 * No tag match (certainly new) or a bare SYN (most likely new) to an fnat
 	 * service without affinity: pick the backend now and prefetch the reverse
 	 * bucket of the SNAT port the allocator would give.
 	 */

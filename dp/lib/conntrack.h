@@ -219,7 +219,9 @@ lb_ct_hash_rev(const struct lb_ct_rev_key *k, uint64_t seed)
 /* Hint the CPU to fetch the bucket head for a hash; call a burst ahead of lookup. */
 void lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash);
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
-/* Read the forward bucket head (prefetched before) and prefetch its first entry. */
+/* Read the forward bucket (prefetched before) and prefetch the entry whose tag
+ * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
+ * key is certainly not in the table (a new flow). */
 int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
 /* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now. */
 void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k);
