@@ -69,6 +69,7 @@
 #include "lb_addr.h"
 #include "lb_counters.h"
 #include "service.h"
+#include "service_fastpath.h"
 #include "worker.h"
 
 #define FRAME_MAX 1600
@@ -102,6 +103,11 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define VIP_FNAT6 "2001:db8:1::100" /* tcp 80 / udp 53 -> [::10]:8080 / 5353 */
 #define VIP_DNAT6 "2001:db8:1::101" /* tcp 80 / udp 53 -> [::11]:8080 / 5353 */
 #define VIP_NOROUTE6 "2001:db8:1::103" /* tcp 80 fnat, 81 dnat -> [2001:db8:99::1]:8080, no route */
+#define VIP_DSR4 "198.18.0.106"    /* tcp 80 ipip -> .12:80, udp 53 gue -> .12:53 */
+#define VIP_DSR6 "2001:db8:1::104" /* tcp 80 ipip -> [::10]:80, udp 53 gue -> [::10]:53 */
+#define INT4 "198.19.0.1"          /* the int port's own addresses: outer sources of ipip/gue */
+#define INT6 "2001:db8:2::1"
+#define GUE_PORT 6080              /* dp.gue_port's default */
 #define B10 "198.19.0.10"
 #define B11 "198.19.0.11"
 #define B12 "198.19.0.12"
@@ -128,6 +134,8 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define C6_3 "2001:db8:100::3" /* dnat6 tcp :34002 */
 #define C6_4 "2001:db8:100::4" /* dnat6 udp :34000 */
 #define C6_NR "2001:db8:999::1" /* dnat6 tcp :34001, no route back to it */
+#define C11 "198.18.200.11"  /* ipip4 tcp :35000, gue4 udp :35001 */
+#define C6_11 "2001:db8:100::11" /* ipip6 tcp :35000, gue6 udp :35001 */
 #define SNAT_PORT 40000        /* the one fnat source port worker 0 owns */
 #define SNAT_PORT_W1 40001     /* owned by worker 1 */
 
@@ -197,7 +205,15 @@ static const char config_text[] =
 	"  { name = \"t/noroute6\"; vip = \"" VIP_NOROUTE6 "\"; port = 80; protocol = \"tcp\"; mode = \"fnat\";\n"
 	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); },\n"
 	"  { name = \"t/noroute6-dnat\"; vip = \"" VIP_NOROUTE6 "\"; port = 81; protocol = \"tcp\"; mode = \"dnat\";\n"
-	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); }\n"
+	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); },\n"
+	"  { name = \"t/ipip4\"; vip = \"" VIP_DSR4 "\"; port = 80; protocol = \"tcp\"; mode = \"ipip\";\n"
+	"    backends = ( { address = \"" B12 "\"; port = 80; } ); },\n"
+	"  { name = \"t/gue4\"; vip = \"" VIP_DSR4 "\"; port = 53; protocol = \"udp\"; mode = \"gue\";\n"
+	"    backends = ( { address = \"" B12 "\"; port = 53; } ); },\n"
+	"  { name = \"t/ipip6\"; vip = \"" VIP_DSR6 "\"; port = 80; protocol = \"tcp\"; mode = \"ipip\";\n"
+	"    backends = ( { address = \"" B6_10 "\"; port = 80; } ); },\n"
+	"  { name = \"t/gue6\"; vip = \"" VIP_DSR6 "\"; port = 53; protocol = \"udp\"; mode = \"gue\";\n"
+	"    backends = ( { address = \"" B6_10 "\"; port = 53; } ); }\n"
 	");\n";
 
 /* ---- frames, described ------------------------------------------------------ */
@@ -235,6 +251,9 @@ struct dgram {
 	uint32_t info;          /* ICMP bytes 4..7: MTU, unused, ... */
 	const struct dgram *quote; /* ICMP error: the datagram it quotes */
 	uint16_t quote_len;     /* bytes of it quoted; 0: all */
+	const struct dgram *inner; /* proto 4/41, or UDP: this datagram is the payload */
+	bool id0;               /* IPv4: identification 0 (0x1234 otherwise) */
+	uint32_t flow;          /* IPv6: flow label */
 };
 
 /* A frame: Ethernet [802.1Q...] + datagram [+ padding], then an optional mangle. */
@@ -327,12 +346,13 @@ build_ip(uint8_t *b, const struct dgram *p)
 		put16(l4 + 16, (uint16_t)~ref_fold(ref_add(ref_pseudo(src, dst, alen, TCP, n), l4, n)));
 		break;
 	case UDP: {
-		n = 8u + p->len;
+		n = 8u + (p->inner ? build_ip(l4 + 8, p->inner) : p->len);
 		put16(l4, p->sport);
 		put16(l4 + 2, p->dport);
 		put16(l4 + 4, (uint16_t)n);
 		put16(l4 + 6, 0);
-		pattern(l4 + 8, p->len);
+		if (!p->inner)
+			pattern(l4 + 8, p->len);
 		uint16_t c = (uint16_t)~ref_fold(ref_add(ref_pseudo(src, dst, alen, UDP, n), l4, n));
 		put16(l4 + 6, p->no_csum ? 0 : c ? c : 0xffff);
 		break;
@@ -359,6 +379,10 @@ build_ip(uint8_t *b, const struct dgram *p)
 		put16(l4 + 2, (uint16_t)~ref_fold(ref_add(acc, l4, n)));
 		break;
 	}
+	case 4:
+	case 41:
+		n = build_ip(l4, p->inner);
+		break;
 	default:
 		n = p->len;
 		pattern(l4, n);
@@ -369,7 +393,7 @@ build_ip(uint8_t *b, const struct dgram *p)
 		memset(b, 0, 20);
 		b[0] = 0x45;
 		put16(b + 2, (uint16_t)(20 + n));
-		put16(b + 4, 0x1234);
+		put16(b + 4, p->id0 ? 0 : 0x1234);
 		put16(b + 6, p->no_df ? 0 : 0x4000);
 		b[8] = ttl;
 		b[9] = p->proto;
@@ -379,6 +403,8 @@ build_ip(uint8_t *b, const struct dgram *p)
 	} else {
 		memset(b, 0, 40);
 		b[0] = 0x60;
+		b[1] = (uint8_t)(p->flow >> 16 & 0x0f);
+		put16(b + 2, (uint16_t)p->flow);
 		put16(b + 4, (uint16_t)n);
 		b[6] = p->proto;
 		b[7] = ttl;
@@ -434,12 +460,16 @@ verify_ip(const uint8_t *ip, uint32_t avail, bool quoted)
 	uint32_t n = tot - hl;
 	switch (proto) {
 	case TCP:
-	case UDP:
-		if (proto == UDP && v4 && n >= 8 && rd16(l4 + 6) == 0)
-			return NULL;
-		if (ref_fold(ref_add(ref_pseudo(src, dst, alen, proto, n), l4, n)) != 0xffff)
+	case UDP: {
+		bool gue = proto == UDP && !quoted && n > 8 && rd16(l4 + 2) == GUE_PORT;
+		if (!(proto == UDP && v4 && n >= 8 && rd16(l4 + 6) == 0) &&
+		    ref_fold(ref_add(ref_pseudo(src, dst, alen, proto, n), l4, n)) != 0xffff)
 			return quoted ? "quoted TCP/UDP checksum" : "TCP/UDP checksum";
-		return NULL;
+		return gue ? verify_ip(l4 + 8, n - 8, false) : NULL; /* GUE: the inner datagram */
+	}
+	case 4:
+	case 41:
+		return quoted ? NULL : verify_ip(l4, n, false); /* ipip: the inner datagram */
 	case ICMP4:
 	case ICMP6: {
 		uint32_t acc = proto == ICMP6 ? ref_pseudo(src, dst, alen, ICMP6, n) : 0;
@@ -558,6 +588,23 @@ static const struct dgram dnat4_udp_sent = {4, UDP, C4, B11, 34001, 5353, .ttl =
 static const struct dgram fnat6_udp_sent = {6, UDP, LOCAL6, B6_10, SNAT_PORT, 5353, .ttl = 63, .len = 40};
 static const struct dgram dnat6_udp_reply_sent = {6, UDP, VIP_DNAT6, C6_4, 53, 34000, .ttl = 63, .len = 24};
 
+/*
+ * ipip/gue: what the client sends, and the outer datagrams around it. The fields
+ * that come from the flow hash (GUE source port, IPv6 flow label) are filled in by
+ * dsr_hashes(), the row's before hook, from lb_flow_hash() and the dp's seed.
+ */
+static const struct dgram dsr4_syn = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = SYN};
+static const struct dgram dsr4_data = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = PSHACK, .len = 100};
+static const struct dgram dsr4_big = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = ACK, .len = 1360};
+static const struct dgram dsr4_udp = {4, UDP, C11, VIP_DSR4, 35001, 53, .len = 32};
+static const struct dgram dsr6_syn = {6, TCP, C6_11, VIP_DSR6, 35000, 80, .flags = SYN};
+static const struct dgram dsr6_udp = {6, UDP, C6_11, VIP_DSR6, 35001, 53, .len = 40};
+static struct dgram gue4_out = {4, UDP, INT4, B12, 0, GUE_PORT, .id0 = true, .no_csum = true,
+				.inner = &dsr4_udp};
+static struct dgram ipip6_out = {6, 41, INT6, B6_10, .inner = &dsr6_syn};
+static struct dgram gue6_out = {6, UDP, INT6, B6_10, 0, GUE_PORT, .inner = &dsr6_udp};
+static void dsr_hashes(void);
+
 static const struct lb_dp_conf *conf_of(void);
 static void fill_ctrl(void);
 static void drain_ctrl(void);
@@ -570,6 +617,10 @@ static void fnat4_backends_10_11(void);
 static void fnat4_backends_11(void);
 static void fill_conntrack(void);
 static void establish_conntrack(void);
+static void adopt_svc_missing(void);
+static void adopt_svc_back(void);
+static void adopt_real_missing(void);
+static void adopt_real_back(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -585,6 +636,20 @@ static const struct row rows[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = PSHACK, .len = 100),
 	 .v = V_TX, .out_port = P_INT,
 	 .out = TO_BACKEND(B10_MAC, 4, TCP, LOCAL4, B10, SNAT_PORT, 8080, .ttl = 63, .flags = PSHACK, .len = 100)},
+	/* ---- after a restart that kept the tables (dp/control/state.c), within the
+	 * adoption period: nothing is removed or misrouted before the ids are back ---- */
+	{"restart: a reply of a kept flow whose service is not sent again yet is dropped, entry kept",
+	 .before = adopt_svc_missing, .after = adopt_svc_back,
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
+	{"restart: a reply of a kept flow whose backend id names nothing yet is dropped, not misrouted",
+	 .before = adopt_real_missing, .after = adopt_real_back,
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
+	{"restart: with service and backend back, the kept flow's reply is forwarded again",
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT,
+	 .out = TO_CLIENT(4, TCP, VIP_FNAT4, C1, 80, 33000, .ttl = 63, .flags = ACK)},
 	{"fnat4 TCP in an 802.1Q tag: forwarded, sent untagged",
 	 .in_port = P_EXT,
 	 .in = {.dmac = EXT_MAC, .smac = GW_MAC, .n_vlan = 1, .vlan = {100},
@@ -714,6 +779,30 @@ static const struct row rows[] = {
 	{"TTL 1 to a VIP: the control thread answers time exceeded",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .ttl = 1, .flags = ACK),
 	 .v = V_PUNT, .punt = LB_PUNT_TTL, .out_port = P_EXT},
+	/* ---- direct server return: ipip, gue (the packet unchanged inside) ---- */
+	{"ipip4 TCP SYN: client->VIP:80 leaves int unchanged (TTL too) inside IPv4 proto 4, int address->backend",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_syn},
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B12_MAC, 4, 4, INT4, B12, .id0 = true, .inner = &dsr4_syn)},
+	{"ipip4 TCP data of that connection: same backend, 100-byte payload and inner checksums untouched",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_data},
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B12_MAC, 4, 4, INT4, B12, .id0 = true, .inner = &dsr4_data)},
+	{"gue4 UDP: client->VIP:53 inside IPv4/UDP(flow-hash port -> 6080), no outer UDP checksum",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_udp},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B12_MAC, .smac = INT_MAC, .ip = &gue4_out}},
+	{"ipip6 TCP SYN: inside IPv6 next header 41, the flow label from the flow hash",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr6_syn},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B6_10_MAC, .smac = INT_MAC, .ip = &ipip6_out}},
+	{"gue6 UDP: inside IPv6/UDP with a UDP checksum (IPv6 needs one), port and flow label from the flow hash",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr6_udp},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B6_10_MAC, .smac = INT_MAC, .ip = &gue6_out}},
+	{"ipip4 over the egress MTU once wrapped (1400 + 20 > 1400): frag needed quoting MTU 1380",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_big},
+	 .v = V_PUNT, .punt = LB_PUNT_TOO_BIG, .out_port = P_EXT, .info = 1380},
 	{"IPv4 with DF over the egress MTU (1450 > 1400): the control thread answers frag needed",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK, .len = 1410),
 	 .v = V_PUNT, .punt = LB_PUNT_TOO_BIG, .out_port = P_EXT, .info = 1400},
@@ -1084,6 +1173,71 @@ delete_gone_service(void)
 		fail_msg("cannot delete the service of " VIP_GONE4 ":80");
 }
 
+/*
+ * A dp that re-attached its tables is in its adoption period (dp->adopting) until
+ * the cp has sent everything again; these hide the service of VIP_FNAT4:80, or the
+ * real id of its backend B10, as if they had not been sent yet.
+ */
+static const struct lb_svc *hidden_svc;
+static uint32_t hidden_real;
+static uint8_t hidden_state;
+
+static const struct lb_svc *
+fnat4_svc(void)
+{
+	struct lb_addr vip;
+
+	lb_addr_parse(VIP_FNAT4, &vip);
+	const struct lb_svc *svc = lb_svcs_find(dp.svcs, &vip, 80, LB_PROTO_TCP);
+	if (svc == NULL)
+		fail_msg("no service " VIP_FNAT4 ":80");
+	return svc;
+}
+
+static void
+adopt_begin(void)
+{
+	dp.adopting = true;
+	dp.adopt_until = lb_dp_ms(&dp, rte_rdtsc()) + 600000;
+}
+
+static void
+adopt_svc_missing(void)
+{
+	adopt_begin();
+	hidden_svc = fnat4_svc();
+	__atomic_store_n(&dp.svcs->slot[hidden_svc->id], NULL, __ATOMIC_RELEASE);
+}
+
+static void
+adopt_svc_back(void)
+{
+	__atomic_store_n(&dp.svcs->slot[hidden_svc->id], (struct lb_svc *)hidden_svc, __ATOMIC_RELEASE);
+	dp.adopting = false;
+}
+
+static void
+adopt_real_missing(void)
+{
+	struct lb_addr b10;
+	const struct lb_svc *svc = fnat4_svc();
+
+	adopt_begin();
+	lb_addr_parse(B10, &b10);
+	for (uint32_t i = 0; i < svc->n_backends; i++)
+		if (lb_addr_cmp(&svc->spec.backends[i].addr, &b10) == 0)
+			hidden_real = svc->real_ids[i];
+	hidden_state = dp.svcs->reals[hidden_real].state;
+	dp.svcs->reals[hidden_real].state = LB_REAL_FREE;
+}
+
+static void
+adopt_real_back(void)
+{
+	dp.svcs->reals[hidden_real].state = hidden_state;
+	dp.adopting = false;
+}
+
 /* Replace the backends of t/fnat4-tcp (port 8080 each), as a control-socket upsert would. */
 static void
 set_fnat4_backends(const char *const *addrs, unsigned n)
@@ -1124,6 +1278,27 @@ fnat4_backends_11(void)
 {
 	static const char *const b[] = {B11};
 	set_fnat4_backends(b, 1);
+}
+
+/* The dp's flow hash of a client->VIP packet (dp/tables/service_fastpath.h). */
+static uint32_t
+flow_hash_of(const struct dgram *d)
+{
+	uint8_t s[16] = {0}, t[16] = {0};
+	unsigned alen = d->fam == 4 ? 4 : 16;
+
+	addr_put(s, d->src, alen);
+	addr_put(t, d->dst, alen);
+	return lb_flow_hash(HASH_SEED, s, htons(d->sport), t, htons(d->dport), d->proto);
+}
+
+static void
+dsr_hashes(void)
+{
+	gue4_out.sport = (uint16_t)(0xc000 | flow_hash_of(&dsr4_udp) >> 18);
+	ipip6_out.flow = flow_hash_of(&dsr6_syn) & 0xfffff;
+	gue6_out.sport = (uint16_t)(0xc000 | flow_hash_of(&dsr6_udp) >> 18);
+	gue6_out.flow = flow_hash_of(&dsr6_udp) & 0xfffff;
 }
 
 static unsigned dnat_owner(const char *client, uint16_t port);

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -24,6 +25,7 @@
 #include "neigh.h"
 #include "port.h"
 #include "service.h"
+#include "state.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -339,6 +341,7 @@ static const struct lb_dp_module {
 	{"routes and neighbours", make_neigh, free_neigh, LB_MOD_CORE},
 	{"ClientIP affinity", make_affinity, free_affinity, LB_MOD_CORE},
 	{"counter baselines", lb_stats_create, lb_stats_destroy, LB_MOD_CORE},
+	{"persistent state", lb_state_open, lb_state_close, LB_MOD_CORE},
 	{"service table", make_services, free_services, LB_MOD_CORE},
 	{"own addresses", collect_addrs, NULL, LB_MOD_CORE},
 	{"ports", make_ports, lb_ports_close, LB_MOD_CORE},
@@ -352,8 +355,13 @@ int
 lb_dp_build(struct lb_dp *dp, bool daemon, char *err, size_t errlen)
 {
 	dp->n_ports = dp->conf.n_ports;
+	struct timespec ts;
+
 	dp->tsc_hz = rte_get_tsc_hz();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	dp->start_tsc = rte_rdtsc();
+	dp->clock_base_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	dp->daemon = daemon;
 	dp->n_built = 0;
 	for (unsigned i = 0; i < RTE_DIM(modules); i++) {
 		if (modules[i].kind == LB_MOD_DAEMON && !daemon)

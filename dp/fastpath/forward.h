@@ -9,6 +9,8 @@
  *                    Maglev), chooses the fnat source, inserts; then the rewrite.
  *   backend -> box:  conntrack reverse lookup (fnat: local address and port; dnat:
  *                    client), then the rewrite back to VIP -> client.
+ *   ipip / gue:      the client -> VIP packet goes out unchanged inside an outer
+ *                    header (encap.h); the backend answers the client directly.
  */
 #ifndef LB_FP_FORWARD_H
 #define LB_FP_FORWARD_H
@@ -22,6 +24,7 @@
 
 #include "affinity.h"
 #include "conntrack.h"
+#include "encap.h"
 #include "maglev.h"
 #include "nat.h"
 #include "tx.h"
@@ -39,6 +42,28 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	       memcmp(r->addr, c->backend, 16) == 0;
 }
 
+/*
+ * The first minutes after a restart that re-attached conntrack tables
+ * (control/state.c): the cp may not have sent every service and backend again
+ * yet, so an entry whose ids name nothing (yet) is kept, not removed, and its
+ * packets are dropped rather than sent somewhere else. It expires normally if its
+ * service never comes back.
+ */
+static inline bool
+adopting(const struct lb_worker *w)
+{
+	return unlikely(w->dp->adopting) && lb_clock_before(w->now, w->dp->adopt_until);
+}
+
+/* The real id still stands for the entry's service and backend (any state but free). */
+static inline bool
+real_names(const struct lb_real *r, const struct lb_conn *c)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != LB_REAL_FREE &&
+	       r->svc_id == c->svc_id && r->port == c->backend_port &&
+	       memcmp(r->addr, c->backend, 16) == 0;
+}
+
 static void
 conn_gone(const struct lb_conn *c, void *arg)
 {
@@ -47,8 +72,20 @@ conn_gone(const struct lb_conn *c, void *arg)
 
 	w->st->ev[LB_EV_CT_EXPIRED]++;
 	/* Only while the id still means this backend; a reused id has a fresh baseline. */
-	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
+	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED) {
 		w->st->real[c->real_id].conns--;
+		w->st->real[c->real_id].active -= lb_sched_ct_active(c->state);
+	}
+}
+
+/* A TCP segment moved c from state before: keep the backend's active count (pick.h). */
+static inline void
+conn_moved(struct lb_worker *w, const struct lb_conn *c, uint8_t before)
+{
+	int d = (int)lb_sched_ct_active(c->state) - (int)lb_sched_ct_active(before);
+
+	if (unlikely(d != 0) && real_holds(lb_real_get(w->svcs, c->real_id), c))
+		w->st->real[c->real_id].active += d;
 }
 
 /*
@@ -287,6 +324,10 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	} else {
 		tmp->state = LB_CT_UDP;
 	}
+	/* Replies bypass the box in ipip/gue: the entry counts as answered, so the
+	 * client's ACK completes the handshake and a UDP flow becomes a stream. */
+	if (lb_mode_is_dsr(svc->mode))
+		tmp->flags |= LB_CONN_SEEN_REPLY;
 
 	if (svc->mode == LB_MODE_FNAT) {
 		unsigned fam = p->family == LB_AF_INET6;
@@ -340,10 +381,35 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
+	w->st->real[rid].active += lb_sched_ct_active(c->state);
 	return c;
 }
 
 /* ---- the two directions ------------------------------------------------ */
+
+/* ipip / gue: the packet as it came, inside an outer header to the backend. */
+static void
+forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
+	    const struct lb_conn *c, const struct lb_real *r, uint32_t flow_hash)
+{
+	struct lb_pkt op;
+	uint16_t inner = p->ip_len;
+
+	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (flow_hash == 0)
+		flow_hash = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
+	if (!encap_dsr(w, m, p, c->mode, c->backend, r->tx_port, flow_hash, &op))
+		return;
+	w->st->ev[LB_EV_FWD_PKTS]++;
+	w->st->svc[id].pkts++;
+	w->st->svc[id].bytes += inner;
+	w->st->real[c->real_id].pkts++;
+	w->st->real[c->real_id].bytes += inner;
+	send_via(w, m, &op, r->tx_port, r->neigh);
+}
 
 static inline void
 forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
@@ -383,7 +449,9 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
 			tcp_seg_of(p, &seg);
+			uint8_t before = c->state;
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
+			conn_moved(w, c, before);
 			if (unlikely(st == LB_CT_RST_REJECTED)) {
 				drop(w, m, LB_DROP_RST_WINDOW);
 				return;
@@ -403,6 +471,10 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	}
 
 	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	if (lb_mode_is_dsr(c->mode)) {
+		forward_dsr(w, m, p, id, c, r, flow_hash);
+		return;
+	}
 	struct lb_nat_rw rw = {.dst = c->backend, .dport = c->backend_port};
 	if (c->mode == LB_MODE_FNAT) {
 		rw.src = w->dp->local[c->local_idx].addr.bytes;
@@ -434,14 +506,21 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
 
 	if (unlikely(svc == NULL)) {
-		conn_remove(w, c);
+		if (!adopting(w))
+			conn_remove(w, c);
 		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	if (adopting(w) && !real_names(lb_real_get(w->svcs, c->real_id), c)) {
+		drop(w, m, LB_DROP_SVC_GONE); /* its backend is not back (yet): never misroute */
 		return;
 	}
 	if (p->proto == LB_IPPROTO_TCP) {
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
+		uint8_t before = c->state;
 		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+		conn_moved(w, c, before);
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}

@@ -131,9 +131,22 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 void
 lb_worker_tick(struct lb_worker *w, uint64_t tsc)
 {
+	unsigned budget = EXPIRE_BUDGET_BUSY;
+
 	w->now = lb_dp_ms(w->dp, tsc);
-	lb_ct_expire(w->ct, w->now, w->st->empty_polls ? EXPIRE_BUDGET_IDLE : EXPIRE_BUDGET_BUSY,
-		     conn_gone, w);
+	/*
+	 * An idle worker sweeps a bigger share of the table, but once per millisecond
+	 * of the clock, not once per empty poll: polls between short idle sleeps come
+	 * tens of thousands of times a second, and a 256-entry scan on each was most
+	 * of the worker's user time under light load (docs/performance.md, profile of
+	 * the end-to-end race).
+	 */
+	if (w->st->empty_polls) {
+		budget = w->now == w->idle_expire_ms ? 0 : EXPIRE_BUDGET_IDLE;
+		w->idle_expire_ms = w->now;
+	}
+	if (budget)
+		lb_ct_expire(w->ct, w->now, budget, conn_gone, w);
 }
 
 int
@@ -201,6 +214,16 @@ lb_worker_main(void *arg)
 	return 0;
 }
 
+static int
+count_kept(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+
+	if (c->real_id < lb_reals_capacity(w->svcs))
+		w->st->real[c->real_id].conns++;
+	return 0;
+}
+
 struct lb_worker *
 lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_t errlen)
 {
@@ -221,10 +244,11 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->flow_seed = dp->conf.hash_seed;
 
 	/*
-	 * Conntrack indexes only this worker's table: a random seed per process
-	 * keeps crafted colliding flows from filling a bucket. The SNAT allocator
-	 * (conntrack_snat.c) derives from it where its slice starts, so a restarted
-	 * dp does not reuse first the ports the backends still hold in TIME_WAIT.
+	 * Conntrack indexes only this worker's table: a random seed per table keeps
+	 * crafted colliding flows from filling a bucket (a re-attached table keeps
+	 * its own). The SNAT allocator (conntrack_snat.c) derives from it where each
+	 * backend's slice starts, so a restarted dp with a fresh table does not reuse
+	 * first the ports the backends still hold in TIME_WAIT.
 	 */
 	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
 				.rst_window = dp->conf.ct_rst_window,
@@ -235,12 +259,27 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
 	size_t sz = lb_ct_mem_size(&cc);
-	void *mem = sz ? rte_zmalloc_socket("lb_ct", sz, RTE_CACHE_LINE_SIZE, socket) : NULL;
-	if (mem == NULL)
-		goto nomem;
-	w->ct = lb_ct_init(mem, sz, &cc);
+	if (dp->ct_mem[id] != NULL && dp->ct_mem_len[id] >= sz) {
+		/* A persistent state region (control/state.c): it outlives the process. */
+		w->ct_persistent = true;
+		w->ct = dp->ct_adopt[id] ? lb_ct_attach(dp->ct_mem[id], sz, &cc) : NULL;
+		if (dp->ct_adopt[id] && w->ct == NULL)
+			RTE_LOG(WARNING, USER1, "state: worker %u: conntrack block does not "
+				"describe this layout: starts empty\n", id);
+		if (w->ct == NULL)
+			w->ct = lb_ct_init(dp->ct_mem[id], sz, &cc);
+		else
+			RTE_LOG(NOTICE, USER1, "state: worker %u: %u connections kept\n", id,
+				lb_ct_count(w->ct));
+	} else {
+		void *mem = sz ? rte_zmalloc_socket("lb_ct", sz, RTE_CACHE_LINE_SIZE, socket) : NULL;
+		if (mem == NULL)
+			goto nomem;
+		w->ct = lb_ct_init(mem, sz, &cc);
+		if (w->ct == NULL)
+			rte_free(mem);
+	}
 	if (w->ct == NULL) {
-		rte_free(mem);
 		snprintf(err, errlen, "worker %u: bad conntrack settings", id);
 		goto fail;
 	}
@@ -261,6 +300,9 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		goto nomem;
 	for (uint32_t i = 0; i < lb_svcs_capacity(dp->svcs); i++)
 		lb_sched_cursor_reset(&w->cursor[i], 0); /* rr starts at the first backend */
+	/* Kept connections count for their backends (least-conn, stats) as before. */
+	if (lb_ct_count(w->ct) > 0)
+		lb_ct_foreach(w->ct, count_kept, w);
 	snprintf(name, sizeof(name), "lb_handoff_%u", id);
 	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "lb_ctrl_%u", id);
@@ -274,6 +316,20 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		unsigned fam = dp->local[l].addr.family == LB_AF_INET6;
 		w->src[pi][fam][w->n_src[pi][fam]++] = (uint8_t)l;
 	}
+	/* ipip/gue outer sources: the port's first address of the family, else the
+	 * box's first of the family on any port (encap.h falls back to the VIP). */
+	for (uint16_t pi = 0; pi < dp->n_ports; pi++)
+		for (uint16_t q = 0; q <= dp->n_ports; q++) {
+			const struct lb_port_conf *pc = &dp->conf.ports[q == 0 ? pi : q - 1];
+			for (uint32_t a = 0; a < pc->n_addrs; a++) {
+				unsigned fam = pc->addrs[a].addr.family == LB_AF_INET6;
+				if (w->has_tun_src[pi][fam])
+					continue;
+				memcpy(w->tun_src[pi][fam], pc->addrs[a].addr.bytes, 16);
+				w->has_tun_src[pi][fam] = true;
+			}
+		}
+	w->gue_port = rte_cpu_to_be_16(dp->conf.gue_port);
 	return w;
 nomem:
 	snprintf(err, errlen, "worker %u: out of memory (conntrack capacity %u)", id,
@@ -288,7 +344,7 @@ lb_worker_destroy(struct lb_worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->ct)
+	if (w->ct && !w->ct_persistent)
 		rte_free(w->ct);
 	if (w->st) {
 		rte_free(w->st->svc);

@@ -59,12 +59,18 @@ struct lb_worker {
 	unsigned lcore;
 	unsigned n_workers;
 	uint32_t now;               /* ms clock of the current loop */
+	uint32_t idle_expire_ms;    /* clock of the last idle expiry sweep */
 	bool handing_in;            /* processing packets from the hand-off ring */
+	bool ct_persistent;         /* ct lives in a state region (dp->ct_mem), not rte_malloc */
 	uint16_t n_tx[LB_MAX_PORTS];
 	struct rte_mbuf *tx[LB_MAX_PORTS][TX_BUF];
 	/* fnat source addresses per egress port and family (0: IPv4, 1: IPv6) */
 	uint8_t n_src[LB_MAX_PORTS][2];
 	uint8_t src[LB_MAX_PORTS][2][LB_MAX_LOCAL_ADDRS];
+	/* ipip/gue: the outer source per egress port and family (the port's first address) */
+	uint8_t tun_src[LB_MAX_PORTS][2][16];
+	bool has_tun_src[LB_MAX_PORTS][2];
+	uint16_t gue_port;          /* network order */
 } __rte_cache_aligned;
 
 

@@ -98,6 +98,8 @@ struct lb_dp_conf {
 	uint32_t snat_pairs;                   /* (backend, local address) pairs per worker */
 	char control_socket[LB_PATH_MAX];      /* "" = no control socket */
 	uint32_t control_socket_mode;          /* default 0600 */
+	char state[LB_PATH_MAX];               /* persistent state dir, "auto" or "off" */
+	uint16_t gue_port;                     /* mode gue: outer UDP destination port */
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];

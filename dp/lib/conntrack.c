@@ -178,6 +178,37 @@ lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf)
 }
 
 struct lb_ct *
+lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf)
+{
+	struct layout l;
+	struct lb_ct *ct = mem;
+
+	if (mem == NULL || ((uintptr_t)mem & (CACHE_LINE - 1)) != 0)
+		return NULL;
+	if (plan(conf, &l) != 0 || len < l.total)
+		return NULL;
+	/* What the previous process wrote must describe this very layout. The block
+	 * holds offsets only, so nothing in it depends on where it is mapped. */
+	if (ct->magic != LB_CT_MAGIC || ct->mem_size != l.total || ct->capacity != conf->capacity ||
+	    ct->mask != l.nb - 1 || ct->nb != l.nb || ct->off_conns != l.conns ||
+	    ct->off_fwd != l.fwd || ct->off_rev != l.rev || ct->off_snat != l.snat ||
+	    ct->count > ct->capacity ||
+	    (ct->free_head != LB_CT_NIL && ct->free_head >= ct->capacity) ||
+	    ct->cursor > ct->capacity || !lb_ct_snat_matches(ct, conf))
+		return NULL;
+	for (int i = 0; i < 2; i++)
+		if (ct->ov_free[i] != LB_CT_NIL &&
+		    (ct->ov_free[i] < l.nb || ct->ov_free[i] >= l.nb + l.nov))
+			return NULL;
+	memcpy(ct->timeout_ms, conf->timeout_ms, sizeof(ct->timeout_ms));
+	ct->rst_window = conf->rst_window;
+	ct->owned = 0;
+	ct->snat_delay_ms = conf->snat_delay_ms;
+	ct->snat_pend_pair = LB_CT_NIL;
+	return ct;
+}
+
+struct lb_ct *
 lb_ct_create(const struct lb_ct_conf *conf)
 {
 	size_t size = lb_ct_mem_size(conf);

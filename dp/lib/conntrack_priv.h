@@ -72,6 +72,7 @@ struct lb_ct {
 
 int lb_ct_snat_plan(const struct lb_ct_conf *conf, uint64_t *size);
 void lb_ct_snat_init(struct lb_ct *ct, const struct lb_ct_conf *conf);
+int lb_ct_snat_matches(const struct lb_ct *ct, const struct lb_ct_conf *conf);
 /* An fnat entry was inserted / is going: reserve / release its source port. */
 void lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c);
 void lb_ct_snat_release(struct lb_ct *ct, const struct lb_conn *c, int cools);

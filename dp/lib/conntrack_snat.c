@@ -151,6 +151,24 @@ lb_ct_snat_init(struct lb_ct *ct, const struct lb_ct_conf *conf)
 	ct->snat_off_pairs = ct->off_snat + align64((uint64_t)slots * 4);
 }
 
+/* The snat area of a block left by a previous process has this conf's layout. */
+int
+lb_ct_snat_matches(const struct lb_ct *ct, const struct lb_ct_conf *conf)
+{
+	if (conf->snat_pairs == 0)
+		return ct->snat_pairs == 0;
+	uint32_t lo = conf->snat_lo, st = conf->snat_stride;
+	uint32_t first = lo + ((uint32_t)conf->snat_offset + st - lo % st) % st;
+	uint32_t count = first > conf->snat_hi ? 0 : (conf->snat_hi - first) / st + 1;
+	uint32_t slots = 1;
+	while (slots < 2 * conf->snat_pairs)
+		slots <<= 1;
+	return ct->snat_pairs == conf->snat_pairs && ct->snat_first == first &&
+	       ct->snat_count == count && ct->snat_stride == st &&
+	       ct->snat_words == (count + 63) / 64 && ct->snat_mask == slots - 1 &&
+	       ct->snat_used <= ct->snat_pairs;
+}
+
 static void
 set_free(struct snat_pair *p, uint64_t *fr, uint32_t i)
 {
