@@ -250,14 +250,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	 * backend's slice starts, so a restarted dp with a fresh table does not reuse
 	 * first the ports the backends still hold in TIME_WAIT.
 	 */
-	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
-				.rst_window = dp->conf.ct_rst_window,
-				.snat_lo = dp->conf.snat_port_lo, .snat_hi = dp->conf.snat_port_hi,
-				.snat_stride = (uint16_t)dp->n_workers, .snat_offset = (uint16_t)id,
-				.snat_pairs = dp->conf.snat_pairs,
-				.snat_delay_ms = dp->conf.snat_reuse_delay_s * 1000u};
-	for (int s = 0; s < LB_CT_NSTATES; s++)
-		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
+	struct lb_ct_conf cc;
+	lb_dp_ct_conf(dp, id, rte_rand(), &cc);
 	size_t sz = lb_ct_mem_size(&cc);
 	if (dp->ct_mem[id] != NULL && dp->ct_mem_len[id] >= sz) {
 		/* A persistent state region (control/state.c): it outlives the process. */
