@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_ether.h>
 #include <rte_mbuf_dyn.h>
@@ -17,6 +18,7 @@
 
 #include "lb_counters.h"
 #include "config.h"
+#include "conntrack.h"
 
 #define EDGELB_VERSION "0.1.0"
 
@@ -63,6 +65,7 @@ struct lb_real_cnt {
 	uint64_t bytes;
 	int64_t conns;            /* +1 on create, -1 on expiry; summed over workers */
 	int64_t active;           /* of conns, those active for lc/wlc/sed/nq (this worker's) */
+	uint64_t snat_exhausted;  /* new flows to it dropped: no SNAT port left (no_snat) */
 };
 
 struct lb_wstats {
@@ -166,6 +169,28 @@ static inline uint32_t
 lb_dp_ms(const struct lb_dp *dp, uint64_t tsc)
 {
 	return dp->clock_base_ms + (uint32_t)((tsc - dp->start_tsc) / (dp->tsc_hz / 1000));
+}
+
+/*
+ * The conntrack settings of worker id (its table's size depends on its SNAT slice):
+ * the one place worker.c (which builds the table) and control/state.c (which sizes
+ * the persistent region for it) take them from. The seed is the caller's.
+ */
+static inline void
+lb_dp_ct_conf(const struct lb_dp *dp, unsigned id, uint64_t seed, struct lb_ct_conf *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->capacity = dp->conf.ct_capacity;
+	cc->seed = seed;
+	cc->rst_window = dp->conf.ct_rst_window;
+	cc->snat_lo = dp->conf.snat_port_lo;
+	cc->snat_hi = dp->conf.snat_port_hi;
+	cc->snat_stride = (uint16_t)dp->n_workers;
+	cc->snat_offset = (uint16_t)id;
+	cc->snat_pairs = dp->conf.snat_pairs;
+	cc->snat_delay_ms = dp->conf.snat_reuse_delay_s * 1000u;
+	for (int s = 0; s < LB_CT_NSTATES; s++)
+		cc->timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
 }
 
 #endif /* LB_DP_H */

@@ -71,6 +71,7 @@ enum lb_drop {
 	X(CT_EXPIRED, ct_expired, "connections expired")                                 \
 	X(CT_FULL, ct_full, "new flows that met a full table (reclaimed or dropped)")     \
 	X(CT_EVICTED, ct_evicted, "half-open entries evicted for a new flow")           \
+	X(SNAT_EXHAUSTED, snat_exhausted, "new fnat flows refused: every SNAT port toward the backend in use or cooling") \
 	X(BACKEND_RESETS, backend_resets, "RSTs sent to backends for reclaimed half-open fnat entries") \
 	X(CT_REPICK, ct_repick, "established flows re-picked: backend removed")          \
 	X(AFFINITY_HITS, affinity_hits, "new flows placed by ClientIP affinity")         \

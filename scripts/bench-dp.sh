@@ -4,6 +4,12 @@
 #   scripts/bench-dp.sh [bench options...]     e.g. --flows 1000000 --passes 3 --newflow 1000000
 #   scripts/bench-dp.sh --sync-both [options]  the same run twice: flow sync off, then on
 #                                              (--sync: one peer; docs/flow-sync.md)
+#   scripts/bench-dp.sh --curve [bench options...]
+#       one run per size of BENCH_CURVE (default "10000 100000 1000000 4000000" flows),
+#       each printing floor, established and new-flow figures (timed over at least 3M
+#       established packets, and min(flows, 1M) new flows); every key is printed
+#       again as flows_<N>_<key> and a line `curve <N> <floor> <established> <newflow>`
+#       per size, which scripts/bench-dp-plot.sh draws (docs/bench-dp-curve.svg).
 #
 # One core, no NIC: the bench builds a dp on two net_null ports and feeds the worker
 # itself (docs/benchmarking.md). Needs no setup beyond a build: runs `ninja -C build`
@@ -25,9 +31,11 @@ if [ ! -x "$BIN" ]; then
 	ninja -C build >&2
 fi
 
-# About 250 MiB of DPDK memory with the default sizes (2.2M-entry conntrack, mbufs,
+# About 400 MiB of DPDK memory with the default sizes (2.2M-entry conntrack, mbufs,
 # hashes); more flows need more (BENCH_MEM_MB: hugepage memory required, else --no-huge).
+# The curve's 4M point needs about 1 GiB: one memory mode for every point.
 MEM_MB=${BENCH_MEM_MB:-512}
+[ "${1:-}" = --curve ] && MEM_MB=${BENCH_MEM_MB:-2048}
 free_pages=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
 page_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo 2>/dev/null || echo 2048)
 if [ "${free_pages:-0}" -gt 0 ] && [ $((free_pages * page_kb)) -ge $((MEM_MB * 1024)) ] &&
@@ -55,4 +63,21 @@ if [ "${1:-}" = "--sync-both" ]; then
 	done
 	exit $rc
 fi
-timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@"
+if [ "${1:-}" != --curve ]; then
+	exec timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@"
+fi
+shift
+status=0
+for n in ${BENCH_CURVE:-10000 100000 1000000 4000000}; do
+	# At least 3M timed established packets and as many new flows as tracked ones
+	# (1M at most), so small sizes are timed over as many packets as large ones;
+	# options given after --curve override these.
+	passes=$(( n >= 1000000 ? 3 : 3000000 / n ))
+	newflow=$(( n < 1000000 ? n : 1000000 ))
+	out=$(timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- --flows "$n" \
+		--passes "$passes" --newflow "$newflow" "$@") || status=1
+	printf '%s\n' "$out" | sed "s/^/flows_${n}_/"
+	get() { printf '%s\n' "$out" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+	echo "curve $n $(get floor_cycles_per_pkt) $(get established_cycles_per_pkt) $(get newflow_cycles_per_pkt)"
+done
+exit $status

@@ -515,6 +515,99 @@ test_ct_remove_from_head_middle_and_tail_of_a_collision_chain(void **state)
 	}
 }
 
+/*
+ * More keys in one forward bucket than its 8 slots: the bucket chains overflow
+ * buckets; every key stays found, removal in any order gives the overflow buckets
+ * back (rounds of fill and empty would run out of them otherwise).
+ */
+static void
+test_ct_full_bucket_chains_overflow_buckets_and_gives_them_back(void **state)
+{
+	struct lb_ct *ct = table(64); /* 16 buckets, 20 overflow buckets per index */
+	struct lb_conn c[20];
+	struct lb_conn *e[20];
+	int have = 0;
+	uint32_t want = 0;
+
+	(void)state;
+	for (uint32_t n = 0; n < 200000 && have < 20; n++) {
+		struct lb_conn x = conn(n, LB_MODE_DNAT, LB_AF_INET, LB_PROTO_TCP);
+		struct lb_ct_fwd_key fk = fwd_key(&x);
+		uint32_t b = lb_ct_hash_fwd(&fk, lb_ct_seed(ct)) & 15;
+		if (have == 0)
+			want = b;
+		if (b == want)
+			c[have++] = x;
+	}
+	assert_int_equal(have, 20);
+	for (int round = 0; round < 30; round++) {
+		for (int i = 0; i < 20; i++)
+			assert_non_null(e[i] = lb_ct_insert(ct, &c[i], 0));
+		for (int i = 0; i < 20; i++)
+			assert_found(ct, &c[i], e[i]);
+		/* remove from the middle of the chain first, then the rest */
+		for (int i = 0; i < 20; i++) {
+			int v = (i * 7 + round) % 20;
+			lb_ct_remove(ct, e[v]);
+			assert_gone(ct, &c[v]);
+		}
+		assert_int_equal(lb_ct_count(ct), 0);
+	}
+	lb_ct_destroy(ct);
+}
+
+/*
+ * The block holds no pointer into itself: copied to another address, the copy is a
+ * working table (what re-attaching a block kept across a restart relies on).
+ */
+static void
+test_ct_block_works_after_moving_to_another_address(void **state)
+{
+	struct lb_ct_conf conf = conf_of(100);
+	conf.snat_lo = 4000, conf.snat_hi = 4099, conf.snat_stride = 1, conf.snat_pairs = 4;
+	conf.snat_delay_ms = 60000;
+	size_t size = lb_ct_mem_size(&conf);
+	uint8_t *a = aligned_alloc(64, size), *b = aligned_alloc(64, size);
+	struct lb_conn c[10];
+	struct lb_ct_snat_info info;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	struct lb_ct *ct = lb_ct_init(a, size, &conf);
+	assert_non_null(ct);
+	for (uint32_t n = 0; n < 10; n++) {
+		c[n] = conn(n, n % 2 ? LB_MODE_DNAT : LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		assert_non_null(lb_ct_insert(ct, &c[n], 0));
+	}
+	memcpy(b, a, size);
+	memset(a, 0xa5, size); /* the old place is gone */
+	free(a);
+	struct lb_ct *moved = (struct lb_ct *)(void *)b;
+	assert_int_equal(lb_ct_count(moved), 10);
+	for (uint32_t n = 0; n < 10; n++) {
+		struct lb_ct_fwd_key fk = fwd_key(&c[n]);
+		struct lb_conn *e = find_fwd(moved, &fk);
+		assert_non_null(e);
+		assert_true((uint8_t *)e >= b && (uint8_t *)e < b + size);
+		assert_found(moved, &c[n], e);
+	}
+	/* the allocator's state moved with it */
+	struct lb_ct_rev_key k;
+	uint32_t rh;
+	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, c[0].backend, c[0].backend_port);
+	k.local_idx = c[0].local_idx;
+	assert_int_equal(lb_ct_snat_alloc(moved, &k, 0, &rh), 0);
+	struct lb_conn n = conn(50, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	memcpy(n.backend, c[0].backend, 16);
+	n.local_port = k.local_port;
+	assert_non_null(lb_ct_insert(moved, &n, 0));
+	assert_int_equal(lb_ct_snat_info(moved, &k, &info), 0);
+	assert_int_equal(info.in_use, 1); /* conn(0)'s own port 1024 lies outside 4000..4099 */
+	lb_ct_destroy(moved); /* caller memory: not freed here */
+	free(b);
+}
+
 /* xorshift32: a fixed sequence, so a failure reproduces. */
 static uint32_t
 rnd(uint32_t *s)
@@ -997,197 +1090,216 @@ test_ct_capacity_one_works(void **state)
 	lb_ct_destroy(ct);
 }
 
-/* ---- SNAT ports ---- */
+/* ---- SNAT ports (conntrack_snat.c) ---- */
 
-static uint16_t
-host16(uint16_t v)
+#define SNAT_REAL 1 /* conn(0, ...)'s real_id */
+
+/* A table whose allocator owns [lo, hi] ports p % stride == offset, delay in ms. */
+static struct lb_ct *
+snat_table(uint32_t cap, uint16_t lo, uint16_t hi, uint16_t stride, uint16_t offset,
+	   uint32_t delay_ms)
 {
-	return ntohs(v);
+	struct lb_ct_conf c = conf_of(cap);
+
+	c.snat_lo = lo;
+	c.snat_hi = hi;
+	c.snat_stride = stride;
+	c.snat_offset = offset;
+	c.snat_pairs = 4;
+	c.snat_delay_ms = delay_ms;
+	struct lb_ct *ct = lb_ct_create(&c);
+	assert_non_null(ct);
+	return ct;
 }
 
-/* A reverse key for a new fnat flow to backend 192.168.7.1:8080, port to choose. */
+/* A reverse key for a new fnat flow to conn(0)'s backend from local 2, port to choose. */
 static struct lb_ct_rev_key
 snat_key(void)
 {
 	struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	struct lb_ct_rev_key k;
 
-	return rev_key(&c);
+	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, c.backend, c.backend_port);
+	k.local_idx = 2;
+	return k;
 }
 
-/* Occupy local port p (host order) for the backend snat_key() names. */
+/* A new flow n to that backend on the port the allocator gives; NULL when it refuses. */
 static struct lb_conn *
-occupy(struct lb_ct *ct, uint32_t n, uint16_t p)
+snat_flow(struct lb_ct *ct, uint32_t n, uint32_t now)
 {
+	struct lb_ct_rev_key k = snat_key();
 	struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-	struct lb_conn *e;
+	uint32_t rh = 0;
 
 	c.client_port = net16((uint16_t)(20000 + n)); /* distinct forward keys */
-	c.local_port = net16(p);
-	e = lb_ct_insert(ct, &c, 0);
+	c.client[3] = (uint8_t)(n >> 16);
+	if (lb_ct_snat_alloc(ct, &k, now, &rh) != 0)
+		return NULL;
+	assert_int_equal(rh, lb_ct_hash_rev(&k, lb_ct_seed(ct)));
+	c.local_port = k.local_port;
+	struct lb_conn *e = lb_ct_insert(ct, &c, now);
 	assert_non_null(e);
 	return e;
 }
 
 static void
-test_ct_snat_port_respects_range_stride_and_offset(void **state)
+test_ct_snat_gives_every_port_of_the_slice_once_then_refuses(void **state)
 {
-	struct lb_ct *ct = table(16);
-	int seen[70] = {0};
+	/* 1001..1066, stride 5, offset 2: 1002, 1007, ..., 1062: 13 ports */
+	struct lb_ct *ct = snat_table(64, 1001, 1066, 5, 2, 60000);
+	uint8_t seen[65536] = {0};
+	struct lb_ct_snat_info info;
 
 	(void)state;
-	/* Ports 1001..1066 with p % 5 == 2: 1002, 1007, ..., 1062 (13 ports). */
-	for (uint32_t start = 0; start < 200; start++) {
-		struct lb_ct_rev_key k = snat_key();
-		uint16_t p;
-
-		assert_int_equal(lb_ct_snat_port(ct, &k, start, 1001, 1066, 5, 2, 1), 0);
-		p = host16(k.local_port);
-		assert_true(p >= 1001 && p <= 1066);
-		assert_int_equal(p % 5, 2);
-		seen[p - 1000] = 1;
+	for (uint32_t n = 0; n < 13; n++) {
+		struct lb_conn *e = snat_flow(ct, n, 0);
+		assert_non_null(e);
+		uint16_t p = ntohs(e->local_port);
+		assert_true(p >= 1001 && p <= 1066 && p % 5 == 2);
+		assert_int_equal(seen[p], 0);
+		seen[p] = 1;
+		assert_found(ct, e, e);
 	}
-	/* Different starts spread over every candidate. */
-	for (int p = 1002; p <= 1062; p += 5)
-		assert_true(seen[p - 1000]);
-
-	/* Bounds are inclusive and a stride of 1 is the whole range. */
-	{
-		struct lb_ct_rev_key k = snat_key();
-		int hit_lo = 0, hit_hi = 0;
-
-		for (uint32_t start = 0; start < 100; start++) {
-			assert_int_equal(lb_ct_snat_port(ct, &k, start, 65533, 65535, 1, 0, 1), 0);
-			hit_lo |= host16(k.local_port) == 65533;
-			hit_hi |= host16(k.local_port) == 65535;
-		}
-		assert_true(hit_lo && hit_hi);
-	}
-	lb_ct_destroy(ct);
-}
-
-static void
-test_ct_snat_port_never_returns_a_port_in_use(void **state)
-{
-	enum { LO = 2000, HI = 2099, STRIDE = 4, OFFSET = 3 }; /* 25 candidates */
-	struct lb_ct *ct = table(64);
-	int used[HI + 1] = {0};
-
-	(void)state;
-	/* Take every candidate, each time from a start that tends to collide. */
-	for (uint32_t n = 0; n < 25; n++) {
-		struct lb_ct_rev_key k = snat_key();
-		uint16_t p;
-
-		assert_int_equal(lb_ct_snat_port(ct, &k, 7, LO, HI, STRIDE, OFFSET, 25), 0);
-		p = host16(k.local_port);
-		assert_int_equal(p % STRIDE, OFFSET);
-		assert_false(used[p]);
-		used[p] = 1;
-		occupy(ct, n, p);
-	}
-	/* A different backend does not share the port space. */
-	{
-		struct lb_ct_rev_key k = snat_key();
-
-		k.backend[3] ^= 0x40;
-		assert_int_equal(lb_ct_snat_port(ct, &k, 7, LO, HI, STRIDE, OFFSET, 25), 0);
-	}
-	lb_ct_destroy(ct);
-}
-
-static void
-test_ct_snat_port_walks_forward_from_start_past_taken_ports(void **state)
-{
-	struct lb_ct *ct = table(16);
+	/* really full: refused, counted for the pair and in total */
+	assert_null(snat_flow(ct, 13, 0));
+	assert_null(snat_flow(ct, 14, 0));
+	struct lb_ct_rev_key ik = snat_key();
+	assert_int_equal(lb_ct_snat_info(ct, &ik, &info), 0);
+	assert_int_equal(info.in_use, 13);
+	assert_int_equal(info.free, 0);
+	assert_int_equal(info.exhausted, 2);
+	assert_int_equal(lb_ct_snat_exhausted(ct), 2);
+	/* another local address is another pair, with all its ports */
 	struct lb_ct_rev_key k = snat_key();
-	uint16_t first, second;
-
-	(void)state;
-	/* Candidates 3000..3009, stride 1. Which one start picks is the table's
-	 * business; the next free one after a taken one is not. */
-	assert_int_equal(lb_ct_snat_port(ct, &k, 42, 3000, 3009, 1, 0, 10), 0);
-	first = host16(k.local_port);
-	occupy(ct, 0, first);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 42, 3000, 3009, 1, 0, 10), 0);
-	second = host16(k.local_port);
-	assert_int_equal(second, first == 3009 ? 3000 : first + 1);
+	uint32_t rh;
+	k.local_idx = 3;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
 	lb_ct_destroy(ct);
 }
 
 static void
-test_ct_snat_port_returns_full_when_all_in_use(void **state)
+test_ct_snat_port_is_not_given_again_within_the_reuse_delay(void **state)
 {
-	struct lb_ct *ct = table(16);
-	struct lb_ct_rev_key k = snat_key();
-	uint16_t p;
+	const uint32_t delay = 60000;
+	struct lb_ct *ct = snat_table(64, 4000, 4002, 1, 0, delay);
+	struct lb_conn *e[3];
+	struct lb_ct_snat_info info;
 
 	(void)state;
-	/* 4000..4020 with p % 7 == 0: 4004, 4011, 4018. */
-	for (uint32_t n = 0; n < 3; n++) {
-		assert_int_equal(lb_ct_snat_port(ct, &k, n, 4000, 4020, 7, 0, 100), 0);
-		occupy(ct, n, host16(k.local_port));
-	}
-	k.local_port = net16(1);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 4000, 4020, 7, 0, 100), LB_EFULL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 12345, 4000, 4020, 7, 0, 3), LB_EFULL);
-	assert_int_equal(k.local_port, net16(1)); /* untouched on failure */
-
-	/* Freeing one makes exactly that one available. */
-	{
-		struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-		struct lb_ct_rev_key rk;
-
-		c.local_port = net16(4011);
-		rk = rev_key(&c);
-		lb_ct_remove(ct, find_rev(ct, &rk));
-	}
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 4000, 4020, 7, 0, 3), 0);
-	p = host16(k.local_port);
-	assert_int_equal(p, 4011);
+	for (uint32_t n = 0; n < 3; n++)
+		assert_non_null(e[n] = snat_flow(ct, n, 1000));
+	uint16_t p1 = e[1]->local_port;
+	/* the flow on p1 ends at t = 5 s: its port cools */
+	lb_ct_expire(ct, 5000, 0, NULL, NULL); /* the table's clock */
+	lb_ct_remove(ct, e[1]);
+	struct lb_ct_rev_key ik = snat_key();
+	assert_int_equal(lb_ct_snat_info(ct, &ik, &info), 0);
+	assert_int_equal(info.cooling, 1);
+	assert_int_equal(info.in_use, 2);
+	/* not at 5 s, 30 s, or 64.9 s after its release */
+	assert_null(snat_flow(ct, 10, 5000));
+	assert_null(snat_flow(ct, 11, 35000));
+	assert_null(snat_flow(ct, 12, 5000 + delay - 100));
+	/* free again at most 2 x delay after the release */
+	struct lb_conn *n = snat_flow(ct, 13, 5000 + 2 * delay);
+	assert_non_null(n);
+	assert_int_equal(n->local_port, p1);
 	lb_ct_destroy(ct);
 }
 
 static void
-test_ct_snat_port_gives_up_after_tries(void **state)
+test_ct_snat_without_delay_or_for_a_half_open_entry_reuses_at_once(void **state)
 {
-	struct lb_ct *ct = table(16);
-	struct lb_ct_rev_key k = snat_key();
-	uint16_t a, b;
+	struct lb_ct *ct = snat_table(64, 4000, 4000, 1, 0, 0);
+	struct lb_conn *e;
 
 	(void)state;
-	/* Take the first two ports the walk from start 0 visits; a third is free. */
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 1), 0);
-	a = host16(k.local_port);
-	occupy(ct, 0, a);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 2), 0);
-	b = host16(k.local_port);
-	occupy(ct, 1, b);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 2), LB_EFULL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 0), LB_EFULL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 3), 0);
-	assert_true(host16(k.local_port) != a && host16(k.local_port) != b);
+	assert_non_null(e = snat_flow(ct, 0, 10));
+	assert_null(snat_flow(ct, 1, 10));
+	lb_ct_remove(ct, e);
+	assert_non_null(e = snat_flow(ct, 2, 10));
+	lb_ct_destroy(ct);
+
+	ct = snat_table(64, 4000, 4000, 1, 0, 60000);
+	assert_non_null(e = snat_flow(ct, 0, 10));
+	lb_ct_remove_nocool(ct, e);
+	assert_non_null(snat_flow(ct, 1, 10));
 	lb_ct_destroy(ct);
 }
 
 static void
-test_ct_snat_port_rejects_bad_arguments_and_empty_ranges(void **state)
+test_ct_snat_skips_a_port_another_entry_holds(void **state)
 {
-	struct lb_ct *ct = table(4);
+	struct lb_ct *ct = snat_table(64, 4000, 4009, 1, 0, 60000);
 	struct lb_ct_rev_key k = snat_key();
+	uint32_t rh;
 
 	(void)state;
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 0, 0, 10), LB_EINVAL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 4, 4, 10), LB_EINVAL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 2000, 1000, 4, 0, 10), LB_EINVAL);
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 0, 1000, 1, 0, 10), LB_EINVAL);
-	k.mode = LB_MODE_DNAT;
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1000, 2000, 1, 0, 10), LB_EINVAL);
-	k.mode = LB_MODE_FNAT;
-	/* 1001..1003 holds no p % 8 == 7. */
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 1001, 1003, 8, 7, 10), LB_EFULL);
-	/* The largest candidate near 65535 does not overflow. */
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 65530, 65535, 8, 7, 10), 0);
-	assert_int_equal(host16(k.local_port), 65535);
+	/* an entry of another real id (another service) to the same backend address and
+	 * port, on the port the allocator would give next: the pair is the backend's,
+	 * so that port is held for both services */
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+	struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+	c.real_id = 77;
+	c.local_port = k.local_port;
+	assert_non_null(lb_ct_insert(ct, &c, 0));
+	struct lb_conn *e = snat_flow(ct, 1, 0);
+	assert_non_null(e);
+	assert_true(e->local_port != c.local_port);
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_is_o1_at_a_large_pair(void **state)
+{
+	/* the whole port range: every allocation is the same few word operations;
+	 * 64,512 allocations then a refusal, with no failure before the end */
+	struct lb_ct *ct = snat_table(70000, 1024, 65535, 1, 0, 60000);
+	uint32_t got = 0;
+
+	(void)state;
+	for (uint32_t n = 0; n < 64512; n++)
+		got += snat_flow(ct, n, 0) != NULL;
+	assert_int_equal(got, 64512);
+	assert_null(snat_flow(ct, 70000, 0));
+	lb_ct_destroy(ct);
+}
+
+static void
+test_ct_snat_rejects_bad_settings(void **state)
+{
+	struct lb_ct_conf c = conf_of(8);
+	struct lb_ct_rev_key k = snat_key();
+	uint32_t rh;
+
+	(void)state;
+	c.snat_pairs = 1;
+	c.snat_lo = 1000, c.snat_hi = 2000, c.snat_stride = 0;
+	assert_int_equal(lb_ct_mem_size(&c), 0);
+	c.snat_stride = 4, c.snat_offset = 4;
+	assert_int_equal(lb_ct_mem_size(&c), 0);
+	c.snat_offset = 0, c.snat_lo = 2001;
+	assert_int_equal(lb_ct_mem_size(&c), 0);
+	c.snat_lo = 0;
+	assert_int_equal(lb_ct_mem_size(&c), 0);
+	/* no allocator configured */
+	struct lb_ct *ct = table(8);
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), LB_EINVAL);
+	lb_ct_destroy(ct);
+	/* one pair only: a second backend finds none, counted */
+	ct = snat_table(8, 1000, 1010, 1, 0, 0);
+	k.local_idx = 2;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+	k.local_idx = 1;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+	k.local_idx = 0;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+	k.local_idx = 4;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+	k.local_idx = 5;
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), LB_EFULL);
+	assert_int_equal(lb_ct_snat_exhausted(ct), 1);
 	lb_ct_destroy(ct);
 }
 
@@ -1502,58 +1614,48 @@ test_ct_reclaim_evicts_the_oldest_half_open_and_spares_established(void **state)
 static void
 test_ct_snat_reclaim_takes_the_port_of_a_half_open_entry_only(void **state)
 {
-	struct lb_ct *ct = table(64);
+	struct lb_ct *ct = snat_table(64, 5000, 5009, 1, 0, 60000);
 	struct lb_ct_rev_key k;
 	struct lb_conn *e[10];
-	static const uint8_t be[4] = {192, 168, 7, 1};
+	uint32_t rh;
 
 	(void)state;
 	/* every port of 5000..5009 held by a SYN entry */
-	for (uint32_t n = 0; n < 10; n++) {
-		struct lb_conn c = conn(n, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-		memcpy(c.backend, be, 4);
-		c.local_port = net16((uint16_t)(5000 + n));
-		e[n] = lb_ct_insert(ct, &c, 10 + n);
-		assert_non_null(e[n]);
-	}
-	lb_ct_rev_key_init(&k, LB_MODE_FNAT, LB_PROTO_TCP, e[0]->backend, e[0]->backend_port);
-	k.local_idx = 2;
-	assert_int_equal(lb_ct_snat_port(ct, &k, 0, 5000, 5009, 1, 0, 10), LB_EFULL);
+	for (uint32_t n = 0; n < 10; n++)
+		assert_non_null(e[n] = snat_flow(ct, n, 10 + n));
+	k = snat_key();
+	assert_int_equal(lb_ct_snat_alloc(ct, &k, 40, &rh), LB_EFULL);
 	/* established ones are never taken: all but 3 (SYN-ACK seen) and 7 (nothing) */
 	for (uint32_t n = 0; n < 10; n++)
 		if (n != 3 && n != 7)
 			establish(ct, e[n], 30);
 	lb_ct_tcp_update(ct, e[3], LB_TCP_SYN | LB_TCP_ACK, LB_DIR_BACKEND, 13); /* expires before 7 */
+	uint16_t p3 = e[3]->local_port, p7 = e[7]->local_port;
 	gone_count = 0;
-	/* the older of the two half-open ones first */
-	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 40, count_gone,
-						 NULL), 2);
-	assert_int_equal(ntohs(k.local_port), 5003);
+	/* the older of the two half-open ones first, its port reused at once */
+	assert_int_equal(lb_ct_snat_reclaim(ct, &k, 40, &rh, count_gone, NULL), 2);
+	assert_int_equal(k.local_port, p3);
 	assert_int_equal(gone_count, 1);
 	assert_int_equal(e[3]->state, LB_CT_STATE_FREE);
 	assert_int_equal(lb_ct_count(ct), 9);
-	struct lb_conn c = conn(3, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-	memcpy(c.backend, be, 4);
-	c.local_port = k.local_port;
-	struct lb_conn *n7 = lb_ct_insert(ct, &c, 40);
-	assert_non_null(n7);
-	establish(ct, n7, 40);
-	/* then the other */
-	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 41, count_gone,
-						 NULL), 2);
-	assert_int_equal(ntohs(k.local_port), 5007);
-	c = conn(7, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
-	memcpy(c.backend, be, 4);
-	c.local_port = k.local_port;
-	struct lb_conn *n3 = lb_ct_insert(ct, &c, 41);
+	struct lb_conn *n3 = snat_flow(ct, 20, 40);
 	assert_non_null(n3);
-	establish(ct, n3, 41);
+	establish(ct, n3, 40);
+	/* then the other */
+	k = snat_key();
+	assert_int_equal(lb_ct_snat_reclaim(ct, &k, 41, &rh, count_gone, NULL), 2);
+	assert_int_equal(k.local_port, p7);
+	struct lb_conn *n7 = snat_flow(ct, 21, 41);
+	assert_non_null(n7);
+	establish(ct, n7, 41);
 	/* nothing half-open left: full */
-	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10, 50, count_gone,
-						 NULL), LB_EFULL);
-	/* an expired one is taken whatever its state */
-	assert_int_equal(lb_ct_snat_port_reclaim(ct, &k, 0, 5000, 5009, 1, 0, 10,
-						 50 + T_EST * 2, count_gone, NULL), 1);
+	k = snat_key();
+	assert_int_equal(lb_ct_snat_reclaim(ct, &k, 50, &rh, count_gone, NULL), LB_EFULL);
+	/* an expired established one is freed, but its port cools: still full now */
+	k = snat_key();
+	assert_int_equal(lb_ct_snat_reclaim(ct, &k, 50 + T_EST * 2, &rh, count_gone,
+					    NULL), LB_EFULL);
+	assert_int_equal(lb_ct_count(ct), 9);
 	lb_ct_destroy(ct);
 }
 
@@ -1585,6 +1687,8 @@ main(void)
 		cmocka_unit_test(test_ct_lookup_differing_in_any_key_field_misses),
 		cmocka_unit_test(test_ct_remove_unlinks_from_both_indexes),
 		cmocka_unit_test(test_ct_remove_from_head_middle_and_tail_of_a_collision_chain),
+		cmocka_unit_test(test_ct_full_bucket_chains_overflow_buckets_and_gives_them_back),
+		cmocka_unit_test(test_ct_block_works_after_moving_to_another_address),
 		cmocka_unit_test(test_ct_random_inserts_and_removes_match_a_shadow_model),
 		cmocka_unit_test(test_ct_tcp_handshake_establishes_and_fins_both_ways_close),
 		cmocka_unit_test(test_ct_tcp_backend_fin_first_also_closes_after_client_fin),
@@ -1602,12 +1706,12 @@ main(void)
 		cmocka_unit_test(test_ct_expiry_is_correct_across_clock_wraparound),
 		cmocka_unit_test(test_ct_full_table_refuses_insert_and_keeps_existing),
 		cmocka_unit_test(test_ct_capacity_one_works),
-		cmocka_unit_test(test_ct_snat_port_respects_range_stride_and_offset),
-		cmocka_unit_test(test_ct_snat_port_never_returns_a_port_in_use),
-		cmocka_unit_test(test_ct_snat_port_walks_forward_from_start_past_taken_ports),
-		cmocka_unit_test(test_ct_snat_port_returns_full_when_all_in_use),
-		cmocka_unit_test(test_ct_snat_port_gives_up_after_tries),
-		cmocka_unit_test(test_ct_snat_port_rejects_bad_arguments_and_empty_ranges),
+		cmocka_unit_test(test_ct_snat_gives_every_port_of_the_slice_once_then_refuses),
+		cmocka_unit_test(test_ct_snat_port_is_not_given_again_within_the_reuse_delay),
+		cmocka_unit_test(test_ct_snat_without_delay_or_for_a_half_open_entry_reuses_at_once),
+		cmocka_unit_test(test_ct_snat_skips_a_port_another_entry_holds),
+		cmocka_unit_test(test_ct_snat_is_o1_at_a_large_pair),
+		cmocka_unit_test(test_ct_snat_rejects_bad_settings),
 		cmocka_unit_test(test_ct_foreach_visits_every_live_entry_once_and_stops_early),
 		cmocka_unit_test(test_ct_entry_is_one_cache_line_and_ids_keep_24_bits),
 		cmocka_unit_test(test_ct_pickup_keeps_short_timeout_until_the_backend_answers),

@@ -148,6 +148,7 @@ static const char config_text[] =
 	"  max_backends = 64;\n"
 	"  steering = \"ring\";\n"
 	"  snat_ports = [40000, 40001];\n"
+	"  snat_reuse_delay_s = 0;\n"   /* rows reuse the one port at once */
 	"  control_socket = \"\";\n"
 	"};\n"
 	"conntrack: { capacity = 64; };\n"  /* small, so a row can fill it */

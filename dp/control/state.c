@@ -200,7 +200,7 @@ sys:
 static int
 map_all(struct lb_dp *dp, struct lb_state *st, char *err, size_t errlen)
 {
-	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity};
+	struct lb_ct_conf cc;
 	struct lb_state_hdr want;
 	char why[256], name[32];
 	int shared, rc;
@@ -215,10 +215,10 @@ map_all(struct lb_dp *dp, struct lb_state *st, char *err, size_t errlen)
 	}
 	if (shared == 0)
 		LOG(NOTICE, "%s starts empty: %s", st->shared.path, why);
-	for (int s = 0; s < LB_CT_NSTATES; s++)
-		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
-	size_t ct_size = lb_ct_mem_size(&cc);
 	for (unsigned w = 0; w < dp->n_workers; w++) {
+		/* Per worker: the table holds the worker's SNAT slice (conntrack_snat.c). */
+		lb_dp_ct_conf(dp, w, 0, &cc);
+		size_t ct_size = lb_ct_mem_size(&cc);
 		want.kind = LB_STATE_CT;
 		want.worker = w;
 		want.data_size = ct_size;

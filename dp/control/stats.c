@@ -60,6 +60,7 @@ sum_real(const struct lb_dp *dp, uint32_t id, struct lb_real_cnt *out)
 		out->pkts += c->pkts;
 		out->bytes += c->bytes;
 		out->conns += c->conns;
+		out->snat_exhausted += c->snat_exhausted;
 	}
 }
 
@@ -116,6 +117,15 @@ lb_stats_backend_neigh(const struct lb_dp *dp, uint32_t real_id, json_t *bj)
 	json_object_set_new(bj, "unresolved", json_boolean(!lb_real_resolved(dp->svcs, real_id)));
 }
 
+uint64_t
+lb_stats_real_snat_exhausted(const struct lb_dp *dp, uint32_t id)
+{
+	struct lb_real_cnt c;
+
+	sum_real(dp, id, &c);
+	return c.snat_exhausted - dp->stats->real_base[id].snat_exhausted;
+}
+
 json_t *
 lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 {
@@ -135,6 +145,9 @@ lb_stats_svc_json(const struct lb_dp *dp, const struct lb_svc *svc)
 		json_object_set_new(bj, "bytes", json_integer((json_int_t)by));
 		json_object_set_new(bj, "active_connections", json_integer(c));
 		lb_stats_backend_neigh(dp, svc->real_ids[i], bj);
+		json_object_set_new(bj, "snat_exhausted",
+				    json_integer((json_int_t)lb_stats_real_snat_exhausted(
+					    dp, svc->real_ids[i])));
 		conns_total += c;
 	}
 	uint64_t p, by;

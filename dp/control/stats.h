@@ -26,6 +26,8 @@ int lb_stats_create(struct lb_dp *dp, char *err, size_t errlen);
 void lb_stats_destroy(struct lb_dp *dp);
 void lb_stats_svc_rebase(struct lb_dp *dp, uint32_t id);
 void lb_stats_real_rebase(struct lb_dp *dp, uint32_t id);
+/* New fnat flows to backend id dropped for want of a SNAT port (no_snat), all workers. */
+uint64_t lb_stats_real_snat_exhausted(const struct lb_dp *dp, uint32_t id);
 
 /* Counters since the id was given, summed over the workers. */
 void lb_stats_svc(const struct lb_dp *dp, uint32_t id, uint64_t *pkts, uint64_t *bytes);

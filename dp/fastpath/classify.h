@@ -35,8 +35,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	/* Pass 2: one bulk lookup of the service directory. */
 	lb_svcs_lookup_bulk(w->svcs, kp, k, ids);
 	/*
-	 * Pass 2b: hash every forward key and prefetch its bucket head; pass 2c: the
-	 * heads have arrived, prefetch the first entry of each chain. By pass 3 the
+	 * Pass 2b: hash every forward key and prefetch its bucket; pass 2c: the
+	 * buckets have arrived, prefetch the entry whose tag matches. By pass 3 the
 	 * misses of the whole burst were in flight together instead of one by one.
 	 */
 	uint32_t fh[MAX_BURST];
@@ -52,9 +52,9 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		lb_ct_prefetch_fwd(w->ct, fh[j]);
 	}
 	/*
-	 * An empty chain (certainly new) or a bare SYN (most likely new) to an fnat
+	 * No tag match (certainly new) or a bare SYN (most likely new) to an fnat
 	 * service without affinity: pick the backend now and prefetch the reverse
-	 * bucket of the first SNAT port the forward stage will try.
+	 * bucket of the SNAT port the allocator would give.
 	 */
 	uint32_t nfh[MAX_BURST];
 	for (uint16_t j = 0; j < k; j++) {
@@ -80,8 +80,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		struct lb_ct_rev_key rk;
 		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
-		lb_ct_snat_prefetch(w->ct, &rk, f ^ w->snat_salt, w->snat_lo, w->snat_hi,
-				    (uint16_t)w->n_workers, (uint16_t)w->id);
+		lb_ct_snat_prefetch(w->ct, &rk);
 	}
 	/* Pass 3: per packet, the forwarding decision and the rewrite. */
 	for (uint16_t j = 0; j < k; j++) {

@@ -169,7 +169,7 @@ conn_reclaimed(const struct lb_conn *c, void *arg)
 }
 
 /*
- * A table reclaim (lb_ct_reclaim, lb_ct_snat_port_reclaim) let entries go through
+ * A table reclaim (lb_ct_reclaim, lb_ct_snat_reclaim) let entries go through
  * conn_gone, which counted them as expired; rc 2 means the last was evicted alive.
  */
 static inline void
@@ -262,9 +262,9 @@ refuse_new(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
  */
 static struct lb_conn *
 new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
-	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t flow_hash)
+	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t fwd_hash, uint32_t flow_hash)
 {
-	uint32_t fh, rid = LB_AFF_NONE;
+	uint32_t fh, rid = LB_AFF_NONE, rev_hash = 0;
 
 	if (unlikely(refuse_new(w, m, p)))
 		return NULL;
@@ -338,49 +338,45 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		}
 		struct lb_ct_rev_key rk;
 		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
-		/*
-		 * Start the port search from the whole flow's hash: with ClientIP
-		 * affinity fh covers the client address only, and every connection of
-		 * that client would probe the same few ports.
-		 */
-		uint32_t port_start = (svc->affinity == LB_AFFINITY_CLIENTIP
-					       ? lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst,
-							      p->dport, p->proto)
-					       : fh) ^ w->snat_salt;
+		/* O(1) per address (conntrack_snat.c): each source address in turn,
+		 * starting at one the flow hash picks. */
 		int ok = -1;
-		/* Each source address in turn, starting at one the flow hash picks. */
 		for (unsigned t = 0; t < ns && ok < 0; t++) {
 			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = snat_port(w, p, &rk, port_start); /* peer_fp.h */
+			ok = snat_port(w, p, &rk, &rev_hash); /* peer_fp.h */
 		}
 		if (ok < 0) {
-			/* Every port tried is taken: reuse one of an expired or
-			 * half-open entry among them, on the first address. */
+			/* Every address is out of ports: free an expired or evict a
+			 * half-open entry of the first one's, and take its port. */
 			rk.local_idx = w->src[r->tx_port][fam][fh % ns];
-			ok = lb_ct_snat_port_reclaim(w->ct, &rk, port_start, w->snat_lo,
-						     w->snat_hi, (uint16_t)w->n_workers,
-						     (uint16_t)w->id, SNAT_TRIES, w->now,
-						     conn_reclaimed, w);
+			ok = lb_ct_snat_reclaim(w->ct, &rk, w->now, &rev_hash, conn_reclaimed, w);
 			count_reclaim(w, ok);
 			if (ok >= 0 && unlikely(w->peers != NULL) && lb_peer_own_count(w->peers) &&
 			    peer_snat_taken(w, p, &rk))
 				ok = LB_EFULL; /* peer_fp.h: a peer's record holds it */
 		}
 		if (ok < 0) {
+			w->st->ev[LB_EV_SNAT_EXHAUSTED]++;
+			w->st->real[rid].snat_exhausted++;
 			drop(w, m, LB_DROP_NO_SNAT);
 			return NULL;
 		}
 		tmp->local_idx = rk.local_idx;
 		tmp->local_port = rk.local_port;
+	} else {
+		struct lb_ct_rev_key rk;
+		lb_ct_rev_key_of(tmp, &rk);
+		rev_hash = lb_ct_hash_rev(&rk, w->ct_seed);
 	}
 
-	struct lb_conn *c = lb_ct_insert(w->ct, tmp, w->now);
+	/* Both hashes computed once: the lookup's and the allocator's. */
+	struct lb_conn *c = lb_ct_insert_hashed(w->ct, tmp, w->now, fwd_hash, rev_hash);
 	if (unlikely(c == NULL)) {
 		w->st->ev[LB_EV_CT_FULL]++;
 		int rc = lb_ct_reclaim(w->ct, w->now, conn_reclaimed, w);
 		count_reclaim(w, rc);
 		if (rc > 0)
-			c = lb_ct_insert(w->ct, tmp, w->now);
+			c = lb_ct_insert_hashed(w->ct, tmp, w->now, fwd_hash, rev_hash);
 		if (c == NULL) {
 			drop(w, m, LB_DROP_CT_TABLE_FULL);
 			return NULL;
@@ -486,7 +482,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			return;
 	}
 	if (c == NULL) {
-		c = new_flow(w, m, p, svc, &tmp, flow_hash);
+		c = new_flow(w, m, p, svc, &tmp, fwd_hash, flow_hash);
 		if (c == NULL)
 			return;
 	}

@@ -71,15 +71,18 @@ peer_snat_taken(struct lb_worker *w, const struct lb_pkt *p, const struct lb_ct_
 #define SNAT_PEER_RETRIES 4
 
 /*
- * lb_ct_snat_port() for a new flow. With sync on, a port a peer's record holds is
+ * lb_ct_snat_alloc() for a new flow. With sync on, a port a peer's record holds is
  * not taken either: this box's own connections come back that way after a restart
- * (the join's bulk copy), and the backend still has that socket.
+ * (the join's bulk copy), and the backend still has that socket. A port skipped so
+ * stays reserved in the allocator: the connection that holds it is this box's own
+ * and is taken over on its next packet, and that entry gives the port back when
+ * it goes.
  */
 static inline int
-snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk, uint32_t start)
+snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk,
+	  uint32_t *rev_hash)
 {
-	int ok = lb_ct_snat_port(w->ct, rk, start, w->snat_lo, w->snat_hi, (uint16_t)w->n_workers,
-				 (uint16_t)w->id, SNAT_TRIES);
+	int ok = lb_ct_snat_alloc(w->ct, rk, w->now, rev_hash);
 
 	/* Only records on this box's own SNAT addresses can hold its ports (rare: a restart). */
 	if (likely(w->peers == NULL) || lb_peer_own_count(w->peers) == 0)
@@ -87,8 +90,7 @@ snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk,
 	for (unsigned k = 1; ok >= 0 && peer_snat_taken(w, p, rk); k++) {
 		if (k > SNAT_PEER_RETRIES)
 			return LB_EFULL;
-		ok = lb_ct_snat_port(w->ct, rk, start + k * 0x9e3779b9u, w->snat_lo, w->snat_hi,
-				     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+		ok = lb_ct_snat_alloc(w->ct, rk, w->now, rev_hash);
 	}
 	return ok;
 }

@@ -245,20 +245,16 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->lcore = lcore;
 	w->n_workers = dp->n_workers;
 	w->flow_seed = dp->conf.hash_seed;
-	w->snat_lo = dp->conf.snat_port_lo;
-	w->snat_hi = dp->conf.snat_port_hi;
 
 	/*
 	 * Conntrack indexes only this worker's table: a random seed per table keeps
-	 * crafted colliding flows from chaining up (a re-attached table keeps its
-	 * own). The SNAT port search gets a random start too, so a restarted dp does
-	 * not reuse, flow for flow, the ports the backends still hold in TIME_WAIT.
+	 * crafted colliding flows from filling a bucket (a re-attached table keeps
+	 * its own). The SNAT allocator (conntrack_snat.c) derives from it where each
+	 * backend's slice starts, so a restarted dp with a fresh table does not reuse
+	 * first the ports the backends still hold in TIME_WAIT.
 	 */
-	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
-				.rst_window = dp->conf.ct_rst_window};
-	w->snat_salt = (uint32_t)rte_rand();
-	for (int s = 0; s < LB_CT_NSTATES; s++)
-		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
+	struct lb_ct_conf cc;
+	lb_dp_ct_conf(dp, id, rte_rand(), &cc);
 	size_t sz = lb_ct_mem_size(&cc);
 	if (dp->ct_mem[id] != NULL && dp->ct_mem_len[id] >= sz) {
 		/* A persistent state region (control/state.c): it outlives the process. */

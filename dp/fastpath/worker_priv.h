@@ -37,7 +37,6 @@
  */
 #define EXPIRE_BUDGET_BUSY 8
 #define EXPIRE_BUDGET_IDLE 256
-#define SNAT_TRIES 32           /* local ports tried for a new fnat flow */
 #define HANDOFF_RING 4096
 #define IDLE_SPIN_POLLS 64      /* empty polls before an idle worker sleeps */
 #define CTRL_RING 1024          /* each way between a worker and the control thread */
@@ -67,8 +66,6 @@ struct lb_worker {
 	uint32_t idle_expire_ms;    /* clock of the last idle expiry sweep */
 	bool handing_in;            /* processing packets from the hand-off ring */
 	bool ct_persistent;         /* ct lives in a state region (dp->ct_mem), not rte_malloc */
-	uint16_t snat_lo, snat_hi;
-	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
 	/* flow sync (docs/flow-sync.md): all NULL when sync is off */
 	const struct lb_peer_table *peers; /* read-only here: the control thread writes it */
 	struct rte_ring *sync_rec;  /* SP/SC, elements struct lb_sync_rec: to the control thread */

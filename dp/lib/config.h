@@ -113,6 +113,8 @@ struct lb_dp_conf {
 	uint32_t max_backends;                 /* backend registry size */
 	uint8_t steering;                      /* enum lb_steering */
 	uint16_t snat_port_lo, snat_port_hi;   /* fnat source ports, host order */
+	uint32_t snat_reuse_delay_s;           /* a released SNAT port waits this long */
+	uint32_t snat_pairs;                   /* (backend, local address) pairs per worker */
 	char control_socket[LB_PATH_MAX];      /* "" = no control socket */
 	uint32_t control_socket_mode;          /* default 0600 */
 	char state[LB_PATH_MAX];               /* persistent state dir, "auto" or "off" */

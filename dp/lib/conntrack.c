@@ -7,50 +7,54 @@
  * only walks a table with lb_ct_foreach() for conns.list and accepts a racy
  * snapshot. Nothing here locks, allocates on the fast path or makes a syscall.
  *
- * Memory, one block, every part starting on a cache line:
- *   struct lb_ct | conns[capacity] | fwd[nb] | rev[nb]
- * nb is the power of two >= capacity, so a bucket is hash & mask and the average
- * chain stays at or below one entry when the table is full. Free entries are
- * chained through next_fwd (they are in no forward chain), so the free list costs
- * no memory of its own.
+ * Memory, one block (conntrack_priv.h), offsets only, so it can move:
+ *   struct lb_ct | conns[capacity] | fwd buckets | rev buckets | snat area
+ * Each index is an array of 64-byte buckets of 8 (tag, entry index) slots, nb a
+ * power of two >= capacity / 4, so a full table averages 2-4 entries per bucket and
+ * a lookup reads one bucket line and, normally, one entry line. An entry records
+ * the slot of each index it sits in (fwd_pos, rev_pos), so removing it recomputes
+ * no hash. Free entries are chained through fwd_pos, so the free list costs no
+ * memory of its own.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "conntrack.h"
+#include "conntrack_priv.h"
 #include "lb_model.h"
 #include "parse.h"
 
 #define CACHE_LINE 64
 
-static uint16_t to_net16(uint16_t v);
+/* Largest table: a slot position (bucket * 8 + slot) must fit 32 bits. */
+#define CT_CAPACITY_MAX (1u << 27)
 
-/* Largest table: bucket count must stay a power of two that fits in 32 bits and
- * an entry index must never equal LB_CT_NIL. */
-#define CT_CAPACITY_MAX (1u << 31)
+static inline struct lb_conn *
+ct_conns(const struct lb_ct *ct)
+{
+	return (struct lb_conn *)(void *)((uint8_t *)(uintptr_t)ct + ct->off_conns);
+}
 
-struct lb_ct {
-	uint64_t seed;
-	uint32_t capacity;
-	uint32_t mask;      /* bucket count - 1 */
-	uint32_t count;     /* entries in use */
-	uint32_t free_head; /* first free entry, chained through next_fwd */
-	uint32_t cursor;    /* next slot lb_ct_expire() looks at */
-	uint32_t timeout_ms[LB_CT_NSTATES];
-	uint32_t rst_window;
-	int owned;          /* memory came from lb_ct_create(): lb_ct_destroy() frees */
-	struct lb_conn *conns;
-	uint32_t *fwd;      /* bucket heads of the forward index */
-	uint32_t *rev;      /* bucket heads of the reverse index */
-};
+static inline struct ct_bucket *
+ct_bk(const struct lb_ct *ct, int rev)
+{
+	return (struct ct_bucket *)(void *)((uint8_t *)(uintptr_t)ct +
+					    (rev ? ct->off_rev : ct->off_fwd));
+}
 
 struct layout {
-	uint32_t nb;     /* buckets per index */
+	uint32_t nb;     /* primary buckets per index */
+	uint32_t nov;    /* overflow buckets per index */
 	size_t conns;    /* offsets from the start of the block */
 	size_t fwd;
 	size_t rev;
+	size_t snat;
 	size_t total;
 };
 
@@ -74,7 +78,7 @@ pow2_at_least(uint32_t n)
 static int
 plan(const struct lb_ct_conf *conf, struct layout *l)
 {
-	uint64_t conns, heads, total;
+	uint64_t conns, bks, total, snat;
 
 	if (conf == NULL || conf->capacity == 0 || conf->capacity > CT_CAPACITY_MAX)
 		return LB_EINVAL;
@@ -83,17 +87,23 @@ plan(const struct lb_ct_conf *conf, struct layout *l)
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		if (conf->timeout_ms[s] > INT32_MAX)
 			return LB_EINVAL;
+	if (lb_ct_snat_plan(conf, &snat) < 0)
+		return LB_EINVAL;
 
-	l->nb = pow2_at_least(conf->capacity);
+	/* 2 to 4 entries per 8-slot bucket when the table is full (Poisson: ~2 % of
+	 * buckets overflow at 4); overflow buckets for those, a quarter as many. */
+	l->nb = pow2_at_least((conf->capacity + 3) / 4);
+	l->nov = l->nb / 4 + 16;
 	conns = (uint64_t)conf->capacity * sizeof(struct lb_conn);
-	heads = ((uint64_t)l->nb * sizeof(uint32_t) + CACHE_LINE - 1) & ~(uint64_t)(CACHE_LINE - 1);
-	total = align_up(sizeof(struct lb_ct)) + conns + 2 * heads;
+	bks = (uint64_t)(l->nb + l->nov) * sizeof(struct ct_bucket);
+	total = align_up(sizeof(struct lb_ct)) + conns + 2 * bks + snat;
 	/* Only reachable where size_t is 32 bits. */
 	if (total > SIZE_MAX)
 		return LB_EINVAL;
 	l->conns = align_up(sizeof(struct lb_ct));
 	l->fwd = l->conns + (size_t)conns;
-	l->rev = l->fwd + (size_t)heads;
+	l->rev = l->fwd + (size_t)bks;
+	l->snat = l->rev + (size_t)bks;
 	l->total = (size_t)total;
 	return 0;
 }
@@ -108,12 +118,26 @@ lb_ct_mem_size(const struct lb_ct_conf *conf)
 	return l.total;
 }
 
+static void
+buckets_init(struct ct_bucket *b, uint32_t nb, uint32_t nov)
+{
+	memset(b, 0, (size_t)(nb + nov) * sizeof(*b));
+	for (uint32_t i = 0; i < nb + nov; i++) {
+		b[i].next = LB_CT_NIL;
+		b[i].prev = LB_CT_NIL;
+		for (int s = 0; s < CT_SLOTS; s++)
+			b[i].idx[s] = LB_CT_NIL;
+	}
+	/* Overflow buckets: a free list through next. */
+	for (uint32_t i = nb; i < nb + nov; i++)
+		b[i].next = i + 1 < nb + nov ? i + 1 : LB_CT_NIL;
+}
+
 struct lb_ct *
 lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf)
 {
 	struct layout l;
 	struct lb_ct *ct = mem;
-	uint8_t *base = mem;
 
 	if (mem == NULL || ((uintptr_t)mem & (CACHE_LINE - 1)) != 0)
 		return NULL;
@@ -121,29 +145,35 @@ lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf)
 		return NULL;
 
 	memset(ct, 0, sizeof(*ct));
+	ct->magic = LB_CT_MAGIC;
+	ct->mem_size = l.total;
 	ct->seed = conf->seed;
 	ct->capacity = conf->capacity;
 	ct->mask = l.nb - 1;
+	ct->nb = l.nb;
 	memcpy(ct->timeout_ms, conf->timeout_ms, sizeof(ct->timeout_ms));
 	ct->rst_window = conf->rst_window;
-	ct->conns = (struct lb_conn *)(void *)(base + l.conns);
-	ct->fwd = (uint32_t *)(void *)(base + l.fwd);
-	ct->rev = (uint32_t *)(void *)(base + l.rev);
-
-	/* All-ones bytes make every head LB_CT_NIL. */
-	memset(ct->fwd, 0xff, (size_t)l.nb * sizeof(uint32_t));
-	memset(ct->rev, 0xff, (size_t)l.nb * sizeof(uint32_t));
+	ct->off_conns = l.conns;
+	ct->off_fwd = l.fwd;
+	ct->off_rev = l.rev;
+	ct->off_snat = l.snat;
+	ct->ov_free[0] = l.nov ? l.nb : LB_CT_NIL;
+	ct->ov_free[1] = l.nov ? l.nb : LB_CT_NIL;
+	buckets_init(ct_bk(ct, 0), l.nb, l.nov);
+	buckets_init(ct_bk(ct, 1), l.nb, l.nov);
 
 	/* Free list in index order, so a fresh table fills memory front to back. */
+	struct lb_conn *conns = ct_conns(ct);
 	for (uint32_t i = 0; i < ct->capacity; i++) {
-		struct lb_conn *c = &ct->conns[i];
+		struct lb_conn *c = &conns[i];
 
 		memset(c, 0, sizeof(*c));
 		c->state = LB_CT_STATE_FREE;
-		c->next_fwd = i + 1 < ct->capacity ? i + 1 : LB_CT_NIL;
-		c->next_rev = LB_CT_NIL;
+		c->fwd_pos = i + 1 < ct->capacity ? i + 1 : LB_CT_NIL;
+		c->rev_pos = LB_CT_NIL;
 	}
 	ct->free_head = 0;
+	lb_ct_snat_init(ct, conf);
 	return ct;
 }
 
@@ -152,23 +182,29 @@ lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf)
 {
 	struct layout l;
 	struct lb_ct *ct = mem;
-	uint8_t *base = mem;
 
 	if (mem == NULL || ((uintptr_t)mem & (CACHE_LINE - 1)) != 0)
 		return NULL;
 	if (plan(conf, &l) != 0 || len < l.total)
 		return NULL;
-	/* What the previous process wrote must describe this very layout. */
-	if (ct->capacity != conf->capacity || ct->mask != l.nb - 1 || ct->count > ct->capacity ||
+	/* What the previous process wrote must describe this very layout. The block
+	 * holds offsets only, so nothing in it depends on where it is mapped. */
+	if (ct->magic != LB_CT_MAGIC || ct->mem_size != l.total || ct->capacity != conf->capacity ||
+	    ct->mask != l.nb - 1 || ct->nb != l.nb || ct->off_conns != l.conns ||
+	    ct->off_fwd != l.fwd || ct->off_rev != l.rev || ct->off_snat != l.snat ||
+	    ct->count > ct->capacity ||
 	    (ct->free_head != LB_CT_NIL && ct->free_head >= ct->capacity) ||
-	    ct->cursor > ct->capacity)
+	    ct->cursor > ct->capacity || !lb_ct_snat_matches(ct, conf))
 		return NULL;
+	for (int i = 0; i < 2; i++)
+		if (ct->ov_free[i] != LB_CT_NIL &&
+		    (ct->ov_free[i] < l.nb || ct->ov_free[i] >= l.nb + l.nov))
+			return NULL;
 	memcpy(ct->timeout_ms, conf->timeout_ms, sizeof(ct->timeout_ms));
 	ct->rst_window = conf->rst_window;
 	ct->owned = 0;
-	ct->conns = (struct lb_conn *)(void *)(base + l.conns);
-	ct->fwd = (uint32_t *)(void *)(base + l.fwd);
-	ct->rev = (uint32_t *)(void *)(base + l.rev);
+	ct->snat_delay_ms = conf->snat_delay_ms;
+	ct->snat_pend_pair = LB_CT_NIL;
 	return ct;
 }
 
@@ -220,77 +256,64 @@ lb_ct_capacity(const struct lb_ct *ct)
 	return ct->capacity;
 }
 
+/* A 16-bit tag from the bits the bucket index does not use; 0 marks a free slot. */
+static inline uint16_t
+sig_of(uint32_t hash)
+{
+	uint16_t s = (uint16_t)(hash >> 16);
+
+	return s ? s : 1;
+}
+
+/* Bit s set for each slot of b whose tag is sig. */
+static inline unsigned
+sig_match(const struct ct_bucket *b, uint16_t sig)
+{
+#ifdef __SSE2__
+	__m128i t = _mm_load_si128((const __m128i *)(const void *)b->sig);
+	__m128i eq = _mm_cmpeq_epi16(t, _mm_set1_epi16((short)sig));
+
+	/* Saturating pack: one byte per lane, then one bit per byte. */
+	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
+#else
+	unsigned m = 0;
+
+	for (int s = 0; s < CT_SLOTS; s++)
+		m |= (unsigned)(b->sig[s] == sig) << s;
+	return m;
+#endif
+}
+
 void
 lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash)
 {
-	__builtin_prefetch(&ct->fwd[hash & ct->mask]);
-}
-
-/* Returns 0 when the chain is empty: the key is certainly not in the table. */
-int
-lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
-{
-	uint32_t i = ct->fwd[hash & ct->mask];
-
-	if (i == LB_CT_NIL)
-		return 0;
-	__builtin_prefetch(&ct->conns[i]);
-	return 1;
-}
-
-/* Same first candidate as lb_ct_snat_port() with the same arguments. */
-void
-lb_ct_snat_prefetch(const struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
-		    uint16_t hi, uint16_t stride, uint16_t offset)
-{
-	uint32_t first, count;
-
-	if (lo == 0 || lo > hi || stride == 0 || offset >= stride)
-		return;
-	first = (uint32_t)lo + ((uint32_t)offset + stride - lo % stride) % stride;
-	if (first > hi)
-		return;
-	count = (hi - first) / stride + 1;
-	k->local_port = to_net16((uint16_t)(first + (start % count) * stride));
-	__builtin_prefetch(&ct->rev[lb_ct_hash_rev(k, ct->seed) & ct->mask]);
+	__builtin_prefetch(&ct_bk(ct, 0)[hash & ct->mask]);
 }
 
 void
 lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash)
 {
-	__builtin_prefetch(&ct->rev[hash & ct->mask]);
+	__builtin_prefetch(&ct_bk(ct, 1)[hash & ct->mask]);
 }
 
-/* Keys rebuilt from an entry: the entry stores no hash, so unlinking recomputes
- * them. Callers therefore must not change key fields of a linked entry. */
-static void
-fwd_key_of(const struct lb_conn *c, struct lb_ct_fwd_key *k)
+/* Returns 0 when no tag matches: the key is certainly not in the table. */
+int
+lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
 {
-	memset(k, 0, sizeof(*k));
-	memcpy(k->client, c->client, 16);
-	k->client_port = c->client_port;
-	k->svc_id = c->svc_id;
-}
+	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
+	unsigned m = sig_match(b, sig_of(hash));
 
-static void
-rev_key_of(const struct lb_conn *c, struct lb_ct_rev_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->backend, c->backend, 16);
-	k->backend_port = c->backend_port;
-	k->mode = c->mode;
-	k->proto = c->proto;
-	k->local_idx = c->local_idx;
-	k->local_port = c->local_port;
-	memcpy(k->client, c->client, 16);
-	k->client_port = c->client_port;
+	if (m == 0)
+		return b->next != LB_CT_NIL;
+	__builtin_prefetch(&ct_conns(ct)[b->idx[__builtin_ctz(m)]]);
+	return 1;
 }
 
 static int
 fwd_match(const struct lb_conn *c, const struct lb_ct_fwd_key *k)
 {
 	return c->client_port == k->client_port && c->svc_id == k->svc_id &&
-	       memcmp(c->client, k->client, 16) == 0;
+	       lb_ct_addr_eq(c->client, k->client);
 }
 
 /* Mirrors lb_ct_hash_rev(): fnat keys on the SNAT side, anything else on the
@@ -299,99 +322,193 @@ static int
 rev_match(const struct lb_conn *c, const struct lb_ct_rev_key *k)
 {
 	if (c->backend_port != k->backend_port || c->proto != k->proto || c->mode != k->mode ||
-	    memcmp(c->backend, k->backend, 16) != 0)
+	    !lb_ct_addr_eq(c->backend, k->backend))
 		return 0;
 	if (k->mode == LB_MODE_FNAT)
 		return c->local_idx == k->local_idx && c->local_port == k->local_port;
-	return c->client_port == k->client_port && memcmp(c->client, k->client, 16) == 0;
+	return c->client_port == k->client_port && lb_ct_addr_eq(c->client, k->client);
 }
 
 struct lb_conn *
 lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
 {
-	for (uint32_t i = ct->fwd[hash & ct->mask]; i != LB_CT_NIL; i = ct->conns[i].next_fwd)
-		if (fwd_match(&ct->conns[i], k))
-			return &ct->conns[i];
-	return NULL;
+	const struct ct_bucket *bk = ct_bk(ct, 0), *b = &bk[hash & ct->mask];
+	struct lb_conn *conns = ct_conns(ct);
+	uint16_t sig = sig_of(hash);
+
+	for (;;) {
+		for (unsigned m = sig_match(b, sig); m != 0; m &= m - 1) {
+			struct lb_conn *c = &conns[b->idx[__builtin_ctz(m)]];
+			if (fwd_match(c, k))
+				return c;
+		}
+		if (b->next == LB_CT_NIL)
+			return NULL;
+		b = &bk[b->next];
+	}
 }
 
 struct lb_conn *
 lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash)
 {
-	for (uint32_t i = ct->rev[hash & ct->mask]; i != LB_CT_NIL; i = ct->conns[i].next_rev)
-		if (rev_match(&ct->conns[i], k))
-			return &ct->conns[i];
-	return NULL;
+	const struct ct_bucket *bk = ct_bk(ct, 1), *b = &bk[hash & ct->mask];
+	struct lb_conn *conns = ct_conns(ct);
+	uint16_t sig = sig_of(hash);
+
+	for (;;) {
+		for (unsigned m = sig_match(b, sig); m != 0; m &= m - 1) {
+			struct lb_conn *c = &conns[b->idx[__builtin_ctz(m)]];
+			if (rev_match(c, k))
+				return c;
+		}
+		if (b->next == LB_CT_NIL)
+			return NULL;
+		b = &bk[b->next];
+	}
+}
+
+/* A free slot for hash in index rev: its position (bucket * 8 + slot), or LB_CT_NIL
+ * when the bucket's chain is full and no overflow bucket is left. */
+static uint32_t
+slot_find(struct lb_ct *ct, int rev, uint32_t hash)
+{
+	struct ct_bucket *bk = ct_bk(ct, rev);
+	uint32_t bi = hash & ct->mask;
+
+	for (;;) {
+		unsigned m = sig_match(&bk[bi], 0);
+		if (m != 0)
+			return bi * CT_SLOTS + (uint32_t)__builtin_ctz(m);
+		if (bk[bi].next == LB_CT_NIL)
+			break;
+		bi = bk[bi].next;
+	}
+	uint32_t ov = ct->ov_free[rev];
+	if (ov == LB_CT_NIL)
+		return LB_CT_NIL;
+	ct->ov_free[rev] = bk[ov].next;
+	bk[ov].next = LB_CT_NIL;
+	bk[ov].prev = bi;
+	bk[bi].next = ov;
+	return ov * CT_SLOTS;
+}
+
+static void
+slot_set(struct lb_ct *ct, int rev, uint32_t pos, uint32_t hash, uint32_t i)
+{
+	struct ct_bucket *b = &ct_bk(ct, rev)[pos / CT_SLOTS];
+
+	b->sig[pos % CT_SLOTS] = sig_of(hash);
+	b->idx[pos % CT_SLOTS] = i;
+}
+
+/* Empty a slot; an overflow bucket left empty goes back to the pool. */
+static void
+slot_clear(struct lb_ct *ct, int rev, uint32_t pos)
+{
+	struct ct_bucket *bk = ct_bk(ct, rev);
+	uint32_t bi = pos / CT_SLOTS;
+	struct ct_bucket *b = &bk[bi];
+
+	b->sig[pos % CT_SLOTS] = 0;
+	b->idx[pos % CT_SLOTS] = LB_CT_NIL;
+	if (bi < ct->nb || sig_match(b, 0) != (1u << CT_SLOTS) - 1)
+		return;
+	bk[b->prev].next = b->next;
+	if (b->next != LB_CT_NIL)
+		bk[b->next].prev = b->prev;
+	b->prev = LB_CT_NIL;
+	b->next = ct->ov_free[rev];
+	ct->ov_free[rev] = bi;
 }
 
 /*
  * The caller has looked the flow up and missed; a duplicate key is not checked
- * here because the fast path would pay for a second walk of both chains.
+ * here because the fast path would pay for a second walk of both buckets.
  */
+struct lb_conn *
+lb_ct_insert_hashed(struct lb_ct *ct, const struct lb_conn *c, uint32_t now, uint32_t fwd_hash,
+		    uint32_t rev_hash)
+{
+	struct lb_conn *conns = ct_conns(ct), *e;
+	uint32_t i, fp, rp;
+
+	assert(c->state < LB_CT_NSTATES);
+	ct->now = now;
+	i = ct->free_head;
+	if (i == LB_CT_NIL)
+		return NULL; /* full: the table is left exactly as it was */
+	fp = slot_find(ct, 0, fwd_hash);
+	if (fp == LB_CT_NIL)
+		return NULL;
+	rp = slot_find(ct, 1, rev_hash);
+	if (rp == LB_CT_NIL) {
+		/* The forward slot was only found, not taken: give back a bucket
+		 * slot_find may have chained for it. */
+		slot_set(ct, 0, fp, fwd_hash, i);
+		slot_clear(ct, 0, fp);
+		return NULL;
+	}
+
+	e = &conns[i];
+	ct->free_head = e->fwd_pos;
+	/* The next insert writes the next free entry: have its line on the way (a
+	 * freed entry sits anywhere in the table, so it is likely a miss). */
+	if (ct->free_head != LB_CT_NIL)
+		__builtin_prefetch(&conns[ct->free_head], 1);
+	*e = *c;
+	e->expire = now + ct->timeout_ms[e->state];
+	e->fwd_pos = fp;
+	e->rev_pos = rp;
+	slot_set(ct, 0, fp, fwd_hash, i);
+	slot_set(ct, 1, rp, rev_hash, i);
+	ct->count++;
+	if (e->mode == LB_MODE_FNAT)
+		lb_ct_snat_hold(ct, e);
+	return e;
+}
+
 struct lb_conn *
 lb_ct_insert(struct lb_ct *ct, const struct lb_conn *c, uint32_t now)
 {
 	struct lb_ct_fwd_key fk;
 	struct lb_ct_rev_key rk;
-	struct lb_conn *e;
-	uint32_t i, fb, rb;
 
-	assert(c->state < LB_CT_NSTATES);
-	i = ct->free_head;
-	if (i == LB_CT_NIL)
-		return NULL; /* full: the table is left exactly as it was */
+	lb_ct_fwd_key_of(c, &fk);
+	lb_ct_rev_key_of(c, &rk);
+	return lb_ct_insert_hashed(ct, c, now, lb_ct_hash_fwd(&fk, ct->seed),
+				   lb_ct_hash_rev(&rk, ct->seed));
+}
 
-	e = &ct->conns[i];
-	ct->free_head = e->next_fwd;
-	*e = *c;
-	e->expire = now + ct->timeout_ms[e->state];
+/* Unlink and free; the entry's slots are known, so no hash is recomputed. */
+static void
+remove_entry(struct lb_ct *ct, struct lb_conn *c, int port_cools)
+{
+	uint32_t i = (uint32_t)(c - ct_conns(ct));
 
-	fwd_key_of(e, &fk);
-	rev_key_of(e, &rk);
-	fb = lb_ct_hash_fwd(&fk, ct->seed) & ct->mask;
-	rb = lb_ct_hash_rev(&rk, ct->seed) & ct->mask;
-	e->next_fwd = ct->fwd[fb];
-	ct->fwd[fb] = i;
-	e->next_rev = ct->rev[rb];
-	ct->rev[rb] = i;
-	ct->count++;
-	return e;
+	assert(i < ct->capacity && c->state != LB_CT_STATE_FREE);
+	if (c->mode == LB_MODE_FNAT)
+		lb_ct_snat_release(ct, c, port_cools);
+	slot_clear(ct, 0, c->fwd_pos);
+	slot_clear(ct, 1, c->rev_pos);
+	c->state = LB_CT_STATE_FREE;
+	c->flags = 0;
+	c->rev_pos = LB_CT_NIL;
+	c->fwd_pos = ct->free_head;
+	ct->free_head = i;
+	ct->count--;
 }
 
 void
 lb_ct_remove(struct lb_ct *ct, struct lb_conn *c)
 {
-	struct lb_ct_fwd_key fk;
-	struct lb_ct_rev_key rk;
-	uint32_t i = (uint32_t)(c - ct->conns);
-	uint32_t *p;
+	remove_entry(ct, c, 1);
+}
 
-	assert(i < ct->capacity && c->state != LB_CT_STATE_FREE);
-	fwd_key_of(c, &fk);
-	rev_key_of(c, &rk);
-
-	/* Walk each chain by the link that points at the entry, so head and middle
-	 * are the same case. */
-	p = &ct->fwd[lb_ct_hash_fwd(&fk, ct->seed) & ct->mask];
-	while (*p != i) {
-		assert(*p != LB_CT_NIL);
-		p = &ct->conns[*p].next_fwd;
-	}
-	*p = c->next_fwd;
-
-	p = &ct->rev[lb_ct_hash_rev(&rk, ct->seed) & ct->mask];
-	while (*p != i) {
-		assert(*p != LB_CT_NIL);
-		p = &ct->conns[*p].next_rev;
-	}
-	*p = c->next_rev;
-
-	c->state = LB_CT_STATE_FREE;
-	c->flags = 0;
-	c->next_rev = LB_CT_NIL;
-	c->next_fwd = ct->free_head;
-	ct->free_head = i;
-	ct->count--;
+void
+lb_ct_remove_nocool(struct lb_ct *ct, struct lb_conn *c)
+{
+	remove_entry(ct, c, 0);
 }
 
 /*
@@ -511,8 +628,8 @@ victim_rank(const struct lb_conn *c, uint32_t now)
 }
 
 /* Is a a better victim than b (NULL: none yet)? Higher rank, then earlier expiry. */
-static int
-better_victim(const struct lb_conn *a, const struct lb_conn *b, uint32_t now)
+int
+lb_ct_victim_better(const struct lb_conn *a, const struct lb_conn *b, uint32_t now)
 {
 	int ra = victim_rank(a, now);
 
@@ -535,8 +652,9 @@ lb_ct_reclaim(struct lb_ct *ct, uint32_t now, void (*cb)(const struct lb_conn *c
 	uint32_t cur = ct->cursor;
 	int freed = 0;
 
+	ct->now = now;
 	for (unsigned n = 0; n < budget; n++) {
-		struct lb_conn *c = &ct->conns[cur];
+		struct lb_conn *c = &ct_conns(ct)[cur];
 
 		if (c->state != LB_CT_STATE_FREE) {
 			if (lb_clock_before(c->expire, now)) {
@@ -544,7 +662,7 @@ lb_ct_reclaim(struct lb_ct *ct, uint32_t now, void (*cb)(const struct lb_conn *c
 					cb(c, arg);
 				lb_ct_remove(ct, c);
 				freed = 1;
-			} else if (better_victim(c, victim, now)) {
+			} else if (lb_ct_victim_better(c, victim, now)) {
 				victim = c;
 			}
 		}
@@ -559,7 +677,9 @@ lb_ct_reclaim(struct lb_ct *ct, uint32_t now, void (*cb)(const struct lb_conn *c
 		return 0;
 	if (cb != NULL)
 		cb(victim, arg);
-	lb_ct_remove(ct, victim);
+	/* A half-open entry's backend holds no TIME_WAIT for it (and is reset by the
+	 * caller's cb when it answered): its SNAT port may go again at once. */
+	remove_entry(ct, victim, 0);
 	return 2;
 }
 
@@ -570,13 +690,14 @@ lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
 	unsigned freed = 0;
 	uint32_t cur = ct->cursor;
 
+	ct->now = now;
 	/* One pass over the table at most: a larger budget would only revisit
 	 * entries already seen. */
 	if (budget > ct->capacity)
 		budget = ct->capacity;
 
 	for (unsigned n = 0; n < budget; n++) {
-		struct lb_conn *c = &ct->conns[cur];
+		struct lb_conn *c = &ct_conns(ct)[cur];
 
 		if (c->state != LB_CT_STATE_FREE && lb_clock_before(c->expire, now)) {
 			if (cb != NULL)
@@ -591,87 +712,12 @@ lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
 	return freed;
 }
 
-/* Network order without <arpa/inet.h>: the two bytes as they go on the wire. */
-static uint16_t
-to_net16(uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-	uint16_t r;
-
-	memcpy(&r, b, 2);
-	return r;
-}
-
-/* The port search; with victim, also the best entry to reclaim among the taken. */
-static int
-snat_search(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo, uint16_t hi,
-	    uint16_t stride, uint16_t offset, unsigned tries, uint32_t now, struct lb_conn **victim)
-{
-	uint16_t saved = k->local_port;
-	uint32_t first, count, idx;
-
-	if (k->mode != LB_MODE_FNAT || lo == 0 || lo > hi || stride == 0 || offset >= stride)
-		return LB_EINVAL;
-
-	/* First candidate >= lo with p % stride == offset; 32-bit so it can pass hi. */
-	first = (uint32_t)lo + ((uint32_t)offset + stride - lo % stride) % stride;
-	if (first > hi)
-		return LB_EFULL;
-	count = (hi - first) / stride + 1;
-	if (tries > count)
-		tries = count;
-
-	idx = start % count;
-	for (unsigned t = 0; t < tries; t++) {
-		k->local_port = to_net16((uint16_t)(first + idx * stride));
-		struct lb_conn *c = lb_ct_lookup_rev(ct, k, lb_ct_hash_rev(k, ct->seed));
-		if (c == NULL)
-			return 0;
-		if (victim != NULL && better_victim(c, *victim, now))
-			*victim = c;
-		if (++idx == count)
-			idx = 0;
-	}
-	k->local_port = saved;
-	return LB_EFULL;
-}
-
-/*
- * Ports are partitioned between workers by stride/offset so replies can be
- * steered to the owner by the destination port alone. Port 0 never goes on the
- * wire, so lo must be at least 1.
- */
-int
-lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
-		uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries)
-{
-	return snat_search(ct, k, start, lo, hi, stride, offset, tries, 0, NULL);
-}
-
-int
-lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
-			uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries, uint32_t now,
-			void (*cb)(const struct lb_conn *c, void *arg), void *arg)
-{
-	struct lb_conn *victim = NULL;
-	int rc = snat_search(ct, k, start, lo, hi, stride, offset, tries, now, &victim);
-
-	if (rc != LB_EFULL || victim == NULL)
-		return rc;
-	rc = lb_clock_before(victim->expire, now) ? 1 : 2;
-	k->local_port = victim->local_port;
-	if (cb != NULL)
-		cb(victim, arg);
-	lb_ct_remove(ct, victim);
-	return rc;
-}
-
 uint32_t
 lb_ct_foreach_from(struct lb_ct *ct, uint32_t start,
 		   int (*cb)(const struct lb_conn *c, void *arg), void *arg)
 {
 	for (uint32_t i = start; i < ct->capacity; i++) {
-		const struct lb_conn *c = &ct->conns[i];
+		const struct lb_conn *c = &ct_conns(ct)[i];
 
 		if (c->state != LB_CT_STATE_FREE && cb(c, arg) != 0)
 			return i;

@@ -12,7 +12,8 @@
  *   forward: (client address, client port, service id)        client -> VIP packets
  *   reverse: fnat (backend, backend port, local index, local port)
  *            dnat (backend, backend port, client, client port)  backend -> client packets
- * Both indexes are chained hash tables of 32-bit entry indexes.
+ * Both indexes are arrays of 64-byte signature buckets (8 x 16-bit tag + 32-bit
+ * entry index): a lookup reads one bucket line and the entry its tag points at.
  * Ports in keys and entries are in network byte order, as in the packet.
  */
 #ifndef LB_CONNTRACK_H
@@ -64,8 +65,8 @@ struct lb_conn {
 	uint32_t real_id : 24; /* backend registry index (dp/service.h) */
 	uint32_t state : 8;    /* enum lb_ct_state, LB_CT_STATE_FREE when unused */
 	uint32_t expire;       /* clock value (ms) at which the entry may go */
-	uint32_t next_fwd;     /* forward chain; LB_CT_NIL ends it */
-	uint32_t next_rev;     /* reverse chain */
+	uint32_t fwd_pos;      /* slot in the forward index (bucket * 8 + slot); free list link */
+	uint32_t rev_pos;      /* slot in the reverse index */
 	uint32_t seq_client;   /* TCP: the client's next sequence number (host order) */
 	uint16_t client_port;  /* network order */
 	uint16_t backend_port; /* network order */
@@ -95,6 +96,19 @@ struct lb_ct_rev_key {
 	uint16_t client_port;  /* network order */
 };
 
+/* Two 16-byte addresses equal: two 8-byte compares, no call to memcmp(). */
+static inline int
+lb_ct_addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 /* A reverse key for replies from backend:port; the caller adds the local or client part. */
 static inline void
 lb_ct_rev_key_init(struct lb_ct_rev_key *k, uint8_t mode, uint8_t proto, const uint8_t *backend,
@@ -112,6 +126,16 @@ struct lb_ct_conf {
 	uint32_t timeout_ms[LB_CT_NSTATES]; /* idle timeout per state */
 	uint64_t seed;                      /* hash seed */
 	uint32_t rst_window;                /* client RST accepted within seq_client +- this */
+	/*
+	 * fnat source ports (lb_ct_snat_alloc). This table owns the ports p of
+	 * [snat_lo, snat_hi] with p % snat_stride == snat_offset (one slice per worker),
+	 * per pair of (backend address, port, protocol) and local address; snat_pairs
+	 * pairs at most (0: no allocator). A released port is not handed out again for
+	 * snat_delay_ms (between 1x and 2x that).
+	 */
+	uint16_t snat_lo, snat_hi, snat_stride, snat_offset;
+	uint32_t snat_pairs;
+	uint32_t snat_delay_ms;
 };
 
 /* A TCP segment as the state machine sees it. */
@@ -138,13 +162,14 @@ struct lb_ct *lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf);
  * Re-attach a table a previous process left in mem (persistent state, dp/control/
  * state.c): the same conf capacity and layout, or NULL and nothing touched. Keeps
  * the entries, indexes, free list, expiry cursor and seed; takes the timeouts and
- * rst_window from conf (they may change between runs); fixes the internal pointers
- * (the block may be mapped elsewhere). Callers check LB_CT_LAYOUT_VERSION and
+ * rst_window and snat_delay_ms from conf (they may change between runs); the SNAT
+ * slice and pair count must be the same (same workers and snat_ports). The block
+ * holds offsets only: it may be mapped elsewhere. Callers check LB_CT_LAYOUT_VERSION and
  * sizeof(struct lb_conn) in their own header first: this only sees the block.
  */
 struct lb_ct *lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf);
 /* Bump whenever the block's layout (struct lb_ct, lb_conn, indexes) changes. */
-#define LB_CT_LAYOUT_VERSION 1
+#define LB_CT_LAYOUT_VERSION 2 /* 2: signature buckets, slot positions, snat area */
 /* malloc'd variant for tests and tools; free with lb_ct_destroy(). */
 struct lb_ct *lb_ct_create(const struct lb_ct_conf *conf);
 void lb_ct_destroy(struct lb_ct *ct);
@@ -206,11 +231,12 @@ lb_ct_hash_rev(const struct lb_ct_rev_key *k, uint64_t seed)
 /* Hint the CPU to fetch the bucket head for a hash; call a burst ahead of lookup. */
 void lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash);
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
-/* Read the forward bucket head (prefetched before) and prefetch its first entry. */
+/* Read the forward bucket (prefetched before) and prefetch the entry whose tag
+ * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
+ * key is certainly not in the table (a new flow). */
 int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
-/* Prefetch the reverse bucket of the first port lb_ct_snat_port() would try. */
-void lb_ct_snat_prefetch(const struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start,
-			 uint16_t lo, uint16_t hi, uint16_t stride, uint16_t offset);
+/* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now. */
+void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k);
 
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
@@ -222,9 +248,38 @@ struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k
  * table is full; the caller then reclaims an entry (lb_ct_reclaim) or drops the flow.
  */
 struct lb_conn *lb_ct_insert(struct lb_ct *ct, const struct lb_conn *c, uint32_t now);
+/* The same with the hashes of its keys, already computed by the caller (the fast path). */
+struct lb_conn *lb_ct_insert_hashed(struct lb_ct *ct, const struct lb_conn *c, uint32_t now,
+				    uint32_t fwd_hash, uint32_t rev_hash);
 
-/* Unlink and free an entry. */
+/* Unlink and free an entry; an fnat entry's source port cools (conf.snat_delay_ms). */
 void lb_ct_remove(struct lb_ct *ct, struct lb_conn *c);
+/* The same, but the source port may go again at once (a half-open entry given up). */
+void lb_ct_remove_nocool(struct lb_ct *ct, struct lb_conn *c);
+
+/* The keys of an entry. */
+static inline void
+lb_ct_fwd_key_of(const struct lb_conn *c, struct lb_ct_fwd_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->client, c->client, 16);
+	k->client_port = c->client_port;
+	k->svc_id = c->svc_id;
+}
+
+static inline void
+lb_ct_rev_key_of(const struct lb_conn *c, struct lb_ct_rev_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->backend, c->backend, 16);
+	k->backend_port = c->backend_port;
+	k->mode = c->mode;
+	k->proto = c->proto;
+	k->local_idx = c->local_idx;
+	k->local_port = c->local_port;
+	memcpy(k->client, c->client, 16);
+	k->client_port = c->client_port;
+}
 
 /*
  * TCP state machine: feed the flags (TCP header byte 13) of a packet travelling in
@@ -299,25 +354,39 @@ unsigned lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
 		      void (*cb)(const struct lb_conn *c, void *arg), void *arg);
 
 /*
- * fnat source port: find p in [lo, hi] (host order) with p % stride == offset such
- * that k with local_port = p is not in the reverse index. Starts at a position
- * derived from start and tries at most tries ports. On success sets k->local_port
- * (network order) and returns 0; LB_EFULL when all tried ports are taken.
+ * fnat source port for a new flow to the backend of k from local address
+ * k->local_idx (k: the backend part, lb_ct_rev_key_init). O(1): the lowest port of
+ * the pair's free bitmap (three levels of 64-bit words), never one in use or
+ * released less than conf.snat_delay_ms ago; checked against the reverse index
+ * (an entry inserted without the allocator may hold it). On success sets k->local_port (network order) and *rev_hash (of k) and
+ * returns 0; the port is reserved until the entry inserted with it goes. LB_EFULL
+ * when the pair has no port left (counted per pair) or no pair is left,
+ * LB_EINVAL without an allocator (conf.snat_pairs 0).
  */
-int lb_ct_snat_port(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start, uint16_t lo,
-		    uint16_t hi, uint16_t stride, uint16_t offset, unsigned tries);
+int lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32_t *rev_hash);
 
 /*
- * lb_ct_snat_port() that, when every tried port is taken, frees the entry holding
- * one of them if it has expired, or else evicts the unanswered one
- * (lb_ct_unanswered) that would expire first, and takes its port (cb called before
- * the entry goes). Returns 0 (free port), 1 (expired entry reclaimed), 2 (evicted),
- * or LB_EFULL / LB_EINVAL as lb_ct_snat_port().
+ * When lb_ct_snat_alloc() found the pair full: look at up to LB_CT_RECLAIM_SCAN of
+ * its ports in use, free the expired entries met and evict the half-open one
+ * (lb_ct_unanswered) that would expire first (cb first for each), then allocate
+ * again. Returns as lb_ct_snat_alloc(), or 1 / 2 when the port came from a freed /
+ * evicted entry (only a half-open entry's port is reused at once; an expired
+ * entry's port cools like any other, so rc 1 needs another free port).
  */
-int lb_ct_snat_port_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t start,
-			    uint16_t lo, uint16_t hi, uint16_t stride, uint16_t offset,
-			    unsigned tries, uint32_t now,
-			    void (*cb)(const struct lb_conn *c, void *arg), void *arg);
+int lb_ct_snat_reclaim(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32_t *rev_hash,
+		       void (*cb)(const struct lb_conn *c, void *arg), void *arg);
+
+/* Allocations refused (pair full or no pair), over the table's life. */
+uint64_t lb_ct_snat_exhausted(const struct lb_ct *ct);
+
+/* One pair's figures, for stats and tests. Returns LB_ENOENT when the pair has none yet. */
+struct lb_ct_snat_info {
+	uint32_t in_use;     /* ports held by entries */
+	uint32_t cooling;    /* released, waiting out the delay */
+	uint32_t free;       /* can be handed out now */
+	uint64_t exhausted;  /* allocations refused */
+};
+int lb_ct_snat_info(struct lb_ct *ct, const struct lb_ct_rev_key *k, struct lb_ct_snat_info *out);
 
 /*
  * Visit the entries in use from slot start on; stop early when cb returns non-zero.

@@ -55,8 +55,11 @@ def run_case(ck, tmp, build, family):
                        F.learn_fwd(ck, f, locals_=locals_, snat=(T.SNAT_LO, T.SNAT_HI)))
                       for f in flows], ["ib0"])
         learned = [f for f in flows if f.lport is not None]
-        ck.eq(len({(f.lip, f.lport) for f in learned}), len(learned),
-              "every flow got its own fnat source address:port")
+        # Replies are matched on (backend, local address:port): that tuple is unique.
+        # Toward different backends the same local port may be used (each backend
+        # has its own port allocator, as Linux SNAT reuses a port per destination).
+        ck.eq(len({(f.backend, f.lip, f.lport) for f in learned}), len(learned),
+              "every flow got its own (backend, fnat source address:port)")
         ck.ok(len({f.backend for f in learned}) >= 2, "flows went to more than one backend",
               f"backends {[f.backend for f in learned]}")
         if len(learned) != len(flows):
