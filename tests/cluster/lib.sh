@@ -18,6 +18,14 @@
 # them as one multipath route (merge paths), hashed on L4 (fib_multipath_hash_policy=1).
 # VIP 198.18.50.100 and 2001:db8:50::100 (each box's pool holds only those).
 #
+# CL_FLOWSYNC=1 (test_flowsync.sh): the boxes share their connections (flow sync
+# between the dps) and the backends are routed: the router also sits on the
+# backend LAN (198.19.0.254, 2001:db8:2::fe), the backends' default route; each
+# box's SNAT addresses are 198.19.8.k and 2001:db8:8::k, off-link, announced by
+# the box (next hop: its int port) and by its peers as backups (AS path
+# prepended), see edgelb-cp's cluster group. The backends also run
+# flowsync_server.py (TCP and UDP echo on port 9000).
+#
 # A test sets CL_NAME, sources this file, calls cl_up N. Everything is torn down
 # on exit: processes by the PIDs recorded here, then the namespaces. Every wait
 # is bounded. Private ASNs: router 65000, boxes 65001.
@@ -191,6 +199,11 @@ http {
 NGX
 	ip netns exec "$ns" nginx -c "$d/nginx.conf" >/dev/null 2>&1 &
 	echo $! > "$d/nginx.pid"
+	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+		ip netns exec "$ns" $PY "$CL_SRC/tests/cluster/flowsync_server.py" "b$i" 9000 \
+			> "$d/flowsync.log" 2>&1 &
+		echo $! > "$d/flowsync.pid"
+	fi
 }
 
 _router_bird() {
@@ -271,6 +284,14 @@ cl_up() { # n
 		ip -n "$NS_SW" link set "sw-x$k" master br0
 		mkdir -p "$CL_DIR/x$k"
 	done
+	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+		# The backends' router: replies to SNAT addresses go where BGP says.
+		_veth "$NS_R" rb "$NS_SW" sw-r
+		ip -n "$NS_SW" link set sw-r master br0
+		ip -n "$NS_R" addr add 198.19.0.254/24 dev rb
+		ip -n "$NS_R" addr add 2001:db8:2::fe/64 dev rb nodad
+		ip netns exec "$NS_R" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.rb.rp_filter=0
+	fi
 	for i in 1 2 3; do
 		local b
 		b=$(ns_b "$i")
@@ -279,9 +300,30 @@ cl_up() { # n
 		ip -n "$NS_SW" link set "sw-b$i" master br0
 		ip -n "$b" addr add "198.19.0.1$i/24" dev eth0
 		ip -n "$b" addr add "2001:db8:2::1$i/64" dev eth0 nodad
+		if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+			ip -n "$b" route add default via 198.19.0.254
+			ip -n "$b" -6 route add default via 2001:db8:2::fe
+		fi
 		_backend "$i"
 	done
 	_router_bird
+}
+
+# Box k's SNAT addresses, as a libconfig array body.
+_box_snat() { # k
+	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+		echo "\"198.19.8.$1\", \"2001:db8:8::$1\""
+	else
+		echo "\"198.19.0.10$1\", \"2001:db8:2::10$1\""
+	fi
+}
+
+# The dp's flow sync settings for box k (CL_FLOWSYNC=1): every other box of the
+# cluster is a peer, one shared key. Empty while the dp has no flow sync.
+_box_dp_sync() { # k
+	[ "${CL_FLOWSYNC:-0}" = 1 ] || return 0
+	[ -n "${CL_DP_SYNC_CONF:-}" ] || return 0
+	"$CL_DP_SYNC_CONF" "$1"
 }
 
 _box_dp_conf() { # k
@@ -299,12 +341,13 @@ ports = (
     addresses = ["198.18.0.$k/24", "2001:db8:1::$k/64"];$([ "${CL_EXCEPTION:-0}" = 1 ] && echo ' exception = "dpx";') },
   { name = "int"; device = "net_af_packet1,iface=int"; role = "internal";
     addresses = ["198.19.0.$k/24", "2001:db8:2::$k/64"];
-    local_addresses = ["198.19.0.10$k", "2001:db8:2::10$k"]; }
+    local_addresses = [$(_box_snat "$k")]; }
 );
 routes = (
   { prefix = "198.18.100.0/24"; via = "198.18.0.254"; },
   { prefix = "2001:db8:100::/64"; via = "2001:db8:1::fe"; }
 );
+$(_box_dp_sync "$k")
 CONF
 }
 
@@ -324,6 +367,20 @@ bgp: {
   protocol = "edgelb";
   check_interval_ms = ${CL_CHECK_MS:-100};
   drain_timeout_s = ${CL_DRAIN_TIMEOUT_S:-30};
+};
+CONF
+	[ "${CL_FLOWSYNC:-0}" = 1 ] || return 0
+	local p peers=""
+	for p in $(seq 1 "$CL_BOXES"); do
+		[ "$p" = "$k" ] && continue
+		peers+="${peers:+, }{ name = \"x$p\"; sync_address = \"198.18.0.$p\"; local_addresses = [$(_box_snat "$p")]; }"
+	done
+	cat >> "$d/cp.conf" <<CONF
+cluster: {
+  name = "x$k";
+  local_addresses = [$(_box_snat "$k")];
+  peers = ( $peers );
+  join_timeout_s = ${CL_JOIN_TIMEOUT_S:-5};
 };
 CONF
 }
@@ -347,9 +404,19 @@ protocol bgp up {
 	connect retry time 1;
 	start delay time 1;
 	error wait time 1, 5;
-	# Traffic goes to the dp's port, not to this management address.
-	ipv4 { import none; export filter { if proto = "edgelb4" then { bgp_next_hop = 198.18.0.$k; accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "edgelb6" then { bgp_next_hop = 2001:db8:1::$k; accept; } reject; }; };
+	# Traffic goes to the dp's port, not to this management address: VIPs to the
+	# client side, SNAT addresses (the box's, its peers' as backups with a longer
+	# AS path) to the backend side.
+	ipv4 { import none; export filter {
+		if proto = "edgelb4" then { bgp_next_hop = 198.18.0.$k; accept; }
+		if proto = "edgelbsnat4" then { bgp_next_hop = 198.19.0.$k; accept; }
+		if proto = "edgelbbackup4" then { bgp_next_hop = 198.19.0.$k; bgp_path.prepend(65001); accept; }
+		reject; }; };
+	ipv6 { import none; export filter {
+		if proto = "edgelb6" then { bgp_next_hop = 2001:db8:1::$k; accept; }
+		if proto = "edgelbsnat6" then { bgp_next_hop = 2001:db8:2::$k; accept; }
+		if proto = "edgelbbackup6" then { bgp_next_hop = 2001:db8:2::$k; bgp_path.prepend(65001); accept; }
+		reject; }; };
 }
 BIRD
 }
@@ -400,7 +467,8 @@ cl_bird_start() { # k
 	local k=$1 x d=$CL_DIR/x$1
 	x=$(ns_x "$k")
 	# BIRD reads the include file at start: before edgelb-cp first writes it, empty.
-	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb4 { ipv4; }\nprotocol static edgelb6 { ipv6; }\n' > "$d/vips.conf"
+	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb%s { ipv%s; }\n' 4 4 6 6 snat4 4 snat6 6 \
+		backup4 4 backup6 6 > "$d/vips.conf"
 	ip netns exec "$x" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
 	echo $! > "$d/bird.pid"
 	disown $!
@@ -428,8 +496,12 @@ cl_box_start() { # k
 	*" $k "*) api "$k" POST /v1/loadbalancers "$CL_PRE_LB" >/dev/null ;;
 	esac
 	[ "${CL_AFFINITY:-0}" = 1 ] && aff='"session_affinity": {"type": "ClientIP"},'
+	# CL_FLOWSYNC=1: flowsync_server.py's echo too, TCP and UDP.
+	local ports='{"name": "http", "port": 80, "protocol": "TCP", "target_port": 8080}'
+	[ "${CL_FLOWSYNC:-0}" = 1 ] && ports+=', {"name": "echo", "port": 9000, "protocol": "TCP"},
+	  {"name": "echou", "port": 9000, "protocol": "UDP"}'
 	api "$k" POST /v1/loadbalancers '{"name": "web", "ip_families": ["IPv4", "IPv6"], '"$aff"'
-	  "ports": [{"name": "http", "port": 80, "protocol": "TCP", "target_port": 8080}],
+	  "ports": ['"$ports"'],
 	  "backends": [{"address": "198.19.0.11"}, {"address": "198.19.0.12"},
 	               {"address": "198.19.0.13"}, {"address": "2001:db8:2::11"},
 	               {"address": "2001:db8:2::12"}, {"address": "2001:db8:2::13"}]}' >/dev/null

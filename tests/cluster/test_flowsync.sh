@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# test_flowsync.sh EVENT - full-NAT connections that outlive a change of boxes
+# (issue 12). Three boxes behind the router's ECMP share their connections (flow
+# sync between the dps, CL_FLOWSYNC=1 in lib.sh); the backends are routed, and
+# each box's SNAT addresses are announced by the box and by its peers as backups.
+# 200 long-lived connections (50 each of TCP and UDP over IPv4 and IPv6, to
+# flowsync_server.py through the VIPs) stream for 16 s, every byte checked
+# (flowsync_client.py), while EVENT happens 4 s in:
+#   add      a fourth box starts: it announces only after its dp's bulk copy from
+#            the peers (join gate), then ECMP moves about a quarter of the flows to it
+#   drain    box 1 is drained (edgelbctl drain), 4 s later its processes stop
+#   kill     box 2's dp is SIGKILLed; its SNAT addresses must be routed to (and
+#            answered by) a survivor within 2 s
+#   boxkill  box 3 goes dark (dp, cp, BIRD killed, its kernel silenced): BFD
+# Every connection must be intact (0 broken; retransmissions allowed). A control
+# run with no event comes first. Prints "figure:" lines (docs/performance.md).
+# The counts are real: a dp without flow sync breaks the moved flows, and the
+# test fails saying how many.
+EVENT=${1:?usage: test_flowsync.sh add|drain|kill|boxkill}
+CL_NAME=ft12-$EVENT
+CL_FLOWSYNC=1
+CL_JOIN_TIMEOUT_S=${CL_JOIN_TIMEOUT_S:-5}
+# shellcheck source=tests/cluster/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+DUR=${CL_FLOWSYNC_DURATION:-16}
+PER=${CL_FLOWSYNC_PER_KIND:-50} # per protocol and family: 4 x 50 = 200
+RESULTS=()
+
+# Router next hops (box numbers) for a box's SNAT address: the backend side.
+snat_hops() { # addr
+	local fam=-4
+	case $1 in *:*) fam=-6 ;; esac
+	ip -n "$NS_R" "$fam" route show "$1" 2>/dev/null |
+		grep -oE 'via (198\.19\.0\.|2001:db8:2::)[0-9a-f]+' | sed -E 's/.*[.:]//' | sort | tr '\n' ' ' |
+		sed 's/ $//'
+}
+wait_snat() { # addr want timeout_ms [t0_ms]
+	local t0=${4:-$(now_ms)} end
+	end=$(($(now_ms) + $3))
+	while [ "$(snat_hops "$1")" != "$2" ]; do
+		[ "$(now_ms)" -lt "$end" ] || { echo -1; return 1; }
+		sleep 0.005
+	done
+	echo $(($(now_ms) - t0))
+}
+
+# Start the client (background, pid in CLIENT_PID) streaming for $1 s.
+client() { # name duration
+	in_c $PY "$CL_SRC/tests/cluster/flowsync_client.py" --vip4 "$VIP4" --vip6 "$VIP6" \
+		--port 9000 --tcp "$PER" --udp "$PER" --duration "$2" --out "$CL_DIR/flows-$1.json" \
+		> "$CL_DIR/client-$1.txt" 2> "$CL_DIR/client-$1.err" &
+	CLIENT_PID=$!
+	CLIENT_T0=$(now_ms)
+}
+
+# Wait for the client; print the tally; OKC / TOTAL set.
+tally() { # name
+	local name=$1
+	wait "$CLIENT_PID" || true
+	read -r OKC TOTAL < "$CL_DIR/client-$name.txt" ||
+		fail "$name: the client gave no result: $(tail -3 "$CL_DIR/client-$name.err")"
+	$PY - "$CL_DIR/flows-$name.json" >&2 <<'PY'
+import collections, json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = collections.defaultdict(lambda: [0, 0])
+for r in rows:
+    k = "%s%d" % (r["proto"], r["family"])
+    by[k][0] += r["ok"]
+    by[k][1] += 1
+print("    intact by kind: " + ", ".join("%s %d/%d" % (k, v[0], v[1]) for k, v in sorted(by.items())))
+snat = collections.Counter(r["snat"].rsplit(":", 1)[0] for r in rows if r["snat"])
+print("    SNAT addresses the backends saw: " + ", ".join("%s %d" % kv for kv in sorted(snat.items())))
+bad = [r for r in rows if not r["ok"]]
+why = collections.Counter(r["why"].split(" (")[0].split(":")[0] for r in bad)
+if bad:
+    print("    broken, by reason: " + ", ".join("%s %d" % kv for kv in why.most_common()))
+    for r in bad[:5]:
+        print("      %s%d #%d via %s %s: %s" % (r["proto"], r["family"], r["id"], r["backend"], r["snat"], r["why"]))
+PY
+	log "$name: $OKC of $TOTAL connections intact"
+	figure "fnat_flowsync_survived_$name $OKC/$TOTAL"
+	RESULTS+=("$name $OKC/$TOTAL")
+}
+
+# The longest silence (ms) of the UDP flows whose SNAT address is addr.
+udp_gap() { # name addr
+	$PY - "$CL_DIR/flows-$1.json" "$2" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+g = [r["max_gap_ms"] for r in rows if r["proto"] == "udp" and r["snat"].rsplit(":", 1)[0] == sys.argv[2]]
+print(max(g) if g else -1)
+PY
+}
+
+# Sleep until ms after the client started.
+at() { # ms
+	local left=$(($1 - ($(now_ms) - CLIENT_T0)))
+	[ "$left" -le 0 ] || sleep "$(awk -v l="$left" 'BEGIN { printf "%.3f", l / 1000 }')"
+}
+
+bgp_join() { # k: the box's join state (cp /v1/bgp)
+	api "$1" GET /v1/bgp | json "r['cluster']['join']['state']"
+}
+
+stop_box() { # k: processes stopped as a package's stop would (SIGTERM)
+	local d=$CL_DIR/x$1 p
+	for p in cp dp bird; do kill "$(cat "$d/$p.pid")" 2>/dev/null || true; done
+	for p in cp dp bird; do
+		for _ in $(seq 1 100); do kill -0 "$(cat "$d/$p.pid")" 2>/dev/null || break; sleep 0.05; done
+	done
+}
+
+dark() { # k: the box dies whole; its kernel answers nothing (no FIN, no BFD down)
+	local x d=$CL_DIR/x$1
+	x=$(ns_x "$1")
+	ip netns exec "$x" nft -f - <<'NFT'
+table inet dark {
+	chain in { type filter hook input priority -300; policy drop; }
+	chain out { type filter hook output priority -300; policy drop; }
+}
+NFT
+	kill -9 "$(cat "$d/dp.pid")" "$(cat "$d/cp.pid")" "$(cat "$d/bird.pid")" 2>/dev/null || true
+}
+
+NB=3
+[ "$EVENT" = add ] && NB=4
+cl_up "$NB"
+for k in 1 2 3; do cl_box_start "$k"; done
+cl_wait_converged "1 2 3" 30000
+for k in 1 2 3; do
+	wait_snat "198.19.8.$k" "$k" 10000 >/dev/null ||
+		fail "router: 198.19.8.$k via '$(snat_hops "198.19.8.$k")', want its owner $k"
+	wait_snat "2001:db8:8::$k" "$k" 10000 >/dev/null ||
+		fail "router: 2001:db8:8::$k via '$(snat_hops "2001:db8:8::$k")', want its owner $k"
+done
+ok "3 boxes announced; each SNAT address routed to its owner (peers' backups held back)"
+birdc -s "$CL_DIR/r/bird.ctl" show route 198.19.8.1/32 all 2>&1 | grep -E "^198|via|BGP.as_path" | head -6 >&2
+
+# The control: nothing happens, everything must arrive.
+client control 6
+tally control
+check "control run: every connection intact ($OKC/$TOTAL)" test "$OKC" = "$TOTAL"
+
+client "$EVENT" "$DUR"
+at 4000
+t0=$(now_ms)
+case $EVENT in
+add)
+	cl_box_start 4
+	log "box 4 started ($(($(now_ms) - t0)) ms): join $(bgp_join 4)"
+	ms=$(wait_nexthops "$VIP4" "1 2 3 4" 15000 "$t0") ||
+		fail "box 4 not announced 15 s after it started (join: $(bgp_join 4))"
+	state=$(bgp_join 4)
+	log "box 4 announced $ms ms after its start; join: $state"
+	grep "bgp: join" "$CL_DIR/x4/cp.log" | sed 's/^/    /' >&2 || true
+	figure "flowsync_join_ms $ms"
+	;;
+drain)
+	ctl 1 drain --timeout 5 >/dev/null
+	ms=$(wait_nexthops "$VIP4" "2 3" 2000 "$t0") || fail "box 1's VIPs not withdrawn"
+	log "box 1 drained: VIPs withdrawn after $ms ms; SNAT 198.19.8.1 via $(snat_hops 198.19.8.1)"
+	at 8000
+	t1=$(now_ms)
+	stop_box 1
+	ms=$(wait_snat 198.19.8.1 "2 3" 3000 "$t1") ||
+		fail "box 1 stopped: 198.19.8.1 via '$(snat_hops 198.19.8.1)', want the backups 2 3"
+	log "box 1 stopped: its SNAT addresses routed to the backups after $ms ms"
+	figure "flowsync_snat_failover_ms_drain $ms"
+	;;
+kill)
+	kill -9 "$(cat "$CL_DIR/x2/dp.pid")"
+	ms=$(wait_snat 198.19.8.2 "1 3" 5000 "$t0") ||
+		fail "198.19.8.2 via '$(snat_hops 198.19.8.2)' 5 s after box 2's dp died, want 1 3"
+	ms6=$(wait_snat 2001:db8:8::2 "1 3" 5000 "$t0") || fail "2001:db8:8::2 not moved to 1 3"
+	wait_nexthops "$VIP4" "1 3" 2000 "$t0" >/dev/null || fail "box 2's VIPs not withdrawn"
+	log "box 2's dp killed: its SNAT addresses routed to the survivors after $ms ms (v6 $ms6 ms)"
+	figure "flowsync_snat_failover_ms_kill $ms"
+	SNAT_MS=$ms
+	;;
+boxkill)
+	dark 3
+	ms=$(wait_nexthops "$VIP4" "1 2" 5000 "$t0") || fail "box 3 still a next hop 5 s after it died"
+	ms2=$(wait_snat 198.19.8.3 "1 2" 5000 "$t0") || fail "198.19.8.3 not moved to 1 2"
+	log "box 3 dark: routed around after $ms ms (BFD), its SNAT addresses after $ms2 ms"
+	figure "flowsync_bfd_ms $ms"
+	;;
+*) fail "unknown event $EVENT" ;;
+esac
+tally "$EVENT"
+if [ "$EVENT" = kill ]; then
+	gap=$(udp_gap kill 198.19.8.2)
+	log "UDP flows through box 2's SNAT address: longest silence $gap ms"
+	figure "flowsync_snat_answered_ms_kill $gap"
+fi
+check "$EVENT: every connection intact ($OKC/$TOTAL)" test "$OKC" = "$TOTAL"
+if [ "$EVENT" = add ]; then
+	check "box 4 joined by its dp's bulk copy, not by the timeout ($state)" test "$state" = "bulk copy done"
+fi
+if [ "$EVENT" = kill ]; then
+	check "SNAT addresses routed to a survivor within 2 s ($SNAT_MS ms)" test "$SNAT_MS" -le 2000
+	check "SNAT addresses answered by a survivor within 2 s ($gap ms)" test "$gap" -ge 0 -a "$gap" -le 2000
+fi
+log "all checks passed"
