@@ -77,7 +77,9 @@ enum lb_drop {
 	X(HANDOFF_OUT, handoff_out, "replies handed to the owning worker")               \
 	X(HANDOFF_IN, handoff_in, "replies received from other workers")                 \
 	X(CTRL_PUNT, ctrl_punt, "packets handed to the control thread")                  \
-	X(IDLE_SLEEPS, idle_sleeps, "idle polls that slept")
+	X(IDLE_SLEEPS, idle_sleeps, "idle polls that slept")                            \
+	X(SYNC_ADOPTED, sync_adopted, "connections taken over from a peer box's sync record") \
+	X(SYNC_RING_FULL, sync_ring_full, "sync records not sent: ring to the control thread full")
 
 enum lb_event {
 #define LB_X_ENUM(e, n, h) LB_EV_##e,
@@ -109,7 +111,22 @@ enum lb_event {
 	X(TX_RING_FULL, tx_ring_full, "control packets dropped: ring to a worker full")   \
 	X(EXC_TO_KERNEL, exception_to_kernel, "frames handed to the kernel's exception tap") \
 	X(EXC_FROM_KERNEL, exception_from_kernel, "frames the kernel sent out a port")   \
-	X(EXC_DROPPED, exception_dropped, "frames for the kernel dropped: tap full")
+	X(EXC_DROPPED, exception_dropped, "frames for the kernel dropped: tap full")     \
+	X(SYNC_TX_DGRAMS, flow_sync_tx_datagrams, "flow sync datagrams sent to peers")   \
+	X(SYNC_TX_RECORDS, flow_sync_tx_records, "flow sync records sent (counted once per peer)") \
+	X(SYNC_TX_DROPPED, flow_sync_tx_dropped, "flow sync datagrams not sent: no route, no mbuf, next hop unresolved too long") \
+	X(SYNC_RX_DGRAMS, flow_sync_rx_datagrams, "flow sync datagrams accepted")        \
+	X(SYNC_RX_RECORDS, flow_sync_rx_records, "flow sync records stored in the peer table") \
+	X(SYNC_RX_TRUNCATED, flow_sync_rx_truncated, "flow sync datagrams dropped: shorter than their header or record count") \
+	X(SYNC_RX_OVERSIZED, flow_sync_rx_oversized, "flow sync datagrams dropped: over the largest datagram or batch") \
+	X(SYNC_RX_MALFORMED, flow_sync_rx_malformed, "flow sync datagrams dropped: bad magic, type or length") \
+	X(SYNC_RX_BAD_VERSION, flow_sync_rx_bad_version, "flow sync datagrams dropped: protocol version not spoken") \
+	X(SYNC_RX_BAD_MAC, flow_sync_rx_bad_mac, "flow sync datagrams dropped: MAC does not verify (wrong key or altered)") \
+	X(SYNC_RX_REPLAYED, flow_sync_rx_replayed, "flow sync datagrams dropped: sequence already seen or below the window") \
+	X(SYNC_RX_STALE, flow_sync_rx_stale, "flow sync datagrams dropped: timestamp too far from this box's clock") \
+	X(SYNC_RX_NOT_PEER, flow_sync_rx_not_peer, "flow sync datagrams dropped: source is not a configured peer, or is this box") \
+	X(SYNC_RX_BAD_RECORD, flow_sync_rx_bad_record, "flow sync records dropped: a field out of range") \
+	X(SYNC_PEER_FULL, flow_sync_peer_full, "flow sync records not stored: peer table full")
 
 enum lb_ctrl_counter {
 #define LB_X_ENUM(e, n, h) LB_CTRL_##e,

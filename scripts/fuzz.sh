@@ -18,7 +18,7 @@ declare -A SRCS=(
 	[parse]="tests/fuzz/fuzz_parse.c dp/lib/parse.c"
 	[nat]="tests/fuzz/fuzz_nat.c dp/lib/nat.c dp/lib/parse.c"
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
-	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/conf_engine.c dp/lib/model.c"
+	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/config_sync.c dp/lib/conf_engine.c dp/lib/model.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
 )
 declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson")

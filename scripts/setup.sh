@@ -13,7 +13,7 @@ SUDO=""
 PKGS=(
 	build-essential meson ninja-build pkg-config git
 	dpdk dpdk-dev libdpdk-dev libconfig-dev libjansson-dev libcurl4-openssl-dev
-	libcmocka-dev libmicrohttpd-dev libyaml-dev
+	libcmocka-dev libmicrohttpd-dev libyaml-dev libsodium-dev
 	python3 python3-scapy
 	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk hping3 clang

@@ -192,6 +192,45 @@ test_config_defaults_function_matches_parsed_defaults(void **state)
 }
 
 static void
+test_config_sync_group(void **state)
+{
+	struct lb_dp_conf c;
+	struct lb_addr a;
+	const char *text = PORT0
+		"sync = { enabled = true; port = 9000; id = 4000000000L; key_file = \"/etc/k\";\n"
+		"  peers = [\"198.18.0.12\", \"2001:db8::12\"]; refresh_s = 5; batch = 8;\n"
+		"  flush_ms = 2; bulk_timeout_ms = 0; capacity = 1024; max_age_s = 10; };\n";
+
+	(void)state;
+	parse_ok(PORT0, &c);
+	assert_false(c.sync.enabled);
+	assert_int_equal(c.sync.port, 7471);
+	assert_int_equal(c.sync.refresh_s, 30);
+	assert_int_equal(c.sync.batch, 15);
+	assert_int_equal(c.sync.flush_ms, 5);
+	assert_int_equal(c.sync.bulk_timeout_ms, 5000);
+	assert_int_equal(c.sync.capacity, 262144);
+	assert_int_equal(c.sync.max_age_s, 60);
+	assert_int_equal(c.sync.n_peers, 0);
+	lb_dp_conf_free(&c);
+	parse_ok(text, &c);
+	assert_true(c.sync.enabled);
+	assert_int_equal(c.sync.port, 9000);
+	assert_true(c.sync.id == 4000000000u);
+	assert_string_equal(c.sync.key_file, "/etc/k");
+	assert_int_equal(c.sync.n_peers, 2);
+	assert_int_equal(lb_addr_parse("2001:db8::12", &a), 0);
+	assert_true(lb_addr_eq(&c.sync.peers[1], &a));
+	assert_int_equal(c.sync.refresh_s, 5);
+	assert_int_equal(c.sync.batch, 8);
+	assert_int_equal(c.sync.flush_ms, 2);
+	assert_int_equal(c.sync.bulk_timeout_ms, 0);
+	assert_int_equal(c.sync.capacity, 1024);
+	assert_int_equal(c.sync.max_age_s, 10);
+	lb_dp_conf_free(&c);
+}
+
+static void
 test_config_every_option_is_read(void **state)
 {
 	struct lb_dp_conf c;
@@ -459,10 +498,22 @@ static const struct bad_case bad_cases[] = {
 	  "ports = ( { name = \"a\"; device = \"d0\"; role = \"external\"; },\n"
 	  "  { name = \"b\"; device = \"d0\"; role = \"internal\"; } );\n",
 	  "ports.[1].device: device 'd0' is already used by ports.[0] (line 2)" },
+	{ "sync enabled without an id",
+	  PORT0 "sync = { enabled = true; key_file = \"/k\"; };\n",
+	  "sync.id: is required when sync is enabled" },
+	{ "sync enabled without a key file",
+	  PORT0 "sync = { enabled = true; id = 3; };\n",
+	  "sync.key_file: is required when sync is enabled" },
+	{ "sync peer listed twice",
+	  PORT0 "sync = { peers = [\"198.18.0.2\", \"198.18.0.2\"]; };\n",
+	  "sync.peers.[1]: peer listed twice" },
+	{ "sync batch over a datagram",
+	  PORT0 "sync = { batch = 16; };\n",
+	  "sync.batch: 16 is out of range" },
 	{ "unknown top-level setting",
 	  PORT0 "servics = ();\n",
 	  "servics: unknown setting (expected one of: dp, conntrack, affinity, ports, routes, "
-	  "neighbours, services) (line 3)" },
+	  "neighbours, services, sync) (line 3)" },
 	{ "unknown setting in a group",
 	  "dp: {\n  bursts = 32;\n};\n" PORT0,
 	  "dp.bursts: unknown setting" },
@@ -1020,6 +1071,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_config_minimal_gets_every_default),
 		cmocka_unit_test(test_config_defaults_function_matches_parsed_defaults),
 		cmocka_unit_test(test_config_every_option_is_read),
+		cmocka_unit_test(test_config_sync_group),
 		cmocka_unit_test(test_config_service_defaults),
 		cmocka_unit_test(test_config_same_vip_port_with_other_protocol_is_a_different_service),
 		cmocka_unit_test(test_config_sections_may_come_in_any_order),

@@ -22,7 +22,7 @@
  *
  * The rows are split by group: this file has the dp, conntrack and affinity groups
  * and the root table; config_net.c the ports, routes and neighbours; config_svc.c
- * the services. config_priv.h is what they share.
+ * the services; config_sync.c the flow sync group. config_priv.h is what they share.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -261,6 +261,7 @@ static const struct lb_conf_cmd root_cmds[] = {
 	{ "neighbours", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, INT32_MAX, 0, 0,
 	  &lb_dp_conf_neighs_list },
 	{ "services", LB_CONF_SEQ, lb_dp_conf_set_services, LB_CONF_NOFIELD, 0, 0, 0, 0, NULL },
+	{ "sync", LB_CONF_GROUP, lb_dp_conf_set_sync, LB_CONF_NOFIELD, 0, 0, 0, 0, NULL },
 	LB_CONF_END,
 };
 
@@ -271,6 +272,7 @@ lb_dp_conf_defaults(struct lb_dp_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	lb_conf_defaults(root_cmds, c);
+	lb_dp_conf_sync_defaults(c); /* its row has its own setter, not a table */
 	/* the rows without a single numeric field */
 	c->n_workers = 0; /* every EAL lcore but the main one */
 	c->snat_port_lo = DEFAULT_SNAT_LO;

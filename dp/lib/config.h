@@ -9,6 +9,7 @@
 #ifndef LB_CONFIG_H
 #define LB_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@
 #define LB_PORT_NAME_MAX 32
 #define LB_DEVARGS_MAX 512
 #define LB_PATH_MAX 108        /* sun_path */
+#define LB_SYNC_MAX_PEERS 16
+#define LB_SYNC_KEY_PATH_MAX 256
 
 enum lb_port_role {
 	LB_ROLE_EXTERNAL = 1, /* clients; VIPs are answered for here */
@@ -75,6 +78,22 @@ struct lb_neigh_conf {
 	char port[LB_PORT_NAME_MAX];       /* "" = the port whose subnet holds addr */
 };
 
+/* Flow sync between boxes (docs/flow-sync.md); off unless sync.enabled. */
+struct lb_sync_conf {
+	bool enabled;
+	uint16_t port;                     /* UDP port, both ends */
+	uint32_t id;                       /* this box, unique in the fleet, >= 1 */
+	uint32_t n_peers;
+	struct lb_addr peers[LB_SYNC_MAX_PEERS];
+	char key_file[LB_SYNC_KEY_PATH_MAX];
+	uint32_t refresh_s;                /* every entry re-sent once per this */
+	uint32_t batch;                    /* records per datagram, 1..15 */
+	uint32_t flush_ms;                 /* longest a record waits for its batch */
+	uint32_t bulk_timeout_ms;          /* join: bulk_done after this even if peers are silent */
+	uint32_t capacity;                 /* peer table entries */
+	uint32_t max_age_s;                /* datagrams older (or newer) than this are stale */
+};
+
 /*
  * The built-in hash_seed: public (it is in this file), so a deployment that keeps it
  * lets anyone aim flows at one backend or worker. The dp warns when it runs with it;
@@ -109,6 +128,8 @@ struct lb_dp_conf {
 	struct lb_route_conf *routes;      /* malloc'd */
 	uint32_t n_neighs;
 	struct lb_neigh_conf *neighs;      /* malloc'd */
+	/* flow sync */
+	struct lb_sync_conf sync;
 	/* initial services */
 	uint32_t n_services;
 	struct lb_svc_spec *services;      /* malloc'd, each spec owns its arrays */

@@ -27,4 +27,9 @@ extern const struct lb_conf_list lb_dp_conf_neighs_list;
 int lb_dp_conf_set_services(struct lb_conf_ctx *x, const config_setting_t *s,
 			    const struct lb_conf_cmd *cmd, void *base);
 
+/* config_sync.c: the sync group (its own setter: id and key file when enabled). */
+int lb_dp_conf_set_sync(struct lb_conf_ctx *x, const config_setting_t *s,
+			const struct lb_conf_cmd *cmd, void *base);
+void lb_dp_conf_sync_defaults(struct lb_dp_conf *c);
+
 #endif
