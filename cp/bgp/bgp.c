@@ -66,7 +66,7 @@ struct cp_bgp {
 	bool dp_alive;
 	uint64_t dp_generation;
 	uint64_t dp_deaths;
-	int dp_bulk_done;        /* the dp's sync.bulk_done: 1, 0, -1 = no sync object */
+	int dp_bulk_done;        /* the dp's flow_sync.bulk_done: 1, 0, -1 = it does not sync */
 	uint64_t dp_uptime_ms;   /* at dp_uptime_at (mono ms) */
 	double dp_uptime_at;
 	enum cp_join join;
@@ -172,8 +172,8 @@ dp_line(struct cp_bgp *b, const char *line)
 			fprintf(stderr, "edgelb-cp: bgp: dp alive\n");
 		b->dp_alive = true;
 		b->dp_generation = (uint64_t)json_integer_value(json_object_get(res, LB_F_GENERATION));
-		/* Flow sync (docs/control-protocol.md, hello): the bulk copy from the peers. */
-		json_t *sy = json_object_get(res, "sync");
+		/* Flow sync (docs/flow-sync.md, hello): the bulk copy from the peers. */
+		json_t *sy = json_object_get(res, "flow_sync");
 		json_t *bd = json_is_object(sy) ? json_object_get(sy, "bulk_done") : NULL;
 		b->dp_bulk_done = json_is_boolean(bd) ? json_is_true(bd) : -1;
 		b->dp_uptime_ms = (uint64_t)json_integer_value(json_object_get(res, "uptime_ms"));
@@ -367,8 +367,11 @@ join_now(struct cp_bgp *b, double now)
 					"(bulk copy done %.1f s after it started)\n", (double)up / 1e3);
 		else if (j == CP_JOIN_TIMED_OUT)
 			fprintf(stderr, "edgelb-cp: bgp: join: no bulk copy from the peers %u s after "
-					"the dp started (%s); announcing anyway\n", cl->join_timeout_s,
-				bulk < 0 ? "the dp reports no flow sync" : "not done");
+					"the dp started; announcing anyway\n", cl->join_timeout_s);
+		else if (j == CP_JOIN_NO_SYNC)
+			fprintf(stderr, "edgelb-cp: bgp: join: cluster.peers are configured but the dp "
+					"does not sync (no flow_sync in its hello): its connections are "
+					"not shared; announcing\n");
 		else if (j == CP_JOIN_WAITING)
 			fprintf(stderr, "edgelb-cp: bgp: join: waiting for the dp's bulk copy from its "
 					"peers (at most %u s after the dp started)\n", cl->join_timeout_s);

@@ -32,6 +32,7 @@ cp_join_name(enum cp_join j)
 	case CP_JOIN_WAITING: return "waiting for the bulk copy";
 	case CP_JOIN_DONE: return "bulk copy done";
 	case CP_JOIN_TIMED_OUT: return "timed out";
+	case CP_JOIN_NO_SYNC: return "the dp does not sync";
 	}
 	return "?";
 }
@@ -41,6 +42,8 @@ cp_join_decide(const struct cp_conf *c, int bulk_done, uint64_t dp_uptime_ms)
 {
 	if (c->cluster.n_peers == 0)
 		return CP_JOIN_NONE;
+	if (bulk_done < 0)
+		return CP_JOIN_NO_SYNC;
 	if (bulk_done > 0)
 		return CP_JOIN_DONE;
 	if (dp_uptime_ms >= (uint64_t)c->cluster.join_timeout_s * 1000)

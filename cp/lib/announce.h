@@ -42,6 +42,7 @@ enum cp_join {
 	CP_JOIN_WAITING,     /* the dp's bulk copy is not done, the timeout not reached */
 	CP_JOIN_DONE,        /* the dp reports its bulk copy done */
 	CP_JOIN_TIMED_OUT,   /* join_timeout_s since the dp started: go anyway */
+	CP_JOIN_NO_SYNC,     /* peers configured, but the dp does not sync: go */
 };
 
 /* An SNAT address of this box or of a peer, with the decision. */
@@ -64,12 +65,13 @@ const char *cp_gate_name(enum cp_gate g);
 const char *cp_join_name(enum cp_join j);
 
 /*
- * The join state: bulk_done is the dp's sync.bulk_done (1, 0; -1 when the dp
- * reports no sync object), dp_uptime_ms how long the dp has run (its hello's
- * uptime_ms), so a restarted cp does not wait again for a dp that long joined.
+ * The join state: bulk_done is the dp's flow_sync.bulk_done (1, 0; -1 when the
+ * dp reports no flow_sync object: it does not sync, there is nothing to wait
+ * for), dp_uptime_ms how long the dp has run (its hello's uptime_ms), so a
+ * restarted cp does not wait again for a dp that long joined.
  */
 enum cp_join cp_join_decide(const struct cp_conf *c, int bulk_done, uint64_t dp_uptime_ms);
-/* Whether that state lets the box announce (NONE, DONE, TIMED_OUT). */
+/* Whether that state lets the box announce (all but WAITING). */
 bool cp_join_open(enum cp_join j);
 
 /*

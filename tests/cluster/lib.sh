@@ -318,12 +318,26 @@ _box_snat() { # k
 	fi
 }
 
-# The dp's flow sync settings for box k (CL_FLOWSYNC=1): every other box of the
-# cluster is a peer, one shared key. Empty while the dp has no flow sync.
+# The dp's flow sync settings for box k (CL_FLOWSYNC=1, docs/flow-sync.md): every
+# other box of the cluster is a peer (its ext port address), one key for all.
 _box_dp_sync() { # k
 	[ "${CL_FLOWSYNC:-0}" = 1 ] || return 0
-	[ -n "${CL_DP_SYNC_CONF:-}" ] || return 0
-	"$CL_DP_SYNC_CONF" "$1"
+	local k=$1 p peers=""
+	if [ ! -f "$CL_DIR/sync.key" ]; then
+		(umask 077 && head -c 32 /dev/urandom > "$CL_DIR/sync.key")
+	fi
+	for p in $(seq 1 "$CL_BOXES"); do
+		[ "$p" = "$k" ] || peers+="${peers:+, }\"198.18.0.$p\""
+	done
+	cat <<CONF
+sync: {
+  enabled = true;
+  id = $k;
+  peers = [$peers];
+  key_file = "$CL_DIR/sync.key";
+  bulk_timeout_ms = ${CL_BULK_TIMEOUT_MS:-5000};
+};
+CONF
 }
 
 _box_dp_conf() { # k
@@ -380,7 +394,7 @@ cluster: {
   name = "x$k";
   local_addresses = [$(_box_snat "$k")];
   peers = ( $peers );
-  join_timeout_s = ${CL_JOIN_TIMEOUT_S:-5};
+  join_timeout_s = ${CL_JOIN_TIMEOUT_S:-10};
 };
 CONF
 }

@@ -19,7 +19,6 @@
 EVENT=${1:?usage: test_flowsync.sh add|drain|kill|boxkill}
 CL_NAME=ft12-$EVENT
 CL_FLOWSYNC=1
-CL_JOIN_TIMEOUT_S=${CL_JOIN_TIMEOUT_S:-5}
 # shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -102,6 +101,10 @@ at() { # ms
 bgp_join() { # k: the box's join state (cp /v1/bgp)
 	api "$1" GET /v1/bgp | json "r['cluster']['join']['state']"
 }
+# How many of box k's peers sent their bulk copy, "n/total" (dp hello, flow_sync).
+bulk_peers() { # k
+	dp_ctl "$1" '{"op":"hello"}' | json "'%d/%d' % (sum(1 for p in r['result']['flow_sync']['peers'] if p['bulk_done']), len(r['result']['flow_sync']['peers'])) if 'flow_sync' in r['result'] else 'no flow_sync'"
+}
 
 stop_box() { # k: processes stopped as a package's stop would (SIGTERM)
 	local d=$CL_DIR/x$1 p
@@ -152,7 +155,8 @@ add)
 	ms=$(wait_nexthops "$VIP4" "1 2 3 4" 15000 "$t0") ||
 		fail "box 4 not announced 15 s after it started (join: $(bgp_join 4))"
 	state=$(bgp_join 4)
-	log "box 4 announced $ms ms after its start; join: $state"
+	bulk=$(bulk_peers 4)
+	log "box 4 announced $ms ms after its start; join: $state; bulk copies from peers: $bulk"
 	grep "bgp: join" "$CL_DIR/x4/cp.log" | sed 's/^/    /' >&2 || true
 	figure "flowsync_join_ms $ms"
 	;;
@@ -195,7 +199,8 @@ if [ "$EVENT" = kill ]; then
 fi
 check "$EVENT: every connection intact ($OKC/$TOTAL)" test "$OKC" = "$TOTAL"
 if [ "$EVENT" = add ]; then
-	check "box 4 joined by its dp's bulk copy, not by the timeout ($state)" test "$state" = "bulk copy done"
+	check "box 4 joined by its dp's bulk copy, not by a timeout ($state; peers $bulk)" \
+		test "$state" = "bulk copy done" -a "$bulk" = "3/3"
 fi
 if [ "$EVENT" = kill ]; then
 	check "SNAT addresses routed to a survivor within 2 s ($SNAT_MS ms)" test "$SNAT_MS" -le 2000
