@@ -27,6 +27,8 @@ struct lb_aff_table;
 struct lb_ctl;
 struct lb_arp;
 struct lb_stats;
+struct lb_peer_table;
+struct lb_sync;
 struct rte_mempool;
 struct rte_mbuf;
 
@@ -83,6 +85,7 @@ enum lb_punt {
 	LB_PUNT_TTL,      /* original frame whose TTL ran out: port = ingress */
 	LB_PUNT_TX,       /* control -> worker: send on port = egress */
 	LB_PUNT_EXCEPTION,/* for the box's kernel: port = ingress (its exception tap) */
+	LB_PUNT_SYNC,     /* a flow sync datagram: port = ingress (worker -> sync ring) */
 };
 
 struct lb_mbuf_meta {
@@ -116,6 +119,10 @@ struct lb_dp {
 	struct lb_ctl *ctl;             /* control socket, NULL when disabled */
 	struct lb_arp *arp;             /* ARP/NDP/ICMP on the control thread */
 	struct lb_stats *stats;         /* counter bases of reused ids (control/stats.c) */
+	struct lb_peer_table *peers;    /* flow sync: peers' connections; NULL when sync is off */
+	struct lb_sync *sync;           /* flow sync on the control thread; NULL when off */
+	unsigned n_local_peer;          /* peers' SNAT addresses at local[n_local ..], learned
+					 * from sync records; never answered for in ARP/NDP */
 	int meta_off;                   /* mbuf dynamic field of struct lb_mbuf_meta */
 	unsigned n_built;               /* modules of control/dp.c built so far */
 	uint64_t ctrl[LB_CTRL_MAX];     /* control-thread counters */

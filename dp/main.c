@@ -34,6 +34,7 @@
 #include "notify.h"
 #include "service.h"
 #include "stats.h"
+#include "sync.h"
 #include "worker.h"
 
 #define LOOP_SLEEP_US 1000 /* control loop period when the socket is quiet */
@@ -194,6 +195,8 @@ main(int argc, char **argv)
 		else
 			usleep(LOOP_SLEEP_US);
 		lb_arp_poll(dp.arp);
+		if (dp.sync)
+			lb_sync_poll(dp.sync);
 		lb_svcs_reclaim(dp.svcs);
 		uint64_t now = rte_rdtsc();
 		lb_notify_dp_poll(&dp, now);

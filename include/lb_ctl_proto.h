@@ -44,6 +44,9 @@
 #define LB_F_WORKERS "workers"
 #define LB_F_PORTS "ports"
 #define LB_F_GENERATION "generation"    /* sync.begin / sync.end / hello */
+/* hello, stats.get: flow sync between boxes (docs/flow-sync.md); absent when sync is off */
+#define LB_F_FLOW_SYNC "flow_sync"
+#define LB_F_BULK_DONE "bulk_done"      /* in flow_sync: the join's bulk copy is in (or timed out) */
 #define LB_F_SERVICE "service"          /* service.upsert: the spec object */
 #define LB_F_SERVICES "services"
 #define LB_F_WAIT "wait"                /* service.upsert: reply once workers use it */

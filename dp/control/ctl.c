@@ -34,6 +34,7 @@
 #include "neigh.h"
 #include "service.h"
 #include "stats.h"
+#include "sync.h"
 #include "lb_svc_json.h"
 #include "worker.h"
 
@@ -218,6 +219,8 @@ op_hello(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_err *e)
 			 LB_F_PORTS, ports, LB_F_GENERATION, (json_int_t)c->generation,
 			 LB_F_SERVICES, lb_svcs_count(c->dp->svcs), "uptime_ms",
 			 (json_int_t)((rte_rdtsc() - c->dp->start_tsc) / (c->dp->tsc_hz / 1000)));
+	if (*res != NULL && c->dp->sync != NULL)
+		json_object_set_new(*res, LB_F_FLOW_SYNC, lb_sync_json(c->dp->sync));
 	return 0;
 }
 

@@ -24,7 +24,9 @@
 #include "neigh.h"
 #include "port.h"
 #include "service.h"
+#include "peer.h"
 #include "stats.h"
+#include "sync.h"
 #include "worker.h"
 
 /* Worker lcores: the configured list, or every enabled lcore but the main one. */
@@ -273,6 +275,44 @@ free_workers(struct lb_dp *dp)
 	}
 }
 
+/* Flow sync (docs/flow-sync.md): the peer table before the workers that read it. */
+static int
+make_peers(struct lb_dp *dp, char *err, size_t errlen)
+{
+	if (!dp->conf.sync.enabled)
+		return 0;
+	dp->peers = lb_peer_create(dp->conf.sync.capacity, dp->conf.hash_seed ^ rte_rdtsc());
+	if (dp->peers == NULL) {
+		snprintf(err, errlen, "flow sync: peer table of %u entries: out of memory",
+			 dp->conf.sync.capacity);
+		return LB_ENOMEM;
+	}
+	return 0;
+}
+
+static void
+free_peers(struct lb_dp *dp)
+{
+	lb_peer_destroy(dp->peers);
+	dp->peers = NULL;
+}
+
+static int
+make_sync(struct lb_dp *dp, char *err, size_t errlen)
+{
+	if (!dp->conf.sync.enabled)
+		return 0;
+	dp->sync = lb_sync_create(dp, err, errlen);
+	return dp->sync ? 0 : LB_EINVAL;
+}
+
+static void
+free_sync(struct lb_dp *dp)
+{
+	lb_sync_destroy(dp->sync);
+	dp->sync = NULL;
+}
+
 /* Services of the configuration file, as if the control socket had sent them. */
 static int
 load_services(struct lb_dp *dp, char *err, size_t errlen)
@@ -342,7 +382,9 @@ static const struct lb_dp_module {
 	{"service table", make_services, free_services, LB_MOD_CORE},
 	{"own addresses", collect_addrs, NULL, LB_MOD_CORE},
 	{"ports", make_ports, lb_ports_close, LB_MOD_CORE},
+	{"flow sync peer table", make_peers, free_peers, LB_MOD_CORE},
 	{"workers", make_workers, free_workers, LB_MOD_CORE},
+	{"flow sync", make_sync, free_sync, LB_MOD_CORE},
 	{"configured services", load_services, NULL, LB_MOD_CORE},
 	{"ARP/NDP/ICMP", make_arp, free_arp, LB_MOD_DAEMON},
 	{"control socket", make_ctl, free_ctl, LB_MOD_DAEMON},

@@ -13,6 +13,7 @@
 #include "lb_error.h"
 #include "service.h"
 #include "stats.h"
+#include "sync.h"
 #include "lb_svc_json.h"
 #include "worker.h"
 
@@ -215,6 +216,8 @@ lb_stats_json(const struct lb_dp *dp)
 	json_object_set_new(root, "ports", ports);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "services", svcs);
+	if (dp->sync)
+		json_object_set_new(root, LB_F_FLOW_SYNC, lb_sync_json(dp->sync));
 	return root;
 }
 

@@ -345,6 +345,8 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
+	if (unlikely(w->sync_rec != NULL))
+		sync_push(w, c, svc); /* peer_fp.h: flow sync */
 	return c;
 }
 
@@ -387,6 +389,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			c = NULL;
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
+			uint8_t old = c->state;
 			tcp_seg_of(p, &seg);
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
 			if (unlikely(st == LB_CT_RST_REJECTED)) {
@@ -396,10 +399,22 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			if (st == LB_CT_STATE_FREE) {
 				conn_remove(w, c); /* port reuse after close: a new flow */
 				c = NULL;
+			} else if (unlikely(w->sync_rec != NULL) && st != old) {
+				sync_push(w, c, svc);
 			}
 		} else {
+			uint8_t old = c->state;
 			lb_ct_udp_update(w->ct, c, LB_DIR_CLIENT, w->now);
+			if (unlikely(w->sync_rec != NULL) && c->state != old)
+				sync_push(w, c, svc);
 		}
+	}
+	if (c == NULL && unlikely(w->peers != NULL) &&
+	    (p->proto != LB_IPPROTO_TCP || (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)) {
+		bool gone;
+		c = peer_client(w, m, p, svc, &gone); /* peer_fp.h: another box's connection? */
+		if (gone)
+			return;
 	}
 	if (c == NULL) {
 		c = new_flow(w, m, p, svc, &tmp, flow_hash);
@@ -443,6 +458,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		drop(w, m, LB_DROP_SVC_GONE);
 		return;
 	}
+	uint8_t old = c->state;
 	if (p->proto == LB_IPPROTO_TCP) {
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
@@ -450,6 +466,8 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}
+	if (unlikely(w->sync_rec != NULL) && c->state != old)
+		sync_push(w, c, svc); /* peer_fp.h: flow sync */
 
 	uint8_t client[16];
 	uint16_t cport = c->client_port;
@@ -496,6 +514,8 @@ reply_fnat(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint
 	rk.local_idx = local_idx;
 	rk.local_port = p->dport;
 	struct lb_conn *c = lb_ct_lookup_rev(w->ct, &rk, lb_ct_hash_rev(&rk, w->ct_seed));
+	if (c == NULL && unlikely(w->peers != NULL))
+		c = peer_reply(w, p); /* peer_fp.h: a reply of another box's connection? */
 	if (c == NULL) {
 		drop(w, m, LB_DROP_REPLY_NO_CONN);
 		return;
@@ -536,6 +556,9 @@ forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		reply_fnat(w, m, p, ai->local_idx);
 	else if (flags & LB_ADDR_VIP)
 		drop(w, m, LB_DROP_NO_SERVICE);
+	else if ((flags & LB_ADDR_OWN) && unlikely(w->sync_rx != NULL) &&
+		 p->proto == LB_IPPROTO_UDP && p->dport == w->sync_port)
+		sync_rx_punt(w, m); /* peer_fp.h: a flow sync datagram */
 	else if ((flags & LB_ADDR_OWN) && w->dp->ports[rx_port(w, m)].exc_id != LB_PORT_NONE)
 		punt(w, m, LB_PUNT_EXCEPTION, rx_port(w, m), 0); /* BGP, BFD, ssh: the kernel's */
 	else if (flags & LB_ADDR_OWN)

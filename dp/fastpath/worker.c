@@ -48,13 +48,16 @@
 #include "nat.h"
 #include "neigh.h"
 #include "parse.h"
+#include "peer.h"
 #include "service_fastpath.h"
+#include "sync_codec.h"
 #include "worker.h"
 #include "worker_priv.h"
 
 /* The pipeline stages, in the order a packet meets them backwards (each uses the next). */
 #include "tx.h"
 #include "pick.h"
+#include "peer_fp.h"
 #include "forward.h"
 #include "icmp_fwd.h"
 #include "classify.h"
@@ -268,6 +271,18 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->txq = rte_ring_create(name, CTRL_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (w->handoff == NULL || w->ctrl == NULL || w->txq == NULL)
 		goto nomem;
+	if (dp->conf.sync.enabled) {
+		w->peers = dp->peers;
+		w->sync_port = rte_cpu_to_be_16(dp->conf.sync.port);
+		snprintf(name, sizeof(name), "lb_syncrec_%u", id);
+		w->sync_rec = rte_ring_create_elem(name, sizeof(struct lb_sync_rec), SYNC_REC_RING,
+						   socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "lb_syncrx_%u", id);
+		w->sync_rx = rte_ring_create(name, SYNC_RX_RING, socket,
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->peers == NULL || w->sync_rec == NULL || w->sync_rx == NULL)
+			goto nomem;
+	}
 	for (unsigned l = 0; l < dp->n_local; l++) {
 		uint16_t pi = dp->local[l].port;
 		unsigned fam = dp->local[l].addr.family == LB_AF_INET6;
@@ -298,6 +313,13 @@ lb_worker_destroy(struct lb_worker *w)
 	rte_ring_free(w->handoff);
 	rte_ring_free(w->ctrl);
 	rte_ring_free(w->txq);
+	rte_ring_free(w->sync_rec);
+	if (w->sync_rx) {
+		struct rte_mbuf *m;
+		while (rte_ring_sc_dequeue(w->sync_rx, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	}
+	rte_ring_free(w->sync_rx);
 	rte_free(w);
 }
 
@@ -311,6 +333,18 @@ struct rte_ring *
 lb_worker_ctrl_ring(struct lb_worker *w)
 {
 	return w->ctrl;
+}
+
+struct rte_ring *
+lb_worker_sync_rec_ring(struct lb_worker *w)
+{
+	return w->sync_rec;
+}
+
+struct rte_ring *
+lb_worker_sync_rx_ring(struct lb_worker *w)
+{
+	return w->sync_rx;
 }
 
 struct rte_ring *

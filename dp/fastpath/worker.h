@@ -45,5 +45,9 @@ struct lb_wstats *lb_worker_stats(struct lb_worker *w);
 struct rte_ring *lb_worker_ctrl_ring(struct lb_worker *w);
 /* Frames the control thread wants sent: lb_meta(off, m)->port is the egress port index. */
 struct rte_ring *lb_worker_tx_ring(struct lb_worker *w);
+/* Flow sync (NULL when off): records the worker sends (SP: the worker; SC: the control
+ * thread), and sync datagrams it received for the control thread. */
+struct rte_ring *lb_worker_sync_rec_ring(struct lb_worker *w);
+struct rte_ring *lb_worker_sync_rx_ring(struct lb_worker *w);
 
 #endif /* LB_WORKER_H */

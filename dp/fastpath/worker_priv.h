@@ -41,6 +41,10 @@
 #define HANDOFF_RING 4096
 #define IDLE_SPIN_POLLS 64      /* empty polls before an idle worker sleeps */
 #define CTRL_RING 1024          /* each way between a worker and the control thread */
+#define SYNC_REC_RING 8192      /* sync records to the control thread */
+#define SYNC_RX_RING 1024       /* sync datagrams to the control thread */
+
+struct lb_peer_table;
 
 struct lb_worker {
 	struct lb_dp *dp;
@@ -63,6 +67,11 @@ struct lb_worker {
 	bool handing_in;            /* processing packets from the hand-off ring */
 	uint16_t snat_lo, snat_hi;
 	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
+	/* flow sync (docs/flow-sync.md): all NULL when sync is off */
+	const struct lb_peer_table *peers; /* read-only here: the control thread writes it */
+	struct rte_ring *sync_rec;  /* SP/SC, elements struct lb_sync_rec: to the control thread */
+	struct rte_ring *sync_rx;   /* SP/SC: sync datagrams for the control thread */
+	uint16_t sync_port;         /* sync.port, network order */
 	uint16_t n_tx[LB_MAX_PORTS];
 	struct rte_mbuf *tx[LB_MAX_PORTS][TX_BUF];
 	/* fnat source addresses per egress port and family (0: IPv4, 1: IPv6) */

@@ -1,0 +1,36 @@
+/*
+ * sync.h - flow sync on the control thread (docs/flow-sync.md).
+ *
+ * Main lcore only. Owns the sync datagrams in both directions: it drains the
+ * workers' record rings into batches, seals them (dp/lib/sync_codec.c) and sends
+ * them to every peer through worker 0's TX ring, as ARP does; it checks every
+ * datagram the workers hand over, counts each refusal under its own reason, and
+ * writes accepted records into the peer table (dp/tables/peer.c), the only writer.
+ * It also answers peers' bulk requests, walks the workers' tables to refresh
+ * long-lived entries, and asks its peers for their connections at start (join).
+ */
+#ifndef LB_SYNC_H
+#define LB_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct lb_dp;
+struct lb_sync;
+
+/* dp->conf.sync.enabled: the key, the peers, the join. NULL with err on failure. */
+struct lb_sync *lb_sync_create(struct lb_dp *dp, char *err, size_t errlen);
+void lb_sync_destroy(struct lb_sync *s);
+
+/* Every loop of the control thread: receive, batch and send, walks, timers. */
+void lb_sync_poll(struct lb_sync *s);
+
+/* The `flow_sync` object of hello and stats.get. */
+json_t *lb_sync_json(const struct lb_sync *s);
+
+/* True once every peer answered the join, or its timeout passed (cp/bgp waits for it). */
+bool lb_sync_bulk_done(const struct lb_sync *s);
+
+#endif /* LB_SYNC_H */

@@ -1,0 +1,81 @@
+/*
+ * sync_priv.h - what sync.c (datagrams in and out, join, status) and sync_walk.c
+ * (walks over the workers' conntrack tables) share. Main lcore only.
+ */
+#ifndef LB_SYNC_PRIV_H
+#define LB_SYNC_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "conntrack.h"
+#include "sync_codec.h"
+
+#define SYNC_PEND_MAX 64      /* datagrams waiting for a peer's next hop */
+#define SYNC_PEND_MS 3000     /* longest they wait */
+#define SYNC_BULK_RETRY_MS 1000
+#define SYNC_WALK_BUDGET 256  /* conntrack slots a walk visits per loop */
+#define SYNC_EXPIRE_BUDGET 1024
+
+struct rte_mbuf;
+
+/* Records waiting to be sealed into one datagram. */
+struct sync_batch {
+	uint16_t n;
+	uint64_t first_tsc;   /* when the first record came */
+	uint8_t buf[LB_SYNC_MAX_LEN];
+};
+
+/* A walk over every worker's table, a bounded slice per loop. */
+struct sync_walk {
+	bool active;
+	unsigned worker;
+	uint32_t slot;
+};
+
+struct sync_peer {
+	struct lb_addr addr;
+	uint32_t id;                  /* sender id seen, 0 before the first datagram */
+	struct lb_sync_replay replay;
+	uint64_t last_seen_tsc;       /* 0: never */
+	uint64_t datagrams, records;
+	bool bulk_done;               /* it sent its bulk end (our join) */
+	uint64_t bulk_req_tsc;        /* our last bulk request to it */
+	struct sync_walk answer;      /* our bulk answer to its request */
+	struct sync_batch out;        /* bulk answer records for it alone */
+	struct rte_mbuf *pend[SYNC_PEND_MAX];
+	uint64_t pend_tsc[SYNC_PEND_MAX];
+	unsigned n_pend;
+};
+
+struct lb_sync {
+	struct lb_dp *dp;
+	uint8_t key[LB_SYNC_KEY_LEN];
+	uint32_t epoch;
+	uint64_t seq;
+	unsigned n_peers;
+	struct sync_peer peers[LB_SYNC_MAX_PEERS];
+	struct sync_batch all;        /* records for every peer */
+	struct sync_walk refresh;
+	uint64_t refresh_start_tsc;   /* start of the current refresh pass */
+	uint64_t ms;                  /* TSC ticks per millisecond */
+	uint64_t start_tsc;
+	bool bulk_done;
+	uint64_t records_sent, records_received;
+};
+
+/* sync.c: add a record to a batch; a full batch is sent (peer NULL: to every peer). */
+void lb_sync_add(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer,
+		 const struct lb_sync_rec *r);
+void lb_sync_flush(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer);
+void lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type);
+
+/* sync_walk.c */
+/* The record of a tracked connection; false for what is not synced (dnat, expired). */
+bool lb_sync_rec_of(const struct lb_sync *s, const struct lb_conn *c, uint32_t now,
+		    struct lb_sync_rec *r);
+/* One slice of a walk; records go to peer (NULL: all). Returns true when it finished. */
+bool lb_sync_walk_step(struct lb_sync *s, struct sync_walk *w, struct sync_peer *peer);
+
+#endif /* LB_SYNC_PRIV_H */
