@@ -94,6 +94,24 @@ print(max(g) if g else -1, "%d/%d" % (len(g), len(mine)))
 PY
 }
 
+# What each live dp did (non-zero counters, flow sync), for whoever reads a failure.
+dp_summary() {
+	local k
+	for k in $(seq 1 "$CL_BOXES"); do
+		[ -S "$CL_DIR/x$k/dp.sock" ] && kill -0 "$(cat "$CL_DIR/x$k/dp.pid")" 2>/dev/null || continue
+		dp_ctl "$k" '{"op":"stats.get"}' | $PY -c '
+import json, sys
+r = json.load(sys.stdin)["result"]
+g = r["global"]
+nz = lambda d: " ".join("%s=%s" % (k, v) for k, v in sorted(d.items()) if isinstance(v, int) and v)
+fs = r.get("flow_sync", {})
+print("    box %s: %s | drops: %s | control: %s | flow_sync: peer_entries=%s sent=%s received=%s" % (
+    sys.argv[1], nz(g), nz(g.get("drops", {})), nz(r.get("control", {})),
+    fs.get("peer_entries"), fs.get("records_sent"), fs.get("records_received")))
+' "$k" >&2 || true
+	done
+}
+
 # Sleep until ms after the client started.
 at() { # ms
 	local left=$(($1 - ($(now_ms) - CLIENT_T0)))
@@ -194,6 +212,7 @@ boxkill)
 *) fail "unknown event $EVENT" ;;
 esac
 tally "$EVENT"
+dp_summary
 if [ "$EVENT" = kill ]; then
 	read -r gap gapn <<< "$(udp_gap kill 198.19.8.2)"
 	log "UDP flows through box 2's SNAT address: $gapn intact, longest silence $gap ms"
