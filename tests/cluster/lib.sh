@@ -290,7 +290,11 @@ cl_up() { # n
 		ip -n "$NS_SW" link set sw-r master br0
 		ip -n "$NS_R" addr add 198.19.0.254/24 dev rb
 		ip -n "$NS_R" addr add 2001:db8:2::fe/64 dev rb nodad
-		ip netns exec "$NS_R" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.rb.rp_filter=0
+		# The router forwards a backend's reply back out of rb (to a box on the
+		# same LAN): it must not send ICMP redirects, or the backend would go to
+		# the SNAT owner's MAC directly and keep doing so after the owner died.
+		ip netns exec "$NS_R" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.rb.rp_filter=0 \
+			net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.rb.send_redirects=0
 	fi
 	for i in 1 2 3; do
 		local b
