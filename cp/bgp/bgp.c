@@ -67,6 +67,7 @@ struct cp_bgp {
 	uint64_t dp_generation;
 	uint64_t dp_deaths;
 	int dp_bulk_done;        /* the dp's flow_sync.bulk_done: 1, 0, -1 = it does not sync */
+	int dp_peers_match;      /* its flow_sync.peers are cluster.peers' sync_address: 1, 0, -1 */
 	uint64_t dp_uptime_ms;   /* at dp_uptime_at (mono ms) */
 	double dp_uptime_at;
 	enum cp_join join;
@@ -116,6 +117,7 @@ dp_close(struct cp_bgp *b, const char *why)
 	b->dp_alive = false;
 	b->dp_generation = 0;
 	b->dp_bulk_done = -1;
+	b->dp_peers_match = -1;
 	b->dp_uptime_ms = 0;
 	pthread_mutex_unlock(&b->mu);
 }
@@ -157,6 +159,33 @@ dp_connect(struct cp_bgp *b)
 	dp_send_hello(b);
 }
 
+/*
+ * Whether the dp's flow sync peers (flow_sync.peers[].address) are exactly the
+ * sync_address of cluster.peers: 1, 0; -1 without a cluster or a flow_sync object.
+ */
+static int
+peers_match(const struct cp_cluster_conf *cl, const json_t *fs)
+{
+	const json_t *peers = json_object_get(fs, "peers"), *p;
+	size_t i;
+
+	if (cl->n_peers == 0 || !json_is_array(peers))
+		return -1;
+	if (json_array_size(peers) != cl->n_peers)
+		return 0;
+	json_array_foreach(peers, i, p) {
+		struct lb_addr a;
+		bool found = false;
+		if (lb_addr_parse(json_string_value(json_object_get(p, "address")), &a) < 0)
+			return 0;
+		for (uint32_t k = 0; k < cl->n_peers && !found; k++)
+			found = lb_addr_eq(&cl->peers[k].sync_address, &a);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 /* A reply line from the dp: its generation; the dp is alive. */
 static void
 dp_line(struct cp_bgp *b, const char *line)
@@ -178,6 +207,12 @@ dp_line(struct cp_bgp *b, const char *line)
 		b->dp_bulk_done = json_is_boolean(bd) ? json_is_true(bd) : -1;
 		b->dp_uptime_ms = (uint64_t)json_integer_value(json_object_get(res, "uptime_ms"));
 		b->dp_uptime_at = mono_ms();
+		int m = peers_match(&b->conf->cluster, sy);
+		if (m == 0 && b->dp_peers_match != 0)
+			fprintf(stderr, "edgelb-cp: bgp: the dp's flow sync peers (dp config sync.peers) "
+					"are not cluster.peers' sync_address: the backups announced here "
+					"may not hold the peers' connections\n");
+		b->dp_peers_match = m;
 	}
 	pthread_mutex_unlock(&b->mu);
 	json_decref(r);
@@ -538,10 +573,10 @@ cluster_json(struct cp_bgp *b)
 			json_object_set_new(o, "reason", json_string(s->why));
 		json_array_append_new(snat, o);
 	}
-	j = json_pack("{s:s, s:{s:s, s:b, s:i, s:i}, s:o, s:o}", "name", cl->name, "join",
+	j = json_pack("{s:s, s:{s:s, s:b, s:i, s:i}, s:o, s:o, s:i}", "name", cl->name, "join",
 		      "state", cp_join_name(b->join), "open", cp_join_open(b->join), "bulk_done",
 		      b->dp_bulk_done, "timeout_s", (int)cl->join_timeout_s, "peers", peers, "snat",
-		      snat);
+		      snat, "dp_peers_match", b->dp_peers_match);
 	pthread_mutex_unlock(&b->mu);
 	return j;
 }
@@ -686,6 +721,7 @@ cp_bgp_start(const struct cp_conf *c, struct cp_store *store, struct cp_dpsync *
 	b->fd = -1;
 	b->drain_conns = -1;
 	b->dp_bulk_done = -1;
+	b->dp_peers_match = -1;
 	b->join = c->cluster.n_peers ? CP_JOIN_WAITING : CP_JOIN_NONE;
 	b->gate = CP_GATE_DP_DOWN;
 	snprintf(b->drain_path, sizeof(b->drain_path), "%s.drain", c->state_file);

@@ -158,6 +158,10 @@ for k in 1 2 3; do
 		fail "router: 2001:db8:8::$k via '$(snat_hops "2001:db8:8::$k")', want its owner $k"
 done
 ok "3 boxes announced; each SNAT address routed to its owner (peers' backups held back)"
+for k in 1 2 3; do
+	m=$(api "$k" GET /v1/bgp | json "r['cluster']['dp_peers_match']")
+	[ "$m" = 1 ] || fail "box $k: the dp's flow sync peers differ from cluster.peers (dp_peers_match $m)"
+done
 birdc -s "$CL_DIR/r/bird.ctl" show route 198.19.8.1/32 all 2>&1 | grep -E "^198|via|BGP.as_path" | head -6 >&2
 
 # The control: nothing happens, everything must arrive.
