@@ -28,6 +28,7 @@
 #define LB_OP_STATS_GET "stats.get"
 #define LB_OP_CONNS_LIST "conns.list"
 #define LB_OP_NEIGH_LIST "neigh.list"
+#define LB_OP_FLOW_SYNC_PEERS "flow_sync.peers" /* replace the flow sync peers (docs/flow-sync.md) */
 
 /* Envelope fields */
 #define LB_F_OP "op"
@@ -46,6 +47,7 @@
 #define LB_F_GENERATION "generation"    /* sync.begin / sync.end / hello */
 /* hello, stats.get: flow sync between boxes (docs/flow-sync.md); absent when sync is off */
 #define LB_F_FLOW_SYNC "flow_sync"
+#define LB_F_PEERS "peers"              /* flow_sync.peers: array of addresses */
 #define LB_F_BULK_DONE "bulk_done"      /* in flow_sync: the join's bulk copy is in (or timed out) */
 #define LB_F_SERVICE "service"          /* service.upsert: the spec object */
 #define LB_F_SERVICES "services"

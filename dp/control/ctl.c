@@ -480,6 +480,18 @@ op_neigh_list(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_er
 	return 0;
 }
 
+static int
+op_flow_sync_peers(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_err *e)
+{
+	if (c->dp->sync == NULL)
+		return rerr(e, LB_CODE_INVALID, "flow sync is not enabled (sync.enabled)");
+	char why[256];
+	if (lb_sync_set_peers(c->dp->sync, json_object_get(req, LB_F_PEERS), why, sizeof(why)) < 0)
+		return rerr(e, LB_CODE_INVALID, "%s", why);
+	*res = json_pack("{s:o}", LB_F_FLOW_SYNC, lb_sync_json(c->dp->sync));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct lb_ctl *c, const json_t *req, json_t **res, struct reply_err *e);
@@ -493,6 +505,7 @@ static const struct {
 	{LB_OP_STATS_GET, op_stats_get},
 	{LB_OP_CONNS_LIST, op_conns_list},
 	{LB_OP_NEIGH_LIST, op_neigh_list},
+	{LB_OP_FLOW_SYNC_PEERS, op_flow_sync_peers},
 };
 
 static void

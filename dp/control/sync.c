@@ -469,6 +469,51 @@ lb_sync_poll(struct lb_sync *s)
 	join(s, now);
 }
 
+/* ---- peers from the control socket ------------------------------------------------ */
+
+int
+lb_sync_set_peers(struct lb_sync *s, const json_t *list, char *err, size_t errlen)
+{
+	struct lb_addr a[LB_SYNC_MAX_PEERS];
+	struct sync_peer next[LB_SYNC_MAX_PEERS];
+	size_t n = json_array_size(list), i;
+	json_t *v;
+
+	if (!json_is_array(list) || n > LB_SYNC_MAX_PEERS) {
+		snprintf(err, errlen, "peers: want an array of at most %d addresses", LB_SYNC_MAX_PEERS);
+		return LB_EINVAL;
+	}
+	json_array_foreach(list, i, v) {
+		if (!json_is_string(v) || lb_addr_parse(json_string_value(v), &a[i]) < 0) {
+			snprintf(err, errlen, "peers[%zu]: not an IPv4 or IPv6 address", i);
+			return LB_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (lb_addr_eq(&a[j], &a[i])) {
+				snprintf(err, errlen, "peers[%zu]: listed twice", i);
+				return LB_EINVAL;
+			}
+	}
+	/* A peer that stays keeps its state (replay window, join); a new one starts clean. */
+	bool kept[LB_SYNC_MAX_PEERS] = {false};
+	for (i = 0; i < n; i++) {
+		memset(&next[i], 0, sizeof(next[i]));
+		next[i].addr = a[i];
+		next[i].bulk_done = s->bulk_done; /* joined already: a new peer asks us when it starts */
+		for (unsigned k = 0; k < s->n_peers; k++)
+			if (lb_addr_eq(&s->peers[k].addr, &a[i])) {
+				next[i] = s->peers[k];
+				kept[k] = true;
+			}
+	}
+	for (unsigned k = 0; k < s->n_peers; k++)
+		for (unsigned m = 0; !kept[k] && m < s->peers[k].n_pend; m++)
+			rte_pktmbuf_free(s->peers[k].pend[m]);
+	memcpy(s->peers, next, n * sizeof(next[0]));
+	s->n_peers = (unsigned)n;
+	return 0;
+}
+
 /* ---- life and status ---------------------------------------------------------- */
 
 struct lb_sync *

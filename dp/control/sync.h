@@ -27,6 +27,12 @@ void lb_sync_destroy(struct lb_sync *s);
 /* Every loop of the control thread: receive, batch and send, walks, timers. */
 void lb_sync_poll(struct lb_sync *s);
 
+/*
+ * Replace the peers (control socket op flow_sync.peers): list is a JSON array of
+ * address strings. Returns 0, or LB_EINVAL with a message in err.
+ */
+int lb_sync_set_peers(struct lb_sync *s, const json_t *list, char *err, size_t errlen);
+
 /* The `flow_sync` object of hello and stats.get. */
 json_t *lb_sync_json(const struct lb_sync *s);
 

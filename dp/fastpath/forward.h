@@ -310,8 +310,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		/* Each source address in turn, starting at one the flow hash picks. */
 		for (unsigned t = 0; t < ns && ok < 0; t++) {
 			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = lb_ct_snat_port(w->ct, &rk, port_start, w->snat_lo, w->snat_hi,
-					     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+			ok = snat_port(w, p, &rk, port_start); /* peer_fp.h */
 		}
 		if (ok < 0) {
 			/* Every port tried is taken: reuse one of an expired or
@@ -322,6 +321,8 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 						     (uint16_t)w->id, SNAT_TRIES, w->now,
 						     conn_reclaimed, w);
 			count_reclaim(w, ok);
+			if (ok >= 0 && unlikely(w->peers != NULL) && peer_snat_taken(w, p, &rk))
+				ok = LB_EFULL; /* peer_fp.h: a peer's record holds it */
 		}
 		if (ok < 0) {
 			drop(w, m, LB_DROP_NO_SNAT);

@@ -58,6 +58,40 @@ sync_push(struct lb_worker *w, const struct lb_conn *c, const struct lb_svc *svc
 		w->st->ev[LB_EV_SYNC_RING_FULL]++;
 }
 
+/* Does a peer's record hold SNAT address rk->local_idx, port rk->local_port toward rk's backend? */
+static inline bool
+peer_snat_taken(struct lb_worker *w, const struct lb_pkt *p, const struct lb_ct_rev_key *rk)
+{
+	struct lb_sync_rec r;
+
+	return lb_peer_lookup_rev(w->peers, p->family, p->proto, rk->backend, rk->backend_port,
+				  w->dp->local[rk->local_idx].addr.bytes, rk->local_port, w->now, &r);
+}
+
+#define SNAT_PEER_RETRIES 4
+
+/*
+ * lb_ct_snat_port() for a new flow. With sync on, a port a peer's record holds is
+ * not taken either: this box's own connections come back that way after a restart
+ * (the join's bulk copy), and the backend still has that socket.
+ */
+static inline int
+snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk, uint32_t start)
+{
+	int ok = lb_ct_snat_port(w->ct, rk, start, w->snat_lo, w->snat_hi, (uint16_t)w->n_workers,
+				 (uint16_t)w->id, SNAT_TRIES);
+
+	if (likely(w->peers == NULL))
+		return ok;
+	for (unsigned k = 1; ok >= 0 && peer_snat_taken(w, p, rk); k++) {
+		if (k > SNAT_PEER_RETRIES)
+			return LB_EFULL;
+		ok = lb_ct_snat_port(w->ct, rk, start + k * 0x9e3779b9u, w->snat_lo, w->snat_hi,
+				     (uint16_t)w->n_workers, (uint16_t)w->id, SNAT_TRIES);
+	}
+	return ok;
+}
+
 /* A sync datagram for this box: to the control thread (sync.c checks everything). */
 static inline void
 sync_rx_punt(struct lb_worker *w, struct rte_mbuf *m)

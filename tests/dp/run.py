@@ -17,9 +17,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SKIP = 77
-CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl",
+CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl", "sync", "sync-pair",
          "affinity-workers", "hostile", "offload", "neigh"]
-LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh"}
+LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh", "sync", "sync-pair"}
 
 
 def on_sigterm(sig, frame):
@@ -91,6 +91,12 @@ def main():
             elif a.case == "hostile":
                 import case_hostile
                 case_hostile.run_case(ck, tmp, build)
+            elif a.case == "sync-pair":
+                import case_sync_pair
+                case_sync_pair.run_case(ck, tmp, build)
+            elif a.case == "sync":
+                import case_sync
+                case_sync.run_case(ck, tmp, build)
             elif a.case == "affinity-workers":
                 import case_affinity_workers
                 case_affinity_workers.run_case(ck, tmp, build)
