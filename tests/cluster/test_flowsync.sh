@@ -7,7 +7,9 @@
 # flowsync_server.py through the VIPs) stream for 16 s, every byte checked
 # (flowsync_client.py), while EVENT happens 4 s in:
 #   add      a fourth box starts: it announces only after its dp's bulk copy from
-#            the peers (join gate), then ECMP moves about a quarter of the flows to it
+#            the peers (join gate: its dp also waits 4 s for a peer that never
+#            answers, so the gate visibly holds while its BGP session is up), then
+#            ECMP moves about a quarter of the flows to it
 #   drain    box 1 is drained (edgelbctl drain), 4 s later its processes stop
 #   kill     box 2's dp is SIGKILLed; its SNAT addresses must be routed to (and
 #            answered by) a survivor within 2 s
@@ -121,9 +123,13 @@ at() { # ms
 bgp_join() { # k: the box's join state (cp /v1/bgp)
 	api "$1" GET /v1/bgp | json "r['cluster']['join']['state']"
 }
-# How many of box k's peers sent their bulk copy, "n/total" (dp hello, flow_sync).
+# How many of the boxes 1..3 sent box k their bulk copy, "n/3" (dp hello, flow_sync).
 bulk_peers() { # k
-	dp_ctl "$1" '{"op":"hello"}' | json "'%d/%d' % (sum(1 for p in r['result']['flow_sync']['peers'] if p['bulk_done']), len(r['result']['flow_sync']['peers'])) if 'flow_sync' in r['result'] else 'no flow_sync'"
+	dp_ctl "$1" '{"op":"hello"}' | json "'%d/3' % sum(1 for p in r['result']['flow_sync']['peers'] if p['bulk_done'] and p['address'] in ('198.18.0.1', '198.18.0.2', '198.18.0.3')) if 'flow_sync' in r['result'] else 'no flow_sync'"
+}
+# Whether the router's BGP session with box k is up.
+session_up() { # k
+	birdc -s "$CL_DIR/r/bird.ctl" show protocols "x$1" 2>/dev/null | grep -q Established
 }
 
 stop_box() { # k: processes stopped as a package's stop would (SIGTERM)
@@ -147,7 +153,10 @@ NFT
 }
 
 NB=3
-[ "$EVENT" = add ] && NB=4
+if [ "$EVENT" = add ]; then
+	NB=4
+	CL_SLOW_JOIN_BOX=4
+fi
 cl_up "$NB"
 for k in 1 2 3; do cl_box_start "$k"; done
 cl_wait_converged "1 2 3" 30000
@@ -176,8 +185,20 @@ case $EVENT in
 add)
 	cl_box_start 4
 	log "box 4 started ($(($(now_ms) - t0)) ms): join $(bgp_join 4)"
-	ms=$(wait_nexthops "$VIP4" "1 2 3 4" 15000 "$t0") ||
+	# Watch the gate: while box 4's cp waits for the bulk copy, its session may be
+	# up but the router must not have it as a next hop.
+	held=0 leaked=0 end=$(($(now_ms) + 15000))
+	while [ "$(nexthops "$VIP4")" != "1 2 3 4" ] && [ "$(now_ms)" -lt "$end" ]; do
+		st=$(bgp_join 4 2>/dev/null || echo "?")
+		if [ "$st" = "waiting for the bulk copy" ]; then
+			session_up 4 && held=$((held + 1))
+			[ "$(nexthops "$VIP4")" = "1 2 3 4" ] && leaked=$((leaked + 1))
+		fi
+		sleep 0.05
+	done
+	ms=$(wait_nexthops "$VIP4" "1 2 3 4" 1000 "$t0") ||
 		fail "box 4 not announced 15 s after it started (join: $(bgp_join 4))"
+	log "join gate: $held polls with box 4's session up and its VIPs held back, $leaked announced while waiting"
 	state=$(bgp_join 4)
 	bulk=$(bulk_peers 4)
 	log "box 4 announced $ms ms after its start; join: $state; bulk copies from peers: $bulk"
@@ -224,8 +245,11 @@ if [ "$EVENT" = kill ]; then
 fi
 check "$EVENT: every connection intact ($OKC/$TOTAL)" test "$OKC" = "$TOTAL"
 if [ "$EVENT" = add ]; then
-	check "box 4 joined by its dp's bulk copy, not by a timeout ($state; peers $bulk)" \
+	check "box 4 joined by its dp's bulk copy ($state; from boxes 1-3: $bulk)" \
 		test "$state" = "bulk copy done" -a "$bulk" = "3/3"
+	check "the join gate held box 4's VIPs back while its BGP session was up ($held polls)" \
+		test "$held" -gt 0
+	check "nothing announced while the gate was closed ($leaked polls)" test "$leaked" = 0
 fi
 if [ "$EVENT" = kill ]; then
 	check "SNAT addresses routed to a survivor within 2 s ($SNAT_MS ms)" test "$SNAT_MS" -le 2000
