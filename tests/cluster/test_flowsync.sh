@@ -167,6 +167,7 @@ for k in 1 2 3; do
 		fail "router: 2001:db8:8::$k via '$(snat_hops "2001:db8:8::$k")', want its owner $k"
 done
 ok "3 boxes announced; each SNAT address routed to its owner (peers' backups held back)"
+ctl 1 bgp | sed 's/^/    /' >&2
 for k in 1 2 3; do
 	m=$(api "$k" GET /v1/bgp | json "r['cluster']['dp_peers_match']")
 	[ "$m" = 1 ] || fail "box $k: the dp's flow sync peers differ from cluster.peers (dp_peers_match $m)"
