@@ -2,6 +2,8 @@
 # bench-dp.sh - cycles per packet of edgelb-dp's pipeline, in process (edgelb-bench-dp).
 #
 #   scripts/bench-dp.sh [bench options...]     e.g. --flows 1000000 --passes 3 --newflow 1000000
+#   scripts/bench-dp.sh --sync-both [options]  the same run twice: flow sync off, then on
+#                                              (--sync: one peer; docs/flow-sync.md)
 #
 # One core, no NIC: the bench builds a dp on two net_null ports and feeds the worker
 # itself (docs/benchmarking.md). Needs no setup beyond a build: runs `ninja -C build`
@@ -42,4 +44,15 @@ fi
 EAL=(--lcores "0@$CPU,1@$CPU" --no-pci --file-prefix bench-dp "${MEM[@]}"
 	--log-level lib.eal:warning --log-level user1:warning --no-telemetry)
 
+if [ "${1:-}" = "--sync-both" ]; then
+	shift
+	rc=0
+	for variant in off on; do
+		echo "== sync $variant"
+		extra=()
+		[ "$variant" = on ] && extra=(--sync)
+		timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@" "${extra[@]}" || rc=$?
+	done
+	exit $rc
+fi
 timeout --signal=INT --kill-after=10 "$TIMEOUT" "$BIN" "${EAL[@]}" -- "$@"

@@ -20,8 +20,9 @@ declare -A SRCS=(
 	[icmp]="tests/fuzz/fuzz_icmp.c dp/lib/icmp.c dp/lib/nat.c dp/lib/parse.c"
 	[config]="tests/fuzz/fuzz_config.c dp/lib/config.c dp/lib/config_net.c dp/lib/config_svc.c dp/lib/config_sync.c dp/lib/conf_engine.c dp/lib/model.c"
 	[svc_json]="tests/fuzz/fuzz_svc_json.c dp/lib/svc_json.c dp/lib/model.c"
+	[sync]="tests/fuzz/fuzz_sync.c dp/lib/sync_codec.c"
 )
-declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson")
+declare -A LIBS=([config]="-lconfig -ljansson" [svc_json]="-ljansson" [sync]="-lsodium")
 if [ "${1:-}" = list ] || [ $# -lt 2 ]; then
 	echo "targets: ${!SRCS[*]}"
 	[ "${1:-}" = list ] && exit 0

@@ -66,7 +66,7 @@ test_both_indexes_refresh_and_expiry(void **state)
 	assert_null(lb_peer_create(100, 7)); /* not a power of two */
 	rec(&a, 1, 5000);
 	assert_false(fwd(t, &a, 0, &out));
-	assert_int_equal(lb_peer_upsert(t, &a, 2, 0), 0);
+	assert_int_equal(lb_peer_upsert(t, &a, 2, 0, false), 0);
 	assert_int_equal(lb_peer_count(t), 1);
 	assert_true(fwd(t, &a, 10, &out));
 	assert_memory_equal(&out, &a, sizeof(a));
@@ -79,7 +79,7 @@ test_both_indexes_refresh_and_expiry(void **state)
 	/* a state change refreshes in place */
 	a.state = LB_CT_TCP_CLOSING;
 	a.timeout_ms = 5000;
-	assert_int_equal(lb_peer_upsert(t, &a, 2, 900), 0);
+	assert_int_equal(lb_peer_upsert(t, &a, 2, 900, false), 0);
 	assert_int_equal(lb_peer_count(t), 1);
 	assert_true(fwd(t, &a, 2000, &out));
 	assert_int_equal(out.state, LB_CT_TCP_CLOSING);
@@ -88,6 +88,15 @@ test_both_indexes_refresh_and_expiry(void **state)
 	assert_false(rev(t, &a, 5900, &out));
 	assert_int_equal(lb_peer_expire(t, 5900, 64), 1);
 	assert_int_equal(lb_peer_count(t), 0);
+	/* entries on this box's own SNAT addresses are counted (workers skip a check at 0) */
+	assert_int_equal(lb_peer_own_count(t), 0);
+	assert_int_equal(lb_peer_upsert(t, &b, 2, 6000, true), 0);
+	assert_int_equal(lb_peer_own_count(t), 1);
+	assert_int_equal(lb_peer_upsert(t, &b, 2, 6000, false), 0); /* refreshed as not own */
+	assert_int_equal(lb_peer_own_count(t), 0);
+	assert_int_equal(lb_peer_upsert(t, &b, 2, 6000, true), 0);
+	assert_int_equal(lb_peer_expire(t, 8000, 64), 1);
+	assert_int_equal(lb_peer_own_count(t), 0);
 	lb_peer_destroy(t);
 }
 
@@ -99,18 +108,18 @@ test_reindex_and_port_reuse(void **state)
 	struct lb_sync_rec a, old, c, out;
 
 	rec(&a, 1, 5000);
-	assert_int_equal(lb_peer_upsert(t, &a, 2, 0), 0);
+	assert_int_equal(lb_peer_upsert(t, &a, 2, 0, false), 0);
 	/* the same client now through another SNAT port: the old reverse key goes */
 	old = a;
 	a.lport = 6000;
-	assert_int_equal(lb_peer_upsert(t, &a, 2, 0), 0);
+	assert_int_equal(lb_peer_upsert(t, &a, 2, 0, false), 0);
 	assert_int_equal(lb_peer_count(t), 1);
 	assert_false(rev(t, &old, 1, &out));
 	assert_true(rev(t, &a, 1, &out));
 	assert_int_equal(out.lport, 6000);
 	/* the sender reused port 6000 for another client: the old flow is over */
 	rec(&c, 3, 6000);
-	assert_int_equal(lb_peer_upsert(t, &c, 2, 0), 0);
+	assert_int_equal(lb_peer_upsert(t, &c, 2, 0, false), 0);
 	assert_int_equal(lb_peer_count(t), 1);
 	assert_false(fwd(t, &a, 1, &out));
 	assert_true(rev(t, &c, 1, &out));
@@ -128,7 +137,7 @@ test_full_table(void **state)
 
 	for (uint32_t i = 0; i < 200; i++) {
 		rec(&r, i, (uint16_t)(2000 + i));
-		if (lb_peer_upsert(t, &r, 2, 0) == 0)
+		if (lb_peer_upsert(t, &r, 2, 0, false) == 0)
 			ok++;
 		else
 			refused++;
@@ -147,7 +156,7 @@ test_full_table(void **state)
 	assert_int_equal(found, ok);
 	/* once they expire, new ones fit again */
 	rec(&r, 999, 9999);
-	assert_int_equal(lb_peer_upsert(t, &r, 2, 5000), 0);
+	assert_int_equal(lb_peer_upsert(t, &r, 2, 5000, false), 0);
 	lb_peer_destroy(t);
 }
 
@@ -195,7 +204,7 @@ test_reader_races_writer(void **state)
 		struct lb_sync_rec r;
 		uint32_t c = n % N_KEYS;
 		rec(&r, c, (uint16_t)(c * 100 + (n / N_KEYS) % 50));
-		lb_peer_upsert(rc.t, &r, 2, 0);
+		lb_peer_upsert(rc.t, &r, 2, 0, false);
 		if (n % 7 == 0)
 			lb_peer_expire(rc.t, 2000, 8); /* everything is expired at 2000 */
 		clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -2,7 +2,7 @@
  * bench_dp.c - cycles per packet of edgelb-dp's forwarding pipeline, in process.
  *
  *   edgelb-bench-dp [EAL args] -- [--flows N] [--backends N] [--passes N]
- *                   [--newflow N] [--scheduler NAME] [--config-out FILE]
+ *                   [--newflow N] [--scheduler NAME] [--config-out FILE] [--sync]
  *
  * Builds a whole dp with lb_dp_build() from a generated configuration (two
  * net_null ports, one worker, one fnat TCP service with static neighbours), then
@@ -24,7 +24,10 @@
  * Each LB burst runs what one worker loop runs: tick (clock + expiry step),
  * process, flush, quiescent state. Prints key=value lines, each phase's share of
  * CPU time (other work on the CPU inflates TSC figures) and the counters that show
- * the packets were forwarded; exits 1 when they do not add up. It reports, it does
+ * the packets were forwarded; exits 1 when they do not add up. With --sync, flow
+ * sync is on (one peer): the worker pushes a record per new flow, the control
+ * thread's share runs after every burst off the worker's clock (bench_sync.c), and
+ * sync_* figures give its send and absorb rates. It reports, it does
  * not pass or fail on time. docs/benchmarking.md explains every figure.
  */
 #include <errno.h>
@@ -50,9 +53,13 @@
 #include "nat.h"
 #include "parse.h"
 #include "service.h"
+#include "sync.h"
 #include "worker.h"
 
+#include "bench_sync.h"
+
 #define BURST 32
+#define SYNC_DRAIN_BURSTS 16    /* --sync: bursts between control-thread turns */
 #define FRAME_LEN 60            /* a 64-byte frame on the wire, without the FCS */
 #define L3_OFF 14
 #define L4_OFF (L3_OFF + 20)
@@ -84,6 +91,8 @@ struct opts {
 	uint32_t newflow;    /* timed new-flow packets */
 	const char *sched;   /* the service's scheduler (include/lb_model.h names) */
 	const char *config_out;
+	int sync;            /* --sync: flow sync on, one peer */
+	char key_path[64];
 };
 
 /* What differs between packets of one template, precomputed off the clock. */
@@ -100,6 +109,7 @@ struct bench {
 	struct lb_worker *w;
 	struct rte_mempool *pool;
 	uint16_t tx_eth;     /* net_null port the floor transmits on */
+	uint64_t sync_cyc;   /* --sync: the control thread's share, off the worker's clock */
 };
 
 /* ---- packets ------------------------------------------------------------ */
@@ -256,7 +266,7 @@ run(struct bench *b, bool floor, uint16_t in_port, const uint8_t *tmpl, const st
     uint32_t n, uint64_t *floor_sent)
 {
 	struct rte_mbuf *pkts[BURST];
-	uint64_t start = rte_rdtsc();
+	uint64_t start = rte_rdtsc(), sync_cyc = 0;
 
 	for (uint32_t i = 0; i < n; i += BURST) {
 		uint16_t k = (uint16_t)(n - i < BURST ? n - i : BURST);
@@ -271,8 +281,13 @@ run(struct bench *b, bool floor, uint16_t in_port, const uint8_t *tmpl, const st
 		} else {
 			worker_loop(b, in_port, pkts, k);
 		}
+		/* The control thread's turn, about as often as its 1 ms loop would come. */
+		if (b->dp->sync && ((i / BURST) % SYNC_DRAIN_BURSTS == SYNC_DRAIN_BURSTS - 1 ||
+				    i + k >= n))
+			sync_cyc += bench_sync_drain(b->dp);
 	}
-	return rte_rdtsc() - start;
+	b->sync_cyc += sync_cyc;
+	return rte_rdtsc() - start - sync_cyc;
 }
 
 /* Untimed: the backend's SYN-ACK for every flow, so the ACKs find ESTABLISHED. */
@@ -363,6 +378,8 @@ write_config(FILE *f, const struct opts *o, unsigned worker_lcore)
 		fprintf(f, ",\n  { address = \"%s\"; mac = \"02:00:00:01:%02x:%02x\"; }", ip,
 			(a >> 8) & 0xff, a & 0xff);
 	}
+	if (o->sync)
+		bench_sync_neigh(f);
 	fprintf(f, "\n);\nservices = (\n  { name = \"bench/web:http\"; vip = \"" VIP "\"; port = %d;\n"
 		   "    protocol = \"tcp\"; mode = \"fnat\"; scheduler = \"%s\";\n    backends = (\n",
 		VIP_PORT, o->sched);
@@ -372,6 +389,8 @@ write_config(FILE *f, const struct opts *o, unsigned worker_lcore)
 			i + 1 < o->backends ? "," : "");
 	}
 	fprintf(f, "    );\n  }\n);\n");
+	if (o->sync)
+		bench_sync_group(f, o->key_path);
 	return ferror(f) ? LB_EIO : 0;
 }
 
@@ -465,6 +484,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"newflow", required_argument, NULL, 'n'},
 		{"scheduler", required_argument, NULL, 's'},
 		{"config-out", required_argument, NULL, 'c'},
+		{"sync", no_argument, NULL, 'y'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -475,6 +495,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->newflow = 1000000;
 	o->sched = "maglev";
 	o->config_out = NULL;
+	o->sync = 0;
+	snprintf(o->key_path, sizeof(o->key_path), "/tmp/edgelb-bench-sync-key-XXXXXX");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		uint32_t v = (uint32_t)strtoul(optarg ? optarg : "0", NULL, 10);
@@ -485,6 +507,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'n': o->newflow = v; break;
 		case 's': o->sched = optarg; break;
 		case 'c': o->config_out = optarg; break;
+		case 'y': o->sync = 1; break;
 		default: return LB_EINVAL;
 		}
 	}
@@ -562,6 +585,10 @@ main(int argc, char **argv)
 				"one it never launches: --lcores 0,1@0\n");
 		goto out_eal;
 	}
+	if (o.sync && bench_sync_key(o.key_path) < 0) {
+		fprintf(stderr, "bench-dp: cannot write the sync key file\n");
+		goto out_eal;
+	}
 	if (load_config(&dp, &o, wl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench-dp: generated config: %s\n", err);
 		goto out_eal;
@@ -634,9 +661,12 @@ main(int argc, char **argv)
 
 	/* newflow: every packet a SYN from a tuple never seen */
 	snap(&b, &s3);
+	uint64_t drain_ns0 = bench_sync_cpu_ns();
 	ns0 = thread_ns();
 	uint64_t new_cyc = run(&b, false, P_EXT, tmpl_syn, fresh, o.newflow, NULL);
 	uint64_t new_ns = thread_ns() - ns0;
+	/* CPU time of the worker's share alone: robust to other load on the CPU */
+	uint64_t new_worker_ns = new_ns - (bench_sync_cpu_ns() - drain_ns0);
 	snap(&b, &s4);
 	ok &= check_phase("newflow", &s3, &s4, o.newflow, o.newflow, 0);
 	ok &= s4.ev[LB_EV_CT_FULL] == 0;
@@ -654,6 +684,8 @@ main(int argc, char **argv)
 	figure("established", est_cyc, est_ns, n_est, hz, true);
 	printf("newflow_pkts=%u\n", o.newflow);
 	figure("newflow", new_cyc, new_ns, o.newflow, hz, true);
+	printf("newflow_worker_cpu_cycles_per_pkt=%.1f\n",
+	       (double)new_worker_ns * (double)hz / 1e9 / (double)o.newflow);
 	printf("fwd_packets=%" PRIu64 "\n", s4.ev[LB_EV_FWD_PKTS]);
 	printf("rev_packets=%" PRIu64 "\n", s4.ev[LB_EV_REV_PKTS]);
 	printf("tx_packets=%" PRIu64 "\n", s4.ev[LB_EV_TX_PKTS]);
@@ -664,6 +696,22 @@ main(int argc, char **argv)
 	for (int i = 0; i < LB_DROP_MAX; i++)
 		if (dp.wstats[0]->drop[i])
 			printf("drop_%s=%" PRIu64 "\n", lb_drop_names[i], dp.wstats[0]->drop[i]);
+	if (dp.sync) {
+		uint64_t sent = dp.ctrl[LB_CTRL_SYNC_TX_RECORDS];
+		printf("sync=on\n");
+		printf("sync_records_sent=%" PRIu64 "\n", sent);
+		printf("sync_datagrams_sent=%" PRIu64 "\n", dp.ctrl[LB_CTRL_SYNC_TX_DGRAMS]);
+		printf("sync_ring_full=%" PRIu64 "\n", s4.ev[LB_EV_SYNC_RING_FULL]);
+		printf("sync_send_cycles_per_record=%.1f\n", (double)b.sync_cyc / (double)(sent ? sent : 1));
+		printf("sync_send_records_per_s=%.0f\n", (double)sent * (double)hz / (double)(b.sync_cyc ? b.sync_cyc : 1));
+		printf("sync_send_records_per_cpu_s=%.0f\n", (double)sent * 1e9 / (double)(bench_sync_cpu_ns() + 1));
+		printf("sync_send_datagrams_per_cpu_s=%.0f\n",
+		       (double)dp.ctrl[LB_CTRL_SYNC_TX_DGRAMS] * 1e9 / (double)(bench_sync_cpu_ns() + 1));
+		ok &= s4.ev[LB_EV_SYNC_RING_FULL] == 0 && dp.ctrl[LB_CTRL_SYNC_TX_DROPPED] == 0;
+		ok &= bench_sync_absorb(&dp, 10000) == 0;
+	} else {
+		printf("sync=off\n");
+	}
 	printf("check=%s\n", ok ? "ok" : "FAILED");
 	status = ok ? EXIT_SUCCESS : EXIT_FAILURE;
 
@@ -676,6 +724,8 @@ out_offline:
 out:
 	lb_dp_teardown(&dp);
 out_eal:
+	if (o.sync)
+		unlink(o.key_path);
 	rte_eal_cleanup();
 	return status;
 }

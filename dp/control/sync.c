@@ -36,6 +36,7 @@
 #include "worker.h"
 
 #define REC_BURST 64
+#define REC_BUDGET 4096 /* records taken from one worker's ring per loop (its ring: 8192) */
 
 static inline uint64_t *
 ctr(struct lb_sync *s)
@@ -254,16 +255,20 @@ lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type)
  * A peer's SNAT address must be in the address table as a source address, so its
  * replies are classified as replies (forward.h) and take-overs find its index.
  * Registered once, at local[n_local + k]; never answered for (ARP uses n_local).
+ * *own: the address is one of this box's own SNAT addresses.
  */
 static bool
-learn_local(struct lb_sync *s, const struct lb_sync_rec *r)
+learn_local(struct lb_sync *s, const struct lb_sync_rec *r, bool *own)
 {
 	struct lb_dp *dp = s->dp;
 	const struct lb_addr_info *ai = lb_addr_get(dp->svcs, r->family, r->local);
 	uint8_t fl = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
 
-	if (fl & LB_ADDR_LOCAL)
+	*own = false;
+	if (fl & LB_ADDR_LOCAL) {
+		*own = ai->local_idx < dp->n_local;
 		return true;
+	}
 	if (fl != 0)
 		return false; /* a VIP or a port address of this box: never a peer's source */
 	unsigned idx = dp->n_local + dp->n_local_peer;
@@ -293,11 +298,13 @@ records_in(struct lb_sync *s, struct sync_peer *peer, const uint8_t *p, uint16_t
 
 	for (uint16_t i = 0; i < count; i++) {
 		struct lb_sync_rec r;
-		if (lb_sync_rec_decode(p + (size_t)i * LB_SYNC_REC_LEN, &r) < 0 || !learn_local(s, &r)) {
+		bool own;
+		if (lb_sync_rec_decode(p + (size_t)i * LB_SYNC_REC_LEN, &r) < 0 ||
+		    !learn_local(s, &r, &own)) {
 			ctr(s)[LB_CTRL_SYNC_RX_BAD_RECORD]++;
 			continue;
 		}
-		if (lb_peer_upsert(s->dp->peers, &r, peer->id, now) < 0) {
+		if (lb_peer_upsert(s->dp->peers, &r, peer->id, now, own) < 0) {
 			ctr(s)[LB_CTRL_SYNC_PEER_FULL]++;
 			continue;
 		}
@@ -443,9 +450,13 @@ lb_sync_poll(struct lb_sync *s)
 	}
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		struct rte_ring *r = lb_worker_sync_rec_ring(dp->workers[w]);
-		unsigned n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]), REC_BURST, NULL);
-		for (unsigned i = 0; i < n; i++)
-			lb_sync_add(s, &s->all, NULL, &recs[i]);
+		unsigned n, taken = 0;
+		do {
+			n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]), REC_BURST, NULL);
+			for (unsigned i = 0; i < n; i++)
+				lb_sync_add(s, &s->all, NULL, &recs[i]);
+			taken += n;
+		} while (n == REC_BURST && taken < REC_BUDGET);
 	}
 	if (s->all.n && now - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
 		lb_sync_flush(s, &s->all, NULL);

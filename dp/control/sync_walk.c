@@ -84,7 +84,7 @@ visit(const struct lb_conn *c, void *arg)
 	 * box still look there for the packets RSS gives them.
 	 */
 	if (c->local_idx >= a->s->dp->n_local)
-		lb_peer_upsert(a->s->dp->peers, &r, a->s->dp->conf.sync.id, a->now);
+		lb_peer_upsert(a->s->dp->peers, &r, a->s->dp->conf.sync.id, a->now, false);
 	return 0;
 }
 

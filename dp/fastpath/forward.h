@@ -321,7 +321,8 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 						     (uint16_t)w->id, SNAT_TRIES, w->now,
 						     conn_reclaimed, w);
 			count_reclaim(w, ok);
-			if (ok >= 0 && unlikely(w->peers != NULL) && peer_snat_taken(w, p, &rk))
+			if (ok >= 0 && unlikely(w->peers != NULL) && lb_peer_own_count(w->peers) &&
+			    peer_snat_taken(w, p, &rk))
 				ok = LB_EFULL; /* peer_fp.h: a peer's record holds it */
 		}
 		if (ok < 0) {

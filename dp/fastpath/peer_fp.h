@@ -81,7 +81,8 @@ snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk,
 	int ok = lb_ct_snat_port(w->ct, rk, start, w->snat_lo, w->snat_hi, (uint16_t)w->n_workers,
 				 (uint16_t)w->id, SNAT_TRIES);
 
-	if (likely(w->peers == NULL))
+	/* Only records on this box's own SNAT addresses can hold its ports (rare: a restart). */
+	if (likely(w->peers == NULL) || lb_peer_own_count(w->peers) == 0)
 		return ok;
 	for (unsigned k = 1; ok >= 0 && peer_snat_taken(w, p, rk); k++) {
 		if (k > SNAT_PEER_RETRIES)

@@ -26,12 +26,14 @@ struct peer_ent {
 	uint32_t next;    /* free list */
 	uint32_t sender;
 	struct lb_sync_rec rec; /* family 0: free */
+	bool own;         /* its SNAT address is one of this box's own */
 };
 
 struct lb_peer_table {
 	uint32_t cap;
 	uint32_t bmask;   /* buckets - 1 */
 	uint32_t n;
+	uint32_t n_own;   /* entries with own set */
 	uint32_t free_head;
 	uint32_t cursor;
 	uint64_t seed;
@@ -75,6 +77,13 @@ static uint32_t
 hash_rev(const struct lb_peer_table *t, const struct lb_sync_rec *r)
 {
 	return hash_key(t, r->family, r->proto, r->backend, r->bport, r->local, r->lport, REV_SALT);
+}
+
+/* The bucket of hash h: its bit 0 is forced to 1 for the tag, so the bits above it. */
+static inline size_t
+bucket(const struct lb_peer_table *t, uint32_t h)
+{
+	return (size_t)((h >> 1) & t->bmask);
 }
 
 static bool
@@ -136,6 +145,12 @@ lb_peer_count(const struct lb_peer_table *t)
 }
 
 uint32_t
+lb_peer_own_count(const struct lb_peer_table *t)
+{
+	return __atomic_load_n(&t->n_own, __ATOMIC_RELAXED);
+}
+
+uint32_t
 lb_peer_capacity(const struct lb_peer_table *t)
 {
 	return t->cap;
@@ -175,11 +190,14 @@ remove_ent(struct lb_peer_table *t, uint32_t idx)
 {
 	struct peer_ent *e = &t->e[idx];
 
-	unlink_slot(&t->fwd[(size_t)(hash_fwd(t, &e->rec) & t->bmask) * LB_PEER_WAYS], idx);
-	unlink_slot(&t->rev[(size_t)(hash_rev(t, &e->rec) & t->bmask) * LB_PEER_WAYS], idx);
+	unlink_slot(&t->fwd[bucket(t, hash_fwd(t, &e->rec)) * LB_PEER_WAYS], idx);
+	unlink_slot(&t->rev[bucket(t, hash_rev(t, &e->rec)) * LB_PEER_WAYS], idx);
 	write_begin(e);
 	e->rec.family = 0;
 	write_end(e);
+	if (e->own)
+		__atomic_store_n(&t->n_own, t->n_own - 1, __ATOMIC_RELAXED);
+	e->own = false;
 	e->next = t->free_head;
 	t->free_head = idx;
 	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELAXED);
@@ -204,11 +222,11 @@ free_slot(struct lb_peer_table *t, uint64_t *b, uint32_t now)
 
 int
 lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t sender,
-	       uint32_t now)
+	       uint32_t now, bool own)
 {
 	uint32_t hf = hash_fwd(t, r), hr = hash_rev(t, r);
-	uint64_t *bf = &t->fwd[(size_t)(hf & t->bmask) * LB_PEER_WAYS];
-	uint64_t *br = &t->rev[(size_t)(hr & t->bmask) * LB_PEER_WAYS];
+	uint64_t *bf = &t->fwd[bucket(t, hf) * LB_PEER_WAYS];
+	uint64_t *br = &t->rev[bucket(t, hr) * LB_PEER_WAYS];
 
 	for (unsigned i = 0; i < LB_PEER_WAYS; i++) {
 		if (bf[i] == SLOT_EMPTY || (uint32_t)(bf[i] >> 32) != hf)
@@ -224,6 +242,10 @@ lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t se
 			e->sender = sender;
 			e->expire = now + r->timeout_ms;
 			write_end(e);
+			if (e->own != own)
+				__atomic_store_n(&t->n_own, own ? t->n_own + 1 : t->n_own - 1,
+						 __ATOMIC_RELAXED);
+			e->own = own;
 			return 0;
 		}
 		remove_ent(t, idx); /* another backend or SNAT port: re-index */
@@ -250,6 +272,9 @@ lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t se
 	e->sender = sender;
 	e->expire = now + r->timeout_ms;
 	write_end(e);
+	e->own = own;
+	if (own)
+		__atomic_store_n(&t->n_own, t->n_own + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&bf[sf], slot_of(hf, idx), __ATOMIC_RELEASE);
 	__atomic_store_n(&br[sr], slot_of(hr, idx), __ATOMIC_RELEASE);
 	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELAXED);
@@ -261,6 +286,8 @@ lb_peer_expire(struct lb_peer_table *t, uint32_t now, unsigned budget)
 {
 	unsigned freed = 0;
 
+	if (t->n == 0)
+		return 0;
 	for (unsigned k = 0; k < budget; k++) {
 		uint32_t idx = t->cursor;
 		t->cursor = (t->cursor + 1) & (t->cap - 1);
@@ -294,7 +321,7 @@ static bool
 lookup(const struct lb_peer_table *t, const uint64_t *index, uint32_t h, bool fwd,
        const struct lb_sync_rec *want, uint32_t now, struct lb_sync_rec *out)
 {
-	const uint64_t *b = &index[(size_t)(h & t->bmask) * LB_PEER_WAYS];
+	const uint64_t *b = &index[bucket(t, h) * LB_PEER_WAYS];
 
 	for (unsigned i = 0; i < LB_PEER_WAYS; i++) {
 		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);

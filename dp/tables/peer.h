@@ -33,14 +33,18 @@ void lb_peer_destroy(struct lb_peer_table *t);
 /* Control thread. */
 /*
  * Store or refresh r (from sender) with expire = now + r->timeout_ms. A record
- * whose forward key is present replaces that entry. Returns 0, or -1 when both
- * buckets had no free slot (nothing expired to reuse) or the table is full.
+ * whose forward key is present replaces that entry. own: r's SNAT address is one
+ * of this box's own (its connections learned back after a restart; new flows skip
+ * those ports, see lb_peer_own_count). Returns 0, or -1 when both buckets had no
+ * free slot (nothing expired to reuse) or the table is full.
  */
 int lb_peer_upsert(struct lb_peer_table *t, const struct lb_sync_rec *r, uint32_t sender,
-		   uint32_t now);
+		   uint32_t now, bool own);
 /* Free expired entries among the next budget slots; returns how many. */
 unsigned lb_peer_expire(struct lb_peer_table *t, uint32_t now, unsigned budget);
 uint32_t lb_peer_count(const struct lb_peer_table *t);
+/* Entries stored with own: while 0, a worker need not check its new SNAT ports here. */
+uint32_t lb_peer_own_count(const struct lb_peer_table *t);
 uint32_t lb_peer_capacity(const struct lb_peer_table *t);
 
 /* Workers (any thread): copy the live entry into *out; false when none. */
