@@ -35,7 +35,21 @@ enum lb_proto {
 enum lb_mode {
 	LB_MODE_FNAT = 0, /* DNAT to backend + SNAT to a local address: replies come back */
 	LB_MODE_DNAT = 1, /* destination only; the box must be the backends' gateway */
+	/*
+	 * Direct server return: the packet goes to the backend unchanged inside an
+	 * outer header (box address -> backend); the backend decapsulates it, owns the
+	 * VIP and answers the client directly, so replies never pass the box.
+	 */
+	LB_MODE_IPIP = 2, /* IPv4-in-IPv4 (protocol 4) / IPv6-in-IPv6 (next header 41) */
+	LB_MODE_GUE = 3,  /* outer IP + UDP to dp.gue_port, GUE variant 1 (RFC draft) */
 };
+
+/* A DSR mode: replies bypass the box, backends must listen on the VIP's port. */
+static inline int
+lb_mode_is_dsr(uint8_t m)
+{
+	return m == LB_MODE_IPIP || m == LB_MODE_GUE;
+}
 
 enum lb_backend_state {
 	LB_BACKEND_ACTIVE = 0,   /* takes new flows */
@@ -124,7 +138,7 @@ struct lb_name {
 };
 
 extern const struct lb_name lb_proto_names[];         /* tcp, udp */
-extern const struct lb_name lb_mode_names[];          /* fnat, dnat */
+extern const struct lb_name lb_mode_names[];          /* fnat, dnat, ipip, gue */
 extern const struct lb_name lb_backend_state_names[]; /* active, draining, down */
 extern const struct lb_name lb_affinity_names[];      /* None, ClientIP */
 extern const struct lb_name lb_sched_names[];         /* maglev, rr, wrr, lc, wlc, sh, dh, sed, nq */

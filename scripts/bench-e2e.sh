@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench-e2e.sh - HTTP through edgelb-dp vs HAProxy (mode tcp) vs iptables DNAT, end to end.
+# bench-e2e.sh - HTTP through edgelb-dp (af_packet, af_xdp) vs HAProxy (mode tcp) vs
+# kube-proxy's three modes (iptables, ipvs, nftables), end to end.
 #
 #   scripts/bench-e2e.sh                       (root; needs a build: scripts/setup.sh)
 #
@@ -7,21 +8,33 @@
 # namespace with veths ext/int, a switch, 3 nginx backends. wrk runs in the client
 # namespace against http://198.18.0.100/id through, one after another:
 #
-#   edgelb    edgelb-dp on net_af_packet (ext/int), fnat service VIP:80 -> backends:8080,
-#             EAL -l 0,1, worker on lcore 1, once per idle_sleep_us in BENCH_IDLE_SLEEPS
-#   haproxy   HAProxy, mode tcp, balance roundrobin over the 3 backends (source
-#             198.19.0.1)
-#   iptables  kube-proxy iptables mode: nat PREROUTING -> KUBE-SERVICES -> KUBE-SVC
-#             (-m statistic --mode random --probability) -> KUBE-SEP DNAT, masquerade
-#             marked packets in POSTROUTING; the dp namespace routes (ip_forward=1)
+#   edgelb     edgelb-dp on net_af_packet (ext/int), fnat service VIP:80 -> backends:8080,
+#              EAL -l 0,1, worker on lcore 1, once per idle_sleep_us in BENCH_IDLE_SLEEPS
+#   edgelb_xdp the same dp on net_af_xdp (ext/int): XDP in the veth driver hands the
+#              frames to an AF_XDP socket (copy mode), at BENCH_IDLE_SLEEP_US only
+#   haproxy    HAProxy, mode tcp, balance roundrobin over the 3 backends (source
+#              198.19.0.1)
+#   iptables   kube-proxy iptables mode: nat PREROUTING -> KUBE-SERVICES -> KUBE-EXT
+#              (mark) -> KUBE-SVC (-m statistic --mode random --probability) ->
+#              KUBE-SEP DNAT, masquerade marked packets in POSTROUTING
+#   ipvs       kube-proxy ipvs mode: VIP on the dummy kube-ipvs0, ipvsadm virtual
+#              server rr with masquerading real servers, vs/conntrack=1, ipset
+#              KUBE-LOAD-BALANCER + iptables mark, MASQUERADE in POSTROUTING. Needs
+#              a kernel with IPVS; skipped with ipvsadm's error otherwise
+#   nftables   kube-proxy nftables mode: table ip kube-proxy, service-ips verdict map
+#              -> external chain (mark) -> service chain (numgen random mod 3 vmap)
+#              -> endpoint chain dnat; masquerade fully-random in nat-postrouting
+# (scripts/lib/kubeproxy.sh has the three kube-proxy layouts.) In the kernel modes
+# the dp namespace routes (ip_forward=1) and sets the sysctls kube-proxy sets.
 #
-# For haproxy and iptables the dp is stopped and the kernel of the dp namespace gets
-# the addresses the dp owned: 198.18.0.1/24 + VIP 198.18.0.100 on ext, 198.19.0.1/24
-# on int. Same veths, same offload settings, same wrk settings for every target.
+# For haproxy and the kernel modes the dp is stopped and the kernel of the dp
+# namespace gets the addresses the dp owned: 198.18.0.1/24 + VIP 198.18.0.100 on ext
+# (ipvs: on kube-ipvs0), 198.19.0.1/24 on int. Same veths, same offload settings,
+# same wrk settings for every target.
 # Before each target, the TIME_WAIT sockets the previous one left are killed (ss -K)
 # so that one NAT's leftovers do not cost the next its SYNs.
 #
-# Order: edgelb at BENCH_IDLE_SLEEP_US, haproxy, iptables, then edgelb at the other
+# Order: BENCH_TARGETS (edgelb at BENCH_IDLE_SLEEP_US), then edgelb at the other
 # idle_sleep_us values (the kernel gives the addresses back and its nft ruleset is
 # flushed first). A target starts only if it fits in the time budget; the sweep is
 # what gets cut on a loaded machine.
@@ -30,23 +43,36 @@
 # and one connection per request (-H 'Connection: close') -> <t>_cps, <t>_cps_p99_ms
 # (wrk's latency excludes connect(): the cost of the handshake, SYN retransmissions
 # included, shows in <t>_cps only). Also printed per run: p50, wrk socket errors,
-# cpu_pct (busy share of all CPUs), others_cpu_pct (CPU used by processes outside the
+# requests (wrk's count), cpu_pct (busy share of all CPUs), cpu_s_per_mreq
+# (CPU-seconds of all CPUs, busy jiffies of /proc/stat over the run, per million
+# requests: the fair figure on a shared box; it includes wrk, nginx and the other
+# tenants), cpu_s_per_mreq_minus_others (the same without the CPU time of processes
+# outside the benchmark's namespaces), others_cpu_pct (CPU used by processes outside the
 # benchmark's namespaces: the machine is shared, this is the noise; a lower bound),
 # client_retrans / client_syn_retrans (client namespace TCP counters), backend_tw_paws
 # (SYNs the backends dropped on a TIME_WAIT socket: source port reused too early by
 # the NAT in front), loadavg.
 # edgelb_sleep<N>_* are the figures at idle_sleep_us=N; edgelb_* repeat those of
 # BENCH_IDLE_SLEEP_US. Lines starting with '#' go to stderr and are commentary.
+# Keys per target T (T_cps_* alike for the connection-per-request run): T_rps, T_cps,
+# T_p50_ms, T_p99_ms, T_cpu_s_per_mreq, T_cps_cpu_s_per_mreq... A target that cannot
+# run here prints T_available=0 and a '#' line with the reason (ipvs without IPVS in
+# the kernel).
 # Exit status: 0, 1 when a target gave no answer through the VIP, 124 when the
 # watchdog stopped the run.
 #
 # Environment (defaults): BENCH_DURATION=10 (s per wrk run), BENCH_CONNS=32,
 # BENCH_THREADS=1, BENCH_IDLE_SLEEPS="0 20 100", BENCH_IDLE_SLEEP_US=20,
 # BENCH_CLOSE=1 (0: skip the connection-per-request runs), BENCH_TARGETS="edgelb
-# haproxy iptables", BENCH_HAPROXY_THREADS=auto (HAProxy's default: one thread per
-# CPU), BENCH_RANDOM_FULLY=1 (0: MASQUERADE without --random-fully), BENCH_BUDGET=170
-# (s), EDGELB_BUILD=build (the binary is copied first: others may rebuild meanwhile),
-# TOPO=elbbe2e (namespace prefix), TOPO_BIGFILE_BYTES=4096.
+# edgelb_xdp haproxy iptables ipvs nftables", BENCH_HAPROXY_THREADS=auto (HAProxy's
+# default: one thread per CPU), BENCH_RANDOM_FULLY=1 (0: MASQUERADE without
+# --random-fully), BENCH_BUDGET=330 (s), BENCH_PERF=0 (1: a system-wide
+# `perf record -e cpu-clock` over each wrk run, perf from Debian's linux-perf; the
+# top of its report goes to BENCH_PERF_DIR=/tmp/edgelb-bench-perf/<target>[_cps].txt),
+# TOPO_AFX_ARGS (more net_af_xdp arguments, e.g. ",busy_budget=0"), EDGELB_BUILD=build
+# (the binary is copied first: others may rebuild meanwhile), TOPO=elbbe2e
+# (namespace prefix), TOPO_BIGFILE_BYTES=4096. The order is BENCH_TARGETS': on a
+# shared machine whose load drifts, rotate it between runs (docs/performance.md).
 # Everything (namespaces, processes, rules) is torn down on exit, also on Ctrl-C/TERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,19 +83,22 @@ THREADS=${BENCH_THREADS:-1}
 SLEEPS=${BENCH_IDLE_SLEEPS:-0 20 100}
 MAIN_SLEEP=${BENCH_IDLE_SLEEP_US:-20}
 DO_CLOSE=${BENCH_CLOSE:-1}
-TARGETS=${BENCH_TARGETS:-edgelb haproxy iptables}
+TARGETS=${BENCH_TARGETS:-edgelb edgelb_xdp haproxy iptables ipvs nftables}
 HAPROXY_THREADS=${BENCH_HAPROXY_THREADS:-auto} # auto: HAProxy's default, one per CPU
-MASQ_OPTS=" --random-fully" # as kube-proxy writes it when iptables supports it
-[ "${BENCH_RANDOM_FULLY:-1}" = 1 ] || MASQ_OPTS=""
-BUDGET=${BENCH_BUDGET:-170}
+BUDGET=${BENCH_BUDGET:-330}
+PERF=${BENCH_PERF:-0}
+PERF_DIR=${BENCH_PERF_DIR:-/tmp/edgelb-bench-perf}
+HZ=$(getconf CLK_TCK)
 SRC_BUILD=${EDGELB_BUILD:-$PWD/build}
 export TOPO=${TOPO:-elbbe2e}
 export TOPO_ROUTERS=0 # the kernel configuration below is for the plain topology
 # shellcheck source=lib/topo.sh
 source scripts/lib/topo.sh
+# shellcheck source=lib/kubeproxy.sh
+source scripts/lib/kubeproxy.sh
 
 [ "$(id -u)" -eq 0 ] || { echo "bench-e2e: needs root" >&2; exit 1; }
-for t in wrk haproxy iptables-restore nginx socat ethtool curl; do
+for t in wrk haproxy iptables-restore nft nginx socat ethtool curl; do
 	command -v "$t" >/dev/null || { echo "bench-e2e: $t missing (scripts/setup.sh)" >&2; exit 1; }
 done
 [ -x "$SRC_BUILD/dp/edgelb-dp" ] || { echo "bench-e2e: no $SRC_BUILD/dp/edgelb-dp (scripts/setup.sh)" >&2; exit 1; }
@@ -224,7 +253,7 @@ check_path() { # label
 # <prefix>_rps (or _cps), then p50/p99 (ms), errors, cpu_pct, others_cpu_pct,
 # client_retrans, client_syn_retrans under <prefix>_ (or <prefix>_cps_).
 run_wrk() { # key-prefix rps|cps [extra wrk args]
-	local pfx=$1 rk=$2 out b0 t0 b1 t1 r0 s0 r1 s1 w0 w1 f rate p50 p99 errs k
+	local pfx=$1 rk=$2 out b0 t0 b1 t1 r0 s0 r1 s1 w0 w1 f rate p50 p99 errs k nreq perf_pid=""
 	shift 2
 	if [ "$rk" = rps ]; then # warm-up (the cps run follows the rps run directly)
 		ip netns exec "$TOPO_NS_C" timeout -k 2 $((DUR + 3)) wrk -t"$THREADS" -c"$CONNS" -d1s "$URL" >/dev/null 2>&1 || true
@@ -232,6 +261,13 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 	read -r r0 s0 < <(retrans_snap)
 	w0=$(backend_paws_snap)
 	foreign_snap start
+	k=${pfx}_; [ "$rk" = rps ] || k=${pfx}_cps_
+	if [ "$PERF" = 1 ]; then
+		mkdir -p "$PERF_DIR"
+		perf record -q -e cpu-clock -F 499 -a -g -o "$PERF_DIR/${k%_}.data" -- sleep "$DUR" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	read -r b0 t0 < <(cpu_snap)
 	# In the background: a TERM from the watchdog interrupts `wait` at once.
 	ip netns exec "$TOPO_NS_C" timeout -k 5 $((DUR + 15)) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" \
@@ -239,12 +275,19 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 	wait $! || true
 	out=$(cat "$TOPO_DIR/wrk.out")
 	read -r b1 t1 < <(cpu_snap)
+	if [ -n "$perf_pid" ]; then
+		wait "$perf_pid" || true
+		perf report -i "$PERF_DIR/${k%_}.data" --no-children --sort comm,dso,sym --stdio \
+			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -60 > "$PERF_DIR/${k%_}.txt" || true
+		note "${k%_}: perf profile in $PERF_DIR/${k%_}.txt"
+	fi
 	f=$(foreign_snap end)
 	read -r r1 s1 < <(retrans_snap)
 	w1=$(backend_paws_snap)
 	rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
 	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	nreq=$(awk '/ requests in / {print $1; exit}' <<<"$out")
 	errs=$(awk '/Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10}
 		    /Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")
 	if [ -z "$rate" ]; then
@@ -252,12 +295,17 @@ run_wrk() { # key-prefix rps|cps [extra wrk args]
 		rate=0
 	fi
 	# rps run: <p>_rps, <p>_p99_ms...; connection-per-request run: <p>_cps, <p>_cps_p99_ms...
-	k=${pfx}_; [ "$rk" = rps ] || k=${pfx}_cps_
 	kv "${pfx}_$rk" "$rate"
 	kv "${k}p50_ms" "$(to_ms "${p50:-0}")"
 	kv "${k}p99_ms" "$(to_ms "${p99:-0}")"
 	kv "${k}errors" "${errs:-0}"
+	kv "${k}requests" "${nreq:-0}"
 	kv "${k}cpu_pct" "$(( (b1 - b0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))"
+	# CPU-seconds of all CPUs per million requests (busy jiffies / HZ / requests * 1e6)
+	kv "${k}cpu_s_per_mreq" "$(awk -v j=$((b1 - b0)) -v hz="$HZ" -v n="${nreq:-0}" \
+		'BEGIN {if (n > 0) printf "%.1f", j / hz / n * 1e6; else print "nan"}')"
+	kv "${k}cpu_s_per_mreq_minus_others" "$(awk -v j=$((b1 - b0 - f)) -v hz="$HZ" -v n="${nreq:-0}" \
+		'BEGIN {if (n > 0) printf "%.1f", j / hz / n * 1e6; else print "nan"}')"
 	kv "${k}others_cpu_pct" "$(( f * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))"
 	kv "${k}client_retrans" "$((r1 - r0))"
 	kv "${k}client_syn_retrans" "$((s1 - s0))"
@@ -308,28 +356,43 @@ print("rx=%d tx=%d ct_created=%d idle_sleeps=%d drops=%s lost_before_dp: %s" % (
 time_left() { [ $(( $(date +%s) - T0 + $1 )) -lt "$BUDGET" ]; }
 RUN_COST=$(( DUR * (DO_CLOSE == 1 ? 2 : 1) + 8 ))
 
-bench_edgelb() { # idle_sleep_us
-	local s=$1 base
-	flush_neigh
-	TOPO_IDLE_SLEEP_US=$s topo_dp_conf "$TOPO_DIR/dp.conf"
-	topo_dp_start "$TOPO_DIR/dp.conf" 0,1
-	base=$(veth_rx)
-	note "edgelb idle_sleep_us=$s: dp started ($(topo_eal_mem 512))"
-	topo_ctl "{\"op\":\"service.upsert\",\"service\":$(topo_svc_json bench/web "$VIP4" 80 tcp 8080)}" >/dev/null
-	if check_path "edgelb idle_sleep_us=$s"; then
-		if [ "$s" = "$MAIN_SLEEP" ]; then measure "edgelb_sleep$s" edgelb
-		else measure "edgelb_sleep$s"; fi
-		note "edgelb idle_sleep_us=$s dp: $(dp_drops "$base")"
+# edgelb on af_packet (keys edgelb_sleep<N>_*, and edgelb_* at BENCH_IDLE_SLEEP_US)
+# or on af_xdp (keys edgelb_xdp_*).
+bench_edgelb() { # idle_sleep_us [af_packet|af_xdp]
+	local s=$1 pmd=${2:-af_packet} base label pfx alias=""
+	label="edgelb ($pmd) idle_sleep_us=$s"
+	if [ "$pmd" = af_xdp ]; then pfx=edgelb_xdp
 	else
-		FAILED="$FAILED edgelb:$s"; sed 's/^/#   /' "$TOPO_DIR/dp.log" | tail -20 >&2
+		pfx=edgelb_sleep$s
+		[ "$s" = "$MAIN_SLEEP" ] && alias=edgelb
+	fi
+	flush_neigh
+	TOPO_PMD=$pmd TOPO_IDLE_SLEEP_US=$s topo_dp_conf "$TOPO_DIR/dp.conf"
+	if ! topo_dp_start "$TOPO_DIR/dp.conf" 0,1 2>"$TOPO_DIR/dp.err"; then
+		note "$label: the dp did not start:"; sed 's/^/#   /' "$TOPO_DIR/dp.err" | tail -20 >&2
+		FAILED="$FAILED $pfx"
+		topo_dp_stop
+		return 0
+	fi
+	base=$(veth_rx)
+	note "$label: dp started ($(topo_eal_mem 512))"
+	topo_ctl "{\"op\":\"service.upsert\",\"service\":$(topo_svc_json bench/web "$VIP4" 80 tcp 8080)}" >/dev/null
+	if check_path "$label"; then
+		measure "$pfx" ${alias:+"$alias"}
+		note "$label dp: $(dp_drops "$base")"
+	else
+		FAILED="$FAILED $pfx"; sed 's/^/#   /' "$TOPO_DIR/dp.log" | tail -20 >&2
 	fi
 	topo_dp_stop
-	note "edgelb idle_sleep_us=$s: dp stopped"
+	note "$label: dp stopped"
 }
 
 # The kernel of the dp namespace takes over the dp's addresses.
 kernel_up() {
 	flush_neigh
+	# An af_xdp dp detaches its XDP program on exit; make sure of it.
+	ip -n "$TOPO_NS_DP" link set dev ext xdp off 2>/dev/null || true
+	ip -n "$TOPO_NS_DP" link set dev int xdp off 2>/dev/null || true
 	ip netns exec "$TOPO_NS_DP" sysctl -qw net.ipv4.ip_forward=1
 	ip -n "$TOPO_NS_DP" addr add 198.18.0.1/24 dev ext
 	ip -n "$TOPO_NS_DP" addr add "$VIP4/32" dev ext
@@ -382,54 +445,66 @@ CFG
 	rm -f "$TOPO_DIR/haproxy.pid"
 }
 
+# What kube-proxy knows about the service (scripts/lib/kubeproxy.sh): the VIP is its
+# LoadBalancer IP; the ClusterIP, service and pod CIDRs, node port are there for
+# the rules that kube-proxy writes with them (the benchmark's traffic uses the VIP).
+# shellcheck disable=SC2034 # read by scripts/lib/kubeproxy.sh
+{
+	KP_VIP=$VIP4
+	KP_PORT=80
+	KP_BACKENDS=$(for i in $(seq 1 "$TOPO_BACKENDS"); do printf '%s:8080 ' "$(topo_b4 "$i")"; done)
+	KP_CLUSTER_IP=198.18.96.10
+	KP_SERVICE_CIDR=198.18.96.0/24
+	KP_POD_CIDR=198.19.0.0/24
+	KP_NODE_IPS="198.18.0.1 198.19.0.1"
+	KP_NODEPORT=30080
+	KP_MASQ_FULLY=${BENCH_RANDOM_FULLY:-1}
+}
+
 bench_iptables() {
-	local i n=$TOPO_BACKENDS rules
-	# What kube-proxy (iptables mode) writes for one ClusterIP/LoadBalancer port.
-	rules="*nat
-:KUBE-SERVICES - [0:0]
-:KUBE-POSTROUTING - [0:0]
-:KUBE-MARK-MASQ - [0:0]
-:KUBE-SVC-BENCH - [0:0]
--A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES
--A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING
--A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
--A KUBE-POSTROUTING -j MASQUERADE$MASQ_OPTS
--A KUBE-SERVICES -d $VIP4/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BENCH
-"
-	for i in $(seq 1 "$n"); do rules="$rules:KUBE-SEP-B$i - [0:0]
-"; done
-	rules="$rules-A KUBE-SVC-BENCH -p tcp -j KUBE-MARK-MASQ
-"
-	for i in $(seq 1 "$n"); do
-		if [ "$i" -lt "$n" ]; then
-			rules="$rules-A KUBE-SVC-BENCH -m statistic --mode random --probability $(awk -v k=$((n - i + 1)) 'BEGIN {printf "%.11f", 1 / k}') -j KUBE-SEP-B$i
-"
-		else
-			rules="$rules-A KUBE-SVC-BENCH -j KUBE-SEP-B$i
-"
-		fi
-		rules="$rules-A KUBE-SEP-B$i -p tcp -m tcp -j DNAT --to-destination $(topo_b4 "$i"):8080
-"
-	done
-	rules="${rules}COMMIT
-"
-	printf '%s' "$rules" | ip netns exec "$TOPO_NS_DP" iptables-restore --noflush
+	kp_iptables_up "$TOPO_NS_DP"
 	note "iptables: rules loaded"
 	# The VIP stays on ext (as kube-proxy's LB IPs are on the node); DNAT happens in
 	# PREROUTING, so packets to it are forwarded, never delivered locally.
 	if check_path "iptables DNAT ($(iptables -V 2>/dev/null | awk '{print $2, $3}'))"; then measure iptables
 	else FAILED="$FAILED iptables"; fi
-	ip netns exec "$TOPO_NS_DP" iptables-restore <<<"*nat
-COMMIT"
+	kp_iptables_down "$TOPO_NS_DP"
 }
 
-# The main comparison first (edgelb at BENCH_IDLE_SLEEP_US, haproxy, iptables), then
+bench_ipvs() {
+	local why
+	if ! why=$(kp_ipvs_check "$TOPO_NS_DP"); then
+		note "ipvs: not available here: $why"
+		kv ipvs_available 0
+		return 0
+	fi
+	# The VIP moves from ext to kube-ipvs0 (local either way; IPVS takes it in LOCAL_IN).
+	ip -n "$TOPO_NS_DP" addr del "$VIP4/32" dev ext
+	kp_ipvs_up "$TOPO_NS_DP"
+	note "ipvs: virtual server and rules loaded"
+	if check_path "ipvs (ipvsadm $(ipvsadm --version 2>/dev/null | awk '{print $2}'))"; then measure ipvs
+	else FAILED="$FAILED ipvs"; fi
+	kp_ipvs_down "$TOPO_NS_DP"
+	ip -n "$TOPO_NS_DP" addr add "$VIP4/32" dev ext
+}
+
+bench_nftables() {
+	kp_nft_up "$TOPO_NS_DP"
+	note "nftables: table ip kube-proxy loaded"
+	if check_path "nftables ($(nft --version | awk '{print $2}'))"; then measure nftables
+	else FAILED="$FAILED nftables"; fi
+	kp_nft_down "$TOPO_NS_DP"
+}
+
+# The main comparison first (BENCH_TARGETS, edgelb at BENCH_IDLE_SLEEP_US), then
 # edgelb at the other idle_sleep_us values, so the budget cuts the sweep, not the main figures.
 ORDER=""
 for t in $TARGETS; do
-	case $t in edgelb) ORDER="$ORDER edgelb:$MAIN_SLEEP" ;; *) ORDER="$ORDER $t" ;; esac
+	case $t in
+	edgelb) ORDER="$ORDER edgelb:$MAIN_SLEEP" ;;
+	edgelb_xdp) ORDER="$ORDER edgelb_xdp:$MAIN_SLEEP" ;;
+	*) ORDER="$ORDER $t" ;;
+	esac
 done
 case " $TARGETS " in *" edgelb "*)
 	for s in $SLEEPS; do [ "$s" = "$MAIN_SLEEP" ] || ORDER="$ORDER edgelb:$s"; done ;;
@@ -445,7 +520,10 @@ for t in $ORDER; do
 	edgelb:*)
 		[ $kernel_owned = 0 ] || { kernel_down; kernel_owned=0; }
 		bench_edgelb "${t#edgelb:}" ;;
-	haproxy|iptables)
+	edgelb_xdp:*)
+		[ $kernel_owned = 0 ] || { kernel_down; kernel_owned=0; }
+		bench_edgelb "${t#edgelb_xdp:}" af_xdp ;;
+	haproxy|iptables|ipvs|nftables)
 		[ $kernel_owned = 1 ] || { kernel_up; kernel_owned=1; }
 		"bench_$t" ;;
 	*) note "unknown target $t" ;;

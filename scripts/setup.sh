@@ -15,8 +15,9 @@ PKGS=(
 	dpdk dpdk-dev libdpdk-dev libconfig-dev libjansson-dev libcurl4-openssl-dev
 	libcmocka-dev libmicrohttpd-dev libyaml-dev libsodium-dev
 	python3 python3-scapy
-	iproute2 iputils-ping ethtool iptables nftables procps kmod curl socat tcpdump jq
+	iproute2 iputils-ping ethtool iptables nftables ipvsadm ipset procps kmod curl socat tcpdump jq
 	nginx-light haproxy wrk hping3 clang
+	nghttp2-proxy openssl # nghttpx: TLS + HTTP/2 in front of the fake API server (tests/k8s)
 	bird2
 	libsystemd-dev pandoc man-db bash-completion dpkg-dev lintian
 	prometheus # for promtool (tests/pkg); on a systemd machine this also starts a

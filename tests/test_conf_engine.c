@@ -195,7 +195,7 @@ test_conf_enum_rows_ignore_case(void **state)
 		free(t.items);
 	}
 	parse_bad("items = ( { name = \"a\"; mode = \"dsr\"; } );",
-		  "items.[0].mode: 'dsr' is not one of fnat, dnat (line 1)");
+		  "items.[0].mode: 'dsr' is not one of fnat, dnat, ipip, gue (line 1)");
 }
 
 /* The one name table: every enum parses its own names in any case and nothing else. */

@@ -594,7 +594,7 @@ static const struct bad_case bad_cases[] = {
 	  "services.[0].protocol: 'sctp' is not one of tcp, udp (line 3)" },
 	{ "service mode unknown",
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80; mode = \"dsr\"; } );\n",
-	  "services.[0].mode: 'dsr' is not one of fnat, dnat (line 3)" },
+	  "services.[0].mode: 'dsr' is not one of fnat, dnat, ipip, gue (line 3)" },
 	{ "source range with host bits",
 	  PORT0 "services = ( { name = \"a\"; vip = \"198.18.0.100\"; port = 80;\n"
 	  "  source_ranges = [\"198.18.0.0/15\", \"198.19.0.1/15\"]; } );\n",
@@ -985,8 +985,20 @@ test_svc_spec_validate_names_the_bad_field(void **state)
 	validate_bad(&f, "protocol: 1 is neither tcp nor udp");
 
 	good_spec(&f);
-	f.s.mode = 2;
-	validate_bad(&f, "mode: 2 is neither fnat nor dnat");
+	f.s.mode = 4;
+	validate_bad(&f, "mode: 4 is not one of fnat, dnat, ipip, gue");
+
+	/* ipip/gue send the packet unchanged: the backend port must be the VIP's. */
+	good_spec(&f);
+	f.s.mode = LB_MODE_IPIP;
+	validate_bad(&f, "backends.[0].port: 8080 differs from the service port 80: mode ipip "
+			 "sends the packet unchanged, so the backend must listen on the VIP's port");
+	good_spec(&f);
+	f.s.mode = LB_MODE_GUE;
+	for (int i = 0; i < 3; i++)
+		f.b[i].port = 80;
+	char err[256], where[64];
+	assert_int_equal(lb_svc_spec_check(&f.s, err, sizeof(err), where, sizeof(where)), 0);
 
 	good_spec(&f);
 	f.s.maglev_m = 65535;

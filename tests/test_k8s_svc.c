@@ -1224,6 +1224,41 @@ test_translate_scheduler_annotation(void **state)
 	cp_lb_free(&lb);
 }
 
+/* edgelb.io/dsr: ipip or gue when every targetPort is the port; otherwise fnat and a warning. */
+static void
+test_translate_dsr_annotation(void **state)
+{
+	struct cp_lb lb;
+	char warn[512];
+
+	(void)state;
+	/* base_svc maps 80 -> 8080: a DSR backend would get packets for port 80 */
+	translate_ok(svc_with("{'metadata': {'annotations': {'edgelb.io/dsr': 'gue'}}}"),
+		     jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.mode, LB_MODE_FNAT);
+	if (strstr(warn, "edgelb.io/dsr") == NULL || strstr(warn, "targetPort") == NULL)
+		fail_msg("warning does not say why: \"%s\"", warn);
+	cp_lb_free(&lb);
+	const char *same = "{'metadata': {'annotations': {'edgelb.io/dsr': '%s'}},"
+			   " 'spec': {'ports': [{'name': 'http', 'protocol': 'TCP', 'port': 80,"
+			   " 'targetPort': 80}]}}";
+	char buf[512];
+	snprintf(buf, sizeof(buf), same, "IPIP");
+	translate_ok(svc_with(buf),
+		     jload("[" SLICE("web-x7k2p", "shop", "web", "IPv4", PORT("http", "TCP", 80),
+				     EP("10.244.1.11", READY, "web-1")) "]"),
+		     &lb, warn, sizeof(warn));
+	assert_int_equal(lb.mode, LB_MODE_IPIP);
+	assert_string_equal(warn, "");
+	cp_lb_free(&lb);
+	snprintf(buf, sizeof(buf), same, "dnat");
+	translate_ok(svc_with(buf), jload("[" WEB_SLICE "]"), &lb, warn, sizeof(warn));
+	assert_int_equal(lb.mode, LB_MODE_FNAT);
+	if (strstr(warn, "neither ipip nor gue") == NULL)
+		fail_msg("warning: \"%s\"", warn);
+	cp_lb_free(&lb);
+}
+
 /* ---------------------------------------------------------------- annotations and addresses */
 
 static const char dual_stack[] =
@@ -1506,6 +1541,7 @@ main(void)
 		cmocka_unit_test(test_translate_rejects_bad_source_ranges),
 		cmocka_unit_test(test_translate_external_traffic_policy_local_is_dnat),
 		cmocka_unit_test(test_translate_scheduler_annotation),
+		cmocka_unit_test(test_translate_dsr_annotation),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_address),
 		cmocka_unit_test(test_translate_lb_ips_annotation_one_per_family),
 		cmocka_unit_test(test_translate_lb_ips_annotation_tolerates_whitespace),

@@ -69,6 +69,7 @@
 #include "lb_addr.h"
 #include "lb_counters.h"
 #include "service.h"
+#include "service_fastpath.h"
 #include "worker.h"
 
 #define FRAME_MAX 1600
@@ -102,6 +103,11 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define VIP_FNAT6 "2001:db8:1::100" /* tcp 80 / udp 53 -> [::10]:8080 / 5353 */
 #define VIP_DNAT6 "2001:db8:1::101" /* tcp 80 / udp 53 -> [::11]:8080 / 5353 */
 #define VIP_NOROUTE6 "2001:db8:1::103" /* tcp 80 fnat, 81 dnat -> [2001:db8:99::1]:8080, no route */
+#define VIP_DSR4 "198.18.0.106"    /* tcp 80 ipip -> .12:80, udp 53 gue -> .12:53 */
+#define VIP_DSR6 "2001:db8:1::104" /* tcp 80 ipip -> [::10]:80, udp 53 gue -> [::10]:53 */
+#define INT4 "198.19.0.1"          /* the int port's own addresses: outer sources of ipip/gue */
+#define INT6 "2001:db8:2::1"
+#define GUE_PORT 6080              /* dp.gue_port's default */
 #define B10 "198.19.0.10"
 #define B11 "198.19.0.11"
 #define B12 "198.19.0.12"
@@ -128,6 +134,8 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define C6_3 "2001:db8:100::3" /* dnat6 tcp :34002 */
 #define C6_4 "2001:db8:100::4" /* dnat6 udp :34000 */
 #define C6_NR "2001:db8:999::1" /* dnat6 tcp :34001, no route back to it */
+#define C11 "198.18.200.11"  /* ipip4 tcp :35000, gue4 udp :35001 */
+#define C6_11 "2001:db8:100::11" /* ipip6 tcp :35000, gue6 udp :35001 */
 #define SNAT_PORT 40000        /* the one fnat source port worker 0 owns */
 #define SNAT_PORT_W1 40001     /* owned by worker 1 */
 
@@ -196,7 +204,15 @@ static const char config_text[] =
 	"  { name = \"t/noroute6\"; vip = \"" VIP_NOROUTE6 "\"; port = 80; protocol = \"tcp\"; mode = \"fnat\";\n"
 	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); },\n"
 	"  { name = \"t/noroute6-dnat\"; vip = \"" VIP_NOROUTE6 "\"; port = 81; protocol = \"tcp\"; mode = \"dnat\";\n"
-	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); }\n"
+	"    backends = ( { address = \"2001:db8:99::1\"; port = 8080; } ); },\n"
+	"  { name = \"t/ipip4\"; vip = \"" VIP_DSR4 "\"; port = 80; protocol = \"tcp\"; mode = \"ipip\";\n"
+	"    backends = ( { address = \"" B12 "\"; port = 80; } ); },\n"
+	"  { name = \"t/gue4\"; vip = \"" VIP_DSR4 "\"; port = 53; protocol = \"udp\"; mode = \"gue\";\n"
+	"    backends = ( { address = \"" B12 "\"; port = 53; } ); },\n"
+	"  { name = \"t/ipip6\"; vip = \"" VIP_DSR6 "\"; port = 80; protocol = \"tcp\"; mode = \"ipip\";\n"
+	"    backends = ( { address = \"" B6_10 "\"; port = 80; } ); },\n"
+	"  { name = \"t/gue6\"; vip = \"" VIP_DSR6 "\"; port = 53; protocol = \"udp\"; mode = \"gue\";\n"
+	"    backends = ( { address = \"" B6_10 "\"; port = 53; } ); }\n"
 	");\n";
 
 /* ---- frames, described ------------------------------------------------------ */
@@ -234,6 +250,9 @@ struct dgram {
 	uint32_t info;          /* ICMP bytes 4..7: MTU, unused, ... */
 	const struct dgram *quote; /* ICMP error: the datagram it quotes */
 	uint16_t quote_len;     /* bytes of it quoted; 0: all */
+	const struct dgram *inner; /* proto 4/41, or UDP: this datagram is the payload */
+	bool id0;               /* IPv4: identification 0 (0x1234 otherwise) */
+	uint32_t flow;          /* IPv6: flow label */
 };
 
 /* A frame: Ethernet [802.1Q...] + datagram [+ padding], then an optional mangle. */
@@ -326,12 +345,13 @@ build_ip(uint8_t *b, const struct dgram *p)
 		put16(l4 + 16, (uint16_t)~ref_fold(ref_add(ref_pseudo(src, dst, alen, TCP, n), l4, n)));
 		break;
 	case UDP: {
-		n = 8u + p->len;
+		n = 8u + (p->inner ? build_ip(l4 + 8, p->inner) : p->len);
 		put16(l4, p->sport);
 		put16(l4 + 2, p->dport);
 		put16(l4 + 4, (uint16_t)n);
 		put16(l4 + 6, 0);
-		pattern(l4 + 8, p->len);
+		if (!p->inner)
+			pattern(l4 + 8, p->len);
 		uint16_t c = (uint16_t)~ref_fold(ref_add(ref_pseudo(src, dst, alen, UDP, n), l4, n));
 		put16(l4 + 6, p->no_csum ? 0 : c ? c : 0xffff);
 		break;
@@ -358,6 +378,10 @@ build_ip(uint8_t *b, const struct dgram *p)
 		put16(l4 + 2, (uint16_t)~ref_fold(ref_add(acc, l4, n)));
 		break;
 	}
+	case 4:
+	case 41:
+		n = build_ip(l4, p->inner);
+		break;
 	default:
 		n = p->len;
 		pattern(l4, n);
@@ -368,7 +392,7 @@ build_ip(uint8_t *b, const struct dgram *p)
 		memset(b, 0, 20);
 		b[0] = 0x45;
 		put16(b + 2, (uint16_t)(20 + n));
-		put16(b + 4, 0x1234);
+		put16(b + 4, p->id0 ? 0 : 0x1234);
 		put16(b + 6, p->no_df ? 0 : 0x4000);
 		b[8] = ttl;
 		b[9] = p->proto;
@@ -378,6 +402,8 @@ build_ip(uint8_t *b, const struct dgram *p)
 	} else {
 		memset(b, 0, 40);
 		b[0] = 0x60;
+		b[1] = (uint8_t)(p->flow >> 16 & 0x0f);
+		put16(b + 2, (uint16_t)p->flow);
 		put16(b + 4, (uint16_t)n);
 		b[6] = p->proto;
 		b[7] = ttl;
@@ -433,12 +459,16 @@ verify_ip(const uint8_t *ip, uint32_t avail, bool quoted)
 	uint32_t n = tot - hl;
 	switch (proto) {
 	case TCP:
-	case UDP:
-		if (proto == UDP && v4 && n >= 8 && rd16(l4 + 6) == 0)
-			return NULL;
-		if (ref_fold(ref_add(ref_pseudo(src, dst, alen, proto, n), l4, n)) != 0xffff)
+	case UDP: {
+		bool gue = proto == UDP && !quoted && n > 8 && rd16(l4 + 2) == GUE_PORT;
+		if (!(proto == UDP && v4 && n >= 8 && rd16(l4 + 6) == 0) &&
+		    ref_fold(ref_add(ref_pseudo(src, dst, alen, proto, n), l4, n)) != 0xffff)
 			return quoted ? "quoted TCP/UDP checksum" : "TCP/UDP checksum";
-		return NULL;
+		return gue ? verify_ip(l4 + 8, n - 8, false) : NULL; /* GUE: the inner datagram */
+	}
+	case 4:
+	case 41:
+		return quoted ? NULL : verify_ip(l4, n, false); /* ipip: the inner datagram */
 	case ICMP4:
 	case ICMP6: {
 		uint32_t acc = proto == ICMP6 ? ref_pseudo(src, dst, alen, ICMP6, n) : 0;
@@ -556,6 +586,23 @@ static const struct dgram fnat4_udp_sent = {4, UDP, LOCAL4, B10, SNAT_PORT, 5353
 static const struct dgram dnat4_udp_sent = {4, UDP, C4, B11, 34001, 5353, .ttl = 63, .len = 20, .no_csum = true};
 static const struct dgram fnat6_udp_sent = {6, UDP, LOCAL6, B6_10, SNAT_PORT, 5353, .ttl = 63, .len = 40};
 static const struct dgram dnat6_udp_reply_sent = {6, UDP, VIP_DNAT6, C6_4, 53, 34000, .ttl = 63, .len = 24};
+
+/*
+ * ipip/gue: what the client sends, and the outer datagrams around it. The fields
+ * that come from the flow hash (GUE source port, IPv6 flow label) are filled in by
+ * dsr_hashes(), the row's before hook, from lb_flow_hash() and the dp's seed.
+ */
+static const struct dgram dsr4_syn = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = SYN};
+static const struct dgram dsr4_data = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = PSHACK, .len = 100};
+static const struct dgram dsr4_big = {4, TCP, C11, VIP_DSR4, 35000, 80, .flags = ACK, .len = 1360};
+static const struct dgram dsr4_udp = {4, UDP, C11, VIP_DSR4, 35001, 53, .len = 32};
+static const struct dgram dsr6_syn = {6, TCP, C6_11, VIP_DSR6, 35000, 80, .flags = SYN};
+static const struct dgram dsr6_udp = {6, UDP, C6_11, VIP_DSR6, 35001, 53, .len = 40};
+static struct dgram gue4_out = {4, UDP, INT4, B12, 0, GUE_PORT, .id0 = true, .no_csum = true,
+				.inner = &dsr4_udp};
+static struct dgram ipip6_out = {6, 41, INT6, B6_10, .inner = &dsr6_syn};
+static struct dgram gue6_out = {6, UDP, INT6, B6_10, 0, GUE_PORT, .inner = &dsr6_udp};
+static void dsr_hashes(void);
 
 static const struct lb_dp_conf *conf_of(void);
 static void fill_ctrl(void);
@@ -713,6 +760,30 @@ static const struct row rows[] = {
 	{"TTL 1 to a VIP: the control thread answers time exceeded",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .ttl = 1, .flags = ACK),
 	 .v = V_PUNT, .punt = LB_PUNT_TTL, .out_port = P_EXT},
+	/* ---- direct server return: ipip, gue (the packet unchanged inside) ---- */
+	{"ipip4 TCP SYN: client->VIP:80 leaves int unchanged (TTL too) inside IPv4 proto 4, int address->backend",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_syn},
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B12_MAC, 4, 4, INT4, B12, .id0 = true, .inner = &dsr4_syn)},
+	{"ipip4 TCP data of that connection: same backend, 100-byte payload and inner checksums untouched",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_data},
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B12_MAC, 4, 4, INT4, B12, .id0 = true, .inner = &dsr4_data)},
+	{"gue4 UDP: client->VIP:53 inside IPv4/UDP(flow-hash port -> 6080), no outer UDP checksum",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_udp},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B12_MAC, .smac = INT_MAC, .ip = &gue4_out}},
+	{"ipip6 TCP SYN: inside IPv6 next header 41, the flow label from the flow hash",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr6_syn},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B6_10_MAC, .smac = INT_MAC, .ip = &ipip6_out}},
+	{"gue6 UDP: inside IPv6/UDP with a UDP checksum (IPv6 needs one), port and flow label from the flow hash",
+	 .before = dsr_hashes,
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr6_udp},
+	 .v = V_TX, .out_port = P_INT, .out = {.dmac = B6_10_MAC, .smac = INT_MAC, .ip = &gue6_out}},
+	{"ipip4 over the egress MTU once wrapped (1400 + 20 > 1400): frag needed quoting MTU 1380",
+	 .in_port = P_EXT, .in = {.dmac = EXT_MAC, .smac = GW_MAC, .ip = &dsr4_big},
+	 .v = V_PUNT, .punt = LB_PUNT_TOO_BIG, .out_port = P_EXT, .info = 1380},
 	{"IPv4 with DF over the egress MTU (1450 > 1400): the control thread answers frag needed",
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = ACK, .len = 1410),
 	 .v = V_PUNT, .punt = LB_PUNT_TOO_BIG, .out_port = P_EXT, .info = 1400},
@@ -1123,6 +1194,27 @@ fnat4_backends_11(void)
 {
 	static const char *const b[] = {B11};
 	set_fnat4_backends(b, 1);
+}
+
+/* The dp's flow hash of a client->VIP packet (dp/tables/service_fastpath.h). */
+static uint32_t
+flow_hash_of(const struct dgram *d)
+{
+	uint8_t s[16] = {0}, t[16] = {0};
+	unsigned alen = d->fam == 4 ? 4 : 16;
+
+	addr_put(s, d->src, alen);
+	addr_put(t, d->dst, alen);
+	return lb_flow_hash(HASH_SEED, s, htons(d->sport), t, htons(d->dport), d->proto);
+}
+
+static void
+dsr_hashes(void)
+{
+	gue4_out.sport = (uint16_t)(0xc000 | flow_hash_of(&dsr4_udp) >> 18);
+	ipip6_out.flow = flow_hash_of(&dsr6_syn) & 0xfffff;
+	gue6_out.sport = (uint16_t)(0xc000 | flow_hash_of(&dsr6_udp) >> 18);
+	gue6_out.flow = flow_hash_of(&dsr6_udp) & 0xfffff;
 }
 
 static unsigned dnat_owner(const char *client, uint16_t port);

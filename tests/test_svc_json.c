@@ -435,6 +435,8 @@ static const struct bad_case bad_cases[] = {
 	{ "protocol sctp", SVC(",'protocol':'sctp'"), { "protocol", "sctp" } },
 	{ "protocol a number", SVC(",'protocol':6"), { "protocol", "string" } },
 	{ "mode dsr", SVC(",'mode':'dsr'"), { "mode", "dsr" } },
+	{ "mode ipip, backend on another port", SVC(",'mode':'ipip'" BE(B1)),
+	  { "backends.[0].port", "8080", "differs from the service port 80" } },
 	{ "maglev_size not prime", SVC(",'maglev_size':65536"), { "maglev_size", "65536", "prime" } },
 	{ "maglev_size odd, not prime", SVC(",'maglev_size':65535"), { "maglev_size", "prime" } },
 	{ "maglev_size below 3", SVC(",'maglev_size':2"), { "maglev_size" } },

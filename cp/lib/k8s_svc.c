@@ -384,6 +384,28 @@ cp_k8s_svc_translate(const json_t *svc, const json_t *slices, const struct cp_he
 	json_decref(ranges);
 	const char *etp = json_string_value(json_object_get(spec, "externalTrafficPolicy"));
 	lb->mode = etp && strcmp(etp, "Local") == 0 ? LB_MODE_DNAT : LB_MODE_FNAT;
+	/*
+	 * Direct server return: the Pods (or nodes) get the packet unchanged, so each
+	 * must listen on the Service's port itself and own the VIP (docs/kubernetes.md).
+	 * Anything else keeps the mode above, with a warning.
+	 */
+	const char *dsr = json_string_value(json_object_get(ann, CP_ANN_DSR));
+	uint8_t dmode;
+	if (dsr && *dsr) {
+		bool same = true;
+		for (uint32_t k = 0; k < lb->n_ports; k++)
+			same = same && lb->ports[k].target_name[0] == '\0' &&
+			       lb->ports[k].target_port == lb->ports[k].port;
+		if (lb_mode_parse(dsr, &dmode) < 0 || !lb_mode_is_dsr(dmode))
+			warn_add(warn, warnlen, "%s: '%s' is neither ipip nor gue, using %s", CP_ANN_DSR,
+				 dsr, lb_mode_name(lb->mode));
+		else if (!same)
+			warn_add(warn, warnlen, "%s: needs targetPort equal to port on every port "
+				 "(the backend gets the packet unchanged), using %s", CP_ANN_DSR,
+				 lb_mode_name(lb->mode));
+		else
+			lb->mode = dmode;
+	}
 	/* A scheduler the dp does not know is not worth an address: Maglev, and say so. */
 	const char *sched = json_string_value(json_object_get(ann, CP_ANN_SCHED));
 	if (sched && *sched && lb_sched_parse(sched, &lb->sched) < 0)

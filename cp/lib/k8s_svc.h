@@ -34,6 +34,7 @@
 #define CP_ANN_POOL "edgelb.io/address-pool"
 #define CP_ANN_SHARE "edgelb.io/allow-shared-ip"
 #define CP_ANN_SCHED "edgelb.io/scheduler"
+#define CP_ANN_DSR "edgelb.io/dsr" /* "ipip" | "gue": direct server return */
 #define CP_ANN_RANGES "service.beta.kubernetes.io/load-balancer-source-ranges"
 #define CP_SVC_NAME_LABEL "kubernetes.io/service-name"
 

@@ -560,7 +560,7 @@ decode(const json_t *j, struct cp_lb *lb, bool state, char *err, size_t errlen)
 		return rc;
 	a = lb_json_member(j, "mode");
 	if (a != NULL && (!json_is_string(a) || lb_mode_parse(json_string_value(a), &lb->mode) < 0))
-		return lb_json_fail(err, errlen, "mode: must be \"fnat\" or \"dnat\"");
+		return lb_json_fail(err, errlen, "mode: must be \"fnat\", \"dnat\", \"ipip\" or \"gue\"");
 	a = lb_json_member(j, "scheduler");
 	if (a != NULL && (!json_is_string(a) || lb_sched_parse(json_string_value(a), &lb->sched) < 0)) {
 		char names[96];

@@ -29,17 +29,25 @@ find(const struct cp_store *s, const char *ns, const char *name)
 	return -1;
 }
 
-/* Write the whole state file (state.c): every load balancer as cp_lb_to_json shows it. */
-static int
-save(struct cp_store *s, char *err, size_t errlen)
+/* The state file's content now (state.c): every load balancer as cp_lb_to_json shows it. */
+json_t *
+cp_store_render(const struct cp_store *s)
 {
 	json_t *arr = json_array();
 
-	for (uint32_t i = 0; i < s->n; i++)
+	for (uint32_t i = 0; arr && i < s->n; i++)
 		json_array_append_new(arr, s->alloc_only ? cp_lb_alloc_json(&s->e[i].lb)
 							 : cp_lb_to_json(&s->e[i].lb, NULL));
+	return arr;
+}
+
+/* Write the file now, s->mu held throughout (a reload, with no change pending). */
+static int
+save(struct cp_store *s, char *err, size_t errlen)
+{
 	size_t len = 0;
-	int rc = cp_state_save(s->path, arr, &len, err, errlen);
+	int rc = cp_state_save(s->path, cp_store_render(s), &len, err, errlen);
+
 	if (rc == 0) {
 		s->file_writes++;
 		s->file_bytes += len;
@@ -245,6 +253,7 @@ cp_store_open(const struct cp_conf *c, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->changed, NULL);
+	pthread_cond_init(&s->committed, NULL);
 	snprintf(s->path, sizeof(s->path), "%s", c->state_file);
 	s->hc_defaults = c->hc;
 	s->ipam = lb_ipam_create(c->pools, c->n_pools);
@@ -286,10 +295,60 @@ cp_store_close(struct cp_store *s)
 	lb_ipam_destroy(s->ipam);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->changed);
+	pthread_cond_destroy(&s->committed);
 	free(s);
 }
 
 /* ---- mutations ----------------------------------------------------------- */
+
+static void
+undo_key(struct undo *u, const struct cp_lb *lb)
+{
+	snprintf(u->ns, sizeof(u->ns), "%s", lb->ns);
+	snprintf(u->name, sizeof(u->name), "%s", lb->name);
+}
+
+/*
+ * Undo one change whose write failed (commit.c calls it newest first, s->mu
+ * held). Every change made after it is already undone, so the store is as the
+ * change left it: the entry is found again by name, only its index may differ.
+ */
+void
+cp_store_undo(struct cp_store *s, struct undo *u)
+{
+	char owner[LB_OWNER_MAX];
+	int i = find(s, u->ns, u->name);
+
+	switch (u->kind) {
+	case UNDO_CREATE:
+		if (i < 0)
+			return;
+		lb_ipam_release(s->ipam, cp_lb_key(&s->e[i].lb, owner, sizeof(owner)));
+		cp_lb_free(&s->e[i].lb);
+		free(s->e[i].health);
+		memmove(&s->e[i], &s->e[i + 1], sizeof(s->e[0]) * (s->n - (uint32_t)i - 1));
+		s->n--;
+		return;
+	case UNDO_REPLACE:
+		if (i < 0)
+			return;
+		lb_ipam_release(s->ipam, cp_lb_key(&s->e[i].lb, owner, sizeof(owner)));
+		cp_lb_free(&s->e[i].lb);
+		free(s->e[i].health);
+		s->e[i] = u->old;
+		restore(s, &s->e[i].lb);
+		return;
+	case UNDO_DELETE: {
+		/* grow() cannot fail here: the entry's slot was freed by the delete. */
+		uint32_t at = u->index <= s->n ? u->index : s->n;
+		memmove(&s->e[at + 1], &s->e[at], sizeof(s->e[0]) * (s->n - at));
+		s->e[at] = u->old;
+		s->n++;
+		restore(s, &s->e[at].lb);
+		return;
+	}
+	}
+}
 
 static json_t *
 entry_json(const struct entry *e)
@@ -321,19 +380,17 @@ cp_store_create(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t **
 		snprintf(lb->status, sizeof(lb->status), "%s", err);
 	}
 	struct entry *e = &s->e[s->n++];
+	struct undo u = {.kind = UNDO_CREATE};
 	e->lb = *lb;
 	e->health = calloc(lb->n_backends ? lb->n_backends : 1, 1);
 	memset(lb, 0, sizeof(*lb)); /* moved */
-	if ((rc = save(s, err, errlen)) < 0) {
-		char owner[LB_OWNER_MAX];
-		s->n--;
-		lb_ipam_release(s->ipam, cp_lb_key(&e->lb, owner, sizeof(owner)));
-		cp_lb_free(&e->lb);
-		free(e->health);
+	undo_key(&u, &e->lb);
+	json_t *j = entry_json(e); /* as applied: e moves once s->mu is released */
+	if ((rc = cp_store_commit(s, &u, err, errlen)) < 0) {
+		json_decref(j); /* undone: the entry is gone again */
 		goto out;
 	}
-	*out = entry_json(e);
-	bump(s);
+	*out = j;
 out:
 	pthread_mutex_unlock(&s->mu);
 	cp_lb_free(lb);
@@ -414,18 +471,16 @@ cp_store_replace(struct cp_store *s, struct cp_lb *lb, bool pending_ok, json_t *
 		*out = entry_json(e);
 		goto out;
 	}
-	if ((rc = save(s, err, errlen)) < 0) {
-		lb_ipam_release(s->ipam, owner);
-		*lb = e->lb; /* freed below */
-		free(e->health);
-		*e = old;
-		restore(s, &e->lb);
+	struct undo u = {.kind = UNDO_REPLACE, .old = old};
+	undo_key(&u, &e->lb);
+	json_t *j = entry_json(e);
+	if ((rc = cp_store_commit(s, &u, err, errlen)) < 0) {
+		json_decref(j); /* undone: the old entry is back, its allocation restored */
 		goto out;
 	}
-	cp_lb_free(&old.lb);
-	free(old.health);
-	*out = entry_json(e);
-	bump(s);
+	cp_lb_free(&u.old.lb);
+	free(u.old.health);
+	*out = j;
 out:
 	pthread_mutex_unlock(&s->mu);
 	cp_lb_free(lb);
@@ -474,17 +529,16 @@ cp_store_delete(struct cp_store *s, const char *ns, const char *name, json_t **o
 		rc = LB_ENOENT;
 		goto out;
 	}
+	struct undo u = {.kind = UNDO_DELETE, .old = s->e[i], .index = (uint32_t)i};
 	struct entry gone = s->e[i];
+	char owner[LB_OWNER_MAX];
 	memmove(&s->e[i], &s->e[i + 1], sizeof(s->e[0]) * (s->n - (uint32_t)i - 1));
 	s->n--;
-	if ((rc = save(s, err, errlen)) < 0) {
-		memmove(&s->e[i + 1], &s->e[i], sizeof(s->e[0]) * (s->n - (uint32_t)i));
-		s->e[i] = gone;
-		s->n++;
-		goto out;
-	}
-	char owner[LB_OWNER_MAX];
+	/* Released now, so a change in the same group may take it; undo restores it. */
 	lb_ipam_release(s->ipam, cp_lb_key(&gone.lb, owner, sizeof(owner)));
+	undo_key(&u, &gone.lb);
+	if ((rc = cp_store_commit(s, &u, err, errlen)) < 0)
+		goto out; /* undone: the entry is back where it was, with its addresses */
 	*out = json_object();
 	json_t *ips = json_array();
 	char a[LB_ADDR_STRLEN];
@@ -494,7 +548,6 @@ cp_store_delete(struct cp_store *s, const char *ns, const char *name, json_t **o
 	json_object_set_new(*out, "released", ips);
 	cp_lb_free(&gone.lb);
 	free(gone.health);
-	bump(s);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -597,6 +650,7 @@ cp_store_reload(struct cp_store *s, const struct cp_conf *c, char *err, size_t e
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
+	cp_store_quiesce(s); /* a reload is not undone: it waits for a quiet store */
 	rc = lb_ipam_reload(s->ipam, c->pools, c->n_pools, released, NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "pools: invalid");

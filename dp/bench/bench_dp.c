@@ -90,6 +90,7 @@ struct opts {
 	uint32_t passes;     /* timed ACK passes over all flows (and floor passes) */
 	uint32_t newflow;    /* timed new-flow packets */
 	const char *sched;   /* the service's scheduler (include/lb_model.h names) */
+	uint8_t mode;        /* fnat (default), or ipip / gue: direct server return */
 	const char *config_out;
 	int sync;            /* --sync: flow sync on, one peer */
 	char key_path[64];
@@ -381,11 +382,13 @@ write_config(FILE *f, const struct opts *o, unsigned worker_lcore)
 	if (o->sync)
 		bench_sync_neigh(f);
 	fprintf(f, "\n);\nservices = (\n  { name = \"bench/web:http\"; vip = \"" VIP "\"; port = %d;\n"
-		   "    protocol = \"tcp\"; mode = \"fnat\"; scheduler = \"%s\";\n    backends = (\n",
-		VIP_PORT, o->sched);
+		   "    protocol = \"tcp\"; mode = \"%s\"; scheduler = \"%s\";\n    backends = (\n",
+		VIP_PORT, lb_mode_name(o->mode), o->sched);
 	for (uint32_t i = 0; i < o->backends; i++) {
 		fmt_ip(backend_ip(i), ip, sizeof(ip));
-		fprintf(f, "      { address = \"%s\"; port = %d; }%s\n", ip, BACKEND_PORT,
+		/* DSR backends get the packet unchanged: they listen on the VIP's port. */
+		fprintf(f, "      { address = \"%s\"; port = %d; }%s\n", ip,
+			lb_mode_is_dsr(o->mode) ? VIP_PORT : BACKEND_PORT,
 			i + 1 < o->backends ? "," : "");
 	}
 	fprintf(f, "    );\n  }\n);\n");
@@ -470,7 +473,8 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: edgelb-bench-dp [EAL args] -- [--flows N] [--backends N] [--passes N]\n"
-		"                       [--newflow N] [--scheduler NAME] [--config-out FILE]\n"
+		"                       [--newflow N] [--scheduler NAME] [--mode fnat|ipip|gue]\n"
+		"                       [--config-out FILE]\n"
 		"  EAL args need one lcore besides the main one, e.g. --lcores 0,1@0 (never launched)\n");
 }
 
@@ -483,6 +487,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"passes", required_argument, NULL, 'p'},
 		{"newflow", required_argument, NULL, 'n'},
 		{"scheduler", required_argument, NULL, 's'},
+		{"mode", required_argument, NULL, 'm'},
 		{"config-out", required_argument, NULL, 'c'},
 		{"sync", no_argument, NULL, 'y'},
 		{NULL, 0, NULL, 0},
@@ -494,6 +499,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->passes = 3;
 	o->newflow = 1000000;
 	o->sched = "maglev";
+	o->mode = LB_MODE_FNAT;
 	o->config_out = NULL;
 	o->sync = 0;
 	snprintf(o->key_path, sizeof(o->key_path), "/tmp/edgelb-bench-sync-key-XXXXXX");
@@ -506,6 +512,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'p': o->passes = v; break;
 		case 'n': o->newflow = v; break;
 		case 's': o->sched = optarg; break;
+		case 'm':
+			if (lb_mode_parse(optarg, &o->mode) < 0 ||
+			    (o->mode != LB_MODE_FNAT && !lb_mode_is_dsr(o->mode)))
+				return LB_EINVAL;
+			break;
 		case 'c': o->config_out = optarg; break;
 		case 'y': o->sync = 1; break;
 		default: return LB_EINVAL;
@@ -640,16 +651,19 @@ main(int argc, char **argv)
 	}
 	uint64_t floor_cyc = cyc;
 
-	/* established: SYN, backend SYN-ACK, one ACK pass, all untimed; then timed ACKs */
+	/* established: SYN, backend SYN-ACK (not in DSR: it bypasses the box), one ACK
+	 * pass, all untimed; then timed ACKs */
+	bool dsr = lb_mode_is_dsr(o.mode);
 	snap(&b, &s0);
 	run(&b, false, P_EXT, tmpl_syn, syn, o.flows, NULL);
-	if (reply_pass(&b, &o) < 0) {
+	if (!dsr && reply_pass(&b, &o) < 0) {
 		fprintf(stderr, "bench-dp: a SYN did not create its connection\n");
 		ok = false;
 	}
 	run(&b, false, P_EXT, tmpl_ack, ack, o.flows, NULL);
 	snap(&b, &s1);
-	ok &= check_phase("setup", &s0, &s1, 3ull * o.flows, o.flows, o.flows);
+	ok &= check_phase("setup", &s0, &s1, (dsr ? 2ull : 3ull) * o.flows, o.flows,
+			  dsr ? 0 : o.flows);
 	cyc = 0;
 	ns0 = thread_ns();
 	for (uint32_t p = 0; p < o.passes; p++)
@@ -671,7 +685,7 @@ main(int argc, char **argv)
 	ok &= check_phase("newflow", &s3, &s4, o.newflow, o.newflow, 0);
 	ok &= s4.ev[LB_EV_CT_FULL] == 0;
 
-	printf("mode=%s\n", lb_mode_name(LB_MODE_FNAT));
+	printf("mode=%s\n", lb_mode_name(o.mode));
 	printf("tsc_hz=%" PRIu64 "\n", hz);
 	printf("hugepages=%d\n", rte_eal_has_hugepages());
 	printf("tx_checksums=%s\n", dp.ports[P_INT].nat_flags ? "hardware" : "software");

@@ -164,7 +164,10 @@ port_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
  * The exception path of port pi: a net_tap ethdev (one queue pair, polled by the
  * control thread only) whose kernel interface carries the port's MAC, so what the
  * kernel sends through it leaves the port as the port's own frames and the
- * answers come back to the port.
+ * answers come back to the port. The tap is persistent: it outlives the dp, so the
+ * addresses and routes the box's network configuration gave it stay, and the next
+ * dp attaches to the same interface (a dp restart does not need it configured
+ * again, and the kernel's BGP sessions see only a pause).
  */
 static int
 exception_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
@@ -178,7 +181,7 @@ exception_init(struct lb_dp *dp, unsigned pi, char *err, size_t errlen)
 	p->exc_id = LB_PORT_NONE;
 	if (pc->exception[0] == '\0')
 		return 0;
-	snprintf(dev, sizeof(dev), "net_tap_exc%u,iface=%s", pi, pc->exception);
+	snprintf(dev, sizeof(dev), "net_tap_exc%u,iface=%s,persist", pi, pc->exception);
 	rc = find_or_probe(dev, &p->exc_id, err, errlen);
 	if (rc < 0)
 		return rc;

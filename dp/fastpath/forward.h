@@ -9,6 +9,8 @@
  *                    Maglev), chooses the fnat source, inserts; then the rewrite.
  *   backend -> box:  conntrack reverse lookup (fnat: local address and port; dnat:
  *                    client), then the rewrite back to VIP -> client.
+ *   ipip / gue:      the client -> VIP packet goes out unchanged inside an outer
+ *                    header (encap.h); the backend answers the client directly.
  */
 #ifndef LB_FP_FORWARD_H
 #define LB_FP_FORWARD_H
@@ -22,6 +24,7 @@
 
 #include "affinity.h"
 #include "conntrack.h"
+#include "encap.h"
 #include "maglev.h"
 #include "nat.h"
 #include "tx.h"
@@ -287,6 +290,10 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	} else {
 		tmp->state = LB_CT_UDP;
 	}
+	/* Replies bypass the box in ipip/gue: the entry counts as answered, so the
+	 * client's ACK completes the handshake and a UDP flow becomes a stream. */
+	if (lb_mode_is_dsr(svc->mode))
+		tmp->flags |= LB_CONN_SEEN_REPLY;
 
 	if (svc->mode == LB_MODE_FNAT) {
 		unsigned fam = p->family == LB_AF_INET6;
@@ -353,6 +360,30 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 }
 
 /* ---- the two directions ------------------------------------------------ */
+
+/* ipip / gue: the packet as it came, inside an outer header to the backend. */
+static void
+forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
+	    const struct lb_conn *c, const struct lb_real *r, uint32_t flow_hash)
+{
+	struct lb_pkt op;
+	uint16_t inner = p->ip_len;
+
+	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+		drop(w, m, LB_DROP_NO_ROUTE);
+		return;
+	}
+	if (flow_hash == 0)
+		flow_hash = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
+	if (!encap_dsr(w, m, p, c->mode, c->backend, r->tx_port, flow_hash, &op))
+		return;
+	w->st->ev[LB_EV_FWD_PKTS]++;
+	w->st->svc[id].pkts++;
+	w->st->svc[id].bytes += inner;
+	w->st->real[c->real_id].pkts++;
+	w->st->real[c->real_id].bytes += inner;
+	send_via(w, m, &op, r->tx_port, r->neigh);
+}
 
 static inline void
 forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
@@ -425,6 +456,10 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	}
 
 	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+	if (lb_mode_is_dsr(c->mode)) {
+		forward_dsr(w, m, p, id, c, r, flow_hash);
+		return;
+	}
 	struct lb_nat_rw rw = {.dst = c->backend, .dport = c->backend_port};
 	if (c->mode == LB_MODE_FNAT) {
 		rw.src = w->dp->local[c->local_idx].addr.bytes;

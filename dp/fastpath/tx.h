@@ -68,14 +68,17 @@ punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint3
 }
 
 /*
- * Over the egress MTU: a router's answer is "fragmentation needed" (IPv4 with DF)
- * or "packet too big" (IPv6), originated by the control thread from the frame as
- * it arrived. IPv4 without DF would need fragmenting, which the dp does not do.
+ * Over the egress MTU (less extra bytes of outer headers the packet will get): a
+ * router's answer is "fragmentation needed" (IPv4 with DF) or "packet too big"
+ * (IPv6) with the MTU left for the packet, originated by the control thread from
+ * the frame as it arrived. IPv4 without DF would need fragmenting, which the dp
+ * does not do.
  */
 static inline bool
-fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t egress)
+fits_with(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t egress,
+	  uint16_t extra)
 {
-	uint16_t mtu = w->dp->ports[egress].mtu;
+	uint16_t mtu = (uint16_t)(w->dp->ports[egress].mtu - extra);
 
 	if (likely(p->ip_len <= mtu))
 		return true;
@@ -85,6 +88,12 @@ fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t e
 	else
 		drop(w, m, LB_DROP_TOO_BIG);
 	return false;
+}
+
+static inline bool
+fits(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t egress)
+{
+	return fits_with(w, m, p, egress, 0);
 }
 
 /*

@@ -134,9 +134,22 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 void
 lb_worker_tick(struct lb_worker *w, uint64_t tsc)
 {
+	unsigned budget = EXPIRE_BUDGET_BUSY;
+
 	w->now = lb_dp_ms(w->dp, tsc);
-	lb_ct_expire(w->ct, w->now, w->st->empty_polls ? EXPIRE_BUDGET_IDLE : EXPIRE_BUDGET_BUSY,
-		     conn_gone, w);
+	/*
+	 * An idle worker sweeps a bigger share of the table, but once per millisecond
+	 * of the clock, not once per empty poll: polls between short idle sleeps come
+	 * tens of thousands of times a second, and a 256-entry scan on each was most
+	 * of the worker's user time under light load (docs/performance.md, profile of
+	 * the end-to-end race).
+	 */
+	if (w->st->empty_polls) {
+		budget = w->now == w->idle_expire_ms ? 0 : EXPIRE_BUDGET_IDLE;
+		w->idle_expire_ms = w->now;
+	}
+	if (budget)
+		lb_ct_expire(w->ct, w->now, budget, conn_gone, w);
 }
 
 int
@@ -288,6 +301,20 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		unsigned fam = dp->local[l].addr.family == LB_AF_INET6;
 		w->src[pi][fam][w->n_src[pi][fam]++] = (uint8_t)l;
 	}
+	/* ipip/gue outer sources: the port's first address of the family, else the
+	 * box's first of the family on any port (encap.h falls back to the VIP). */
+	for (uint16_t pi = 0; pi < dp->n_ports; pi++)
+		for (uint16_t q = 0; q <= dp->n_ports; q++) {
+			const struct lb_port_conf *pc = &dp->conf.ports[q == 0 ? pi : q - 1];
+			for (uint32_t a = 0; a < pc->n_addrs; a++) {
+				unsigned fam = pc->addrs[a].addr.family == LB_AF_INET6;
+				if (w->has_tun_src[pi][fam])
+					continue;
+				memcpy(w->tun_src[pi][fam], pc->addrs[a].addr.bytes, 16);
+				w->has_tun_src[pi][fam] = true;
+			}
+		}
+	w->gue_port = rte_cpu_to_be_16(dp->conf.gue_port);
 	return w;
 nomem:
 	snprintf(err, errlen, "worker %u: out of memory (conntrack capacity %u)", id,

@@ -64,6 +64,7 @@ struct lb_worker {
 	unsigned lcore;
 	unsigned n_workers;
 	uint32_t now;               /* ms clock of the current loop */
+	uint32_t idle_expire_ms;    /* clock of the last idle expiry sweep */
 	bool handing_in;            /* processing packets from the hand-off ring */
 	uint16_t snat_lo, snat_hi;
 	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
@@ -77,6 +78,10 @@ struct lb_worker {
 	/* fnat source addresses per egress port and family (0: IPv4, 1: IPv6) */
 	uint8_t n_src[LB_MAX_PORTS][2];
 	uint8_t src[LB_MAX_PORTS][2][LB_MAX_LOCAL_ADDRS];
+	/* ipip/gue: the outer source per egress port and family (the port's first address) */
+	uint8_t tun_src[LB_MAX_PORTS][2][16];
+	bool has_tun_src[LB_MAX_PORTS][2];
+	uint16_t gue_port;          /* network order */
 } __rte_cache_aligned;
 
 

@@ -212,6 +212,8 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	{ "control_socket", LB_CONF_STR, lb_conf_set_str, CONF(control_socket), 0, 0, 0, 0, NULL },
 	{ "control_socket_mode", LB_CONF_INT | LB_CONF_STR, set_sockmode, CONF(control_socket_mode),
 	  0, 0777, 0600, LB_CONF_DEF, NULL },
+	{ "gue_port", LB_CONF_INT, lb_conf_set_uint, CONF(gue_port), 1, 65535, 6080, LB_CONF_DEF,
+	  NULL },
 	LB_CONF_END,
 };
 

@@ -32,6 +32,8 @@ const struct lb_name lb_proto_names[] = {
 const struct lb_name lb_mode_names[] = {
 	{ "fnat", LB_MODE_FNAT },
 	{ "dnat", LB_MODE_DNAT },
+	{ "ipip", LB_MODE_IPIP },
+	{ "gue", LB_MODE_GUE },
 	{ NULL, 0 },
 };
 
@@ -253,8 +255,9 @@ lb_svc_spec_check(const struct lb_svc_spec *s, char *msg, size_t len, char *wher
 		BAD("port", "0 is out of range 1..65535");
 	if (s->proto != LB_PROTO_TCP && s->proto != LB_PROTO_UDP)
 		BAD("protocol", "%u is neither tcp nor udp", s->proto);
-	if (s->mode != LB_MODE_FNAT && s->mode != LB_MODE_DNAT)
-		BAD("mode", "%u is neither fnat nor dnat", s->mode);
+	if (s->mode > LB_MODE_GUE)
+		BAD("mode", "%u is not one of %s", s->mode,
+		    lb_names_join(lb_mode_names, buf, sizeof(buf)));
 	if (!lb_maglev_m_valid(s->maglev_m))
 		BAD("maglev_size", "%u is not a prime in 3..%u", s->maglev_m, LB_MAGLEV_M_MAX);
 	if (s->sched > LB_SCHED_MAX)
@@ -283,6 +286,12 @@ lb_svc_spec_check(const struct lb_svc_spec *s, char *msg, size_t len, char *wher
 		if (b->port == 0) {
 			snprintf(field, sizeof(field), "backends.[%u].port", i);
 			BAD(field, "0 is out of range 1..65535");
+		}
+		if (lb_mode_is_dsr(s->mode) && b->port != s->port) {
+			snprintf(field, sizeof(field), "backends.[%u].port", i);
+			BAD(field, "%u differs from the service port %u: mode %s sends the packet "
+			    "unchanged, so the backend must listen on the VIP's port",
+			    b->port, s->port, lb_mode_name(s->mode));
 		}
 		/* weight: a uint16_t, so every value is within 0..LB_WEIGHT_MAX */
 		if (b->state > LB_BACKEND_DOWN) {

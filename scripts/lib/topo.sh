@@ -29,6 +29,10 @@
 #                     The backends keep their addresses and gateway (198.19.0.1,
 #                     now r2); topo_dp_conf gives the dp routes to them via r1.
 #   TOPO_ROUTER_MTU=N MTU of the r1 <-> r2 link (default TOPO_MTU).
+#   TOPO_PMD=af_xdp   the dp's ports are net_af_xdp on ext/int instead of
+#                     net_af_packet (XDP in the veth driver, an AF_XDP socket per
+#                     queue; see docs/operations.md "AF_XDP on veths"). TOPO_AFX_ARGS
+#                     adds PMD arguments (e.g. ",busy_budget=0").
 
 TOPO=${TOPO:-elb}
 TOPO_DIR=${TOPO_DIR:-/tmp/edgelb-$TOPO}
@@ -242,6 +246,14 @@ topo_dp_conf() { # file [workers] [steering]
 		int_addrs='"198.19.254.1/24", "2001:db8:fe::1/64"'
 		int_local='"198.19.254.2", "2001:db8:fe::2"'
 	fi
+	local dev_ext="net_af_packet0,iface=ext$q$afp" dev_int="net_af_packet1,iface=int$q$afp"
+	if [ "${TOPO_PMD:-af_packet}" = af_xdp ]; then
+		# One AF_XDP socket per queue (queue_count); the veth gets as many XDP
+		# queues as it has RX queues, which is one unless created with more.
+		q=""; [ "$workers" -ge 2 ] && q=",queue_count=$workers"
+		dev_ext="net_af_xdp0,iface=ext$q${TOPO_AFX_ARGS:-}"
+		dev_int="net_af_xdp1,iface=int$q${TOPO_AFX_ARGS:-}"
+	fi
 	cat > "$1" <<CONF
 dp: {
   workers = [$wl];
@@ -251,9 +263,9 @@ dp: {
 };
 conntrack: { capacity = 65536; };
 ports = (
-  { name = "ext"; device = "net_af_packet0,iface=ext$q$afp"; role = "external";
+  { name = "ext"; device = "$dev_ext"; role = "external";
     addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]; mtu = $ext_mtu; },
-  { name = "int"; device = "net_af_packet1,iface=int$q$afp"; role = "internal";
+  { name = "int"; device = "$dev_int"; role = "internal";
     addresses = [$int_addrs];
     local_addresses = [$int_local]; mtu = $int_mtu; }
 );

@@ -195,6 +195,14 @@ http {
 		location = /id { default_type text/plain; return 200 "b$i\n"; }
 		location = /slow { default_type application/octet-stream; limit_rate 100k; alias $d/www/big.bin; }
 	}
+	# Direct server return (CL_DSR=1): the packet arrives for VIP:80 unchanged.
+	server {
+		listen 80;
+		listen [::]:80;
+		root $d/www;
+		location = /id { default_type text/plain; return 200 "b$i\n"; }
+		location = /slow { default_type application/octet-stream; limit_rate 100k; alias $d/www/big.bin; }
+	}
 }
 NGX
 	ip netns exec "$ns" nginx -c "$d/nginx.conf" >/dev/null 2>&1 &
@@ -204,6 +212,31 @@ NGX
 			> "$d/flowsync.log" 2>&1 &
 		echo $! > "$d/flowsync.pid"
 	fi
+}
+
+# A backend of direct server return (CL_DSR=1): the VIPs on its loopback, replies
+# by its default route (the router's leg on the backend LAN), and dsr_decap.py
+# turning the dp's ipip/gue packets back into the client's (see that file).
+_backend_dsr() { # i
+	local i=$1 ns d
+	ns=$(ns_b "$i")
+	d=$CL_DIR/b$i
+	mkdir -p "$d"
+	ip -n "$ns" addr add "$VIP4/32" dev lo
+	ip -n "$ns" addr add "$VIP6/128" dev lo
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	ip -n "$ns" route add default via 198.19.0.254
+	ip -n "$ns" -6 route add default via 2001:db8:2::fe
+	ip netns exec "$ns" $PY "$CL_SRC/tests/cluster/dsr_decap.py" dsr0 6080 "$d/decap.status" \
+		> "$d/decap.log" 2>&1 &
+	echo $! > "$d/decap.pid"
+	for _ in $(seq 1 50); do
+		[ -f "$d/decap.status" ] && break
+		sleep 0.1
+	done
+	ip -n "$ns" link set dsr0 up
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.dsr0.rp_filter=0
 }
 
 _router_bird() {
@@ -284,8 +317,11 @@ cl_up() { # n
 		ip -n "$NS_SW" link set "sw-x$k" master br0
 		mkdir -p "$CL_DIR/x$k"
 	done
-	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
-		# The backends' router: replies to SNAT addresses go where BGP says.
+	if [ "${CL_FLOWSYNC:-0}" = 1 ] || [ "${CL_DSR:-0}" = 1 ]; then
+		# The router gets a leg on the backends' LAN: DSR backends answer clients
+		# through it (answers from a VIP arrive on rb, while the VIP routes point at
+		# the boxes: no rp_filter); with flow sync the backends' replies to SNAT
+		# addresses go where BGP says.
 		_veth "$NS_R" rb "$NS_SW" sw-r
 		ip -n "$NS_SW" link set sw-r master br0
 		ip -n "$NS_R" addr add 198.19.0.254/24 dev rb
@@ -304,6 +340,7 @@ cl_up() { # n
 		ip -n "$NS_SW" link set "sw-b$i" master br0
 		ip -n "$b" addr add "198.19.0.1$i/24" dev eth0
 		ip -n "$b" addr add "2001:db8:2::1$i/64" dev eth0 nodad
+		[ "${CL_DSR:-0}" = 1 ] && _backend_dsr "$i"
 		if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
 			ip -n "$b" route add default via 198.19.0.254
 			ip -n "$b" -6 route add default via 2001:db8:2::fe
@@ -377,13 +414,21 @@ CONF
 }
 
 _box_cp_conf() { # k
-	local k=$1 d=$CL_DIR/x$1
+	local k=$1 d=$CL_DIR/x$1 mode=standalone k8s=""
+	# CL_K8S=1: Services from the fake API server (cl_api_start), leader election.
+	if [ "${CL_K8S:-0}" = 1 ]; then
+		mode=kubernetes
+		k8s="kubernetes: { kubeconfig = \"$CL_DIR/kubeconfig\"; default_class = true;
+  leader_election: { identity = \"x$k\"; lease_duration_s = 3; renew_deadline_ms = 2000;
+                     retry_period_ms = 300; }; };"
+	fi
 	cat > "$d/cp.conf" <<CONF
-mode = "standalone";
+mode = "$mode";
+$k8s
 dp_socket = "$d/dp.sock";
 state_file = "$d/cp-state.json";
 api: { listen = "127.0.0.1:8470"; };
-pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"]; },
+pools = ( { name = "vips"; addresses = ["$VIP4", "$VIP6"${CL_EXTRA_VIPS:+, $CL_EXTRA_VIPS}]; },
           { name = "other"; addresses = ["198.18.51.0/24"]; auto_assign = false; } );
 bgp: {
   enabled = true;
@@ -457,9 +502,10 @@ cl_dp_start() { # k
 	disown $! # a SIGKILL of the dp is a test step, not news
 	for _ in $(seq 1 100); do
 		if [ -S "$d/dp.sock" ]; then
-			# The exception tap is the dp's: each new dp makes a new one, which the
-			# box's network configuration then addresses (here: by hand).
-			if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+			# The exception tap is persistent: the first dp makes it and the box's
+			# network configuration addresses it (here: by hand); later dps attach
+			# to it as it is.
+			if [ "${CL_EXCEPTION:-0}" = 1 ] && ! ip -n "$x" -4 addr show dev dpx | grep -q inet; then
 				ip -n "$x" addr add "198.18.0.$k/24" dev dpx
 				ip -n "$x" link set dpx up
 				_nooffload "$x" dpx
@@ -517,12 +563,16 @@ cl_box_start() { # k
 	cl_dp_start "$k"
 	cl_bird_start "$k"
 	cl_cp_start "$k"
+	[ "${CL_K8S:-0}" = 1 ] && return 0 # Services come from the API server
 	case " ${CL_PRE_LB_BOXES:-} " in
 	*" $k "*) api "$k" POST /v1/loadbalancers "$CL_PRE_LB" >/dev/null ;;
 	esac
 	[ "${CL_AFFINITY:-0}" = 1 ] && aff='"session_affinity": {"type": "ClientIP"},'
+	# CL_MODE=ipip|gue: direct server return, the backends listen on the VIP's port.
+	local tp=8080
+	[ -n "${CL_MODE:-}" ] && aff="$aff \"mode\": \"$CL_MODE\"," && tp=80
 	# CL_FLOWSYNC=1: flowsync_server.py's echo too, TCP and UDP.
-	local ports='{"name": "http", "port": 80, "protocol": "TCP", "target_port": 8080}'
+	local ports='{"name": "http", "port": 80, "protocol": "TCP", "target_port": '"$tp"'}'
 	[ "${CL_FLOWSYNC:-0}" = 1 ] && ports+=', {"name": "echo", "port": 9000, "protocol": "TCP"},
 	  {"name": "echou", "port": 9000, "protocol": "UDP"}'
 	api "$k" POST /v1/loadbalancers '{"name": "web", "ip_families": ["IPv4", "IPv6"], '"$aff"'
@@ -530,6 +580,35 @@ cl_box_start() { # k
 	  "backends": [{"address": "198.19.0.11"}, {"address": "198.19.0.12"},
 	               {"address": "198.19.0.13"}, {"address": "2001:db8:2::11"},
 	               {"address": "2001:db8:2::12"}, {"address": "2001:db8:2::13"}]}' >/dev/null
+}
+
+# CL_K8S=1: the fake Kubernetes API server (tests/k8s/fake-apiserver) in the
+# router's namespace on the management LAN, where every box's cp reaches it.
+cl_api_start() {
+	local d=$CL_DIR/api
+	mkdir -p "$d"
+	ip netns exec "$NS_R" "$CL_SRC/tests/k8s/fake-apiserver" --host 198.18.9.254 --port 0 \
+		--port-file "$d/port" > "$d/api.log" 2>&1 &
+	echo $! > "$d/api.pid"
+	for _ in $(seq 1 100); do
+		[ -s "$d/port" ] && break
+		sleep 0.1
+	done
+	[ -s "$d/port" ] || { cat "$d/api.log" >&2; fail "fake API server did not start"; }
+	CL_API=http://198.18.9.254:$(cat "$d/port")
+	cat > "$CL_DIR/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "$CL_API"}}]
+contexts: [{name: fake, context: {cluster: fake, user: fake}}]
+current-context: fake
+users: [{name: fake, user: {}}]
+KC
+}
+# kapi METHOD PATH [BODY]: a request to the fake API server (from the router's namespace)
+kapi() {
+	ip netns exec "$NS_R" curl -s -m 5 -X "$1" -H 'Content-Type: application/json' \
+		"$CL_API$2" ${3:+-d "$3"}
 }
 
 # The box's REST API: api k METHOD PATH [BODY]

@@ -4,7 +4,8 @@
 # (the dp hands TCP/UDP for its own address and copies of ARP to the kernel, and
 # sends out what the kernel sends). No management link is used. Both boxes are
 # announced, flows spread, and a killed dp takes its box out (its BGP path dies
-# with it, and the cp withdraws) within 1 s; a new dp brings it back.
+# with it, and the cp withdraws) within 1 s; the tap (persistent) keeps its
+# address; a new dp attaches to it and brings the box back.
 CL_NAME=exc
 CL_EXCEPTION=1
 # shellcheck source=tests/cluster/lib.sh
@@ -41,6 +42,9 @@ good=$(connect_many 20 "$VIP4" 0.5)
 check "new connections answered after the kill ($good/20)" test "$good" = 20
 ok "dp of box 1 killed: withdrawn after $ms ms"
 while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+x1=$(ns_x 1)
+check "the exception tap outlived the dp, with its address" \
+	bash -c "ip -n $x1 -4 addr show dev dpx | grep -q 'inet 198.18.0.1/24'"
 t0=$(now_ms)
 cl_dp_start 1
 ms=$(wait_nexthops "$VIP4" "1 2" 30000 "$t0") || fail "box 1 not back after a new dp"
