@@ -647,14 +647,17 @@ test_new_flow_avoids_ports_peers_hold(void **state)
 	drain_ctl_tx(NULL, NULL);
 }
 
-/* A peer joins: B answers its bulk request with every fnat connection, then a bulk end. */
+/*
+ * A peer (re)joins: B answers its bulk request with every fnat connection of its
+ * workers and every connection A itself told B about, then a bulk end.
+ */
 static void
 test_bulk_answer(void **state)
 {
 	uint8_t f[FRAME_MAX];
 	struct lb_sync_hdr h;
 	struct lb_sync_rec r;
-	bool seen9 = false, seen1 = false, end = false;
+	bool seen9 = false, seen1 = false, seen3 = false, end = false;
 	unsigned recs = 0;
 
 	(void)state;
@@ -679,6 +682,8 @@ test_bulk_answer(void **state)
 					seen9 |= memcmp(r.client, c, 4) == 0 && ntohs(r.lport) == 40000;
 					a4(c, "198.18.200.1");
 					seen1 |= memcmp(r.client, c, 4) == 0 && ntohs(r.lport) == 50000;
+					a4(c, "198.18.200.3");
+					seen3 |= memcmp(r.client, c, 4) == 0 && ntohs(r.lport) == 50003;
 					recs++;
 				}
 			}
@@ -688,7 +693,8 @@ test_bulk_answer(void **state)
 	assert_true(end);
 	assert_true(seen9); /* B's own connection */
 	assert_true(seen1); /* and one it took over from A */
-	uint32_t n = 0;
+	assert_true(seen3); /* A's own, never taken over: echoed from the peer table */
+	uint32_t n = lb_peer_count(dp.peers); /* every peer entry here came from A */
 	for (unsigned w = 0; w < N_WORKERS; w++)
 		n += lb_ct_count(lb_worker_ct(dp.workers[w]));
 	assert_int_equal(recs, n);

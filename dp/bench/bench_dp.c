@@ -474,7 +474,7 @@ usage(void)
 	fprintf(stderr,
 		"usage: edgelb-bench-dp [EAL args] -- [--flows N] [--backends N] [--passes N]\n"
 		"                       [--newflow N] [--scheduler NAME] [--mode fnat|ipip|gue]\n"
-		"                       [--config-out FILE]\n"
+		"                       [--config-out FILE] [--sync]\n"
 		"  EAL args need one lcore besides the main one, e.g. --lcores 0,1@0 (never launched)\n");
 }
 

@@ -541,7 +541,13 @@ lb_sync_create(struct lb_dp *dp, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	/*
+	 * The epoch is the start second; the sequence starts at the start microsecond,
+	 * so a dp restarted within the same second still begins above anything its
+	 * previous life sent (it cannot have sent a datagram per microsecond).
+	 */
 	s->epoch = (uint32_t)time(NULL);
+	s->seq = wall_ms() * 1000;
 	s->ms = dp->tsc_hz / 1000;
 	s->start_tsc = rte_rdtsc();
 	s->refresh_start_tsc = s->start_tsc;

@@ -32,6 +32,7 @@ struct sync_walk {
 	bool active;
 	unsigned worker;
 	uint32_t slot;
+	uint32_t peer_slot;   /* bulk answers: then the peer table, the asker's own entries */
 };
 
 struct sync_peer {

@@ -88,6 +88,19 @@ visit(const struct lb_conn *c, void *arg)
 	return 0;
 }
 
+static void
+echo(const struct lb_sync_rec *r, void *arg)
+{
+	struct walk_arg *a = arg;
+
+	lb_sync_add(a->s, &a->peer->out, a->peer, r);
+}
+
+/*
+ * A bulk answer to peer: every connection of this box's workers, then what the
+ * peer itself told this box (its peer table entries from that sender), so a box
+ * that restarted without its tables learns its own connections back.
+ */
 bool
 lb_sync_walk_step(struct lb_sync *s, struct sync_walk *w, struct sync_peer *peer)
 {
@@ -106,6 +119,14 @@ lb_sync_walk_step(struct lb_sync *s, struct sync_walk *w, struct sync_peer *peer
 	}
 	if (w->worker < s->dp->n_workers)
 		return false;
+	if (peer != NULL && peer->id != 0 && a.left > 0) {
+		w->peer_slot = lb_peer_walk(s->dp->peers, w->peer_slot, a.left * 4, peer->id, a.now,
+					    echo, &a);
+		if (w->peer_slot < lb_peer_capacity(s->dp->peers))
+			return false;
+	} else if (peer != NULL && peer->id != 0) {
+		return false;
+	}
 	w->active = false;
 	return true;
 }

@@ -300,6 +300,23 @@ lb_peer_expire(struct lb_peer_table *t, uint32_t now, unsigned budget)
 	return freed;
 }
 
+uint32_t
+lb_peer_walk(const struct lb_peer_table *t, uint32_t start, unsigned budget, uint32_t sender,
+	     uint32_t now, void (*cb)(const struct lb_sync_rec *r, void *arg), void *arg)
+{
+	uint32_t i = start;
+
+	for (; i < t->cap && budget > 0; i++, budget--) {
+		const struct peer_ent *e = &t->e[i];
+		if (e->rec.family == 0 || e->sender != sender || !lb_clock_before(now, e->expire))
+			continue;
+		struct lb_sync_rec r = e->rec;
+		r.timeout_ms = e->expire - now;
+		cb(&r, arg);
+	}
+	return i;
+}
+
 /* ---- readers (workers) ---------------------------------------------------- */
 
 static bool

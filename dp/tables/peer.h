@@ -47,6 +47,15 @@ uint32_t lb_peer_count(const struct lb_peer_table *t);
 uint32_t lb_peer_own_count(const struct lb_peer_table *t);
 uint32_t lb_peer_capacity(const struct lb_peer_table *t);
 
+/*
+ * Control thread: visit at most budget slots from start; cb gets each live entry
+ * that sender sent, with timeout_ms set to the time it has left. Returns the slot
+ * to resume from, or the capacity when the walk is over.
+ */
+uint32_t lb_peer_walk(const struct lb_peer_table *t, uint32_t start, unsigned budget,
+		      uint32_t sender, uint32_t now,
+		      void (*cb)(const struct lb_sync_rec *r, void *arg), void *arg);
+
 /* Workers (any thread): copy the live entry into *out; false when none. */
 bool lb_peer_lookup_fwd(const struct lb_peer_table *t, uint8_t family, uint8_t proto,
 			const uint8_t *vip, uint16_t vport, const uint8_t *client, uint16_t cport,

@@ -9,7 +9,7 @@ hmac + hashlib, a second implementation of what the dp checks with libsodium).
 
 1. join: B sends A a bulk request (checked: addresses, UDP checksum, MAC, type);
    A answers with a bulk end.
-2. A's records for three connections: B translates their backend replies (to A's
+2. A's records for five connections (one IPv6, one UDP): B translates their backend replies (to A's
    SNAT address and port) and their client packets byte for byte as A would have.
 3. hostile input while those connections keep flowing: truncated, oversized,
    wrongly keyed, replayed and future-versioned datagrams from A's address, a few
@@ -33,6 +33,8 @@ from case_ctl_lib import Ctl
 PEER = "198.19.0.3"
 PEER_MAC = "02:00:00:00:01:03"
 PEER_SNAT = "198.19.0.50"
+PEER_SNAT6 = "2001:db8:2::50"
+BACKEND6 = "2001:db8:2::10"
 BOX_INT = "198.19.0.1"
 KEY = bytes((i * 11 + 3) & 0xFF for i in range(32))
 PORT = 7471
@@ -47,8 +49,10 @@ def a16(s):
     return b + bytes(16 - len(b))
 
 
-def record(flow, state=1, flags=0x0C, timeout=900000):
-    return struct.pack("!BBBBB3x16s16s16s16sHHHHII", 4, 6, 0, state, flags, a16(flow.vip),
+def record(flow, flags=0x0C, timeout=900000):
+    state = 1 if flow.proto == 6 else 5  # ESTABLISHED, UDP_STREAM
+    return struct.pack("!BBBBB3x16s16s16s16sHHHHII", flow.family, flow.proto, 0, state,
+                       flags if flow.proto == 6 else 0x04, a16(flow.vip),
                        a16(flow.client), a16(flow.backend), a16(flow.lip), flow.vport,
                        flow.cport, flow.bport, flow.lport, timeout, flow.cseq)
 
@@ -105,7 +109,11 @@ def run_case(ck, tmp, build):
     os.write(fd, KEY.hex().encode() + b"\n")
     os.close(fd)
     services = [{"name": "web", "vip": T.VIP4, "port": 80, "protocol": "tcp",
-                 "backends": [{"address": BACKEND, "port": 8080}]}]
+                 "backends": [{"address": BACKEND, "port": 8080}]},
+                {"name": "web6", "vip": T.VIP6, "port": 80, "protocol": "tcp",
+                 "backends": [{"address": BACKEND6, "port": 8080}]},
+                {"name": "dns", "vip": T.VIP4, "port": 53, "protocol": "udp",
+                 "backends": [{"address": BACKEND, "port": 5353}]}]
     conf = T.make_conf(workers=[1],
                        ports=[T.ext_port(T.pcap_live_device("net_pcap0", ["xfsa0"])),
                               T.int_port(T.pcap_live_device("net_pcap1", ["ifsa0"]))],
@@ -138,6 +146,14 @@ def run_case(ck, tmp, build):
                        proto=6, mode="fnat", backends=[BACKEND], bport=8080)
             f.backend, f.lip, f.lport = BACKEND, PEER_SNAT, 50000 + i
             flows.append(f)
+        f = F.Flow(3, family=6, client=T.client6(3), cport=42003, vip=T.VIP6, vport=80, proto=6,
+                   mode="fnat", backends=[BACKEND6], bport=8080)
+        f.backend, f.lip, f.lport = BACKEND6, PEER_SNAT6, 50003
+        flows.append(f)  # an IPv6 connection, in an IPv4 datagram
+        f = F.Flow(4, family=4, client=T.client4(4), cport=42004, vip=T.VIP4, vport=53, proto=17,
+                   mode="fnat", backends=[BACKEND], bport=5353)
+        f.backend, f.lip, f.lport = BACKEND, PEER_SNAT, 50004
+        flows.append(f)  # and a UDP one
         good = peer.frame(peer.dgram(1, [record(f) for f in flows]))
         wires.send("ifsb0", good)
         time.sleep(0.3)
@@ -195,13 +211,13 @@ def run_case(ck, tmp, build):
         ck.eq(ctl.get(f"flow_sync_rx_{k}"), n, f"control.flow_sync_rx_{k}")
     for k in ("malformed", "stale", "not_peer", "bad_record"):
         ck.eq(ctl.get(f"flow_sync_rx_{k}"), 0, f"control.flow_sync_rx_{k}")
-    ck.eq(ctl.get("flow_sync_rx_records"), 3, "control.flow_sync_rx_records: only A's good datagram")
+    ck.eq(ctl.get("flow_sync_rx_records"), 5, "control.flow_sync_rx_records: only A's good datagram")
     ck.eq(ctl.get("flow_sync_rx_datagrams"), 2, "control.flow_sync_rx_datagrams: bulk end + records")
-    ck.eq(st["global"].get("sync_adopted"), 3, "global.sync_adopted: the three connections")
+    ck.eq(st["global"].get("sync_adopted"), 5, "global.sync_adopted: the five connections")
     ck.eq(st["global"]["drops"].get("reply_no_conn"), 0, "no reply dropped")
     fs = st.get("flow_sync") or {}
     ck.eq(fs.get("bulk_done"), True, "flow_sync.bulk_done")
-    ck.eq(fs.get("peer_entries"), 3, "flow_sync.peer_entries")
+    ck.eq(fs.get("peer_entries"), 5, "flow_sync.peer_entries")
     p = (fs.get("peers") or [{}])[0]
     ck.eq((p.get("address"), p.get("id"), p.get("bulk_done")), (PEER, 2, True),
           "flow_sync.peers[0]: address, id, bulk_done")

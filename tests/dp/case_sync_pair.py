@@ -16,6 +16,10 @@ sync between them on 198.19.0.1 <-> 198.19.0.5, one key.
    with A's backend, SNAT address and port, byte for byte.
 4. A new connection on A after B is up reaches B by live sync (not the bulk copy),
    and moves the same way.
+5. Refresh: within 2.5 s (refresh_s = 1) A re-sends every connection, and B every
+   connection it took over, still with A's SNAT address and port.
+6. A restarts with empty tables: B's answer to its join (B's taken-over entries and
+   what A had told B) gives A its connections back, and A translates them again.
 """
 import hashlib
 import hmac
@@ -66,7 +70,7 @@ def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, 
                        services=[{"name": "web", "vip": T.VIP4, "port": 80, "protocol": "tcp",
                                   "backends": [{"address": BACKEND, "port": 8080}]}])
     return conf + (f'sync = {{ enabled = true; id = {sync_id}; peers = ["{peer}"];\n'
-                   f'  key_file = "{key_path}"; bulk_timeout_ms = 1500; refresh_s = 3600; }};\n')
+                   f'  key_file = "{key_path}"; bulk_timeout_ms = 5000; refresh_s = 1; }};\n')
 
 
 def sync_records(ck, frames, src):
@@ -142,12 +146,14 @@ def run_case(ck, tmp, build):
         T.add_veth(a, b)
     for i in ("ifsA1", "ifsB1", "ifsT1"):
         T.run(["ip", "link", "set", i, "master", "fsbr0"])
+    for i in ("ifsA1", "ifsB1"):  # unknown unicast floods: the script sees A <-> B datagrams
+        T.run(["ip", "link", "set", "dev", i, "type", "bridge_slave", "learning", "off"])
     fd = os.open(os.path.join(tmp, "sync.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, KEY)
     os.close(fd)
     wires = T.Wires(["xfsA1", "xfsB1", "ifsT0"])
-    a = T.Dp(build, tmp, box_conf(tmp, "A", "xfsA0", "ifsA0", A_INT, A_INT_MAC, A_LOCAL, 1, B_INT,
-                                  B_INT_MAC), tag="syncA")
+    a_conf = box_conf(tmp, "A", "xfsA0", "ifsA0", A_INT, A_INT_MAC, A_LOCAL, 1, B_INT, B_INT_MAC)
+    a = T.Dp(build, tmp, a_conf, tag="syncA")
     b = T.Dp(build, tmp, box_conf(tmp, "B", "xfsB0", "ifsB0", B_INT, B_INT_MAC, B_LOCAL, 2, A_INT,
                                   A_INT_MAC), tag="syncB")
     try:
@@ -181,6 +187,9 @@ def run_case(ck, tmp, build):
         p = (fs.get("peers") or [{}])[0]
         ck.eq((p.get("address"), p.get("id"), p.get("bulk_done")), (A_INT, 1, True),
               "B: peer A answered the join")
+        deadline = time.monotonic() + 3
+        while "bulk copy from peer 1 received" not in b.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
         ck.ok("bulk copy from peer 1 received" in b.stderr(), "B logged A's bulk copy",
               b.stderr()[-800:])
         wires.leftovers(settle=0.2)
@@ -194,11 +203,50 @@ def run_case(ck, tmp, build):
         time.sleep(0.3)
         move_to_b(ck, x, late, "live-synced")
         wires.leftovers(settle=0.2)
+
+        ck.section("5. refresh (sync.refresh_s = 1): both boxes re-send every connection they hold")
+        wires.ctrl["ifsT0"] = []
+        wires.leftovers(settle=2.5)
+        every = flows + late
+        ra = sync_records(ck, wires.ctrl["ifsT0"], A_INT)
+        rb = sync_records(ck, wires.ctrl["ifsT0"], B_INT)
+        ck.ok(all((f.client, f.cport, A_LOCAL, f.lport) in ra for f in every),
+              "A refreshed each of its connections", f"{len(ra)} records")
+        ck.ok(all((f.client, f.cport, A_LOCAL, f.lport) in rb for f in every),
+              "B refreshed each connection it took over (A's SNAT address and port)",
+              f"{len(rb)} records")
+
+        ck.section("6. box A restarts without its tables: B's bulk answer gives them back")
+        a.stop()
+        a2 = T.Dp(build, tmp, a_conf, tag="syncA2")
+        if not ck.ok(a2.start(), "box A restarted", a2.stderr()[-2000:]):
+            return
+        ca = Ctl(os.path.join(tmp, "A.sock"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            fs = ((ca.call("hello").get("result") or {}).get("flow_sync") or {})
+            if fs.get("bulk_done") and fs.get("peer_entries", 0) >= N + 1:
+                break
+            time.sleep(0.1)
+        ck.eq((fs.get("bulk_done"), fs.get("peer_entries")), (True, N + 1),
+              "A (restarted): bulk_done, its own connections back in its peer table")
+        wires.leftovers(settle=0.2)
+        x.run("back on A: backend replies to A's SNAT address",
+              [("ifsT0", f.from_backend("PA", b"again %d" % f.i), F.rev(ck, f)) for f in every],
+              ["xfsA1", "xfsB1"])
+        x.run("back on A: client data",
+              [("xfsA1", f.from_client("PA", b"again %d" % f.i), F.fwd(ck, f)) for f in every],
+              ["ifsT0"])
+        wires.leftovers(settle=0.2)
+        a2.stop()
+        st2 = a2.stats() or {}
+        ck.eq(st2.get("global", {}).get("sync_adopted"), N + 1,
+              "A (restarted): took its own connections back (sync_adopted)")
     finally:
         b.stop()
         a.stop()
         wires.close()
-    ck.section("5. counters")
+    ck.section("7. counters")
     if not (a.check_exit(ck) and b.check_exit(ck)):
         return
     sa, sb = a.stats(), b.stats()
