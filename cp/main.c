@@ -126,11 +126,11 @@ main(int argc, char **argv)
 			goto fail;
 		cp_api_set_metrics_hook(api, cp_k8s_metrics, k8s);
 		cp_api_set_health_hook(api, cp_k8s_health, k8s);
-	} else {
-		health = cp_health_start(store, err, sizeof(err));
-		if (health == NULL)
-			goto fail;
 	}
+	/* Kubernetes mode: only node backends of externalTrafficPolicy Local are checked. */
+	health = cp_health_start(store, err, sizeof(err));
+	if (health == NULL)
+		goto fail;
 	if (conf.bgp.enabled) {
 		bgp = cp_bgp_start(&conf, store, dps, err, sizeof(err));
 		if (bgp == NULL)

@@ -29,6 +29,7 @@ struct lb_arp;
 struct lb_stats;
 struct lb_peer_table;
 struct lb_sync;
+struct lb_state;
 struct rte_mempool;
 struct rte_mbuf;
 
@@ -61,6 +62,7 @@ struct lb_real_cnt {
 	uint64_t pkts;
 	uint64_t bytes;
 	int64_t conns;            /* +1 on create, -1 on expiry; summed over workers */
+	int64_t active;           /* of conns, those active for lc/wlc/sed/nq (this worker's) */
 };
 
 struct lb_wstats {
@@ -129,6 +131,19 @@ struct lb_dp {
 	uint8_t port_of_eth[RTE_MAX_ETHPORTS]; /* ethdev id -> port index */
 	uint64_t tsc_hz;
 	uint64_t start_tsc;
+	uint32_t clock_base_ms;         /* CLOCK_MONOTONIC ms at start_tsc (lb_dp_ms) */
+	/* persistent state (control/state.c); all NULL / 0 / false when there is none */
+	struct lb_state *state;
+	void *svc_dir;                  /* id directories of the service table */
+	size_t svc_dir_len;
+	bool svc_dir_adopt;             /* the directories come from the previous process */
+	bool adopting;                  /* some conntrack table was re-attached */
+	uint32_t adopt_hold_ms;         /* how long ids and orphaned entries are kept */
+	uint32_t adopt_until;           /* lb_dp_ms() value when that ends */
+	void *ct_mem[LB_MAX_WORKERS];   /* worker conntrack blocks in state regions */
+	size_t ct_mem_len[LB_MAX_WORKERS];
+	bool ct_adopt[LB_MAX_WORKERS];  /* the block holds the previous process's table */
+	bool daemon;                    /* lb_dp_build(daemon): a real process, not a test */
 	volatile bool quit;             /* set by signals / stop conditions; workers poll it */
 };
 
@@ -142,11 +157,15 @@ struct lb_dp {
 int lb_dp_build(struct lb_dp *dp, bool daemon, char *err, size_t errlen);
 void lb_dp_teardown(struct lb_dp *dp);
 
-/* Milliseconds since start from a TSC value: the clock conntrack and affinity use. */
+/*
+ * The clock conntrack and affinity use, in wrapping milliseconds: CLOCK_MONOTONIC
+ * (read once at start) advanced by the TSC, so a restarted process continues the
+ * clock its re-attached conntrack entries were stamped with (control/state.c).
+ */
 static inline uint32_t
 lb_dp_ms(const struct lb_dp *dp, uint64_t tsc)
 {
-	return (uint32_t)((tsc - dp->start_tsc) / (dp->tsc_hz / 1000));
+	return dp->clock_base_ms + (uint32_t)((tsc - dp->start_tsc) / (dp->tsc_hz / 1000));
 }
 
 #endif /* LB_DP_H */

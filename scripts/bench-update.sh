@@ -17,28 +17,41 @@
 # the control thread on lcore 0); create SERVICES services over the control socket
 # (SERVICES-1 with maglev_size 251 and 2 backends; the churned one, 198.18.0.100:80,
 # with CHURN_BACKENDS backends and maglev_size CHURN_M); start the receiver and the
-# sender and let every flow get established; then UPDATES service.upsert requests
-# with "wait": true at RATE/s (open loop, one connection) that alternately add and
-# remove one extra backend (198.19.1.200) of the churned service — the backends
-# the established flows use are never removed. Before the churn, 300 upserts of a
-# small service (M=251, 2 backends) measure the grace-period floor.
+# sender and let every flow get established; then, with "wait": true on every
+# upsert, at RATE/s open loop on one connection (at most WINDOW in flight):
+#  1. spread: SPREAD_UPDATES upserts of small services picked at random;
+#  2. hot: UPDATES upserts of the churned service that alternately add (with a
+#     new weight each time) and remove one extra backend (198.19.1.200): the
+#     backends the established flows use are never removed. Before it, 300
+#     upserts of a small service (M=251, 2 backends) measure the grace-period
+#     floor, and hello / ARP round trips are measured idle; during it, again
+#     (a second control connection, ARP from the client namespace);
+#  3. rolling: the churned service's backends replaced one by one by new
+#     addresses (198.19.1.i -> 198.19.3.i), one step every ROLL_STEP_MS.
 #
-# Prints key=value lines, among them: services, flows, updates,
-# update_visible_p50_us / _p99_us (the dp's visible_us: request read -> every worker
-# past a quiescent state after the publish), update_rtt_* (client send -> reply),
-# established_misrouted (flows whose backend changed although it was never
-# removed), dropped_during_churn (tagged packets sent during the churn that never
-# reached the receiver: dp drops, af_packet losses, anything), dp_drops_during_churn
-# (the dp's own drop counters over the churn), maglev_build_us (bench_maglev: M=65537,
-# 1000 backends) and maglev_build_churned_us (M=CHURN_M, the churned service's
-# backend count, same build code).
+# Prints key=value lines, among them: services, flows,
+# update_visible_p50_us / _p99_us (spread; the dp's visible_us: request read ->
+# every worker past a quiescent state after the publish), update_rtt_* (client send
+# -> reply), hot_update_visible_p50_us / _p99_us and hot_updates_lost (answers not
+# ok, versions going back, or a final state other than the last spec sent),
+# hot_updates_coalesced, ctl_rtt_idle_* / ctl_rtt_storm_* and arp_idle_* /
+# arp_storm_* (control socket and ARP answer times), rolling_update_visible_*,
+# rolling_established_misrouted / rolling_dropped, established_misrouted (hot
+# phase: flows whose backend changed although it was never removed),
+# dropped_during_churn (tagged packets sent during the hot churn that never
+# reached the receiver: dp drops, af_packet losses, anything),
+# dp_drops_during_churn (the dp's own drop counters over it), maglev_build_us
+# (bench_maglev: M=65537, 1000 backends, wall clock), maglev_build_cpu_us (the
+# same, thread CPU time) and maglev_build_churned_us (M=CHURN_M, the churned
+# service's backend count, same build code).
 #
-# Environment (defaults): SERVICES (10000), UPDATES (10000), RATE (1000),
+# Environment (defaults): SERVICES (10000), UPDATES (10000), SPREAD_UPDATES (10000),
+# RATE (1000), ROLL_STEP_MS (50),
 # FLOWS (10000, at most 50000), PPS (20000), AFP_ARGS (,framecnt=8192), CHURN_M (65537), CHURN_BACKENDS (100),
 # WINDOW (64: requests in flight at most; 1 = closed loop, the per-update service
 # time without queueing), IDLE_SLEEP_US (0: the worker busy-polls), DP_NICE (0; e.g. -10 gives the dp's
 # threads a larger share of a machine other work is using), WARMUP (2 s), TOPO (updb),
-# EDGELB_BUILD (build), BUDGET (110 s: the whole run is stopped past it).
+# EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
 set -euo pipefail
@@ -47,6 +60,8 @@ ROOT=$PWD
 
 SERVICES=${SERVICES:-10000}
 UPDATES=${UPDATES:-10000}
+SPREAD_UPDATES=${SPREAD_UPDATES:-10000}
+ROLL_STEP_MS=${ROLL_STEP_MS:-50}
 RATE=${RATE:-1000}
 FLOWS=${FLOWS:-10000}
 PPS=${PPS:-20000}
@@ -58,7 +73,7 @@ WARMUP=${WARMUP:-2}
 # 8192 frames per af_packet ring (default 512 = 25 ms at 20 kpps): a worker that
 # the shared VM deschedules for a while still finds the packets there.
 AFP_ARGS=${AFP_ARGS-,framecnt=8192}
-BUDGET=${BUDGET:-110}
+BUDGET=${BUDGET:-200}
 SRC_BUILD=${EDGELB_BUILD:-$ROOT/build}
 export TOPO=${TOPO:-updb}
 export TOPO_DIR=/tmp/edgelb-$TOPO
@@ -78,10 +93,10 @@ done
 . "$ROOT/scripts/lib/topo.sh"
 
 WORK=$(mktemp -d /tmp/bench-update.XXXXXX)
-SPID="" RPID="" CPID="" WATCHDOG=""
+SPID="" RPID="" CPID="" APID="" WATCHDOG=""
 cleanup() {
 	trap - EXIT INT TERM
-	for p in $CPID $SPID $RPID; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $CPID $APID $SPID $RPID; do kill -TERM "$p" 2>/dev/null || true; done
 	# They write their results on the way out: let them, before WORK goes.
 	for p in $CPID $SPID $RPID; do wait "$p" 2>/dev/null || true; done
 	topo_dp_stop 2>/dev/null || true
@@ -134,13 +149,14 @@ ports = (
   { name = "int"; device = "net_af_packet1,iface=int$AFP_ARGS"; role = "internal";
     addresses = ["198.19.0.1/24"]; local_addresses = ["198.19.0.2", "198.19.0.3"]; }
 );
-routes = ( { prefix = "198.19.1.0/24"; via = "198.19.0.254"; } );
+routes = ( { prefix = "198.19.1.0/24"; via = "198.19.0.254"; },
+           { prefix = "198.19.3.0/24"; via = "198.19.0.254"; } );
 neighbours = ( { address = "198.19.0.254"; mac = "$RXMAC"; } );
 CONF
 # The receiver runs before the dp starts, so it sees every frame the dp sends.
 MAXPKTS=$((PPS * (BUDGET + 10)))
 ip netns exec "$TOPO_NS_SW" "$BIN" recv rx0 "$FLOWS" "$MAXPKTS" "$EXTRA" \
-	"$WORK/recv.out" "$WORK/bitmap" &
+	"$WORK/recv.out" "$WORK/bitmap" "$WORK/moves" &
 RPID=$!
 topo_dp_start "$WORK/dp.conf" 0,1
 SOCK=$TOPO_DIR/dp.sock
@@ -191,13 +207,27 @@ sched_snap() {
 	date +%s%N
 	for t in /proc/"$DPPID"/task/*; do
 		if [ "${t##*/}" = "$DPPID" ]; then echo "control $(cat "$t/schedstat")"
-		elif grep -q 'worker' "$t/comm"; then echo "worker $(cat "$t/schedstat")"; fi
+		elif grep -q 'worker' "$t/comm"; then echo "worker $(cat "$t/schedstat")"
+		elif grep -q 'lb-svc-build' "$t/comm"; then echo "builder $(cat "$t/schedstat")"; fi
 	done
 }
 sched_snap > "$WORK/sched0"
+bg_wait "the spread updates" timeout $((2 * SPREAD_UPDATES / ${RATE%.*} + 45)) "$PY" \
+	scripts/bench-update/ctl.py spread "$SOCK" "$SPREAD_UPDATES" "$RATE" "$SERVICES" "$WORK/spread.out"
+# ARP answer time from the client side, idle, then over the hot churn.
+arp_probe() { # seconds prefix
+	ip netns exec "$TOPO_NS_C" "$PY" scripts/bench-update/ctl.py arp c0 198.18.0.1 198.18.0.2 "$1" "$2"
+}
+arp_probe 1 arp_idle > "$WORK/arp_idle.out" || true
+arp_probe "$((UPDATES / ${RATE%.*}))" arp_storm > "$WORK/arp_storm.out" &
+APID=$!
 # ctl.py bounds itself (2x the nominal churn time + 25 s); timeout is the backstop.
-bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 45)) "$PY" scripts/bench-update/ctl.py \
+bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "$PY" scripts/bench-update/ctl.py \
 	churn "$SOCK" "$UPDATES" "$RATE" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$WORK/churn.out"
+wait "$APID" || true
+bg_wait "the rolling update" timeout $((CHURN_BACKENDS * ROLL_STEP_MS / 1000 + 60)) "$PY" \
+	scripts/bench-update/ctl.py rolling "$SOCK" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$ROLL_STEP_MS" \
+	"$WORK/roll.out" "$WORK/removed"
 sched_snap > "$WORK/sched1"
 sleep 0.5
 kill -TERM "$SPID"
@@ -210,9 +240,11 @@ wait "$RPID" || true
 RPID=""
 
 "$PY" scripts/bench-update/ctl.py report "$WORK/send.out" "$WORK/recv.out" "$WORK/bitmap" \
-	"$WORK/churn.out" "$WORK/stats.out"
+	"$WORK/churn.out" "$WORK/stats.out" "$WORK/spread.out" "$WORK/roll.out" "$WORK/moves" \
+	"$WORK/removed"
+cat "$WORK/arp_idle.out" "$WORK/arp_storm.out" 2>/dev/null || true
 kv loadavg_after "$(cut -d' ' -f1 /proc/loadavg)"
-# Over the grace-floor + churn phase: % of wall time on a CPU, and % runnable but
+# Over the spread + grace-floor + churn phases: % of wall time on a CPU, and % runnable but
 # waiting for one (other work on the machine).
 awk 'NR == FNR { if (FNR == 1) t0 = $1; else { r0[$1] = $2; w0[$1] = $3 }; next }
      FNR == 1 { dt = $1 - t0; next }
@@ -227,6 +259,6 @@ done
 
 # bench_maglev: M=65537, 1000 backends, wall clock (median, p99, min).
 "$SRC_BUILD/dp/bench/bench_maglev" |
-	sed -n 's/^\(maglev_build_us\|maglev_build_p99_us\|maglev_build_min_us\)=/\1=/p; s/^maglev_\([mn]\)=/maglev_build_\1=/p'
+	sed -n 's/^\(maglev_build_us\|maglev_build_p99_us\|maglev_build_min_us\|maglev_build_cpu_us\|maglev_build_cpu_min_us\)=/\1=/p; s/^maglev_\([mn]\)=/maglev_build_\1=/p'
 "$BIN" maglev "$CHURN_M" "$((CHURN_BACKENDS + 1))" 200 |
 	sed 's/^maglev_m[0-9]*_n[0-9]*_us=/maglev_build_churned_us=/; s/^maglev_m[0-9]*_n[0-9]*_p99_us=/maglev_build_churned_p99_us=/; s/^maglev_m[0-9]*_n[0-9]*_cpu_us=/maglev_build_churned_cpu_us=/'

@@ -246,6 +246,7 @@ test_node_backends_local_policy_checks_health_check_node_port(void **state)
 	assert_int_equal(lb.hc.type, CP_HC_HTTP);
 	assert_string_equal(lb.hc.path, "/healthz");
 	assert_int_equal(lb.hc.port, 32451);
+	assert_int_equal(lb.hc.expect, CP_HC_EXPECT_LOCAL_ENDPOINTS);
 	assert_int_equal(lb.n_backends, 4);
 	cp_lb_free(&lb);
 }
@@ -266,6 +267,50 @@ test_node_backends_port_without_node_port_is_warned(void **state)
 	cp_lb_free(&lb);
 }
 
+/* The controller's cache: same answers as the full Node, heartbeats compare equal. */
+static void
+test_node_slim_keeps_what_parse_reads_and_drops_heartbeats(void **state)
+{
+	const char *const nodes[] = {
+		NODE("n", ", 'resourceVersion': '7', 'labels': {'a': 'b'}", "'unschedulable': true",
+		     "True", ADDR("InternalIP", "10.0.0.1") "," HOST("n")),
+		NODE("n", ", 'labels': {'" CP_LABEL_EXCLUDE_LB "': ''}", "", "True",
+		     ADDR("InternalIP", "10.0.0.1")),
+		NODE("n", "", "'taints': [{'key': 'ToBeDeletedByClusterAutoscaler', 'effect': 'x'}]",
+		     "True", ADDR("InternalIP", "10.0.0.1")),
+		NODE("n", ", 'deletionTimestamp': '2026-12-03T09:00:00Z'", "", "False",
+		     ADDR("ExternalIP", "10.0.0.1")),
+	};
+	struct cp_node a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		json_t *full = jload(nodes[i]), *slim = cp_k8s_nodes_slim(full);
+		for (int t = 0; t < 2; t++) {
+			const char *type = t ? "ExternalIP" : "InternalIP";
+			assert_int_equal(cp_k8s_nodes_parse(full, type, &a),
+					 cp_k8s_nodes_parse(slim, type, &b));
+			assert_memory_equal(&a, &b, sizeof(a));
+		}
+		json_decref(full);
+		json_decref(slim);
+	}
+	json_t *x = jload(NODE("n", ", 'resourceVersion': '7'", "", "True",
+			       ADDR("InternalIP", "10.0.0.1")));
+	json_t *y = jload(NODE("n", ", 'resourceVersion': '8'", "", "True",
+			       ADDR("InternalIP", "10.0.0.1")));
+	json_t *sx = cp_k8s_nodes_slim(x), *sy = cp_k8s_nodes_slim(y);
+	assert_true(json_equal(sx, sy));
+	json_decref(sy);
+	json_object_set_new(json_object_get(y, "spec"), "unschedulable", json_true());
+	sy = cp_k8s_nodes_slim(y);
+	assert_false(json_equal(sx, sy));
+	json_decref(x);
+	json_decref(y);
+	json_decref(sx);
+	json_decref(sy);
+}
+
 int
 main(void)
 {
@@ -278,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_node_backends_are_every_node_at_each_node_port),
 		cmocka_unit_test(test_node_backends_local_policy_checks_health_check_node_port),
 		cmocka_unit_test(test_node_backends_port_without_node_port_is_warned),
+		cmocka_unit_test(test_node_slim_keeps_what_parse_reads_and_drops_heartbeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

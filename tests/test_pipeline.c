@@ -616,6 +616,10 @@ static void fnat4_backends_10_11(void);
 static void fnat4_backends_11(void);
 static void fill_conntrack(void);
 static void establish_conntrack(void);
+static void adopt_svc_missing(void);
+static void adopt_svc_back(void);
+static void adopt_real_missing(void);
+static void adopt_real_back(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -631,6 +635,20 @@ static const struct row rows[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, VIP_FNAT4, 33000, 80, .flags = PSHACK, .len = 100),
 	 .v = V_TX, .out_port = P_INT,
 	 .out = TO_BACKEND(B10_MAC, 4, TCP, LOCAL4, B10, SNAT_PORT, 8080, .ttl = 63, .flags = PSHACK, .len = 100)},
+	/* ---- after a restart that kept the tables (dp/control/state.c), within the
+	 * adoption period: nothing is removed or misrouted before the ids are back ---- */
+	{"restart: a reply of a kept flow whose service is not sent again yet is dropped, entry kept",
+	 .before = adopt_svc_missing, .after = adopt_svc_back,
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
+	{"restart: a reply of a kept flow whose backend id names nothing yet is dropped, not misrouted",
+	 .before = adopt_real_missing, .after = adopt_real_back,
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_DROP, .drop = LB_DROP_SVC_GONE},
+	{"restart: with service and backend back, the kept flow's reply is forwarded again",
+	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT,
+	 .out = TO_CLIENT(4, TCP, VIP_FNAT4, C1, 80, 33000, .ttl = 63, .flags = ACK)},
 	{"fnat4 TCP in an 802.1Q tag: forwarded, sent untagged",
 	 .in_port = P_EXT,
 	 .in = {.dmac = EXT_MAC, .smac = GW_MAC, .n_vlan = 1, .vlan = {100},
@@ -1152,6 +1170,71 @@ delete_gone_service(void)
 	lb_addr_parse(VIP_GONE4, &vip);
 	if (lb_svcs_delete(dp.svcs, &vip, 80, LB_PROTO_TCP) < 0)
 		fail_msg("cannot delete the service of " VIP_GONE4 ":80");
+}
+
+/*
+ * A dp that re-attached its tables is in its adoption period (dp->adopting) until
+ * the cp has sent everything again; these hide the service of VIP_FNAT4:80, or the
+ * real id of its backend B10, as if they had not been sent yet.
+ */
+static const struct lb_svc *hidden_svc;
+static uint32_t hidden_real;
+static uint8_t hidden_state;
+
+static const struct lb_svc *
+fnat4_svc(void)
+{
+	struct lb_addr vip;
+
+	lb_addr_parse(VIP_FNAT4, &vip);
+	const struct lb_svc *svc = lb_svcs_find(dp.svcs, &vip, 80, LB_PROTO_TCP);
+	if (svc == NULL)
+		fail_msg("no service " VIP_FNAT4 ":80");
+	return svc;
+}
+
+static void
+adopt_begin(void)
+{
+	dp.adopting = true;
+	dp.adopt_until = lb_dp_ms(&dp, rte_rdtsc()) + 600000;
+}
+
+static void
+adopt_svc_missing(void)
+{
+	adopt_begin();
+	hidden_svc = fnat4_svc();
+	__atomic_store_n(&dp.svcs->slot[hidden_svc->id], NULL, __ATOMIC_RELEASE);
+}
+
+static void
+adopt_svc_back(void)
+{
+	__atomic_store_n(&dp.svcs->slot[hidden_svc->id], (struct lb_svc *)hidden_svc, __ATOMIC_RELEASE);
+	dp.adopting = false;
+}
+
+static void
+adopt_real_missing(void)
+{
+	struct lb_addr b10;
+	const struct lb_svc *svc = fnat4_svc();
+
+	adopt_begin();
+	lb_addr_parse(B10, &b10);
+	for (uint32_t i = 0; i < svc->n_backends; i++)
+		if (lb_addr_cmp(&svc->spec.backends[i].addr, &b10) == 0)
+			hidden_real = svc->real_ids[i];
+	hidden_state = dp.svcs->reals[hidden_real].state;
+	dp.svcs->reals[hidden_real].state = LB_REAL_FREE;
+}
+
+static void
+adopt_real_back(void)
+{
+	dp.svcs->reals[hidden_real].state = hidden_state;
+	dp.adopting = false;
 }
 
 /* Replace the backends of t/fnat4-tcp (port 8080 each), as a control-socket upsert would. */

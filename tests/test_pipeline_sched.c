@@ -14,6 +14,8 @@
  *   198.18.0.103:80 sh   .10 .11 .12 .13        one client, one backend, any worker
  *   198.18.0.104:80 dh   .10 .11 .12            one VIP, one backend
  *   198.18.0.105:80 maglev (the default)        unchanged: spread over all
+ *   198.18.0.106:80 sed  .10 .11                closed connections do not count
+ *   198.18.0.107:80 lc   .10 .11                a closed one weighs 1/256 of an open one
  *
  * Last, worker 1's conntrack is filled with half-open flows: a new rr or lc flow then
  * takes the place of one of them (evicted), is tracked, and gets its scheduler's
@@ -103,7 +105,11 @@ static const char config_text[] =
 	"  { name = \"dh\"; vip = \"198.18.0.104\"; port = 80; scheduler = \"dh\";\n"
 	"    backends = ( " B(10, 1) ", " B(11, 1) ", " B(12, 1) " ); },\n"
 	"  { name = \"maglev\"; vip = \"198.18.0.105\"; port = 80;\n"
-	"    backends = ( " B(10, 1) ", " B(11, 1) ", " B(12, 1) " ); }\n"
+	"    backends = ( " B(10, 1) ", " B(11, 1) ", " B(12, 1) " ); },\n"
+	"  { name = \"sed\"; vip = \"198.18.0.106\"; port = 80; scheduler = \"sed\";\n"
+	"    backends = ( " B(10, 1) ", " B(11, 1) " ); },\n"
+	"  { name = \"lc2\"; vip = \"198.18.0.107\"; port = 80; scheduler = \"lc\";\n"
+	"    backends = ( " B(10, 1) ", " B(11, 1) " ); }\n"
 	");\n";
 #undef B
 
@@ -346,6 +352,51 @@ test_lc_sends_new_flows_to_the_least_loaded(void **state)
 		assert_int_equal(got[i], (int)i);
 }
 
+/* A client RST on flow client:sport to 198.18.0.<vip> through worker w (forwarded). */
+static void
+send_rst(unsigned w, unsigned vip, uint32_t client, uint16_t sport)
+{
+	struct rte_mbuf *m = syn(client, sport, vip), *out = NULL;
+
+	rte_pktmbuf_mtod(m, uint8_t *)[14 + 20 + 13] = 0x04; /* RST: ends the half-open flow */
+	lb_worker_process(dp.workers[w], P_EXT, &m, 1);
+	lb_worker_flush(dp.workers[w]);
+	assert_int_equal(rte_ring_dequeue(tx_rings[P_INT][w], (void **)&out), 0);
+	rte_pktmbuf_free(out);
+}
+
+/*
+ * IPVS's active/inactive split (ip_vs_proto_tcp.c, tcp_state_active): a connection
+ * in its handshake or established is active, a closed one (here by the client's
+ * RST) inactive until it expires. sed/nq count active ones only; lc/wlc weigh
+ * active * 256 + inactive. Counting every tracked connection as active (the dp
+ * before this split) gives the other answer in each case below.
+ */
+static void
+test_least_schedulers_split_active_and_inactive(void **state)
+{
+	uint32_t a = new_client(), b = new_client(), c = new_client();
+
+	(void)state;
+	/* sed: A to .10, B to .11 (.10 busy), C to .10 (tie); A and C close */
+	assert_int_equal(send_one(0, 106, a, 3001), 0);
+	assert_int_equal(send_one(0, 106, b, 3002), 1);
+	assert_int_equal(send_one(0, 106, c, 3003), 0);
+	send_rst(0, 106, a, 3001);
+	send_rst(0, 106, c, 3003);
+	assert_int_equal(send_one(0, 106, a, 3004), 0); /* (0+1)/1 vs (1+1)/1 */
+	/* lc: A .10, B .11, C .10 (tie): .10 has 2 active, .11 1 */
+	assert_int_equal(send_one(0, 107, a, 4001), 0);
+	assert_int_equal(send_one(0, 107, b, 4002), 1);
+	assert_int_equal(send_one(0, 107, c, 4003), 0);
+	/* A and C close: .10 weighs 2 (two inactive), .11 256: the next goes to .10 */
+	send_rst(0, 107, a, 4001);
+	send_rst(0, 107, c, 4003);
+	assert_int_equal(send_one(0, 107, a, 4004), 0);
+	/* .10: 1 active + 2 inactive = 258 > 256: now .11 */
+	assert_int_equal(send_one(0, 107, b, 4005), 1);
+}
+
 /* ---- sh, dh, maglev ------------------------------------------------------------ */
 
 static void
@@ -504,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_rr_is_consulted_only_for_new_flows),
 		cmocka_unit_test(test_wrr_shares_follow_weights_within_1_percent),
 		cmocka_unit_test(test_lc_sends_new_flows_to_the_least_loaded),
+		cmocka_unit_test(test_least_schedulers_split_active_and_inactive),
 		cmocka_unit_test(test_sh_keeps_one_client_on_one_backend_on_every_worker),
 		cmocka_unit_test(test_dh_sends_a_vip_to_one_backend),
 		cmocka_unit_test(test_maglev_default_spreads_over_every_backend),

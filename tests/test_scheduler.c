@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "conntrack.h"
 #include "lb_error.h"
 #include "lb_model.h"
 #include "scheduler.h"
@@ -228,6 +229,21 @@ test_sched_overheads_are_ipvs_formulas(void **state)
 	assert_int_equal(lb_sched_overhead(LB_SCHED_SED, 3, 5), 4);
 	assert_int_equal(lb_sched_overhead(LB_SCHED_NQ, 0, 9), 1);
 	assert_int_equal(lb_sched_overhead(LB_SCHED_LC, UINT32_MAX, 0), UINT32_MAX);
+}
+
+/* Which conntrack states count as active: IPVS's tcp_state_active(), UDP inactive. */
+static void
+test_sched_active_states_are_ipvs_ones(void **state)
+{
+	(void)state;
+	assert_true(lb_sched_ct_active(LB_CT_TCP_SYN));          /* SYN_RECV */
+	assert_true(lb_sched_ct_active(LB_CT_TCP_ESTABLISHED));
+	assert_true(lb_sched_ct_active(LB_CT_TCP_UNCONFIRMED));  /* picked up mid-stream */
+	assert_false(lb_sched_ct_active(LB_CT_TCP_CLOSING));     /* FIN_WAIT, CLOSE_WAIT */
+	assert_false(lb_sched_ct_active(LB_CT_TCP_CLOSED));      /* TIME_WAIT, CLOSE */
+	assert_false(lb_sched_ct_active(LB_CT_UDP));             /* ipvsadm: InActConn */
+	assert_false(lb_sched_ct_active(LB_CT_UDP_STREAM));
+	assert_false(lb_sched_ct_active(LB_CT_STATE_FREE));
 }
 
 static void
@@ -514,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_sched_wrr_shares_are_exactly_the_weights_over_a_cycle),
 		cmocka_unit_test(test_sched_wrr_restarts_when_the_service_changes),
 		cmocka_unit_test(test_sched_overheads_are_ipvs_formulas),
+		cmocka_unit_test(test_sched_active_states_are_ipvs_ones),
 		cmocka_unit_test(test_sched_lc_takes_the_least_loaded_ignoring_weight),
 		cmocka_unit_test(test_sched_wlc_divides_overhead_by_weight),
 		cmocka_unit_test(test_sched_sed_and_nq_differ_on_idle_servers),

@@ -1,13 +1,16 @@
 /*
- * health.c - active health checks of backends (standalone mode).
+ * health.c - active health checks of backends (both modes: in Kubernetes mode
+ * only node backends of externalTrafficPolicy Local Services have a check).
  *
  * One thread drives every check concurrently through a libcurl multi handle:
  * a TCP check is a connect (CURLOPT_CONNECT_ONLY), an HTTP check a GET that must
- * answer 2xx or 3xx. rise consecutive successes mark a backend up, fall
+ * answer 2xx or 3xx, on the check's port when it has one (a node's
+ * healthCheckNodePort), and with expect LOCAL_ENDPOINTS a JSON body (jansson)
+ * whose "localEndpoints" is > 0, as kube-proxy's health server answers. rise consecutive successes mark a backend up, fall
  * consecutive failures mark it down; the store bumps its version and the dp
  * sync thread sends the backend as "down" (no new flows; established flows keep
  * going) or back as its requested state. Nothing here blocks the API.
- * Started and stopped by main.c (standalone mode); it reads its targets from
+ * Started and stopped by main.c; it reads its targets from
  * the store (cp_store_hc_targets) whenever the store's version moves.
  */
 #include <pthread.h>
@@ -17,12 +20,19 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "health.h"
 #include "lb_error.h"
 #include "store.h"
 
 #define TICK_MS 50
+#define BODY_MAX 4096 /* kube-proxy's answer is ~150 bytes */
+
+struct body {
+	size_t len;
+	char b[BODY_MAX];
+};
 
 struct check {
 	struct cp_hc_target t;
@@ -30,6 +40,7 @@ struct check {
 	uint32_t ok_run, fail_run;
 	uint8_t state;  /* 0 unknown, 1 up, 2 down */
 	CURL *easy;     /* in flight */
+	struct body *body; /* of the check in flight, when the body is checked */
 	bool seen;      /* still a target after the last refresh */
 };
 
@@ -66,6 +77,8 @@ drop_check(struct cp_health *h, struct check *c)
 		curl_easy_cleanup(c->easy);
 		c->easy = NULL;
 	}
+	free(c->body);
+	c->body = NULL;
 }
 
 /* Take the store's current targets, keeping the state of those that stay. */
@@ -115,6 +128,31 @@ discard(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
+/* Keeps the first BODY_MAX bytes; a longer answer fails the check (not kube-proxy's). */
+static size_t
+keep(char *p, size_t sz, size_t n, void *arg)
+{
+	struct body *b = arg;
+
+	if (b->len + sz * n > sizeof(b->b))
+		return 0;
+	memcpy(b->b + b->len, p, sz * n);
+	b->len += sz * n;
+	return sz * n;
+}
+
+/* kube-proxy: {"service": {...}, "localEndpoints": N, "serviceProxyHealthy": true} */
+static bool
+local_endpoints(const struct body *b)
+{
+	json_t *j = b ? json_loadb(b->b, b->len, 0, NULL) : NULL;
+	const json_t *n = json_object_get(j, "localEndpoints");
+	bool ok = json_is_integer(n) && json_integer_value(n) > 0;
+
+	json_decref(j);
+	return ok;
+}
+
 static void
 start(struct cp_health *h, struct check *c, uint64_t now)
 {
@@ -133,6 +171,11 @@ start(struct cp_health *h, struct check *c, uint64_t now)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->t.hc.timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	if (c->t.hc.type == CP_HC_HTTP && c->t.hc.expect != CP_HC_EXPECT_NONE &&
+	    (c->body = calloc(1, sizeof(*c->body))) != NULL) {
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, c->body);
+	}
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "edgelb-healthcheck/1");
 	if (c->t.hc.type == CP_HC_TCP)
 		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
@@ -155,6 +198,10 @@ finish(struct cp_health *h, CURL *e, CURLcode res)
 		return;
 	c->easy = NULL;
 	bool ok = res == CURLE_OK && (c->t.hc.type == CP_HC_TCP || (code >= 200 && code < 400));
+	if (ok && c->t.hc.type == CP_HC_HTTP && c->t.hc.expect == CP_HC_EXPECT_LOCAL_ENDPOINTS)
+		ok = local_endpoints(c->body);
+	free(c->body);
+	c->body = NULL;
 	uint8_t before = c->state;
 	if (ok) {
 		c->fail_run = 0;

@@ -1,7 +1,8 @@
 /*
  * k8s.c - the Kubernetes controller (see k8s.h).
  *
- * Threads: one per watched resource (list, then watch from the list's
+ * Threads: one per watched resource (Services, EndpointSlices, Nodes: list, then
+ * watch from the list's
  * resourceVersion; BOOKMARKs move it forward; 410 Gone, as an HTTP status or an
  * ERROR event, means relist; any other failure means re-watch after a backoff),
  * and one reconcile thread. The watch threads only store objects and mark
@@ -19,6 +20,7 @@
 
 #include "cpconf.h"
 #include "k8s.h"
+#include "k8s_nodes.h"
 #include "k8s_priv.h"
 #include "k8s_svc.h"
 #include "kclient.h"
@@ -53,6 +55,16 @@ mark_for(struct watch *w, const json_t *obj)
 		mark_locked(w->k, cp_k8s_svc_key(obj, key, sizeof(key)));
 		return;
 	}
+	if (w == &w->k->node) {
+		/* A Node concerns every Service whose backends are nodes. */
+		const char *sk;
+		json_t *s;
+		bool dflt = w->k->conf->k8s_backends == CP_BACKENDS_NODES;
+		json_object_foreach(w->k->svc.objs, sk, s)
+			if (cp_k8s_nodes_wanted(s, dflt, NULL, 0))
+				mark_locked(w->k, sk);
+		return;
+	}
 	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
 	const char *svc = json_string_value(json_object_get(
 		json_object_get(json_object_get(obj, "metadata"), "labels"), CP_SVC_NAME_LABEL));
@@ -63,6 +75,15 @@ mark_for(struct watch *w, const json_t *obj)
 }
 
 /* ---- list and watch ---------------------------------------------------------- */
+
+/* Only what reconcile reads is kept (slices: no topology, hints, targetRef). */
+static json_t *
+slim(struct watch *w, const json_t *obj)
+{
+	if (w == &w->k->node)
+		return cp_k8s_nodes_slim(obj);
+	return cp_k8s_svc_slim(obj, w == &w->k->eps);
+}
 
 static int
 list(struct watch *w, char *err, size_t errlen)
@@ -90,8 +111,7 @@ list(struct watch *w, char *err, size_t errlen)
 		size_t i;
 		json_array_foreach(json_object_get(r, "items"), i, it) {
 			char key[CP_KEY_MAX];
-			/* Only what reconcile reads is kept (slices: no topology, hints, targetRef). */
-			json_object_set_new(all, cp_k8s_svc_key(it, key, sizeof(key)), cp_k8s_svc_slim(it, w == &k->eps));
+			json_object_set_new(all, cp_k8s_svc_key(it, key, sizeof(key)), slim(w, it));
 		}
 		if (rv[0] == '\0' && json_string_value(json_object_get(meta, "resourceVersion")))
 			snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(meta, "resourceVersion")));
@@ -154,13 +174,17 @@ on_event(void *arg, const char *line, size_t len)
 		char key[CP_KEY_MAX];
 		cp_k8s_svc_key(obj, key, sizeof(key));
 		json_t *was = json_object_get(w->objs, key);
-		if (was)
+		json_t *now = type[0] == 'D' ? NULL : slim(w, obj);
+		/* A Node's heartbeat changes nothing we keep: no reconcile of every Service. */
+		bool same = was && now && w == &k->node && json_equal(was, now);
+		if (was && !same)
 			mark_for(w, was); /* a slice may have moved to another Service */
-		if (type[0] == 'D')
+		if (now == NULL)
 			json_object_del(w->objs, key);
 		else
-			json_object_set_new(w->objs, key, cp_k8s_svc_slim(obj, w == &k->eps));
-		mark_for(w, obj);
+			json_object_set_new(w->objs, key, now);
+		if (!same)
+			mark_for(w, obj);
 		w->events++;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
 		w->bookmarks++;
@@ -381,6 +405,7 @@ cp_k8s_release_done(struct cp_k8s *k, const char *key)
 	pthread_mutex_unlock(&k->mu);
 }
 
+/* One Service key: 0 done, -1 failed (retried), 1 not yet (waits for the Node list). */
 static int
 reconcile(struct cp_k8s *k, const char *key)
 {
@@ -407,9 +432,25 @@ reconcile(struct cp_k8s *k, const char *key)
 		if (l && strcmp(l, name) == 0 && strncmp(sk, ns, strlen(ns)) == 0 && sk[strlen(ns)] == '/')
 			json_array_append_new(slices, json_deep_copy(v));
 	}
+	bool nodes_listed = k->node.listed, nodes_failing = k->node.errors > 0;
+	json_t *nodes = NULL;
+	if (svc && cp_k8s_nodes_wanted(svc, k->conf->k8s_backends == CP_BACKENDS_NODES, NULL, 0)) {
+		nodes = json_array();
+		json_object_foreach(k->node.objs, sk, v)
+			json_array_append_new(nodes, json_deep_copy(v));
+	}
 	k->reconciles++;
 	pthread_mutex_unlock(&k->mu);
 
+	if (nodes && !nodes_listed) {
+		/*
+		 * No Nodes yet: keep what the dp has; their list marks this again. At
+		 * start the dp waits for it (1), unless listing Nodes fails (RBAC without
+		 * nodes?): then the other Services go ahead without this one (0).
+		 */
+		rc = nodes_failing ? 0 : 1;
+		goto out;
+	}
 	bool leader = cp_k8s_is_leader(k);
 	const char *uid = uid_of(svc);
 	bool deleting = json_object_get(json_object_get(svc, "metadata"), "deletionTimestamp") != NULL;
@@ -446,6 +487,17 @@ reconcile(struct cp_k8s *k, const char *key)
 		goto out;
 	}
 	snprintf(lb.uid, sizeof(lb.uid), "%s", uid ? uid : "");
+	if (nodes) {
+		cp_k8s_nodes_wanted(svc, k->conf->k8s_backends == CP_BACKENDS_NODES, warn, sizeof(warn));
+		if (cp_k8s_nodes_backends(svc, nodes, cp_node_addr_type(k->conf->node_addr_type), &lb,
+					  warn, sizeof(warn)) < 0) {
+			cp_lb_free(&lb);
+			if (had)
+				cp_lb_free(&old);
+			rc = -1; /* out of memory: try again */
+			goto out;
+		}
+	}
 	if (!leader) {
 		if (had)
 			cp_lb_free(&old);
@@ -514,6 +566,7 @@ out:
 	json_decref(out);
 	json_decref(svc);
 	json_decref(slices);
+	json_decref(nodes);
 	return rc;
 }
 
@@ -615,10 +668,11 @@ reconcile_run(void *arg)
 		json_object_foreach(batch, key, v) {
 			if (k->stop)
 				break;
-			if (reconcile(k, key) < 0) {
+			int r = reconcile(k, key);
+			if (r != 0) {
 				pthread_mutex_lock(&k->mu);
 				mark_locked(k, key); /* try again after a pause */
-				k->errors++;
+				k->errors += r < 0; /* > 0: waiting for the Node list */
 				pthread_mutex_unlock(&k->mu);
 				failed++;
 			}
@@ -679,6 +733,7 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 	k->svc = (struct watch){.k = k, .what = "services", .path = "/api/v1/services", .objs = json_object()};
 	k->eps = (struct watch){.k = k, .what = "endpointslices",
 				.path = "/apis/discovery.k8s.io/v1/endpointslices", .objs = json_object()};
+	k->node = (struct watch){.k = k, .what = "nodes", .path = "/api/v1/nodes", .objs = json_object()};
 	k->lease = cp_lease_start(k->kc, c, on_leader, k, err, errlen);
 	k->queue = k->lease ? cp_k8s_queue_start(k) : NULL;
 	if (k->queue == NULL) {
@@ -686,6 +741,7 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 		kc_close(k->kc);
 		json_decref(k->svc.objs);
 		json_decref(k->eps.objs);
+		json_decref(k->node.objs);
 		json_decref(k->dirty);
 		json_decref(k->said);
 		json_decref(k->to_clear);
@@ -694,6 +750,7 @@ cp_k8s_start(const struct cp_conf *c, struct cp_store *store, char *err, size_t 
 	}
 	pthread_create(&k->svc.th, NULL, watch_run, &k->svc);
 	pthread_create(&k->eps.th, NULL, watch_run, &k->eps);
+	pthread_create(&k->node.th, NULL, watch_run, &k->node);
 	pthread_create(&k->rec_th, NULL, reconcile_run, k);
 	cp_k8s_log("watching %s (class %s%s)", kc_server(k->kc), c->lb_class,
 	      c->default_class ? ", and Services without a class" : "");
@@ -709,11 +766,13 @@ cp_k8s_stop(struct cp_k8s *k)
 	pthread_cond_broadcast(&k->cv);
 	pthread_join(k->svc.th, NULL);
 	pthread_join(k->eps.th, NULL);
+	pthread_join(k->node.th, NULL);
 	pthread_join(k->rec_th, NULL);
 	cp_k8s_queue_stop(k->queue);
 	cp_lease_stop(k->lease); /* after the last write: a leader gives the Lease up */
 	json_decref(k->svc.objs);
 	json_decref(k->eps.objs);
+	json_decref(k->node.objs);
 	json_decref(k->dirty);
 	json_decref(k->said);
 	json_decref(k->to_clear);

@@ -66,30 +66,30 @@ cp_k8s_metrics(void *arg, char **b, size_t *len, size_t *cap)
 	cp_buf_printf(b, len, cap,
 		      "# HELP edgelb_k8s_watch_state State of a watch (1 for the current state).\n"
 		      "# TYPE edgelb_k8s_watch_state gauge\n");
-	const struct watch *ws[] = {&k->svc, &k->eps};
-	for (int i = 0; i < 2; i++)
+	const struct watch *ws[] = {&k->svc, &k->eps, &k->node};
+	for (int i = 0; i < 3; i++)
 		for (int s = 0; s < 4; s++)
 			cp_buf_printf(b, len, cap, "edgelb_k8s_watch_state{resource=\"%s\",state=\"%s\"} %d\n",
 				      ws[i]->what, wstate_name[s], ws[i]->state == s);
 	cp_buf_printf(b, len, cap,
 		      "# HELP edgelb_k8s_relists_total Full lists (start, 410 Gone).\n"
 		      "# TYPE edgelb_k8s_relists_total counter\n");
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		cp_buf_printf(b, len, cap, "edgelb_k8s_relists_total{resource=\"%s\"} %llu\n", ws[i]->what,
 			      (unsigned long long)ws[i]->relists);
 	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_events_total Watch events received.\n"
 				   "# TYPE edgelb_k8s_watch_events_total counter\n");
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_events_total{resource=\"%s\"} %llu\n",
 			      ws[i]->what, (unsigned long long)ws[i]->events);
 	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_errors_total Failed lists or watches.\n"
 				   "# TYPE edgelb_k8s_watch_errors_total counter\n");
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_errors_total{resource=\"%s\"} %llu\n",
 			      ws[i]->what, (unsigned long long)ws[i]->errors);
 	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_last_sync_timestamp_seconds Last completed list.\n"
 				   "# TYPE edgelb_k8s_last_sync_timestamp_seconds gauge\n");
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		cp_buf_printf(b, len, cap, "edgelb_k8s_last_sync_timestamp_seconds{resource=\"%s\"} %.3f\n",
 			      ws[i]->what, ws[i]->last_list_unix);
 	cp_buf_printf(b, len, cap,
@@ -115,7 +115,7 @@ cp_k8s_metrics(void *arg, char **b, size_t *len, size_t *cap)
 		      (unsigned long long)k->errors);
 	cp_buf_printf(b, len, cap, "# HELP edgelb_k8s_watch_requests_total Watch requests started.\n"
 				   "# TYPE edgelb_k8s_watch_requests_total counter\n");
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		cp_buf_printf(b, len, cap, "edgelb_k8s_watch_requests_total{resource=\"%s\"} %llu\n",
 			      ws[i]->what, (unsigned long long)ws[i]->watches);
 	pthread_mutex_unlock(&k->mu);

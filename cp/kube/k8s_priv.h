@@ -28,7 +28,7 @@ struct cp_k8s_queue;
 
 struct watch {
 	struct cp_k8s *k;
-	const char *what;     /* "services" / "endpointslices" */
+	const char *what;     /* "services" / "endpointslices" / "nodes" */
 	const char *path;
 	json_t *objs;         /* "ns/name" -> object */
 	char rv[64];
@@ -47,7 +47,7 @@ struct cp_k8s {
 	struct kc *kc;
 	struct cp_lease *lease;
 	struct cp_k8s_queue *queue;
-	struct watch svc, eps;
+	struct watch svc, eps, node; /* node: slim Nodes (k8s_nodes.h), for node backends */
 	pthread_t rec_th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

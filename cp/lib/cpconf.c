@@ -31,6 +31,24 @@ static const struct lb_name mode_names[] = {
 	{ NULL, 0 },
 };
 
+static const struct lb_name backends_names[] = {
+	{ "pods", CP_BACKENDS_PODS },
+	{ "nodes", CP_BACKENDS_NODES },
+	{ NULL, 0 },
+};
+
+static const struct lb_name node_addr_names[] = {
+	{ "InternalIP", CP_NODE_INTERNAL_IP },
+	{ "ExternalIP", CP_NODE_EXTERNAL_IP },
+	{ NULL, 0 },
+};
+
+const char *
+cp_node_addr_type(uint8_t t)
+{
+	return t == CP_NODE_EXTERNAL_IP ? "ExternalIP" : "InternalIP";
+}
+
 /* ---------------------------------------------------------------- api */
 
 static int
@@ -386,6 +404,11 @@ static const struct lb_conf_cmd k8s_cmds[] = {
 	 * minute */
 	{ "watch_idle_s", LB_CONF_INT, lb_conf_set_uint, CONF(watch_idle_s), 0, 3600, 90,
 	  LB_CONF_DEF, NULL },
+	/* Services' backends: Pod IPs, or node:nodePort (docs/kubernetes.md, NodePort backends) */
+	{ "backends", LB_CONF_STR, lb_conf_set_enum, CONF(k8s_backends), 0, 0, CP_BACKENDS_PODS,
+	  LB_CONF_DEF, backends_names },
+	{ "node_address_type", LB_CONF_STR, lb_conf_set_enum, CONF(node_addr_type), 0, 0,
+	  CP_NODE_INTERNAL_IP, LB_CONF_DEF, node_addr_names },
 	{ "leader_election", LB_CONF_GROUP, set_le, LB_CONF_NOFIELD, 0, 0, 0, 0, le_cmds },
 	LB_CONF_END,
 };

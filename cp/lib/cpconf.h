@@ -20,6 +20,20 @@
 #define CP_TOKEN_MAX 256
 #define CP_NAME_LEN 254 /* a DNS-1123 subdomain (253) and the NUL */
 
+/* Kubernetes mode: what a Service's backends are (annotation edgelb.io/backends overrides). */
+enum cp_k8s_backends {
+	CP_BACKENDS_PODS = 0,   /* the EndpointSlices' Pod IPs at the targetPort */
+	CP_BACKENDS_NODES = 1,  /* every eligible Node at the Service's nodePort */
+};
+
+enum cp_node_addr {
+	CP_NODE_INTERNAL_IP = 0,
+	CP_NODE_EXTERNAL_IP = 1,
+};
+
+/* "InternalIP", "ExternalIP": the status.addresses type of enum cp_node_addr. */
+const char *cp_node_addr_type(uint8_t t);
+
 enum cp_mode {
 	CP_MODE_STANDALONE = 0, /* REST API is the source of load balancers */
 	CP_MODE_KUBERNETES = 1, /* Services and EndpointSlices are */
@@ -81,6 +95,8 @@ struct cp_conf {
 	bool default_class;            /* also serve Services with no class */
 	uint32_t resync_s;             /* full relist period */
 	uint32_t watch_idle_s;         /* a watch silent this long is re-opened (0 = never) */
+	uint8_t k8s_backends;          /* enum cp_k8s_backends: Pod IPs or node:nodePort */
+	uint8_t node_addr_type;        /* enum cp_node_addr: which status.addresses of Nodes */
 	/* leader election (cp/kube/lease.c): one cp of a fleet allocates and writes */
 	bool le_enabled;               /* false: this cp is always the leader */
 	char le_namespace[CP_NAME_LEN];

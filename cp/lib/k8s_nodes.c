@@ -151,6 +151,7 @@ cp_k8s_nodes_backends(const json_t *svc, const json_t *nodes, const char *addr_t
 		lb->hc.type = CP_HC_HTTP;
 		snprintf(lb->hc.path, sizeof(lb->hc.path), "/healthz");
 		lb->hc.port = (uint16_t)json_integer_value(hcp);
+		lb->hc.expect = CP_HC_EXPECT_LOCAL_ENDPOINTS;
 	}
 	json_array_foreach(json_object_get(spec, "ports"), k, p) {
 		const json_t *np = json_object_get(p, "nodePort");
@@ -193,4 +194,39 @@ cp_k8s_nodes_backends(const json_t *svc, const json_t *nodes, const char *addr_t
 		}
 	}
 	return 0;
+}
+
+json_t *
+cp_k8s_nodes_slim(const json_t *node)
+{
+	const json_t *md = json_object_get(node, "metadata"), *v;
+	json_t *m = json_object(), *spec = json_object(), *st = json_object();
+	json_t *o = json_pack("{s:o, s:o, s:o}", "metadata", m, "spec", spec, "status", st);
+	size_t i;
+
+	if ((v = json_object_get(md, "name")) != NULL)
+		json_object_set(m, "name", (json_t *)v);
+	if ((v = json_object_get(md, "deletionTimestamp")) != NULL)
+		json_object_set(m, "deletionTimestamp", (json_t *)v);
+	if ((v = json_object_get(json_object_get(md, "labels"), CP_LABEL_EXCLUDE_LB)) != NULL)
+		json_object_set_new(m, "labels", json_pack("{s:O}", CP_LABEL_EXCLUDE_LB, v));
+	if (json_is_true(at(node, "spec", "unschedulable")))
+		json_object_set_new(spec, "unschedulable", json_true());
+	json_array_foreach(at(node, "spec", "taints"), i, v) {
+		const char *k = json_string_value(json_object_get(v, "key"));
+		if (k && strcmp(k, CP_TAINT_CA_DELETE) == 0)
+			json_object_set_new(spec, "taints", json_pack("[{s:s}]", "key", k));
+	}
+	if ((v = at(node, "status", "addresses")) != NULL)
+		json_object_set(st, "addresses", (json_t *)v);
+	json_array_foreach(at(node, "status", "conditions"), i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		const json_t *s = json_object_get(v, "status");
+		if (t && strcmp(t, "Ready") == 0 && json_is_string(s)) {
+			json_object_set_new(st, "conditions", json_pack("[{s:s, s:O}]", "type", t,
+									 "status", s));
+			break;
+		}
+	}
+	return o;
 }

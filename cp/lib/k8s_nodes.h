@@ -3,9 +3,8 @@
  * the Service's nodePorts, for clusters whose Pod IPs the box cannot route (issue 16).
  *
  * Pure C over jansson, like k8s_svc.h: the caller hands Node objects it holds from a
- * watch; tests/test_k8s_nodes.c hands JSON fixtures. Not yet called by the
- * controller (cp/kube/k8s.c watches no Nodes yet): see docs/kubernetes.md, "NodePort
- * backends".
+ * watch (cp/kube/k8s.c, reconcile thread); tests/test_k8s_nodes.c hands JSON
+ * fixtures. See docs/kubernetes.md, "NodePort backends".
  *
  * Mapping of one Node (status.addresses of the configured type, e.g. InternalIP):
  *   label node.kubernetes.io/exclude-from-external-load-balancers -> left out
@@ -57,11 +56,20 @@ bool cp_k8s_nodes_wanted(const json_t *svc, bool dflt, char *warn, size_t warnle
  * nodes (a JSON array of Node objects) at each Service port's nodePort: one backend
  * per (node address of a family the lb serves, port), tied to its port by name.
  * With externalTrafficPolicy Local the lb gets an HTTP health check of
- * /healthz on spec.healthCheckNodePort (kube-proxy answers 200 only on nodes
- * with a ready local endpoint) and keeps dnat. Ports without a nodePort are
+ * /healthz on spec.healthCheckNodePort whose JSON body must show localEndpoints > 0
+ * (kube-proxy answers 200 with it only on nodes with a ready local endpoint) and
+ * keeps dnat. Ports without a nodePort are
  * reported in warn. Returns 0, LB_ENOMEM (lb unchanged but for freed backends).
  */
 int cp_k8s_nodes_backends(const json_t *svc, const json_t *nodes, const char *addr_type,
 			 struct cp_lb *lb, char *warn, size_t warnlen);
+
+/*
+ * What the controller keeps of a Node (new reference): name, the exclusion label,
+ * deletionTimestamp, spec.unschedulable, the autoscaler's taint, status.addresses
+ * and the Ready condition's status. No resourceVersion or heartbeat times, so a
+ * kubelet's status refresh compares equal (json_equal) to what was kept.
+ */
+json_t *cp_k8s_nodes_slim(const json_t *node);
 
 #endif /* LB_CP_K8S_NODES_H */

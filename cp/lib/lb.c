@@ -248,6 +248,12 @@ hc_json(const struct cp_health_check *hc)
 		json_decref(o);
 		return NULL;
 	}
+	/* Kubernetes node backends only (never in a request): the body check of kube-proxy's answer */
+	if (o != NULL && hc->type == CP_HC_HTTP && hc->expect == CP_HC_EXPECT_LOCAL_ENDPOINTS &&
+	    json_object_set_new(o, "expect", json_string("localEndpoints")) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

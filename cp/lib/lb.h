@@ -48,6 +48,14 @@ struct cp_health_check {
 	uint32_t timeout_ms;        /* one check */
 	uint32_t rise;              /* consecutive successes to mark up */
 	uint32_t fall;              /* consecutive failures to mark down */
+	uint8_t expect;             /* enum cp_hc_expect: HTTP body check (Kubernetes only) */
+};
+
+/* HTTP checks: what the body must say besides a 2xx/3xx status. */
+enum cp_hc_expect {
+	CP_HC_EXPECT_NONE = 0,
+	/* kube-proxy's healthCheckNodePort answer: a JSON object whose "localEndpoints" > 0 */
+	CP_HC_EXPECT_LOCAL_ENDPOINTS,
 };
 
 struct cp_port {

@@ -101,11 +101,17 @@ cp_store_hc_targets(struct cp_store *s, struct cp_hc_target **out, uint32_t *n, 
 		const struct cp_lb *lb = &s->e[i].lb;
 		if (lb->hc.type == CP_HC_NONE)
 			continue;
+		uint32_t first = k;
 		for (uint32_t b = 0; b < lb->n_backends; b++) {
 			uint16_t port = lb->hc.port ? lb->hc.port : lb->backends[b].port;
 			if (port == 0 && lb->n_ports > 0)
 				port = lb->ports[0].target_port;
 			if (port == 0)
+				continue;
+			bool dup = false; /* node backends: one health port for all of a node's ports */
+			for (uint32_t x = first; x < k && !dup; x++)
+				dup = t[x].port == port && lb_addr_eq(&t[x].addr, &lb->backends[b].addr);
+			if (dup)
 				continue;
 			cp_lb_key(lb, t[k].key, sizeof(t[k].key));
 			t[k].addr = lb->backends[b].addr;

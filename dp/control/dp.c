@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -24,6 +25,7 @@
 #include "neigh.h"
 #include "port.h"
 #include "service.h"
+#include "state.h"
 #include "peer.h"
 #include "stats.h"
 #include "sync.h"
@@ -303,7 +305,16 @@ make_sync(struct lb_dp *dp, char *err, size_t errlen)
 	if (!dp->conf.sync.enabled)
 		return 0;
 	dp->sync = lb_sync_create(dp, err, errlen);
-	return dp->sync ? 0 : LB_EINVAL;
+	if (dp->sync == NULL)
+		return LB_EINVAL;
+	if (dp->adopting) {
+		unsigned n = lb_sync_forget_foreign(dp);
+		if (n)
+			fprintf(stderr, "edgelb-dp: flow sync: %u connection(s) the previous process "
+					"took over from peers dropped; taken over again on their next "
+					"packet\n", n);
+	}
+	return 0;
 }
 
 static void
@@ -379,6 +390,7 @@ static const struct lb_dp_module {
 	{"routes and neighbours", make_neigh, free_neigh, LB_MOD_CORE},
 	{"ClientIP affinity", make_affinity, free_affinity, LB_MOD_CORE},
 	{"counter baselines", lb_stats_create, lb_stats_destroy, LB_MOD_CORE},
+	{"persistent state", lb_state_open, lb_state_close, LB_MOD_CORE},
 	{"service table", make_services, free_services, LB_MOD_CORE},
 	{"own addresses", collect_addrs, NULL, LB_MOD_CORE},
 	{"ports", make_ports, lb_ports_close, LB_MOD_CORE},
@@ -394,8 +406,13 @@ int
 lb_dp_build(struct lb_dp *dp, bool daemon, char *err, size_t errlen)
 {
 	dp->n_ports = dp->conf.n_ports;
+	struct timespec ts;
+
 	dp->tsc_hz = rte_get_tsc_hz();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	dp->start_tsc = rte_rdtsc();
+	dp->clock_base_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	dp->daemon = daemon;
 	dp->n_built = 0;
 	for (unsigned i = 0; i < RTE_DIM(modules); i++) {
 		if (modules[i].kind == LB_MOD_DAEMON && !daemon)

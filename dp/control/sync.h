@@ -36,6 +36,15 @@ int lb_sync_set_peers(struct lb_sync *s, const json_t *list, char *err, size_t e
 /* The `flow_sync` object of hello and stats.get. */
 json_t *lb_sync_json(const struct lb_sync *s);
 
+/*
+ * Before the workers start, after a restart that re-attached conntrack tables:
+ * remove the connections taken over from peers (their SNAT address index named a
+ * peer's address the previous process had learned; this one numbers them anew).
+ * They are taken over again from the peer table when their next packet comes.
+ * Returns how many went.
+ */
+unsigned lb_sync_forget_foreign(struct lb_dp *dp);
+
 /* True once every peer answered the join, or its timeout passed (cp/bgp waits for it). */
 bool lb_sync_bulk_done(const struct lb_sync *s);
 

@@ -130,3 +130,47 @@ lb_sync_walk_step(struct lb_sync *s, struct sync_walk *w, struct sync_peer *peer
 	w->active = false;
 	return true;
 }
+
+/* ---- after a restart that kept the conntrack tables ------------------------------ */
+
+#define FORGET_BATCH 256
+
+struct forget {
+	struct lb_conn *v[FORGET_BATCH];
+	unsigned n;
+	unsigned n_local;
+};
+
+static int
+collect_foreign(const struct lb_conn *c, void *arg)
+{
+	struct forget *f = arg;
+
+	if (c->mode != LB_MODE_FNAT || c->local_idx < f->n_local)
+		return 0;
+	if (f->n == FORGET_BATCH)
+		return 1;
+	f->v[f->n++] = (struct lb_conn *)(uintptr_t)c;
+	return 0;
+}
+
+unsigned
+lb_sync_forget_foreign(struct lb_dp *dp)
+{
+	struct forget f = {.n_local = dp->n_local};
+	unsigned removed = 0;
+
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		if (!dp->ct_adopt[w])
+			continue;
+		struct lb_ct *ct = lb_worker_ct(dp->workers[w]);
+		do {
+			f.n = 0;
+			lb_ct_foreach(ct, collect_foreign, &f);
+			for (unsigned i = 0; i < f.n; i++)
+				lb_ct_remove(ct, f.v[i]);
+			removed += f.n;
+		} while (f.n == FORGET_BATCH);
+	}
+	return removed;
+}

@@ -42,6 +42,28 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	       memcmp(r->addr, c->backend, 16) == 0;
 }
 
+/*
+ * The first minutes after a restart that re-attached conntrack tables
+ * (control/state.c): the cp may not have sent every service and backend again
+ * yet, so an entry whose ids name nothing (yet) is kept, not removed, and its
+ * packets are dropped rather than sent somewhere else. It expires normally if its
+ * service never comes back.
+ */
+static inline bool
+adopting(const struct lb_worker *w)
+{
+	return unlikely(w->dp->adopting) && lb_clock_before(w->now, w->dp->adopt_until);
+}
+
+/* The real id still stands for the entry's service and backend (any state but free). */
+static inline bool
+real_names(const struct lb_real *r, const struct lb_conn *c)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != LB_REAL_FREE &&
+	       r->svc_id == c->svc_id && r->port == c->backend_port &&
+	       memcmp(r->addr, c->backend, 16) == 0;
+}
+
 static void
 conn_gone(const struct lb_conn *c, void *arg)
 {
@@ -50,8 +72,20 @@ conn_gone(const struct lb_conn *c, void *arg)
 
 	w->st->ev[LB_EV_CT_EXPIRED]++;
 	/* Only while the id still means this backend; a reused id has a fresh baseline. */
-	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED)
+	if (real_holds(r, c) || __atomic_load_n(&r->state, __ATOMIC_RELAXED) == LB_REAL_REMOVED) {
 		w->st->real[c->real_id].conns--;
+		w->st->real[c->real_id].active -= lb_sched_ct_active(c->state);
+	}
+}
+
+/* A TCP segment moved c from state before: keep the backend's active count (pick.h). */
+static inline void
+conn_moved(struct lb_worker *w, const struct lb_conn *c, uint8_t before)
+{
+	int d = (int)lb_sched_ct_active(c->state) - (int)lb_sched_ct_active(before);
+
+	if (unlikely(d != 0) && real_holds(lb_real_get(w->svcs, c->real_id), c))
+		w->st->real[c->real_id].active += d;
 }
 
 /*
@@ -354,6 +388,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 	}
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->real[rid].conns++;
+	w->st->real[rid].active += lb_sched_ct_active(c->state);
 	if (unlikely(w->sync_rec != NULL))
 		sync_push(w, c, svc); /* peer_fp.h: flow sync */
 	return c;
@@ -422,9 +457,10 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			c = NULL;
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
-			uint8_t old = c->state;
 			tcp_seg_of(p, &seg);
+			uint8_t before = c->state;
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
+			conn_moved(w, c, before);
 			if (unlikely(st == LB_CT_RST_REJECTED)) {
 				drop(w, m, LB_DROP_RST_WINDOW);
 				return;
@@ -432,7 +468,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			if (st == LB_CT_STATE_FREE) {
 				conn_remove(w, c); /* port reuse after close: a new flow */
 				c = NULL;
-			} else if (unlikely(w->sync_rec != NULL) && st != old) {
+			} else if (unlikely(w->sync_rec != NULL) && st != before) {
 				sync_push(w, c, svc);
 			}
 		} else {
@@ -491,15 +527,22 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	const struct lb_svc *svc = lb_svc_get(w->svcs, c->svc_id);
 
 	if (unlikely(svc == NULL)) {
-		conn_remove(w, c);
+		if (!adopting(w))
+			conn_remove(w, c);
 		drop(w, m, LB_DROP_SVC_GONE);
+		return;
+	}
+	if (adopting(w) && !real_names(lb_real_get(w->svcs, c->real_id), c)) {
+		drop(w, m, LB_DROP_SVC_GONE); /* its backend is not back (yet): never misroute */
 		return;
 	}
 	uint8_t old = c->state;
 	if (p->proto == LB_IPPROTO_TCP) {
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
+		uint8_t before = c->state;
 		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+		conn_moved(w, c, before);
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}

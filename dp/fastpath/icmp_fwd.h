@@ -101,7 +101,7 @@ icmp_error(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 	if (flags & LB_ADDR_VIP) {
 		struct lb_svc_key k;
 		lb_svc_key_make(&k, p->family, in.src, in.sport, in.proto);
-		int32_t id = rte_hash_lookup(w->svcs->svc_hash, &k);
+		int32_t id = lb_svcs_lookup(w->svcs, &k);
 		struct lb_ct_fwd_key fk;
 		memcpy(fk.client, in.dst, 16);
 		fk.client_port = in.dport;

@@ -172,6 +172,7 @@ peer_adopt(struct lb_worker *w, const struct lb_sync_rec *r, const struct lb_svc
 	w->st->ev[LB_EV_CT_CREATED]++;
 	w->st->ev[LB_EV_SYNC_ADOPTED]++;
 	w->st->real[rid].conns++;
+	w->st->real[rid].active += lb_sched_ct_active(c->state); /* as new_flow() counts it */
 	return c;
 }
 

@@ -10,8 +10,10 @@
  * Counts are per worker: a worker sees the connections it created (w->st->real[].conns,
  * +1 on insert, -1 on expiry or removal), not its peers', so least-connection
  * schedulers balance each worker's share; with RSS spreading flows evenly that
- * approximates the box's total. Every tracked connection counts as active (the dp
- * does not split active from inactive as IPVS does).
+ * approximates the box's total. Of those, w->st->real[].active are active as IPVS
+ * counts them (lb_sched_ct_active: TCP in handshake or established; forward.h
+ * moves the count on insert, state changes and expiry); the rest are inactive
+ * (closing TCP, UDP). lc/wlc weigh active * 256 + inactive, sed/nq active only.
  */
 #ifndef LB_FP_PICK_H
 #define LB_FP_PICK_H
@@ -32,10 +34,11 @@ static void
 pick_load(void *arg, uint32_t bi, uint32_t *active, uint32_t *inactive)
 {
 	const struct pick_load *pl = arg;
-	int64_t c = pl->w->st->real[pl->svc->real_ids[bi]].conns;
+	const struct lb_real_cnt *rc = &pl->w->st->real[pl->svc->real_ids[bi]];
+	int64_t a = rc->active, i = rc->conns - rc->active;
 
-	*active = c <= 0 ? 0 : c >= UINT32_MAX ? UINT32_MAX : (uint32_t)c;
-	*inactive = 0;
+	*active = a <= 0 ? 0 : a >= UINT32_MAX ? UINT32_MAX : (uint32_t)a;
+	*inactive = i <= 0 ? 0 : i >= UINT32_MAX ? UINT32_MAX : (uint32_t)i;
 }
 
 /*

@@ -217,6 +217,16 @@ lb_worker_main(void *arg)
 	return 0;
 }
 
+static int
+count_kept(const struct lb_conn *c, void *arg)
+{
+	struct lb_worker *w = arg;
+
+	if (c->real_id < lb_reals_capacity(w->svcs))
+		w->st->real[c->real_id].conns++;
+	return 0;
+}
+
 struct lb_worker *
 lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_t errlen)
 {
@@ -239,10 +249,10 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->snat_hi = dp->conf.snat_port_hi;
 
 	/*
-	 * Conntrack indexes only this worker's table: a random seed per process
-	 * keeps crafted colliding flows from chaining up. The SNAT port search gets a
-	 * random start too, so a restarted dp does not reuse, flow for flow, the ports
-	 * the backends still hold in TIME_WAIT from the previous process.
+	 * Conntrack indexes only this worker's table: a random seed per table keeps
+	 * crafted colliding flows from chaining up (a re-attached table keeps its
+	 * own). The SNAT port search gets a random start too, so a restarted dp does
+	 * not reuse, flow for flow, the ports the backends still hold in TIME_WAIT.
 	 */
 	struct lb_ct_conf cc = {.capacity = dp->conf.ct_capacity, .seed = rte_rand(),
 				.rst_window = dp->conf.ct_rst_window};
@@ -250,12 +260,27 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	for (int s = 0; s < LB_CT_NSTATES; s++)
 		cc.timeout_ms[s] = dp->conf.ct_timeout_s[s] * 1000u;
 	size_t sz = lb_ct_mem_size(&cc);
-	void *mem = sz ? rte_zmalloc_socket("lb_ct", sz, RTE_CACHE_LINE_SIZE, socket) : NULL;
-	if (mem == NULL)
-		goto nomem;
-	w->ct = lb_ct_init(mem, sz, &cc);
+	if (dp->ct_mem[id] != NULL && dp->ct_mem_len[id] >= sz) {
+		/* A persistent state region (control/state.c): it outlives the process. */
+		w->ct_persistent = true;
+		w->ct = dp->ct_adopt[id] ? lb_ct_attach(dp->ct_mem[id], sz, &cc) : NULL;
+		if (dp->ct_adopt[id] && w->ct == NULL)
+			RTE_LOG(WARNING, USER1, "state: worker %u: conntrack block does not "
+				"describe this layout: starts empty\n", id);
+		if (w->ct == NULL)
+			w->ct = lb_ct_init(dp->ct_mem[id], sz, &cc);
+		else
+			RTE_LOG(NOTICE, USER1, "state: worker %u: %u connections kept\n", id,
+				lb_ct_count(w->ct));
+	} else {
+		void *mem = sz ? rte_zmalloc_socket("lb_ct", sz, RTE_CACHE_LINE_SIZE, socket) : NULL;
+		if (mem == NULL)
+			goto nomem;
+		w->ct = lb_ct_init(mem, sz, &cc);
+		if (w->ct == NULL)
+			rte_free(mem);
+	}
 	if (w->ct == NULL) {
-		rte_free(mem);
 		snprintf(err, errlen, "worker %u: bad conntrack settings", id);
 		goto fail;
 	}
@@ -276,6 +301,9 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		goto nomem;
 	for (uint32_t i = 0; i < lb_svcs_capacity(dp->svcs); i++)
 		lb_sched_cursor_reset(&w->cursor[i], 0); /* rr starts at the first backend */
+	/* Kept connections count for their backends (least-conn, stats) as before. */
+	if (lb_ct_count(w->ct) > 0)
+		lb_ct_foreach(w->ct, count_kept, w);
 	snprintf(name, sizeof(name), "lb_handoff_%u", id);
 	w->handoff = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "lb_ctrl_%u", id);
@@ -329,7 +357,7 @@ lb_worker_destroy(struct lb_worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->ct)
+	if (w->ct && !w->ct_persistent)
 		rte_free(w->ct);
 	if (w->st) {
 		rte_free(w->st->svc);

@@ -66,6 +66,7 @@ struct lb_worker {
 	uint32_t now;               /* ms clock of the current loop */
 	uint32_t idle_expire_ms;    /* clock of the last idle expiry sweep */
 	bool handing_in;            /* processing packets from the hand-off ring */
+	bool ct_persistent;         /* ct lives in a state region (dp->ct_mem), not rte_malloc */
 	uint16_t snat_lo, snat_hi;
 	uint32_t snat_salt;         /* random per process: where SNAT port searches start */
 	/* flow sync (docs/flow-sync.md): all NULL when sync is off */

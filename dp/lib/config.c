@@ -212,6 +212,7 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	{ "control_socket", LB_CONF_STR, lb_conf_set_str, CONF(control_socket), 0, 0, 0, 0, NULL },
 	{ "control_socket_mode", LB_CONF_INT | LB_CONF_STR, set_sockmode, CONF(control_socket_mode),
 	  0, 0777, 0600, LB_CONF_DEF, NULL },
+	{ "state", LB_CONF_STR, lb_conf_set_str, CONF(state), 0, 0, 0, 0, NULL },
 	{ "gue_port", LB_CONF_INT, lb_conf_set_uint, CONF(gue_port), 1, 65535, 6080, LB_CONF_DEF,
 	  NULL },
 	LB_CONF_END,
@@ -280,6 +281,7 @@ lb_dp_conf_defaults(struct lb_dp_conf *c)
 	c->snat_port_lo = DEFAULT_SNAT_LO;
 	c->snat_port_hi = DEFAULT_SNAT_HI;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", DEFAULT_CONTROL_SOCKET);
+	snprintf(c->state, sizeof(c->state), "auto");
 }
 
 void

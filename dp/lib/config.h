@@ -115,6 +115,7 @@ struct lb_dp_conf {
 	uint16_t snat_port_lo, snat_port_hi;   /* fnat source ports, host order */
 	char control_socket[LB_PATH_MAX];      /* "" = no control socket */
 	uint32_t control_socket_mode;          /* default 0600 */
+	char state[LB_PATH_MAX];               /* persistent state dir, "auto" or "off" */
 	uint16_t gue_port;                     /* mode gue: outer UDP destination port */
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;

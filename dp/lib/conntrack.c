@@ -148,6 +148,31 @@ lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf)
 }
 
 struct lb_ct *
+lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf)
+{
+	struct layout l;
+	struct lb_ct *ct = mem;
+	uint8_t *base = mem;
+
+	if (mem == NULL || ((uintptr_t)mem & (CACHE_LINE - 1)) != 0)
+		return NULL;
+	if (plan(conf, &l) != 0 || len < l.total)
+		return NULL;
+	/* What the previous process wrote must describe this very layout. */
+	if (ct->capacity != conf->capacity || ct->mask != l.nb - 1 || ct->count > ct->capacity ||
+	    (ct->free_head != LB_CT_NIL && ct->free_head >= ct->capacity) ||
+	    ct->cursor > ct->capacity)
+		return NULL;
+	memcpy(ct->timeout_ms, conf->timeout_ms, sizeof(ct->timeout_ms));
+	ct->rst_window = conf->rst_window;
+	ct->owned = 0;
+	ct->conns = (struct lb_conn *)(void *)(base + l.conns);
+	ct->fwd = (uint32_t *)(void *)(base + l.fwd);
+	ct->rev = (uint32_t *)(void *)(base + l.rev);
+	return ct;
+}
+
+struct lb_ct *
 lb_ct_create(const struct lb_ct_conf *conf)
 {
 	size_t size = lb_ct_mem_size(conf);

@@ -134,6 +134,17 @@ struct lb_ct;
 size_t lb_ct_mem_size(const struct lb_ct_conf *conf);
 /* mem: lb_ct_mem_size() bytes, 64-byte aligned. Returns the table or NULL (bad conf). */
 struct lb_ct *lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf);
+/*
+ * Re-attach a table a previous process left in mem (persistent state, dp/control/
+ * state.c): the same conf capacity and layout, or NULL and nothing touched. Keeps
+ * the entries, indexes, free list, expiry cursor and seed; takes the timeouts and
+ * rst_window from conf (they may change between runs); fixes the internal pointers
+ * (the block may be mapped elsewhere). Callers check LB_CT_LAYOUT_VERSION and
+ * sizeof(struct lb_conn) in their own header first: this only sees the block.
+ */
+struct lb_ct *lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf);
+/* Bump whenever the block's layout (struct lb_ct, lb_conn, indexes) changes. */
+#define LB_CT_LAYOUT_VERSION 1
 /* malloc'd variant for tests and tools; free with lb_ct_destroy(). */
 struct lb_ct *lb_ct_create(const struct lb_ct_conf *conf);
 void lb_ct_destroy(struct lb_ct *ct);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conntrack.h"
 #include "lb_error.h"
 #include "scheduler.h"
 
@@ -232,4 +233,11 @@ lb_sched_pick(const struct lb_sched_set *set, struct lb_sched_cursor *c, uint32_
 		pos = LB_SCHED_NONE;
 	}
 	return pos == LB_SCHED_NONE ? LB_SCHED_NONE : set->idx[pos];
+}
+
+bool
+lb_sched_ct_active(uint8_t ct_state)
+{
+	return ct_state == LB_CT_TCP_SYN || ct_state == LB_CT_TCP_ESTABLISHED ||
+	       ct_state == LB_CT_TCP_UNCONFIRMED;
 }

@@ -15,6 +15,10 @@
  *        gcd(weights) each pass from max(weights); the next backend with
  *        weight >= cw is taken. Over a cycle each gets weight/gcd flows.
  *   lc   least overhead = active * 256 + inactive; ties go to the first.
+ *        Active, as IPVS's tcp_state_active(): a TCP connection in its handshake
+ *        or established (conntrack SYN, ESTABLISHED, UNCONFIRMED); inactive: TCP
+ *        closing or closed (FIN/RST seen, kept for its timeout) and every UDP flow
+ *        (ipvsadm shows UDP under InActConn). See lb_sched_ct_active().
  *   wlc  least overhead / weight (overhead as lc), compared as loh * w > doh * lw.
  *   sed  least (active + 1) / weight (shortest expected delay).
  *   nq   the first backend with no active connection, else as sed (never queue).
@@ -92,6 +96,8 @@ uint32_t lb_sched_least(const struct lb_sched_set *set, lb_sched_load_fn load, v
 uint32_t lb_sched_hash(const struct lb_sched_set *set, uint8_t family, const uint8_t *addr);
 /* lc/wlc: active * 256 + inactive; sed/nq: active + 1 (saturating). */
 uint32_t lb_sched_overhead(uint8_t kind, uint32_t active, uint32_t inactive);
+/* Whether a connection in conntrack state ct_state (enum lb_ct_state) counts as active. */
+bool lb_sched_ct_active(uint8_t ct_state);
 /* An address folded to 32 bits as IPVS does (IPv6: xor of its four words), host order. */
 uint32_t lb_sched_addr_fold(uint8_t family, const uint8_t *addr);
 

@@ -32,6 +32,7 @@
 #include "neigh.h"
 #include "rcu.h"
 #include "service_fastpath.h"
+#include "service_ids.h"
 #include "lb_svc_json.h"
 
 #define MAGLEV_KEY_LEN 19 /* family | address | port */
@@ -57,7 +58,8 @@ lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, c
 		.socket_id = (int)rte_socket_id(),
 		/*
 		 * Lock-free readers; a deleted key's position is not reused until we
-		 * free it after a grace period, so positions serve as service ids.
+		 * free it after a grace period. The service id is the key's data,
+		 * allocated by service_ids.c so that it survives a restart.
 		 */
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
@@ -82,12 +84,13 @@ lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, c
 		lb_svcs_destroy(s);
 		goto nomem;
 	}
-	/* Hand out low ids first: they index the per-worker counter arrays. */
-	for (uint32_t i = 0; i < s->real_cap; i++) {
+	for (uint32_t i = 0; i < s->real_cap; i++)
 		s->reals[i].state = LB_REAL_FREE;
-		s->real_free[i] = s->real_cap - 1 - i;
+	/* Low ids go first (they index the per-worker counter arrays), kept ones aside. */
+	if (lb_ids_init(s, dp->svc_dir, dp->svc_dir_len, dp->svc_dir_adopt, dp->adopt_hold_ms) < 0) {
+		lb_svcs_destroy(s);
+		goto nomem;
 	}
-	s->n_real_free = s->real_cap;
 	return s;
 nomem:
 	snprintf(err, errlen, "out of memory for %u services / %u backends", max_services,
@@ -122,6 +125,7 @@ lb_svcs_destroy(struct lb_services *s)
 	rte_free(s->slot);
 	rte_free(s->reals);
 	rte_free(s->addr_info);
+	lb_ids_destroy(s);
 	free(s->real_free);
 	free(s->svc_version);
 	free(s);
@@ -337,7 +341,7 @@ free_real_id(void *ctx, void *p, uintptr_t id)
 
 	(void)p;
 	__atomic_store_n(&s->reals[id].state, LB_REAL_FREE, __ATOMIC_RELAXED);
-	s->real_free[s->n_real_free++] = (uint32_t)id;
+	lb_ids_real_free(s, (uint32_t)id);
 }
 
 static void
@@ -348,39 +352,55 @@ retire_svc(void *ctx, void *p, uintptr_t arg)
 	free_svc(p);
 }
 
+/* arg: the key's hash position << 32 | its service id. */
 static void
-free_svc_pos(void *ctx, void *p, uintptr_t pos)
+free_svc_pos(void *ctx, void *p, uintptr_t arg)
 {
 	struct lb_services *s = ctx;
+	uint32_t id = (uint32_t)arg;
 
 	/* Affinity entries name services by id: the next owner starts clean. */
 	if (s->dp->affinity)
-		lb_aff_flush_service(s->dp->affinity, (uint32_t)pos);
+		lb_aff_flush_service(s->dp->affinity, id);
 	free_svc(p);
-	rte_hash_free_key_with_position(s->svc_hash, (int32_t)pos);
+	rte_hash_free_key_with_position(s->svc_hash, (int32_t)((uint64_t)arg >> 32));
+	lb_ids_svc_free(s, id);
 }
 
-int
-lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
+/* Take key k out of the directory hash; its position and id return after a grace period. */
+static void
+retire_key(struct lb_services *s, const struct lb_svc_key *k, uint32_t id, struct lb_svc *old)
 {
-	struct lb_svc_key k;
-	struct lb_svc *svc = NULL;
-	uint32_t *new_ids = NULL, n_new = 0;
+	int32_t pos = rte_hash_del_key(s->svc_hash, k);
+
+	if (pos < 0) { /* cannot happen: the key was added; keep the id lost rather than reuse it */
+		lb_rcu_retire(s->rcu, retire_svc, s, old, 0);
+		return;
+	}
+	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)((uint64_t)pos << 32 | id));
+}
+
+/*
+ * Steps 1 of an upsert: everything that does not touch the shared tables. Pure
+ * (malloc and the Maglev build only), so the builder thread (svc_build.c) runs it
+ * as well as the control thread.
+ */
+struct lb_svc *
+lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc_out, char *err,
+	     size_t errlen)
+{
+	struct lb_svc *svc;
 	int rc;
 
 	rc = lb_svc_spec_validate(spec, err, errlen);
 	if (rc < 0)
-		return rc;
-	lb_svc_key_make(&k, spec->vip.family, spec->vip.bytes, htons(spec->port), spec->proto);
-	int32_t id = rte_hash_lookup(s->svc_hash, &k);
-	bool created = id < 0;
-	const struct lb_svc *old = created ? NULL : s->slot[id];
-
+		goto fail_rc;
 	svc = calloc(1, sizeof(*svc));
 	if (svc == NULL || copy_spec(&svc->spec, spec) < 0) {
 		free(svc);
 		snprintf(err, errlen, "out of memory");
-		return LB_ENOMEM;
+		rc = LB_ENOMEM;
+		goto fail_rc;
 	}
 	const struct lb_svc_spec *sp = &svc->spec;
 	memcpy(svc->vip, spec->vip.bytes, 16);
@@ -395,10 +415,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 	svc->n_backends = sp->n_backends;
 	svc->n_ranges = (uint16_t)sp->n_source_ranges;
 	svc->ranges = sp->n_source_ranges ? malloc(sizeof(*svc->ranges) * sp->n_source_ranges) : NULL;
-	uint32_t *real_ids = malloc(sizeof(*real_ids) * (sp->n_backends ? sp->n_backends : 1));
-	svc->real_ids = real_ids;
-	new_ids = malloc(sizeof(*new_ids) * (sp->n_backends ? sp->n_backends : 1));
-	if ((sp->n_source_ranges && svc->ranges == NULL) || !svc->real_ids || !new_ids) {
+	svc->real_ids = malloc(sizeof(*svc->real_ids) * (sp->n_backends ? sp->n_backends : 1));
+	if ((sp->n_source_ranges && svc->ranges == NULL) || !svc->real_ids) {
 		snprintf(err, errlen, "out of memory");
 		rc = LB_ENOMEM;
 		goto fail;
@@ -411,23 +429,65 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			rc = LB_EINVAL;
 			goto fail;
 		}
-	rc = build_table(svc, sp, s->seed);
+	rc = build_table(svc, sp, seed);
 	if (rc < 0) {
 		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
+		goto fail;
+	}
+	return svc;
+fail:
+	free_svc(svc);
+fail_rc:
+	if (rc_out)
+		*rc_out = rc;
+	return NULL;
+}
+
+void
+lb_svc_discard(struct lb_svc *svc)
+{
+	free_svc(svc);
+}
+
+/*
+ * Steps 2-4 of an upsert, control thread: a directory slot, real ids, the
+ * release store, the retirements. Takes svc over (published or freed).
+ */
+int
+lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t errlen)
+{
+	struct lb_svc_key k;
+	const struct lb_svc_spec *spec = &svc->spec, *sp = &svc->spec;
+	uint32_t *new_ids = NULL, n_new = 0;
+	uint32_t *real_ids = (uint32_t *)svc->real_ids;
+	int rc;
+
+	lb_svc_key_make(&k, spec->vip.family, spec->vip.bytes, htons(spec->port), spec->proto);
+	int32_t id = lb_svcs_lookup(s, &k);
+	bool created = id < 0;
+	const struct lb_svc *old = created ? NULL : s->slot[id];
+
+	new_ids = malloc(sizeof(*new_ids) * (sp->n_backends ? sp->n_backends : 1));
+	if (new_ids == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = LB_ENOMEM;
 		goto fail;
 	}
 
 	/* A new key gets its directory slot (= hash position) now. */
 	if (created) {
-		id = rte_hash_add_key(s->svc_hash, &k);
+		id = lb_ids_svc_alloc(s, &k);
+		if (id >= 0 && rte_hash_add_key_data(s->svc_hash, &k, (void *)(uintptr_t)id) < 0) {
+			lb_ids_svc_free(s, (uint32_t)id);
+			id = -1;
+		}
 		if (id < 0) {
 			snprintf(err, errlen, "service table full (max_services %u)", s->svc_cap);
 			rc = LB_EFULL;
 			goto fail;
 		}
 		if (vip_ref(s, &spec->vip, +1) < 0) {
-			rte_hash_del_key(s->svc_hash, &k);
-			lb_rcu_retire(s->rcu, free_svc_pos, s, NULL, (uintptr_t)id);
+			retire_key(s, &k, (uint32_t)id, NULL);
 			snprintf(err, errlen, "address table full");
 			rc = LB_EFULL;
 			goto fail;
@@ -436,6 +496,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			s->ev.svc_id_reused(s->ev.arg, (uint32_t)id);
 	}
 	svc->id = (uint32_t)id;
+	if (created)
+		s->svc_version[id] = 0; /* a new service starts at version 1, whatever had the id */
 	svc->version = ++s->svc_version[id];
 
 	/* Real ids: a backend that stays keeps its id, so its connections stay. */
@@ -446,12 +508,14 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			real_ids[i] = old->real_ids[j];
 			continue;
 		}
-		if (s->n_real_free == 0) {
+		bool kept;
+		int ri = lb_ids_real_alloc(s, &k, &b->addr, htons(b->port), &kept);
+		if (ri < 0) {
 			snprintf(err, errlen, "backend registry full (max_backends %u)", s->real_cap);
 			rc = LB_EFULL;
 			goto fail_ids;
 		}
-		uint32_t r = s->real_free[--s->n_real_free];
+		uint32_t r = (uint32_t)ri;
 		new_ids[n_new++] = r;
 		real_ids[i] = r;
 		struct lb_real *re = &s->reals[r];
@@ -464,7 +528,8 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 			re->tx_port = LB_PORT_NONE;
 			re->neigh = LB_NEIGH_NONE;
 		}
-		if (s->ev.real_id_reused)
+		/* A kept id carries on: its connections from before the restart still count. */
+		if (s->ev.real_id_reused && !kept)
 			s->ev.real_id_reused(s->ev.arg, r);
 	}
 	/* Fields of new reals are written; the release store below publishes them. */
@@ -496,17 +561,28 @@ fail_ids:
 	while (n_new > 0) {
 		uint32_t r = new_ids[--n_new];
 		s->reals[r].state = LB_REAL_FREE;
-		s->real_free[s->n_real_free++] = r;
+		lb_ids_real_free(s, r);
 	}
 	if (created) {
 		vip_ref(s, &spec->vip, -1);
-		rte_hash_del_key(s->svc_hash, &k);
-		lb_rcu_retire(s->rcu, free_svc_pos, s, NULL, (uintptr_t)id);
+		retire_key(s, &k, (uint32_t)id, NULL);
 	}
 fail:
 	free(new_ids);
 	free_svc(svc);
 	return rc;
+}
+
+
+int
+lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
+{
+	int rc = LB_EINVAL;
+	struct lb_svc *svc = lb_svc_build(spec, s->seed, &rc, err, errlen);
+
+	if (svc == NULL)
+		return rc;
+	return lb_svcs_publish(s, svc, err, errlen);
 }
 
 int
@@ -515,12 +591,11 @@ lb_svcs_delete(struct lb_services *s, const struct lb_addr *vip, uint16_t port, 
 	struct lb_svc_key k;
 
 	lb_svc_key_make(&k, vip->family, vip->bytes, htons(port), proto);
-	int32_t id = rte_hash_lookup(s->svc_hash, &k);
+	int32_t id = lb_svcs_lookup(s, &k);
 	if (id < 0 || s->slot[id] == NULL)
 		return LB_ENOENT;
 	struct lb_svc *old = s->slot[id];
 	__atomic_store_n(&s->slot[id], NULL, __ATOMIC_RELEASE);
-	rte_hash_del_key(s->svc_hash, &k);
 	s->n_svcs--;
 	for (uint32_t j = 0; j < old->n_backends; j++) {
 		uint32_t r = old->real_ids[j];
@@ -528,8 +603,8 @@ lb_svcs_delete(struct lb_services *s, const struct lb_addr *vip, uint16_t port, 
 		lb_rcu_retire(s->rcu, free_real_id, s, NULL, r);
 	}
 	vip_ref(s, vip, -1);
-	/* The slot (hash position) is reused only after every worker let go of it. */
-	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)id);
+	/* The id and hash position are reused only after every worker let go of them. */
+	retire_key(s, &k, (uint32_t)id, old);
 	return 0;
 }
 
@@ -539,13 +614,14 @@ lb_svcs_find(const struct lb_services *s, const struct lb_addr *vip, uint16_t po
 	struct lb_svc_key k;
 
 	lb_svc_key_make(&k, vip->family, vip->bytes, htons(port), proto);
-	int32_t id = rte_hash_lookup(s->svc_hash, &k);
+	int32_t id = lb_svcs_lookup(s, &k);
 	return id < 0 ? NULL : s->slot[id];
 }
 
 unsigned
 lb_svcs_reclaim(struct lb_services *s)
 {
+	lb_ids_tick(s);
 	return lb_rcu_reclaim(s->rcu);
 }
 
@@ -558,6 +634,12 @@ lb_svcs_next(const struct lb_services *s, uint32_t *iter)
 			return svc;
 	}
 	return NULL;
+}
+
+uint64_t
+lb_svcs_seed(const struct lb_services *s)
+{
+	return s->seed;
 }
 
 uint32_t

@@ -92,6 +92,18 @@ struct lb_svcs_events {
 	void *arg;
 };
 
+/*
+ * The id directories (service_ids.c) a persistent state region holds: one entry
+ * per service id and per backend id. Bump the version when their layout changes.
+ */
+#define LB_SVCS_DIR_VERSION 1
+size_t lb_svcs_dir_size(uint32_t max_services, uint32_t max_backends);
+
+/*
+ * The directories live in dp->svc_dir (dp->svc_dir_len bytes) when the dp has a
+ * state region; with dp->svc_dir_adopt, the ids they hold are given back to the
+ * same keys (service_ids.h) for dp->adopt_hold_ms.
+ */
 struct lb_services *lb_svcs_create(struct lb_dp *dp, uint32_t max_services,
 				   uint32_t max_backends, char *err, size_t errlen);
 void lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev);
@@ -110,6 +122,20 @@ int lb_svcs_add_addr(struct lb_services *s, const struct lb_addr *a, uint8_t fla
  */
 int lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 		   size_t errlen);
+/*
+ * The two halves of lb_svcs_upsert(), for a build made off the control thread
+ * (svc_build.c). lb_svc_build() validates the spec, sorts its backends and builds
+ * the tables into a new, unpublished object; it touches no shared state, so any
+ * thread may call it. NULL on error (*rc and err set). lb_svcs_publish() (control
+ * thread) gives it a directory slot and real ids and publishes it; it takes svc
+ * over either way. lb_svc_discard() frees a built object never published.
+ */
+struct lb_svc *lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc, char *err,
+			    size_t errlen);
+int lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t errlen);
+void lb_svc_discard(struct lb_svc *svc);
+uint64_t lb_svcs_seed(const struct lb_services *s);
+
 /* Unpublish the service with this key. Returns 0 or LB_ENOENT. */
 int lb_svcs_delete(struct lb_services *s, const struct lb_addr *vip, uint16_t port,
 		   uint8_t proto);

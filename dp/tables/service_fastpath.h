@@ -23,7 +23,7 @@ struct lb_svc_key {
 
 struct lb_services {
 	/* read by workers */
-	struct rte_hash *svc_hash;      /* lb_svc_key -> position = service id */
+	struct rte_hash *svc_hash;      /* lb_svc_key -> data = service id (service_ids.c) */
 	struct lb_svc **slot;           /* [svc_cap]; atomic pointers */
 	struct lb_real *reals;          /* [real_cap] */
 	struct rte_hash *addr_hash;     /* lb_svc_key with port/proto 0 -> position */
@@ -35,6 +35,14 @@ struct lb_services {
 	struct lb_rcu *rcu;
 	uint32_t *real_free;            /* stack of free real ids */
 	uint32_t n_real_free;
+	uint32_t *svc_free;             /* stack of free service ids */
+	uint32_t n_svc_free;
+	struct lb_svc_dir_ent *dir_svc; /* [svc_cap]: key of each id in use (persistent) */
+	struct lb_real_dir_ent *dir_real; /* [real_cap]: service key + backend of each id */
+	void *dir_own;                  /* the directories when no state region holds them */
+	struct rte_hash *resv_svc;      /* ids the previous process gave: key -> id */
+	struct rte_hash *resv_real;
+	uint64_t resv_deadline_tsc;     /* when those reservations end */
 	struct lb_svcs_events ev;       /* to the owner (control/dp.c) */
 	uint32_t *svc_version;          /* last version per slot */
 	uint32_t n_svcs;
@@ -63,12 +71,25 @@ lb_real_get(const struct lb_services *s, uint32_t id)
 	return &s->reals[id];
 }
 
-/* Service ids of n keys; positions[i] < 0 when key i is not a service. */
+/* Service ids of n (<= RTE_HASH_LOOKUP_BULK_MAX) keys; ids[i] < 0 when key i is not a service. */
 static inline void
-lb_svcs_lookup_bulk(const struct lb_services *s, const void **keys, uint32_t n,
-		    int32_t *positions)
+lb_svcs_lookup_bulk(const struct lb_services *s, const void **keys, uint32_t n, int32_t *ids)
 {
-	rte_hash_lookup_bulk(s->svc_hash, keys, n, positions);
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+
+	rte_hash_lookup_bulk_data(s->svc_hash, keys, n, &hits, data);
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = (hits >> i) & 1 ? (int32_t)(uintptr_t)data[i] : -1;
+}
+
+/* The service id of one key, or < 0. */
+static inline int32_t
+lb_svcs_lookup(const struct lb_services *s, const struct lb_svc_key *k)
+{
+	void *data;
+
+	return rte_hash_lookup_data(s->svc_hash, k, &data) < 0 ? -1 : (int32_t)(uintptr_t)data;
 }
 
 /* What an address is to the box; NULL when nothing. */

@@ -6,13 +6,15 @@
  *       tag) to VIP:VPORT at PPS packets/s, round robin: global sequence g goes to
  *       flow g % FLOWS. Clients are CLIENT_NET.x.y (a /16 prefix like "198.18",
  *       x from 10) and ports 10000+. SIGUSR1 / SIGUSR2 record the g at which
- *       churn started / ended; SIGTERM stops it. Writes key=value lines to OUTFILE.
+ *       churn started / ended (each signal adds a mark: "marks=" lists them all); SIGTERM stops it. Writes key=value lines to OUTFILE.
  *
- *   updbench recv IFACE FLOWS MAX_PKTS REMOVABLE_IPS OUTFILE BITMAPFILE
+ *   updbench recv IFACE FLOWS MAX_PKTS REMOVABLE_IPS OUTFILE BITMAPFILE [MOVESFILE]
  *       Records, from the frames the dp sends toward the backends, which backend
  *       (destination address) each flow's packets go to and which g arrived.
  *       REMOVABLE_IPS: comma-separated backend addresses the churn may remove; a
- *       flow that leaves any other backend is misrouted. SIGTERM: drain, write.
+ *       flow that leaves any other backend is misrouted. MOVESFILE: every backend
+ *       change as "monotonic_ns flow from to", for checks that depend on when a
+ *       backend was removed (the rolling update). SIGTERM: drain, write.
  *
  *   updbench maglev M N RUNS
  *       lb_maglev_build() of N equal-weight backends (the bench's key shape) into M
@@ -52,11 +54,13 @@ struct tag {
 	uint32_t pad;
 } __attribute__((packed));
 
-static volatile sig_atomic_t stop_flag, mark_start, mark_end;
+#define MAX_MARKS 16 /* SIGUSR1/2 marks the sender records */
+#define MAX_MOVES (1u << 20) /* backend changes the receiver logs */
+
+static volatile sig_atomic_t stop_flag, marks_asked;
 
 static void on_term(int s) { (void)s; stop_flag = 1; }
-static void on_usr1(int s) { (void)s; mark_start = 1; }
-static void on_usr2(int s) { (void)s; mark_end = 1; }
+static void on_mark(int s) { (void)s; marks_asked++; }
 
 static uint64_t
 now_ns(void)
@@ -207,8 +211,8 @@ cmd_send(int argc, char **argv)
 
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	signal(SIGUSR1, on_usr1);
-	signal(SIGUSR2, on_usr2);
+	signal(SIGUSR1, on_mark);
+	signal(SIGUSR2, on_mark);
 
 	static uint8_t frames[BATCH][FRAME_LEN];
 	struct iovec iov[BATCH];
@@ -226,15 +230,19 @@ cmd_send(int argc, char **argv)
 	}
 
 	uint64_t g = 0, g_start = UINT64_MAX, g_end = UINT64_MAX, send_err = 0, t0 = now_ns();
-	uint64_t t_start = 0, t_end = 0;
+	uint64_t t_start = 0, t_end = 0, marks[MAX_MARKS];
+	int n_marks = 0;
 	while (!stop_flag) {
-		if (mark_start && g_start == UINT64_MAX) {
-			g_start = g;
-			t_start = now_ns();
-		}
-		if (mark_end && g_end == UINT64_MAX) {
-			g_end = g;
-			t_end = now_ns();
+		while (n_marks < marks_asked && n_marks < MAX_MARKS) {
+			marks[n_marks] = g;
+			if (n_marks == 0) {
+				g_start = g;
+				t_start = now_ns();
+			} else if (n_marks == 1) {
+				g_end = g;
+				t_end = now_ns();
+			}
+			n_marks++;
 		}
 		uint64_t target = (uint64_t)((double)(now_ns() - t0) * pps / 1e9);
 		if (target <= g) {
@@ -277,6 +285,10 @@ cmd_send(int argc, char **argv)
 	fprintf(o, "churn_seconds=%.3f\nrun_seconds=%.3f\n", t_start ? (double)(t_end - t_start) / 1e9 : 0.0,
 		(double)(now_ns() - t0) / 1e9);
 	fprintf(o, "cpu_seconds=%.2f\n", cpu_seconds());
+	fprintf(o, "marks=");
+	for (int i = 0; i < n_marks; i++)
+		fprintf(o, "%s%llu", i ? "," : "", (unsigned long long)marks[i]);
+	fprintf(o, "\n");
 	fclose(o);
 	return 0;
 }
@@ -294,8 +306,9 @@ struct flow_rec {
 static int
 cmd_recv(int argc, char **argv)
 {
-	if (argc != 8) {
-		fprintf(stderr, "usage: updbench recv IFACE FLOWS MAX_PKTS REMOVABLE_IPS OUTFILE BITMAPFILE\n");
+	if (argc != 8 && argc != 9) {
+		fprintf(stderr, "usage: updbench recv IFACE FLOWS MAX_PKTS REMOVABLE_IPS OUTFILE BITMAPFILE "
+				"[MOVESFILE]\n");
 		return 2;
 	}
 	uint32_t flows = (uint32_t)strtoul(argv[3], NULL, 10);
@@ -308,9 +321,11 @@ cmd_recv(int argc, char **argv)
 		if (inet_pton(AF_INET, t, &ia) == 1)
 			removable[n_rem++] = ia.s_addr;
 	}
+	struct move { uint64_t t_ns; uint32_t flow, from, to; } *moves = calloc(MAX_MOVES, sizeof(*moves));
+	uint32_t n_moves = 0;
 	struct flow_rec *fr = calloc(flows, sizeof(*fr));
 	uint8_t *bitmap = calloc(max_pkts / 8 + 1, 1);
-	if (fr == NULL || bitmap == NULL) {
+	if (fr == NULL || bitmap == NULL || moves == NULL) {
 		fprintf(stderr, "recv: out of memory\n");
 		return 1;
 	}
@@ -394,6 +409,8 @@ cmd_recv(int argc, char **argv)
 			r->moves++;
 			if (!was_removable)
 				r->bad++;
+			if (n_moves < MAX_MOVES)
+				moves[n_moves++] = (struct move){now_ns(), t.flow, r->cur, dst};
 			r->cur = dst;
 		}
 	}
@@ -442,6 +459,21 @@ cmd_recv(int argc, char **argv)
 	fprintf(o, "flow_pkts_min=%llu\nflow_pkts_max=%llu\nbackends_used=%u\n",
 		(unsigned long long)(flows_seen ? min_p : 0), (unsigned long long)max_p, n_seen);
 	fclose(o);
+	if (argc == 9) {
+		FILE *mf = fopen(argv[8], "w");
+		if (mf == NULL) {
+			perror(argv[8]);
+			return 1;
+		}
+		/* monotonic ns, flow, from, to (dotted quads) */
+		for (uint32_t i = 0; i < n_moves; i++) {
+			char a[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &moves[i].from, a, sizeof(a));
+			inet_ntop(AF_INET, &moves[i].to, b2, sizeof(b2));
+			fprintf(mf, "%llu %u %s %s\n", (unsigned long long)moves[i].t_ns, moves[i].flow, a, b2);
+		}
+		fclose(mf);
+	}
 	FILE *b = fopen(argv[7], "wb");
 	if (b == NULL || fwrite(bitmap, 1, max_pkts / 8 + 1, b) != max_pkts / 8 + 1) {
 		perror(argv[7]);

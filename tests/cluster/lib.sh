@@ -138,6 +138,8 @@ cl_down() {
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	# The dps' persistent state (dp.state "auto"): kept by design, removed here.
+	rm -f /dev/hugepages/edgelb-"$P"-x* /dev/shm/edgelb-"$P"-x* 2>/dev/null
 	rm -rf "$CL_DIR"
 }
 

@@ -429,6 +429,8 @@ def run_case(ck, tmp, build):
         conns.append(c)
         traffic.mark("service changes")
         part_changes(ck, c, flows)
+        traffic.mark("upsert burst")
+        part_burst(ck, c)
 
         traffic.mark("conns.list")
         ck.section("conns.list: the live connections, as the test knows them")
@@ -944,6 +946,55 @@ def part_many_clients(ck, path):
         for k in ks:
             k.close()
     time.sleep(0.3)
+
+
+def part_burst(ck, c):
+    ck.section("40 upserts of one service in one write (builds coalesce): each answered ok, "
+               "in order; the last spec is what stays; requests after them see them")
+    key = {"vip": T.VIP4, "port": 90, "protocol": "tcp"}
+    specs = [dict(key, name="burst", maglev_size=65537,
+                  backends=[{"address": "198.19.0.12", "port": 8080, "weight": i + 1},
+                            {"address": "198.19.0.13", "port": 8080}]) for i in range(40)]
+    reqs = [{"op": "service.upsert", "id": "u%d" % i, "service": sp, "wait": i % 2 == 0}
+            for i, sp in enumerate(specs)]
+    reqs.append({"op": "service.list", "id": "list"})
+    c.send_raw(b"".join(json.dumps(r).encode() + b"\n" for r in reqs))
+    got = []
+    try:
+        for _ in reqs:
+            got.append(c.read_reply(timeout=30))
+    except (Closed, TimeoutError) as e:
+        got.append(f"{type(e).__name__}: {e}")
+    ids = [g.get("id") if isinstance(g, dict) else g for g in got]
+    ck.eq(ids, [r["id"] for r in reqs], "41 replies, ids in request order")
+    ups = [g for g in got[:40] if isinstance(g, dict)]
+    ck.ok(len(ups) == 40 and all(g.get("ok") is True for g in ups), "every upsert answered ok")
+    vers = [g["result"].get("version") for g in ups if g.get("ok")]
+    ck.ok(vers == sorted(vers) and len(vers) == 40, f"versions never go back ({vers[:3]}..{vers[-3:]})")
+    waited = [g["result"] for i, g in enumerate(ups) if i % 2 == 0 and g.get("ok")]
+    ck.ok(all(isinstance(r.get("visible_us"), int) for r in waited), "wait: true ones carry visible_us")
+    ck.ok(ups and not ups[-1].get("result", {}).get("coalesced", False),
+          "the last one was built for its own spec")
+    n_coal = sum(1 for g in ups if g.get("result", {}).get("coalesced"))
+    ck.ok(True, f"{n_coal} of 40 coalesced into a newer build (not asserted: timing)")
+    lst = got[40] if len(got) > 40 and isinstance(got[40], dict) else {}
+    mine = [s for s in lst.get("result", {}).get("services", []) if s["port"] == 90]
+    ck.eq(len(mine), 1, "service.list after them shows the service")
+    if mine and vers:
+        ck.ok(same_json({x: y for x, y in mine[0].items()
+                         if x not in ("id", "version", "generation", "table_digest")},
+                        listed(specs[-1])), "listed as the last spec")
+        ck.eq(mine[0]["version"], vers[-1], "listed version = the last reply's version")
+
+    ck.section("an upsert then a delete of the same service in one write: the delete comes after")
+    c.send_raw(json.dumps({"op": "service.upsert", "id": "u", "service": specs[0]}).encode() + b"\n" +
+               json.dumps(dict(key, op="service.delete", id="d")).encode() + b"\n")
+    a, b = c.read_reply(timeout=30), c.read_reply(timeout=30)
+    ck.ok(isinstance(a, dict) and a.get("id") == "u" and a.get("ok") is True, "upsert ok")
+    ck.ok(isinstance(b, dict) and b.get("id") == "d" and b.get("ok") is True, "delete ok")
+    res = check_ok(ck, "service.list", c.call("service.list"), c.next_id - 1)
+    if res is not None:
+        ck.eq([s for s in res["services"] if s["port"] == 90], [], "the service is gone")
 
 
 def part_changes(ck, c, flows):

@@ -12,6 +12,7 @@ compared byte for byte and field by field with what the dp wrote.
 See tests/dp/README.md for the design.
 """
 import ctypes
+import glob
 import ipaddress
 import json
 import os
@@ -719,6 +720,13 @@ class Dp:
             if f and not f.closed:
                 f.close()
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        # The dp's persistent state (dp.state "auto"): every run here starts empty.
+        for d in ("/dev/shm", "/dev/hugepages"):
+            for f in glob.glob(f"{d}/edgelb-{self.prefix}-*"):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
 
     def stdout(self):
         try:

@@ -87,6 +87,8 @@ _e2e_cleanup() {
 	# SIGINT first: a dp killed outright leaves its hugepage files behind.
 	topo_dp_stop >/dev/null 2>&1
 	rm -f /dev/hugepages/"$TOPO"-dpmap_* 2>/dev/null
+	# The dp's persistent state (dp.state "auto"): kept by design, removed here.
+	rm -f /dev/hugepages/edgelb-"$TOPO"-dp-* /dev/shm/edgelb-"$TOPO"-dp-* 2>/dev/null
 	if [ "$E2E_FAILED" = 1 ] && [ -f "$TOPO_DIR/dp.log" ]; then
 		echo "---- edgelb-dp log (last 30 lines) ----"
 		tail -30 "$TOPO_DIR/dp.log"

@@ -158,6 +158,8 @@ k8s_cleanup() {
 	done
 	for l in "${!PIDS[@]}"; do kill -KILL "${PIDS[$l]}" 2>/dev/null; done
 	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
+	# The dps' persistent state (dp.state "auto"): kept by design, removed here.
+	rm -f /dev/hugepages/edgelb-k8s$$* /dev/shm/edgelb-k8s$$* 2>/dev/null
 	if [ "${EDGELB_TEST_KEEP:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
 }
 

@@ -301,6 +301,46 @@ class ServerTest(unittest.TestCase):
         self.assertNotIn("loadBalancerClass", obj["spec"])
         self.assertNotIn("externalTrafficPolicy", obj["spec"])
 
+    def test_nodes_status_list_watch_and_table(self):
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "198.19.0.11"}],
+                           "conditions": [{"type": "Ready", "status": "True"}]}}
+        code, obj = self.req("POST", "/api/v1/nodes", node)
+        self.assertEqual(code, 201)
+        self.assertEqual(obj["status"], node["status"])  # kept on create, as a kubelet registers
+        _, lst = self.req("GET", "/api/v1/nodes")
+        c, r = self.watch("/api/v1/nodes?watch=1&resourceVersion=%s"
+                          % lst["metadata"]["resourceVersion"])
+        # an update ignores status (only /status changes it), as the apiserver does
+        obj["spec"] = {"unschedulable": True}
+        obj["status"]["conditions"][0]["status"] = "False"
+        code, upd = self.req("PUT", "/api/v1/nodes/n1", obj)
+        self.assertEqual((code, upd["spec"], upd["status"]["conditions"][0]["status"]),
+                         (200, {"unschedulable": True}, "True"))
+        code, st = self.req("PUT", "/api/v1/nodes/n1/status", dict(upd, status={
+            "conditions": [{"type": "Ready", "status": "False"}]}))
+        self.assertEqual((code, st["status"]["conditions"][0]["status"]), (200, "False"))
+        evs = self.events(r, 2)
+        c.close()
+        self.assertEqual([e["type"] for e in evs], ["MODIFIED", "MODIFIED"])
+        code, tab = self.req("GET", "/api/v1/nodes", headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+        self.assertEqual([c["name"] for c in tab["columnDefinitions"]],
+                         ["Name", "Status", "Roles", "Age", "Version"])
+        self.assertEqual(tab["rows"][0]["cells"][1], "NotReady,SchedulingDisabled")
+        self.assertEqual(self.req("DELETE", "/api/v1/nodes/n1")[0], 200)
+
+    def test_local_policy_allocates_health_check_node_port(self):
+        _, obj = self.req("POST", SVC, svc("loc", type="LoadBalancer",
+                                           externalTrafficPolicy="Local"))
+        np, hc = obj["spec"]["ports"][0]["nodePort"], obj["spec"]["healthCheckNodePort"]
+        self.assertTrue(30000 <= np <= 32767 and 30000 <= hc <= 32767 and np != hc)
+        code, obj = self.req("PATCH", SVC + "/loc", {"spec": {"externalTrafficPolicy": "Cluster"}},
+                             "application/merge-patch+json")
+        self.assertEqual(code, 200)
+        self.assertNotIn("healthCheckNodePort", obj["spec"])
+        self.assertEqual(obj["spec"]["ports"][0]["nodePort"], np)
+
     def test_class_immutable(self):
         self.req("POST", SVC, svc("c", type="LoadBalancer", loadBalancerClass="edgelb.io/lb"))
         code, st = self.req("PATCH", SVC + "/c", {"spec": {"loadBalancerClass": "other/lb"}},

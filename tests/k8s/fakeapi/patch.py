@@ -32,6 +32,9 @@ MERGE_KEYS = {
     "Endpoints": {},
     "EndpointSlice": {},
     "Namespace": {},
+    "Node": {
+        ("status", "addresses"): "type",
+    },
     "Event": {},
     "Pod": {
         ("spec", "containers"): "name",

@@ -1,0 +1,73 @@
+/*
+ * svc_build.h - service objects built off the control thread, newest spec first.
+ *
+ * The control thread submits an upsert's spec; one builder thread (a plain
+ * pthread, no lcore, on the control thread's CPUs) runs lb_svc_build() on it: the
+ * backend sort and the Maglev table, the part of an update that costs up to a
+ * millisecond. The control thread takes finished builds back in submission order
+ * (lb_svcb_done) and publishes them (lb_svcs_publish, RCU). So ARP/NDP and the
+ * control socket wait for no table build.
+ *
+ * Coalescing: a spec submitted while an earlier one of the same service
+ * (VIP, port, protocol) still waits for the builder replaces it, and a finished
+ * build that a later submission of the same service has overtaken is dropped.
+ * Either way the caller's tags (its waiters) move to the newest job, so every
+ * submission is answered, by the publish of its own spec or of a newer one.
+ *
+ * Threads: every function but the builder's own loop runs on the control thread.
+ */
+#ifndef LB_SVC_BUILD_H
+#define LB_SVC_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lb_model.h"
+
+struct lb_svc;
+struct lb_svcb;
+
+/* A finished build, handed back by lb_svcb_done(). */
+struct lb_svcb_job {
+	struct lb_svc *svc;  /* built object, or NULL: rc and err say why */
+	int rc;
+	char err[256];
+	void **tags;         /* the submitters' tags, oldest first */
+	uint32_t n_tags;
+	uint32_t n_specs;    /* submissions this job stood for (1 + replaced ones) */
+	uint64_t build_ns;   /* CPU time of the build (builder thread clock) */
+	/* private */
+	struct lb_svcb_job *next;
+	struct lb_svc_spec spec;
+	int state;
+	uint32_t tag_cap;
+};
+
+struct lb_svcb *lb_svcb_create(uint64_t seed, char *err, size_t errlen);
+/*
+ * Stops the builder (after the jobs it holds: bounded by what was submitted) and
+ * hands back the jobs not taken with lb_svcb_done(), linked by next, for the
+ * caller to free with their tags.
+ */
+struct lb_svcb_job *lb_svcb_destroy(struct lb_svcb *b);
+/* Readable (an eventfd) when a build finished; read it with lb_svcb_done(). */
+int lb_svcb_fd(const struct lb_svcb *b);
+
+/*
+ * Queue *spec (moved in: the caller's spec is emptied) with the caller's tag.
+ * *replaced: it took the place of a queued spec of the same service. Returns 0
+ * or LB_ENOMEM (then *spec is left to the caller).
+ */
+int lb_svcb_submit(struct lb_svcb *b, struct lb_svc_spec *spec, void *tag, bool *replaced);
+
+/* The next finished job in submission order, or NULL. Free it with lb_svcb_job_free. */
+struct lb_svcb_job *lb_svcb_done(struct lb_svcb *b);
+void lb_svcb_job_free(struct lb_svcb_job *j); /* frees an unpublished svc too */
+
+/* Jobs submitted and not yet handed back; any for this service? */
+uint32_t lb_svcb_pending(const struct lb_svcb *b);
+bool lb_svcb_pending_for(const struct lb_svcb *b, const struct lb_addr *vip, uint16_t port,
+			 uint8_t proto);
+
+#endif /* LB_SVC_BUILD_H */
