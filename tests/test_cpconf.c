@@ -90,7 +90,7 @@ test_cpconf_errors_name_the_setting(void **state)
 	} cases[] = {
 		{"modes = \"standalone\";",
 		 "modes: unknown setting (expected one of: mode, dp_socket, state_file, api, health_check,"
-		 " kubernetes, bgp, pools) (line 1)"},
+		 " kubernetes, bgp, cluster, pools) (line 1)"},
 		{"mode = \"cloud\";", "mode: 'cloud' is not one of standalone, kubernetes (line 1)"},
 		{"api: { listen = \"127.0.0.1\"; };", "api.listen: '127.0.0.1' is not address:port"},
 		{"api: { port = 80; };", "api.port: unknown setting"},

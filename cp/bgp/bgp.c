@@ -7,8 +7,11 @@
  *   1. dp probe: poll our dp connection (EOF = the dp died), send a hello every
  *      check_interval_ms, read its generation; no answer in dp_timeout_ms = dead.
  *   2. gate: dp alive and carrying the generation (and store version) the dp
- *      sync thread last sent, and the box not drained -> open.
- *   3. decide (cp/lib/announce.c), render the include file; when the text
+ *      sync thread last sent, joined (with cluster peers: the dp reports its
+ *      bulk copy done, or cluster.join_timeout_s since the dp started), and the
+ *      box not drained -> open.
+ *   3. decide (cp/lib/announce.c: the VIPs, and the box's and its peers' SNAT
+ *      addresses), render the include file; when the text
  *      changed (or the last configure failed) write it (temporary file, rename)
  *      and tell BIRD to "configure" over its control socket. Withdrawals go out
  *      at once; additions wait until the dp has been sent the services.
@@ -31,6 +34,7 @@
 #include "announce.h"
 #include "api.h"
 #include "bgp.h"
+#include "bird.h"
 #include "cpconf.h"
 #include "cptime.h"
 #include "dpsync.h"
@@ -40,7 +44,6 @@
 
 #define TICK_MS_MAX 20
 #define START_HOLD_MS 10000
-#define BIRD_TIMEOUT_MS 3000
 #define BIRD_RETRY_MS 1000
 #define DRAIN_POLL_MS 1000
 
@@ -63,9 +66,16 @@ struct cp_bgp {
 	bool dp_alive;
 	uint64_t dp_generation;
 	uint64_t dp_deaths;
+	int dp_bulk_done;        /* the dp's flow_sync.bulk_done: 1, 0, -1 = it does not sync */
+	int dp_peers_match;      /* its flow_sync.peers are cluster.peers' sync_address: 1, 0, -1 */
+	uint64_t dp_uptime_ms;   /* at dp_uptime_at (mono ms) */
+	double dp_uptime_at;
+	enum cp_join join;
 	enum cp_gate gate;
 	struct cp_vip *vips;
 	uint32_t n_vips;
+	struct cp_snat *snats;
+	uint32_t n_snats, snat_announced;
 	uint32_t announced;
 	char *text;              /* include file last written */
 	bool bird_ok;            /* last configure succeeded */
@@ -89,120 +99,6 @@ mono_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* ---- BIRD's control socket ------------------------------------------------
- * The birdc protocol: the server greets with "0001 BIRD x ready."; each reply
- * is lines "DDDD-text" (more follow), " text" (continuation) and a last
- * "DDDD text". 0xxx: done; 8xxx/9xxx: runtime/syntax errors.
- */
-
-static int
-bird_read_reply(int fd, char *buf, size_t cap, int timeout_ms, int *code, char *msg,
-		size_t msglen)
-{
-	size_t len = 0;
-	double end = mono_ms() + timeout_ms;
-
-	for (;;) {
-		char *line = buf;
-		char *nl;
-		while ((nl = memchr(line, '\n', len - (size_t)(line - buf))) != NULL) {
-			*nl = '\0';
-			if (strlen(line) >= 5 && line[0] >= '0' && line[0] <= '9' && line[4] != '-' &&
-			    line[4] == ' ') {
-				*code = atoi(line);
-				snprintf(msg, msglen, "%s", line + 5);
-				return 0;
-			}
-			if (strlen(line) >= 5 && line[4] == '-' && (line[0] == '8' || line[0] == '9'))
-				snprintf(msg, msglen, "%s", line + 5);
-			line = nl + 1;
-		}
-		len -= (size_t)(line - buf);
-		memmove(buf, line, len);
-		if (len + 1 >= cap)
-			len = 0; /* a line longer than the buffer: drop it */
-		int left = (int)(end - mono_ms());
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&pf, 1, left) <= 0) {
-			snprintf(msg, msglen, "no answer from BIRD in %d ms", timeout_ms);
-			return LB_EIO;
-		}
-		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-		if (r <= 0) {
-			snprintf(msg, msglen, "BIRD closed its control socket");
-			return LB_EIO;
-		}
-		len += (size_t)r;
-	}
-}
-
-/* "configure" on BIRD's control socket. Returns 0 or LB_EIO with msg. */
-static int
-bird_configure(const char *path, char *msg, size_t msglen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[8192];
-	int fd, code = 0, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(msg, msglen, "bird_socket path too long");
-		return LB_EINVAL;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(msg, msglen, "BIRD socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return LB_EIO;
-	}
-	rc = bird_read_reply(fd, buf, sizeof(buf), BIRD_TIMEOUT_MS, &code, msg, msglen);
-	if (rc == 0 && code != 1) {
-		snprintf(msg, msglen, "BIRD greeting %04d, expected 0001", code);
-		rc = LB_EIO;
-	}
-	if (rc == 0 && send(fd, "configure\n", 10, MSG_NOSIGNAL) != 10) {
-		snprintf(msg, msglen, "BIRD socket: send: %s", strerror(errno));
-		rc = LB_EIO;
-	}
-	if (rc == 0)
-		rc = bird_read_reply(fd, buf, sizeof(buf), BIRD_TIMEOUT_MS, &code, msg, msglen);
-	close(fd);
-	if (rc == 0 && code >= 1000) {
-		/* 8xxx / 9xxx: BIRD kept its old configuration; msg says why. */
-		rc = LB_EIO;
-	}
-	return rc;
-}
-
-/* Write text to path through a temporary file and rename: BIRD never reads half. */
-static int
-write_atomic(const char *path, const char *text, char *msg, size_t msglen)
-{
-	char tmp[CP_PATH_MAX + 16];
-	size_t n = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(msg, msglen, "%s: %s", tmp, strerror(errno));
-		return LB_EIO;
-	}
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
-		snprintf(msg, msglen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return LB_EIO;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		snprintf(msg, msglen, "rename %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return LB_EIO;
-	}
-	return 0;
-}
-
 /* ---- dp probe -------------------------------------------------------------- */
 
 static void
@@ -220,6 +116,9 @@ dp_close(struct cp_bgp *b, const char *why)
 		b->dp_deaths++;
 	b->dp_alive = false;
 	b->dp_generation = 0;
+	b->dp_bulk_done = -1;
+	b->dp_peers_match = -1;
+	b->dp_uptime_ms = 0;
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -260,6 +159,33 @@ dp_connect(struct cp_bgp *b)
 	dp_send_hello(b);
 }
 
+/*
+ * Whether the dp's flow sync peers (flow_sync.peers[].address) are exactly the
+ * sync_address of cluster.peers: 1, 0; -1 without a cluster or a flow_sync object.
+ */
+static int
+peers_match(const struct cp_cluster_conf *cl, const json_t *fs)
+{
+	const json_t *peers = json_object_get(fs, "peers"), *p;
+	size_t i;
+
+	if (cl->n_peers == 0 || !json_is_array(peers))
+		return -1;
+	if (json_array_size(peers) != cl->n_peers)
+		return 0;
+	json_array_foreach(peers, i, p) {
+		struct lb_addr a;
+		bool found = false;
+		if (lb_addr_parse(json_string_value(json_object_get(p, "address")), &a) < 0)
+			return 0;
+		for (uint32_t k = 0; k < cl->n_peers && !found; k++)
+			found = lb_addr_eq(&cl->peers[k].sync_address, &a);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 /* A reply line from the dp: its generation; the dp is alive. */
 static void
 dp_line(struct cp_bgp *b, const char *line)
@@ -275,6 +201,18 @@ dp_line(struct cp_bgp *b, const char *line)
 			fprintf(stderr, "edgelb-cp: bgp: dp alive\n");
 		b->dp_alive = true;
 		b->dp_generation = (uint64_t)json_integer_value(json_object_get(res, LB_F_GENERATION));
+		/* Flow sync (docs/flow-sync.md, hello): the bulk copy from the peers. */
+		json_t *sy = json_object_get(res, "flow_sync");
+		json_t *bd = json_is_object(sy) ? json_object_get(sy, "bulk_done") : NULL;
+		b->dp_bulk_done = json_is_boolean(bd) ? json_is_true(bd) : -1;
+		b->dp_uptime_ms = (uint64_t)json_integer_value(json_object_get(res, "uptime_ms"));
+		b->dp_uptime_at = mono_ms();
+		int m = peers_match(&b->conf->cluster, sy);
+		if (m == 0 && b->dp_peers_match != 0)
+			fprintf(stderr, "edgelb-cp: bgp: the dp's flow sync peers (dp config sync.peers) "
+					"are not cluster.peers' sync_address: the backups announced here "
+					"may not hold the peers' connections\n");
+		b->dp_peers_match = m;
 	}
 	pthread_mutex_unlock(&b->mu);
 	json_decref(r);
@@ -358,7 +296,7 @@ cp_bgp_drain(struct cp_bgp *b, bool on, uint32_t timeout_s, char *err, size_t er
 		if (timeout_s || !b->drained)
 			b->drain_timeout_s = timeout_s ? timeout_s : b->conf->bgp.drain_timeout_s;
 		snprintf(text, sizeof(text), "%.3f %u\n", b->drain_since, b->drain_timeout_s);
-		rc = write_atomic(b->drain_path, text, err, errlen);
+		rc = cp_bird_write_atomic(b->drain_path, text, err, errlen);
 		if (rc == 0)
 			b->drained = true;
 	} else {
@@ -398,6 +336,8 @@ gate_now(struct cp_bgp *b, uint64_t spec_version, bool *dp_behind)
 		return CP_GATE_DP_DOWN;
 	if (!st.connected || st.generation == 0 || gen != st.generation)
 		return CP_GATE_DP_UNSYNCED;
+	if (!cp_join_open(b->join))
+		return CP_GATE_JOINING;
 	return CP_GATE_OPEN;
 }
 
@@ -441,6 +381,39 @@ free_specs(struct lb_svc_spec *sp, uint32_t n)
 	free(sp);
 }
 
+/* The join state now (thread only; b->join written under the mutex); logs changes. */
+static enum cp_join
+join_now(struct cp_bgp *b, double now)
+{
+	const struct cp_cluster_conf *cl = &b->conf->cluster;
+
+	pthread_mutex_lock(&b->mu);
+	bool alive = b->dp_alive;
+	int bulk = b->dp_bulk_done;
+	uint64_t up = b->dp_uptime_ms + (uint64_t)(now > b->dp_uptime_at ? now - b->dp_uptime_at : 0);
+	enum cp_join old = b->join, j = alive ? cp_join_decide(b->conf, bulk, up) : CP_JOIN_WAITING;
+	if (cl->n_peers == 0)
+		j = CP_JOIN_NONE;
+	b->join = j;
+	pthread_mutex_unlock(&b->mu);
+	if (j != old && alive) {
+		if (j == CP_JOIN_DONE)
+			fprintf(stderr, "edgelb-cp: bgp: join: the dp has its peers' connections "
+					"(bulk copy done %.1f s after it started)\n", (double)up / 1e3);
+		else if (j == CP_JOIN_TIMED_OUT)
+			fprintf(stderr, "edgelb-cp: bgp: join: no bulk copy from the peers %u s after "
+					"the dp started; announcing anyway\n", cl->join_timeout_s);
+		else if (j == CP_JOIN_NO_SYNC)
+			fprintf(stderr, "edgelb-cp: bgp: join: cluster.peers are configured but the dp "
+					"does not sync (no flow_sync in its hello): its connections are "
+					"not shared; announcing\n");
+		else if (j == CP_JOIN_WAITING)
+			fprintf(stderr, "edgelb-cp: bgp: join: waiting for the dp's bulk copy from its "
+					"peers (at most %u s after the dp started)\n", cl->join_timeout_s);
+	}
+	return j;
+}
+
 static void *
 run(void *arg)
 {
@@ -456,7 +429,8 @@ run(void *arg)
 
 	while (!b->stop) {
 		struct cp_vip *v = NULL;
-		uint32_t nv = 0;
+		struct cp_snat *s = NULL;
+		uint32_t nv = 0, ns = 0;
 		bool behind;
 
 		dp_poll(b, tick);
@@ -482,17 +456,19 @@ run(void *arg)
 			if (!have)
 				continue;
 		}
+		enum cp_join join = join_now(b, now);
 		enum cp_gate gate = gate_now(b, version, &behind);
 		if (!written && gate == CP_GATE_DP_UNSYNCED && now - start < START_HOLD_MS)
 			goto next; /* cp restart: leave BIRD's routes alone until synced */
-		if (cp_announce_decide(sp, n, b->conf, gate, &v, &nv) < 0)
+		if (cp_announce_decide(sp, n, b->conf, gate, &v, &nv) < 0 ||
+		    cp_announce_snat(b->conf, alive, cp_join_open(join), drained, &s, &ns) < 0)
 			goto next;
 		pthread_mutex_lock(&b->mu);
 		if (behind)
 			hold_unsent(v, nv, b->vips, b->n_vips);
 		pthread_mutex_unlock(&b->mu);
 		char *text = NULL;
-		if (cp_announce_render(v, nv, bc->protocol, &text) < 0)
+		if (cp_announce_render(v, nv, s, ns, bc->protocol, &text) < 0)
 			goto next;
 		pthread_mutex_lock(&b->mu);
 		bool changed = b->text == NULL || strcmp(b->text, text) != 0;
@@ -504,11 +480,18 @@ run(void *arg)
 		for (uint32_t i = 0; i < nv; i++)
 			b->announced += v[i].announce;
 		v = NULL;
+		free(b->snats);
+		b->snats = s;
+		b->n_snats = ns;
+		b->snat_announced = 0;
+		for (uint32_t i = 0; i < ns; i++)
+			b->snat_announced += s[i].announce;
+		s = NULL;
 		pthread_mutex_unlock(&b->mu);
 		if (changed || !written || (pending && now >= retry_at)) {
-			int rc = write_atomic(bc->include_file, text, msg, sizeof(msg));
+			int rc = cp_bird_write_atomic(bc->include_file, text, msg, sizeof(msg));
 			if (rc == 0)
-				rc = bird_configure(bc->bird_socket, msg, sizeof(msg));
+				rc = cp_bird_configure(bc->bird_socket, msg, sizeof(msg));
 			double done = mono_ms();
 			pthread_mutex_lock(&b->mu);
 			free(b->text);
@@ -537,6 +520,7 @@ run(void *arg)
 		free(text);
 	next:
 		free(v);
+		free(s);
 	}
 	free_specs(sp, n);
 	return NULL;
@@ -562,6 +546,37 @@ cp_bgp_drain_json(struct cp_bgp *b)
 			      "timed_out", timed_out && b->drain_conns != 0, "announced",
 			      (int)b->announced);
 	}
+	pthread_mutex_unlock(&b->mu);
+	return j;
+}
+
+/* {"name", "join": {...}, "peers": [...], "snat": [...]} (new ref). */
+static json_t *
+cluster_json(struct cp_bgp *b)
+{
+	const struct cp_cluster_conf *cl = &b->conf->cluster;
+	json_t *peers = json_array(), *snat = json_array(), *j;
+	char a[LB_ADDR_STRLEN];
+
+	for (uint32_t p = 0; p < cl->n_peers; p++)
+		json_array_append_new(peers, json_pack("{s:s, s:s}", "name", cl->peers[p].name,
+						       "sync_address",
+						       lb_addr_format(&cl->peers[p].sync_address, a,
+								      sizeof(a))));
+	pthread_mutex_lock(&b->mu);
+	for (uint32_t i = 0; i < b->n_snats; i++) {
+		const struct cp_snat *s = &b->snats[i];
+		json_t *o = json_pack("{s:s, s:s, s:b}", "address",
+				      lb_addr_format(&s->addr, a, sizeof(a)), "owner",
+				      s->owner ? s->owner : "self", "announced", s->announce);
+		if (!s->announce)
+			json_object_set_new(o, "reason", json_string(s->why));
+		json_array_append_new(snat, o);
+	}
+	j = json_pack("{s:s, s:{s:s, s:b, s:i, s:i}, s:o, s:o, s:i}", "name", cl->name, "join",
+		      "state", cp_join_name(b->join), "open", cp_join_open(b->join), "bulk_done",
+		      b->dp_bulk_done, "timeout_s", (int)cl->join_timeout_s, "peers", peers, "snat",
+		      snat, "dp_peers_match", b->dp_peers_match);
 	pthread_mutex_unlock(&b->mu);
 	return j;
 }
@@ -592,6 +607,7 @@ cp_bgp_status_json(struct cp_bgp *b)
 		      "last_withdraw_after_dp_death_ms", b->last_withdraw_ms);
 	pthread_mutex_unlock(&b->mu);
 	json_object_set_new(j, "drain", cp_bgp_drain_json(b));
+	json_object_set_new(j, "cluster", cluster_json(b));
 	return j;
 }
 
@@ -616,10 +632,18 @@ cp_bgp_metrics(void *arg, char **buf, size_t *len, size_t *cap)
 		      "# HELP edgelb_bgp_bird_errors_total BIRD reconfigurations that failed.\n"
 		      "# TYPE edgelb_bgp_bird_errors_total counter\nedgelb_bgp_bird_errors_total %llu\n"
 		      "# HELP edgelb_drained Whether the box is drained (edgelbctl drain).\n"
-		      "# TYPE edgelb_drained gauge\nedgelb_drained %d\n",
+		      "# TYPE edgelb_drained gauge\nedgelb_drained %d\n"
+		      "# HELP edgelb_bgp_announced_snat_addresses SNAT addresses announced (own and "
+		      "backups of peers).\n"
+		      "# TYPE edgelb_bgp_announced_snat_addresses gauge\n"
+		      "edgelb_bgp_announced_snat_addresses %u\n"
+		      "# HELP edgelb_bgp_join_waiting Whether the box waits for its dp's bulk copy "
+		      "from peers before announcing.\n"
+		      "# TYPE edgelb_bgp_join_waiting gauge\nedgelb_bgp_join_waiting %d\n",
 		      b->announced, b->n_vips - b->announced, b->dp_alive ? 1 : 0,
 		      (unsigned long long)b->dp_deaths, (unsigned long long)b->configures,
-		      (unsigned long long)b->bird_errors, b->drained ? 1 : 0);
+		      (unsigned long long)b->bird_errors, b->drained ? 1 : 0, b->snat_announced,
+		      b->join == CP_JOIN_WAITING ? 1 : 0);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -696,6 +720,9 @@ cp_bgp_start(const struct cp_conf *c, struct cp_store *store, struct cp_dpsync *
 	b->dps = dps;
 	b->fd = -1;
 	b->drain_conns = -1;
+	b->dp_bulk_done = -1;
+	b->dp_peers_match = -1;
+	b->join = c->cluster.n_peers ? CP_JOIN_WAITING : CP_JOIN_NONE;
 	b->gate = CP_GATE_DP_DOWN;
 	snprintf(b->drain_path, sizeof(b->drain_path), "%s.drain", c->state_file);
 	pthread_mutex_init(&b->mu, NULL);
@@ -719,6 +746,7 @@ cp_bgp_stop(struct cp_bgp *b)
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b->vips);
+	free(b->snats);
 	free(b->text);
 	pthread_mutex_destroy(&b->mu);
 	free(b);

@@ -108,6 +108,17 @@ cmd_bgp(struct ctl *c)
 	json_array_foreach(json_object_get(out, "vips"), i, v)
 		printf("%-40s %-10s %s\n", out_jstr(v, "vip"),
 		       json_is_true(json_object_get(v, "announced")) ? "yes" : "no", out_jstr(v, "reason"));
+	/* With cluster peers: the join gate and the SNAT addresses (own and backups). */
+	json_t *cl = json_object_get(out, "cluster"), *join = json_object_get(cl, "join");
+	if (json_array_size(json_object_get(cl, "peers")) > 0) {
+		printf("cluster: %s, %zu peer(s)   join: %s\n", out_jstr(cl, "name"),
+		       json_array_size(json_object_get(cl, "peers")), out_jstr(join, "state"));
+		printf("%-40s %-10s %-10s %s\n", "SNAT ADDRESS", "OWNER", "ANNOUNCED", "WHY NOT");
+		json_array_foreach(json_object_get(cl, "snat"), i, v)
+			printf("%-40s %-10s %-10s %s\n", out_jstr(v, "address"), out_jstr(v, "owner"),
+			       json_is_true(json_object_get(v, "announced")) ? "yes" : "no",
+			       out_jstr(v, "reason"));
+	}
 	json_decref(out);
 	return 0;
 }

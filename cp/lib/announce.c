@@ -19,8 +19,85 @@ cp_gate_name(enum cp_gate g)
 	case CP_GATE_DP_DOWN: return "dp down";
 	case CP_GATE_DP_UNSYNCED: return "dp not synced yet";
 	case CP_GATE_DRAINED: return "box drained";
+	case CP_GATE_JOINING: return "waiting for the bulk copy from peers";
 	}
 	return "?";
+}
+
+const char *
+cp_join_name(enum cp_join j)
+{
+	switch (j) {
+	case CP_JOIN_NONE: return "no peers";
+	case CP_JOIN_WAITING: return "waiting for the bulk copy";
+	case CP_JOIN_DONE: return "bulk copy done";
+	case CP_JOIN_TIMED_OUT: return "timed out";
+	case CP_JOIN_NO_SYNC: return "the dp does not sync";
+	}
+	return "?";
+}
+
+enum cp_join
+cp_join_decide(const struct cp_conf *c, int bulk_done, uint64_t dp_uptime_ms)
+{
+	if (c->cluster.n_peers == 0)
+		return CP_JOIN_NONE;
+	if (bulk_done < 0)
+		return CP_JOIN_NO_SYNC;
+	if (bulk_done > 0)
+		return CP_JOIN_DONE;
+	if (dp_uptime_ms >= (uint64_t)c->cluster.join_timeout_s * 1000)
+		return CP_JOIN_TIMED_OUT;
+	return CP_JOIN_WAITING;
+}
+
+bool
+cp_join_open(enum cp_join j)
+{
+	return j != CP_JOIN_WAITING;
+}
+
+static void
+snat_set(struct cp_snat *s, const struct lb_addr *a, const char *owner, bool ok, const char *why)
+{
+	s->addr = *a;
+	s->owner = owner;
+	s->announce = ok;
+	s->why = ok ? "" : why;
+}
+
+int
+cp_announce_snat(const struct cp_conf *c, bool dp_alive, bool joined, bool drained,
+		 struct cp_snat **out, uint32_t *n_out)
+{
+	const struct cp_cluster_conf *cl = &c->cluster;
+	uint32_t n = cl->n_local, k = 0;
+	const char *why = !dp_alive  ? cp_gate_name(CP_GATE_DP_DOWN)
+			  : !joined ? cp_gate_name(CP_GATE_JOINING)
+				    : "";
+
+	*out = NULL;
+	*n_out = 0;
+	if (cl->backup)
+		for (uint32_t p = 0; p < cl->n_peers; p++)
+			n += cl->peers[p].n_local;
+	if (n == 0)
+		return 0;
+	struct cp_snat *s = calloc(n, sizeof(*s));
+	if (s == NULL)
+		return LB_ENOMEM;
+	/* Ours while the dp is alive, drained or not: it still serves its flows. */
+	for (uint32_t i = 0; i < cl->n_local; i++)
+		snat_set(&s[k++], &cl->local[i], NULL, dp_alive && joined, why);
+	/* A peer's while we could take its flows over, and are not on our way out. */
+	for (uint32_t p = 0; cl->backup && p < cl->n_peers; p++)
+		for (uint32_t i = 0; i < cl->peers[p].n_local; i++)
+			snat_set(&s[k++], &cl->peers[p].local[i], cl->peers[p].name,
+				 dp_alive && joined && !drained,
+				 *why ? why : cp_gate_name(CP_GATE_DRAINED));
+	*out = s;
+	*n_out = k;
+	return 0;
 }
 
 static int
@@ -139,8 +216,33 @@ put(struct sb *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* <protocol><kind>4 and 6 with the SNAT addresses of s that match mine (own or not). */
+static void
+render_snat(struct sb *b, const struct cp_snat *s, uint32_t ns, const char *protocol,
+	    const char *kind, bool mine)
+{
+	char a[LB_ADDR_STRLEN];
+
+	for (int fam = 0; fam < 2; fam++) {
+		uint8_t af = fam == 0 ? LB_AF_INET : LB_AF_INET6;
+		put(b, "protocol static %s%s%c {\n\t%s;\n", protocol, kind, fam == 0 ? '4' : '6',
+		    fam == 0 ? "ipv4" : "ipv6");
+		for (uint32_t i = 0; i < ns; i++) {
+			if (!s[i].announce || s[i].addr.family != af || (s[i].owner == NULL) != mine)
+				continue;
+			put(b, "\troute %s/%d blackhole;", lb_addr_format(&s[i].addr, a, sizeof(a)),
+			    fam == 0 ? 32 : 128);
+			if (s[i].owner)
+				put(b, " # %s", s[i].owner);
+			put(b, "\n");
+		}
+		put(b, "}\n");
+	}
+}
+
 int
-cp_announce_render(const struct cp_vip *v, uint32_t n, const char *protocol, char **text)
+cp_announce_render(const struct cp_vip *v, uint32_t n, const struct cp_snat *s, uint32_t ns,
+		   const char *protocol, char **text)
 {
 	struct sb b = {0};
 	char a[LB_ADDR_STRLEN];
@@ -160,6 +262,10 @@ cp_announce_render(const struct cp_vip *v, uint32_t n, const char *protocol, cha
 		}
 		put(&b, "}\n");
 	}
+	put(&b, "# SNAT addresses: this box's (normal preference), its peers' (backups:\n"
+		"# bird.conf exports them with a worse preference).\n");
+	render_snat(&b, s, ns, protocol, "snat", true);
+	render_snat(&b, s, ns, protocol, "backup", false);
 	if (b.oom) {
 		free(b.s);
 		return LB_ENOMEM;

@@ -22,6 +22,8 @@
 #define HC(m) LB_CONF_FIELD(struct cp_health_check, m)
 #define POOL(m) LB_CONF_FIELD(struct lb_pool_conf, m)
 #define BGP(m) LB_CONF_FIELD(struct cp_bgp_conf, m)
+#define CLU(m) LB_CONF_FIELD(struct cp_cluster_conf, m)
+#define PEER(m) LB_CONF_FIELD(struct cp_peer_conf, m)
 
 static const struct lb_name mode_names[] = {
 	{ "standalone", CP_MODE_STANDALONE },
@@ -259,6 +261,101 @@ set_bgp(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_c
 	return 0;
 }
 
+/* ---------------------------------------------------------------- cluster */
+
+/* An SNAT address: a plain IPv4 or IPv6 address (announced as /32 or /128). */
+static const struct lb_conf_cmd snat_elem = {
+	NULL, LB_CONF_STR, lb_conf_set_addr, 0, sizeof(struct lb_addr), 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list own_local_list = {
+	&snat_elem, sizeof(struct lb_addr), offsetof(struct cp_cluster_conf, local), true,
+	offsetof(struct cp_cluster_conf, n_local), "local addresses", NULL, NULL, NULL,
+};
+static const struct lb_conf_list peer_local_list = {
+	&snat_elem, sizeof(struct lb_addr), offsetof(struct cp_peer_conf, local), true,
+	offsetof(struct cp_peer_conf, n_local), "local addresses", NULL, NULL, NULL,
+};
+
+static const struct lb_conf_cmd peer_cmds[] = {
+	{ "name", LB_CONF_STR, lb_conf_set_str, PEER(name), 1, 0, 0, LB_CONF_REQ, NULL },
+	{ "sync_address", LB_CONF_STR, lb_conf_set_addr, PEER(sync_address), 0, 0, 0, LB_CONF_REQ,
+	  NULL },
+	{ "local_addresses", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_SNAT_MAX, 0, 0,
+	  &peer_local_list },
+	LB_CONF_END,
+};
+
+/* An address may be named once over the box and its peers (one owner each). */
+static bool
+snat_named_before(const struct cp_cluster_conf *cl, const struct lb_addr *a, int peer, uint32_t k)
+{
+	for (uint32_t i = 0; i < cl->n_local; i++)
+		if ((peer >= 0 || i < k) && lb_addr_eq(&cl->local[i], a))
+			return true;
+	for (int p = 0; p <= peer; p++)
+		for (uint32_t i = 0; i < cl->peers[p].n_local && (p < peer || i < k); i++)
+			if (lb_addr_eq(&cl->peers[p].local[i], a))
+				return true;
+	return false;
+}
+
+static int
+check_peer(struct lb_conf_ctx *x, const config_setting_t *e, void *elem, int i, void *base)
+{
+	const struct cp_cluster_conf *cl = base;
+	const struct cp_peer_conf *pc = elem;
+	char a[LB_ADDR_STRLEN];
+
+	if (strcmp(pc->name, cl->name) == 0)
+		return lb_conf_fail(x, e, "name", "'%s' is this box's cluster.name", pc->name);
+	for (int k = 0; k < i; k++)
+		if (strcmp(cl->peers[k].name, pc->name) == 0)
+			return lb_conf_fail(x, e, "name", "'%s' is used twice", pc->name);
+	for (uint32_t k = 0; k < pc->n_local; k++)
+		if (snat_named_before(cl, &pc->local[k], i, k))
+			return lb_conf_fail(x, e, "local_addresses", "%s is named twice (one owner each)",
+					    lb_addr_format(&pc->local[k], a, sizeof(a)));
+	return 0;
+}
+
+static const struct lb_conf_cmd peer_elem = {
+	NULL, LB_CONF_GROUP, lb_conf_set_group, 0, 0, 0, 0, 0, 0, peer_cmds,
+};
+static const struct lb_conf_list peers_list = {
+	&peer_elem, sizeof(struct cp_peer_conf), offsetof(struct cp_cluster_conf, peers), true,
+	offsetof(struct cp_cluster_conf, n_peers), "peers", NULL, check_peer, NULL,
+};
+
+static const struct lb_conf_cmd cluster_cmds[] = {
+	{ "name", LB_CONF_STR, lb_conf_set_str, CLU(name), 0, 0, 0, 0, NULL },
+	/* before peers: check_peer looks for the box's own addresses */
+	{ "local_addresses", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_SNAT_MAX, 0, 0,
+	  &own_local_list },
+	{ "peers", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_MAX_PEERS, 0, 0,
+	  &peers_list },
+	{ "join_timeout_s", LB_CONF_INT, lb_conf_set_uint, CLU(join_timeout_s), 0, 3600, 30,
+	  LB_CONF_DEF, NULL },
+	{ "backup", LB_CONF_BOOL, lb_conf_set_bool, CLU(backup), 0, 0, 1, LB_CONF_DEF, NULL },
+	LB_CONF_END,
+};
+
+static int
+set_cluster(struct lb_conf_ctx *x, const config_setting_t *s, const struct lb_conf_cmd *cmd,
+	    void *base)
+{
+	const struct cp_cluster_conf *cl = (const void *)((char *)base + cmd->off);
+	int rc = lb_conf_walk(x, s, cluster_cmds, (char *)base + cmd->off);
+	char a[LB_ADDR_STRLEN];
+
+	if (rc < 0)
+		return rc;
+	for (uint32_t k = 0; k < cl->n_local; k++)
+		if (snat_named_before(cl, &cl->local[k], -1, k))
+			return lb_conf_fail(x, s, "local_addresses", "%s is named twice",
+					    lb_addr_format(&cl->local[k], a, sizeof(a)));
+	return 0;
+}
+
 /* ---------------------------------------------------------------- kubernetes, root */
 
 /* Fleet leader election (cp/kube/lease.c): one cp of a fleet allocates and writes. */
@@ -325,6 +422,7 @@ static const struct lb_conf_cmd root_cmds[] = {
 	{ "health_check", LB_CONF_GROUP, set_hc, CONF(hc), 0, 0, 0, 0, NULL },
 	{ "kubernetes", LB_CONF_GROUP, lb_conf_set_group, LB_CONF_NOFIELD, 0, 0, 0, 0, k8s_cmds },
 	{ "bgp", LB_CONF_GROUP, set_bgp, CONF(bgp), 0, 0, 0, 0, NULL },
+	{ "cluster", LB_CONF_GROUP, set_cluster, CONF(cluster), 0, 0, 0, 0, NULL },
 	{ "pools", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, CP_MAX_POOLS, 0, 0,
 	  &pools_list },
 	LB_CONF_END,
@@ -383,6 +481,7 @@ cp_conf_defaults(struct cp_conf *c)
 	lb_conf_defaults(root_cmds, c);
 	lb_conf_defaults(hc_cmds, &c->hc);
 	lb_conf_defaults(bgp_cmds, &c->bgp);
+	lb_conf_defaults(cluster_cmds, &c->cluster);
 	/* the string defaults */
 	snprintf(c->dp_socket, sizeof(c->dp_socket), "/run/edgelb/dp.sock");
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8470");

@@ -55,6 +55,31 @@ struct cp_bgp_conf {
 	uint32_t drain_timeout_s;      /* default for edgelbctl drain */
 };
 
+/*
+ * cluster: this box's and its peers' SNAT (local) addresses, for the backup
+ * announcements of cp/lib/announce.c, and the join gate (docs/configuration.md).
+ */
+#define CP_MAX_PEERS 16
+#define CP_SNAT_MAX 16 /* SNAT addresses per box */
+#define CP_PEER_NAME_MAX 64
+
+struct cp_peer_conf {
+	char name[CP_PEER_NAME_MAX];
+	struct lb_addr sync_address;   /* where its dp takes flow sync (shown in /v1/bgp) */
+	uint32_t n_local;
+	struct lb_addr local[CP_SNAT_MAX];
+};
+
+struct cp_cluster_conf {
+	char name[CP_PEER_NAME_MAX];   /* this box ("" = the host name is not needed) */
+	uint32_t n_local;              /* this box's SNAT addresses (normal preference) */
+	struct lb_addr local[CP_SNAT_MAX];
+	uint32_t n_peers;              /* 0: no cluster, no join gate, no backups */
+	struct cp_peer_conf peers[CP_MAX_PEERS];
+	uint32_t join_timeout_s;       /* announce anyway this long after the dp started */
+	bool backup;                   /* announce the peers' SNAT addresses as backups */
+};
+
 struct cp_conf {
 	uint8_t mode;
 	char dp_socket[CP_PATH_MAX];
@@ -81,6 +106,7 @@ struct cp_conf {
 	uint32_t le_renew_deadline_ms; /* a leader that cannot renew this long steps down (10000) */
 	uint32_t le_retry_ms;          /* between attempts (2000) */
 	struct cp_bgp_conf bgp;
+	struct cp_cluster_conf cluster;
 };
 
 void cp_conf_defaults(struct cp_conf *c);

@@ -18,6 +18,14 @@
 # them as one multipath route (merge paths), hashed on L4 (fib_multipath_hash_policy=1).
 # VIP 198.18.50.100 and 2001:db8:50::100 (each box's pool holds only those).
 #
+# CL_FLOWSYNC=1 (test_flowsync.sh): the boxes share their connections (flow sync
+# between the dps) and the backends are routed: the router also sits on the
+# backend LAN (198.19.0.254, 2001:db8:2::fe), the backends' default route; each
+# box's SNAT addresses are 198.19.8.k and 2001:db8:8::k, off-link, announced by
+# the box (next hop: its int port) and by its peers as backups (AS path
+# prepended), see edgelb-cp's cluster group. The backends also run
+# flowsync_server.py (TCP and UDP echo on port 9000).
+#
 # A test sets CL_NAME, sources this file, calls cl_up N. Everything is torn down
 # on exit: processes by the PIDs recorded here, then the namespaces. Every wait
 # is bounded. Private ASNs: router 65000, boxes 65001.
@@ -201,6 +209,11 @@ http {
 NGX
 	ip netns exec "$ns" nginx -c "$d/nginx.conf" >/dev/null 2>&1 &
 	echo $! > "$d/nginx.pid"
+	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+		ip netns exec "$ns" $PY "$CL_SRC/tests/cluster/flowsync_server.py" "b$i" 9000 \
+			> "$d/flowsync.log" 2>&1 &
+		echo $! > "$d/flowsync.pid"
+	fi
 }
 
 # A backend of direct server return (CL_DSR=1): the VIPs on its loopback, replies
@@ -306,6 +319,21 @@ cl_up() { # n
 		ip -n "$NS_SW" link set "sw-x$k" master br0
 		mkdir -p "$CL_DIR/x$k"
 	done
+	if [ "${CL_FLOWSYNC:-0}" = 1 ] || [ "${CL_DSR:-0}" = 1 ]; then
+		# The router gets a leg on the backends' LAN: DSR backends answer clients
+		# through it (answers from a VIP arrive on rb, while the VIP routes point at
+		# the boxes: no rp_filter); with flow sync the backends' replies to SNAT
+		# addresses go where BGP says.
+		_veth "$NS_R" rb "$NS_SW" sw-r
+		ip -n "$NS_SW" link set sw-r master br0
+		ip -n "$NS_R" addr add 198.19.0.254/24 dev rb
+		ip -n "$NS_R" addr add 2001:db8:2::fe/64 dev rb nodad
+		# The router forwards a backend's reply back out of rb (to a box on the
+		# same LAN): it must not send ICMP redirects, or the backend would go to
+		# the SNAT owner's MAC directly and keep doing so after the owner died.
+		ip netns exec "$NS_R" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.rb.rp_filter=0 \
+			net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.rb.send_redirects=0
+	fi
 	for i in 1 2 3; do
 		local b
 		b=$(ns_b "$i")
@@ -315,18 +343,51 @@ cl_up() { # n
 		ip -n "$b" addr add "198.19.0.1$i/24" dev eth0
 		ip -n "$b" addr add "2001:db8:2::1$i/64" dev eth0 nodad
 		[ "${CL_DSR:-0}" = 1 ] && _backend_dsr "$i"
+		if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+			ip -n "$b" route add default via 198.19.0.254
+			ip -n "$b" -6 route add default via 2001:db8:2::fe
+		fi
 		_backend "$i"
 	done
-	if [ "${CL_DSR:-0}" = 1 ]; then
-		# The backends answer clients directly: the router gets a leg on their LAN.
-		_veth "$NS_R" rb "$NS_SW" sw-r
-		ip -n "$NS_SW" link set sw-r master br0
-		ip -n "$NS_R" addr add 198.19.0.254/24 dev rb
-		ip -n "$NS_R" addr add 2001:db8:2::fe/64 dev rb nodad
-		# Answers from a VIP arrive on rb, while the VIP routes point at the boxes.
-		ip netns exec "$NS_R" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.rb.rp_filter=0
-	fi
 	_router_bird
+}
+
+# Box k's SNAT addresses, as a libconfig array body.
+_box_snat() { # k
+	if [ "${CL_FLOWSYNC:-0}" = 1 ]; then
+		echo "\"198.19.8.$1\", \"2001:db8:8::$1\""
+	else
+		echo "\"198.19.0.10$1\", \"2001:db8:2::10$1\""
+	fi
+}
+
+# The dp's flow sync settings for box k (CL_FLOWSYNC=1, docs/flow-sync.md): every
+# other box of the cluster is a peer (its ext port address), one key for all.
+_box_dp_sync() { # k
+	[ "${CL_FLOWSYNC:-0}" = 1 ] || return 0
+	local k=$1 p peers=""
+	if [ ! -f "$CL_DIR/sync.key" ]; then
+		(umask 077 && head -c 32 /dev/urandom > "$CL_DIR/sync.key")
+	fi
+	for p in $(seq 1 "$CL_BOXES"); do
+		[ "$p" = "$k" ] || peers+="${peers:+, }\"198.18.0.$p\""
+	done
+	# CL_SLOW_JOIN_BOX=k: that box's dp also waits for a peer that never answers
+	# (198.18.0.250) until its sync.bulk_timeout_ms (4 s): a join that takes time.
+	local bulk_ms=${CL_BULK_TIMEOUT_MS:-5000}
+	if [ "${CL_SLOW_JOIN_BOX:-}" = "$k" ]; then
+		peers+=", \"198.18.0.250\""
+		bulk_ms=4000
+	fi
+	cat <<CONF
+sync: {
+  enabled = true;
+  id = $k;
+  peers = [$peers];
+  key_file = "$CL_DIR/sync.key";
+  bulk_timeout_ms = $bulk_ms;
+};
+CONF
 }
 
 _box_dp_conf() { # k
@@ -344,12 +405,13 @@ ports = (
     addresses = ["198.18.0.$k/24", "2001:db8:1::$k/64"];$([ "${CL_EXCEPTION:-0}" = 1 ] && echo ' exception = "dpx";') },
   { name = "int"; device = "net_af_packet1,iface=int"; role = "internal";
     addresses = ["198.19.0.$k/24", "2001:db8:2::$k/64"];
-    local_addresses = ["198.19.0.10$k", "2001:db8:2::10$k"]; }
+    local_addresses = [$(_box_snat "$k")]; }
 );
 routes = (
   { prefix = "198.18.100.0/24"; via = "198.18.0.254"; },
   { prefix = "2001:db8:100::/64"; via = "2001:db8:1::fe"; }
 );
+$(_box_dp_sync "$k")
 CONF
 }
 
@@ -379,6 +441,20 @@ bgp: {
   drain_timeout_s = ${CL_DRAIN_TIMEOUT_S:-30};
 };
 CONF
+	[ "${CL_FLOWSYNC:-0}" = 1 ] || return 0
+	local p peers=""
+	for p in $(seq 1 "$CL_BOXES"); do
+		[ "$p" = "$k" ] && continue
+		peers+="${peers:+, }{ name = \"x$p\"; sync_address = \"198.18.0.$p\"; local_addresses = [$(_box_snat "$p")]; }"
+	done
+	cat >> "$d/cp.conf" <<CONF
+cluster: {
+  name = "x$k";
+  local_addresses = [$(_box_snat "$k")];
+  peers = ( $peers );
+  join_timeout_s = ${CL_JOIN_TIMEOUT_S:-10};
+};
+CONF
 }
 
 _box_bird_conf() { # k
@@ -400,9 +476,19 @@ protocol bgp up {
 	connect retry time 1;
 	start delay time 1;
 	error wait time 1, 5;
-	# Traffic goes to the dp's port, not to this management address.
-	ipv4 { import none; export filter { if proto = "edgelb4" then { bgp_next_hop = 198.18.0.$k; accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "edgelb6" then { bgp_next_hop = 2001:db8:1::$k; accept; } reject; }; };
+	# Traffic goes to the dp's port, not to this management address: VIPs to the
+	# client side, SNAT addresses (the box's, its peers' as backups with a longer
+	# AS path) to the backend side.
+	ipv4 { import none; export filter {
+		if proto = "edgelb4" then { bgp_next_hop = 198.18.0.$k; accept; }
+		if proto = "edgelbsnat4" then { bgp_next_hop = 198.19.0.$k; accept; }
+		if proto = "edgelbbackup4" then { bgp_next_hop = 198.19.0.$k; bgp_path.prepend(65001); accept; }
+		reject; }; };
+	ipv6 { import none; export filter {
+		if proto = "edgelb6" then { bgp_next_hop = 2001:db8:1::$k; accept; }
+		if proto = "edgelbsnat6" then { bgp_next_hop = 2001:db8:2::$k; accept; }
+		if proto = "edgelbbackup6" then { bgp_next_hop = 2001:db8:2::$k; bgp_path.prepend(65001); accept; }
+		reject; }; };
 }
 BIRD
 }
@@ -454,7 +540,8 @@ cl_bird_start() { # k
 	local k=$1 x d=$CL_DIR/x$1
 	x=$(ns_x "$k")
 	# BIRD reads the include file at start: before edgelb-cp first writes it, empty.
-	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb4 { ipv4; }\nprotocol static edgelb6 { ipv6; }\n' > "$d/vips.conf"
+	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb%s { ipv%s; }\n' 4 4 6 6 snat4 4 snat6 6 \
+		backup4 4 backup6 6 > "$d/vips.conf"
 	ip netns exec "$x" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
 	echo $! > "$d/bird.pid"
 	disown $!
@@ -486,8 +573,12 @@ cl_box_start() { # k
 	# CL_MODE=ipip|gue: direct server return, the backends listen on the VIP's port.
 	local tp=8080
 	[ -n "${CL_MODE:-}" ] && aff="$aff \"mode\": \"$CL_MODE\"," && tp=80
+	# CL_FLOWSYNC=1: flowsync_server.py's echo too, TCP and UDP.
+	local ports='{"name": "http", "port": 80, "protocol": "TCP", "target_port": '"$tp"'}'
+	[ "${CL_FLOWSYNC:-0}" = 1 ] && ports+=', {"name": "echo", "port": 9000, "protocol": "TCP"},
+	  {"name": "echou", "port": 9000, "protocol": "UDP"}'
 	api "$k" POST /v1/loadbalancers '{"name": "web", "ip_families": ["IPv4", "IPv6"], '"$aff"'
-	  "ports": [{"name": "http", "port": 80, "protocol": "TCP", "target_port": '"$tp"'}],
+	  "ports": ['"$ports"'],
 	  "backends": [{"address": "198.19.0.11"}, {"address": "198.19.0.12"},
 	               {"address": "198.19.0.13"}, {"address": "2001:db8:2::11"},
 	               {"address": "2001:db8:2::12"}, {"address": "2001:db8:2::13"}]}' >/dev/null
