@@ -689,3 +689,38 @@ cl_wait_converged() { # "1 2 ..." timeout_ms
 	wait_nexthops "$VIP4" "$1" "$2" >/dev/null || fail "router next hops for $VIP4: '$(nexthops $VIP4)', want '$1'"
 	wait_nexthops "$VIP6" "$1" "$2" >/dev/null || fail "router next hops for $VIP6: '$(nexthops $VIP6)', want '$1'"
 }
+
+# N (default 100) long downloads of /slow from the client through VIP4:80 in the
+# background (pid in DL_PID), each checked byte for byte against the backends'
+# big.bin; "intact total" goes to the file $1 when all have ended.
+downloads() { # outfile
+	in_c $PY - "${N:-100}" "$VIP4" "$CL_DIR" > "$1" 2>&1 <<'PY' &
+import hashlib, socket, sys, threading
+n, vip, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+want = {hashlib.sha256(open(f"{d}/b{i}/www/big.bin", "rb").read()).hexdigest() for i in (1, 2, 3)}
+res = []
+def one():
+    try:
+        s = socket.create_connection((vip, 80), timeout=3)
+        s.settimeout(8)
+        s.sendall(b"GET /slow HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+        res.append(hashlib.sha256(body).hexdigest() in want)
+    except OSError:
+        res.append(False)
+ts = [threading.Thread(target=one) for _ in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print(sum(res), n)
+PY
+	DL_PID=$!
+}

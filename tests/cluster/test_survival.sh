@@ -14,38 +14,6 @@ source "$(dirname "$0")/lib.sh"
 
 N=${CL_SURVIVAL_CONNS:-100}
 
-# Start N downloads in the background (pid in DL_PID); "intact total" goes to $1.
-downloads() { # outfile
-	in_c $PY - "$N" "$VIP4" "$CL_DIR" > "$1" 2>&1 <<'PY' &
-import hashlib, socket, sys, threading
-n, vip, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-want = {hashlib.sha256(open(f"{d}/b{i}/www/big.bin", "rb").read()).hexdigest() for i in (1, 2, 3)}
-res = []
-def one():
-    try:
-        s = socket.create_connection((vip, 80), timeout=3)
-        s.settimeout(8)
-        s.sendall(b"GET /slow HTTP/1.0\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-        s.close()
-        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-        res.append(hashlib.sha256(body).hexdigest() in want)
-    except OSError:
-        res.append(False)
-ts = [threading.Thread(target=one) for _ in range(n)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-print(sum(res), n)
-PY
-	DL_PID=$!
-}
 
 run_event() { # name command...
 	local name=$1 pid out
