@@ -47,7 +47,7 @@ srcs=${SRCS[$t]} libs=${LIBS[$t]:-} incs="-Iinclude -Idp/lib -Icp/lib"
 if [ "${srcs#* }" = DP ]; then
 	srcs="${srcs% *} $(echo dp/lib/*.c dp/tables/*.c dp/fastpath/*.c dp/control/*.c)"
 	incs="$incs -Idp -Idp/tables -Idp/fastpath -Idp/control $(pkg-config --cflags libdpdk)"
-	libs="$(pkg-config --libs libdpdk) -lrte_net_ring -lconfig -ljansson -lsystemd"
+	libs="$(pkg-config --libs libdpdk) -lrte_net_ring -lconfig -ljansson -lsystemd -lsodium"
 fi
 # shellcheck disable=SC2086 # word lists
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

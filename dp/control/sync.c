@@ -324,6 +324,39 @@ static const int verdict_ctr[] = {
 	[LB_SYNC_STALE] = LB_CTRL_SYNC_RX_STALE,
 };
 
+/*
+ * An authentic, fresh datagram from an on-link peer names its MAC: record it for
+ * the peer's address (as an ARP answer would). The neighbour cache learns only
+ * from answers to its own probes, so that nobody on the segment can redirect a
+ * next hop; a datagram that passed the keyed MAC and the replay window cannot be
+ * forged either. Without this a peer that was down when this box gave up probing
+ * it (an unused entry is deleted after its probes fail) is learned again only by
+ * the next probe, and the bulk copy a joining peer asks for waits, or is dropped,
+ * meanwhile. A peer behind a gateway (not on the receiving port's subnet) is left
+ * to the gateway's entry.
+ */
+static void
+learn_peer_mac(struct lb_sync *s, const struct sync_peer *peer, struct rte_mbuf *m,
+	       const uint8_t *frame)
+{
+	struct lb_dp *dp = s->dp;
+	uint16_t port, rx = lb_meta(dp->meta_off, m)->port;
+	uint32_t n;
+
+	if (lb_neigh_resolve(dp->neigh, &peer->addr, &port, &n) < 0 || port != rx)
+		return;
+	const struct lb_neigh *e = lb_neigh_entry(dp->neigh, n);
+	if (e->family != peer->addr.family ||
+	    memcmp(e->addr, peer->addr.bytes, (size_t)lb_addr_len(peer->addr.family)) != 0)
+		return; /* resolved through a gateway: its entry is the gateway's */
+	uint8_t mac[6];
+	if (lb_neigh_mac(e, mac) && memcmp(mac, frame + 6, 6) == 0)
+		return; /* already known */
+	int idx = lb_neigh_learn(dp->neigh, &peer->addr, frame + 6, port, LB_NEIGH_REACHABLE);
+	if (idx >= 0)
+		lb_neigh_entry(dp->neigh, (uint32_t)idx)->confirmed_tsc = rte_rdtsc();
+}
+
 /* One datagram a worker handed over (consumed). Every refusal counted once. */
 static void
 input(struct lb_sync *s, struct rte_mbuf *m)
@@ -369,6 +402,7 @@ input(struct lb_sync *s, struct rte_mbuf *m)
 	peer->id = h.sender;
 	peer->last_seen_tsc = rte_rdtsc();
 	peer->datagrams++;
+	learn_peer_mac(s, peer, m, f);
 	ctr(s)[LB_CTRL_SYNC_RX_DGRAMS]++;
 	switch (h.type) {
 	case LB_SYNC_RECORDS:
