@@ -45,12 +45,18 @@ ctr(struct lb_sync *s)
 }
 
 static uint64_t
-wall_ms(void)
+wall_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t
+wall_ms(void)
+{
+	return wall_us() / 1000;
 }
 
 /* ---- output ----------------------------------------------------------------- */
@@ -217,6 +223,13 @@ lb_sync_flush(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer)
 	if (b->n == 0)
 		return;
 	header(s, &h, LB_SYNC_RECORDS, b->n);
+	/*
+	 * A records datagram is stamped with the time its first record was batched,
+	 * so the receiver's lag (docs/flow-sync.md "Lag") includes the batch wait.
+	 */
+	uint64_t waited = (rte_rdtsc() - b->first_tsc) / s->ms;
+	if (waited < h.ts_ms)
+		h.ts_ms -= waited;
 	size_t len = lb_sync_seal(b->buf, &h, s->key);
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		if (peer != NULL && peer != &s->peers[i])
@@ -372,6 +385,7 @@ input(struct lb_sync *s, struct rte_mbuf *m)
 	ctr(s)[LB_CTRL_SYNC_RX_DGRAMS]++;
 	switch (h.type) {
 	case LB_SYNC_RECORDS:
+		lb_lag_add(&s->lag, (int64_t)(wall_us() - h.ts_ms * 1000));
 		records_in(s, peer, dg + LB_SYNC_HDR_LEN, h.count);
 		break;
 	case LB_SYNC_BULK_REQ:
@@ -590,6 +604,11 @@ lb_sync_json(const struct lb_sync *s)
 	json_object_set_new(o, "peer_capacity", json_integer(lb_peer_capacity(dp->peers)));
 	json_object_set_new(o, "records_sent", json_integer((json_int_t)s->records_sent));
 	json_object_set_new(o, "records_received", json_integer((json_int_t)s->records_received));
+	json_object_set_new(o, "lag_samples", json_integer((json_int_t)s->lag.n));
+	json_object_set_new(o, "lag_us_p50", json_integer((json_int_t)lb_lag_quantile(&s->lag, 0.5)));
+	json_object_set_new(o, "lag_us_p99", json_integer((json_int_t)lb_lag_quantile(&s->lag, 0.99)));
+	json_object_set_new(o, "lag_us_max", json_integer((json_int_t)s->lag.max_us));
+	json_object_set_new(o, "lag_clock_ahead", json_integer((json_int_t)s->lag.ahead));
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		const struct sync_peer *p = &s->peers[i];
 		char a[LB_ADDR_STRLEN];

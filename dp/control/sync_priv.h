@@ -11,6 +11,7 @@
 #include "config.h"
 #include "conntrack.h"
 #include "sync_codec.h"
+#include "sync_lag.h"
 
 #define SYNC_PEND_MAX 64      /* datagrams waiting for a peer's next hop */
 #define SYNC_PEND_MS 3000     /* longest they wait */
@@ -64,6 +65,7 @@ struct lb_sync {
 	uint64_t start_tsc;
 	bool bulk_done;
 	uint64_t records_sent, records_received;
+	struct lb_lag_hist lag;       /* records datagrams accepted: receive time - send time */
 };
 
 /* sync.c: add a record to a batch; a full batch is sent (peer NULL: to every peer). */
