@@ -472,7 +472,12 @@ lb_sync_poll(struct lb_sync *s)
 			taken += n;
 		} while (n == REC_BURST && taken < REC_BUDGET);
 	}
-	if (s->all.n && now - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
+	/*
+	 * A fresh clock: records batched in this loop have first_tsc after `now`, and
+	 * now - first_tsc would wrap and flush every batch at once (no batching).
+	 */
+	uint64_t t = rte_rdtsc();
+	if (s->all.n && t - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
 		lb_sync_flush(s, &s->all, NULL);
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		struct sync_peer *peer = &s->peers[i];
