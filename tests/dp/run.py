@@ -6,7 +6,7 @@ run.py - run one edgelb-dp packet test scenario group (tests/dp/README.md).
 
 One case per process: a case moves the process into its own network namespace,
 which vanishes with it. Cases: oracle fnat4 fnat6 udp-dnat maglev malformed ring
-rte-flow ctl affinity-workers hostile offload neigh (oracle checks the packet checker itself and needs no dp).
+rte-flow ctl affinity-workers hostile offload neigh sync sync-pair sync-lag (oracle checks the packet checker itself and needs no dp).
 """
 import argparse
 import os
