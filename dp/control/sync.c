@@ -271,7 +271,7 @@ lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type)
  * *own: the address is one of this box's own SNAT addresses.
  */
 static bool
-learn_local(struct lb_sync *s, const struct lb_sync_rec *r, bool *own)
+learn_local(struct lb_sync *s, const struct lb_sync_rec *r, uint32_t sender, bool *own)
 {
 	struct lb_dp *dp = s->dp;
 	const struct lb_addr_info *ai = lb_addr_get(dp->svcs, r->family, r->local);
@@ -300,6 +300,7 @@ learn_local(struct lb_sync *s, const struct lb_sync_rec *r, bool *own)
 		ctr(s)[LB_CTRL_SYNC_PEER_FULL]++;
 		return false;
 	}
+	s->owner[idx] = sender; /* the on-link take-over's guess of its owner (sync_onlink.c) */
 	dp->n_local_peer++;
 	return true;
 }
@@ -313,7 +314,7 @@ records_in(struct lb_sync *s, struct sync_peer *peer, const uint8_t *p, uint16_t
 		struct lb_sync_rec r;
 		bool own;
 		if (lb_sync_rec_decode(p + (size_t)i * LB_SYNC_REC_LEN, &r) < 0 ||
-		    !learn_local(s, &r, &own)) {
+		    !learn_local(s, &r, peer->id, &own)) {
 			ctr(s)[LB_CTRL_SYNC_RX_BAD_RECORD]++;
 			continue;
 		}
@@ -385,7 +386,8 @@ input(struct lb_sync *s, struct rte_mbuf *m)
 	ctr(s)[LB_CTRL_SYNC_RX_DGRAMS]++;
 	switch (h.type) {
 	case LB_SYNC_RECORDS:
-		lb_lag_add(&s->lag, (int64_t)(wall_us() - h.ts_ms * 1000));
+		if (h.count > 0) /* an empty one is a heartbeat (sync_onlink.c) */
+			lb_lag_add(&s->lag, (int64_t)(wall_us() - h.ts_ms * 1000));
 		records_in(s, peer, dg + LB_SYNC_HDR_LEN, h.count);
 		break;
 	case LB_SYNC_BULK_REQ:
@@ -497,6 +499,7 @@ lb_sync_poll(struct lb_sync *s)
 		lb_sync_flush(s, &s->all, NULL);
 	lb_peer_expire(dp->peers, lb_dp_ms(dp, now), SYNC_EXPIRE_BUDGET);
 	join(s, now);
+	lb_sync_onlink_poll(s, now);
 }
 
 /* ---- peers from the control socket ------------------------------------------------ */
@@ -614,6 +617,19 @@ lb_sync_json(const struct lb_sync *s)
 	json_object_set_new(o, "lag_us_p99", json_integer((json_int_t)lb_lag_quantile(&s->lag, 0.99)));
 	json_object_set_new(o, "lag_us_max", json_integer((json_int_t)s->lag.max_us));
 	json_object_set_new(o, "lag_clock_ahead", json_integer((json_int_t)s->lag.ahead));
+	if (dp->conf.sync.onlink_takeover) {
+		json_t *held = json_array();
+		for (unsigned k = dp->n_local; k < dp->n_local + dp->n_local_peer; k++) {
+			char a[LB_ADDR_STRLEN];
+			if (!s->held[k])
+				continue;
+			lb_addr_format(&dp->local[k].addr, a, sizeof(a));
+			json_array_append_new(held, json_string(a));
+		}
+		json_object_set_new(o, "onlink_held", held);
+		json_object_set_new(o, "onlink_takeovers", json_integer((json_int_t)s->takeovers));
+		json_object_set_new(o, "onlink_releases", json_integer((json_int_t)s->releases));
+	}
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		const struct sync_peer *p = &s->peers[i];
 		char a[LB_ADDR_STRLEN];
