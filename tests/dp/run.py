@@ -17,9 +17,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SKIP = 77
-CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl", "sync", "sync-pair", "sync-lag",
+CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl", "sync", "sync-pair", "sync-lag", "sync-takeover",
          "affinity-workers", "hostile", "offload", "neigh"]
-LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh", "sync", "sync-pair", "sync-lag"}
+LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh", "sync", "sync-pair", "sync-lag", "sync-takeover"}
 
 
 def on_sigterm(sig, frame):
@@ -94,6 +94,9 @@ def main():
             elif a.case == "sync-pair":
                 import case_sync_pair
                 case_sync_pair.run_case(ck, tmp, build)
+            elif a.case == "sync-takeover":
+                import case_sync_takeover
+                case_sync_takeover.run_case(ck, tmp, build)
             elif a.case == "sync-lag":
                 import case_sync_lag
                 case_sync_lag.run_case(ck, tmp, build)
