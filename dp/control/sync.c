@@ -267,7 +267,8 @@ lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type)
 /*
  * A peer's SNAT address must be in the address table as a source address, so its
  * replies are classified as replies (forward.h) and take-overs find its index.
- * Registered once, at local[n_local + k]; never answered for (ARP uses n_local).
+ * Registered once, at local[n_local + k]; answered for in ARP/NDP only while the
+ * on-link take-over holds it (sync_onlink.c).
  * *own: the address is one of this box's own SNAT addresses.
  */
 static bool
