@@ -205,7 +205,8 @@ test_config_sync_group(void **state)
 	const char *text = PORT0
 		"sync = { enabled = true; port = 9000; id = 4000000000L; key_file = \"/etc/k\";\n"
 		"  peers = [\"198.18.0.12\", \"2001:db8::12\"]; refresh_s = 5; batch = 8;\n"
-		"  flush_ms = 2; bulk_timeout_ms = 0; capacity = 1024; max_age_s = 10; };\n";
+		"  flush_ms = 2; bulk_timeout_ms = 0; capacity = 1024; max_age_s = 10;\n"
+		"  onlink_takeover = true; takeover_ms = 500; heartbeat_ms = 50; };\n";
 
 	(void)state;
 	parse_ok(PORT0, &c);
@@ -217,6 +218,9 @@ test_config_sync_group(void **state)
 	assert_int_equal(c.sync.bulk_timeout_ms, 5000);
 	assert_int_equal(c.sync.capacity, 262144);
 	assert_int_equal(c.sync.max_age_s, 60);
+	assert_false(c.sync.onlink_takeover);
+	assert_int_equal(c.sync.takeover_ms, 1000);
+	assert_int_equal(c.sync.heartbeat_ms, 200);
 	assert_int_equal(c.sync.n_peers, 0);
 	lb_dp_conf_free(&c);
 	parse_ok(text, &c);
@@ -233,6 +237,9 @@ test_config_sync_group(void **state)
 	assert_int_equal(c.sync.bulk_timeout_ms, 0);
 	assert_int_equal(c.sync.capacity, 1024);
 	assert_int_equal(c.sync.max_age_s, 10);
+	assert_true(c.sync.onlink_takeover);
+	assert_int_equal(c.sync.takeover_ms, 500);
+	assert_int_equal(c.sync.heartbeat_ms, 50);
 	lb_dp_conf_free(&c);
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_sync_codec.c - unit tests for dp/lib/sync_codec.c: the flow sync record
  * and datagram codec, the keyed MAC (libsodium HMAC-SHA-512-256), the replay
- * window and the key file reader. Pure C, no EAL.
+ * window, the key file reader and the lag histogram (sync_lag.c). Pure C, no EAL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +20,7 @@
 #include "lb_addr.h"
 #include "lb_model.h"
 #include "sync_codec.h"
+#include "sync_lag.h"
 
 static const uint8_t key[LB_SYNC_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 					     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -291,6 +292,36 @@ test_key_file(void **state)
 	assert_non_null(strstr(err, path));
 }
 
+/* The lag histogram: percentiles within 12.5 % of the true value, clock skew counted. */
+static void
+test_lag_hist(void **state)
+{
+	(void)state;
+	static struct lb_lag_hist h;
+
+	assert_int_equal(lb_lag_quantile(&h, 0.5), 0);
+	for (int i = 1; i <= 1000; i++)
+		lb_lag_add(&h, i * 100); /* 100 us .. 100 ms */
+	assert_int_equal(h.n, 1000);
+	assert_int_equal(h.max_us, 100000);
+	uint64_t p50 = lb_lag_quantile(&h, 0.5), p99 = lb_lag_quantile(&h, 0.99);
+	assert_true(p50 >= 50000 * 7 / 8 && p50 <= 50000 * 9 / 8);
+	assert_true(p99 >= 99000 * 7 / 8 && p99 <= 100000);
+	assert_int_equal(lb_lag_quantile(&h, 1.0), 100000); /* the middle is capped at the max */
+	assert_true(lb_lag_quantile(&h, 1.0) <= h.max_us);
+	/* small values are exact, negative ones (a clock ahead) count as 0 */
+	static struct lb_lag_hist g;
+	lb_lag_add(&g, -5);
+	lb_lag_add(&g, 3);
+	assert_int_equal(g.ahead, 1);
+	assert_int_equal(lb_lag_quantile(&g, 0.5), 0);
+	assert_int_equal(lb_lag_quantile(&g, 1.0), 3);
+	/* huge values stay in the last bucket */
+	lb_lag_add(&g, INT64_MAX);
+	assert_int_equal(g.n, 3);
+	assert_true(lb_lag_quantile(&g, 1.0) >= 0xC0000000ull);
+}
+
 int
 main(void)
 {
@@ -300,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_dgram_open),
 		cmocka_unit_test(test_replay_window),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_lag_hist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

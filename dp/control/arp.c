@@ -33,6 +33,7 @@
 #include "parse.h"
 #include "service.h"
 #include "service_fastpath.h"
+#include "sync.h"
 #include "worker.h"
 
 #define LOG(level, fmt, ...) RTE_LOG(level, USER1, "arp: " fmt "\n", ##__VA_ARGS__)
@@ -175,9 +176,11 @@ answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t
 	if ((flags & LB_ADDR_VIP) && (dp->ports[port].role & LB_ROLE_EXTERNAL))
 		return true;
 	lb_addr_set(&x, family, addr);
+	/* Own SNAT addresses, and a silent peer's while this box holds it (sync_onlink.c). */
 	if (flags & LB_ADDR_LOCAL)
-		for (unsigned l = 0; l < dp->n_local; l++)
-			if (dp->local[l].port == port && lb_addr_eq(&dp->local[l].addr, &x))
+		for (unsigned l = 0; l < dp->n_local + dp->n_local_peer; l++)
+			if (dp->local[l].port == port && lb_addr_eq(&dp->local[l].addr, &x) &&
+			    (l < dp->n_local || lb_sync_answers_for(dp->sync, l)))
 				return true;
 	if (flags & LB_ADDR_OWN) {
 		const struct lb_port_conf *pc = &dp->conf.ports[port];

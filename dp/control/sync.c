@@ -45,12 +45,18 @@ ctr(struct lb_sync *s)
 }
 
 static uint64_t
-wall_ms(void)
+wall_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t
+wall_ms(void)
+{
+	return wall_us() / 1000;
 }
 
 /* ---- output ----------------------------------------------------------------- */
@@ -217,6 +223,13 @@ lb_sync_flush(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer)
 	if (b->n == 0)
 		return;
 	header(s, &h, LB_SYNC_RECORDS, b->n);
+	/*
+	 * A records datagram is stamped with the time its first record was batched,
+	 * so the receiver's lag (docs/flow-sync.md "Lag") includes the batch wait.
+	 */
+	uint64_t waited = (rte_rdtsc() - b->first_tsc) / s->ms;
+	if (waited < h.ts_ms)
+		h.ts_ms -= waited;
 	size_t len = lb_sync_seal(b->buf, &h, s->key);
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		if (peer != NULL && peer != &s->peers[i])
@@ -254,11 +267,12 @@ lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type)
 /*
  * A peer's SNAT address must be in the address table as a source address, so its
  * replies are classified as replies (forward.h) and take-overs find its index.
- * Registered once, at local[n_local + k]; never answered for (ARP uses n_local).
+ * Registered once, at local[n_local + k]; answered for in ARP/NDP only while the
+ * on-link take-over holds it (sync_onlink.c).
  * *own: the address is one of this box's own SNAT addresses.
  */
 static bool
-learn_local(struct lb_sync *s, const struct lb_sync_rec *r, bool *own)
+learn_local(struct lb_sync *s, const struct lb_sync_rec *r, uint32_t sender, bool *own)
 {
 	struct lb_dp *dp = s->dp;
 	const struct lb_addr_info *ai = lb_addr_get(dp->svcs, r->family, r->local);
@@ -287,6 +301,7 @@ learn_local(struct lb_sync *s, const struct lb_sync_rec *r, bool *own)
 		ctr(s)[LB_CTRL_SYNC_PEER_FULL]++;
 		return false;
 	}
+	s->owner[idx] = sender; /* the on-link take-over's guess of its owner (sync_onlink.c) */
 	dp->n_local_peer++;
 	return true;
 }
@@ -300,7 +315,7 @@ records_in(struct lb_sync *s, struct sync_peer *peer, const uint8_t *p, uint16_t
 		struct lb_sync_rec r;
 		bool own;
 		if (lb_sync_rec_decode(p + (size_t)i * LB_SYNC_REC_LEN, &r) < 0 ||
-		    !learn_local(s, &r, &own)) {
+		    !learn_local(s, &r, peer->id, &own)) {
 			ctr(s)[LB_CTRL_SYNC_RX_BAD_RECORD]++;
 			continue;
 		}
@@ -406,6 +421,8 @@ input(struct lb_sync *s, struct rte_mbuf *m)
 	ctr(s)[LB_CTRL_SYNC_RX_DGRAMS]++;
 	switch (h.type) {
 	case LB_SYNC_RECORDS:
+		if (h.count > 0) /* an empty one is a heartbeat (sync_onlink.c) */
+			lb_lag_add(&s->lag, (int64_t)(wall_us() - h.ts_ms * 1000));
 		records_in(s, peer, dg + LB_SYNC_HDR_LEN, h.count);
 		break;
 	case LB_SYNC_BULK_REQ:
@@ -492,7 +509,12 @@ lb_sync_poll(struct lb_sync *s)
 			taken += n;
 		} while (n == REC_BURST && taken < REC_BUDGET);
 	}
-	if (s->all.n && now - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
+	/*
+	 * A fresh clock: records batched in this loop have first_tsc after `now`, and
+	 * now - first_tsc would wrap and flush every batch at once (no batching).
+	 */
+	uint64_t t = rte_rdtsc();
+	if (s->all.n && t - s->all.first_tsc > (uint64_t)dp->conf.sync.flush_ms * s->ms)
 		lb_sync_flush(s, &s->all, NULL);
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		struct sync_peer *peer = &s->peers[i];
@@ -512,6 +534,7 @@ lb_sync_poll(struct lb_sync *s)
 		lb_sync_flush(s, &s->all, NULL);
 	lb_peer_expire(dp->peers, lb_dp_ms(dp, now), SYNC_EXPIRE_BUDGET);
 	join(s, now);
+	lb_sync_onlink_poll(s, now);
 }
 
 /* ---- peers from the control socket ------------------------------------------------ */
@@ -624,6 +647,24 @@ lb_sync_json(const struct lb_sync *s)
 	json_object_set_new(o, "peer_capacity", json_integer(lb_peer_capacity(dp->peers)));
 	json_object_set_new(o, "records_sent", json_integer((json_int_t)s->records_sent));
 	json_object_set_new(o, "records_received", json_integer((json_int_t)s->records_received));
+	json_object_set_new(o, "lag_samples", json_integer((json_int_t)s->lag.n));
+	json_object_set_new(o, "lag_us_p50", json_integer((json_int_t)lb_lag_quantile(&s->lag, 0.5)));
+	json_object_set_new(o, "lag_us_p99", json_integer((json_int_t)lb_lag_quantile(&s->lag, 0.99)));
+	json_object_set_new(o, "lag_us_max", json_integer((json_int_t)s->lag.max_us));
+	json_object_set_new(o, "lag_clock_ahead", json_integer((json_int_t)s->lag.ahead));
+	if (dp->conf.sync.onlink_takeover) {
+		json_t *held = json_array();
+		for (unsigned k = dp->n_local; k < dp->n_local + dp->n_local_peer; k++) {
+			char a[LB_ADDR_STRLEN];
+			if (!s->held[k])
+				continue;
+			lb_addr_format(&dp->local[k].addr, a, sizeof(a));
+			json_array_append_new(held, json_string(a));
+		}
+		json_object_set_new(o, "onlink_held", held);
+		json_object_set_new(o, "onlink_takeovers", json_integer((json_int_t)s->takeovers));
+		json_object_set_new(o, "onlink_releases", json_integer((json_int_t)s->releases));
+	}
 	for (unsigned i = 0; i < s->n_peers; i++) {
 		const struct sync_peer *p = &s->peers[i];
 		char a[LB_ADDR_STRLEN];

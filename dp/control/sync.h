@@ -45,6 +45,12 @@ json_t *lb_sync_json(const struct lb_sync *s);
  */
 unsigned lb_sync_forget_foreign(struct lb_dp *dp);
 
+/*
+ * On-link take-over (sync.onlink_takeover): true while this box answers ARP/NDP
+ * for dp->local[idx], a silent peer's SNAT address (arp.c). False for s NULL.
+ */
+bool lb_sync_answers_for(const struct lb_sync *s, unsigned idx);
+
 /* True once every peer answered the join, or its timeout passed (cp/bgp waits for it). */
 bool lb_sync_bulk_done(const struct lb_sync *s);
 

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "conntrack.h"
 #include "sync_codec.h"
+#include "sync_lag.h"
 
 #define SYNC_PEND_MAX 64      /* datagrams waiting for a peer's next hop */
 #define SYNC_PEND_MS 3000     /* longest they wait */
@@ -64,6 +65,15 @@ struct lb_sync {
 	uint64_t start_tsc;
 	bool bulk_done;
 	uint64_t records_sent, records_received;
+	struct lb_lag_hist lag;       /* records datagrams accepted: receive time - send time */
+	/* On-link take-over (sync_onlink.c), indexed like dp->local[]: */
+	uint32_t owner[LB_MAX_LOCAL_ADDRS];   /* sync id of the peer whose records named it first */
+	bool held[LB_MAX_LOCAL_ADDRS];        /* this box answers ARP/NDP for it now */
+	uint8_t announce_left[LB_MAX_LOCAL_ADDRS];
+	uint64_t announce_tsc[LB_MAX_LOCAL_ADDRS];
+	uint64_t heartbeat_tsc;       /* last datagram to every peer (heartbeats) */
+	uint64_t onlink_tsc;          /* last take-over check */
+	uint64_t takeovers, releases;
 };
 
 /* sync.c: add a record to a batch; a full batch is sent (peer NULL: to every peer). */
@@ -71,6 +81,9 @@ void lb_sync_add(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer
 		 const struct lb_sync_rec *r);
 void lb_sync_flush(struct lb_sync *s, struct sync_batch *b, struct sync_peer *peer);
 void lb_sync_send_ctl(struct lb_sync *s, struct sync_peer *peer, uint8_t type);
+
+/* sync_onlink.c: heartbeats, peers' liveness, on-link SNAT take-over (every loop). */
+void lb_sync_onlink_poll(struct lb_sync *s, uint64_t now);
 
 /* sync_walk.c */
 /* The record of a tracked connection; false for what is not synced (dnat, expired). */

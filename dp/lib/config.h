@@ -92,6 +92,9 @@ struct lb_sync_conf {
 	uint32_t bulk_timeout_ms;          /* join: bulk_done after this even if peers are silent */
 	uint32_t capacity;                 /* peer table entries */
 	uint32_t max_age_s;                /* datagrams older (or newer) than this are stale */
+	bool onlink_takeover;              /* answer ARP/NDP for a silent peer's SNAT addresses */
+	uint32_t takeover_ms;              /* a peer silent this long is dead (onlink_takeover) */
+	uint32_t heartbeat_ms;             /* empty datagram to each peer after this much silence */
 };
 
 /*

@@ -52,6 +52,12 @@ static const struct lb_conf_cmd sync_cmds[] = {
 	  LB_CONF_DEF | LB_CONF_POW2, NULL },
 	{ "max_age_s", LB_CONF_INT, lb_conf_set_uint, SYNC(max_age_s), 1, 86400, 60, LB_CONF_DEF,
 	  NULL },
+	{ "onlink_takeover", LB_CONF_BOOL, lb_conf_set_bool, SYNC(onlink_takeover), 0, 0, 0, 0,
+	  NULL },
+	{ "takeover_ms", LB_CONF_INT, lb_conf_set_uint, SYNC(takeover_ms), 100, 60000, 1000,
+	  LB_CONF_DEF, NULL },
+	{ "heartbeat_ms", LB_CONF_INT, lb_conf_set_uint, SYNC(heartbeat_ms), 10, 10000, 200,
+	  LB_CONF_DEF, NULL },
 	LB_CONF_END,
 };
 

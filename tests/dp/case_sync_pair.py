@@ -55,7 +55,8 @@ def _ctrl_kind(raw):
     return k
 
 
-def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, peer_mac):
+def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, peer_mac,
+             refresh_s=1):
     key_path = os.path.join(tmp, "sync.key")
     ports = [{"name": "ext", "device": T.pcap_live_device(f"net_pcap{tag}0", [ext_if]),
               "role": "external", "addresses": ["198.18.0.2/24"], "mac": T.EXT_MAC},
@@ -70,7 +71,7 @@ def box_conf(tmp, tag, ext_if, int_if, int_addr, int_mac, local, sync_id, peer, 
                        services=[{"name": "web", "vip": T.VIP4, "port": 80, "protocol": "tcp",
                                   "backends": [{"address": BACKEND, "port": 8080}]}])
     return conf + (f'sync = {{ enabled = true; id = {sync_id}; peers = ["{peer}"];\n'
-                   f'  key_file = "{key_path}"; bulk_timeout_ms = 5000; refresh_s = 1; }};\n')
+                   f'  key_file = "{key_path}"; bulk_timeout_ms = 5000; refresh_s = {refresh_s}; }};\n')
 
 
 def sync_records(ck, frames, src):
@@ -136,7 +137,8 @@ def move_to_b(ck, x, flows, what):
           ["ifsT0"])
 
 
-def run_case(ck, tmp, build):
+def segment(tmp):
+    """The namespace, the bridge, the veths and the key file (also case_sync_lag.py)."""
     T.ctrl_kind = _ctrl_kind
     T.enter_private_netns()
     T.run(["ip", "link", "add", "fsbr0", "type", "bridge"])
@@ -151,6 +153,10 @@ def run_case(ck, tmp, build):
     fd = os.open(os.path.join(tmp, "sync.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, KEY)
     os.close(fd)
+
+
+def run_case(ck, tmp, build):
+    segment(tmp)
     wires = T.Wires(["xfsA1", "xfsB1", "ifsT0"])
     a_conf = box_conf(tmp, "A", "xfsA0", "ifsA0", A_INT, A_INT_MAC, A_LOCAL, 1, B_INT, B_INT_MAC)
     a = T.Dp(build, tmp, a_conf, tag="syncA")
@@ -187,6 +193,10 @@ def run_case(ck, tmp, build):
         p = (fs.get("peers") or [{}])[0]
         ck.eq((p.get("address"), p.get("id"), p.get("bulk_done")), (A_INT, 1, True),
               "B: peer A answered the join")
+        ck.ok(fs.get("lag_samples", 0) >= 1 and fs.get("lag_us_p50", -1) >= 0 and
+              fs.get("lag_us_p99", -1) >= fs.get("lag_us_p50", 0),
+              "B: sync lag sampled (the bulk copy's records datagrams)",
+              str({k: v for k, v in fs.items() if k.startswith("lag")}))
         deadline = time.monotonic() + 3
         while "bulk copy from peer 1 received" not in b.stderr() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -6,7 +6,7 @@ run.py - run one edgelb-dp packet test scenario group (tests/dp/README.md).
 
 One case per process: a case moves the process into its own network namespace,
 which vanishes with it. Cases: oracle fnat4 fnat6 udp-dnat maglev malformed ring
-rte-flow ctl affinity-workers hostile offload neigh (oracle checks the packet checker itself and needs no dp).
+rte-flow ctl affinity-workers hostile offload neigh sync sync-pair sync-lag (oracle checks the packet checker itself and needs no dp).
 """
 import argparse
 import os
@@ -17,9 +17,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SKIP = 77
-CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl", "sync", "sync-pair",
+CASES = ["oracle", "fnat4", "fnat6", "udp-dnat", "maglev", "malformed", "ring", "rte-flow", "ctl", "sync", "sync-pair", "sync-lag", "sync-takeover",
          "affinity-workers", "hostile", "offload", "neigh"]
-LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh", "sync", "sync-pair"}
+LIVE = {"fnat4", "fnat6", "udp-dnat", "ring", "rte-flow", "ctl", "affinity-workers", "hostile", "offload", "neigh", "sync", "sync-pair", "sync-lag", "sync-takeover"}
 
 
 def on_sigterm(sig, frame):
@@ -94,6 +94,12 @@ def main():
             elif a.case == "sync-pair":
                 import case_sync_pair
                 case_sync_pair.run_case(ck, tmp, build)
+            elif a.case == "sync-takeover":
+                import case_sync_takeover
+                case_sync_takeover.run_case(ck, tmp, build)
+            elif a.case == "sync-lag":
+                import case_sync_lag
+                case_sync_lag.run_case(ck, tmp, build)
             elif a.case == "sync":
                 import case_sync
                 case_sync.run_case(ck, tmp, build)
