@@ -179,7 +179,9 @@ def phase(ck, tmp, build, wires, on):
         wires.ctrl["ifsT0"] = []
         if not ck.ok(a2.start(), "on: box A restarted", a2.stderr()[-2000:]):
             return
-        fs = wait(lambda: (lambda f: f if not f.get("onlink_held") else None)(flow_sync(cb)), 5) or {}
+        # Bounded by the restarted dp coming up and joining, which a loaded machine
+        # stretches: 15 s.
+        fs = wait(lambda: (lambda f: f if not f.get("onlink_held") else None)(flow_sync(cb)), 15) or {}
         ck.eq((fs.get("onlink_held"), fs.get("onlink_takeovers"), fs.get("onlink_releases")),
               ([], 2, 2), "on: B released both addresses (onlink_held empty)")
         wires.leftovers(settle=0.3)
