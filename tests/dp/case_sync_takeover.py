@@ -182,8 +182,13 @@ def phase(ck, tmp, build, wires, on):
         # Bounded by the restarted dp coming up and joining, which a loaded machine
         # stretches: 15 s.
         fs = wait(lambda: (lambda f: f if not f.get("onlink_held") else None)(flow_sync(cb)), 15) or {}
-        ck.eq((fs.get("onlink_held"), fs.get("onlink_takeovers"), fs.get("onlink_releases")),
-              ([], 2, 2), "on: B released both addresses (onlink_held empty)")
+        # A restarting owner may fall silent again for takeover_ms while it starts
+        # and resolves B (its datagrams wait for B's MAC): B may take over and let go
+        # once more. What must hold: B holds nothing, and every take-over ended.
+        held, tk, rl = fs.get("onlink_held"), fs.get("onlink_takeovers"), fs.get("onlink_releases")
+        ck.ok(held == [] and isinstance(tk, int) and tk >= 2 and tk == rl,
+              "on: B released both addresses (onlink_held empty, every take-over released)",
+              f"held {held!r}, takeovers {tk!r}, releases {rl!r}")
         wires.leftovers(settle=0.3)
         ann = announcements(wires.ctrl["ifsT0"])
         ck.eq({k: ann.get(k) for k in (P.A_LOCAL, A_LOCAL6)},
