@@ -86,6 +86,11 @@ topo_down() {
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	# The dp's persistent state (dp.state "auto", kept across restarts by design)
+	# and EAL's page files of a dp that was killed: gone with the topology, or
+	# they hold hugepages the next test needs.
+	rm -f /dev/hugepages/edgelb-"$TOPO"-dp-* /dev/shm/edgelb-"$TOPO"-dp-* \
+		/dev/hugepages/"$TOPO"-dp* 2>/dev/null || true
 	rm -rf "$TOPO_DIR"
 }
 
