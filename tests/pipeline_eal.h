@@ -9,6 +9,9 @@
 #include <sched.h>
 #include <stdio.h>
 
+#include <unistd.h>
+
+#include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ring.h>
 
@@ -45,6 +48,31 @@ pl_first_cpu(void)
 		if (CPU_ISSET(c, &set))
 			return c;
 	return 0;
+}
+
+/*
+ * EAL for an in-process pipeline test named name: no hugepages, no PCI, no shared
+ * config, mem_mb of memory, three lcores (main + two workers, never launched) on
+ * the first allowed CPU, a file prefix of its own. Returns rte_eal_init()'s result.
+ */
+static inline int
+pl_eal_init(const char *name, const char *mem_mb)
+{
+	static char lcores[64], prefix[96], prog[64];
+	int cpu = pl_first_cpu();
+
+	snprintf(lcores, sizeof(lcores), "0@%d,1@%d,2@%d", cpu, cpu, cpu);
+	snprintf(prefix, sizeof(prefix), "edgelb-%s-%d", name, (int)getpid());
+	snprintf(prog, sizeof(prog), "%s", name);
+	static char *eal[16];
+	char *args[] = {prog, "--no-huge", "--no-pci", "--no-shconf", "-m", (char *)mem_mb,
+			"--no-telemetry", "--file-prefix", prefix, "--lcores", lcores,
+			"--log-level", "*:warning", NULL};
+	int n = 0;
+	for (; args[n] != NULL; n++)
+		eal[n] = args[n];
+	eal[n] = NULL;
+	return rte_eal_init(n, eal);
 }
 
 #endif /* LB_TEST_PIPELINE_EAL_H */

@@ -1757,18 +1757,9 @@ make_ports(void)
 int
 main(void)
 {
-	char lcores[64], prefix[64];
 	char err[512] = "";
-	int cpu = pl_first_cpu();
 
-	snprintf(lcores, sizeof(lcores), "0@%d,1@%d,2@%d", cpu, cpu, cpu);
-	snprintf(prefix, sizeof(prefix), "edgelb-test-pipeline-%d", (int)getpid());
-	char *eal[] = {"test_pipeline", "--no-huge", "--no-pci", "--no-shconf", "-m", "128",
-		       "--no-telemetry", "--file-prefix", prefix, "--lcores", lcores,
-		       "--log-level", "*:warning", NULL};
-	int eal_argc = (int)RTE_DIM(eal) - 1;
-
-	if (rte_eal_init(eal_argc, eal) < 0) {
+	if (pl_eal_init("test-pipeline", "128") < 0) {
 		fprintf(stderr, "test_pipeline: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}

@@ -527,17 +527,9 @@ make_ports(void)
 int
 main(void)
 {
-	char lcores[64], prefix[64];
 	char err[512] = "";
-	int cpu = pl_first_cpu();
 
-	snprintf(lcores, sizeof(lcores), "0@%d,1@%d,2@%d", cpu, cpu, cpu);
-	snprintf(prefix, sizeof(prefix), "edgelb-test-sched-%d", (int)getpid());
-	char *eal[] = {"test_pipeline_sched", "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
-		       "--no-telemetry", "--file-prefix", prefix, "--lcores", lcores,
-		       "--log-level", "*:warning", NULL};
-
-	if (rte_eal_init((int)RTE_DIM(eal) - 1, eal) < 0) {
+	if (pl_eal_init("test-sched", "256") < 0) {
 		fprintf(stderr, "EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}

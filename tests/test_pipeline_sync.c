@@ -729,14 +729,7 @@ test_no_mbuf_leaked(void **state)
 int
 main(void)
 {
-	char lcores[64], prefix[64], err[512] = "";
-	int cpu = pl_first_cpu();
-
-	snprintf(lcores, sizeof(lcores), "0@%d,1@%d,2@%d", cpu, cpu, cpu);
-	snprintf(prefix, sizeof(prefix), "edgelb-test-pipeline-sync-%d", (int)getpid());
-	char *eal[] = {"test_pipeline_sync", "--no-huge", "--no-pci", "--no-shconf", "-m", "128",
-		       "--no-telemetry", "--file-prefix", prefix, "--lcores", lcores,
-		       "--log-level", "*:warning", NULL};
+	char err[512] = "";
 	int fd = mkstemp(key_path);
 	if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fchmod(fd, 0600) != 0) {
 		fprintf(stderr, "test_pipeline_sync: key file\n");
@@ -744,7 +737,7 @@ main(void)
 	}
 	close(fd);
 	make_config();
-	if (rte_eal_init((int)RTE_DIM(eal) - 1, eal) < 0) {
+	if (pl_eal_init("test-pipeline-sync", "128") < 0) {
 		fprintf(stderr, "test_pipeline_sync: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
