@@ -260,13 +260,21 @@ lb_svcb_done(struct lb_svcb *b)
 			b->tail = NULL;
 		b->n--;
 		j->next = NULL;
-		/* Overtaken by a later submission of the same service: that one answers. */
+		/*
+		 * Overtaken by a later submission of the same service whose build is
+		 * already done: that one answers, and this one is never published. A
+		 * later one still queued or building does not stop this build: it is
+		 * newer than what the workers have, and dropping every build that a
+		 * newer submission overtakes published almost nothing under a steady
+		 * stream of updates to one service (each build done, then dropped,
+		 * because the next spec had arrived meanwhile).
+		 */
 		for (struct lb_svcb_job *k = b->head; k != NULL; k = k->next)
 			if (same_key(&k->spec, &j->spec)) {
 				later = k;
 				break;
 			}
-		if (later != NULL && hand_over(j, later) == 0) {
+		if (later != NULL && later->state == JOB_DONE && hand_over(j, later) == 0) {
 			lb_svcb_job_free(j);
 			continue;
 		}

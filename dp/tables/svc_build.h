@@ -10,9 +10,11 @@
  *
  * Coalescing: a spec submitted while an earlier one of the same service
  * (VIP, port, protocol) still waits for the builder replaces it, and a finished
- * build that a later submission of the same service has overtaken is dropped.
- * Either way the caller's tags (its waiters) move to the newest job, so every
- * submission is answered, by the publish of its own spec or of a newer one.
+ * build is dropped when a later build of the same service finished too. Either
+ * way the caller's tags (its waiters) move to the newer job, so every submission
+ * is answered, by the publish of its own spec or of a newer one. A finished build
+ * whose successor is still queued or building is published: under a steady
+ * stream the workers see one build in two at worst, never none.
  *
  * Threads: every function but the builder's own loop runs on the control thread.
  */
