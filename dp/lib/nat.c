@@ -51,20 +51,15 @@ rd16(const uint8_t *b)
 	return (uint16_t)((uint16_t)b[0] << 8 | b[1]);
 }
 
-static inline void
-wr16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-/* Fold to 16 bits without complementing; nonzero for any nonzero sum. */
+/*
+ * Fold to 16 bits without complementing; nonzero for any nonzero sum. The high
+ * half of sum + rotate(sum, 16) is hi + lo with the end-around carry already in
+ * (the carry out of the low half lands in the high one): Linux's csum_fold().
+ */
 static inline uint16_t
 fold(uint32_t sum)
 {
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	return (uint16_t)((sum + (sum >> 16 | sum << 16)) >> 16);
 }
 
 /*
@@ -143,66 +138,120 @@ lb_l4_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t prot
 	return c;
 }
 
-/* sum += ~m + m' for each 16-bit word of old[0..n) -> new[0..n), n even */
+/*
+ * The rewrite's arithmetic runs in the CPU's byte order on whole 32-bit words. The
+ * ones' complement sum does not depend on byte order (RFC 1071 2(B): swapping the
+ * bytes of every addend swaps the bytes of the folded sum, 0 and 0xffff included),
+ * and a 32-bit word counts as its two 16-bit halves (2^16 = 1 modulo 0xffff), so
+ * folding a native sum of native words and storing it natively writes the same two
+ * bytes as the big-endian computation, a word at a time: for IPv4/TCP one load per
+ * address instead of four byte loads and shifts per 16-bit word. The folded sum is
+ * 0 only when every addend is 0 in either order, so eqn. 3's 0 / 0xffff outcome is
+ * kept too. tests/test_nat.c checks this against a big-endian reference.
+ */
 static inline uint32_t
-csum_delta(uint32_t sum, const uint8_t *old, const uint8_t *new, uint32_t n)
+ld32(const uint8_t *b)
 {
-	for (uint32_t i = 0; i < n; i += 2)
-		sum += (uint16_t)~rd16(old + i) + (uint32_t)rd16(new + i);
-	return sum;
+	uint32_t v;
+
+	memcpy(&v, b, 4);
+	return v;
 }
 
-/* HC' = ~(~HC + delta) on the field at f */
 static inline uint16_t
-csum_apply(const uint8_t *f, uint32_t delta)
+ld16(const uint8_t *b)
 {
-	return lb_csum_fold((uint16_t)~rd16(f) + delta);
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return v;
 }
 
-int
-lb_nat_rewrite(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
-	       unsigned flags)
+static inline void
+st16(uint8_t *b, uint16_t v)
 {
-	bool v4 = p->family == LB_AF_INET;
-	uint32_t alen = v4 ? 4 : 16;
+	memcpy(b, &v, 2);
+}
+
+/* v (host order) as the CPU reads the two bytes v would have on the wire */
+static inline uint16_t
+wire16(uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+
+	return ld16(b);
+}
+
+/* Fold a 64-bit sum to 16 bits without complementing (the same rotation trick). */
+static inline uint16_t
+fold64(uint64_t sum)
+{
+	return fold((uint32_t)((sum + (sum >> 32 | sum << 32)) >> 32));
+}
+
+/* ~m + m' for the address old[0..alen) -> new[0..alen), alen 4 or 16, native words */
+static inline uint64_t
+addr_delta(const uint8_t *old, const uint8_t *new, bool v4)
+{
+	uint64_t d = (uint64_t)(uint32_t)~ld32(old) + ld32(new);
+
+	if (!v4)
+		for (uint32_t i = 4; i < 16; i += 4)
+			d += (uint64_t)(uint32_t)~ld32(old + i) + ld32(new + i);
+	return d;
+}
+
+/* An address's words summed natively (pseudo header). */
+static inline uint64_t
+addr_sum(const uint8_t *a, bool v4)
+{
+	uint64_t s = ld32(a);
+
+	if (!v4)
+		s += (uint64_t)ld32(a + 4) + ld32(a + 8) + ld32(a + 12);
+	return s;
+}
+
+/* HC' = ~(~HC + delta), native order, for the field at f */
+static inline uint16_t
+csum_apply(const uint8_t *f, uint64_t delta)
+{
+	return (uint16_t)~fold64((uint16_t)~ld16(f) + delta);
+}
+
+/*
+ * The rewrite for one family. Inlined twice, with v4 a constant in each copy, so
+ * the address copies and sums are fixed-size loads and stores (4 or 16 bytes)
+ * rather than memcpy()s of a run-time length: forced, since GCC 12 -O2 left it out
+ * of line, and the variable-length copies cost ~60 instructions a packet
+ * (callgrind, docs/performance.md).
+ */
+static inline __attribute__((always_inline)) int
+rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
+	   unsigned flags, const bool v4)
+{
+	const uint32_t alen = v4 ? 4 : 16;
 	uint8_t *ttl = l3 + (v4 ? IPV4_TTL_OFF : IPV6_HLIM_OFF);
 	uint8_t *saddr = l3 + (v4 ? IPV4_SRC_OFF : IPV6_SRC_OFF);
 	uint8_t *daddr = saddr + alen;
 	uint8_t *l4 = l3 + p->l3_len;
-	uint32_t l4_total = (uint32_t)p->ip_len - p->l3_len;
-	uint32_t addr_delta = 0, port_delta = 0;
-	uint32_t csum_off;
+	uint64_t addr_d = 0;
+	uint32_t port_d = 0;
 
-	assert(p->family == LB_AF_INET || p->family == LB_AF_INET6);
-	assert(p->kind == LB_PKT_L4 || p->kind == LB_PKT_ICMP);
 	if (*ttl <= 1)
 		return -1;
 
-	switch (p->proto) {
-	case LB_IPPROTO_TCP:
-		csum_off = TCP_CSUM_OFF;
-		break;
-	case LB_IPPROTO_UDP:
-		csum_off = UDP_CSUM_OFF;
-		break;
-	case LB_IPPROTO_ICMPV6:
-		csum_off = ICMPV6_CSUM_OFF;
-		break;
-	default:
-		csum_off = UINT32_MAX; /* IPv4 ICMP: no pseudo header */
-		break;
-	}
 	bool ports = p->proto == LB_IPPROTO_TCP || p->proto == LB_IPPROTO_UDP;
 
 	/* all deltas from the old words first, then the writes */
 	if (rw->src != NULL)
-		addr_delta = csum_delta(addr_delta, saddr, rw->src, alen);
+		addr_d += addr_delta(saddr, rw->src, v4);
 	if (rw->dst != NULL)
-		addr_delta = csum_delta(addr_delta, daddr, rw->dst, alen);
+		addr_d += addr_delta(daddr, rw->dst, v4);
 	if (ports && rw->sport != 0)
-		port_delta = csum_delta(port_delta, l4, (const uint8_t *)&rw->sport, 2);
+		port_d += (uint16_t)~ld16(l4) + (uint32_t)rw->sport;
 	if (ports && rw->dport != 0)
-		port_delta = csum_delta(port_delta, l4 + 2, (const uint8_t *)&rw->dport, 2);
+		port_d += (uint16_t)~ld16(l4 + 2) + (uint32_t)rw->dport;
 
 	if (rw->src != NULL)
 		memcpy(saddr, rw->src, alen);
@@ -213,30 +262,58 @@ lb_nat_rewrite(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
 	if (ports && rw->dport != 0)
 		memcpy(l4 + 2, &rw->dport, 2);
 
+	(*ttl)--;
 	if (v4) {
-		/* the TTL shares its word with the protocol: m = ttl<<8|proto */
-		uint16_t old_w = rd16(ttl);
-		uint32_t ip_delta = addr_delta + (uint16_t)~old_w + (uint32_t)(old_w - 0x100);
+		/*
+		 * The TTL shares its word with the protocol: m = ttl<<8|proto, m' = m - 0x100,
+		 * and with ttl >= 2, ~m + m' is 0xfeff whatever m was (a nonzero addend, so
+		 * the 0 / 0xffff choice is the same as with the words themselves).
+		 */
 		uint8_t *hc = l3 + IPV4_CSUM_OFF;
+		uint64_t ip_d = addr_d + wire16(0xfeff);
 
-		(*ttl)--;
-		wr16(hc, (flags & LB_NAT_IP_OFFLOAD) ? 0 : csum_apply(hc, ip_delta));
-	} else {
-		(*ttl)--;
+		st16(hc, (flags & LB_NAT_IP_OFFLOAD) ? 0 : csum_apply(hc, ip_d));
 	}
 
-	if (csum_off == UINT32_MAX)
-		return 0;
-	uint8_t *lc = l4 + csum_off;
+	uint8_t *lc;
+	switch (p->proto) {
+	case LB_IPPROTO_TCP:
+		lc = l4 + TCP_CSUM_OFF;
+		break;
+	case LB_IPPROTO_UDP:
+		lc = l4 + UDP_CSUM_OFF;
+		break;
+	case LB_IPPROTO_ICMPV6:
+		lc = l4 + ICMPV6_CSUM_OFF;
+		break;
+	default:
+		return 0; /* IPv4 ICMP: no pseudo header */
+	}
 	if (ports && (flags & LB_NAT_L4_OFFLOAD)) {
-		wr16(lc, (uint16_t)phdr_sum(p->family, saddr, daddr, p->proto, l4_total));
-	} else if (p->proto == LB_IPPROTO_UDP && rd16(lc) == 0) {
+		/* pseudo header: IPv4 zero, proto, 16-bit length; IPv6 32-bit length
+		 * (its high word 0: ip_len is 16 bits), zeros, next header */
+		uint32_t l4_total = (uint32_t)p->ip_len - p->l3_len;
+		uint64_t s = addr_sum(saddr, v4) + addr_sum(daddr, v4) + wire16(p->proto) +
+			     wire16((uint16_t)l4_total);
+		st16(lc, fold64(s));
+	} else if (p->proto == LB_IPPROTO_UDP && ld16(lc) == 0) {
 		/* no checksum: stays none */
 	} else {
-		uint16_t c = csum_apply(lc, addr_delta + port_delta);
+		uint16_t c = csum_apply(lc, addr_d + port_d);
 		if (p->proto == LB_IPPROTO_UDP && c == 0)
 			c = 0xffff;
-		wr16(lc, c);
+		st16(lc, c);
 	}
 	return 0;
+}
+
+int
+lb_nat_rewrite(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
+	       unsigned flags)
+{
+	assert(p->family == LB_AF_INET || p->family == LB_AF_INET6);
+	assert(p->kind == LB_PKT_L4 || p->kind == LB_PKT_ICMP);
+	if (p->family == LB_AF_INET)
+		return rewrite_af(l3, p, rw, flags, true);
+	return rewrite_af(l3, p, rw, flags, false);
 }
