@@ -26,7 +26,7 @@
 #include "conntrack.h"
 #include "encap.h"
 #include "maglev.h"
-#include "nat.h"
+#include "nat_fastpath.h"
 #include "tx.h"
 #include "worker_priv.h"
 
@@ -504,7 +504,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	if (unlikely(!fits(w, m, p, r->tx_port)))
 		return;
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite(l3, p, &rw, nat_flags_for(&w->dp->ports[r->tx_port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[r->tx_port], m)) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
@@ -563,7 +563,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	if (unlikely(!fits(w, m, p, rt->port)))
 		return;
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite(l3, p, &rw, nat_flags_for(&w->dp->ports[rt->port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[rt->port], m)) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED);
 		return;
 	}
