@@ -57,8 +57,10 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 * bucket of the SNAT port the allocator would give.
 	 */
 	uint32_t nfh[MAX_BURST];
+	struct lb_ct_snat_hint sh[MAX_BURST]; /* for the allocation in new_flow() */
 	for (uint16_t j = 0; j < k; j++) {
 		nfh[j] = 0;
+		sh[j].pair = LB_CT_NIL;
 		if (ids[j] < 0)
 			continue;
 		const struct lb_pkt *p = &meta[idx[j]];
@@ -80,13 +82,14 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		struct lb_ct_rev_key rk;
 		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
-		lb_ct_snat_prefetch(w->ct, &rk);
+		lb_ct_snat_prefetch(w->ct, &rk, &sh[j]);
 	}
 	/* Pass 3: per packet, the forwarding decision and the rewrite. */
 	for (uint16_t j = 0; j < k; j++) {
 		uint16_t i = idx[j];
 		if (ids[j] >= 0)
-			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j]);
+			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j],
+				       &sh[j]);
 		else
 			forward_other(w, pkts[i], &meta[i]);
 	}

@@ -255,14 +255,17 @@ refuse_new(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 /*
  * A new flow: pick a backend (Maglev over the service's current table), choose
  * the fnat source, and insert the connection. Returns the entry, or NULL after a
- * drop. A full table or a full SNAT port range gives up an expired entry, or else
+ * drop. sh: what the classify stage's SNAT prefetch found (pair, port, reverse
+ * hash), so the allocator need not look them up again; the allocator checks it.
+ * A full table or a full SNAT port range gives up an expired entry, or else
  * a half-open entry (a handshake the client never completed: what a flood leaves)
  * that would expire first; when nothing can go, the flow is dropped and counted
  * rather than forwarded without state (its replies would find nothing).
  */
 static struct lb_conn *
 new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
-	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t fwd_hash, uint32_t flow_hash)
+	 const struct lb_svc *svc, struct lb_conn *tmp, uint32_t fwd_hash, uint32_t flow_hash,
+	 const struct lb_ct_snat_hint *sh)
 {
 	uint32_t fh, rid = LB_AFF_NONE, rev_hash = 0;
 
@@ -343,7 +346,7 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		int ok = -1;
 		for (unsigned t = 0; t < ns && ok < 0; t++) {
 			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = snat_port(w, p, &rk, &rev_hash); /* peer_fp.h */
+			ok = snat_port(w, p, &rk, &rev_hash, sh); /* peer_fp.h */
 		}
 		if (ok < 0) {
 			/* Every address is out of ports: free an expired or evict a
@@ -418,7 +421,7 @@ forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uin
 
 static inline void
 forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
-		  uint32_t fwd_hash, uint32_t flow_hash)
+		  uint32_t fwd_hash, uint32_t flow_hash, const struct lb_ct_snat_hint *sh)
 {
 	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
 	struct lb_conn tmp, *c;
@@ -482,7 +485,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			return;
 	}
 	if (c == NULL) {
-		c = new_flow(w, m, p, svc, &tmp, fwd_hash, flow_hash);
+		c = new_flow(w, m, p, svc, &tmp, fwd_hash, flow_hash, sh);
 		if (c == NULL)
 			return;
 	}

@@ -71,18 +71,19 @@ peer_snat_taken(struct lb_worker *w, const struct lb_pkt *p, const struct lb_ct_
 #define SNAT_PEER_RETRIES 4
 
 /*
- * lb_ct_snat_alloc() for a new flow. With sync on, a port a peer's record holds is
- * not taken either: this box's own connections come back that way after a restart
- * (the join's bulk copy), and the backend still has that socket. A port skipped so
+ * lb_ct_snat_alloc() for a new flow, from the classify stage's hint sh (may be
+ * NULL). With sync on, a port a peer's record holds is not taken either: this
+ * box's own connections come back that way after a restart (the join's bulk
+ * copy), and the backend still has that socket. A port skipped so
  * stays reserved in the allocator: the connection that holds it is this box's own
  * and is taken over on its next packet, and that entry gives the port back when
  * it goes.
  */
 static inline int
 snat_port(struct lb_worker *w, const struct lb_pkt *p, struct lb_ct_rev_key *rk,
-	  uint32_t *rev_hash)
+	  uint32_t *rev_hash, const struct lb_ct_snat_hint *sh)
 {
-	int ok = lb_ct_snat_alloc(w->ct, rk, w->now, rev_hash);
+	int ok = lb_ct_snat_alloc_hint(w->ct, rk, w->now, rev_hash, sh);
 
 	/* Only records on this box's own SNAT addresses can hold its ports (rare: a restart). */
 	if (likely(w->peers == NULL) || lb_peer_own_count(w->peers) == 0)

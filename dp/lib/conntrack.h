@@ -235,8 +235,21 @@ void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
  * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
  * key is certainly not in the table (a new flow). */
 int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
-/* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now. */
-void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k);
+/*
+ * What lb_ct_snat_prefetch() found for a likely new flow, so that the allocation a
+ * few packets later does not look the (backend, local address) pair up and hash
+ * the reverse key again: lb_ct_snat_alloc_hint() takes the pair after checking it
+ * is the key's, and the hash when the port it picks is still this one.
+ */
+struct lb_ct_snat_hint {
+	uint32_t pair;     /* the pair's index; LB_CT_NIL: nothing found */
+	uint32_t idx;      /* slice index of the port it would give */
+	uint32_t rev_hash; /* lb_ct_hash_rev() of the key with that port */
+};
+
+/* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now; with
+ * hint (may be NULL), say what was found (hint->pair LB_CT_NIL when nothing). */
+void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct_snat_hint *hint);
 
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
@@ -364,6 +377,10 @@ unsigned lb_ct_expire(struct lb_ct *ct, uint32_t now, unsigned budget,
  * LB_EINVAL without an allocator (conf.snat_pairs 0).
  */
 int lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32_t *rev_hash);
+/* The same, starting from what lb_ct_snat_prefetch() found (hint may be NULL; a
+ * hint for another pair or port is checked and ignored). Same result either way. */
+int lb_ct_snat_alloc_hint(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now,
+			  uint32_t *rev_hash, const struct lb_ct_snat_hint *hint);
 
 /*
  * When lb_ct_snat_alloc() found the pair full: look at up to LB_CT_RECLAIM_SCAN of

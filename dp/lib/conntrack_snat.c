@@ -243,6 +243,14 @@ pair_new(struct lb_ct *ct, uint32_t *slot, uint32_t h, const uint8_t *backend, u
 	return p;
 }
 
+static inline int
+pair_is(const struct snat_pair *p, const uint8_t *backend, uint16_t port, uint8_t proto,
+	uint8_t local_idx)
+{
+	return p->local_idx == local_idx && p->backend_port == port && p->proto == proto &&
+	       lb_ct_addr_eq(p->backend, backend);
+}
+
 /* The pair of (backend, port, proto, local_idx); created (every port free) when
  * create is set and the area has room. */
 static inline struct snat_pair *
@@ -258,8 +266,7 @@ pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 			return create ? pair_new(ct, slot, h, backend, port, proto, local_idx, now)
 				      : NULL;
 		struct snat_pair *p = pair_at(ct, *slot);
-		if (p->local_idx == local_idx && p->backend_port == port && p->proto == proto &&
-		    lb_ct_addr_eq(p->backend, backend))
+		if (pair_is(p, backend, port, proto, local_idx))
 			return p;
 	}
 }
@@ -277,8 +284,8 @@ pair_of_conn(struct lb_ct *ct, const struct lb_conn *c, int create, uint32_t now
 	if (ct->snat_pend_pair != LB_CT_NIL && ct->snat_pend_port == c->local_port) {
 		struct snat_pair *p = pair_at(ct, ct->snat_pend_pair);
 		ct->snat_pend_pair = LB_CT_NIL;
-		if (p->local_idx == c->local_idx && p->backend_port == c->backend_port &&
-		    p->proto == c->proto && lb_ct_addr_eq(p->backend, c->backend))
+		if (pair_is(p, c->backend, c->backend_port, (uint8_t)c->proto,
+			    (uint8_t)c->local_idx))
 			return p;
 	}
 	return pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto, (uint8_t)c->local_idx,
@@ -411,12 +418,26 @@ lb_ct_snat_release(struct lb_ct *ct, const struct lb_conn *c, int cools)
 }
 
 int
-lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32_t *rev_hash)
+lb_ct_snat_alloc_hint(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now,
+		      uint32_t *rev_hash, const struct lb_ct_snat_hint *hint)
 {
 	if (ct->snat_pairs == 0 || k->mode != LB_MODE_FNAT)
 		return LB_EINVAL;
 	ct->now = now;
-	struct snat_pair *p = pair_of_key(ct, k, 1, now);
+	struct snat_pair *p = NULL;
+	/* The classify stage's pair, if it is this key's (the scheduler may have
+	 * picked another backend since, or a retry asks for another address). */
+	if (hint != NULL && hint->pair < ct->snat_used) {
+		struct snat_pair *q = pair_at(ct, hint->pair);
+		if (pair_is(q, k->backend, k->backend_port, k->proto, k->local_idx))
+			p = q;
+		else
+			hint = NULL;
+	} else {
+		hint = NULL;
+	}
+	if (p == NULL)
+		p = pair_of_key(ct, k, 1, now);
 	if (p == NULL) {
 		ct->snat_no_pair++;
 		ct->snat_exhausted++;
@@ -428,7 +449,10 @@ lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32
 		if (!lowest_free(ct, p, &i))
 			break;
 		k->local_port = port_of(ct, p, i);
-		uint32_t h = lb_ct_hash_rev(k, ct->seed);
+		/* Its hash too, if the pair's lowest free port is still the hinted one
+		 * (another new flow of the burst may have taken that). */
+		uint32_t h = hint != NULL && t == 0 && i == hint->idx ? hint->rev_hash
+							: lb_ct_hash_rev(k, ct->seed);
 		if (lb_ct_lookup_rev(ct, k, h) == NULL) {
 			/* Left free here: lb_ct_insert() takes it (lb_ct_snat_hold), and a
 			 * failed insert loses nothing. */
@@ -447,18 +471,32 @@ lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32
 	return LB_EFULL;
 }
 
+int
+lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32_t *rev_hash)
+{
+	return lb_ct_snat_alloc_hint(ct, k, now, rev_hash, NULL);
+}
+
 void
-lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k)
+lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct_snat_hint *hint)
 {
 	uint32_t i;
 
+	if (hint != NULL)
+		hint->pair = LB_CT_NIL;
 	if (ct->snat_pairs == 0)
 		return;
 	const struct snat_pair *p = pair_of_key(ct, k, 0, 0);
 	if (p == NULL || !lowest_free(ct, p, &i))
 		return;
 	k->local_port = port_of(ct, p, i);
-	lb_ct_prefetch_rev(ct, lb_ct_hash_rev(k, ct->seed));
+	uint32_t h = lb_ct_hash_rev(k, ct->seed);
+	lb_ct_prefetch_rev(ct, h);
+	if (hint != NULL) {
+		hint->pair = p->self;
+		hint->idx = i;
+		hint->rev_hash = h;
+	}
 }
 
 int
