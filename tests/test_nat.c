@@ -631,6 +631,239 @@ test_nat_random_rewrites_match_from_scratch(void **state)
 	assert_true(rewritten > 9000 && refused > 100);
 }
 
+/* ---- the rewrite against the plain big-endian RFC 1624 computation ------------- */
+
+/* ~HC + sum of (~m + m') over the 16-bit words old -> new, big-endian, one at a time */
+static uint32_t
+ref_delta(uint32_t acc, const uint8_t *old, const uint8_t *new, size_t n)
+{
+	for (size_t i = 0; i < n; i += 2)
+		acc += (uint16_t)~rd16(old + i) + (uint32_t)rd16(new + i);
+	return acc;
+}
+
+/*
+ * What lb_nat_rewrite() must do, word by word in network byte order (RFC 1624
+ * eqn. 3, as dp/lib/nat.c computed it before it summed native 32-bit words): the
+ * checksum fields may hold anything, a wrong value included, and the result must
+ * still be the same two bytes.
+ */
+static int
+ref_rewrite(uint8_t *l3, bool v6, uint8_t proto, const struct lb_nat_rw *rw, unsigned flags,
+	    uint32_t l4_len)
+{
+	uint32_t alen = v6 ? 16 : 4;
+	uint8_t *ttl = l3 + (v6 ? 7 : 8);
+	uint8_t *sa = l3 + (v6 ? 8 : 12), *da = sa + alen;
+	uint8_t *l4 = l3 + (v6 ? 40 : 20);
+	bool ports = proto == TCP || proto == UDP;
+	uint8_t sp[2], dp[2];
+	uint32_t addr = 0, port = 0;
+
+	if (*ttl <= 1)
+		return -1;
+	memcpy(sp, &rw->sport, 2);
+	memcpy(dp, &rw->dport, 2);
+	if (rw->src)
+		addr = ref_delta(addr, sa, rw->src, alen);
+	if (rw->dst)
+		addr = ref_delta(addr, da, rw->dst, alen);
+	if (ports && rw->sport)
+		port = ref_delta(port, l4, sp, 2);
+	if (ports && rw->dport)
+		port = ref_delta(port, l4 + 2, dp, 2);
+	if (rw->src)
+		memcpy(sa, rw->src, alen);
+	if (rw->dst)
+		memcpy(da, rw->dst, alen);
+	if (ports && rw->sport)
+		memcpy(l4, sp, 2);
+	if (ports && rw->dport)
+		memcpy(l4 + 2, dp, 2);
+	uint8_t old_ttl_word[2] = {ttl[0], ttl[1]};
+	(*ttl)--;
+	if (!v6) {
+		uint32_t acc = ref_delta(addr + (uint16_t)~rd16(l3 + 10), old_ttl_word, ttl, 2);
+		put16(l3 + 10, (flags & LB_NAT_IP_OFFLOAD) ? 0 : (uint16_t)~ref_fold(acc));
+	}
+	if (proto == LB_IPPROTO_ICMP)
+		return 0;
+	uint8_t *lc = l4 + csum_off_of(proto);
+	if (ports && (flags & LB_NAT_L4_OFFLOAD)) {
+		put16(lc, ref_phdr(v6, sa, da, proto, l4_len));
+	} else if (proto == UDP && rd16(lc) == 0) {
+		/* none */
+	} else {
+		uint16_t c = (uint16_t)~ref_fold((uint16_t)~rd16(lc) + addr + port);
+		if (proto == UDP && c == 0)
+			c = 0xffff;
+		put16(lc, c);
+	}
+	return 0;
+}
+
+/* A checksum field value: the edges 0x0000 and 0xffff often, else anything. */
+static uint16_t
+rnd_csum_field(uint16_t correct)
+{
+	switch (rnd() % 5) {
+	case 0: return 0x0000;
+	case 1: return 0xffff;
+	case 2: return (uint16_t)rnd();
+	default: return correct;
+	}
+}
+
+/*
+ * 20,000 random packets (IPv4/IPv6, TCP/UDP/ICMP/ICMPv6, 0-2 VLAN tags, bytes
+ * biased to 0x00/0xff) whose checksum fields are then set to 0x0000, 0xffff, a
+ * random value or left right, random rewrites and offload flags: lb_nat_rewrite()
+ * writes exactly the bytes of the big-endian reference.
+ */
+static void
+test_nat_matches_big_endian_reference(void **state)
+{
+	static struct pkt in;
+	uint8_t f[FRAME_MAX], want[FRAME_MAX];
+	uint8_t nsrc[16], ndst[16];
+	static const uint8_t protos[] = {TCP, UDP, TCP, UDP, LB_IPPROTO_ICMP};
+	int edges = 0;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		memset(&in, 0, sizeof(in));
+		in.v6 = rnd() % 2;
+		in.proto = protos[rnd() % 5];
+		if (in.proto == LB_IPPROTO_ICMP && in.v6)
+			in.proto = LB_IPPROTO_ICMPV6;
+		in.n_vlans = (uint8_t)(rnd() % 3);
+		rnd_addr(in.v6, in.src, true);
+		rnd_addr(in.v6, in.dst, false);
+		in.sport = rnd_port();
+		in.dport = rnd_port();
+		in.ttl = rnd() % 20 == 0 ? (uint8_t)(rnd() % 2) : (uint8_t)(2 + rnd() % 254);
+		in.udp_nocsum = in.proto == UDP && rnd() % 8 == 0;
+		in.payload_len = (uint16_t)(rnd() % 64);
+		for (uint32_t j = 0; j < in.payload_len; j++)
+			in.payload[j] = rnd_byte();
+
+		uint32_t len = build(&in, f);
+		struct lb_pkt p;
+		parse_ok(f, len, &p);
+		uint8_t *l3 = f + p.l2_len;
+		uint32_t l4_len = (uint32_t)p.ip_len - p.l3_len;
+		uint8_t *lc = l3 + p.l3_len + csum_off_of(in.proto);
+		/* after parsing (which checks the IPv4 header checksum): any field value */
+		if (!in.v6)
+			put16(l3 + 10, rnd_csum_field(rd16(l3 + 10)));
+		put16(lc, rnd_csum_field(rd16(lc)));
+		edges += rd16(lc) == 0 || rd16(lc) == 0xffff;
+
+		struct lb_nat_rw rw = {0};
+		if (rnd() % 4) {
+			rnd_addr(in.v6, nsrc, false);
+			rw.src = nsrc;
+		}
+		if (rnd() % 4) {
+			rnd_addr(in.v6, ndst, false);
+			rw.dst = ndst;
+		}
+		if (rnd() % 4)
+			rw.sport = htons(rnd_port());
+		if (rnd() % 4)
+			rw.dport = htons(rnd_port());
+		unsigned flags = rnd() % 3 == 0 ? rnd() % 4 : 0;
+
+		memcpy(want, f, len);
+		int want_rc = ref_rewrite(want + p.l2_len, in.v6, in.proto, &rw, flags, l4_len);
+		int rc = lb_nat_rewrite(l3, &p, &rw, flags);
+		assert_int_equal(rc, want_rc);
+		if (memcmp(f, want, len) != 0) {
+			print_error("packet %d: v%d proto %u flags %u\n", i, in.v6 ? 6 : 4,
+				    in.proto, flags);
+			assert_memory_equal(f, want, len);
+		}
+	}
+	assert_true(edges > 6000);
+}
+
+/*
+ * Rewrites whose from-scratch result is an edge value: a payload word chosen so
+ * that the rewritten TCP/ICMPv6 checksum is 0x0000 (or the UDP sum zero, sent as
+ * 0xffff), and an IPv4 identification chosen so that the rewritten header checksum
+ * is 0x0000 -- against the from-scratch result, 4,000 cases.
+ */
+static void
+test_nat_edge_results_match_from_scratch(void **state)
+{
+	static struct pkt in, out;
+	uint8_t f[FRAME_MAX], want[FRAME_MAX], nsrc[16], ndst[16];
+	int zero_l4 = 0, zero_ip = 0;
+
+	(void)state;
+	for (int i = 0; i < 4000; i++) {
+		memset(&in, 0, sizeof(in));
+		in.v6 = rnd() % 2;
+		in.proto = (uint8_t)(rnd() % 3 == 0 ? UDP : TCP);
+		rnd_addr(in.v6, in.src, true);
+		rnd_addr(in.v6, in.dst, false);
+		in.sport = rnd_port();
+		in.dport = rnd_port();
+		in.ttl = (uint8_t)(2 + rnd() % 254);
+		in.payload_len = (uint16_t)(2 + 2 * (rnd() % 20));
+		for (uint32_t j = 0; j < in.payload_len; j++)
+			in.payload[j] = rnd_byte();
+
+		out = in;
+		rnd_addr(in.v6, nsrc, false);
+		rnd_addr(in.v6, ndst, false);
+		memcpy(out.src, nsrc, 16);
+		memcpy(out.dst, ndst, 16);
+		out.sport = rnd_port();
+		out.dport = rnd_port();
+		out.ttl = (uint8_t)(in.ttl - 1);
+
+		/* the payload's first word w, in both packets, such that the rewritten
+		 * packet's sum is 0xffff: its checksum (from scratch) is then 0 */
+		in.payload[0] = in.payload[1] = 0;
+		out.payload[0] = out.payload[1] = 0;
+		uint32_t len = build(&out, want);
+		uint32_t hl = out.v6 ? 40 : 20;
+		uint16_t c = rd16(want + 14 + hl + csum_off_of(out.proto));
+		if (out.proto == UDP && c == 0xffff)
+			c = 0; /* the builder's 0 -> 0xffff */
+		uint16_t w = c; /* the sum so far is ~c: adding c makes it 0xffff */
+		put16(in.payload, w);
+		put16(out.payload, w);
+		len = build(&out, want);
+		uint16_t got = rd16(want + 14 + hl + csum_off_of(out.proto));
+		assert_int_equal(got, out.proto == UDP ? 0xffff : 0x0000);
+		zero_l4++;
+
+		uint32_t l = build(&in, f);
+		assert_int_equal(l, len);
+		if (!in.v6) {
+			/* identification such that the rewritten header's checksum is 0 */
+			uint8_t *ip = want + 14;
+			put16(ip + 4, 0);
+			uint16_t hc = ref_ipv4_cksum(ip);
+			put16(ip + 4, hc); /* the sum so far is ~hc */
+			put16(ip + 10, ref_ipv4_cksum(ip));
+			assert_int_equal(rd16(ip + 10), 0);
+			put16(f + 14 + 4, hc);
+			put16(f + 14 + 10, ref_ipv4_cksum(f + 14));
+			zero_ip++;
+		}
+		struct lb_pkt p;
+		parse_ok(f, l, &p);
+		struct lb_nat_rw rw = {nsrc, ndst, htons(out.sport), htons(out.dport)};
+		assert_int_equal(lb_nat_rewrite(f + p.l2_len, &p, &rw, 0), 0);
+		assert_memory_equal(f, want, len);
+		assert_cksums_from_scratch(f, &p);
+	}
+	assert_true(zero_l4 == 4000 && zero_ip > 1500);
+}
+
 int
 main(void)
 {
@@ -641,6 +874,8 @@ main(void)
 		cmocka_unit_test(test_nat_round_trip_restores_the_frame),
 		cmocka_unit_test(test_nat_udp_result_zero_is_sent_as_ffff),
 		cmocka_unit_test(test_nat_random_rewrites_match_from_scratch),
+		cmocka_unit_test(test_nat_matches_big_endian_reference),
+		cmocka_unit_test(test_nat_edge_results_match_from_scratch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
