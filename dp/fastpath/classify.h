@@ -57,10 +57,9 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 * bucket of the SNAT port the allocator would give.
 	 */
 	uint32_t nfh[MAX_BURST];
-	struct lb_ct_snat_hint sh[MAX_BURST]; /* for the allocation in new_flow() */
+	struct lb_ct_snat_hint sh[MAX_BURST]; /* for new_flow()'s allocation; set with nfh */
 	for (uint16_t j = 0; j < k; j++) {
 		nfh[j] = 0;
-		sh[j].pair = LB_CT_NIL;
 		if (ids[j] < 0)
 			continue;
 		const struct lb_pkt *p = &meta[idx[j]];
@@ -75,6 +74,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		if (f == 0 || bi == LB_MAGLEV_EMPTY)
 			continue;
 		nfh[j] = f;
+		sh[j].pair = LB_CT_NIL;
 		const struct lb_real *r = lb_real_get(w->svcs, svc->real_ids[bi]);
 		unsigned fam = p->family == LB_AF_INET6;
 		if (r->tx_port == LB_PORT_NONE || w->n_src[r->tx_port][fam] == 0)
@@ -89,7 +89,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		uint16_t i = idx[j];
 		if (ids[j] >= 0)
 			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j],
-				       &sh[j]);
+				       nfh[j] != 0 ? &sh[j] : NULL);
 		else
 			forward_other(w, pkts[i], &meta[i]);
 	}
