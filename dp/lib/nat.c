@@ -1,9 +1,10 @@
 /*
  * nat.c - the rewrite stage: addresses, ports, TTL / hop limit and checksums, in place.
  *
- * Called by worker lcores after the forwarding decision (dp/worker.c), by the ICMP
- * path for its checksums, and by tests/test_nat.c with byte arrays. Pure C, no DPDK,
- * no state: safe on any thread.
+ * The rewrite's body is nat_fastpath.h, which the worker lcores' forward stage
+ * inlines; lb_nat_rewrite() here is its out-of-line copy (tests/test_nat.c, the
+ * fuzz target). This file also has the from-scratch checksums the ICMP path and
+ * the tests use. Pure C, no DPDK, no state: safe on any thread.
  *
  * in:  Eth/IPv4|IPv6/TCP|UDP as described by lb_parse(), l3 = frame + p->l2_len
  * out: the same datagram, source and/or destination address and port replaced,
