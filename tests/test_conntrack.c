@@ -1178,6 +1178,57 @@ test_ct_snat_gives_every_port_of_the_slice_once_then_refuses(void **state)
 	lb_ct_destroy(ct);
 }
 
+/*
+ * lb_ct_snat_prefetch()'s hint: the allocation from it gives the port and reverse
+ * hash the plain allocation gives; a hint of another pair, of no pair, or for a
+ * port another flow took since is checked and gives the same as no hint.
+ */
+static void
+test_ct_snat_hint_is_checked_and_gives_the_same_port(void **state)
+{
+	struct lb_ct *ct = snat_table(256, 4000, 4199, 1, 0, 60000);
+	struct lb_ct_snat_hint h, other;
+	struct lb_ct_rev_key kp = snat_key(), k3 = snat_key();
+	uint32_t rh;
+
+	(void)state;
+	lb_ct_snat_prefetch(ct, &kp, &h); /* no pair yet: nothing found */
+	assert_int_equal(h.pair, LB_CT_NIL);
+	assert_non_null(snat_flow(ct, 0, 0)); /* creates the pair */
+	k3.local_idx = 3;                      /* another pair of the same backend */
+	assert_int_equal(lb_ct_snat_alloc(ct, &k3, 0, &rh), 0);
+	k3 = snat_key();
+	k3.local_idx = 3;
+	lb_ct_snat_prefetch(ct, &k3, &other);
+	assert_int_not_equal(other.pair, LB_CT_NIL);
+
+	for (uint32_t n = 1; n < 100; n++) {
+		kp = snat_key();
+		lb_ct_snat_prefetch(ct, &kp, &h);
+		assert_int_not_equal(h.pair, LB_CT_NIL);
+		assert_int_not_equal(h.pair, other.pair);
+		assert_int_equal(h.rev_hash, lb_ct_hash_rev(&kp, lb_ct_seed(ct)));
+		bool taken = n % 4 == 1;
+		if (taken) /* an earlier flow of the burst gets the hinted port */
+			assert_int_equal(snat_flow(ct, 1000 + n, 0)->local_port, kp.local_port);
+		struct lb_ct_snat_hint bad = {.pair = 1000, .idx = h.idx, .rev_hash = h.rev_hash};
+		const struct lb_ct_snat_hint *use = n % 4 == 2 ? &other : n % 4 == 3 ? &bad : &h;
+
+		struct lb_ct_rev_key k = snat_key();
+		assert_int_equal(lb_ct_snat_alloc_hint(ct, &k, 0, &rh, use), 0);
+		assert_int_equal(rh, lb_ct_hash_rev(&k, lb_ct_seed(ct)));
+		if (taken)
+			assert_int_not_equal(k.local_port, kp.local_port);
+		else
+			assert_int_equal(k.local_port, kp.local_port);
+		struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+		c.client_port = net16((uint16_t)(20000 + n));
+		c.local_port = k.local_port;
+		assert_non_null(lb_ct_insert(ct, &c, 0));
+	}
+	lb_ct_destroy(ct);
+}
+
 static void
 test_ct_snat_port_is_not_given_again_within_the_reuse_delay(void **state)
 {
@@ -1708,6 +1759,7 @@ main(void)
 		cmocka_unit_test(test_ct_capacity_one_works),
 		cmocka_unit_test(test_ct_snat_gives_every_port_of_the_slice_once_then_refuses),
 		cmocka_unit_test(test_ct_snat_port_is_not_given_again_within_the_reuse_delay),
+		cmocka_unit_test(test_ct_snat_hint_is_checked_and_gives_the_same_port),
 		cmocka_unit_test(test_ct_snat_without_delay_or_for_a_half_open_entry_reuses_at_once),
 		cmocka_unit_test(test_ct_snat_skips_a_port_another_entry_holds),
 		cmocka_unit_test(test_ct_snat_is_o1_at_a_large_pair),
