@@ -457,21 +457,30 @@ cluster: {
 CONF
 }
 
+# Two BIRDs per box (docs/operations.md, "Two BIRDs on a box"): bird.conf speaks
+# BGP (edgelb-cp reconfigures it; a restart of it is graceful: the router keeps the
+# box's routes), bfd.conf answers the router's BFD session and nothing else, so a
+# BGP restart never takes BFD down, and a dead box still loses BFD at once.
 _box_bird_conf() { # k
 	local k=$1 d=$CL_DIR/x$1
+	cat > "$d/bfd.conf" <<BIRD
+router id 198.18.9.$k;
+log "$d/bfd.log" all;
+protocol device { scan time 10; }
+protocol bfd {
+	interface "$CL_BOX_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
+	neighbor $CL_BOX_NET.254 dev "$CL_BOX_IF";
+}
+BIRD
 	cat > "$d/bird.conf" <<BIRD
 router id 198.18.9.$k;
 log "$d/bird.log" all;
 protocol device { scan time 10; }
 # edgelb-cp writes the static protocols edgelb4 / edgelb6 (the VIPs to announce).
 include "$d/vips.conf";
-protocol bfd {
-	interface "$CL_BOX_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
-}
 protocol bgp up {
 	local $CL_BOX_NET.$k as 65001;
 	neighbor $CL_BOX_NET.254 as 65000;
-	bfd on;
 	graceful restart on;
 	connect retry time 1;
 	start delay time 1;
@@ -536,21 +545,39 @@ cl_cp_start() { # k
 	fail "edgelb-cp of box $k did not start"
 }
 
+# Start box k's BGP BIRD, and its BFD BIRD unless that one runs. The BGP BIRD
+# always starts with -R (graceful restart recovery): its OPEN then tells the
+# router the forwarding state was kept, so the router holds the routes it had
+# until this BIRD's End-of-RIB instead of dropping them at the OPEN.
 cl_bird_start() { # k
 	local k=$1 x d=$CL_DIR/x$1
 	x=$(ns_x "$k")
 	# BIRD reads the include file at start: before edgelb-cp first writes it, empty.
 	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb%s { ipv%s; }\n' 4 4 6 6 snat4 4 snat6 6 \
 		backup4 4 backup6 6 > "$d/vips.conf"
-	ip netns exec "$x" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
+	if ! { [ -f "$d/bfd.pid" ] && kill -0 "$(cat "$d/bfd.pid")" 2>/dev/null; }; then
+		rm -f "$d/bfd.ctl"
+		ip netns exec "$x" bird -f -c "$d/bfd.conf" -s "$d/bfd.ctl" > "$d/bfd.out" 2>&1 &
+		echo $! > "$d/bfd.pid"
+		disown $!
+	fi
+	rm -f "$d/bird.ctl"
+	ip netns exec "$x" bird -f -R -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
 	echo $! > "$d/bird.pid"
 	disown $!
 	for _ in $(seq 1 50); do
-		[ -S "$d/bird.ctl" ] && return 0
+		[ -S "$d/bird.ctl" ] && [ -S "$d/bfd.ctl" ] && return 0
 		sleep 0.1
 	done
-	cat "$d/bird.out" >&2
+	cat "$d/bird.out" "$d/bfd.out" >&2
 	fail "BIRD of box $k did not start"
+}
+
+# The PIDs of everything box k runs (dp, cp, both BIRDs): for a whole-box kill.
+cl_box_pids() { # k
+	local d=$CL_DIR/x$1 p
+	for p in dp cp bird bfd; do [ -f "$d/$p.pid" ] && cat "$d/$p.pid"; done
+	return 0
 }
 
 # Start box k: dp, BIRD, cp; create the load balancer (same on every box).
