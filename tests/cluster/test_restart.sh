@@ -8,7 +8,10 @@
 #     throughout; the restarted BIRD's session is up again;
 #   - box 1's dp stopped (SIGSTOP, it holds its socket open but answers nothing):
 #     withdrawn once the probe times out (bgp.dp_timeout_ms, 1000 ms by default);
-#     SIGCONT: announced again.
+#     SIGCONT: announced again;
+#   - box 1's dp killed while its cp is down: `edgelb-cp --withdraw` (what
+#     edgelb-dp.service's ExecStopPost runs when the dp failed) withdraws the
+#     box at once; a new dp and cp announce it again.
 CL_NAME=restart
 # shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -87,4 +90,28 @@ ms=$(wait_nexthops "$VIP4" "1 2" 10000) || fail "dp resumed: box 1 not announced
 ok "dp resumed (SIGCONT): announced again after $ms ms"
 good=$(connect_many 50)
 check "50 connections answered afterwards ($good)" test "$good" = 50
+
+# The dp dies while the cp is down: no cp to withdraw. edgelb-dp.service's
+# ExecStopPost runs `edgelb-cp --withdraw` when the dp failed; here by hand, as
+# systemd would right after the kill.
+pid=$(cat "$d/cp.pid")
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+hold_box1 500 "cp killed"
+pid=$(cat "$d/dp.pid")
+t0=$(now_ms)
+kill -9 "$pid"
+out=$(ip netns exec "$(ns_x 1)" "$EDGELB_BUILD/cp/edgelb-cp" --config "$d/cp.conf" --withdraw 2>&1) ||
+	fail "edgelb-cp --withdraw: $out"
+ms=$(wait_nexthops "$VIP4" "2" 3000 "$t0") || fail "dp dead, cp down, --withdraw run: box 1 still a next hop after 3 s"
+[ "$ms" -le 1000 ] || fail "dp dead, cp down: withdrawn after $ms ms (> 1000)"
+wait_nexthops "$VIP6" "2" 2000 "$t0" >/dev/null || fail "dp dead, cp down: $VIP6 still via box 1"
+ok "dp killed while the cp is down: edgelb-cp --withdraw took box 1 out after $ms ms ($out)"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+cl_dp_start 1
+cl_cp_start 1
+ms=$(wait_nexthops "$VIP4" "1 2" 15000) || fail "new dp and cp: box 1 not announced again"
+ok "a new dp and cp announced box 1 again after $ms ms"
+good=$(connect_many 50)
+check "50 connections answered at the end ($good)" test "$good" = 50
 log "all checks passed"
