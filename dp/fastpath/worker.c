@@ -58,6 +58,7 @@
 #include "tx.h"
 #include "pick.h"
 #include "peer_fp.h"
+#include "exc_fp.h"
 #include "forward.h"
 #include "icmp_fwd.h"
 #include "classify.h"
@@ -245,6 +246,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->lcore = lcore;
 	w->n_workers = dp->n_workers;
 	w->flow_seed = dp->conf.hash_seed;
+	exc_buckets_init(w);
 
 	/*
 	 * Conntrack indexes only this worker's table: a random seed per table keeps
