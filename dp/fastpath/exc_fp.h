@@ -74,6 +74,21 @@ exc_class(const struct lb_worker *w, const struct lb_pkt *p, uint16_t port)
 	return LB_EXC_GENERAL;
 }
 
+/*
+ * Whether p is for the box's kernel through port's exception path: for one of the
+ * box's own port addresses (not a VIP, not an fnat source), and the port has a tap.
+ * Such a packet is not forwarded, so it has no TTL to spend: eBGP sends TTL 1.
+ */
+static inline bool
+exc_for_kernel(const struct lb_worker *w, const struct lb_pkt *p, uint16_t port)
+{
+	if (w->dp->ports[port].exc_id == LB_PORT_NONE)
+		return false;
+	const struct lb_addr_info *ai = lb_addr_get(w->svcs, p->family, p->dst);
+	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
+	return (flags & (LB_ADDR_OWN | LB_ADDR_LOCAL | LB_ADDR_VIP)) == LB_ADDR_OWN;
+}
+
 /* For the box's kernel (the ingress port has an exception tap): a token, then the ring. */
 static inline void
 exception_punt(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)

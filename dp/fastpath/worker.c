@@ -120,7 +120,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			drop(w, m, LB_DROP_L4_CKSUM);
 			continue;
 		}
-		if (unlikely(meta[i].ttl <= 1)) {
+		if (unlikely(meta[i].ttl <= 1) && !exc_for_kernel(w, &meta[i], rx_port(w, m))) {
 			/* A router answers with "time exceeded"; the control thread does. */
 			punt(w, m, LB_PUNT_TTL, rx_port(w, m), 0);
 			continue;
