@@ -15,11 +15,16 @@
 # every one of 20 connections.
 CL_NAME=xr-exclimit
 CL_EXCEPTION=1
-RATE=300
-BURST=100
+# EXC_RATE=0 (a measurement, not a test): no limit, the same flood; the limit's
+# checks are skipped, the session's are kept (docs/performance.md).
+RATE=${EXC_RATE:-300}
+BURST=${EXC_BURST:-100}
 CL_DP_EXTRA="exception_rate_pps = $RATE; exception_burst = $BURST;"
-FLOOD_N=${FLOOD_N:-8000}        # packets per hping3 (three of them)
-FLOOD_GAP_US=${FLOOD_GAP_US:-400} # between two packets of one hping3: ~2,500/s each
+# The flood: three hping3, FLOOD_N packets each, FLOOD_GAP_US apart (hping3 reaches
+# ~20,000/s in all here). Without the limit (EXC_RATE=0) this flood ends the
+# router's BGP session within 2 s on the 2-vCPU test VM; ~4,600/s did not.
+FLOOD_N=${FLOOD_N:-20000}
+FLOOD_GAP_US=${FLOOD_GAP_US:-50}
 # shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v hping3 >/dev/null 2>&1 || cl_unready "hping3 not installed"
@@ -144,6 +149,10 @@ ok "BGP session Established and unchanged, BFD Up, VIP routed to the box through
 check "BGP session still the same after the flood ($(bgp_state))" same "$(bgp_state)" "$bgp0"
 check "the router's BIRD still has the VIP from the box" \
 	bash -c "birdc -s '$R_CTL' show route $VIP4/32 | grep -q 'via $BOX'"
+if [ "$RATE" = 0 ]; then
+	log "no limit (EXC_RATE=0): $passed handed to the kernel, $limited dropped"
+	exit 0
+fi
 check "handed to the kernel: $passed <= burst + rate x time ($allowed, + 5 %)" \
 	test "$passed" -le $((allowed + allowed / 20))
 check "handed to the kernel: $passed, at least the burst and a third of the rate" \
