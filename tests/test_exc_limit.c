@@ -20,11 +20,11 @@
 
 /* Tokens taken at time now until one is refused. */
 static uint64_t
-drain(struct lb_tb *b, uint64_t now)
+drain(struct lb_exc_tb *b, uint64_t now)
 {
 	uint64_t n = 0;
 
-	while (lb_tb_take(b, now) && n < 10000000)
+	while (lb_exc_tb_take(b, now) && n < 10000000)
 		n++;
 	return n;
 }
@@ -32,67 +32,67 @@ drain(struct lb_tb *b, uint64_t now)
 static void
 test_tb_starts_full_with_exactly_burst(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 
 	(void)state;
-	lb_tb_init(&b, 10000, 1000, HZ, 5);
-	assert_int_equal(lb_tb_tokens(&b, 5), 1000);
+	lb_exc_tb_init(&b, 10000, 1000, HZ, 5);
+	assert_int_equal(lb_exc_tb_tokens(&b, 5), 1000);
 	assert_int_equal(drain(&b, 5), 1000);
-	assert_false(lb_tb_take(&b, 5));
-	assert_int_equal(lb_tb_tokens(&b, 5), 0);
+	assert_false(lb_exc_tb_take(&b, 5));
+	assert_int_equal(lb_exc_tb_tokens(&b, 5), 0);
 }
 
 static void
 test_tb_refills_at_the_rate(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 	uint64_t t = 1000;
 
 	(void)state;
-	lb_tb_init(&b, 10000, 1000, HZ, t);
+	lb_exc_tb_init(&b, 10000, 1000, HZ, t);
 	assert_int_equal(drain(&b, t), 1000);
 	/* one token per 1/10000 s = 200,000 ticks: not a tick before */
-	assert_false(lb_tb_take(&b, t + HZ / 10000 - 1));
-	assert_true(lb_tb_take(&b, t + HZ / 10000));
-	assert_false(lb_tb_take(&b, t + HZ / 10000));
+	assert_false(lb_exc_tb_take(&b, t + HZ / 10000 - 1));
+	assert_true(lb_exc_tb_take(&b, t + HZ / 10000));
+	assert_false(lb_exc_tb_take(&b, t + HZ / 10000));
 	/* 50 ms later: 500 more */
 	t += HZ / 10000 + HZ / 20;
 	assert_int_equal(drain(&b, t), 500);
 	/* a second of 1 us steps, a take at each: exactly the rate passes */
 	uint64_t ok = 0;
 	for (uint64_t i = 1; i <= 1000000; i++)
-		ok += lb_tb_take(&b, t + i * (HZ / 1000000));
+		ok += lb_exc_tb_take(&b, t + i * (HZ / 1000000));
 	assert_int_equal(ok, 10000);
 }
 
 static void
 test_tb_never_holds_more_than_burst(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 
 	(void)state;
-	lb_tb_init(&b, 10000, 1000, HZ, 0);
+	lb_exc_tb_init(&b, 10000, 1000, HZ, 0);
 	assert_int_equal(drain(&b, 0), 1000);
 	/* an hour idle, a day idle, 2^62 ticks idle (73 years at 2 GHz): still burst */
-	assert_int_equal(lb_tb_tokens(&b, 3600 * HZ), 1000);
+	assert_int_equal(lb_exc_tb_tokens(&b, 3600 * HZ), 1000);
 	assert_int_equal(drain(&b, 3600 * HZ), 1000);
 	assert_int_equal(drain(&b, 3600 * HZ + 86400 * HZ), 1000);
 	assert_int_equal(drain(&b, (1ULL << 62)), 1000);
 	/* the largest settings: 100 Mpps, burst 1,000,000, a 5 GHz clock */
-	lb_tb_init(&b, 100000000, 1000000, 5000000000ULL, 0);
+	lb_exc_tb_init(&b, 100000000, 1000000, 5000000000ULL, 0);
 	assert_int_equal(drain(&b, 0), 1000000);
-	assert_int_equal(lb_tb_tokens(&b, (1ULL << 63) - 1), 1000000);
-	assert_int_equal(lb_tb_tokens(&b, (1ULL << 63) - 1 + 5000000000ULL / 100000000), 1000000);
+	assert_int_equal(lb_exc_tb_tokens(&b, (1ULL << 63) - 1), 1000000);
+	assert_int_equal(lb_exc_tb_tokens(&b, (1ULL << 63) - 1 + 5000000000ULL / 100000000), 1000000);
 }
 
 static void
 test_tb_across_a_wrap_of_the_clock(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 	uint64_t t = UINT64_MAX - HZ / 1000; /* 1 ms before the counter wraps */
 
 	(void)state;
-	lb_tb_init(&b, 10000, 1000, HZ, t);
+	lb_exc_tb_init(&b, 10000, 1000, HZ, t);
 	assert_int_equal(drain(&b, t), 1000);
 	/* 2 ms later the clock reads a small number: 20 tokens, not a full bucket, not 0 */
 	uint64_t after = t + 2 * (HZ / 1000); /* wraps */
@@ -104,11 +104,11 @@ test_tb_across_a_wrap_of_the_clock(void **state)
 static void
 test_tb_clock_going_back_refills_nothing(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 	uint64_t t = 10 * HZ;
 
 	(void)state;
-	lb_tb_init(&b, 10000, 1000, HZ, t);
+	lb_exc_tb_init(&b, 10000, 1000, HZ, t);
 	assert_int_equal(drain(&b, t), 1000);
 	/* another core's TSC a little behind: nothing, and the bucket keeps its time */
 	assert_int_equal(drain(&b, t - 1000), 0);
@@ -119,25 +119,25 @@ test_tb_clock_going_back_refills_nothing(void **state)
 static void
 test_tb_rate_zero_is_no_limit(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 
 	(void)state;
-	lb_tb_init(&b, 0, 1, HZ, 0);
+	lb_exc_tb_init(&b, 0, 1, HZ, 0);
 	assert_int_equal(drain(&b, 0), 10000000);
-	assert_int_equal(lb_tb_tokens(&b, 0), UINT64_MAX);
+	assert_int_equal(lb_exc_tb_tokens(&b, 0), UINT64_MAX);
 }
 
 static void
 test_tb_rate_one_burst_one(void **state)
 {
-	struct lb_tb b;
+	struct lb_exc_tb b;
 
 	(void)state;
-	lb_tb_init(&b, 1, 1, HZ, 0);
-	assert_true(lb_tb_take(&b, 0));
-	assert_false(lb_tb_take(&b, HZ - 1));
-	assert_true(lb_tb_take(&b, HZ));
-	assert_false(lb_tb_take(&b, HZ + 1));
+	lb_exc_tb_init(&b, 1, 1, HZ, 0);
+	assert_true(lb_exc_tb_take(&b, 0));
+	assert_false(lb_exc_tb_take(&b, HZ - 1));
+	assert_true(lb_exc_tb_take(&b, HZ));
+	assert_false(lb_exc_tb_take(&b, HZ + 1));
 	assert_int_equal(drain(&b, 100 * HZ), 1);
 }
 

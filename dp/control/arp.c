@@ -459,7 +459,7 @@ copy_to_kernel(struct lb_arp *a, const struct rte_mbuf *m, uint16_t port)
 {
 	if (a->dp->ports[port].exc_id == LB_PORT_NONE)
 		return;
-	if (!lb_tb_take(&a->neigh_copy_tb, rte_rdtsc())) {
+	if (!lb_exc_tb_take(&a->neigh_copy_tb, rte_rdtsc())) {
 		lb_arp_ctr(a)[LB_CTRL_EXC_NEIGH_LIMITED]++;
 		return;
 	}
@@ -573,7 +573,7 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 	a->icmp_tsc = rte_rdtsc();
 	a->probe_tsc = a->icmp_tsc;
 	a->probe_tokens = dp->conf.neigh.probe_rate / 10.0 + 1;
-	lb_tb_init(&a->neigh_copy_tb, dp->conf.exc_prio_rate_pps, dp->conf.exc_prio_burst,
+	lb_exc_tb_init(&a->neigh_copy_tb, dp->conf.exc_prio_rate_pps, dp->conf.exc_prio_burst,
 		   dp->tsc_hz, a->icmp_tsc);
 	/* Tell the segments who we are: own and source addresses, then VIPs. */
 	for (uint16_t p = 0; p < dp->n_ports; p++)

@@ -39,9 +39,9 @@ exc_buckets_init(struct lb_worker *w)
 	unsigned n = w->dp->n_workers;
 	uint64_t now = rte_rdtsc();
 
-	lb_tb_init(&w->exc_tb[LB_EXC_GENERAL], c->exc_rate_pps ? exc_share(c->exc_rate_pps, n) : 0,
+	lb_exc_tb_init(&w->exc_tb[LB_EXC_GENERAL], c->exc_rate_pps ? exc_share(c->exc_rate_pps, n) : 0,
 		   exc_share(c->exc_burst, n), w->dp->tsc_hz, now);
-	lb_tb_init(&w->exc_tb[LB_EXC_PRIORITY],
+	lb_exc_tb_init(&w->exc_tb[LB_EXC_PRIORITY],
 		   c->exc_prio_rate_pps ? exc_share(c->exc_prio_rate_pps, n) : 0,
 		   exc_share(c->exc_prio_burst, n), w->dp->tsc_hz, now);
 }
@@ -96,7 +96,7 @@ exception_punt(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 	uint16_t port = rx_port(w, m);
 	enum lb_exc_class cl = exc_class(w, p, port);
 
-	if (unlikely(!lb_tb_take(&w->exc_tb[cl], rte_rdtsc()))) {
+	if (unlikely(!lb_exc_tb_take(&w->exc_tb[cl], rte_rdtsc()))) {
 		drop(w, m, cl == LB_EXC_PRIORITY ? LB_DROP_EXC_PRIORITY_LIMITED : LB_DROP_EXC_LIMITED);
 		return;
 	}

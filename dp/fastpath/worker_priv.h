@@ -84,7 +84,7 @@ struct lb_worker {
 	bool has_tun_src[LB_MAX_PORTS][2];
 	uint16_t gue_port;          /* network order */
 	/* the exception path's buckets (exc_fp.h), by enum lb_exc_class: this worker's share */
-	struct lb_tb exc_tb[LB_EXC_NCLASS];
+	struct lb_exc_tb exc_tb[LB_EXC_NCLASS];
 } __rte_cache_aligned;
 
 

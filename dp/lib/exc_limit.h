@@ -24,7 +24,7 @@
 #include "lb_addr.h"
 #include "parse.h" /* LB_IPPROTO_* */
 
-struct lb_tb {
+struct lb_exc_tb {
 	uint64_t credit;  /* tokens * hz */
 	uint64_t cap;     /* burst * hz */
 	uint64_t rate;    /* tokens per second; 0 = no limit */
@@ -34,7 +34,7 @@ struct lb_tb {
 
 /* A full bucket of burst tokens refilled at rate per second (0: every take succeeds). */
 static inline void
-lb_tb_init(struct lb_tb *b, uint64_t rate, uint64_t burst, uint64_t hz, uint64_t now)
+lb_exc_tb_init(struct lb_exc_tb *b, uint64_t rate, uint64_t burst, uint64_t hz, uint64_t now)
 {
 	b->rate = rate;
 	b->hz = hz ? hz : 1;
@@ -44,7 +44,7 @@ lb_tb_init(struct lb_tb *b, uint64_t rate, uint64_t burst, uint64_t hz, uint64_t
 }
 
 static inline void
-lb_tb_refill(struct lb_tb *b, uint64_t now)
+lb_exc_tb_refill(struct lb_exc_tb *b, uint64_t now)
 {
 	uint64_t dt = now - b->last; /* modulo 2^64: a wrap of the TSC is a small step */
 
@@ -60,11 +60,11 @@ lb_tb_refill(struct lb_tb *b, uint64_t now)
 
 /* Take one token at time now: true if there was one. */
 static inline bool
-lb_tb_take(struct lb_tb *b, uint64_t now)
+lb_exc_tb_take(struct lb_exc_tb *b, uint64_t now)
 {
 	if (b->rate == 0)
 		return true;
-	lb_tb_refill(b, now);
+	lb_exc_tb_refill(b, now);
 	if (b->credit < b->hz)
 		return false;
 	b->credit -= b->hz;
@@ -73,11 +73,11 @@ lb_tb_take(struct lb_tb *b, uint64_t now)
 
 /* Whole tokens in the bucket at time now (tests, stats). */
 static inline uint64_t
-lb_tb_tokens(struct lb_tb *b, uint64_t now)
+lb_exc_tb_tokens(struct lb_exc_tb *b, uint64_t now)
 {
 	if (b->rate == 0)
 		return UINT64_MAX;
-	lb_tb_refill(b, now);
+	lb_exc_tb_refill(b, now);
 	return b->credit / b->hz;
 }
 
