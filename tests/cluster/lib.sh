@@ -12,8 +12,8 @@
 #
 # Each box runs edgelb-dp (net_af_packet on ext/int, idle sleep, its own
 # --file-prefix), edgelb-cp (bgp enabled, standalone API on 127.0.0.1:8470 in the
-# box's namespace) and BIRD 2 with BFD; BGP runs over the management link (the
-# dp's exception path to the kernel is not built yet). The router's BIRD learns
+# box's namespace) and BIRD 2 with BFD; BGP runs over the management link
+# (CL_EXCEPTION=1: over the data LAN, through the dp's exception tap "dpx"). The router's BIRD learns
 # VIP/32 and /128 from every box (next hop: the box's dp address) and installs
 # them as one multipath route (merge paths), hashed on L4 (fib_multipath_hash_policy=1).
 # VIP 198.18.50.100 and 2001:db8:50::100 (each box's pool holds only those).
