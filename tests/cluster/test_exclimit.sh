@@ -40,9 +40,10 @@ bgp_state() {
 		awk '$1 == "x1" { split($5, t, "[:.]"); print $4, $6, ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4] }'
 }
 same() { # state state
-	local a=($1) b=($2)
-	[ "${a[0]} ${a[1]}" = "${b[0]} ${b[1]}" ] && [ "${a[2]}" -gt $((b[2] - 1000)) ] &&
-		[ "${a[2]}" -lt $((b[2] + 1000)) ]
+	local s1 i1 t1 s2 i2 t2
+	read -r s1 i1 t1 <<< "$1"
+	read -r s2 i2 t2 <<< "$2"
+	[ "$s1 $i1" = "$s2 $i2" ] && [ "$t1" -gt $((t2 - 1000)) ] && [ "$t1" -lt $((t2 + 1000)) ]
 }
 bfd_state() { birdc -s "$R_CTL" show bfd sessions | awk -v a="$BOX" '$1 == a {print $3}'; }
 stats() { dp_ctl 1 '{"op":"stats.get"}'; }
@@ -114,8 +115,8 @@ done
 polls=0
 while kill -0 "${FL_PIDS[0]}" 2>/dev/null || kill -0 "${FL_PIDS[1]}" 2>/dev/null ||
 	kill -0 "${FL_PIDS[2]}" 2>/dev/null; do
-	b=$(bgp_state)
-	same "$b" "$bgp0" || fail "BGP session changed during the flood: '$bgp0' -> '$b'"
+	now_bgp=$(bgp_state)
+	same "$now_bgp" "$bgp0" || fail "BGP session changed during the flood: '$bgp0' -> '$now_bgp'"
 	[ "$(bfd_state)" = Up ] || fail "BFD session not Up during the flood: '$(bfd_state)'"
 	[ "$(nexthops "$VIP4")" = 1 ] || fail "VIP $VIP4 not routed to the box during the flood"
 	polls=$((polls + 1))
