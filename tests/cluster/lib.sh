@@ -12,11 +12,13 @@
 #
 # Each box runs edgelb-dp (net_af_packet on ext/int, idle sleep, its own
 # --file-prefix), edgelb-cp (bgp enabled, standalone API on 127.0.0.1:8470 in the
-# box's namespace) and BIRD 2 with BFD; BGP runs over the management link (the
-# dp's exception path to the kernel is not built yet). The router's BIRD learns
+# box's namespace) and BIRD 2 with BFD; BGP runs over the management link
+# (CL_EXCEPTION=1: over the data LAN, through the dp's exception tap "dpx"). The router's BIRD learns
 # VIP/32 and /128 from every box (next hop: the box's dp address) and installs
 # them as one multipath route (merge paths), hashed on L4 (fib_multipath_hash_policy=1).
 # VIP 198.18.50.100 and 2001:db8:50::100 (each box's pool holds only those).
+#
+# CL_DP_EXTRA: more settings for the dp's `dp` group (test_exclimit.sh: its limits).
 #
 # CL_FLOWSYNC=1 (test_flowsync.sh): the boxes share their connections (flow sync
 # between the dps) and the backends are routed: the router also sits on the
@@ -318,6 +320,19 @@ cl_up() { # n
 		_veth "$x" int "$NS_SW" "sw-x$k"
 		ip -n "$NS_SW" link set "sw-x$k" master br0
 		mkdir -p "$CL_DIR/x$k"
+		# With the exception path the box's kernel holds the ext address (on dpx).
+		# A NIC bound to vfio-pci hides the port's frames from the kernel; a veth
+		# under net_af_packet does not: the kernel would take them from ext too and
+		# answer behind the dp's back. Its ingress hook drops them after the dp's
+		# packet socket has its copy.
+		if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+			ip netns exec "$x" nft -f - <<'NFT'
+table netdev edgelb_dp_owns {
+	chain ext { type filter hook ingress device "ext" priority 0; policy drop; }
+	chain int { type filter hook ingress device "int" priority 0; policy drop; }
+}
+NFT
+		fi
 	done
 	if [ "${CL_FLOWSYNC:-0}" = 1 ] || [ "${CL_DSR:-0}" = 1 ]; then
 		# The router gets a leg on the backends' LAN: DSR backends answer clients
@@ -397,7 +412,8 @@ dp: {
   workers = [1];
   idle_sleep_us = ${CL_IDLE_SLEEP_US:-100};
   hash_seed = 0x5eed5eed5eed5eedL;
-  control_socket = "$CL_DIR/x$k/dp.sock";
+  control_socket = "$CL_DIR/x$k/dp.sock";${CL_DP_EXTRA:+
+  $CL_DP_EXTRA}
 };
 conntrack: { capacity = 16384; timeouts: { tcp_closing = 2; tcp_closed = 1; }; };
 ports = (
