@@ -1,7 +1,7 @@
 /*
  * main.c - edgelb-cp: the control plane daemon.
  *
- *   edgelb-cp [--config FILE] [--kubeconfig FILE] [--check] [--version]
+ *   edgelb-cp [--config FILE] [--kubeconfig FILE] [--check] [--withdraw] [--version]
  *
  * Opens the store (state file, IPAM), starts the dp sync thread, the health
  * checker and the HTTP API (standalone mode) or the Kubernetes controller
@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "bgp.h"
+#include "bird.h"
 #include "cpconf.h"
 #include "dpsync.h"
 #include "health.h"
@@ -46,10 +47,12 @@ on_signal(int sig)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: edgelb-cp [--config FILE] [--kubeconfig FILE] [--check]\n"
+	fprintf(stderr, "usage: edgelb-cp [--config FILE] [--kubeconfig FILE] [--check] [--withdraw]\n"
 			"  --config FILE      control plane configuration (default " DEFAULT_CONFIG ")\n"
 			"  --kubeconfig FILE  kubernetes mode: credentials (overrides the config)\n"
 			"  --check            check the configuration, say whether it is valid, exit\n"
+			"  --withdraw         bgp: withdraw every route of this box from BIRD, exit\n"
+			"                     (edgelb-dp.service runs it when the dp fails)\n"
 			"  --version          print the version and exit\n");
 }
 
@@ -60,13 +63,14 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"kubeconfig", required_argument, NULL, 'k'},
 		{"check", no_argument, NULL, 'C'},
+		{"withdraw", no_argument, NULL, 'W'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct cp_conf conf;
 	const char *path = DEFAULT_CONFIG, *kubeconfig = NULL;
-	bool check = false;
+	bool check = false, withdraw = false;
 	char err[1024];
 	int c, status = EXIT_FAILURE;
 	struct cp_store *store = NULL;
@@ -81,6 +85,7 @@ main(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'k': kubeconfig = optarg; break;
 		case 'C': check = true; break;
+		case 'W': withdraw = true; break;
 		case 'V': printf("edgelb-cp %s\n", EDGELB_VERSION); return EXIT_SUCCESS;
 		default: usage(); return EXIT_FAILURE;
 		}
@@ -98,6 +103,19 @@ main(int argc, char **argv)
 	if (check) {
 		printf("edgelb-cp: %s is valid (%s mode, %u pool(s))\n", path,
 		       conf.mode == CP_MODE_KUBERNETES ? "kubernetes" : "standalone", conf.n_pools);
+		return EXIT_SUCCESS;
+	}
+	if (withdraw) {
+		if (!conf.bgp.enabled) {
+			printf("edgelb-cp: bgp is not enabled in %s: nothing to withdraw\n", path);
+			return EXIT_SUCCESS;
+		}
+		if (cp_bird_withdraw_all(&conf.bgp, err, sizeof(err)) < 0) {
+			fprintf(stderr, "edgelb-cp: withdraw: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		printf("edgelb-cp: every route withdrawn (%s, BIRD reconfigured)\n",
+		       conf.bgp.include_file);
 		return EXIT_SUCCESS;
 	}
 	if (kubeconfig)

@@ -48,6 +48,8 @@
 	X(NO_ROUTE, no_route, "no route to the destination")                              \
 	X(TOO_BIG, too_big, "packet larger than the egress MTU")                          \
 	X(ICMP, icmp, "ICMP message not for us or about no tracked connection")           \
+	X(EXC_LIMITED, exception_limited, "for the box's kernel (exception path): over dp.exception_rate_pps") \
+	X(EXC_PRIORITY_LIMITED, exception_priority_limited, "BGP/BFD for the box's kernel: over dp.exception_priority_rate_pps") \
 	X(CTRL_FULL, ctrl_full, "queue to the control thread full")                       \
 	X(HANDOFF_FULL, handoff_full, "ring to the owning worker full")                   \
 	X(TX_FULL, tx_full, "transmit queue full")
@@ -78,6 +80,8 @@ enum lb_drop {
 	X(HANDOFF_OUT, handoff_out, "replies handed to the owning worker")               \
 	X(HANDOFF_IN, handoff_in, "replies received from other workers")                 \
 	X(CTRL_PUNT, ctrl_punt, "packets handed to the control thread")                  \
+	X(EXC_GENERAL, exception_general, "packets for the box's kernel handed to the control thread: general class (ssh, all but BGP/BFD from trusted sources)") \
+	X(EXC_PRIORITY, exception_priority, "packets for the box's kernel handed to the control thread: priority class (BGP, BFD from trusted sources)") \
 	X(IDLE_SLEEPS, idle_sleeps, "idle polls that slept")                            \
 	X(SYNC_ADOPTED, sync_adopted, "connections taken over from a peer box's sync record") \
 	X(SYNC_RING_FULL, sync_ring_full, "sync records not sent: ring to the control thread full")
@@ -116,6 +120,8 @@ enum lb_event {
 	X(EXC_TO_KERNEL, exception_to_kernel, "frames handed to the kernel's exception tap") \
 	X(EXC_FROM_KERNEL, exception_from_kernel, "frames the kernel sent out a port")   \
 	X(EXC_DROPPED, exception_dropped, "frames for the kernel dropped: tap full")     \
+	X(EXC_NEIGH_COPIES, exception_neigh_copies, "ARP/NDP copies handed to the kernel's exception tap") \
+	X(EXC_NEIGH_LIMITED, exception_neigh_limited, "ARP/NDP copies not made: over dp.exception_priority_rate_pps") \
 	X(SYNC_TX_DGRAMS, flow_sync_tx_datagrams, "flow sync datagrams sent to peers")   \
 	X(SYNC_TX_RECORDS, flow_sync_tx_records, "flow sync records sent (counted once per peer)") \
 	X(SYNC_TX_DROPPED, flow_sync_tx_dropped, "flow sync datagrams not sent: no route, no mbuf, next hop unresolved too long") \

@@ -487,6 +487,49 @@ test_config_neighbour_cache(void **state)
 	assert_non_null(strstr(err, "neighbour_cache.reachable_ms"));
 }
 
+/* The exception path's rate limit: defaults, every setting, the sources list, ranges. */
+static void
+test_config_exception_limits(void **state)
+{
+	struct lb_dp_conf c;
+	struct lb_addr a;
+	char err[512];
+
+	(void)state;
+	parse_ok(PORT0, &c);
+	assert_int_equal(c.exc_rate_pps, 10000);
+	assert_int_equal(c.exc_burst, 1000);
+	assert_int_equal(c.exc_prio_rate_pps, 50000);
+	assert_int_equal(c.exc_prio_burst, 5000);
+	assert_int_equal(c.n_exc_sources, 0);
+	lb_dp_conf_free(&c);
+	parse_ok("dp: { exception_rate_pps = 0; exception_burst = 1; exception_priority_rate_pps = 7;\n"
+		 "  exception_priority_burst = 1000000;\n"
+		 "  exception_priority_sources = [\"198.18.0.254/32\", \"2001:db8:1::/64\"]; };\n" PORT0,
+		 &c);
+	assert_int_equal(c.exc_rate_pps, 0);
+	assert_int_equal(c.exc_burst, 1);
+	assert_int_equal(c.exc_prio_rate_pps, 7);
+	assert_int_equal(c.exc_prio_burst, 1000000);
+	assert_int_equal(c.n_exc_sources, 2);
+	a = addr("198.18.0.254");
+	assert_true(lb_addr_eq(&c.exc_sources[0].addr, &a));
+	assert_int_equal(c.exc_sources[0].len, 32);
+	a = addr("2001:db8:1::");
+	assert_true(lb_addr_eq(&c.exc_sources[1].addr, &a));
+	assert_int_equal(c.exc_sources[1].len, 64);
+	lb_dp_conf_free(&c);
+	assert_int_equal(lb_dp_conf_parse("dp: { exception_burst = 0; };\n" PORT0, &c, err,
+					  sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "dp.exception_burst"));
+	assert_int_equal(lb_dp_conf_parse("dp: { exception_rate_pps = 100000001; };\n" PORT0, &c,
+					  err, sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "dp.exception_rate_pps"));
+	assert_int_equal(lb_dp_conf_parse("dp: { exception_priority_sources = [\"198.18.0.1/24\"]; };\n"
+					  PORT0, &c, err, sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "dp.exception_priority_sources.[0]"));
+}
+
 /* ------------------------------------------------------------ errors */
 
 struct bad_case {
@@ -1129,6 +1172,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_config_names_are_read_in_any_case),
 		cmocka_unit_test(test_config_socket_mode_forms),
 		cmocka_unit_test(test_config_neighbour_cache),
+		cmocka_unit_test(test_config_exception_limits),
 		cmocka_unit_test(test_config_each_error_names_path_and_line),
 		cmocka_unit_test(test_config_too_many_local_addresses_over_all_ports),
 		cmocka_unit_test(test_config_syntax_error_leaves_nothing_allocated),

@@ -68,6 +68,7 @@
 #include "hash.h"
 #include "lb_addr.h"
 #include "lb_counters.h"
+#include "neigh.h"
 #include "service.h"
 #include "service_fastpath.h"
 #include "worker.h"
@@ -150,6 +151,9 @@ static const char config_text[] =
 	"  snat_ports = [40000, 40001];\n"
 	"  snat_reuse_delay_s = 0;\n"   /* rows reuse the one port at once */
 	"  control_socket = \"\";\n"
+	/* the exception path: 1 token per worker, refilled once a second (the exc rows) */
+	"  exception_rate_pps = 1; exception_burst = 2;\n"
+	"  exception_priority_rate_pps = 1; exception_priority_burst = 2;\n"
 	"};\n"
 	"conntrack: { capacity = 64; };\n"  /* small, so a row can fill it */
 	"affinity: { capacity = 64; };\n"
@@ -607,6 +611,8 @@ static void dsr_hashes(void);
 
 static const struct lb_dp_conf *conf_of(void);
 static void fill_ctrl(void);
+static void exc_on(void);
+static void exc_off(void);
 static void drain_ctrl(void);
 static void fill_handoff1(void);
 static void drain_handoff1(void);
@@ -1020,6 +1026,32 @@ static const struct row rows[] = {
 	 .in_port = P_EXT,
 	 .in = {.dmac = "ff:ff:ff:ff:ff:ff", .smac = GW_MAC, .ip = IP(FAM_ARP, 0, "198.18.0.1", VIP_FNAT4)},
 	 .v = V_DROP, .drop = LB_DROP_CTRL_FULL},
+	/* ---- the exception path (ext given a tap by exc_on): 1 token per class ---- */
+	{"exception: ssh to ext's own address goes to the control thread for the kernel (general class)",
+	 .before = exc_on, .after = exc_off,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, "198.18.0.2", 40000, 22, .flags = SYN),
+	 .v = V_PUNT, .out_port = P_EXT, .punt = LB_PUNT_EXCEPTION,
+	 .check_ev = true, .ev = LB_EV_EXC_GENERAL},
+	{"drop exception_limited: a second SYN to the box's port 22 in the same second",
+	 .before = exc_on, .after = exc_off,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, "198.18.0.2", 40001, 22, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_EXC_LIMITED},
+	{"drop exception_limited: \"BGP\" from an off-link source is general class",
+	 .before = exc_on, .after = exc_off,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, "198.18.0.2", 40002, 179, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_EXC_LIMITED},
+	{"exception: eBGP (TTL 1) from the router on ext's subnet: priority class, not time exceeded",
+	 .before = exc_on, .after = exc_off,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, "198.18.0.1", "198.18.0.2", 179, 40003, .ttl = 1, .flags = ACK),
+	 .v = V_PUNT, .out_port = P_EXT, .punt = LB_PUNT_EXCEPTION,
+	 .check_ev = true, .ev = LB_EV_EXC_PRIORITY},
+	{"drop exception_priority_limited: BFD from the router over the priority bucket",
+	 .before = exc_on, .after = exc_off,
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, "198.18.0.1", "198.18.0.2", 49152, 3784, .len = 24),
+	 .v = V_DROP, .drop = LB_DROP_EXC_PRIORITY_LIMITED},
+	{"drop not_ours: the box's own address on a port without an exception tap",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C1, "198.18.0.2", 40004, 22, .flags = SYN),
+	 .v = V_DROP, .drop = LB_DROP_NOT_OURS},
 	{"drop handoff_full: an fnat reply for worker 1 while its hand-off ring is full",
 	 .before = fill_handoff1, .after = drain_handoff1,
 	 .in_port = P_INT, .in = FROM_BACKEND(B10_MAC, 4, TCP, B10, LOCAL4, 8080, SNAT_PORT_W1, .flags = ACK),
@@ -1156,6 +1188,9 @@ drain_dummies(struct rte_ring *r)
 			rte_pktmbuf_free(p);
 }
 
+/* ext gets an exception path: any ethdev id will do, the worker only checks it is one */
+static void exc_on(void) { dp.ports[P_EXT].exc_id = 0; }
+static void exc_off(void) { dp.ports[P_EXT].exc_id = LB_PORT_NONE; }
 static void fill_ctrl(void) { fill_ring(lb_worker_ctrl_ring(dp.workers[0])); }
 static void drain_ctrl(void) { drain_dummies(lb_worker_ctrl_ring(dp.workers[0])); }
 static void fill_handoff1(void) { fill_ring(handoff1); }

@@ -1,6 +1,7 @@
 /*
  * bird.c - BIRD 2's control socket and the include file edgelb-cp writes for it
- * (see bird.h). Called by the bgp thread only (cp/bgp/bgp.c); keeps no state.
+ * (see bird.h). Called by the bgp thread (cp/bgp/bgp.c) and by the one-shot
+ * `edgelb-cp --withdraw`; keeps no state.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "bird.h"
 #include "cpconf.h"
 #include "lb_error.h"
@@ -140,4 +142,20 @@ cp_bird_write_atomic(const char *path, const char *text, char *msg, size_t msgle
 		return LB_EIO;
 	}
 	return 0;
+}
+
+int
+cp_bird_withdraw_all(const struct cp_bgp_conf *bc, char *msg, size_t msglen)
+{
+	char *text = NULL;
+
+	if (cp_announce_render(NULL, 0, NULL, 0, bc->protocol, &text) < 0) {
+		snprintf(msg, msglen, "out of memory");
+		return LB_ENOMEM;
+	}
+	int rc = cp_bird_write_atomic(bc->include_file, text, msg, msglen);
+	free(text);
+	if (rc == 0)
+		rc = cp_bird_configure(bc->bird_socket, msg, msglen);
+	return rc;
 }

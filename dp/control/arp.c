@@ -430,8 +430,11 @@ originate_error(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, ui
 
 /* ---- the exception path: frames for and from the box's kernel ------------ */
 
-/* Give m (consumed) to the kernel through port's exception tap. */
-static void
+/*
+ * Give m (consumed) to the kernel through port's exception tap. The workers have
+ * already rate-limited what they punt for the kernel (fastpath/exc_fp.h).
+ */
+static bool
 to_kernel(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 {
 	uint16_t id = a->dp->ports[port].exc_id;
@@ -439,24 +442,34 @@ to_kernel(struct lb_arp *a, struct rte_mbuf *m, uint16_t port)
 	m->ol_flags = 0;
 	if (id != LB_PORT_NONE && rte_eth_tx_burst(id, 0, &m, 1) == 1) {
 		lb_arp_ctr(a)[LB_CTRL_EXC_TO_KERNEL]++;
-		return;
+		return true;
 	}
 	lb_arp_ctr(a)[LB_CTRL_EXC_DROPPED]++;
 	rte_pktmbuf_free(m);
+	return false;
 }
 
-/* ARP and NDP: the dp answers for itself; the kernel also needs the answers it asked for. */
+/*
+ * ARP and NDP: the dp answers for itself; the kernel also needs the answers it
+ * asked for. The copies have their own bucket (the priority class's settings), so
+ * an ARP flood costs the kernel at most that, and the general class never starves them.
+ */
 static void
 copy_to_kernel(struct lb_arp *a, const struct rte_mbuf *m, uint16_t port)
 {
 	if (a->dp->ports[port].exc_id == LB_PORT_NONE)
 		return;
+	if (!lb_exc_tb_take(&a->neigh_copy_tb, rte_rdtsc())) {
+		lb_arp_ctr(a)[LB_CTRL_EXC_NEIGH_LIMITED]++;
+		return;
+	}
 	struct rte_mbuf *c = rte_pktmbuf_copy(m, a->dp->pool, 0, UINT32_MAX);
 	if (c == NULL) {
 		lb_arp_ctr(a)[LB_CTRL_EXC_DROPPED]++;
 		return;
 	}
-	to_kernel(a, c, port);
+	if (to_kernel(a, c, port))
+		lb_arp_ctr(a)[LB_CTRL_EXC_NEIGH_COPIES]++;
 }
 
 /* What the kernel sends through a tap leaves through its port, as is. */
@@ -560,6 +573,8 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 	a->icmp_tsc = rte_rdtsc();
 	a->probe_tsc = a->icmp_tsc;
 	a->probe_tokens = dp->conf.neigh.probe_rate / 10.0 + 1;
+	lb_exc_tb_init(&a->neigh_copy_tb, dp->conf.exc_prio_rate_pps, dp->conf.exc_prio_burst,
+		   dp->tsc_hz, a->icmp_tsc);
 	/* Tell the segments who we are: own and source addresses, then VIPs. */
 	for (uint16_t p = 0; p < dp->n_ports; p++)
 		for (unsigned i = 0; i < dp->conf.ports[p].n_addrs; i++)

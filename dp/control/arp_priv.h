@@ -10,6 +10,7 @@
 
 #include "arp.h"
 #include "dp.h"
+#include "exc_limit.h"
 
 struct rte_mbuf;
 
@@ -33,6 +34,7 @@ struct lb_arp {
 	double probe_tokens;      /* probes we may send now (neighbour_cache.probe_rate) */
 	uint64_t probe_tsc;       /* when probe_tokens was last filled */
 	uint64_t retry_tsc;       /* last lb_svcs_retry_neigh() */
+	struct lb_exc_tb neigh_copy_tb; /* ARP/NDP copies to the kernel (dp.exception_priority_*) */
 };
 
 static inline uint64_t *

@@ -40,6 +40,7 @@ struct upd_wait {
 	uint64_t gen;             /* the sync generation when it came */
 	uint64_t token;           /* QSBR token taken after the publish */
 	uint64_t pub_tsc;         /* when it was published */
+	uint64_t start_tsc;       /* when the builder started its build */
 	uint64_t build_ns;
 	int svc_id;
 	uint32_t version;
@@ -79,8 +80,13 @@ answer(struct lb_ctl *c, struct upd_wait *w, json_t *res, const struct reply_err
 static void
 answer_ok(struct lb_ctl *c, struct upd_wait *w, bool visible)
 {
-	json_t *r = json_pack("{s:i, s:i, s:I}", "id", w->svc_id, LB_F_VERSION, (int)w->version,
-			      LB_F_BUILD_US, (json_int_t)(w->build_ns / 1000));
+	uint64_t hz = c->dp->tsc_hz;
+	json_t *r = json_pack("{s:i, s:i, s:I, s:I, s:I}", "id", w->svc_id, LB_F_VERSION,
+			      (int)w->version, LB_F_BUILD_US, (json_int_t)(w->build_ns / 1000),
+			      LB_F_QUEUED_US,
+			      (json_int_t)((w->start_tsc - w->rx_tsc) * 1000000 / hz),
+			      LB_F_PUBLISHED_US,
+			      (json_int_t)((w->pub_tsc - w->rx_tsc) * 1000000 / hz));
 
 	if (w->coalesced)
 		json_object_set_new(r, LB_F_COALESCED, json_true());
@@ -231,6 +237,7 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 	/* Taken after the release store: its grace period covers the new object. */
 	uint64_t token = rte_rcu_qsbr_start(c->dp->qsbr);
 	struct upd_wait *last = j->tags[j->n_tags - 1];
+	uint64_t pub = rte_rdtsc();
 	c->svc_gen[id] = last->gen;
 	for (uint32_t i = 0; i < j->n_tags; i++) {
 		struct upd_wait *w = j->tags[i];
@@ -238,13 +245,14 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 		w->svc_id = id;
 		w->version = svc ? svc->version : 0;
 		w->build_ns = j->build_ns;
+		w->start_tsc = j->start_tsc;
+		w->pub_tsc = pub;
 		w->coalesced = i + 1 < j->n_tags;
 		if (!w->wait) {
 			answer_ok(c, w, false);
 			continue;
 		}
 		w->token = token;
-		w->pub_tsc = rte_rdtsc();
 		w->next = NULL;
 		if (c->grace_tail)
 			c->grace_tail->next = w;

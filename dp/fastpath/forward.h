@@ -639,7 +639,7 @@ forward_other(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p)
 		 p->proto == LB_IPPROTO_UDP && p->dport == w->sync_port)
 		sync_rx_punt(w, m); /* peer_fp.h: a flow sync datagram */
 	else if ((flags & LB_ADDR_OWN) && w->dp->ports[rx_port(w, m)].exc_id != LB_PORT_NONE)
-		punt(w, m, LB_PUNT_EXCEPTION, rx_port(w, m), 0); /* BGP, BFD, ssh: the kernel's */
+		exception_punt(w, m, p); /* exc_fp.h: BGP, BFD, ssh: the kernel's */
 	else if (flags & LB_ADDR_OWN)
 		drop(w, m, LB_DROP_NOT_OURS);
 	else

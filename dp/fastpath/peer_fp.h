@@ -217,7 +217,7 @@ peer_reply(struct lb_worker *w, const struct lb_pkt *p)
 		return NULL;
 	struct lb_svc_key k;
 	lb_svc_key_make(&k, r.family, r.vip, r.vport, r.proto);
-	int32_t id = rte_hash_lookup(w->svcs->svc_hash, &k);
+	int32_t id = lb_svcs_lookup(w->svcs, &k);
 	const struct lb_svc *svc = id < 0 ? NULL : lb_svc_get(w->svcs, (uint32_t)id);
 	return svc == NULL ? NULL : peer_adopt(w, &r, svc);
 }

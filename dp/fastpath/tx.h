@@ -51,8 +51,8 @@ xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
 	w->tx[pi][w->n_tx[pi]++] = m;
 }
 
-/* Hand a packet to the control thread (ARP, NDP, echo, errors to originate). */
-static inline void
+/* Hand a packet to the control thread (ARP, NDP, echo, errors to originate): false if dropped. */
+static inline bool
 punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint32_t info)
 {
 	struct lb_mbuf_meta *mm = lb_meta(w->meta_off, m);
@@ -62,9 +62,10 @@ punt(struct lb_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port, uint3
 	mm->info = info;
 	if (rte_ring_sp_enqueue(w->ctrl, m) != 0) {
 		drop(w, m, LB_DROP_CTRL_FULL);
-		return;
+		return false;
 	}
 	w->st->ev[LB_EV_CTRL_PUNT]++;
+	return true;
 }
 
 /*

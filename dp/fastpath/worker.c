@@ -58,6 +58,7 @@
 #include "tx.h"
 #include "pick.h"
 #include "peer_fp.h"
+#include "exc_fp.h"
 #include "forward.h"
 #include "icmp_fwd.h"
 #include "classify.h"
@@ -119,7 +120,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			drop(w, m, LB_DROP_L4_CKSUM);
 			continue;
 		}
-		if (unlikely(meta[i].ttl <= 1)) {
+		if (unlikely(meta[i].ttl <= 1) && !exc_for_kernel(w, &meta[i], rx_port(w, m))) {
 			/* A router answers with "time exceeded"; the control thread does. */
 			punt(w, m, LB_PUNT_TTL, rx_port(w, m), 0);
 			continue;
@@ -245,6 +246,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->lcore = lcore;
 	w->n_workers = dp->n_workers;
 	w->flow_seed = dp->conf.hash_seed;
+	exc_buckets_init(w);
 
 	/*
 	 * Conntrack indexes only this worker's table: a random seed per table keeps

@@ -7,6 +7,8 @@
  *   forward.h       conntrack, pick (affinity, then pick.h), rewrite
  *   pick.h          the service's scheduler for a new flow: Maglev or scheduler.h
  *   icmp_fwd.h      ICMP errors of tracked flows; ARP/NDP/echo to the control thread
+ *   exc_fp.h        the exception path: the box's own traffic to the control thread,
+ *                   rate-limited by class
  *   tx.h            transmit: Ethernet header, MTU, next hop, TX buffers
  *
  * Worker lcores only. Nothing here is shared between workers except through the
@@ -23,6 +25,7 @@
 
 #include "conntrack.h"
 #include "dp.h"
+#include "exc_limit.h"
 #include "parse.h"
 #include "service_fastpath.h"
 #include "worker.h"
@@ -80,6 +83,8 @@ struct lb_worker {
 	uint8_t tun_src[LB_MAX_PORTS][2][16];
 	bool has_tun_src[LB_MAX_PORTS][2];
 	uint16_t gue_port;          /* network order */
+	/* the exception path's buckets (exc_fp.h), by enum lb_exc_class: this worker's share */
+	struct lb_exc_tb exc_tb[LB_EXC_NCLASS];
 } __rte_cache_aligned;
 
 

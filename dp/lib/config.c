@@ -193,6 +193,14 @@ static const struct lb_name steering_names[] = {
 	{ NULL, 0 },
 };
 
+static const struct lb_conf_cmd exc_source_elem = {
+	NULL, LB_CONF_STR, lb_conf_set_cidr, 0, sizeof(struct lb_prefix), 0, 0, 0, 0, NULL,
+};
+static const struct lb_conf_list exc_sources_list = {
+	&exc_source_elem, sizeof(struct lb_prefix), offsetof(struct lb_dp_conf, exc_sources), true,
+	offsetof(struct lb_dp_conf, n_exc_sources), "exception priority sources", NULL, NULL, NULL,
+};
+
 static const struct lb_conf_cmd dp_cmds[] = {
 	/* name, type, setter, field, min, max, default, flags, arg */
 	{ "workers", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0, LB_MAX_WORKERS, 0, 0,
@@ -220,6 +228,17 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	{ "state", LB_CONF_STR, lb_conf_set_str, CONF(state), 0, 0, 0, 0, NULL },
 	{ "gue_port", LB_CONF_INT, lb_conf_set_uint, CONF(gue_port), 1, 65535, 6080, LB_CONF_DEF,
 	  NULL },
+	/* the exception path's rate limit (docs/configuration.md, dp/lib/exc_limit.h) */
+	{ "exception_rate_pps", LB_CONF_INT, lb_conf_set_uint, CONF(exc_rate_pps), 0, 100000000,
+	  10000, LB_CONF_DEF, NULL },
+	{ "exception_burst", LB_CONF_INT, lb_conf_set_uint, CONF(exc_burst), 1, 1000000, 1000,
+	  LB_CONF_DEF, NULL },
+	{ "exception_priority_rate_pps", LB_CONF_INT, lb_conf_set_uint, CONF(exc_prio_rate_pps), 0,
+	  100000000, 50000, LB_CONF_DEF, NULL },
+	{ "exception_priority_burst", LB_CONF_INT, lb_conf_set_uint, CONF(exc_prio_burst), 1,
+	  1000000, 5000, LB_CONF_DEF, NULL },
+	{ "exception_priority_sources", LB_CONF_SEQ, lb_conf_set_list, LB_CONF_NOFIELD, 0,
+	  LB_EXC_MAX_SOURCES, 0, 0, &exc_sources_list },
 	LB_CONF_END,
 };
 

@@ -26,6 +26,7 @@
 #define LB_PATH_MAX 108        /* sun_path */
 #define LB_SYNC_MAX_PEERS 16
 #define LB_SYNC_KEY_PATH_MAX 256
+#define LB_EXC_MAX_SOURCES 16  /* dp.exception_priority_sources */
 
 enum lb_port_role {
 	LB_ROLE_EXTERNAL = 1, /* clients; VIPs are answered for here */
@@ -122,6 +123,19 @@ struct lb_dp_conf {
 	uint32_t control_socket_mode;          /* default 0600 */
 	char state[LB_PATH_MAX];               /* persistent state dir, "auto" or "off" */
 	uint16_t gue_port;                     /* mode gue: outer UDP destination port */
+	/*
+	 * The exception path's rate limit (ports' `exception`, dp/lib/exc_limit.h):
+	 * packets per second and burst for the whole box, shared out equally among
+	 * the workers. 0 pps = no limit. The priority class (BGP, BFD from a trusted
+	 * source; ARP/NDP copies on the control thread) has its own bucket.
+	 */
+	uint32_t exc_rate_pps;
+	uint32_t exc_burst;
+	uint32_t exc_prio_rate_pps;
+	uint32_t exc_prio_burst;
+	/* trusted sources of BGP/BFD; none = the ingress port's connected subnets */
+	uint32_t n_exc_sources;
+	struct lb_prefix exc_sources[LB_EXC_MAX_SOURCES];
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];

@@ -19,7 +19,6 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
@@ -37,6 +36,19 @@
 
 #define MAGLEV_KEY_LEN 19 /* family | address | port */
 
+/* A read-mostly hash in hugepage memory (near the rest of what workers read). */
+static struct lb_rmh *
+rmh_create(const char *name, uint32_t cap, uint32_t seed)
+{
+	size_t len = lb_rmh_mem_size(cap);
+	void *mem = len ? rte_zmalloc(name, len, RTE_CACHE_LINE_SIZE) : NULL;
+	struct lb_rmh *h = mem ? lb_rmh_init(mem, len, cap, seed) : NULL;
+
+	if (h == NULL)
+		rte_free(mem);
+	return h;
+}
+
 struct lb_services *
 lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, char *err,
 	       size_t errlen)
@@ -51,36 +63,31 @@ lb_svcs_create(struct lb_dp *dp, uint32_t max_services, uint32_t max_backends, c
 	s->real_cap = max_backends;
 	s->addr_cap = max_services + 2 * LB_MAX_LOCAL_ADDRS + 2 * LB_MAX_PORTS * LB_MAX_PORT_ADDRS;
 
-	struct rte_hash_parameters hp = {
-		.name = "lb_svc",
-		.entries = max_services,
-		.key_len = sizeof(struct lb_svc_key),
-		.socket_id = (int)rte_socket_id(),
-		/*
-		 * Lock-free readers; a deleted key's position is not reused until we
-		 * free it after a grace period. The service id is the key's data,
-		 * allocated by service_ids.c so that it survives a restart.
-		 */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
-	};
-	s->svc_hash = rte_hash_create(&hp);
-	hp.name = "lb_addr";
-	hp.entries = s->addr_cap;
-	s->addr_hash = s->svc_hash ? rte_hash_create(&hp) : NULL;
-	if (s->svc_hash == NULL || s->addr_hash == NULL) {
-		snprintf(err, errlen, "service hash: %s", rte_strerror(rte_errno));
+	/*
+	 * The two key tables workers read (rmhash.h). The service id is the
+	 * directory's value, allocated by service_ids.c so that it survives a
+	 * restart; an address's value is its addr_info position. Neither value
+	 * nor an emptied overflow bucket is reused before a grace period.
+	 */
+	s->rcu = lb_rcu_create(dp->qsbr);
+	s->svc_tab = rmh_create("lb_svc_tab", max_services, (uint32_t)s->seed);
+	s->addr_tab = rmh_create("lb_addr_tab", s->addr_cap, (uint32_t)(s->seed >> 32));
+	s->addr_free = malloc(sizeof(*s->addr_free) * s->addr_cap);
+	if (s->rcu == NULL || s->svc_tab == NULL || s->addr_tab == NULL || s->addr_free == NULL) {
+		snprintf(err, errlen, "service tables: out of memory for %u services",
+			 max_services);
 		lb_svcs_destroy(s);
 		return NULL;
 	}
+	for (uint32_t i = s->addr_cap; i-- > 0;)
+		s->addr_free[s->n_addr_free++] = i;
 	s->slot = rte_zmalloc("lb_svc_slot", sizeof(*s->slot) * s->svc_cap, RTE_CACHE_LINE_SIZE);
 	s->reals = rte_zmalloc("lb_reals", sizeof(*s->reals) * s->real_cap, RTE_CACHE_LINE_SIZE);
 	s->addr_info = rte_zmalloc("lb_addr_info", sizeof(*s->addr_info) * s->addr_cap,
 				   RTE_CACHE_LINE_SIZE);
 	s->real_free = malloc(sizeof(*s->real_free) * s->real_cap);
 	s->svc_version = calloc(s->svc_cap, sizeof(*s->svc_version));
-	s->rcu = lb_rcu_create(dp->qsbr);
-	if (!s->slot || !s->reals || !s->addr_info || !s->real_free ||
-	    !s->svc_version || !s->rcu) {
+	if (!s->slot || !s->reals || !s->addr_info || !s->real_free || !s->svc_version) {
 		lb_svcs_destroy(s);
 		goto nomem;
 	}
@@ -123,8 +130,9 @@ lb_svcs_destroy(struct lb_services *s)
 	if (s->slot)
 		for (uint32_t i = 0; i < s->svc_cap; i++)
 			free_svc(s->slot[i]);
-	rte_hash_free(s->svc_hash);
-	rte_hash_free(s->addr_hash);
+	rte_free(s->svc_tab);
+	rte_free(s->addr_tab);
+	free(s->addr_free);
 	rte_free(s->slot);
 	rte_free(s->reals);
 	rte_free(s->addr_info);
@@ -142,24 +150,34 @@ lb_svcs_set_events(struct lb_services *s, const struct lb_svcs_events *ev)
 
 /* ---- address table ----------------------------------------------------- */
 
+/* The position of address key k, added when create and absent; LB_ENOENT / LB_EFULL. */
 static int
-addr_slot(struct lb_services *s, const struct lb_addr *a)
+addr_pos(struct lb_services *s, const struct lb_svc_key *k, bool create)
 {
-	struct lb_svc_key k;
+	int64_t pos = lb_rmh_lookup(s->addr_tab, k);
 
-	lb_svc_key_make(&k, a->family, a->bytes, 0, 0);
-	int32_t pos = rte_hash_add_key(s->addr_hash, &k);
-	if (pos < 0)
+	if (pos >= 0)
+		return (int)pos;
+	if (!create)
+		return LB_ENOENT;
+	if (s->n_addr_free == 0)
 		return LB_EFULL;
-	return pos;
+	uint32_t p = s->addr_free[s->n_addr_free - 1];
+	int rc = lb_rmh_add(s->addr_tab, k, p);
+	if (rc < 0)
+		return rc == LB_EEXIST ? LB_EINVAL : rc;
+	s->n_addr_free--;
+	return (int)p;
 }
 
 int
 lb_svcs_add_addr(struct lb_services *s, const struct lb_addr *a, uint8_t flags,
 		 uint8_t local_idx)
 {
-	int pos = addr_slot(s, a);
+	struct lb_svc_key k;
 
+	lb_svc_key_make(&k, a->family, a->bytes, 0, 0);
+	int pos = addr_pos(s, &k, true);
 	if (pos < 0)
 		return pos;
 	struct lb_addr_info *ai = &s->addr_info[pos];
@@ -169,14 +187,17 @@ lb_svcs_add_addr(struct lb_services *s, const struct lb_addr *a, uint8_t flags,
 	return 0;
 }
 
+/* arg: the emptied overflow bucket (or LB_RMH_NIL) << 32 | the position. */
 static void
-free_addr_pos(void *ctx, void *p, uintptr_t pos)
+free_addr_pos(void *ctx, void *p, uintptr_t arg)
 {
 	struct lb_services *s = ctx;
+	uint32_t pos = (uint32_t)arg;
 
 	(void)p;
 	memset(&s->addr_info[pos], 0, sizeof(s->addr_info[pos]));
-	rte_hash_free_key_with_position(s->addr_hash, (int32_t)pos);
+	lb_rmh_ov_release(s->addr_tab, (uint32_t)((uint64_t)arg >> 32));
+	s->addr_free[s->n_addr_free++] = pos;
 }
 
 static int
@@ -185,8 +206,7 @@ vip_ref(struct lb_services *s, const struct lb_addr *vip, int delta)
 	struct lb_svc_key k;
 
 	lb_svc_key_make(&k, vip->family, vip->bytes, 0, 0);
-	int32_t pos = delta > 0 ? rte_hash_add_key(s->addr_hash, &k)
-				: rte_hash_lookup(s->addr_hash, &k);
+	int pos = addr_pos(s, &k, delta > 0);
 	if (pos < 0)
 		return LB_EFULL;
 	struct lb_addr_info *ai = &s->addr_info[pos];
@@ -200,8 +220,10 @@ vip_ref(struct lb_services *s, const struct lb_addr *vip, int delta)
 	}
 	__atomic_and_fetch(&ai->flags, (uint8_t)~LB_ADDR_VIP, __ATOMIC_RELEASE);
 	if (ai->flags == 0) {
-		rte_hash_del_key(s->addr_hash, &k);
-		lb_rcu_retire(s->rcu, free_addr_pos, s, NULL, (uintptr_t)pos);
+		uint32_t ov;
+		lb_rmh_del(s->addr_tab, &k, &ov);
+		lb_rcu_retire(s->rcu, free_addr_pos, s, NULL,
+			      (uintptr_t)((uint64_t)ov << 32 | (uint32_t)pos));
 	}
 	return 0;
 }
@@ -357,7 +379,7 @@ retire_svc(void *ctx, void *p, uintptr_t arg)
 	free_svc(p);
 }
 
-/* arg: the key's hash position << 32 | its service id. */
+/* arg: the emptied overflow bucket (or LB_RMH_NIL) << 32 | the service id. */
 static void
 free_svc_pos(void *ctx, void *p, uintptr_t arg)
 {
@@ -368,21 +390,22 @@ free_svc_pos(void *ctx, void *p, uintptr_t arg)
 	if (s->dp->affinity)
 		lb_aff_flush_service(s->dp->affinity, id);
 	free_svc(p);
-	rte_hash_free_key_with_position(s->svc_hash, (int32_t)((uint64_t)arg >> 32));
+	lb_rmh_ov_release(s->svc_tab, (uint32_t)((uint64_t)arg >> 32));
 	lb_ids_svc_free(s, id);
 }
 
-/* Take key k out of the directory hash; its position and id return after a grace period. */
+/* Take key k out of the directory; its id (and a bucket it emptied) return after a grace period. */
 static void
 retire_key(struct lb_services *s, const struct lb_svc_key *k, uint32_t id, struct lb_svc *old)
 {
-	int32_t pos = rte_hash_del_key(s->svc_hash, k);
+	uint32_t ov;
+	int64_t v = lb_rmh_del(s->svc_tab, k, &ov);
 
-	if (pos < 0) { /* cannot happen: the key was added; keep the id lost rather than reuse it */
+	if (v != (int64_t)id) { /* cannot happen: the key was added; keep the id lost rather than reuse it */
 		lb_rcu_retire(s->rcu, retire_svc, s, old, 0);
 		return;
 	}
-	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)((uint64_t)pos << 32 | id));
+	lb_rcu_retire(s->rcu, free_svc_pos, s, old, (uintptr_t)((uint64_t)ov << 32 | id));
 }
 
 /*
@@ -482,7 +505,7 @@ lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t err
 	/* A new key gets its directory slot (= hash position) now. */
 	if (created) {
 		id = lb_ids_svc_alloc(s, &k);
-		if (id >= 0 && rte_hash_add_key_data(s->svc_hash, &k, (void *)(uintptr_t)id) < 0) {
+		if (id >= 0 && lb_rmh_add(s->svc_tab, &k, (uint32_t)id) < 0) {
 			lb_ids_svc_free(s, (uint32_t)id);
 			id = -1;
 		}

@@ -9,9 +9,10 @@
  *   builds a new object with its own Maglev table, stores its pointer into the
  *   directory slot with release semantics, and retires the old object through
  *   QSBR (dp/rcu.c). No other service is touched.
- * - The directory maps (VIP, port, protocol) to a slot with an rte_hash in
- *   lock-free read/write mode; the key's position in the hash is the service id,
- *   stable for the key's lifetime and reused only after a grace period.
+ * - The directory maps (VIP, port, protocol) to a service id with a read-mostly
+ *   hash (rmhash.h: one writer, lock-free readers); the id comes from
+ *   service_ids.c, is stable for the key's lifetime and reused only after a grace
+ *   period.
  * - The backend registry gives each (service, backend address, port) a "real" id
  *   that connections store. A real keeps its id across updates of its service, so
  *   established flows keep their backend; a removed backend's real is marked

@@ -2,14 +2,16 @@
  * service_fastpath.h - what workers read of the service directory, inline.
  *
  * Included by dp/worker.c and dp/service.c only. The struct is here (not in
- * service.h) because the lookups below must inline into the burst loop.
+ * service.h) because the lookups below must inline into the burst loop. The
+ * control thread writes (service.c, service_ids.c); workers read lock-free: the
+ * two key tables are read-mostly hashes (rmhash.h), one bucket line and one key
+ * line a lookup.
  */
 #ifndef LB_SERVICE_FASTPATH_H
 #define LB_SERVICE_FASTPATH_H
 
-#include <rte_hash.h>
-
 #include "hash.h"
+#include "rmhash.h"
 #include "service.h"
 
 struct lb_rcu;
@@ -21,12 +23,14 @@ struct lb_svc_key {
 	uint8_t family;
 };
 
+_Static_assert(sizeof(struct lb_svc_key) == LB_RMH_KEY_LEN, "a service key is an rmhash key");
+
 struct lb_services {
 	/* read by workers */
-	struct rte_hash *svc_hash;      /* lb_svc_key -> data = service id (service_ids.c) */
+	struct lb_rmh *svc_tab;         /* lb_svc_key -> service id (service_ids.c) */
 	struct lb_svc **slot;           /* [svc_cap]; atomic pointers */
 	struct lb_real *reals;          /* [real_cap] */
-	struct rte_hash *addr_hash;     /* lb_svc_key with port/proto 0 -> position */
+	struct lb_rmh *addr_tab;        /* lb_svc_key with port/proto 0 -> position */
 	struct lb_addr_info *addr_info; /* [addr_cap] */
 	uint64_t seed;
 	uint32_t svc_cap, real_cap, addr_cap;
@@ -37,6 +41,8 @@ struct lb_services {
 	uint32_t n_real_free;
 	uint32_t *svc_free;             /* stack of free service ids */
 	uint32_t n_svc_free;
+	uint32_t *addr_free;            /* stack of free address positions */
+	uint32_t n_addr_free;
 	struct lb_svc_dir_ent *dir_svc; /* [svc_cap]: key of each id in use (persistent) */
 	struct lb_real_dir_ent *dir_real; /* [real_cap]: service key + backend of each id */
 	void *dir_own;                  /* the directories when no state region holds them */
@@ -71,25 +77,18 @@ lb_real_get(const struct lb_services *s, uint32_t id)
 	return &s->reals[id];
 }
 
-/* Service ids of n (<= RTE_HASH_LOOKUP_BULK_MAX) keys; ids[i] < 0 when key i is not a service. */
+/* Service ids of n keys; ids[i] < 0 when key i is not a service. */
 static inline void
 lb_svcs_lookup_bulk(const struct lb_services *s, const void **keys, uint32_t n, int32_t *ids)
 {
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	uint64_t hits = 0;
-
-	rte_hash_lookup_bulk_data(s->svc_hash, keys, n, &hits, data);
-	for (uint32_t i = 0; i < n; i++)
-		ids[i] = (hits >> i) & 1 ? (int32_t)(uintptr_t)data[i] : -1;
+	lb_rmh_lookup_bulk(s->svc_tab, keys, n, ids);
 }
 
 /* The service id of one key, or < 0. */
 static inline int32_t
 lb_svcs_lookup(const struct lb_services *s, const struct lb_svc_key *k)
 {
-	void *data;
-
-	return rte_hash_lookup_data(s->svc_hash, k, &data) < 0 ? -1 : (int32_t)(uintptr_t)data;
+	return (int32_t)lb_rmh_lookup(s->svc_tab, k);
 }
 
 /* What an address is to the box; NULL when nothing. */
@@ -99,7 +98,7 @@ lb_addr_get(const struct lb_services *s, uint8_t family, const uint8_t *addr)
 	struct lb_svc_key k;
 
 	lb_svc_key_make(&k, family, addr, 0, 0);
-	int32_t pos = rte_hash_lookup(s->addr_hash, &k);
+	int64_t pos = lb_rmh_lookup(s->addr_tab, &k);
 	return pos < 0 ? NULL : &s->addr_info[pos];
 }
 

@@ -39,6 +39,7 @@ struct lb_svcb_job {
 	uint32_t n_tags;
 	uint32_t n_specs;    /* submissions this job stood for (1 + replaced ones) */
 	uint64_t build_ns;   /* CPU time of the build (builder thread clock) */
+	uint64_t start_tsc;  /* TSC when the builder started it (after every tag's receipt) */
 	/* private */
 	struct lb_svcb_job *next;
 	struct lb_svc_spec spec;

@@ -217,7 +217,8 @@ def open_loop(c, updates, rate, line_of):
                 timeouts += 1
             else:
                 vis.append(rr["visible_us"])
-            for key in ("pre_us", "parse_us", "build_us", "maglev_us", "grace_us", "tcache_hits"):
+            for key in ("pre_us", "parse_us", "build_us", "maglev_us", "grace_us", "tcache_hits",
+                        "queued_us", "published_us"):
                 if key in rr:
                     extra.setdefault(key, []).append(rr[key])
             if isinstance(k, int) and 0 <= k < len(t_send):

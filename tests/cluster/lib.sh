@@ -12,11 +12,13 @@
 #
 # Each box runs edgelb-dp (net_af_packet on ext/int, idle sleep, its own
 # --file-prefix), edgelb-cp (bgp enabled, standalone API on 127.0.0.1:8470 in the
-# box's namespace) and BIRD 2 with BFD; BGP runs over the management link (the
-# dp's exception path to the kernel is not built yet). The router's BIRD learns
+# box's namespace) and BIRD 2 with BFD; BGP runs over the management link
+# (CL_EXCEPTION=1: over the data LAN, through the dp's exception tap "dpx"). The router's BIRD learns
 # VIP/32 and /128 from every box (next hop: the box's dp address) and installs
 # them as one multipath route (merge paths), hashed on L4 (fib_multipath_hash_policy=1).
 # VIP 198.18.50.100 and 2001:db8:50::100 (each box's pool holds only those).
+#
+# CL_DP_EXTRA: more settings for the dp's `dp` group (test_exclimit.sh: its limits).
 #
 # CL_FLOWSYNC=1 (test_flowsync.sh): the boxes share their connections (flow sync
 # between the dps) and the backends are routed: the router also sits on the
@@ -318,6 +320,19 @@ cl_up() { # n
 		_veth "$x" int "$NS_SW" "sw-x$k"
 		ip -n "$NS_SW" link set "sw-x$k" master br0
 		mkdir -p "$CL_DIR/x$k"
+		# With the exception path the box's kernel holds the ext address (on dpx).
+		# A NIC bound to vfio-pci hides the port's frames from the kernel; a veth
+		# under net_af_packet does not: the kernel would take them from ext too and
+		# answer behind the dp's back. Its ingress hook drops them after the dp's
+		# packet socket has its copy.
+		if [ "${CL_EXCEPTION:-0}" = 1 ]; then
+			ip netns exec "$x" nft -f - <<'NFT'
+table netdev edgelb_dp_owns {
+	chain ext { type filter hook ingress device "ext" priority 0; policy drop; }
+	chain int { type filter hook ingress device "int" priority 0; policy drop; }
+}
+NFT
+		fi
 	done
 	if [ "${CL_FLOWSYNC:-0}" = 1 ] || [ "${CL_DSR:-0}" = 1 ]; then
 		# The router gets a leg on the backends' LAN: DSR backends answer clients
@@ -397,7 +412,8 @@ dp: {
   workers = [1];
   idle_sleep_us = ${CL_IDLE_SLEEP_US:-100};
   hash_seed = 0x5eed5eed5eed5eedL;
-  control_socket = "$CL_DIR/x$k/dp.sock";
+  control_socket = "$CL_DIR/x$k/dp.sock";${CL_DP_EXTRA:+
+  $CL_DP_EXTRA}
 };
 conntrack: { capacity = 16384; timeouts: { tcp_closing = 2; tcp_closed = 1; }; };
 ports = (
@@ -457,21 +473,30 @@ cluster: {
 CONF
 }
 
+# Two BIRDs per box (docs/operations.md, "Two BIRDs on a box"): bird.conf speaks
+# BGP (edgelb-cp reconfigures it; a restart of it is graceful: the router keeps the
+# box's routes), bfd.conf answers the router's BFD session and nothing else, so a
+# BGP restart never takes BFD down, and a dead box still loses BFD at once.
 _box_bird_conf() { # k
 	local k=$1 d=$CL_DIR/x$1
+	cat > "$d/bfd.conf" <<BIRD
+router id 198.18.9.$k;
+log "$d/bfd.log" all;
+protocol device { scan time 10; }
+protocol bfd {
+	interface "$CL_BOX_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
+	neighbor $CL_BOX_NET.254 dev "$CL_BOX_IF";
+}
+BIRD
 	cat > "$d/bird.conf" <<BIRD
 router id 198.18.9.$k;
 log "$d/bird.log" all;
 protocol device { scan time 10; }
 # edgelb-cp writes the static protocols edgelb4 / edgelb6 (the VIPs to announce).
 include "$d/vips.conf";
-protocol bfd {
-	interface "$CL_BOX_IF" { min rx interval ${CL_BFD_MS:-100} ms; min tx interval ${CL_BFD_MS:-100} ms; multiplier 3; };
-}
 protocol bgp up {
 	local $CL_BOX_NET.$k as 65001;
 	neighbor $CL_BOX_NET.254 as 65000;
-	bfd on;
 	graceful restart on;
 	connect retry time 1;
 	start delay time 1;
@@ -536,21 +561,39 @@ cl_cp_start() { # k
 	fail "edgelb-cp of box $k did not start"
 }
 
+# Start box k's BGP BIRD, and its BFD BIRD unless that one runs. The BGP BIRD
+# always starts with -R (graceful restart recovery): its OPEN then tells the
+# router the forwarding state was kept, so the router holds the routes it had
+# until this BIRD's End-of-RIB instead of dropping them at the OPEN.
 cl_bird_start() { # k
 	local k=$1 x d=$CL_DIR/x$1
 	x=$(ns_x "$k")
 	# BIRD reads the include file at start: before edgelb-cp first writes it, empty.
 	[ -f "$d/vips.conf" ] || printf 'protocol static edgelb%s { ipv%s; }\n' 4 4 6 6 snat4 4 snat6 6 \
 		backup4 4 backup6 6 > "$d/vips.conf"
-	ip netns exec "$x" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
+	if ! { [ -f "$d/bfd.pid" ] && kill -0 "$(cat "$d/bfd.pid")" 2>/dev/null; }; then
+		rm -f "$d/bfd.ctl"
+		ip netns exec "$x" bird -f -c "$d/bfd.conf" -s "$d/bfd.ctl" > "$d/bfd.out" 2>&1 &
+		echo $! > "$d/bfd.pid"
+		disown $!
+	fi
+	rm -f "$d/bird.ctl"
+	ip netns exec "$x" bird -f -R -c "$d/bird.conf" -s "$d/bird.ctl" > "$d/bird.out" 2>&1 &
 	echo $! > "$d/bird.pid"
 	disown $!
 	for _ in $(seq 1 50); do
-		[ -S "$d/bird.ctl" ] && return 0
+		[ -S "$d/bird.ctl" ] && [ -S "$d/bfd.ctl" ] && return 0
 		sleep 0.1
 	done
-	cat "$d/bird.out" >&2
+	cat "$d/bird.out" "$d/bfd.out" >&2
 	fail "BIRD of box $k did not start"
+}
+
+# The PIDs of everything box k runs (dp, cp, both BIRDs): for a whole-box kill.
+cl_box_pids() { # k
+	local d=$CL_DIR/x$1 p
+	for p in dp cp bird bfd; do [ -f "$d/$p.pid" ] && cat "$d/$p.pid"; done
+	return 0
 }
 
 # Start box k: dp, BIRD, cp; create the load balancer (same on every box).

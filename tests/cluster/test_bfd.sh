@@ -28,7 +28,7 @@ ok "each box carries at least 20 % ($msg)"
 
 # Box 1 goes dark and dies.
 dark() { # k
-	local x d=$CL_DIR/x$1
+	local x
 	x=$(ns_x "$1")
 	ip netns exec "$x" nft -f - <<'NFT'
 table inet dark {
@@ -36,12 +36,13 @@ table inet dark {
 	chain out { type filter hook output priority -300; policy drop; }
 }
 NFT
-	kill -9 "$(cat "$d/dp.pid")" "$(cat "$d/cp.pid")" "$(cat "$d/bird.pid")" 2>/dev/null || true
+	# shellcheck disable=SC2046 # one PID per word
+	kill -9 $(cl_box_pids "$1") 2>/dev/null || true
 }
 revive() { # k
 	local x d=$CL_DIR/x$1
 	x=$(ns_x "$1")
-	for p in dp cp bird; do
+	for p in dp cp bird bfd; do
 		while kill -0 "$(cat "$d/$p.pid")" 2>/dev/null; do sleep 0.01; done
 	done
 	ip netns exec "$x" nft delete table inet dark

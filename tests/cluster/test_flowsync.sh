@@ -134,14 +134,14 @@ session_up() { # k
 
 stop_box() { # k: processes stopped as a package's stop would (SIGTERM)
 	local d=$CL_DIR/x$1 p
-	for p in cp dp bird; do kill "$(cat "$d/$p.pid")" 2>/dev/null || true; done
-	for p in cp dp bird; do
+	for p in cp dp bird bfd; do kill "$(cat "$d/$p.pid")" 2>/dev/null || true; done
+	for p in cp dp bird bfd; do
 		for _ in $(seq 1 100); do kill -0 "$(cat "$d/$p.pid")" 2>/dev/null || break; sleep 0.05; done
 	done
 }
 
 dark() { # k: the box dies whole; its kernel answers nothing (no FIN, no BFD down)
-	local x d=$CL_DIR/x$1
+	local x
 	x=$(ns_x "$1")
 	ip netns exec "$x" nft -f - <<'NFT'
 table inet dark {
@@ -149,7 +149,8 @@ table inet dark {
 	chain out { type filter hook output priority -300; policy drop; }
 }
 NFT
-	kill -9 "$(cat "$d/dp.pid")" "$(cat "$d/cp.pid")" "$(cat "$d/bird.pid")" 2>/dev/null || true
+	# shellcheck disable=SC2046 # one PID per word
+	kill -9 $(cl_box_pids "$1") 2>/dev/null || true
 }
 
 NB=3

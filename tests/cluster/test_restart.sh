@@ -2,11 +2,16 @@
 # test_restart.sh - restarts that must not move traffic, and a hung dp.
 #   - edgelb-cp of box 1 restarted (SIGTERM, start): the router never loses box 1
 #     (the cp leaves BIRD's routes alone until its dp is synced again);
-#   - BIRD of box 1 restarted: with BFD on (hard failure on the router), box 1
-#     leaves the route while BIRD is down and comes back; other boxes answer;
+#   - box 1's BGP BIRD restarted (birdc graceful restart, a new BIRD with -R):
+#     the router never loses box 1 (graceful restart holds its routes, and BFD,
+#     answered by the box's second BIRD, stays up); connections are answered
+#     throughout; the restarted BIRD's session is up again;
 #   - box 1's dp stopped (SIGSTOP, it holds its socket open but answers nothing):
 #     withdrawn once the probe times out (bgp.dp_timeout_ms, 1000 ms by default);
-#     SIGCONT: announced again.
+#     SIGCONT: announced again;
+#   - box 1's dp killed while its cp is down: `edgelb-cp --withdraw` (what
+#     edgelb-dp.service's ExecStopPost runs when the dp failed) withdraws the
+#     box at once; a new dp and cp announce it again.
 CL_NAME=restart
 # shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -38,24 +43,38 @@ check "the restarted cp synced the dp and keeps the VIP announced" \
 	test "$(api 1 GET /v1/bgp | json "r['gate']")" = open
 ok "edgelb-cp restart: box 1 stayed a next hop throughout (3 s sampled)"
 
-# BIRD of box 1 restarted (birdc graceful restart, then a new BIRD). BFD shares
-# BIRD's fate, and a BFD failure is a hard failure on the router (that is what
-# routes around a dead box in under a second), so graceful restart does not hold
-# the routes: box 1 leaves the router's route while its BIRD is down and comes back
-# with the new session. New connections are answered throughout (box 2), and the
-# cp does not touch BIRD's file meanwhile. docs/operations.md: drain first.
+# BGP BIRD of box 1 restarted: `birdc graceful restart` closes the session so
+# that the router keeps the routes (stale) for the restart time; BFD is answered
+# by the box's other BIRD and stays up, so nothing makes it a hard failure. The
+# new BIRD (-R: forwarding state kept) re-announces, and its End-of-RIB makes the
+# routes fresh. Box 1 must stay a next hop throughout, connections keep being
+# answered, and the cp does not touch BIRD's file meanwhile.
+# The router's BFD session with box 1: "State Since" (Up and the time it came up).
+bfd_box1() {
+	birdc -s "$CL_DIR/r/bird.ctl" show bfd sessions | awk -v a="$CL_BOX_NET.1" '$1 == a && $3 == "Up" {print $3, $4}'
+}
 pid=$(cat "$d/bird.pid")
 c=$(api 1 GET /v1/bgp | json "r['bird']['configures']")
+bfd_before=$(bfd_box1)
+t0=$(now_ms)
 ip netns exec "$(ns_x 1)" birdc -s "$d/bird.ctl" graceful restart >/dev/null
 while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
-ms=$(wait_nexthops "$VIP4" "2" 2000) || fail "BIRD down: box 1 still a next hop after 2 s"
-log "BIRD of box 1 down: router dropped box 1 after $ms ms (BFD)"
+hold_box1 1000 "BGP BIRD down"
 good=$(connect_many 30)
-check "new connections answered while box 1's BIRD is down ($good/30)" test "$good" = 30
-t0=$(now_ms)
+check "new connections answered while box 1's BGP BIRD is down ($good/30)" test "$good" = 30
 cl_bird_start 1
-ms=$(wait_nexthops "$VIP4" "1 2" 15000 "$t0") || fail "box 1 not back after BIRD restarted"
-ok "BIRD restarted: box 1 back in the route after $ms ms"
+end=$(($(now_ms) + 15000))
+until birdc -s "$CL_DIR/r/bird.ctl" show protocols x1 2>/dev/null | grep -q Established; do
+	[ "$(nexthops "$VIP4")" = "1 2" ] || fail "BGP BIRD restart: router lost box 1 (next hops '$(nexthops "$VIP4")')"
+	[ "$(now_ms)" -lt "$end" ] || fail "box 1's new BGP BIRD: no session after 15 s"
+	sleep 0.01
+done
+ms=$(($(now_ms) - t0))
+hold_box1 2000 "after the BGP BIRD restart"
+bfd_after=$(bfd_box1)
+check "the router's BFD session with box 1 stayed up ('$bfd_before' -> '$bfd_after')" \
+	test -n "$bfd_before" -a "$bfd_before" = "$bfd_after"
+ok "BGP BIRD of box 1 restarted: box 1 a next hop throughout; session back after $ms ms"
 check "the cp did not reconfigure BIRD meanwhile" \
 	test "$(api 1 GET /v1/bgp | json "r['bird']['configures']")" = "$c"
 
@@ -71,4 +90,28 @@ ms=$(wait_nexthops "$VIP4" "1 2" 10000) || fail "dp resumed: box 1 not announced
 ok "dp resumed (SIGCONT): announced again after $ms ms"
 good=$(connect_many 50)
 check "50 connections answered afterwards ($good)" test "$good" = 50
+
+# The dp dies while the cp is down: no cp to withdraw. edgelb-dp.service's
+# ExecStopPost runs `edgelb-cp --withdraw` when the dp failed; here by hand, as
+# systemd would right after the kill.
+pid=$(cat "$d/cp.pid")
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+hold_box1 500 "cp killed"
+pid=$(cat "$d/dp.pid")
+t0=$(now_ms)
+kill -9 "$pid"
+out=$(ip netns exec "$(ns_x 1)" "$EDGELB_BUILD/cp/edgelb-cp" --config "$d/cp.conf" --withdraw 2>&1) ||
+	fail "edgelb-cp --withdraw: $out"
+ms=$(wait_nexthops "$VIP4" "2" 3000 "$t0") || fail "dp dead, cp down, --withdraw run: box 1 still a next hop after 3 s"
+[ "$ms" -le 1000 ] || fail "dp dead, cp down: withdrawn after $ms ms (> 1000)"
+wait_nexthops "$VIP6" "2" 2000 "$t0" >/dev/null || fail "dp dead, cp down: $VIP6 still via box 1"
+ok "dp killed while the cp is down: edgelb-cp --withdraw took box 1 out after $ms ms ($out)"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+cl_dp_start 1
+cl_cp_start 1
+ms=$(wait_nexthops "$VIP4" "1 2" 15000) || fail "new dp and cp: box 1 not announced again"
+ok "a new dp and cp announced box 1 again after $ms ms"
+good=$(connect_many 50)
+check "50 connections answered at the end ($good)" test "$good" = 50
 log "all checks passed"

@@ -63,6 +63,7 @@ for f in /usr/sbin/edgelb-dp /usr/sbin/edgelb-cp /usr/bin/edgelbctl \
 	/etc/edgelb/edgelb-dp.conf /etc/edgelb/edgelb-cp.conf /etc/default/edgelb \
 	/lib/systemd/system/edgelb-dp.service /lib/systemd/system/edgelb-cp.service \
 	/lib/systemd/system/edgelb-hugepages.service /usr/libexec/edgelb/edgelb-hugepages \
+	/lib/systemd/system/edgelb-bfd.service /usr/share/doc/edgelb/examples/edgelb-bfd.conf \
 	/usr/lib/sysusers.d/edgelb.conf \
 	/usr/share/man/man8/edgelb-dp.8.gz /usr/share/man/man8/edgelb-cp.8.gz \
 	/usr/share/man/man8/edgelbctl.8.gz /usr/share/man/man5/edgelb-dp.conf.5.gz \
@@ -104,9 +105,10 @@ ok "runuser -u edgelb -- edgelb-cp --check: $out"
 edgelbctl --help >/dev/null 2>&1 || edgelbctl help >/dev/null || fail "edgelbctl help"
 ok "edgelbctl help"
 out=$(systemd-analyze verify /lib/systemd/system/edgelb-dp.service /lib/systemd/system/edgelb-cp.service \
-	/lib/systemd/system/edgelb-hugepages.service 2>&1 | grep -v -e 'bird.service' -e '^$' || true)
+	/lib/systemd/system/edgelb-hugepages.service /lib/systemd/system/edgelb-bfd.service 2>&1 |
+	grep -v -e 'bird.service' -e '^$' || true)
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
-ok "systemd-analyze verify: the three units"
+ok "systemd-analyze verify: the four units"
 for p in edgelb-dp edgelb-cp edgelbctl edgelb-dp.conf edgelb-cp.conf; do
 	w=$(MANWIDTH=80 man --warnings "$p" 2>&1 >/dev/null) || fail "man $p"
 	[ -z "$w" ] || fail "man $p: $w"

@@ -25,6 +25,7 @@ DESTDIR=$dest meson install -C "$BUILD" --no-rebuild --quiet >"$dest.log1" 2>&1 
 for f in "$pfx/$sbin/edgelb-dp" "$pfx/$sbin/edgelb-cp" "$pfx/$bin/edgelbctl" \
 	"$sysconf/edgelb/edgelb-dp.conf" "$sysconf/edgelb/edgelb-cp.conf" "$sysconf/default/edgelb" \
 	"$unitdir/edgelb-dp.service" "$unitdir/edgelb-cp.service" "$unitdir/edgelb-hugepages.service" \
+	"$unitdir/edgelb-bfd.service" "$pfx/$data/doc/edgelb/examples/edgelb-bfd.conf" \
 	"$pfx/$man/man8/edgelb-dp.8" "$pfx/$man/man5/edgelb-cp.conf.5" \
 	"$pfx/$data/bash-completion/completions/edgelbctl" "$pfx/$data/doc/edgelb/operations.md" \
 	"$pfx/$data/doc/edgelb/examples/edgelb-dp.conf" "$pfx/$data/edgelb/grafana/edgelb.json" \
