@@ -388,6 +388,7 @@ bench_edgelb() { # idle_sleep_us [af_packet|af_xdp|old]
 		note "$label: the dp did not start:"; sed 's/^/#   /' "$TOPO_DIR/dp.err" | tail -20 >&2
 		FAILED="$FAILED $pfx"
 		topo_dp_stop
+		topo_dp_forget_state
 		return 0
 	fi
 	base=$(veth_rx)
@@ -403,6 +404,9 @@ bench_edgelb() { # idle_sleep_us [af_packet|af_xdp|old]
 		FAILED="$FAILED $pfx"; sed 's/^/#   /' "$TOPO_DIR/dp.log" | tail -20 >&2
 	fi
 	topo_dp_stop
+	# A restarted dp adopts the last one's connections and SNAT ports (cooling
+	# for snat_reuse_delay_s): every contender starts from an empty table.
+	topo_dp_forget_state
 	note "$label: dp stopped"
 }
 

@@ -50,13 +50,19 @@
 # FLOWS (10000, at most 50000), PPS (20000), AFP_ARGS (,framecnt=8192), CHURN_M (65537), CHURN_BACKENDS (100),
 # WINDOW (64: requests in flight at most; 1 = closed loop, the per-update service
 # time without queueing), IDLE_SLEEP_US (0: the worker busy-polls), DP_NICE (0; e.g. -10 gives the dp's
-# threads a larger share of a machine other work is using), WARMUP (2 s), TOPO (updb),
+# threads a larger share of a machine other work is using), GEN_CPU (unset; a CPU
+# list, e.g. 1: the traffic sender and receiver and the control clients run there,
+# with the worker, so the dp's control and builder threads have CPU 0 to
+# themselves, as on a box whose control lcore has its own core; use it with
+# IDLE_SLEEP_US=20 so the worker leaves them time), WARMUP (2 s), TOPO (updb),
 # EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+GEN=()
+[ -n "${GEN_CPU:-}" ] && GEN=(taskset -c "$GEN_CPU")
 
 SERVICES=${SERVICES:-10000}
 UPDATES=${UPDATES:-10000}
@@ -155,7 +161,7 @@ neighbours = ( { address = "198.19.0.254"; mac = "$RXMAC"; } );
 CONF
 # The receiver runs before the dp starts, so it sees every frame the dp sends.
 MAXPKTS=$((PPS * (BUDGET + 10)))
-ip netns exec "$TOPO_NS_SW" "$BIN" recv rx0 "$FLOWS" "$MAXPKTS" "$EXTRA" \
+ip netns exec "$TOPO_NS_SW" "${GEN[@]}" "$BIN" recv rx0 "$FLOWS" "$MAXPKTS" "$EXTRA" \
 	"$WORK/recv.out" "$WORK/bitmap" "$WORK/moves" &
 RPID=$!
 topo_dp_start "$WORK/dp.conf" 0,1
@@ -174,6 +180,7 @@ kv flows "$FLOWS"
 kv traffic_pps "$PPS"
 kv idle_sleep_us "$IDLE_SLEEP_US"
 kv dp_nice "$DP_NICE"
+kv gen_cpu "${GEN_CPU:-any}"
 kv window "$WINDOW"
 kv nproc "$(nproc)"
 kv loadavg_before "$(cut -d' ' -f1 /proc/loadavg)"
@@ -193,7 +200,7 @@ bg_wait "creating the services" timeout 60 "$PY" scripts/bench-update/ctl.py set
 sed -n 's/^setup_services=/services=/p' "$WORK/setup.out"
 grep -v '^setup_services=' "$WORK/setup.out"
 
-ip netns exec "$TOPO_NS_C" "$BIN" send c0 "$CMAC" "$EXTMAC" 198.18 198.18.0.100 80 \
+ip netns exec "$TOPO_NS_C" "${GEN[@]}" "$BIN" send c0 "$CMAC" "$EXTMAC" 198.18 198.18.0.100 80 \
 	"$FLOWS" "$PPS" "$WORK/send.out" &
 SPID=$!
 sleep "$WARMUP"
@@ -212,20 +219,20 @@ sched_snap() {
 	done
 }
 sched_snap > "$WORK/sched0"
-bg_wait "the spread updates" timeout $((2 * SPREAD_UPDATES / ${RATE%.*} + 45)) "$PY" \
+bg_wait "the spread updates" timeout $((2 * SPREAD_UPDATES / ${RATE%.*} + 45)) "${GEN[@]}" "$PY" \
 	scripts/bench-update/ctl.py spread "$SOCK" "$SPREAD_UPDATES" "$RATE" "$SERVICES" "$WORK/spread.out"
 # ARP answer time from the client side, idle, then over the hot churn.
 arp_probe() { # seconds prefix
-	ip netns exec "$TOPO_NS_C" "$PY" scripts/bench-update/ctl.py arp c0 198.18.0.1 198.18.0.2 "$1" "$2"
+	ip netns exec "$TOPO_NS_C" "${GEN[@]}" "$PY" scripts/bench-update/ctl.py arp c0 198.18.0.1 198.18.0.2 "$1" "$2"
 }
 arp_probe 1 arp_idle > "$WORK/arp_idle.out" || true
 arp_probe "$((UPDATES / ${RATE%.*}))" arp_storm > "$WORK/arp_storm.out" &
 APID=$!
 # ctl.py bounds itself (2x the nominal churn time + 25 s); timeout is the backstop.
-bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "$PY" scripts/bench-update/ctl.py \
+bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "${GEN[@]}" "$PY" scripts/bench-update/ctl.py \
 	churn "$SOCK" "$UPDATES" "$RATE" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$WORK/churn.out"
 wait "$APID" || true
-bg_wait "the rolling update" timeout $((CHURN_BACKENDS * ROLL_STEP_MS / 1000 + 60)) "$PY" \
+bg_wait "the rolling update" timeout $((CHURN_BACKENDS * ROLL_STEP_MS / 1000 + 60)) "${GEN[@]}" "$PY" \
 	scripts/bench-update/ctl.py rolling "$SOCK" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$ROLL_STEP_MS" \
 	"$WORK/roll.out" "$WORK/removed"
 sched_snap > "$WORK/sched1"

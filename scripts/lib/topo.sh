@@ -86,12 +86,18 @@ topo_down() {
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	# The dp's persistent state (dp.state "auto", kept across restarts by design)
-	# and EAL's page files of a dp that was killed: gone with the topology, or
-	# they hold hugepages the next test needs.
+	topo_dp_forget_state
+	rm -rf "$TOPO_DIR"
+}
+
+# The dp's persistent state (dp.state "auto", kept across restarts by design: a
+# new dp adopts the old one's connections and SNAT ports) and EAL's page files of
+# a dp that was killed: gone with the topology, or they hold hugepages the next
+# test needs. A benchmark calls it after each stopped dp, so that the next
+# contender starts with an empty table.
+topo_dp_forget_state() {
 	rm -f /dev/hugepages/edgelb-"$TOPO"-dp-* /dev/shm/edgelb-"$TOPO"-dp-* \
 		/dev/hugepages/"$TOPO"-dp* 2>/dev/null || true
-	rm -rf "$TOPO_DIR"
 }
 
 # Start nginx and a UDP echo server in backend namespace i.

@@ -417,6 +417,15 @@ ports = (
         for d in os.listdir("/var/run/dpdk") if os.path.isdir("/var/run/dpdk") else []:
             if d.startswith(self.tag):
                 shutil.rmtree(os.path.join("/var/run/dpdk", d), ignore_errors=True)
+        # The dps' persistent state (dp.state "auto": kept across restarts by
+        # design, in /dev/shm with --no-huge): the test's, so removed with it.
+        for d in ("/dev/shm", "/dev/hugepages"):
+            for f in os.listdir(d) if os.path.isdir(d) else []:
+                if f.startswith("edgelb-" + self.tag):
+                    try:
+                        os.unlink(os.path.join(d, f))
+                    except OSError:
+                        pass
 
 
 def sh(argv, check=True, **kw):

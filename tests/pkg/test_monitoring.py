@@ -74,6 +74,15 @@ def stop_all():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+    # The dp's persistent state (dp.state "auto", kept across restarts by design,
+    # in /dev/shm with --no-huge): this test's, removed with it.
+    for d in ("/dev/shm", "/dev/hugepages"):
+        for f in os.listdir(d) if os.path.isdir(d) else []:
+            if f.startswith("edgelb-mon%d" % os.getpid()):
+                try:
+                    os.unlink(os.path.join(d, f))
+                except OSError:
+                    pass
 
 
 def http(url, body=None, method=None, timeout=5):

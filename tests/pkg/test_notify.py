@@ -75,6 +75,18 @@ class Notify:
         return sum(1 for t, m in self.msgs if t >= since and m.startswith(prefix))
 
 
+def forget_dp_state(prefix):
+    """The dp's persistent state files (dp.state "auto", kept across restarts by
+    design, in /dev/shm with --no-huge): this test's, removed when it ends."""
+    for d in ("/dev/shm", "/dev/hugepages"):
+        for f in os.listdir(d) if os.path.isdir(d) else []:
+            if f.startswith("edgelb-" + prefix):
+                try:
+                    os.unlink(os.path.join(d, f))
+                except OSError:
+                    pass
+
+
 def env_with(sock):
     e = dict(os.environ, NOTIFY_SOCKET=sock, WATCHDOG_USEC=str(WD_USEC))
     e.pop("WATCHDOG_PID", None)
@@ -209,7 +221,10 @@ def main():
     if os.geteuid() != 0:
         fail("needs root (DPDK, ptrace): run scripts/setup.sh and the tests as root")
     with tempfile.TemporaryDirectory(prefix="edgelb-notify.") as tmp:
-        test_dp(tmp)
+        try:
+            test_dp(tmp)
+        finally:
+            forget_dp_state("notify%d" % os.getpid())
         test_cp(tmp)
     print("%d passed, 0 failed" % checks)
 
