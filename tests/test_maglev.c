@@ -199,13 +199,20 @@ ref_build(uint16_t *t, uint32_t m, const struct lb_maglev_backend *b, uint32_t n
 static void
 test_maglev_matches_paper_pseudocode(void **state)
 {
+	/*
+	 * weighted: 0 equal, 1 weights 1..5, and uneven sets that take the heap path
+	 * (dp/lib/maglev.c populate_sparse): 2 one backend at 1000 and the rest at 1
+	 * (bench-update's hot churn), 3 random weights 1..65535, 4 two heavy backends,
+	 * light ones and weight-0 ones.
+	 */
 	static const struct {
 		uint32_t m, n;
 		int weighted;
 	} cases[] = {
 		{3, 1, 0}, {7, 3, 0}, {7, 20, 0}, {127, 5, 1}, {M_SMALL, 10, 0},
 		{M_SMALL, 10, 1}, {4099, 100, 0}, {4099, 37, 1}, {M_BIG, 1000, 0},
-		{M_BIG, 300, 1},
+		{M_BIG, 300, 1}, {7, 20, 2}, {127, 40, 2}, {4099, 101, 2}, {M_BIG, 101, 2},
+		{127, 30, 3}, {4099, 200, 3}, {M_BIG, 64, 3}, {4099, 90, 4}, {M_BIG, 500, 4},
 	};
 	(void)state;
 
@@ -214,10 +221,21 @@ test_maglev_matches_paper_pseudocode(void **state)
 		uint32_t *w = calloc(n, sizeof(*w));
 		struct lb_maglev_backend *b;
 		uint16_t *got = new_table(m), *want = new_table(m);
+		uint64_t rng = 0x9e3779b97f4a7c15ULL + k;
 
 		assert_non_null(w);
-		for (uint32_t i = 0; i < n; i++)
-			w[i] = cases[k].weighted ? 1 + (i * 7) % 5 : 3;
+		for (uint32_t i = 0; i < n; i++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			switch (cases[k].weighted) {
+			case 0: w[i] = 3; break;
+			case 1: w[i] = 1 + (i * 7) % 5; break;
+			case 2: w[i] = i == n / 2 ? 1000 : 1; break;
+			case 3: w[i] = 1 + (uint32_t)(rng % 65535); break;
+			default: w[i] = i % 45 == 7 ? 20000 : i % 9 == 0 ? 0 : 1 + (uint32_t)(rng % 3);
+			}
+		}
 		b = make_backends(n, NULL, w);
 		assert_int_equal(lb_maglev_build(got, m, b, n, SEED), 0);
 		ref_build(want, m, b, n, SEED);

@@ -3,7 +3,9 @@
  *
  * Standalone (no cmocka, no DPDK): builds the default-size table (M = 65537) for
  * 1000 equal-weight backends a fixed number of times and prints key=value lines
- * for whoever tracks the figure. It reports, it does not pass or fail on time.
+ * for whoever tracks the figure (maglev_build_*); then the same for an uneven set,
+ * 100 backends at weight 1 and one at 1000, the shape of bench-update's hot churn
+ * (maglev_uneven_build_*). It reports, it does not pass or fail on time.
  *
  *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/bench/bench_maglev.c -o bench_maglev
  */
@@ -49,14 +51,45 @@ cmp_double(const void *pa, const void *pb)
 	return (a > b) - (a < b);
 }
 
+static void
+run(const char *name, struct lb_maglev_backend *b, uint32_t n)
+{
+	static uint16_t table[BENCH_M];
+	static double us[BENCH_RUNS], cpu[BENCH_RUNS];
+	size_t p99;
+
+	for (int r = 0; r < BENCH_WARMUP + BENCH_RUNS; r++) {
+		double c0 = cpu_us(), t0 = now_us();
+		int rc = lb_maglev_build(table, BENCH_M, b, n, BENCH_SEED);
+		double t1 = now_us(), c1 = cpu_us();
+
+		if (rc != 0) {
+			fprintf(stderr, "lb_maglev_build: %s\n", lb_strerror(rc));
+			exit(1);
+		}
+		if (r >= BENCH_WARMUP) {
+			us[r - BENCH_WARMUP] = t1 - t0;
+			cpu[r - BENCH_WARMUP] = c1 - c0;
+		}
+	}
+	qsort(us, BENCH_RUNS, sizeof(us[0]), cmp_double);
+	qsort(cpu, BENCH_RUNS, sizeof(cpu[0]), cmp_double);
+
+	/* nearest-rank p99 */
+	p99 = (BENCH_RUNS * 99 + 99) / 100 - 1;
+	printf("%s_us=%.1f\n", name, us[BENCH_RUNS / 2]);
+	printf("%s_p99_us=%.1f\n", name, us[p99]);
+	printf("%s_min_us=%.1f\n", name, us[0]);
+	/* thread CPU time: what the build costs whoever else shares the core */
+	printf("%s_cpu_us=%.1f\n", name, cpu[BENCH_RUNS / 2]);
+	printf("%s_cpu_min_us=%.1f\n", name, cpu[0]);
+}
+
 int
 main(void)
 {
 	static uint8_t keys[BENCH_N][KEY_LEN];
 	static struct lb_maglev_backend b[BENCH_N];
-	static uint16_t table[BENCH_M];
-	static double us[BENCH_RUNS], cpu[BENCH_RUNS];
-	size_t p99;
 
 	/* IPv4-mapped 10.0.x.y:8080 */
 	for (uint32_t i = 0; i < BENCH_N; i++) {
@@ -73,34 +106,13 @@ main(void)
 		b[i].key_len = KEY_LEN;
 		b[i].weight = 1;
 	}
-
-	for (int r = 0; r < BENCH_WARMUP + BENCH_RUNS; r++) {
-		double c0 = cpu_us(), t0 = now_us();
-		int rc = lb_maglev_build(table, BENCH_M, b, BENCH_N, BENCH_SEED);
-		double t1 = now_us(), c1 = cpu_us();
-
-		if (rc != 0) {
-			fprintf(stderr, "lb_maglev_build: %s\n", lb_strerror(rc));
-			return 1;
-		}
-		if (r >= BENCH_WARMUP) {
-			us[r - BENCH_WARMUP] = t1 - t0;
-			cpu[r - BENCH_WARMUP] = c1 - c0;
-		}
-	}
-	qsort(us, BENCH_RUNS, sizeof(us[0]), cmp_double);
-	qsort(cpu, BENCH_RUNS, sizeof(cpu[0]), cmp_double);
-
-	/* nearest-rank p99 */
-	p99 = (BENCH_RUNS * 99 + 99) / 100 - 1;
-	printf("maglev_build_us=%.1f\n", us[BENCH_RUNS / 2]);
-	printf("maglev_build_p99_us=%.1f\n", us[p99]);
-	printf("maglev_build_min_us=%.1f\n", us[0]);
-	/* thread CPU time: what the build costs whoever else shares the core */
-	printf("maglev_build_cpu_us=%.1f\n", cpu[BENCH_RUNS / 2]);
-	printf("maglev_build_cpu_min_us=%.1f\n", cpu[0]);
+	run("maglev_build", b, BENCH_N);
 	printf("maglev_runs=%d\n", BENCH_RUNS);
 	printf("maglev_m=%d\n", BENCH_M);
 	printf("maglev_n=%d\n", BENCH_N);
+
+	/* 101 backends: the first 100 at weight 1, one at 1000. */
+	b[100].weight = 1000;
+	run("maglev_uneven_build", b, 101);
 	return 0;
 }

@@ -11,6 +11,7 @@
  * skip visits every slot. We keep only each backend's next position, never the
  * m x n permutation matrix the paper tabulates.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct perm {
 	uint32_t inv;    /* skip^-1 mod m, computed when first needed; 0 = not yet */
 	uint32_t weight;
 	uint64_t credit; /* below max_weight between turns; 64-bit so weight + credit cannot wrap */
+	uint64_t due;    /* populate_sparse(): the round of its next claim */
 	uint16_t idx;
 };
 
@@ -224,13 +226,104 @@ populate(uint16_t *table, uint32_t m, struct perm *p, uint32_t np, uint32_t max_
 	}
 }
 
+/*
+ * The same claims in the same order as populate(), for weights so uneven that most
+ * turns claim nothing (one backend at weight 1000 beside a hundred at 1: over a
+ * hundred turns per claim, ten milliseconds of earn() at m = 65537). A backend's
+ * credit grows by `weight` a turn and nothing else touches it, so its next claim
+ * is known when it claims: t = ceil((max_weight - credit) / weight) rounds later.
+ * Claims come in (round, position) order, which is populate()'s turn order; a
+ * binary heap on that key hands them out, O(log n) a claim instead of the wasted
+ * turns. Which of the two runs changes no slot (tests/test_maglev.c compares both
+ * with the reference loop).
+ */
+static void
+schedule(struct perm *e, uint64_t round, uint32_t max_weight)
+{
+	uint64_t t = (max_weight - e->credit + e->weight - 1) / e->weight;
+
+	e->due = round + t;
+	e->credit = e->credit + t * e->weight - max_weight;
+}
+
+static inline uint64_t
+due_key(const struct perm *p, uint32_t pos)
+{
+	return p[pos].due << 16 | pos;
+}
+
+static void
+sift_down(uint32_t *heap, uint32_t n, uint32_t at, const struct perm *p)
+{
+	uint32_t x = heap[at];
+	uint64_t kx = due_key(p, x);
+
+	for (;;) {
+		uint32_t c = 2 * at + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && due_key(p, heap[c + 1]) < due_key(p, heap[c]))
+			c++;
+		if (kx <= due_key(p, heap[c]))
+			break;
+		heap[at] = heap[c];
+		at = c;
+	}
+	heap[at] = x;
+}
+
+static void
+populate_sparse(uint16_t *table, uint32_t m, struct perm *p, uint32_t np, uint32_t max_weight,
+		uint32_t *heap)
+{
+	uint32_t free_slots[FREE_MAX];
+	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
+	uint32_t filled = 0, n_free = 0;
+
+	/* Round 1 is the first pass over the backends (credit 0 before it). */
+	for (uint32_t i = 0; i < np; i++) {
+		p[i].credit = 0;
+		schedule(&p[i], 0, max_weight);
+		heap[i] = i;
+	}
+	for (uint32_t i = np / 2; i-- > 0;)
+		sift_down(heap, np, i, p);
+
+	while (filled < walk_until) {
+		struct perm *e = &p[heap[0]];
+
+		table[walk(table, m, e)] = e->idx;
+		filled++;
+		schedule(e, e->due, max_weight);
+		sift_down(heap, np, 0, p);
+	}
+	for (uint32_t x = 0; x < m; x++)
+		if (table[x] == LB_MAGLEV_EMPTY)
+			free_slots[n_free++] = x;
+	while (n_free > 0) {
+		struct perm *e = &p[heap[0]];
+		uint32_t k = nearest_free(free_slots, n_free, m, e);
+
+		table[free_slots[k]] = e->idx;
+		free_slots[k] = free_slots[--n_free];
+		schedule(e, e->due, max_weight);
+		sift_down(heap, np, 0, p);
+	}
+}
+
+/* Turns per claim above which populate_sparse() beats walking every turn. */
+#define SPARSE_TURNS_PER_CLAIM 16u
+
 int
 lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		uint32_t n, uint64_t seed)
 {
 	struct ord *ord = NULL;
 	struct perm *perm = NULL;
+	uint32_t *heap = NULL;
 	uint32_t np = 0, max_weight = 0;
+	uint64_t sum_weight = 0;
 	int rc = 0;
 
 	if (table == NULL || !lb_maglev_m_valid(m) || n > MAGLEV_N_MAX ||
@@ -286,16 +379,26 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		e->credit = 0;
 		e->weight = w;
 		e->idx = (uint16_t)o->idx;
+		sum_weight += w;
 		if (w > max_weight)
 			max_weight = w;
+	}
+	/* A round of np turns claims sum_weight / max_weight slots on average. */
+	bool sparse = np > 0 && (uint64_t)np * max_weight >= SPARSE_TURNS_PER_CLAIM * sum_weight;
+	if (sparse && (heap = calloc(np, sizeof(*heap))) == NULL) {
+		rc = LB_ENOMEM;
+		goto out;
 	}
 
 	/* Only now touch the table: a failed build leaves the caller's table as it was. */
 	fill_empty(table, m);
-	if (np > 0)
+	if (sparse)
+		populate_sparse(table, m, perm, np, max_weight, heap);
+	else if (np > 0)
 		populate(table, m, perm, np, max_weight);
 out:
 	free(ord);
 	free(perm);
+	free(heap);
 	return rc;
 }
