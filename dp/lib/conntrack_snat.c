@@ -374,36 +374,16 @@ cool(const struct lb_ct *ct, struct snat_pair *p, uint32_t i)
 	}
 }
 
-void
-lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
+/* Take slice index i of pair p for an entry (lb_ct_snat_hold). */
+static inline void
+hold_index(const struct lb_ct *ct, struct snat_pair *p, uint32_t i)
 {
-	struct snat_pair *p;
-	uint32_t i;
-
-	/* The usual case: the port lb_ct_snat_alloc() just gave, whose pair and
-	 * slice index it left (no pair lookup, no division). */
-	if (ct->snat_pend_pair != LB_CT_NIL && ct->snat_pend_port == c->local_port) {
-		p = pair_at(ct, ct->snat_pend_pair);
-		ct->snat_pend_pair = LB_CT_NIL;
-		if (pair_is(p, c->backend, c->backend_port, (uint8_t)c->proto,
-			    (uint8_t)c->local_idx)) {
-			i = ct->snat_pend_idx;
-			goto found;
-		}
-	}
-	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
-		return;
-	p = pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto, (uint8_t)c->local_idx, 1,
-		     ct->now);
-	if (p == NULL)
-		return;
-	port_index(ct, p, c->local_port, &i);
-found:;
 	uint64_t *fr = bits(ct, p, 0);
+
+	p->in_use++;
 	if (is_set(fr, i)) {
 		/* The usual case, a port from lb_ct_snat_alloc(): free, so not cooling. */
 		clear_free(p, fr, i);
-		p->in_use++;
 		return;
 	}
 	/* An entry inserted on a cooling port (a synced flow): held, not cooling. */
@@ -414,7 +394,39 @@ found:;
 			p->cool_n[g]--;
 		}
 	}
-	p->in_use++;
+}
+
+/* lb_ct_snat_hold() of a port the allocator did not just give: find its pair. */
+static __attribute__((noinline)) void
+hold_lookup(struct lb_ct *ct, const struct lb_conn *c)
+{
+	uint32_t i;
+
+	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
+		return;
+	struct snat_pair *p = pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto,
+				       (uint8_t)c->local_idx, 1, ct->now);
+	if (p == NULL)
+		return;
+	port_index(ct, p, c->local_port, &i);
+	hold_index(ct, p, i);
+}
+
+void
+lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
+{
+	/* The usual case: the port lb_ct_snat_alloc() just gave, whose pair and
+	 * slice index it left (no pair lookup, no division). */
+	if (ct->snat_pend_pair != LB_CT_NIL && ct->snat_pend_port == c->local_port) {
+		struct snat_pair *p = pair_at(ct, ct->snat_pend_pair);
+		ct->snat_pend_pair = LB_CT_NIL;
+		if (pair_is(p, c->backend, c->backend_port, (uint8_t)c->proto,
+			    (uint8_t)c->local_idx)) {
+			hold_index(ct, p, ct->snat_pend_idx);
+			return;
+		}
+	}
+	hold_lookup(ct, c);
 }
 
 void
