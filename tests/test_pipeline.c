@@ -1731,6 +1731,28 @@ dnat_owner(const char *client, uint16_t port)
 	return (unsigned)(lb_hash_bytes(b, sizeof(b), HASH_SEED) % N_WORKERS);
 }
 
+/* The in-place flow hash is lb_hash_bytes() of the 40-byte tuple (the backend a
+ * flow gets must not change with the way it is computed). */
+static void
+test_flow_hash_is_the_byte_hash(void **state)
+{
+	(void)state;
+	uint64_t x = 0x243f6a8885a308d3ULL;
+	for (int n = 0; n < 20000; n++) {
+		uint8_t s[16], d[16];
+		for (int i = 0; i < 16; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			s[i] = (uint8_t)(x >> 56);
+			d[i] = (uint8_t)(x >> 48);
+		}
+		uint64_t seed = x ^ (x << 7);
+		uint16_t sp = (uint16_t)(x >> 20), dp_ = (uint16_t)(x >> 36);
+		uint8_t proto = (uint8_t)(x >> 8);
+		assert_int_equal(lb_flow_hash(seed, s, sp, d, dp_, proto),
+				 lb_flow_hash_bytes(seed, s, sp, d, dp_, proto));
+	}
+}
+
 static void
 test_fixture_dnat_owners(void **state)
 {
@@ -1813,11 +1835,13 @@ main(void)
 		return 1;
 	}
 
-	size_t n = RTE_DIM(rows) + RTE_DIM(rows_full) + 4;
+	size_t n = RTE_DIM(rows) + RTE_DIM(rows_full) + 5;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	size_t k = 0;
 	t[k++] = (struct CMUnitTest){"fixture: dnat client ports are owned by worker 0",
 				     test_fixture_dnat_owners, NULL, NULL, NULL};
+	t[k++] = (struct CMUnitTest){"the in-place flow hash equals the byte hash of the tuple",
+				     test_flow_hash_is_the_byte_hash, NULL, NULL, NULL};
 	t[k++] = (struct CMUnitTest){"fixture: every drop reason has a row",
 				     test_fixture_every_drop_reason_has_a_row, NULL, NULL, NULL};
 	for (size_t i = 0; i < RTE_DIM(rows); i++)

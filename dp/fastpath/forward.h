@@ -343,15 +343,18 @@ new_flow(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
 		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
 		/* O(1) per address (conntrack_snat.c): each source address in turn,
 		 * starting at one the flow hash picks. */
-		int ok = -1;
-		for (unsigned t = 0; t < ns && ok < 0; t++) {
-			rk.local_idx = w->src[r->tx_port][fam][(fh + t) % ns];
-			ok = snat_port(w, p, &rk, &rev_hash, sh); /* peer_fp.h */
+		const uint8_t *src = w->src[r->tx_port][fam];
+		unsigned first = fh % ns;
+		rk.local_idx = src[first];
+		int ok = snat_port(w, p, &rk, &rev_hash, sh); /* peer_fp.h */
+		for (unsigned t = 1; t < ns && ok < 0; t++) {
+			rk.local_idx = src[(fh + t) % ns];
+			ok = snat_port(w, p, &rk, &rev_hash, sh);
 		}
 		if (ok < 0) {
 			/* Every address is out of ports: free an expired or evict a
 			 * half-open entry of the first one's, and take its port. */
-			rk.local_idx = w->src[r->tx_port][fam][fh % ns];
+			rk.local_idx = src[first];
 			ok = lb_ct_snat_reclaim(w->ct, &rk, w->now, &rev_hash, conn_reclaimed, w);
 			count_reclaim(w, ok);
 			if (ok >= 0 && unlikely(w->peers != NULL) && lb_peer_own_count(w->peers) &&

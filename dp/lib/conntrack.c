@@ -369,7 +369,7 @@ lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash)
 
 /* A free slot for hash in index rev: its position (bucket * 8 + slot), or LB_CT_NIL
  * when the bucket's chain is full and no overflow bucket is left. */
-static uint32_t
+static inline __attribute__((always_inline)) uint32_t
 slot_find(struct lb_ct *ct, int rev, uint32_t hash)
 {
 	struct ct_bucket *bk = ct_bk(ct, rev);

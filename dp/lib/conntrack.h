@@ -169,7 +169,7 @@ struct lb_ct *lb_ct_init(void *mem, size_t len, const struct lb_ct_conf *conf);
  */
 struct lb_ct *lb_ct_attach(void *mem, size_t len, const struct lb_ct_conf *conf);
 /* Bump whenever the block's layout (struct lb_ct, lb_conn, indexes) changes. */
-#define LB_CT_LAYOUT_VERSION 2 /* 2: signature buckets, slot positions, snat area */
+#define LB_CT_LAYOUT_VERSION 3 /* 2: signature buckets, slot positions, snat area; 3: snat_pend_idx */
 /* malloc'd variant for tests and tools; free with lb_ct_destroy(). */
 struct lb_ct *lb_ct_create(const struct lb_ct_conf *conf);
 void lb_ct_destroy(struct lb_ct *ct);
@@ -245,6 +245,7 @@ struct lb_ct_snat_hint {
 	uint32_t pair;     /* the pair's index; LB_CT_NIL: nothing found */
 	uint32_t idx;      /* slice index of the port it would give */
 	uint32_t rev_hash; /* lb_ct_hash_rev() of the key with that port */
+	uint16_t port;     /* that port, network order */
 };
 
 /* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now; with

@@ -16,7 +16,7 @@
 #include "conntrack.h"
 
 #define CT_SLOTS 8
-#define LB_CT_MAGIC 0x6c62637432ull /* "lbct2": the bucket layout */
+#define LB_CT_MAGIC 0x6c62637433ull /* "lbct3": the bucket layout, snat_pend_idx */
 
 /*
  * One index bucket, one cache line: 8 tags (16 bits of the hash the bucket index
@@ -63,6 +63,7 @@ struct lb_ct {
 	uint32_t snat_mask;    /* pair index slots - 1 */
 	uint32_t snat_pend_pair; /* pair of the port lb_ct_snat_alloc() last gave, or LB_CT_NIL */
 	uint32_t snat_pend_port; /* that port, network order */
+	uint32_t snat_pend_idx;  /* its slice index in the pair's order (no division again) */
 	uint64_t snat_off_pairs; /* offset of pair 0 from the block's start */
 	uint32_t snat_delay_ms;
 	uint64_t snat_pair_size;

@@ -310,25 +310,31 @@ merge_gen(const struct lb_ct *ct, struct snat_pair *p, int g)
 	p->cool_n[g] = 0;
 }
 
-/* Age the cooling generations to now (module header). */
-static void
-rotate(const struct lb_ct *ct, struct snat_pair *p, uint32_t now)
+/* Age the cooling generations to now (module header): the part run once per delay. */
+static __attribute__((noinline)) void
+rotate_gen(const struct lb_ct *ct, struct snat_pair *p, uint32_t now, uint32_t d)
 {
-	uint32_t d = now - p->epoch;
-
 	/* A clock behind the epoch (a block kept across a restart with another
 	 * clock): start the generation again rather than free ports early. */
 	if ((int32_t)d < 0) {
 		p->epoch = now;
 		return;
 	}
-	if (d < ct->snat_delay_ms)
-		return;
 	merge_gen(ct, p, p->cur ^ 1);
 	if (d >= 2 * ct->snat_delay_ms)
 		merge_gen(ct, p, p->cur);
 	p->cur ^= 1;
 	p->epoch = now;
+}
+
+static inline void
+rotate(const struct lb_ct *ct, struct snat_pair *p, uint32_t now)
+{
+	uint32_t d = now - p->epoch;
+
+	if ((int32_t)d >= 0 && d < ct->snat_delay_ms)
+		return; /* the current generation is younger than the delay */
+	rotate_gen(ct, p, now, d);
 }
 
 /* Is the port (network order) in the slice? With p, also its index in p's order. */
@@ -368,22 +374,16 @@ cool(const struct lb_ct *ct, struct snat_pair *p, uint32_t i)
 	}
 }
 
-void
-lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
+/* Take slice index i of pair p for an entry (lb_ct_snat_hold). */
+static inline void
+hold_index(const struct lb_ct *ct, struct snat_pair *p, uint32_t i)
 {
-	uint32_t i;
-
-	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
-		return;
-	struct snat_pair *p = pair_of_conn(ct, c, 1, ct->now);
-	if (p == NULL)
-		return;
-	port_index(ct, p, c->local_port, &i);
 	uint64_t *fr = bits(ct, p, 0);
+
+	p->in_use++;
 	if (is_set(fr, i)) {
 		/* The usual case, a port from lb_ct_snat_alloc(): free, so not cooling. */
 		clear_free(p, fr, i);
-		p->in_use++;
 		return;
 	}
 	/* An entry inserted on a cooling port (a synced flow): held, not cooling. */
@@ -394,7 +394,39 @@ lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
 			p->cool_n[g]--;
 		}
 	}
-	p->in_use++;
+}
+
+/* lb_ct_snat_hold() of a port the allocator did not just give: find its pair. */
+static __attribute__((noinline)) void
+hold_lookup(struct lb_ct *ct, const struct lb_conn *c)
+{
+	uint32_t i;
+
+	if (ct->snat_pairs == 0 || !port_index(ct, NULL, c->local_port, &i))
+		return;
+	struct snat_pair *p = pair_get(ct, c->backend, c->backend_port, (uint8_t)c->proto,
+				       (uint8_t)c->local_idx, 1, ct->now);
+	if (p == NULL)
+		return;
+	port_index(ct, p, c->local_port, &i);
+	hold_index(ct, p, i);
+}
+
+void
+lb_ct_snat_hold(struct lb_ct *ct, const struct lb_conn *c)
+{
+	/* The usual case: the port lb_ct_snat_alloc() just gave, whose pair and
+	 * slice index it left (no pair lookup, no division). */
+	if (ct->snat_pend_pair != LB_CT_NIL && ct->snat_pend_port == c->local_port) {
+		struct snat_pair *p = pair_at(ct, ct->snat_pend_pair);
+		ct->snat_pend_pair = LB_CT_NIL;
+		if (pair_is(p, c->backend, c->backend_port, (uint8_t)c->proto,
+			    (uint8_t)c->local_idx)) {
+			hold_index(ct, p, ct->snat_pend_idx);
+			return;
+		}
+	}
+	hold_lookup(ct, c);
 }
 
 void
@@ -448,17 +480,23 @@ lb_ct_snat_alloc_hint(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now,
 		uint32_t i;
 		if (!lowest_free(ct, p, &i))
 			break;
-		k->local_port = port_of(ct, p, i);
-		/* Its hash too, if the pair's lowest free port is still the hinted one
-		 * (another new flow of the burst may have taken that). */
-		uint32_t h = hint != NULL && t == 0 && i == hint->idx ? hint->rev_hash
-							: lb_ct_hash_rev(k, ct->seed);
+		/* The port and its hash from the hint, if the pair's lowest free port is
+		 * still the hinted one (another new flow of the burst may have taken that). */
+		uint32_t h;
+		if (hint != NULL && t == 0 && i == hint->idx) {
+			k->local_port = hint->port;
+			h = hint->rev_hash;
+		} else {
+			k->local_port = port_of(ct, p, i);
+			h = lb_ct_hash_rev(k, ct->seed);
+		}
 		if (lb_ct_lookup_rev(ct, k, h) == NULL) {
 			/* Left free here: lb_ct_insert() takes it (lb_ct_snat_hold), and a
 			 * failed insert loses nothing. */
 			*rev_hash = h;
 			ct->snat_pend_pair = p->self;
 			ct->snat_pend_port = k->local_port;
+			ct->snat_pend_idx = i;
 			return 0;
 		}
 		/* Held by an entry the pair does not know of (inserted before the
@@ -496,6 +534,7 @@ lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct_snat
 		hint->pair = p->self;
 		hint->idx = i;
 		hint->rev_hash = h;
+		hint->port = k->local_port;
 	}
 }
 

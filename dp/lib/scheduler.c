@@ -234,10 +234,3 @@ lb_sched_pick(const struct lb_sched_set *set, struct lb_sched_cursor *c, uint32_
 	}
 	return pos == LB_SCHED_NONE ? LB_SCHED_NONE : set->idx[pos];
 }
-
-bool
-lb_sched_ct_active(uint8_t ct_state)
-{
-	return ct_state == LB_CT_TCP_SYN || ct_state == LB_CT_TCP_ESTABLISHED ||
-	       ct_state == LB_CT_TCP_UNCONFIRMED;
-}

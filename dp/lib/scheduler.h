@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conntrack.h"
 #include "lb_model.h"
 
 #define LB_SCHED_NONE 0xffffu     /* no backend takes new flows */
@@ -96,8 +97,14 @@ uint32_t lb_sched_least(const struct lb_sched_set *set, lb_sched_load_fn load, v
 uint32_t lb_sched_hash(const struct lb_sched_set *set, uint8_t family, const uint8_t *addr);
 /* lc/wlc: active * 256 + inactive; sed/nq: active + 1 (saturating). */
 uint32_t lb_sched_overhead(uint8_t kind, uint32_t active, uint32_t inactive);
-/* Whether a connection in conntrack state ct_state (enum lb_ct_state) counts as active. */
-bool lb_sched_ct_active(uint8_t ct_state);
+/* Whether a connection in conntrack state ct_state (enum lb_ct_state) counts as active.
+ * Inline: the worker asks on every insert, expiry and TCP state change. */
+static inline bool
+lb_sched_ct_active(uint8_t ct_state)
+{
+	return ct_state == LB_CT_TCP_SYN || ct_state == LB_CT_TCP_ESTABLISHED ||
+	       ct_state == LB_CT_TCP_UNCONFIRMED;
+}
 /* An address folded to 32 bits as IPVS does (IPv6: xor of its four words), host order. */
 uint32_t lb_sched_addr_fold(uint8_t family, const uint8_t *addr);
 

@@ -102,9 +102,16 @@ lb_addr_get(const struct lb_services *s, uint8_t family, const uint8_t *addr)
 	return pos < 0 ? NULL : &s->addr_info[pos];
 }
 
+/*
+ * The flow hash Maglev picks with: lb_hash_bytes() of the 40 bytes
+ * src | dst | sport | dport | proto | 0 0 0 (ports as they are in memory, network
+ * order). On a little-endian machine the same value is computed from the five
+ * words in place (no buffer, no loop): lb_flow_hash_bytes() is the reference
+ * (tests/test_pipeline.c compares the two).
+ */
 static inline uint32_t
-lb_flow_hash(uint64_t seed, const uint8_t *src, uint16_t sport, const uint8_t *dst,
-	     uint16_t dport, uint8_t proto)
+lb_flow_hash_bytes(uint64_t seed, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		   uint16_t dport, uint8_t proto)
 {
 	uint8_t b[40];
 
@@ -115,6 +122,30 @@ lb_flow_hash(uint64_t seed, const uint8_t *src, uint16_t sport, const uint8_t *d
 	b[36] = proto;
 	b[37] = b[38] = b[39] = 0;
 	return (uint32_t)lb_hash_bytes(b, sizeof(b), seed);
+}
+
+static inline uint32_t
+lb_flow_hash(uint64_t seed, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+	     uint16_t dport, uint8_t proto)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t s0, s1, d0, d1;
+
+	memcpy(&s0, src, 8);
+	memcpy(&s1, src + 8, 8);
+	memcpy(&d0, dst, 8);
+	memcpy(&d1, dst + 8, 8);
+	uint64_t h = seed ^ (40 * k);
+	h = lb_mix64(h ^ s0) + k;
+	h = lb_mix64(h ^ s1) + k;
+	h = lb_mix64(h ^ d0) + k;
+	h = lb_mix64(h ^ d1) + k;
+	h = lb_mix64(h ^ ((uint64_t)sport | (uint64_t)dport << 16 | (uint64_t)proto << 32)) + k;
+	return (uint32_t)lb_mix64(h);
+#else
+	return lb_flow_hash_bytes(seed, src, sport, dst, dport, proto);
+#endif
 }
 
 #endif /* LB_SERVICE_FASTPATH_H */
