@@ -82,6 +82,8 @@ conn_gone(const struct lb_conn *c, void *arg)
 static inline void
 conn_moved(struct lb_worker *w, const struct lb_conn *c, uint8_t before)
 {
+	if (likely(c->state == before))
+		return; /* most segments: nothing moved */
 	int d = (int)lb_sched_ct_active(c->state) - (int)lb_sched_ct_active(before);
 
 	if (unlikely(d != 0) && real_holds(lb_real_get(w->svcs, c->real_id), c))
@@ -490,8 +492,9 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			return;
 	}
 
-	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
-	if (lb_mode_is_dsr(c->mode)) {
+	uint32_t rid = c->real_id;
+	const struct lb_real *r = lb_real_get(w->svcs, rid);
+	if (unlikely(lb_mode_is_dsr(c->mode))) {
 		forward_dsr(w, m, p, id, c, r, flow_hash);
 		return;
 	}
@@ -500,23 +503,29 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		rw.src = w->dp->local[c->local_idx].addr.bytes;
 		rw.sport = c->local_port;
 	}
-	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+	/* Read before the rewrite, whose byte stores the compiler must assume alias them. */
+	uint16_t pi = r->tx_port;
+	uint32_t neigh = r->neigh;
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
+	if (unlikely(pi == LB_PORT_NONE)) {
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
-	if (unlikely(!fits(w, m, p, r->tx_port)))
+	if (unlikely(!fits(w, m, p, pi)))
 		return;
+	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[r->tx_port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
-	w->st->ev[LB_EV_FWD_PKTS]++;
-	w->st->svc[id].pkts++;
-	w->st->svc[id].bytes += p->ip_len;
-	w->st->real[c->real_id].pkts++;
-	w->st->real[c->real_id].bytes += p->ip_len;
-	send_via(w, m, p, r->tx_port, r->neigh);
+	st->ev[LB_EV_FWD_PKTS]++;
+	st->svc[id].pkts++;
+	st->svc[id].bytes += ip_len;
+	st->real[rid].pkts++;
+	st->real[rid].bytes += ip_len;
+	send_via_nf(w, m, p, pi, neigh, nf);
 }
 
 static void
@@ -565,17 +574,22 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	}
 	if (unlikely(!fits(w, m, p, rt->port)))
 		return;
+	uint16_t pi = rt->port;
+	uint32_t sid = svc->id;
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
+	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[rt->port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED);
 		return;
 	}
-	w->st->ev[LB_EV_REV_PKTS]++;
-	w->st->svc[svc->id].pkts++;
-	w->st->svc[svc->id].bytes += p->ip_len;
-	w->st->real[rid].pkts++;
-	w->st->real[rid].bytes += p->ip_len;
-	send_via(w, m, p, rt->port, neigh);
+	st->ev[LB_EV_REV_PKTS]++;
+	st->svc[sid].pkts++;
+	st->svc[sid].bytes += ip_len;
+	st->real[rid].pkts++;
+	st->real[rid].bytes += ip_len;
+	send_via_nf(w, m, p, pi, neigh, nf);
 }
 
 static void

@@ -241,6 +241,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->meta_off = dp->meta_off;
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
+	w->neigh_ent = dp->neigh != NULL ? lb_neigh_entry(dp->neigh, 0) : NULL;
 	w->aff = dp->affinity;
 	w->id = id;
 	w->lcore = lcore;

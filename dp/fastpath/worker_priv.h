@@ -47,11 +47,13 @@
 #define SYNC_RX_RING 1024       /* sync datagrams to the control thread */
 
 struct lb_peer_table;
+struct lb_neigh;
 
 struct lb_worker {
 	struct lb_dp *dp;
 	struct lb_services *svcs;
 	struct lb_neigh_table *neigh;
+	struct lb_neigh *neigh_ent; /* the neighbour entries (fixed for the table's life) */
 	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
