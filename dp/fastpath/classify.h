@@ -58,12 +58,13 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 */
 	uint32_t nfh[MAX_BURST];
 	struct lb_ct_snat_hint sh[MAX_BURST]; /* for new_flow()'s allocation; set with nfh */
+	struct lb_conn *cand[MAX_BURST];       /* the entry the tag points at, for pass 3 */
 	for (uint16_t j = 0; j < k; j++) {
 		nfh[j] = 0;
 		if (ids[j] < 0)
 			continue;
 		const struct lb_pkt *p = &meta[idx[j]];
-		if (lb_ct_prefetch_fwd_entry(w->ct, fh[j]) &&
+		if (lb_ct_prefetch_fwd_cand(w->ct, fh[j], &cand[j]) &&
 		    (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
 			continue;
 		const struct lb_svc *svc = lb_svc_get(w->svcs, (uint32_t)ids[j]);
@@ -88,8 +89,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	for (uint16_t j = 0; j < k; j++) {
 		uint16_t i = idx[j];
 		if (ids[j] >= 0)
-			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j],
-				       nfh[j] != 0 ? &sh[j] : NULL);
+			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], cand[j],
+				       nfh[j], nfh[j] != 0 ? &sh[j] : NULL);
 		else
 			forward_other(w, pkts[i], &meta[i]);
 	}

@@ -39,7 +39,7 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	uint8_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
 
 	return st <= LB_BACKEND_DOWN && r->svc_id == c->svc_id && r->port == c->backend_port &&
-	       memcmp(r->addr, c->backend, 16) == 0;
+	       lb_ct_addr_eq(r->addr, c->backend);
 }
 
 /*
@@ -421,9 +421,15 @@ forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uin
 	send_via(w, m, &op, r->tx_port, r->neigh);
 }
 
-static inline void
+/*
+ * cand: the entry the classify stage's prefetch found for fwd_hash (may be NULL
+ * or stale: checked). Inlined into the classify stage's loop: every client packet
+ * passes here, and a call costs its register saves.
+ */
+static inline __attribute__((always_inline)) void
 forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
-		  uint32_t fwd_hash, uint32_t flow_hash, const struct lb_ct_snat_hint *sh)
+	       uint32_t fwd_hash, struct lb_conn *cand, uint32_t flow_hash,
+	       const struct lb_ct_snat_hint *sh)
 {
 	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
 	struct lb_conn tmp, *c;
@@ -448,9 +454,10 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	memcpy(fk.client, p->src, 16);
 	fk.client_port = p->sport;
 	fk.svc_id = id;
-	c = lb_ct_lookup_fwd(w->ct, &fk, fwd_hash);
+	c = lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand);
+	const struct lb_real *r = NULL; /* c's backend while c is the entry found here */
 	if (c != NULL) {
-		const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+		r = lb_real_get(w->svcs, c->real_id);
 		if (unlikely(!real_holds(r, c))) {
 			/* Its backend left the service: the flow goes to the new table's pick. */
 			w->st->ev[LB_EV_CT_REPICK]++;
@@ -479,6 +486,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 				sync_push(w, c, svc);
 		}
 	}
+	if (c == NULL)
+		r = NULL; /* removed above: the entry given below may even be the same slot */
 	if (c == NULL && unlikely(w->peers != NULL) &&
 	    (p->proto != LB_IPPROTO_TCP || (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)) {
 		bool gone;
@@ -493,7 +502,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	}
 
 	uint32_t rid = c->real_id;
-	const struct lb_real *r = lb_real_get(w->svcs, rid);
+	if (r == NULL)
+		r = lb_real_get(w->svcs, rid); /* a new (or another box's) connection */
 	if (unlikely(lb_mode_is_dsr(c->mode))) {
 		forward_dsr(w, m, p, id, c, r, flow_hash);
 		return;

@@ -173,8 +173,15 @@ frame_l2_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, u
 
 	if (unlikely(p->l2_len > RTE_ETHER_HDR_LEN))
 		rte_pktmbuf_adj(m, (uint16_t)(p->l2_len - RTE_ETHER_HDR_LEN));
-	if (m->pkt_len > frame)
-		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
+	if (m->pkt_len > frame) {
+		/* Ethernet padding; rte_pktmbuf_trim() without its walk to the last segment */
+		if (likely(m->nb_segs == 1)) {
+			m->data_len = (uint16_t)(m->data_len - (m->pkt_len - frame));
+			m->pkt_len = frame;
+		} else {
+			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
+		}
+	}
 	uint8_t *eh = rte_pktmbuf_mtod(m, uint8_t *);
 	/* mac (6 bytes) and the 2 bytes after it (mtu) of struct lb_port: keep the mac's */
 	RTE_BUILD_BUG_ON(offsetof(struct lb_port, mac) + 8 > sizeof(struct lb_port));

@@ -78,7 +78,16 @@ static inline bool
 for_us(const struct lb_port *port, const uint8_t *frame)
 {
 	/* Group bit set: broadcast or multicast, ARP/NDP need those. */
-	return (frame[0] & 1) || memcmp(frame, port->mac.addr_bytes, 6) == 0;
+	uint32_t a, b;
+	uint16_t c, d;
+
+	if (frame[0] & 1)
+		return true;
+	memcpy(&a, frame, 4);
+	memcpy(&b, port->mac.addr_bytes, 4);
+	memcpy(&c, frame + 4, 2);
+	memcpy(&d, port->mac.addr_bytes + 4, 2);
+	return ((a ^ b) | (uint32_t)(c ^ d)) == 0;
 }
 
 void

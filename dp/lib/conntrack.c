@@ -309,6 +309,21 @@ lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
 	return 1;
 }
 
+int
+lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand)
+{
+	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
+	unsigned m = sig_match(b, sig_of(hash));
+
+	if (m == 0) {
+		*cand = NULL;
+		return b->next != LB_CT_NIL;
+	}
+	*cand = &ct_conns(ct)[b->idx[__builtin_ctz(m)]];
+	__builtin_prefetch(*cand);
+	return 1;
+}
+
 static int
 fwd_match(const struct lb_conn *c, const struct lb_ct_fwd_key *k)
 {

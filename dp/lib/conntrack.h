@@ -235,6 +235,8 @@ void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
  * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
  * key is certainly not in the table (a new flow). */
 int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
+/* The same; *cand = the entry it prefetched (the first whose tag matches), else NULL. */
+int lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand);
 /*
  * What lb_ct_snat_prefetch() found for a likely new flow, so that the allocation a
  * few packets later does not look the (backend, local address) pair up and hash
@@ -254,6 +256,22 @@ void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
 struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash);
+
+/*
+ * lb_ct_lookup_fwd() with the candidate lb_ct_prefetch_fwd_cand() found earlier in
+ * the burst (may be NULL): when it is still in use and holds k, it is k's entry
+ * (a key is in the table at most once) and the bucket is not read again;
+ * otherwise (a tag collision, an entry removed or reused since) the full lookup.
+ */
+static inline struct lb_conn *
+lb_ct_lookup_fwd_cand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash,
+		      struct lb_conn *cand)
+{
+	if (cand != NULL && cand->state != LB_CT_STATE_FREE && cand->client_port == k->client_port &&
+	    cand->svc_id == k->svc_id && lb_ct_addr_eq(cand->client, k->client))
+		return cand;
+	return lb_ct_lookup_fwd(ct, k, hash);
+}
 
 /*
  * Insert a connection copied from *c (next_* ignored; state set by the caller,
