@@ -466,6 +466,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
 			tcp_seg_of(p, &seg);
+			if (likely(lb_ct_tcp_seg_est(c, &seg, LB_DIR_CLIENT, w->now, w->ct_est_ms)))
+				goto tracked; /* established, stays so: nothing moved or to sync */
 			uint8_t before = c->state;
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
 			conn_moved(w, c, before);
@@ -501,6 +503,7 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			return;
 	}
 
+tracked:;
 	uint32_t rid = c->real_id;
 	if (r == NULL)
 		r = lb_real_get(w->svcs, rid); /* a new (or another box's) connection */
@@ -559,8 +562,10 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
 		uint8_t before = c->state;
-		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
-		conn_moved(w, c, before);
+		if (!lb_ct_tcp_seg_est(c, &seg, LB_DIR_BACKEND, w->now, w->ct_est_ms)) {
+			lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+			conn_moved(w, c, before);
+		}
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}

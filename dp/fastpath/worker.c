@@ -293,6 +293,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		goto fail;
 	}
 	w->ct_seed = lb_ct_seed(w->ct);
+	w->ct_est_ms = lb_ct_timeout(w->ct, LB_CT_TCP_ESTABLISHED);
 
 	w->st = rte_zmalloc_socket("lb_wstats", sizeof(*w->st), RTE_CACHE_LINE_SIZE, socket);
 	if (w->st == NULL)

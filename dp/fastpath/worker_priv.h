@@ -57,6 +57,7 @@ struct lb_worker {
 	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
+	uint32_t ct_est_ms;         /* lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED) */
 	uint64_t flow_seed;
 	struct lb_wstats *st;
 	struct lb_sched_cursor *cursor; /* [services capacity]: rr/wrr place, this worker's */

@@ -598,28 +598,16 @@ uint8_t
 lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s, int dir,
 	      uint32_t now)
 {
-	/*
-	 * Most segments: an established connection, no SYN, FIN or RST in the
-	 * segment, no FIN seen before. tcp_track() would only advance the client's
-	 * sequence number (or note the reply) and refresh the timeout: the same here
-	 * without its tests.
-	 */
-	if (__builtin_expect(c->state == LB_CT_TCP_ESTABLISHED &&
-				     !(s->flags & (LB_TCP_SYN | LB_TCP_FIN | LB_TCP_RST)) &&
-				     !(c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)),
-			     1)) {
-		if (dir == LB_DIR_CLIENT) {
-			if (!(c->flags & LB_CONN_SEQ_KNOWN) ||
-			    (int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0)
-				c->seq_client = lb_tcp_seg_end(s);
-			c->flags |= LB_CONN_SEQ_KNOWN;
-		} else {
-			c->flags |= LB_CONN_SEEN_REPLY;
-		}
-		c->expire = now + ct->timeout_ms[LB_CT_TCP_ESTABLISHED];
+	/* Most segments: tcp_track() without its tests (conntrack.h). */
+	if (lb_ct_tcp_seg_est(c, s, dir, now, ct->timeout_ms[LB_CT_TCP_ESTABLISHED]))
 		return LB_CT_TCP_ESTABLISHED;
-	}
 	return tcp_track(ct, c, s, dir, now, 1);
+}
+
+uint32_t
+lb_ct_timeout(const struct lb_ct *ct, uint8_t state)
+{
+	return state < LB_CT_NSTATES ? ct->timeout_ms[state] : 0;
 }
 
 uint8_t

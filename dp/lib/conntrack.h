@@ -24,6 +24,7 @@
 
 #include "lb_error.h"
 #include "hash.h"
+#include "parse.h" /* LB_TCP_*: lb_ct_tcp_seg_est() */
 
 #define LB_CT_NIL 0xffffffffu
 
@@ -338,6 +339,35 @@ uint8_t lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_
  *    a client SYN on it returns LB_CT_STATE_FREE (start over: the entry was a guess).
  * lb_ct_tcp_update() is this without the sequence check (tests and tools).
  */
+/* The idle timeout of state (ms), fixed for the table's life (lb_ct_conf). */
+uint32_t lb_ct_timeout(const struct lb_ct *ct, uint8_t state);
+
+/*
+ * The common case of lb_ct_tcp_seg(), inline: an established connection, a
+ * segment without SYN, FIN or RST, no FIN seen before. The state machine would
+ * only advance the client's sequence number (or note the reply) and refresh the
+ * timeout, which this does; the state stays LB_CT_TCP_ESTABLISHED. Returns 0,
+ * entry untouched, in every other case: call lb_ct_tcp_seg().
+ * est_ms: lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED).
+ */
+static inline int
+lb_ct_tcp_seg_est(struct lb_conn *c, const struct lb_tcp_seg *s, int dir, uint32_t now,
+		  uint32_t est_ms)
+{
+	if (c->state != LB_CT_TCP_ESTABLISHED || (s->flags & (LB_TCP_SYN | LB_TCP_FIN | LB_TCP_RST)) ||
+	    (c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)))
+		return 0;
+	if (dir == LB_DIR_CLIENT) {
+		if (!(c->flags & LB_CONN_SEQ_KNOWN) || (int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0)
+			c->seq_client = lb_tcp_seg_end(s);
+		c->flags |= LB_CONN_SEQ_KNOWN;
+	} else {
+		c->flags |= LB_CONN_SEEN_REPLY;
+	}
+	c->expire = now + est_ms;
+	return 1;
+}
+
 uint8_t lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s,
 		      int dir, uint32_t now);
 
