@@ -229,8 +229,9 @@ tcp_seg_of(const struct lb_pkt *p, struct lb_tcp_seg *s)
 {
 	s->flags = p->tcp_flags;
 	s->seq = p->tcp_seq;
-	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + !!(p->tcp_flags & LB_TCP_SYN) +
-		 !!(p->tcp_flags & LB_TCP_FIN);
+	_Static_assert(LB_TCP_FIN == 1 && LB_TCP_SYN == 2, "SYN and FIN count one each");
+	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + (p->tcp_flags & LB_TCP_FIN) +
+		 ((p->tcp_flags & LB_TCP_SYN) >> 1);
 }
 
 /*
@@ -525,9 +526,10 @@ tracked:;
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
-	if (unlikely(!fits(w, m, p, pi)))
+	const struct lb_port *port = &w->dp->ports[pi];
+	if (unlikely(ip_len > port->mtu) && !fits(w, m, p, pi))
 		return;
-	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
+	unsigned nf = nat_flags_for(port, m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
 	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */

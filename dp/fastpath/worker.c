@@ -97,6 +97,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	uint16_t idx[MAX_BURST];
 	uint16_t k = 0;
 	const struct lb_port *port = &w->dp->ports[in_port];
+	bool handing_in = w->handing_in; /* read once: the mbuf stores below may alias it */
 
 	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -109,13 +110,13 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 		/* Not every PMD fills m->port (net_ring does not); later stages rely on it. */
-		if (!w->handing_in)
+		if (!handing_in)
 			m->port = port->eth_id;
 		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
 			drop(w, m, why);
 			continue;
 		}
-		if (!w->handing_in && !for_us(port, frame)) {
+		if (!handing_in && !for_us(port, frame)) {
 			drop(w, m, LB_DROP_NOT_OURS);
 			continue;
 		}

@@ -358,10 +358,13 @@ lb_ct_tcp_seg_est(struct lb_conn *c, const struct lb_tcp_seg *s, int dir, uint32
 	    (c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)))
 		return 0;
 	if (dir == LB_DIR_CLIENT) {
-		if (!(c->flags & LB_CONN_SEQ_KNOWN) || (int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0)
+		if (!(c->flags & LB_CONN_SEQ_KNOWN)) {
 			c->seq_client = lb_tcp_seg_end(s);
-		c->flags |= LB_CONN_SEQ_KNOWN;
-	} else {
+			c->flags |= LB_CONN_SEQ_KNOWN;
+		} else if ((int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0) {
+			c->seq_client = lb_tcp_seg_end(s);
+		}
+	} else if (!(c->flags & LB_CONN_SEEN_REPLY)) {
 		c->flags |= LB_CONN_SEEN_REPLY;
 	}
 	c->expire = now + est_ms;
