@@ -40,6 +40,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 * misses of the whole burst were in flight together instead of one by one.
 	 */
 	uint32_t fh[MAX_BURST];
+	const void *fbk = w->ct_fwd_bk;
+	uint32_t fmask = w->ct_fwd_mask;
 	for (uint16_t j = 0; j < k; j++) {
 		if (ids[j] < 0)
 			continue;
@@ -49,7 +51,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		fk.client_port = p->sport;
 		fk.svc_id = (uint32_t)ids[j];
 		fh[j] = lb_ct_hash_fwd(&fk, w->ct_seed);
-		lb_ct_prefetch_fwd(w->ct, fh[j]);
+		lb_ct_prefetch_fwd_at(fbk, fmask, fh[j]);
 	}
 	/*
 	 * No tag match (certainly new) or a bare SYN (most likely new) to an fnat

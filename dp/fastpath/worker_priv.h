@@ -58,6 +58,8 @@ struct lb_worker {
 	struct lb_ct *ct;
 	uint64_t ct_seed;
 	uint32_t ct_est_ms;         /* lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED) */
+	uint32_t ct_fwd_mask;       /* lb_ct_fwd_geometry(ct): for lb_ct_prefetch_fwd_at() */
+	const void *ct_fwd_bk;
 	uint64_t flow_seed;
 	struct lb_wstats *st;
 	struct lb_sched_cursor *cursor; /* [services capacity]: rr/wrr place, this worker's */

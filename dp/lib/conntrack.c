@@ -291,6 +291,14 @@ lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash)
 }
 
 void
+lb_ct_fwd_geometry(const struct lb_ct *ct, const void **buckets, uint32_t *mask)
+{
+	_Static_assert(sizeof(struct ct_bucket) == LB_CT_BUCKET_SIZE, "conntrack.h says so");
+	*buckets = ct_bk(ct, 0);
+	*mask = ct->mask;
+}
+
+void
 lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash)
 {
 	__builtin_prefetch(&ct_bk(ct, 1)[hash & ct->mask]);

@@ -231,6 +231,18 @@ lb_ct_hash_rev(const struct lb_ct_rev_key *k, uint64_t seed)
 
 /* Hint the CPU to fetch the bucket head for a hash; call a burst ahead of lookup. */
 void lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash);
+/*
+ * The same inline, for the worker's per-packet loop: where the forward buckets
+ * are (fixed while the table is mapped) and the bucket index mask, from
+ * lb_ct_fwd_geometry(); a bucket is LB_CT_BUCKET_SIZE bytes.
+ */
+#define LB_CT_BUCKET_SIZE 64
+void lb_ct_fwd_geometry(const struct lb_ct *ct, const void **buckets, uint32_t *mask);
+static inline void
+lb_ct_prefetch_fwd_at(const void *buckets, uint32_t mask, uint32_t hash)
+{
+	__builtin_prefetch((const uint8_t *)buckets + (size_t)(hash & mask) * LB_CT_BUCKET_SIZE);
+}
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
 /* Read the forward bucket (prefetched before) and prefetch the entry whose tag
  * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
