@@ -520,14 +520,12 @@ tracked:;
 	/* Read before the rewrite, whose byte stores the compiler must assume alias them. */
 	uint16_t pi = r->tx_port;
 	uint32_t neigh = r->neigh;
-	struct lb_wstats *st = w->st;
-	uint16_t ip_len = p->ip_len;
 	if (unlikely(pi == LB_PORT_NONE)) {
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
 	const struct lb_port *port = &w->dp->ports[pi];
-	if (unlikely(ip_len > port->mtu) && !fits(w, m, p, pi))
+	if (unlikely(p->ip_len > port->mtu) && !fits(w, m, p, pi))
 		return;
 	unsigned nf = nat_flags_for(port, m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
@@ -535,6 +533,8 @@ tracked:;
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
 	st->ev[LB_EV_FWD_PKTS]++;
 	st->svc[id].pkts++;
 	st->svc[id].bytes += ip_len;
