@@ -40,6 +40,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 * misses of the whole burst were in flight together instead of one by one.
 	 */
 	uint32_t fh[MAX_BURST];
+	const void *fbk = w->ct_fwd_bk;
+	uint32_t fmask = w->ct_fwd_mask;
 	for (uint16_t j = 0; j < k; j++) {
 		if (ids[j] < 0)
 			continue;
@@ -49,7 +51,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		fk.client_port = p->sport;
 		fk.svc_id = (uint32_t)ids[j];
 		fh[j] = lb_ct_hash_fwd(&fk, w->ct_seed);
-		lb_ct_prefetch_fwd(w->ct, fh[j]);
+		lb_ct_prefetch_fwd_at(fbk, fmask, fh[j]);
 	}
 	/*
 	 * No tag match (certainly new) or a bare SYN (most likely new) to an fnat
@@ -58,12 +60,13 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 */
 	uint32_t nfh[MAX_BURST];
 	struct lb_ct_snat_hint sh[MAX_BURST]; /* for new_flow()'s allocation; set with nfh */
+	struct lb_conn *cand[MAX_BURST];       /* the entry the tag points at, for pass 3 */
 	for (uint16_t j = 0; j < k; j++) {
 		nfh[j] = 0;
 		if (ids[j] < 0)
 			continue;
 		const struct lb_pkt *p = &meta[idx[j]];
-		if (lb_ct_prefetch_fwd_entry(w->ct, fh[j]) &&
+		if (lb_ct_prefetch_fwd_cand(w->ct, fh[j], &cand[j]) &&
 		    (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
 			continue;
 		const struct lb_svc *svc = lb_svc_get(w->svcs, (uint32_t)ids[j]);
@@ -88,8 +91,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	for (uint16_t j = 0; j < k; j++) {
 		uint16_t i = idx[j];
 		if (ids[j] >= 0)
-			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], nfh[j],
-				       nfh[j] != 0 ? &sh[j] : NULL);
+			forward_client(w, pkts[i], &meta[i], (uint32_t)ids[j], fh[j], cand[j],
+				       nfh[j], nfh[j] != 0 ? &sh[j] : NULL);
 		else
 			forward_other(w, pkts[i], &meta[i]);
 	}

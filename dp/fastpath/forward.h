@@ -39,7 +39,7 @@ real_holds(const struct lb_real *r, const struct lb_conn *c)
 	uint8_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
 
 	return st <= LB_BACKEND_DOWN && r->svc_id == c->svc_id && r->port == c->backend_port &&
-	       memcmp(r->addr, c->backend, 16) == 0;
+	       lb_ct_addr_eq(r->addr, c->backend);
 }
 
 /*
@@ -82,6 +82,8 @@ conn_gone(const struct lb_conn *c, void *arg)
 static inline void
 conn_moved(struct lb_worker *w, const struct lb_conn *c, uint8_t before)
 {
+	if (likely(c->state == before))
+		return; /* most segments: nothing moved */
 	int d = (int)lb_sched_ct_active(c->state) - (int)lb_sched_ct_active(before);
 
 	if (unlikely(d != 0) && real_holds(lb_real_get(w->svcs, c->real_id), c))
@@ -227,8 +229,9 @@ tcp_seg_of(const struct lb_pkt *p, struct lb_tcp_seg *s)
 {
 	s->flags = p->tcp_flags;
 	s->seq = p->tcp_seq;
-	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + !!(p->tcp_flags & LB_TCP_SYN) +
-		 !!(p->tcp_flags & LB_TCP_FIN);
+	_Static_assert(LB_TCP_FIN == 1 && LB_TCP_SYN == 2, "SYN and FIN count one each");
+	s->len = (uint32_t)(p->ip_len - p->l3_len - p->l4_len) + (p->tcp_flags & LB_TCP_FIN) +
+		 ((p->tcp_flags & LB_TCP_SYN) >> 1);
 }
 
 /*
@@ -422,9 +425,15 @@ forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uin
 	send_via(w, m, &op, r->tx_port, r->neigh);
 }
 
-static inline void
+/*
+ * cand: the entry the classify stage's prefetch found for fwd_hash (may be NULL
+ * or stale: checked). Inlined into the classify stage's loop: every client packet
+ * passes here, and a call costs its register saves.
+ */
+static inline __attribute__((always_inline)) void
 forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint32_t id,
-		  uint32_t fwd_hash, uint32_t flow_hash, const struct lb_ct_snat_hint *sh)
+	       uint32_t fwd_hash, struct lb_conn *cand, uint32_t flow_hash,
+	       const struct lb_ct_snat_hint *sh)
 {
 	const struct lb_svc *svc = lb_svc_get(w->svcs, id);
 	struct lb_conn tmp, *c;
@@ -449,9 +458,10 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	memcpy(fk.client, p->src, 16);
 	fk.client_port = p->sport;
 	fk.svc_id = id;
-	c = lb_ct_lookup_fwd(w->ct, &fk, fwd_hash);
+	c = lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand);
+	const struct lb_real *r = NULL; /* c's backend while c is the entry found here */
 	if (c != NULL) {
-		const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
+		r = lb_real_get(w->svcs, c->real_id);
 		if (unlikely(!real_holds(r, c))) {
 			/* Its backend left the service: the flow goes to the new table's pick. */
 			w->st->ev[LB_EV_CT_REPICK]++;
@@ -460,6 +470,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		} else if (p->proto == LB_IPPROTO_TCP) {
 			struct lb_tcp_seg seg;
 			tcp_seg_of(p, &seg);
+			if (likely(lb_ct_tcp_seg_est(c, &seg, LB_DIR_CLIENT, w->now, w->ct_est_ms)))
+				goto tracked; /* established, stays so: nothing moved or to sync */
 			uint8_t before = c->state;
 			uint8_t st = lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_CLIENT, w->now);
 			conn_moved(w, c, before);
@@ -480,6 +492,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 				sync_push(w, c, svc);
 		}
 	}
+	if (c == NULL)
+		r = NULL; /* removed above: the entry given below may even be the same slot */
 	if (c == NULL && unlikely(w->peers != NULL) &&
 	    (p->proto != LB_IPPROTO_TCP || (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)) {
 		bool gone;
@@ -493,8 +507,11 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 			return;
 	}
 
-	const struct lb_real *r = lb_real_get(w->svcs, c->real_id);
-	if (lb_mode_is_dsr(c->mode)) {
+tracked:;
+	uint32_t rid = c->real_id;
+	if (r == NULL)
+		r = lb_real_get(w->svcs, rid); /* a new (or another box's) connection */
+	if (unlikely(lb_mode_is_dsr(c->mode))) {
 		forward_dsr(w, m, p, id, c, r, flow_hash);
 		return;
 	}
@@ -503,23 +520,30 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 		rw.src = w->dp->local[c->local_idx].addr.bytes;
 		rw.sport = c->local_port;
 	}
-	if (unlikely(r->tx_port == LB_PORT_NONE)) {
+	/* Read before the rewrite, whose byte stores the compiler must assume alias them. */
+	uint16_t pi = r->tx_port;
+	uint32_t neigh = r->neigh;
+	if (unlikely(pi == LB_PORT_NONE)) {
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
-	if (unlikely(!fits(w, m, p, r->tx_port)))
+	const struct lb_port *port = &w->dp->ports[pi];
+	if (unlikely(p->ip_len > port->mtu) && !fits(w, m, p, pi))
 		return;
+	unsigned nf = nat_flags_for(port, m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[r->tx_port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
-	w->st->ev[LB_EV_FWD_PKTS]++;
-	w->st->svc[id].pkts++;
-	w->st->svc[id].bytes += p->ip_len;
-	w->st->real[c->real_id].pkts++;
-	w->st->real[c->real_id].bytes += p->ip_len;
-	send_via(w, m, p, r->tx_port, r->neigh);
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
+	st->ev[LB_EV_FWD_PKTS]++;
+	st->svc[id].pkts++;
+	st->svc[id].bytes += ip_len;
+	st->real[rid].pkts++;
+	st->real[rid].bytes += ip_len;
+	send_via_nf(w, m, p, pi, neigh, nf);
 }
 
 static void
@@ -543,8 +567,10 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 		struct lb_tcp_seg seg;
 		tcp_seg_of(p, &seg);
 		uint8_t before = c->state;
-		lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
-		conn_moved(w, c, before);
+		if (!lb_ct_tcp_seg_est(c, &seg, LB_DIR_BACKEND, w->now, w->ct_est_ms)) {
+			lb_ct_tcp_seg(w->ct, c, &seg, LB_DIR_BACKEND, w->now);
+			conn_moved(w, c, before);
+		}
 	} else {
 		lb_ct_udp_update(w->ct, c, LB_DIR_BACKEND, w->now);
 	}
@@ -568,17 +594,22 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	}
 	if (unlikely(!fits(w, m, p, rt->port)))
 		return;
+	uint16_t pi = rt->port;
+	uint32_t sid = svc->id;
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
+	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nat_flags_for(&w->dp->ports[rt->port], m)) < 0)) {
+	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED);
 		return;
 	}
-	w->st->ev[LB_EV_REV_PKTS]++;
-	w->st->svc[svc->id].pkts++;
-	w->st->svc[svc->id].bytes += p->ip_len;
-	w->st->real[rid].pkts++;
-	w->st->real[rid].bytes += p->ip_len;
-	send_via(w, m, p, rt->port, neigh);
+	st->ev[LB_EV_REV_PKTS]++;
+	st->svc[sid].pkts++;
+	st->svc[sid].bytes += ip_len;
+	st->real[rid].pkts++;
+	st->real[rid].bytes += ip_len;
+	send_via_nf(w, m, p, pi, neigh, nf);
 }
 
 static void

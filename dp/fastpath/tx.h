@@ -10,8 +10,11 @@
 #ifndef LB_FP_TX_H
 #define LB_FP_TX_H
 
+#include <stddef.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -46,9 +49,14 @@ flush_port(struct lb_worker *w, uint16_t pi)
 static inline void
 xmit(struct lb_worker *w, struct rte_mbuf *m, uint16_t pi)
 {
-	if (w->n_tx[pi] == TX_BUF)
+	uint16_t n = w->n_tx[pi];
+
+	if (unlikely(n == TX_BUF)) {
 		flush_port(w, pi);
-	w->tx[pi][w->n_tx[pi]++] = m;
+		n = 0;
+	}
+	w->tx[pi][n] = m;
+	w->n_tx[pi] = (uint16_t)(n + 1);
 }
 
 /* Hand a packet to the control thread (ARP, NDP, echo, errors to originate): false if dropped. */
@@ -148,24 +156,86 @@ frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 }
 
 /*
+ * frame_l2() for the forwarding paths, with the next hop's MAC as the neighbour
+ * cache keeps it (a 64-bit word, MAC bytes 0..5 in bits 0..47) and the NAT flags
+ * the caller already computed for the rewrite (nat_flags_for(): the same mbuf
+ * flags, the same port). The header is two overlapping 8-byte stores: the
+ * destination MAC (bytes 6-7 are overwritten next), then the port's MAC with the
+ * ethertype. Same bytes and mbuf fields as frame_l2().
+ */
+static inline __attribute__((always_inline)) void
+frame_l2_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	      uint64_t dmac, unsigned nat_flags)
+{
+	const struct lb_port *port = &w->dp->ports[pi];
+	uint32_t frame = (uint32_t)RTE_ETHER_HDR_LEN + p->ip_len;
+	uint64_t src;
+
+	if (unlikely(p->l2_len > RTE_ETHER_HDR_LEN))
+		rte_pktmbuf_adj(m, (uint16_t)(p->l2_len - RTE_ETHER_HDR_LEN));
+	if (m->pkt_len > frame) {
+		/* Ethernet padding; rte_pktmbuf_trim() without its walk to the last segment */
+		if (likely(m->nb_segs == 1)) {
+			m->data_len = (uint16_t)(m->data_len - (m->pkt_len - frame));
+			m->pkt_len = frame;
+		} else {
+			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame));
+		}
+	}
+	uint8_t *eh = rte_pktmbuf_mtod(m, uint8_t *);
+	/* mac (6 bytes) and the 2 bytes after it (mtu) of struct lb_port: keep the mac's */
+	RTE_BUILD_BUG_ON(offsetof(struct lb_port, mac) + 8 > sizeof(struct lb_port));
+	memcpy(&src, &port->mac, 8);
+	src = rte_le_to_cpu_64(src) & 0xffffffffffffull;
+	src |= p->family == LB_AF_INET
+		       ? (uint64_t)(RTE_ETHER_TYPE_IPV4 >> 8) << 48 |
+				 (uint64_t)(RTE_ETHER_TYPE_IPV4 & 0xff) << 56
+		       : (uint64_t)(RTE_ETHER_TYPE_IPV6 >> 8) << 48 |
+				 (uint64_t)(RTE_ETHER_TYPE_IPV6 & 0xff) << 56;
+	dmac = rte_cpu_to_le_64(dmac);
+	src = rte_cpu_to_le_64(src);
+	memcpy(eh, &dmac, 8);
+	memcpy(eh + 6, &src, 8);
+	m->ol_flags = 0;
+	if ((nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = p->l3_len;
+		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
+						       : RTE_MBUF_F_TX_IPV6) |
+			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+							  : RTE_MBUF_F_TX_UDP_CKSUM);
+	}
+}
+
+/*
  * Send to next hop neigh on port pi. An unresolved next hop: the frame goes to
  * the control thread, which holds it (bounded) while it resolves the neighbour.
  * neigh may be LB_NEIGH_NONE for a directly connected destination not seen yet.
+ * nat_flags: nat_flags_for(&w->dp->ports[pi], m), as the rewrite used them.
  */
+static inline __attribute__((always_inline)) void
+send_via_nf(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	    uint32_t neigh, unsigned nat_flags)
+{
+	static const uint8_t zero[6];
+
+	if (likely(neigh != LB_NEIGH_NONE)) {
+		uint64_t mw = __atomic_load_n(&w->neigh_ent[neigh].mac, __ATOMIC_RELAXED);
+		if (likely(mw & LB_NEIGH_MAC_VALID)) {
+			frame_l2_word(w, m, p, pi, mw, nat_flags);
+			xmit(w, m, pi);
+			return;
+		}
+	}
+	frame_l2(w, m, p, pi, zero);
+	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+}
+
 static inline void
 send_via(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
 	 uint32_t neigh)
 {
-	static const uint8_t zero[6];
-	uint8_t mac[6];
-
-	if (likely(neigh != LB_NEIGH_NONE && lb_neigh_mac(lb_neigh_entry(w->neigh, neigh), mac))) {
-		frame_l2(w, m, p, pi, mac);
-		xmit(w, m, pi);
-		return;
-	}
-	frame_l2(w, m, p, pi, zero);
-	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+	send_via_nf(w, m, p, pi, neigh, nat_flags_for(&w->dp->ports[pi], m));
 }
 
 /* Next hop towards an arbitrary destination (a client): route, then neighbour. */

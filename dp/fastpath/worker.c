@@ -78,7 +78,16 @@ static inline bool
 for_us(const struct lb_port *port, const uint8_t *frame)
 {
 	/* Group bit set: broadcast or multicast, ARP/NDP need those. */
-	return (frame[0] & 1) || memcmp(frame, port->mac.addr_bytes, 6) == 0;
+	uint32_t a, b;
+	uint16_t c, d;
+
+	if (frame[0] & 1)
+		return true;
+	memcpy(&a, frame, 4);
+	memcpy(&b, port->mac.addr_bytes, 4);
+	memcpy(&c, frame + 4, 2);
+	memcpy(&d, port->mac.addr_bytes + 4, 2);
+	return ((a ^ b) | (uint32_t)(c ^ d)) == 0;
 }
 
 void
@@ -88,6 +97,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	uint16_t idx[MAX_BURST];
 	uint16_t k = 0;
 	const struct lb_port *port = &w->dp->ports[in_port];
+	bool handing_in = w->handing_in; /* read once: the mbuf stores below may alias it */
 
 	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -100,13 +110,13 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 		/* Not every PMD fills m->port (net_ring does not); later stages rely on it. */
-		if (!w->handing_in)
+		if (!handing_in)
 			m->port = port->eth_id;
 		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
 			drop(w, m, why);
 			continue;
 		}
-		if (!w->handing_in && !for_us(port, frame)) {
+		if (!handing_in && !for_us(port, frame)) {
 			drop(w, m, LB_DROP_NOT_OURS);
 			continue;
 		}
@@ -241,6 +251,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->meta_off = dp->meta_off;
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
+	w->neigh_ent = dp->neigh != NULL ? lb_neigh_entry(dp->neigh, 0) : NULL;
 	w->aff = dp->affinity;
 	w->id = id;
 	w->lcore = lcore;
@@ -283,6 +294,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 		goto fail;
 	}
 	w->ct_seed = lb_ct_seed(w->ct);
+	w->ct_est_ms = lb_ct_timeout(w->ct, LB_CT_TCP_ESTABLISHED);
+	lb_ct_fwd_geometry(w->ct, &w->ct_fwd_bk, &w->ct_fwd_mask);
 
 	w->st = rte_zmalloc_socket("lb_wstats", sizeof(*w->st), RTE_CACHE_LINE_SIZE, socket);
 	if (w->st == NULL)

@@ -47,14 +47,19 @@
 #define SYNC_RX_RING 1024       /* sync datagrams to the control thread */
 
 struct lb_peer_table;
+struct lb_neigh;
 
 struct lb_worker {
 	struct lb_dp *dp;
 	struct lb_services *svcs;
 	struct lb_neigh_table *neigh;
+	struct lb_neigh *neigh_ent; /* the neighbour entries (fixed for the table's life) */
 	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
+	uint32_t ct_est_ms;         /* lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED) */
+	uint32_t ct_fwd_mask;       /* lb_ct_fwd_geometry(ct): for lb_ct_prefetch_fwd_at() */
+	const void *ct_fwd_bk;
 	uint64_t flow_seed;
 	struct lb_wstats *st;
 	struct lb_sched_cursor *cursor; /* [services capacity]: rr/wrr place, this worker's */

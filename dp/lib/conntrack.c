@@ -291,6 +291,14 @@ lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash)
 }
 
 void
+lb_ct_fwd_geometry(const struct lb_ct *ct, const void **buckets, uint32_t *mask)
+{
+	_Static_assert(sizeof(struct ct_bucket) == LB_CT_BUCKET_SIZE, "conntrack.h says so");
+	*buckets = ct_bk(ct, 0);
+	*mask = ct->mask;
+}
+
+void
 lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash)
 {
 	__builtin_prefetch(&ct_bk(ct, 1)[hash & ct->mask]);
@@ -306,6 +314,21 @@ lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
 	if (m == 0)
 		return b->next != LB_CT_NIL;
 	__builtin_prefetch(&ct_conns(ct)[b->idx[__builtin_ctz(m)]]);
+	return 1;
+}
+
+int
+lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand)
+{
+	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
+	unsigned m = sig_match(b, sig_of(hash));
+
+	if (m == 0) {
+		*cand = NULL;
+		return b->next != LB_CT_NIL;
+	}
+	*cand = &ct_conns(ct)[b->idx[__builtin_ctz(m)]];
+	__builtin_prefetch(*cand);
 	return 1;
 }
 
@@ -583,7 +606,16 @@ uint8_t
 lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s, int dir,
 	      uint32_t now)
 {
+	/* Most segments: tcp_track() without its tests (conntrack.h). */
+	if (lb_ct_tcp_seg_est(c, s, dir, now, ct->timeout_ms[LB_CT_TCP_ESTABLISHED]))
+		return LB_CT_TCP_ESTABLISHED;
 	return tcp_track(ct, c, s, dir, now, 1);
+}
+
+uint32_t
+lb_ct_timeout(const struct lb_ct *ct, uint8_t state)
+{
+	return state < LB_CT_NSTATES ? ct->timeout_ms[state] : 0;
 }
 
 uint8_t

@@ -24,6 +24,7 @@
 
 #include "lb_error.h"
 #include "hash.h"
+#include "parse.h" /* LB_TCP_*: lb_ct_tcp_seg_est() */
 
 #define LB_CT_NIL 0xffffffffu
 
@@ -230,11 +231,25 @@ lb_ct_hash_rev(const struct lb_ct_rev_key *k, uint64_t seed)
 
 /* Hint the CPU to fetch the bucket head for a hash; call a burst ahead of lookup. */
 void lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash);
+/*
+ * The same inline, for the worker's per-packet loop: where the forward buckets
+ * are (fixed while the table is mapped) and the bucket index mask, from
+ * lb_ct_fwd_geometry(); a bucket is LB_CT_BUCKET_SIZE bytes.
+ */
+#define LB_CT_BUCKET_SIZE 64
+void lb_ct_fwd_geometry(const struct lb_ct *ct, const void **buckets, uint32_t *mask);
+static inline void
+lb_ct_prefetch_fwd_at(const void *buckets, uint32_t mask, uint32_t hash)
+{
+	__builtin_prefetch((const uint8_t *)buckets + (size_t)(hash & mask) * LB_CT_BUCKET_SIZE);
+}
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
 /* Read the forward bucket (prefetched before) and prefetch the entry whose tag
  * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
  * key is certainly not in the table (a new flow). */
 int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
+/* The same; *cand = the entry it prefetched (the first whose tag matches), else NULL. */
+int lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand);
 /*
  * What lb_ct_snat_prefetch() found for a likely new flow, so that the allocation a
  * few packets later does not look the (backend, local address) pair up and hash
@@ -255,6 +270,22 @@ void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
 struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash);
+
+/*
+ * lb_ct_lookup_fwd() with the candidate lb_ct_prefetch_fwd_cand() found earlier in
+ * the burst (may be NULL): when it is still in use and holds k, it is k's entry
+ * (a key is in the table at most once) and the bucket is not read again;
+ * otherwise (a tag collision, an entry removed or reused since) the full lookup.
+ */
+static inline struct lb_conn *
+lb_ct_lookup_fwd_cand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash,
+		      struct lb_conn *cand)
+{
+	if (cand != NULL && cand->state != LB_CT_STATE_FREE && cand->client_port == k->client_port &&
+	    cand->svc_id == k->svc_id && lb_ct_addr_eq(cand->client, k->client))
+		return cand;
+	return lb_ct_lookup_fwd(ct, k, hash);
+}
 
 /*
  * Insert a connection copied from *c (next_* ignored; state set by the caller,
@@ -321,6 +352,38 @@ uint8_t lb_ct_tcp_update(const struct lb_ct *ct, struct lb_conn *c, uint8_t tcp_
  *    a client SYN on it returns LB_CT_STATE_FREE (start over: the entry was a guess).
  * lb_ct_tcp_update() is this without the sequence check (tests and tools).
  */
+/* The idle timeout of state (ms), fixed for the table's life (lb_ct_conf). */
+uint32_t lb_ct_timeout(const struct lb_ct *ct, uint8_t state);
+
+/*
+ * The common case of lb_ct_tcp_seg(), inline: an established connection, a
+ * segment without SYN, FIN or RST, no FIN seen before. The state machine would
+ * only advance the client's sequence number (or note the reply) and refresh the
+ * timeout, which this does; the state stays LB_CT_TCP_ESTABLISHED. Returns 0,
+ * entry untouched, in every other case: call lb_ct_tcp_seg().
+ * est_ms: lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED).
+ */
+static inline int
+lb_ct_tcp_seg_est(struct lb_conn *c, const struct lb_tcp_seg *s, int dir, uint32_t now,
+		  uint32_t est_ms)
+{
+	if (c->state != LB_CT_TCP_ESTABLISHED || (s->flags & (LB_TCP_SYN | LB_TCP_FIN | LB_TCP_RST)) ||
+	    (c->flags & (LB_CONN_FIN_CLIENT | LB_CONN_FIN_BACKEND)))
+		return 0;
+	if (dir == LB_DIR_CLIENT) {
+		if (!(c->flags & LB_CONN_SEQ_KNOWN)) {
+			c->seq_client = lb_tcp_seg_end(s);
+			c->flags |= LB_CONN_SEQ_KNOWN;
+		} else if ((int32_t)(lb_tcp_seg_end(s) - c->seq_client) > 0) {
+			c->seq_client = lb_tcp_seg_end(s);
+		}
+	} else if (!(c->flags & LB_CONN_SEEN_REPLY)) {
+		c->flags |= LB_CONN_SEEN_REPLY;
+	}
+	c->expire = now + est_ms;
+	return 1;
+}
+
 uint8_t lb_ct_tcp_seg(const struct lb_ct *ct, struct lb_conn *c, const struct lb_tcp_seg *s,
 		      int dir, uint32_t now);
 
