@@ -122,6 +122,22 @@ nat_flags_for(const struct lb_port *out, const struct rte_mbuf *m)
 	return out->nat_flags;
 }
 
+
+/* The checksum offload request for an L4 packet when the port does it (nat_flags). */
+static inline __attribute__((always_inline)) void
+tx_offload_set(struct rte_mbuf *m, const struct lb_pkt *p, unsigned nat_flags)
+{
+	m->ol_flags = 0;
+	if ((nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = p->l3_len;
+		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
+						       : RTE_MBUF_F_TX_IPV6) |
+			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+							  : RTE_MBUF_F_TX_UDP_CKSUM);
+	}
+}
+
 /*
  * Put a fresh Ethernet header in front of the (rewritten) IP datagram for port
  * pi. The old L2 header (with VLAN tags) and Ethernet padding after the datagram
@@ -144,15 +160,7 @@ frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 	eh->ether_type = rte_cpu_to_be_16(p->family == LB_AF_INET ? RTE_ETHER_TYPE_IPV4
 								 : RTE_ETHER_TYPE_IPV6);
 	unsigned nat_flags = nat_flags_for(port, m);
-	m->ol_flags = 0;
-	if ((nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
-		m->l2_len = RTE_ETHER_HDR_LEN;
-		m->l3_len = p->l3_len;
-		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
-						       : RTE_MBUF_F_TX_IPV6) |
-			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
-							  : RTE_MBUF_F_TX_UDP_CKSUM);
-	}
+	tx_offload_set(m, p, nat_flags);
 }
 
 /*
@@ -196,15 +204,7 @@ frame_l2_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, u
 	src = rte_cpu_to_le_64(src);
 	memcpy(eh, &dmac, 8);
 	memcpy(eh + 6, &src, 8);
-	m->ol_flags = 0;
-	if ((nat_flags & LB_NAT_L4_OFFLOAD) && p->kind == LB_PKT_L4) {
-		m->l2_len = RTE_ETHER_HDR_LEN;
-		m->l3_len = p->l3_len;
-		m->ol_flags = (p->family == LB_AF_INET ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM
-						       : RTE_MBUF_F_TX_IPV6) |
-			      (p->proto == LB_IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
-							  : RTE_MBUF_F_TX_UDP_CKSUM);
-	}
+	tx_offload_set(m, p, nat_flags);
 }
 
 /*
