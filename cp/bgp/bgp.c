@@ -90,15 +90,6 @@ struct cp_bgp {
 	bool wake;               /* a drain change: decide now */
 };
 
-static double
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* ---- dp probe -------------------------------------------------------------- */
 
 static void
@@ -134,7 +125,7 @@ dp_send_hello(struct cp_bgp *b)
 		return;
 	}
 	b->outstanding = true;
-	b->ping_at = mono_ms();
+	b->ping_at = cp_mono_ms();
 }
 
 static void
@@ -143,7 +134,7 @@ dp_connect(struct cp_bgp *b)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = b->conf->dp_socket;
 
-	b->next_connect = mono_ms() + b->conf->bgp.check_interval_ms;
+	b->next_connect = cp_mono_ms() + b->conf->bgp.check_interval_ms;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -206,7 +197,7 @@ dp_line(struct cp_bgp *b, const char *line)
 		json_t *bd = json_is_object(sy) ? json_object_get(sy, "bulk_done") : NULL;
 		b->dp_bulk_done = json_is_boolean(bd) ? json_is_true(bd) : -1;
 		b->dp_uptime_ms = (uint64_t)json_integer_value(json_object_get(res, "uptime_ms"));
-		b->dp_uptime_at = mono_ms();
+		b->dp_uptime_at = cp_mono_ms();
 		int m = peers_match(&b->conf->cluster, sy);
 		if (m == 0 && b->dp_peers_match != 0)
 			fprintf(stderr, "edgelb-cp: bgp: the dp's flow sync peers (dp config sync.peers) "
@@ -225,7 +216,7 @@ dp_poll(struct cp_bgp *b, int ms)
 	const struct cp_bgp_conf *bc = &b->conf->bgp;
 
 	if (b->fd < 0) {
-		if (mono_ms() >= b->next_connect)
+		if (cp_mono_ms() >= b->next_connect)
 			dp_connect(b);
 		if (b->fd < 0) {
 			struct timespec ts = {0, (long)ms * 1000000L};
@@ -253,7 +244,7 @@ dp_poll(struct cp_bgp *b, int ms)
 				b->rlen = 0;
 		}
 	}
-	double now = mono_ms();
+	double now = cp_mono_ms();
 	if (b->outstanding && now - b->ping_at > bc->dp_timeout_ms)
 		dp_close(b, "hung (no answer to a probe)");
 	else if (!b->outstanding && now - b->ping_at >= bc->check_interval_ms)
@@ -420,7 +411,7 @@ run(void *arg)
 	struct cp_bgp *b = arg;
 	const struct cp_bgp_conf *bc = &b->conf->bgp;
 	int tick = (int)(bc->check_interval_ms < TICK_MS_MAX ? bc->check_interval_ms : TICK_MS_MAX);
-	double start = mono_ms(), retry_at = 0, drain_poll_at = 0, death_at = 0;
+	double start = cp_mono_ms(), retry_at = 0, drain_poll_at = 0, death_at = 0;
 	bool written = false, pending = false, was_alive = false, have = false;
 	struct lb_svc_spec *sp = NULL;
 	uint32_t n = 0;
@@ -434,7 +425,7 @@ run(void *arg)
 		bool behind;
 
 		dp_poll(b, tick);
-		double now = mono_ms();
+		double now = cp_mono_ms();
 		pthread_mutex_lock(&b->mu);
 		bool alive = b->dp_alive, drained = b->drained;
 		b->wake = false;
@@ -492,7 +483,7 @@ run(void *arg)
 			int rc = cp_bird_write_atomic(bc->include_file, text, msg, sizeof(msg));
 			if (rc == 0)
 				rc = cp_bird_configure(bc->bird_socket, msg, sizeof(msg));
-			double done = mono_ms();
+			double done = cp_mono_ms();
 			pthread_mutex_lock(&b->mu);
 			free(b->text);
 			b->text = text;

@@ -17,23 +17,15 @@
 #include "announce.h"
 #include "bird.h"
 #include "cpconf.h"
+#include "cptime.h"
 #include "lb_error.h"
 
 #define BIRD_TIMEOUT_MS 3000
 
-static double
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* ---- BIRD's control socket ------------------------------------------------
  * The birdc protocol: the server greets with "0001 BIRD x ready."; each reply
  * is lines "DDDD-text" (more follow), " text" (continuation) and a last
- * "DDDD text". 0xxx: done; 8xxx/9xxx: runtime/syntax errors.
+ * "DDDD text". Codes 0000-0999: done; 8000-9999: runtime/syntax errors.
  */
 
 static int
@@ -41,7 +33,7 @@ bird_read_reply(int fd, char *buf, size_t cap, int timeout_ms, int *code, char *
 		size_t msglen)
 {
 	size_t len = 0;
-	double end = mono_ms() + timeout_ms;
+	double end = cp_mono_ms() + timeout_ms;
 
 	for (;;) {
 		char *line = buf;
@@ -62,7 +54,7 @@ bird_read_reply(int fd, char *buf, size_t cap, int timeout_ms, int *code, char *
 		memmove(buf, line, len);
 		if (len + 1 >= cap)
 			len = 0; /* a line longer than the buffer: drop it */
-		int left = (int)(end - mono_ms());
+		int left = (int)(end - cp_mono_ms());
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		if (left <= 0 || poll(&pf, 1, left) <= 0) {
 			snprintf(msg, msglen, "no answer from BIRD in %d ms", timeout_ms);
@@ -110,7 +102,7 @@ cp_bird_configure(const char *path, char *msg, size_t msglen)
 		rc = bird_read_reply(fd, buf, sizeof(buf), BIRD_TIMEOUT_MS, &code, msg, msglen);
 	close(fd);
 	if (rc == 0 && code >= 1000) {
-		/* 8xxx / 9xxx: BIRD kept its old configuration; msg says why. */
+		/* A code 8000-9999: BIRD kept its old configuration; msg says why. */
 		rc = LB_EIO;
 	}
 	return rc;

@@ -20,6 +20,16 @@ cp_now_unix(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Monotonic milliseconds (for timeouts and intervals). */
+static inline double
+cp_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Sleep ms milliseconds in 50 ms steps, returning early once *stop is set. */
 static inline void
 cp_nap(volatile bool *stop, int ms)

@@ -55,8 +55,10 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	}
 	/*
 	 * No tag match (certainly new) or a bare SYN (most likely new) to an fnat
-	 * service without affinity: pick the backend now and prefetch the reverse
-	 * bucket of the SNAT port the allocator would give.
+	 * Maglev service without affinity: pick the backend now and prefetch the
+	 * reverse bucket of the SNAT port the allocator would give. (Another
+	 * scheduler picks in new_flow(): a Maglev pick here would only prefetch for a
+	 * backend it does not take.)
 	 */
 	uint32_t nfh[MAX_BURST];
 	struct lb_ct_snat_hint sh[MAX_BURST]; /* for new_flow()'s allocation; set with nfh */
@@ -70,7 +72,8 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		    (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
 			continue;
 		const struct lb_svc *svc = lb_svc_get(w->svcs, (uint32_t)ids[j]);
-		if (svc == NULL || svc->mode != LB_MODE_FNAT || svc->affinity != LB_AFFINITY_NONE)
+		if (svc == NULL || svc->mode != LB_MODE_FNAT || svc->affinity != LB_AFFINITY_NONE ||
+		    svc->sched != LB_SCHED_MAGLEV)
 			continue;
 		uint32_t f = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
 		uint16_t bi = lb_maglev_pick(svc->table, svc->m, f);

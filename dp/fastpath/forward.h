@@ -426,6 +426,32 @@ forward_dsr(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uin
 }
 
 /*
+ * The end of both directions of a NAT'ed flow: rewrite with the port's offload
+ * flags, count the packet (event ev, service sid, backend rid) and send it to
+ * next hop neigh on port pi.
+ */
+static inline __attribute__((always_inline)) void
+rewrite_and_send(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p,
+		 const struct lb_nat_rw *rw, uint16_t pi, uint32_t neigh, unsigned ev,
+		 uint32_t sid, uint32_t rid)
+{
+	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
+	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
+	if (unlikely(lb_nat_rewrite_fp(l3, p, rw, nf) < 0)) {
+		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
+		return;
+	}
+	struct lb_wstats *st = w->st;
+	uint16_t ip_len = p->ip_len;
+	st->ev[ev]++;
+	st->svc[sid].pkts++;
+	st->svc[sid].bytes += ip_len;
+	st->real[rid].pkts++;
+	st->real[rid].bytes += ip_len;
+	send_via_nf(w, m, p, pi, neigh, nf);
+}
+
+/*
  * cand: the entry the classify stage's prefetch found for fwd_hash (may be NULL
  * or stale: checked). Inlined into the classify stage's loop: every client packet
  * passes here, and a call costs its register saves.
@@ -527,23 +553,9 @@ tracked:;
 		drop(w, m, LB_DROP_NO_ROUTE);
 		return;
 	}
-	const struct lb_port *port = &w->dp->ports[pi];
-	if (unlikely(p->ip_len > port->mtu) && !fits(w, m, p, pi))
+	if (unlikely(p->ip_len > w->dp->ports[pi].mtu) && !fits(w, m, p, pi))
 		return;
-	unsigned nf = nat_flags_for(port, m);
-	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
-		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
-		return;
-	}
-	struct lb_wstats *st = w->st;
-	uint16_t ip_len = p->ip_len;
-	st->ev[LB_EV_FWD_PKTS]++;
-	st->svc[id].pkts++;
-	st->svc[id].bytes += ip_len;
-	st->real[rid].pkts++;
-	st->real[rid].bytes += ip_len;
-	send_via_nf(w, m, p, pi, neigh, nf);
+	rewrite_and_send(w, m, p, &rw, pi, neigh, LB_EV_FWD_PKTS, id, rid);
 }
 
 static void
@@ -594,22 +606,7 @@ backend_to_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *
 	}
 	if (unlikely(!fits(w, m, p, rt->port)))
 		return;
-	uint16_t pi = rt->port;
-	uint32_t sid = svc->id;
-	struct lb_wstats *st = w->st;
-	uint16_t ip_len = p->ip_len;
-	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
-	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, &rw, nf) < 0)) {
-		drop(w, m, LB_DROP_TTL_EXPIRED);
-		return;
-	}
-	st->ev[LB_EV_REV_PKTS]++;
-	st->svc[sid].pkts++;
-	st->svc[sid].bytes += ip_len;
-	st->real[rid].pkts++;
-	st->real[rid].bytes += ip_len;
-	send_via_nf(w, m, p, pi, neigh, nf);
+	rewrite_and_send(w, m, p, &rw, rt->port, neigh, LB_EV_REV_PKTS, svc->id, rid);
 }
 
 static void

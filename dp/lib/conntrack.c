@@ -21,14 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "conntrack.h"
 #include "conntrack_priv.h"
 #include "lb_model.h"
 #include "parse.h"
+#include "sigbucket.h"
 
 #define CACHE_LINE 64
 
@@ -256,34 +253,6 @@ lb_ct_capacity(const struct lb_ct *ct)
 	return ct->capacity;
 }
 
-/* A 16-bit tag from the bits the bucket index does not use; 0 marks a free slot. */
-static inline uint16_t
-sig_of(uint32_t hash)
-{
-	uint16_t s = (uint16_t)(hash >> 16);
-
-	return s ? s : 1;
-}
-
-/* Bit s set for each slot of b whose tag is sig. */
-static inline unsigned
-sig_match(const struct ct_bucket *b, uint16_t sig)
-{
-#ifdef __SSE2__
-	__m128i t = _mm_load_si128((const __m128i *)(const void *)b->sig);
-	__m128i eq = _mm_cmpeq_epi16(t, _mm_set1_epi16((short)sig));
-
-	/* Saturating pack: one byte per lane, then one bit per byte. */
-	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
-#else
-	unsigned m = 0;
-
-	for (int s = 0; s < CT_SLOTS; s++)
-		m |= (unsigned)(b->sig[s] == sig) << s;
-	return m;
-#endif
-}
-
 void
 lb_ct_prefetch_fwd(const struct lb_ct *ct, uint32_t hash)
 {
@@ -304,24 +273,11 @@ lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash)
 	__builtin_prefetch(&ct_bk(ct, 1)[hash & ct->mask]);
 }
 
-/* Returns 0 when no tag matches: the key is certainly not in the table. */
-int
-lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash)
-{
-	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
-	unsigned m = sig_match(b, sig_of(hash));
-
-	if (m == 0)
-		return b->next != LB_CT_NIL;
-	__builtin_prefetch(&ct_conns(ct)[b->idx[__builtin_ctz(m)]]);
-	return 1;
-}
-
 int
 lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand)
 {
 	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
-	unsigned m = sig_match(b, sig_of(hash));
+	unsigned m = lb_sig_match8(b->sig, lb_sig_of(hash));
 
 	if (m == 0) {
 		*cand = NULL;
@@ -357,10 +313,10 @@ lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
 {
 	const struct ct_bucket *bk = ct_bk(ct, 0), *b = &bk[hash & ct->mask];
 	struct lb_conn *conns = ct_conns(ct);
-	uint16_t sig = sig_of(hash);
+	uint16_t sig = lb_sig_of(hash);
 
 	for (;;) {
-		for (unsigned m = sig_match(b, sig); m != 0; m &= m - 1) {
+		for (unsigned m = lb_sig_match8(b->sig, sig); m != 0; m &= m - 1) {
 			struct lb_conn *c = &conns[b->idx[__builtin_ctz(m)]];
 			if (fwd_match(c, k))
 				return c;
@@ -376,10 +332,10 @@ lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash)
 {
 	const struct ct_bucket *bk = ct_bk(ct, 1), *b = &bk[hash & ct->mask];
 	struct lb_conn *conns = ct_conns(ct);
-	uint16_t sig = sig_of(hash);
+	uint16_t sig = lb_sig_of(hash);
 
 	for (;;) {
-		for (unsigned m = sig_match(b, sig); m != 0; m &= m - 1) {
+		for (unsigned m = lb_sig_match8(b->sig, sig); m != 0; m &= m - 1) {
 			struct lb_conn *c = &conns[b->idx[__builtin_ctz(m)]];
 			if (rev_match(c, k))
 				return c;
@@ -399,7 +355,7 @@ slot_find(struct lb_ct *ct, int rev, uint32_t hash)
 	uint32_t bi = hash & ct->mask;
 
 	for (;;) {
-		unsigned m = sig_match(&bk[bi], 0);
+		unsigned m = lb_sig_match8(bk[bi].sig, 0);
 		if (m != 0)
 			return bi * CT_SLOTS + (uint32_t)__builtin_ctz(m);
 		if (bk[bi].next == LB_CT_NIL)
@@ -421,7 +377,7 @@ slot_set(struct lb_ct *ct, int rev, uint32_t pos, uint32_t hash, uint32_t i)
 {
 	struct ct_bucket *b = &ct_bk(ct, rev)[pos / CT_SLOTS];
 
-	b->sig[pos % CT_SLOTS] = sig_of(hash);
+	b->sig[pos % CT_SLOTS] = lb_sig_of(hash);
 	b->idx[pos % CT_SLOTS] = i;
 }
 
@@ -435,7 +391,7 @@ slot_clear(struct lb_ct *ct, int rev, uint32_t pos)
 
 	b->sig[pos % CT_SLOTS] = 0;
 	b->idx[pos % CT_SLOTS] = LB_CT_NIL;
-	if (bi < ct->nb || sig_match(b, 0) != (1u << CT_SLOTS) - 1)
+	if (bi < ct->nb || lb_sig_match8(b->sig, 0) != (1u << CT_SLOTS) - 1)
 		return;
 	bk[b->prev].next = b->next;
 	if (b->next != LB_CT_NIL)

@@ -245,10 +245,9 @@ lb_ct_prefetch_fwd_at(const void *buckets, uint32_t mask, uint32_t hash)
 }
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
 /* Read the forward bucket (prefetched before) and prefetch the entry whose tag
- * matches. Returns 0 when no tag matches and no overflow bucket is chained: the
- * key is certainly not in the table (a new flow). */
-int lb_ct_prefetch_fwd_entry(const struct lb_ct *ct, uint32_t hash);
-/* The same; *cand = the entry it prefetched (the first whose tag matches), else NULL. */
+ * matches: *cand = that entry (the first whose tag matches), else NULL. Returns 0
+ * when no tag matches and no overflow bucket is chained: the key is certainly not
+ * in the table (a new flow). */
 int lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand);
 /*
  * What lb_ct_snat_prefetch() found for a likely new flow, so that the allocation a

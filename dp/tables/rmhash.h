@@ -34,14 +34,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #ifdef __SSE4_2__
 #include <nmmintrin.h>
 #else
 #include <rte_hash_crc.h>
 #endif
+
+#include "sigbucket.h"
 
 #define LB_RMH_KEY_LEN 20
 #define LB_RMH_SLOTS 8
@@ -120,29 +119,18 @@ lb_rmh_hash(const struct lb_rmh *h, const void *key)
 static inline uint16_t
 lb_rmh_tag(uint32_t hash)
 {
-	uint16_t t = (uint16_t)(hash >> 16);
-
-	return t ? t : 1;
+	return lb_sig_of(hash);
 }
 
 /* Bit s set for each slot of b whose tag is tag. */
 static inline unsigned
 lb_rmh_match(const struct lb_rmh_bucket *b, uint16_t tag)
 {
-#ifdef __SSE2__
-	__m128i t = _mm_load_si128((const __m128i *)(const void *)b->tag);
-	__m128i eq = _mm_cmpeq_epi16(t, _mm_set1_epi16((short)tag));
+	unsigned m = lb_sig_match8(b->tag, tag);
 
-	/* Orders the tag load before the value and key loads (x86: no instruction). */
+	/* Orders the tag loads before the value and key loads (x86: no instruction). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
-#else
-	unsigned m = 0;
-
-	for (int s = 0; s < LB_RMH_SLOTS; s++)
-		m |= (unsigned)(__atomic_load_n(&b->tag[s], __ATOMIC_ACQUIRE) == tag) << s;
 	return m;
-#endif
 }
 
 static inline int

@@ -596,6 +596,21 @@ cl_box_pids() { # k
 	return 0
 }
 
+# Box k dies whole: its namespace drops every packet (no FIN, no BGP notification,
+# no BFD Down reaches the router) and everything it runs is killed.
+cl_box_dark() { # k
+	local x
+	x=$(ns_x "$1")
+	ip netns exec "$x" nft -f - <<'NFT'
+table inet dark {
+	chain in { type filter hook input priority -300; policy drop; }
+	chain out { type filter hook output priority -300; policy drop; }
+}
+NFT
+	# shellcheck disable=SC2046 # one PID per word
+	kill -9 $(cl_box_pids "$1") 2>/dev/null || true
+}
+
 # Start box k: dp, BIRD, cp; create the load balancer (same on every box).
 # CL_AFFINITY=1: with ClientIP session affinity. CL_PRE_LB (JSON): a load balancer
 # created on box k before "web" when k is in CL_PRE_LB_BOXES (its services then

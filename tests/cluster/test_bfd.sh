@@ -26,19 +26,6 @@ for k in 1 2 3; do
 done
 ok "each box carries at least 20 % ($msg)"
 
-# Box 1 goes dark and dies.
-dark() { # k
-	local x
-	x=$(ns_x "$1")
-	ip netns exec "$x" nft -f - <<'NFT'
-table inet dark {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-NFT
-	# shellcheck disable=SC2046 # one PID per word
-	kill -9 $(cl_box_pids "$1") 2>/dev/null || true
-}
 revive() { # k
 	local x d=$CL_DIR/x$1
 	x=$(ns_x "$1")
@@ -55,7 +42,7 @@ lat=()
 for i in $(seq 1 "${CL_KILLS:-1}"); do
 	cl_wait_converged "1 2 3" 20000
 	t0=$(now_ms)
-	dark 1
+	cl_box_dark 1
 	ms=$(wait_nexthops "$VIP4" "2 3" 5000 "$t0") || fail "kill $i: box 1 still a next hop 5 s after it died"
 	lat+=("$ms")
 	[ "$ms" -le 2000 ] || fail "kill $i: routed around after $ms ms (> 2000)"

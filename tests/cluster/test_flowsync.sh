@@ -140,18 +140,6 @@ stop_box() { # k: processes stopped as a package's stop would (SIGTERM)
 	done
 }
 
-dark() { # k: the box dies whole; its kernel answers nothing (no FIN, no BFD down)
-	local x
-	x=$(ns_x "$1")
-	ip netns exec "$x" nft -f - <<'NFT'
-table inet dark {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-NFT
-	# shellcheck disable=SC2046 # one PID per word
-	kill -9 $(cl_box_pids "$1") 2>/dev/null || true
-}
 
 NB=3
 if [ "$EVENT" = add ]; then
@@ -234,7 +222,7 @@ kill)
 	SNAT_MS=$ms
 	;;
 boxkill)
-	dark 3
+	cl_box_dark 3
 	ms=$(wait_nexthops "$VIP4" "1 2" 5000 "$t0") || fail "box 3 still a next hop 5 s after it died"
 	ms2=$(wait_snat 198.19.8.3 "1 2" 5000 "$t0") || fail "198.19.8.3 not moved to 1 2"
 	log "box 3 dark: routed around after $ms ms (BFD), its SNAT addresses after $ms2 ms"
