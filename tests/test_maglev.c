@@ -200,10 +200,12 @@ static void
 test_maglev_matches_paper_pseudocode(void **state)
 {
 	/*
-	 * weighted: 0 equal, 1 weights 1..5, and uneven sets that take the heap path
-	 * (dp/lib/maglev.c populate_sparse): 2 one backend at 1000 and the rest at 1
-	 * (bench-update's hot churn), 3 random weights 1..65535, 4 two heavy backends,
-	 * light ones and weight-0 ones.
+	 * weighted, by the way dp/lib/maglev.c finds the next claimer: 0 equal (by
+	 * turns); by classes (2..8 distinct weights): 1 weights 1..5, 2 one backend
+	 * at 1000 and the rest at 1 (bench-update's hot churn), 4 two heavy backends,
+	 * light ones and weight-0 ones, 5 one at 20 and the rest at 1, 6 exactly 8
+	 * weights; by heap: 3 random weights 1..65535, 7 one at 1000 beside nine
+	 * other weights; by turns: 8 twenty weights 1..20, 9 nine weights 1..9.
 	 */
 	static const struct {
 		uint32_t m, n;
@@ -213,6 +215,8 @@ test_maglev_matches_paper_pseudocode(void **state)
 		{M_SMALL, 10, 1}, {4099, 100, 0}, {4099, 37, 1}, {M_BIG, 1000, 0},
 		{M_BIG, 300, 1}, {7, 20, 2}, {127, 40, 2}, {4099, 101, 2}, {M_BIG, 101, 2},
 		{127, 30, 3}, {4099, 200, 3}, {M_BIG, 64, 3}, {4099, 90, 4}, {M_BIG, 500, 4},
+		{127, 41, 5}, {M_BIG, 101, 5}, {4099, 64, 6}, {M_BIG, 300, 6}, {4099, 120, 7},
+		{M_BIG, 120, 7}, {4099, 100, 8}, {M_BIG, 200, 8}, {127, 9, 9}, {M_BIG, 90, 9},
 	};
 	(void)state;
 
@@ -233,7 +237,12 @@ test_maglev_matches_paper_pseudocode(void **state)
 			case 1: w[i] = 1 + (i * 7) % 5; break;
 			case 2: w[i] = i == n / 2 ? 1000 : 1; break;
 			case 3: w[i] = 1 + (uint32_t)(rng % 65535); break;
-			default: w[i] = i % 45 == 7 ? 20000 : i % 9 == 0 ? 0 : 1 + (uint32_t)(rng % 3);
+			case 4: w[i] = i % 45 == 7 ? 20000 : i % 9 == 0 ? 0 : 1 + (uint32_t)(rng % 3); break;
+			case 5: w[i] = i == n / 2 ? 20 : 1; break;
+			case 6: w[i] = 1 + (uint32_t)(rng % 8); break;
+			case 7: w[i] = i == n / 2 ? 1000 : i % 10 == 3 ? 2 + (i / 10) % 9 : 1; break;
+			case 8: w[i] = 1 + i % 20; break;
+			default: w[i] = 1 + i % 9;
 			}
 		}
 		b = make_backends(n, NULL, w);

@@ -5,7 +5,8 @@
  * 1000 equal-weight backends a fixed number of times and prints key=value lines
  * for whoever tracks the figure (maglev_build_*); then the same for an uneven set,
  * 100 backends at weight 1 and one at 1000, the shape of bench-update's hot churn
- * (maglev_uneven_build_*). It reports, it does not pass or fail on time.
+ * (maglev_uneven_build_*), and for that one's weight spread over 1..1000, as
+ * bench-update's hot churn sets it (maglev_hot_build_*). It reports, it does not pass or fail on time.
  *
  *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/bench/bench_maglev.c -o bench_maglev
  */
@@ -51,14 +52,17 @@ cmp_double(const void *pa, const void *pb)
 	return (a > b) - (a < b);
 }
 
+/* With vary_last, build r gives the last backend weight 1 + 5r % 1000. */
 static void
-run(const char *name, struct lb_maglev_backend *b, uint32_t n)
+run(const char *name, struct lb_maglev_backend *b, uint32_t n, int vary_last)
 {
 	static uint16_t table[BENCH_M];
 	static double us[BENCH_RUNS], cpu[BENCH_RUNS];
 	size_t p99;
 
 	for (int r = 0; r < BENCH_WARMUP + BENCH_RUNS; r++) {
+		if (vary_last)
+			b[n - 1].weight = (uint32_t)(1 + 5 * r % 1000);
 		double c0 = cpu_us(), t0 = now_us();
 		int rc = lb_maglev_build(table, BENCH_M, b, n, BENCH_SEED);
 		double t1 = now_us(), c1 = cpu_us();
@@ -106,13 +110,16 @@ main(void)
 		b[i].key_len = KEY_LEN;
 		b[i].weight = 1;
 	}
-	run("maglev_build", b, BENCH_N);
+	run("maglev_build", b, BENCH_N, 0);
 	printf("maglev_runs=%d\n", BENCH_RUNS);
 	printf("maglev_m=%d\n", BENCH_M);
 	printf("maglev_n=%d\n", BENCH_N);
 
 	/* 101 backends: the first 100 at weight 1, one at 1000. */
 	b[100].weight = 1000;
-	run("maglev_uneven_build", b, 101);
+	run("maglev_uneven_build", b, 101, 0);
+
+	/* bench-update's hot churn: the 101st backend's weight anywhere in 1..1000. */
+	run("maglev_hot_build", b, 101, 1);
 	return 0;
 }

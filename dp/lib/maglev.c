@@ -45,7 +45,7 @@ struct perm {
 	uint32_t inv;    /* skip^-1 mod m, computed when first needed; 0 = not yet */
 	uint32_t weight;
 	uint64_t credit; /* below max_weight between turns; 64-bit so weight + credit cannot wrap */
-	uint64_t due;    /* populate_sparse(): the round of its next claim */
+	uint64_t due;    /* by heap: the round of its next claim */
 	uint16_t idx;
 };
 
@@ -113,12 +113,12 @@ mod_inv(uint32_t a, uint32_t m)
  * paper's loop exactly.
  */
 static inline int
-earn(struct perm *e, uint32_t max_weight)
+earn(uint64_t *credit, uint32_t weight, uint32_t max_weight)
 {
-	e->credit += e->weight;
-	if (e->credit < max_weight)
+	*credit += weight;
+	if (*credit < max_weight)
 		return 0;
-	e->credit -= max_weight;
+	*credit -= max_weight;
 	return 1;
 }
 
@@ -185,58 +185,143 @@ nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct per
 }
 
 /*
- * Turns go round the backends in key order until every slot is taken. It ends:
- * the heaviest backend claims a slot every round, and every permutation (m prime,
- * 0 < skip < m) reaches every free slot.
+ * Who claims next. Backends take turns in key order, round after round, until
+ * every slot is taken; each turn a backend earns its weight (earn()) and claims a
+ * slot when it holds max_weight. It ends: the heaviest backend claims a slot every
+ * round, and every permutation (m prime, 0 < skip < m) reaches every free slot.
+ * Three ways to find the next claimer give the same claims in the same order, so
+ * the same table (tests/test_maglev.c compares each with the reference loop):
+ *
+ *  - turns: every turn of every round, as above. Fine when most turns claim.
+ *  - classes: for 2..CLASSES_MAX distinct weights (a hundred at 1 beside one at
+ *    20: populate() would spend 20 turns a claim of the heavy one). Every backend starts at credit 0 and earns its weight a turn, so one of
+ *    weight w claims in round r exactly when floor(r * w / max_weight) grows: the
+ *    same rounds for every backend of that weight. A round costs one earn() per
+ *    weight class, and the members of the classes that claim are merged back into
+ *    key order. At least the heaviest class claims every round.
+ *  - heap: many distinct weights, most turns claiming nothing (one at 1000 beside
+ *    a hundred at 1 and a few others: over a hundred turns a claim). A backend's
+ *    credit changes by its weight a turn and by nothing else, so its next claim is
+ *    known when it claims: t = ceil((max_weight - credit) / weight) rounds later.
+ *    Claims come in (round, position) order, the turn order; a binary heap on that
+ *    key hands them out, O(log n) a claim instead of the wasted turns.
  */
-static void
-populate(uint16_t *table, uint32_t m, struct perm *p, uint32_t np, uint32_t max_weight)
+#define CLASSES_MAX 8u
+
+struct wclass {
+	uint64_t credit;
+	uint32_t weight;
+	uint32_t first, end; /* its backends' positions: members[first..end), ascending */
+	uint32_t cur;        /* classes_round(): its next member */
+};
+
+struct claimers {
+	struct perm *p;
+	uint32_t np, max_weight;
+	uint32_t j;                /* turns: the next turn's backend */
+	uint32_t *scratch;         /* classes: members[] then merged[]; heap: the heap */
+	struct wclass c[CLASSES_MAX];
+	uint32_t nc;
+	uint32_t *merged;          /* classes: a round's claimers when several classes claim */
+	const uint32_t *round;     /* classes: this round's claimers, in key order */
+	uint32_t round_len, at;
+	struct perm *last;         /* heap: the previous claimer, to reschedule */
+};
+
+static inline struct perm *
+next_by_turns(struct claimers *cl)
 {
-	uint32_t free_slots[FREE_MAX];
-	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
-	uint32_t filled = 0, n_free = 0, j = 0;
+	for (;;) {
+		struct perm *e = &cl->p[cl->j];
 
-	while (filled < walk_until) {
-		struct perm *e = &p[j];
-
-		if (++j == np)
-			j = 0;
-		if (!earn(e, max_weight))
-			continue;
-		table[walk(table, m, e)] = e->idx;
-		filled++;
-	}
-
-	/* The same turn order carries on from backend j; only the search changes. */
-	for (uint32_t x = 0; x < m; x++)
-		if (table[x] == LB_MAGLEV_EMPTY)
-			free_slots[n_free++] = x;
-
-	while (n_free > 0) {
-		struct perm *e = &p[j];
-		uint32_t k;
-
-		if (++j == np)
-			j = 0;
-		if (!earn(e, max_weight))
-			continue;
-		k = nearest_free(free_slots, n_free, m, e);
-		table[free_slots[k]] = e->idx;
-		free_slots[k] = free_slots[--n_free];
+		if (++cl->j == cl->np)
+			cl->j = 0;
+		if (earn(&e->credit, e->weight, cl->max_weight))
+			return e;
 	}
 }
 
-/*
- * The same claims in the same order as populate(), for weights so uneven that most
- * turns claim nothing (one backend at weight 1000 beside a hundred at 1: over a
- * hundred turns per claim, ten milliseconds of earn() at m = 65537). A backend's
- * credit grows by `weight` a turn and nothing else touches it, so its next claim
- * is known when it claims: t = ceil((max_weight - credit) / weight) rounds later.
- * Claims come in (round, position) order, which is populate()'s turn order; a
- * binary heap on that key hands them out, O(log n) a claim instead of the wasted
- * turns. Which of the two runs changes no slot (tests/test_maglev.c compares both
- * with the reference loop).
- */
+/* Weight classes of cl->p into cl->c, positions into cl->scratch. Returns false if
+ * there are more than CLASSES_MAX. */
+static bool
+classes_init(struct claimers *cl)
+{
+	struct wclass *c = cl->c;
+	uint32_t nc = 0;
+
+	for (uint32_t i = 0; i < cl->np; i++) {
+		uint32_t k = 0;
+
+		while (k < nc && c[k].weight != cl->p[i].weight)
+			k++;
+		if (k == nc) {
+			if (nc == CLASSES_MAX)
+				return false;
+			c[nc++] = (struct wclass){.weight = cl->p[i].weight};
+		}
+		c[k].end++; /* a count for now */
+	}
+	for (uint32_t k = 0, at = 0; k < nc; k++) {
+		c[k].first = at;
+		at += c[k].end;
+		c[k].end = c[k].first;
+	}
+	for (uint32_t i = 0; i < cl->np; i++) {
+		uint32_t k = 0;
+
+		while (c[k].weight != cl->p[i].weight)
+			k++;
+		cl->scratch[c[k].end++] = i;
+	}
+	cl->nc = nc;
+	cl->merged = cl->scratch + cl->np;
+	cl->round_len = cl->at = 0;
+	return true;
+}
+
+/* The start of a round by classes: which classes claim, and their members merged
+ * into key order in cl->round (the members' own slice when only one class does). */
+static void
+classes_round(struct claimers *cl)
+{
+	const uint32_t *members = cl->scratch;
+	struct wclass *on[CLASSES_MAX];
+	uint32_t n_on = 0;
+
+	while (n_on == 0)
+		for (uint32_t k = 0; k < cl->nc; k++)
+			if (earn(&cl->c[k].credit, cl->c[k].weight, cl->max_weight))
+				on[n_on++] = &cl->c[k];
+	cl->at = 0;
+	if (n_on == 1) {
+		cl->round = members + on[0]->first;
+		cl->round_len = on[0]->end - on[0]->first;
+		return;
+	}
+	cl->round = cl->merged;
+	cl->round_len = 0;
+	for (uint32_t k = 0; k < n_on; k++)
+		on[k]->cur = on[k]->first;
+	while (n_on > 0) {
+		uint32_t best = 0;
+
+		for (uint32_t k = 1; k < n_on; k++)
+			if (members[on[k]->cur] < members[on[best]->cur])
+				best = k;
+		cl->merged[cl->round_len++] = members[on[best]->cur];
+		if (++on[best]->cur == on[best]->end)
+			on[best] = on[--n_on];
+	}
+}
+
+static inline struct perm *
+next_by_classes(struct claimers *cl)
+{
+	if (cl->at == cl->round_len)
+		classes_round(cl);
+	return &cl->p[cl->round[cl->at++]];
+}
+
 static void
 schedule(struct perm *e, uint64_t round, uint32_t max_weight)
 {
@@ -274,45 +359,80 @@ sift_down(uint32_t *heap, uint32_t n, uint32_t at, const struct perm *p)
 }
 
 static void
-populate_sparse(uint16_t *table, uint32_t m, struct perm *p, uint32_t np, uint32_t max_weight,
-		uint32_t *heap)
+heap_init(struct claimers *cl)
+{
+	/* Round 1 is the first pass over the backends (credit 0 before it). */
+	for (uint32_t i = 0; i < cl->np; i++) {
+		cl->p[i].credit = 0;
+		schedule(&cl->p[i], 0, cl->max_weight);
+		cl->scratch[i] = i;
+	}
+	for (uint32_t i = cl->np / 2; i-- > 0;)
+		sift_down(cl->scratch, cl->np, i, cl->p);
+	cl->last = NULL;
+}
+
+static inline struct perm *
+next_by_heap(struct claimers *cl)
+{
+	if (cl->last != NULL) {
+		schedule(cl->last, cl->last->due, cl->max_weight);
+		sift_down(cl->scratch, cl->np, 0, cl->p);
+	}
+	cl->last = &cl->p[cl->scratch[0]];
+	return cl->last;
+}
+
+/*
+ * Where the claims go: walk() until only FREE_MAX slots are left, then
+ * nearest_free() over the list of those slots. Inlined once per way of finding
+ * the claimer, so each loop keeps the table and its counters in registers.
+ */
+static inline __attribute__((always_inline)) void
+populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
+	 struct perm *(*next)(struct claimers *))
 {
 	uint32_t free_slots[FREE_MAX];
 	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
-	uint32_t filled = 0, n_free = 0;
+	uint32_t n_free = 0;
 
-	/* Round 1 is the first pass over the backends (credit 0 before it). */
-	for (uint32_t i = 0; i < np; i++) {
-		p[i].credit = 0;
-		schedule(&p[i], 0, max_weight);
-		heap[i] = i;
-	}
-	for (uint32_t i = np / 2; i-- > 0;)
-		sift_down(heap, np, i, p);
-
-	while (filled < walk_until) {
-		struct perm *e = &p[heap[0]];
+	for (uint32_t filled = 0; filled < walk_until; filled++) {
+		struct perm *e = next(cl);
 
 		table[walk(table, m, e)] = e->idx;
-		filled++;
-		schedule(e, e->due, max_weight);
-		sift_down(heap, np, 0, p);
 	}
 	for (uint32_t x = 0; x < m; x++)
 		if (table[x] == LB_MAGLEV_EMPTY)
 			free_slots[n_free++] = x;
 	while (n_free > 0) {
-		struct perm *e = &p[heap[0]];
+		struct perm *e = next(cl);
 		uint32_t k = nearest_free(free_slots, n_free, m, e);
 
 		table[free_slots[k]] = e->idx;
 		free_slots[k] = free_slots[--n_free];
-		schedule(e, e->due, max_weight);
-		sift_down(heap, np, 0, p);
 	}
 }
 
-/* Turns per claim above which populate_sparse() beats walking every turn. */
+static void
+populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl)
+{
+	populate(table, m, cl, next_by_turns);
+}
+
+static void
+populate_by_classes(uint16_t *table, uint32_t m, struct claimers *cl)
+{
+	populate(table, m, cl, next_by_classes);
+}
+
+static void
+populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl)
+{
+	heap_init(cl);
+	populate(table, m, cl, next_by_heap);
+}
+
+/* Turns per claim above which the heap beats taking every turn. */
 #define SPARSE_TURNS_PER_CLAIM 16u
 
 int
@@ -321,7 +441,6 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 {
 	struct ord *ord = NULL;
 	struct perm *perm = NULL;
-	uint32_t *heap = NULL;
 	uint32_t np = 0, max_weight = 0;
 	uint64_t sum_weight = 0;
 	int rc = 0;
@@ -383,22 +502,28 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		if (w > max_weight)
 			max_weight = w;
 	}
-	/* A round of np turns claims sum_weight / max_weight slots on average. */
-	bool sparse = np > 0 && (uint64_t)np * max_weight >= SPARSE_TURNS_PER_CLAIM * sum_weight;
-	if (sparse && (heap = calloc(np, sizeof(*heap))) == NULL) {
+	/* Two to CLASSES_MAX distinct weights: by classes (all equal: by turns, where
+	 * every turn claims and the class bookkeeping would only add). Else, when a round of np turns claims
+	 * fewer than one slot in SPARSE_TURNS_PER_CLAIM (sum_weight / max_weight a
+	 * round): by heap. Else by turns. */
+	struct claimers cl = {.p = perm, .np = np, .max_weight = max_weight};
+	bool sparse = (uint64_t)np * max_weight >= SPARSE_TURNS_PER_CLAIM * sum_weight;
+
+	if (np > 0 && (cl.scratch = calloc(2 * (size_t)np, sizeof(*cl.scratch))) == NULL) {
 		rc = LB_ENOMEM;
 		goto out;
 	}
-
 	/* Only now touch the table: a failed build leaves the caller's table as it was. */
 	fill_empty(table, m);
-	if (sparse)
-		populate_sparse(table, m, perm, np, max_weight, heap);
+	if (np > 0 && classes_init(&cl) && cl.nc > 1)
+		populate_by_classes(table, m, &cl);
+	else if (np > 0 && sparse)
+		populate_by_heap(table, m, &cl);
 	else if (np > 0)
-		populate(table, m, perm, np, max_weight);
+		populate_by_turns(table, m, &cl);
+	free(cl.scratch);
 out:
 	free(ord);
 	free(perm);
-	free(heap);
 	return rc;
 }
