@@ -136,7 +136,9 @@ enum lb_event {
 	X(SYNC_RX_STALE, flow_sync_rx_stale, "flow sync datagrams dropped: timestamp too far from this box's clock") \
 	X(SYNC_RX_NOT_PEER, flow_sync_rx_not_peer, "flow sync datagrams dropped: source is not a configured peer, or is this box") \
 	X(SYNC_RX_BAD_RECORD, flow_sync_rx_bad_record, "flow sync records dropped: a field out of range") \
-	X(SYNC_PEER_FULL, flow_sync_peer_full, "flow sync records not stored: peer table full")
+	X(SYNC_PEER_FULL, flow_sync_peer_full, "flow sync records not stored: peer table full") \
+	X(TABLE_BUILDS, table_builds, "service objects built by the builder thread")     \
+	X(TABLE_COPIES, table_copies, "of those, Maglev tables copied from dp.maglev_cache_kb's cache of recent tables")
 
 enum lb_ctrl_counter {
 #define LB_X_ENUM(e, n, h) LB_CTRL_##e,

@@ -56,6 +56,7 @@
 #define LB_F_BUILD_US "build_us"        /* result: CPU time of the table build (builder thread) */
 #define LB_F_QUEUED_US "queued_us"      /* result: receipt -> the builder started its build */
 #define LB_F_PUBLISHED_US "published_us" /* result: receipt -> the release store of its build */
+#define LB_F_TABLE_CACHED "table_cached" /* result: the Maglev table was copied, not built */
 #define LB_F_COALESCED "coalesced"      /* result: a newer spec of the service was built instead */
 #define LB_F_REMOVED "removed"          /* sync.end: services dropped */
 #define LB_F_LIMIT "limit"              /* conns.list */

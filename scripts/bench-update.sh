@@ -54,7 +54,10 @@
 # list, e.g. 1: the traffic sender and receiver and the control clients run there,
 # with the worker, so the dp's control and builder threads have CPU 0 to
 # themselves, as on a box whose control lcore has its own core; use it with
-# IDLE_SLEEP_US=20 so the worker leaves them time), WARMUP (2 s), TOPO (updb),
+# IDLE_SLEEP_US=20 so the worker leaves them time), MAGLEV_CACHE_KB (the dp's
+# dp.maglev_cache_kb, 2048; 0 builds every table: the hot churn's spec without the
+# extra backend comes back every other update, and the cache copies its table),
+# WARMUP (2 s), TOPO (updb),
 # EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
@@ -74,6 +77,7 @@ PPS=${PPS:-20000}
 CHURN_M=${CHURN_M:-65537}
 CHURN_BACKENDS=${CHURN_BACKENDS:-100}
 IDLE_SLEEP_US=${IDLE_SLEEP_US:-0}
+MAGLEV_CACHE_KB=${MAGLEV_CACHE_KB:-2048}
 DP_NICE=${DP_NICE:-0}
 WARMUP=${WARMUP:-2}
 # 8192 frames per af_packet ring (default 512 = 25 ms at 20 kpps): a worker that
@@ -144,6 +148,7 @@ cat > "$WORK/dp.conf" <<CONF
 dp: {
   workers = [1];
   idle_sleep_us = $IDLE_SLEEP_US;
+  maglev_cache_kb = $MAGLEV_CACHE_KB;
   max_services = 16384;
   max_backends = 65536;
   control_socket = "$TOPO_DIR/dp.sock";
@@ -181,6 +186,7 @@ kv traffic_pps "$PPS"
 kv idle_sleep_us "$IDLE_SLEEP_US"
 kv dp_nice "$DP_NICE"
 kv gen_cpu "${GEN_CPU:-any}"
+kv maglev_cache_kb "$MAGLEV_CACHE_KB"
 kv window "$WINDOW"
 kv nproc "$(nproc)"
 kv loadavg_before "$(cut -d' ' -f1 /proc/loadavg)"

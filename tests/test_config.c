@@ -502,7 +502,14 @@ test_config_exception_limits(void **state)
 	assert_int_equal(c.exc_prio_rate_pps, 50000);
 	assert_int_equal(c.exc_prio_burst, 5000);
 	assert_int_equal(c.n_exc_sources, 0);
+	assert_int_equal(c.maglev_cache_kb, 2048);
 	lb_dp_conf_free(&c);
+	parse_ok("dp: { maglev_cache_kb = 0; };\n" PORT0, &c);
+	assert_int_equal(c.maglev_cache_kb, 0);
+	lb_dp_conf_free(&c);
+	assert_int_equal(lb_dp_conf_parse("dp: { maglev_cache_kb = 1048577; };\n" PORT0, &c, err,
+					  sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "dp.maglev_cache_kb"));
 	parse_ok("dp: { exception_rate_pps = 0; exception_burst = 1; exception_priority_rate_pps = 7;\n"
 		 "  exception_priority_burst = 1000000;\n"
 		 "  exception_priority_sources = [\"198.18.0.254/32\", \"2001:db8:1::/64\"]; };\n" PORT0,

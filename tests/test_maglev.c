@@ -21,6 +21,7 @@
 #include "lb_model.h"
 #include "hash.h"
 #include "maglev.h"
+#include "maglev_cache.h"
 
 #define M_BIG LB_MAGLEV_M_DEFAULT /* 65537 */
 #define M_SMALL 251
@@ -599,6 +600,103 @@ test_maglev_pick_stays_in_range(void **state)
 	}
 }
 
+/* Build with c and compare with a fresh lb_maglev_build(); returns the hit flag. */
+static bool
+cache_build_checked(struct lb_maglev_cache *c, uint32_t m, const struct lb_maglev_backend *b,
+		    uint32_t n, uint64_t seed)
+{
+	uint16_t *got = new_table(m), *want = new_table(m);
+	bool hit = true;
+
+	assert_int_equal(lb_maglev_cache_build(c, got, m, b, n, seed, &hit), 0);
+	assert_int_equal(lb_maglev_build(want, m, b, n, seed), 0);
+	assert_memory_equal(got, want, m * sizeof(*got));
+	free(got);
+	free(want);
+	return hit;
+}
+
+static void
+test_maglev_cache_copies_only_identical_inputs(void **state)
+{
+	struct lb_maglev_cache *c = lb_maglev_cache_create(4u << 20);
+	struct lb_maglev_cache_stats st;
+	uint32_t w[101];
+	struct lb_maglev_backend *b;
+	(void)state;
+
+	assert_non_null(c);
+	for (uint32_t i = 0; i < 101; i++)
+		w[i] = 1;
+	b = make_backends(101, NULL, w);
+	assert_false(cache_build_checked(c, M_BIG, b, 101, SEED));
+	assert_true(cache_build_checked(c, M_BIG, b, 101, SEED));
+	/* a backend gone, a weight changed, another seed, another size: built */
+	assert_false(cache_build_checked(c, M_BIG, b, 100, SEED));
+	b[100].weight = 7;
+	assert_false(cache_build_checked(c, M_BIG, b, 101, SEED));
+	assert_false(cache_build_checked(c, M_BIG, b, 101, SEED + 1));
+	assert_false(cache_build_checked(c, 65521, b, 101, SEED));
+	/* the flap back: each earlier set is still there */
+	b[100].weight = 1;
+	assert_true(cache_build_checked(c, M_BIG, b, 101, SEED));
+	assert_true(cache_build_checked(c, M_BIG, b, 100, SEED));
+	b[100].weight = 7;
+	assert_true(cache_build_checked(c, M_BIG, b, 101, SEED));
+	/* same key bytes, different key: a change of one address byte is a miss */
+	uint8_t other[KEY_LEN];
+	memcpy(other, keys[3], KEY_LEN);
+	other[16] ^= 0x80;
+	b[3].key = other;
+	assert_false(cache_build_checked(c, M_BIG, b, 101, SEED));
+	lb_maglev_cache_stats(c, &st);
+	assert_int_equal(st.hits, 4);
+	assert_int_equal(st.misses, 6);
+	assert_int_equal(st.entries, 6);
+	assert_true(st.bytes <= 4u << 20);
+	lb_maglev_cache_destroy(c);
+	free(b);
+}
+
+static void
+test_maglev_cache_keeps_its_budget(void **state)
+{
+	/* room for two 65537-slot tables: the third evicts the least recently used */
+	struct lb_maglev_cache *c = lb_maglev_cache_create(2 * (M_BIG * 2 + 4096) + 1000);
+	struct lb_maglev_cache *none = lb_maglev_cache_create(0);
+	struct lb_maglev_cache_stats st;
+	struct lb_maglev_backend *b = make_backends(30, NULL, NULL);
+	(void)state;
+
+	assert_non_null(c);
+	assert_false(cache_build_checked(c, M_BIG, b, 10, SEED));
+	assert_false(cache_build_checked(c, M_BIG, b, 20, SEED));
+	assert_true(cache_build_checked(c, M_BIG, b, 10, SEED)); /* 10 is now the newest */
+	assert_false(cache_build_checked(c, M_BIG, b, 30, SEED)); /* evicts 20 */
+	lb_maglev_cache_stats(c, &st);
+	assert_int_equal(st.entries, 2);
+	assert_true(cache_build_checked(c, M_BIG, b, 10, SEED));
+	assert_false(cache_build_checked(c, M_BIG, b, 20, SEED));
+	/* small tables are not kept; a budget of 0 keeps nothing; NULL only builds */
+	assert_false(cache_build_checked(c, M_SMALL, b, 10, SEED));
+	assert_false(cache_build_checked(c, M_SMALL, b, 10, SEED));
+	assert_false(cache_build_checked(none, M_BIG, b, 10, SEED));
+	assert_false(cache_build_checked(none, M_BIG, b, 10, SEED));
+	assert_false(cache_build_checked(NULL, M_BIG, b, 10, SEED));
+	/* a failed build is an error and is not kept */
+	uint16_t *t = new_table(M_BIG);
+	bool hit;
+	b[1].key = b[0].key;
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit), LB_EINVAL);
+	assert_false(hit);
+	assert_int_equal(lb_maglev_cache_build(c, t, 4, b, 10, SEED, &hit), LB_EINVAL);
+	free(t);
+	lb_maglev_cache_destroy(c);
+	lb_maglev_cache_destroy(none);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -618,6 +716,8 @@ main(void)
 		cmocka_unit_test(test_maglev_prefix_keys_are_distinct),
 		cmocka_unit_test(test_maglev_single_backend_fills_every_slot),
 		cmocka_unit_test(test_maglev_pick_stays_in_range),
+		cmocka_unit_test(test_maglev_cache_copies_only_identical_inputs),
+		cmocka_unit_test(test_maglev_cache_keeps_its_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

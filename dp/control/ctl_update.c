@@ -42,6 +42,7 @@ struct upd_wait {
 	uint64_t pub_tsc;         /* when it was published */
 	uint64_t start_tsc;       /* when the builder started its build */
 	uint64_t build_ns;
+	bool table_cached;        /* the build copied its Maglev table from the cache */
 	int svc_id;
 	uint32_t version;
 	bool wait;
@@ -51,7 +52,8 @@ struct upd_wait {
 int
 ctl_upd_create(struct lb_ctl *c, char *err, size_t errlen)
 {
-	c->svcb = lb_svcb_create(lb_svcs_seed(c->dp->svcs), err, errlen);
+	c->svcb = lb_svcb_create(lb_svcs_seed(c->dp->svcs),
+				 (size_t)c->dp->conf.maglev_cache_kb * 1024, err, errlen);
 	return c->svcb ? 0 : LB_ENOMEM;
 }
 
@@ -90,6 +92,8 @@ answer_ok(struct lb_ctl *c, struct upd_wait *w, bool visible)
 
 	if (w->coalesced)
 		json_object_set_new(r, LB_F_COALESCED, json_true());
+	if (w->table_cached)
+		json_object_set_new(r, LB_F_TABLE_CACHED, json_true());
 	if (w->wait) {
 		uint64_t us = (rte_rdtsc() - w->rx_tsc) * 1000000 / c->dp->tsc_hz;
 		json_object_set_new(r, LB_F_VISIBLE_US, visible ? json_integer((json_int_t)us)
@@ -220,6 +224,8 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 	struct reply_err e = {0};
 
 	if (j->svc != NULL) {
+		c->dp->ctrl[LB_CTRL_TABLE_BUILDS]++;
+		c->dp->ctrl[LB_CTRL_TABLE_COPIES] += j->table_cached;
 		id = lb_svcs_publish(c->dp->svcs, j->svc, why, sizeof(why));
 		j->svc = NULL; /* published or freed */
 	} else {
@@ -245,6 +251,7 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 		w->svc_id = id;
 		w->version = svc ? svc->version : 0;
 		w->build_ns = j->build_ns;
+		w->table_cached = j->table_cached;
 		w->start_tsc = j->start_tsc;
 		w->pub_tsc = pub;
 		w->coalesced = i + 1 < j->n_tags;

@@ -228,6 +228,8 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	{ "state", LB_CONF_STR, lb_conf_set_str, CONF(state), 0, 0, 0, 0, NULL },
 	{ "gue_port", LB_CONF_INT, lb_conf_set_uint, CONF(gue_port), 1, 65535, 6080, LB_CONF_DEF,
 	  NULL },
+	{ "maglev_cache_kb", LB_CONF_INT, lb_conf_set_uint, CONF(maglev_cache_kb), 0, 1048576, 2048,
+	  LB_CONF_DEF, NULL },
 	/* the exception path's rate limit (docs/configuration.md, dp/lib/exc_limit.h) */
 	{ "exception_rate_pps", LB_CONF_INT, lb_conf_set_uint, CONF(exc_rate_pps), 0, 100000000,
 	  10000, LB_CONF_DEF, NULL },

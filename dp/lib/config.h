@@ -136,6 +136,8 @@ struct lb_dp_conf {
 	/* trusted sources of BGP/BFD; none = the ingress port's connected subnets */
 	uint32_t n_exc_sources;
 	struct lb_prefix exc_sources[LB_EXC_MAX_SOURCES];
+	/* the service builder's cache of recent Maglev tables (dp/lib/maglev_cache.h) */
+	uint32_t maglev_cache_kb;
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "dp.h"
 #include "lb_error.h"
+#include "maglev_cache.h"
 #include "hash.h"
 #include "maglev.h"
 #include "neigh.h"
@@ -278,7 +279,8 @@ maglev_key(uint8_t *k, const struct lb_backend_spec *b)
  * the same backends.
  */
 static int
-build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
+build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed,
+	    struct lb_maglev_cache *cache, bool *cached)
 {
 	uint32_t n = sp->n_backends;
 	struct lb_maglev_backend *mb = calloc(n ? n : 1, sizeof(*mb));
@@ -299,7 +301,7 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed)
 		mb[i].key_len = MAGLEV_KEY_LEN;
 		mb[i].weight = sp->backends[i].state == want ? sp->backends[i].weight : 0;
 	}
-	rc = lb_maglev_build(table, sp->maglev_m, mb, n, seed);
+	rc = lb_maglev_cache_build(cache, table, sp->maglev_m, mb, n, seed, cached);
 	svc->pick_state = want;
 	/*
 	 * The digest operators compare between boxes: the table (indices into the
@@ -414,12 +416,13 @@ retire_key(struct lb_services *s, const struct lb_svc_key *k, uint32_t id, struc
  * as well as the control thread.
  */
 struct lb_svc *
-lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc_out, char *err,
-	     size_t errlen)
+lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, struct lb_maglev_cache *cache,
+	     bool *cached, int *rc_out, char *err, size_t errlen)
 {
 	struct lb_svc *svc;
 	int rc;
 
+	*cached = false;
 	rc = lb_svc_spec_validate(spec, err, errlen);
 	if (rc < 0)
 		goto fail_rc;
@@ -457,7 +460,7 @@ lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc_out, char *e
 			rc = LB_EINVAL;
 			goto fail;
 		}
-	rc = build_table(svc, sp, seed);
+	rc = build_table(svc, sp, seed, cache, cached);
 	if (rc < 0) {
 		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
 		goto fail;
@@ -614,7 +617,8 @@ int
 lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err, size_t errlen)
 {
 	int rc = LB_EINVAL;
-	struct lb_svc *svc = lb_svc_build(spec, s->seed, &rc, err, errlen);
+	bool cached;
+	struct lb_svc *svc = lb_svc_build(spec, s->seed, NULL, &cached, &rc, err, errlen);
 
 	if (svc == NULL)
 		return rc;

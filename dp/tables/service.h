@@ -132,7 +132,11 @@ int lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *
  * thread) gives it a directory slot and real ids and publishes it; it takes svc
  * over either way. lb_svc_discard() frees a built object never published.
  */
-struct lb_svc *lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, int *rc, char *err,
+struct lb_maglev_cache;
+/* cache: recent tables to copy instead of building (the builder's own; NULL for
+ * none). *cached: the table came from it. */
+struct lb_svc *lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed,
+			    struct lb_maglev_cache *cache, bool *cached, int *rc, char *err,
 			    size_t errlen);
 int lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t errlen);
 void lb_svc_discard(struct lb_svc *svc);

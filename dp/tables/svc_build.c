@@ -22,6 +22,7 @@
 #include <rte_cycles.h>
 
 #include "lb_error.h"
+#include "maglev_cache.h"
 #include "service.h"
 #include "svc_build.h"
 
@@ -34,6 +35,8 @@ struct lb_svcb {
 	bool started, stop;
 	int efd;
 	uint64_t seed;
+	struct lb_maglev_cache *cache;           /* the builder thread's alone */
+	struct lb_maglev_cache_stats cache_st;   /* its figures after the last build, under mu */
 	struct lb_svcb_job *head, *tail;
 	uint32_t n;
 };
@@ -77,11 +80,15 @@ builder_main(void *arg)
 		j->start_tsc = rte_rdtsc(); /* an instruction, not an EAL call */
 		uint64_t t0 = thread_ns();
 		int rc = LB_EINVAL;
-		struct lb_svc *svc = lb_svc_build(&j->spec, b->seed, &rc, j->err, sizeof(j->err));
+		bool cached;
+		struct lb_svc *svc = lb_svc_build(&j->spec, b->seed, b->cache, &cached, &rc, j->err,
+						  sizeof(j->err));
 		uint64_t dt = thread_ns() - t0;
 
 		pthread_mutex_lock(&b->mu);
+		lb_maglev_cache_stats(b->cache, &b->cache_st);
 		j->svc = svc;
+		j->table_cached = cached;
 		j->rc = svc ? 0 : rc;
 		j->build_ns = dt;
 		j->state = JOB_DONE;
@@ -95,7 +102,7 @@ builder_main(void *arg)
 }
 
 struct lb_svcb *
-lb_svcb_create(uint64_t seed, char *err, size_t errlen)
+lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, size_t errlen)
 {
 	struct lb_svcb *b = calloc(1, sizeof(*b));
 
@@ -104,6 +111,12 @@ lb_svcb_create(uint64_t seed, char *err, size_t errlen)
 		return NULL;
 	}
 	b->seed = seed;
+	b->cache = lb_maglev_cache_create(cache_bytes);
+	if (b->cache == NULL) {
+		snprintf(err, errlen, "service builder: out of memory");
+		free(b);
+		return NULL;
+	}
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -156,6 +169,7 @@ lb_svcb_destroy(struct lb_svcb *b)
 		close(b->efd);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
+	lb_maglev_cache_destroy(b->cache);
 	free(b);
 	return left;
 }
@@ -164,6 +178,14 @@ int
 lb_svcb_fd(const struct lb_svcb *b)
 {
 	return b->efd;
+}
+
+void
+lb_svcb_cache_stats(struct lb_svcb *b, struct lb_maglev_cache_stats *st)
+{
+	pthread_mutex_lock(&b->mu);
+	*st = b->cache_st;
+	pthread_mutex_unlock(&b->mu);
 }
 
 static int

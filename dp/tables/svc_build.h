@@ -39,6 +39,7 @@ struct lb_svcb_job {
 	uint32_t n_tags;
 	uint32_t n_specs;    /* submissions this job stood for (1 + replaced ones) */
 	uint64_t build_ns;   /* CPU time of the build (builder thread clock) */
+	bool table_cached;   /* the Maglev table was copied from the builder's cache */
 	uint64_t start_tsc;  /* TSC when the builder started it (after every tag's receipt) */
 	/* private */
 	struct lb_svcb_job *next;
@@ -47,7 +48,8 @@ struct lb_svcb_job {
 	uint32_t tag_cap;
 };
 
-struct lb_svcb *lb_svcb_create(uint64_t seed, char *err, size_t errlen);
+/* cache_bytes: the budget of its cache of recent Maglev tables (0: none). */
+struct lb_svcb *lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, size_t errlen);
 /*
  * Stops the builder (after the jobs it holds: bounded by what was submitted) and
  * hands back the jobs not taken with lb_svcb_done(), linked by next, for the
@@ -56,6 +58,9 @@ struct lb_svcb *lb_svcb_create(uint64_t seed, char *err, size_t errlen);
 struct lb_svcb_job *lb_svcb_destroy(struct lb_svcb *b);
 /* Readable (an eventfd) when a build finished; read it with lb_svcb_done(). */
 int lb_svcb_fd(const struct lb_svcb *b);
+/* The table cache's hits, misses and size after the last build (any thread). */
+struct lb_maglev_cache_stats;
+void lb_svcb_cache_stats(struct lb_svcb *b, struct lb_maglev_cache_stats *st);
 
 /*
  * Queue *spec (moved in: the caller's spec is emptied) with the caller's tag.

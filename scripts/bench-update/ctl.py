@@ -364,6 +364,8 @@ def cmd_churn(path, updates, rate, m, nb, sender_pid, out):
     res["hot_final_state_is_last_spec"] = int(final_ok)
     res["hot_versions_backwards"] = backwards
     res["hot_publishes"] = len(set(vers))
+    res["hot_table_copies"] = len(set(r["result"].get("version", 0) for r in ok
+                                      if r["result"].get("table_cached")))
 
     res["dp_drops_during_churn"] = d1 - d0
     res["dp_nic_missed_during_churn"] = miss1 - miss0

@@ -437,6 +437,8 @@ def run_case(ck, tmp, build):
         part_changes(ck, c, flows)
         traffic.mark("upsert burst")
         part_burst(ck, c)
+        traffic.mark("table cache")
+        part_table_cache(ck, c)
 
         traffic.mark("conns.list")
         ck.section("conns.list: the live connections, as the test knows them")
@@ -1003,6 +1005,43 @@ def part_burst(ck, c):
     res = check_ok(ck, "service.list", c.call("service.list"), c.next_id - 1)
     if res is not None:
         ck.eq([s for s in res["services"] if s["port"] == 90], [], "the service is gone")
+
+
+def part_table_cache(ck, c):
+    ck.section("a backend set that comes back (a flap) gets a copy of its earlier table: "
+               "table_cached, the same table_digest, counted in table_copies")
+    key = {"vip": T.VIP4, "port": 91, "protocol": "tcp"}
+
+    def spec(w):
+        return dict(key, name="flap", maglev_size=65537,
+                    backends=[{"address": "198.19.0.12", "port": 8080, "weight": w},
+                              {"address": "198.19.0.13", "port": 8080}])
+
+    def ctrl():
+        res = c.call("stats.get").get("result", {})
+        return res.get("control", {})
+
+    def upsert_digest(w):
+        rep = c.call("service.upsert", service=spec(w), wait=True)
+        res = check_ok(ck, f"upsert weight {w}", rep, c.next_id - 1) or {}
+        lst = c.call("service.list").get("result", {}).get("services", [])
+        mine = [s for s in lst if s["port"] == 91]
+        return res.get("table_cached", False), mine[0]["table_digest"] if mine else None
+
+    before = ctrl()
+    seq = [upsert_digest(w) for w in (5, 6, 5, 6, 7)]
+    after = ctrl()
+    ck.eq([cached for cached, _ in seq], [False, False, True, True, False],
+          "table_cached on the flaps back only")
+    ck.ok(seq[0][1] is not None and seq[0][1] == seq[2][1] and seq[1][1] == seq[3][1]
+          and seq[0][1] != seq[1][1] and seq[4][1] not in (seq[0][1], seq[1][1]),
+          "a copied table has the digest its first build had; other sets differ",
+          f"digests {[d for _, d in seq]}")
+    ck.eq((after.get("table_builds", 0) - before.get("table_builds", 0),
+           after.get("table_copies", 0) - before.get("table_copies", 0)), (5, 2),
+          "control counters: 5 table_builds, 2 of them table_copies")
+    rep = c.call("service.delete", **key)
+    check_ok(ck, "delete flap", rep, c.next_id - 1)
 
 
 def part_changes(ck, c, flows):
