@@ -607,10 +607,12 @@ cache_build_checked(struct lb_maglev_cache *c, uint32_t m, const struct lb_magle
 {
 	uint16_t *got = new_table(m), *want = new_table(m);
 	bool hit = true;
+	uint64_t th = 0;
 
-	assert_int_equal(lb_maglev_cache_build(c, got, m, b, n, seed, &hit), 0);
+	assert_int_equal(lb_maglev_cache_build(c, got, m, b, n, seed, &hit, &th), 0);
 	assert_int_equal(lb_maglev_build(want, m, b, n, seed), 0);
 	assert_memory_equal(got, want, m * sizeof(*got));
+	assert_true(th == lb_hash_bytes(want, m * sizeof(*want), 0));
 	free(got);
 	free(want);
 	return hit;
@@ -686,11 +688,12 @@ test_maglev_cache_keeps_its_budget(void **state)
 	/* a failed build is an error and is not kept */
 	uint16_t *t = new_table(M_BIG);
 	bool hit;
+	uint64_t th;
 	b[1].key = b[0].key;
-	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit), LB_EINVAL);
-	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit, &th), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit, &th), LB_EINVAL);
 	assert_false(hit);
-	assert_int_equal(lb_maglev_cache_build(c, t, 4, b, 10, SEED, &hit), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, 4, b, 10, SEED, &hit, &th), LB_EINVAL);
 	free(t);
 	lb_maglev_cache_destroy(c);
 	lb_maglev_cache_destroy(none);

@@ -16,7 +16,7 @@
 struct entry {
 	struct entry *next;
 	uint32_t m, n;
-	uint64_t seed, fp;
+	uint64_t seed, fp, table_hash;
 	size_t blob_len, bytes;
 	uint8_t *blob;
 	uint16_t *table;
@@ -103,9 +103,22 @@ make_room(struct lb_maglev_cache *c, size_t room)
 	}
 }
 
+/* Build without the cache. */
+static int
+build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b, uint32_t n,
+      uint64_t seed, uint64_t *table_hash)
+{
+	int rc = lb_maglev_build(table, m, b, n, seed);
+
+	if (rc == 0)
+		*table_hash = lb_hash_bytes(table, sizeof(*table) * m, 0);
+	return rc;
+}
+
 int
 lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
-		      const struct lb_maglev_backend *b, uint32_t n, uint64_t seed, bool *hit)
+		      const struct lb_maglev_backend *b, uint32_t n, uint64_t seed, bool *hit,
+		      uint64_t *table_hash)
 {
 	size_t len, bytes;
 	uint8_t *blob;
@@ -114,7 +127,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 
 	*hit = false;
 	if (c == NULL || c->budget == 0 || m < LB_MAGLEV_CACHE_MIN_M)
-		return lb_maglev_build(table, m, b, n, seed);
+		return build(table, m, b, n, seed, table_hash);
 	/* lb_maglev_build() checks the rest; the blob needs the keys readable. */
 	for (uint32_t i = 0; i < n; i++)
 		if (b == NULL || (b[i].key == NULL && b[i].key_len > 0))
@@ -122,7 +135,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 	len = blob_len(b, n);
 	blob = malloc(len ? len : 1);
 	if (blob == NULL)
-		return lb_maglev_build(table, m, b, n, seed);
+		return build(table, m, b, n, seed, table_hash);
 	blob_fill(blob, b, n);
 	fp = lb_hash_bytes(blob, len, seed ^ m);
 
@@ -133,6 +146,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 		    e->blob_len != len || memcmp(e->blob, blob, len) != 0)
 			continue;
 		memcpy(table, e->table, sizeof(*table) * m);
+		*table_hash = e->table_hash;
 		*pp = e->next; /* to the front */
 		e->next = c->head;
 		c->head = e;
@@ -142,7 +156,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 		return 0;
 	}
 	c->misses++;
-	rc = lb_maglev_build(table, m, b, n, seed);
+	rc = build(table, m, b, n, seed, table_hash);
 	bytes = sizeof(struct entry) + len + sizeof(*table) * m;
 	if (rc != 0 || bytes > c->budget) {
 		free(blob);
@@ -158,8 +172,8 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 		return 0; /* the build stands; it is only not kept */
 	}
 	memcpy(copy, table, sizeof(*table) * m);
-	*e = (struct entry){.m = m, .n = n, .seed = seed, .fp = fp, .blob_len = len,
-			    .bytes = bytes, .blob = blob, .table = copy};
+	*e = (struct entry){.m = m, .n = n, .seed = seed, .fp = fp, .table_hash = *table_hash,
+			    .blob_len = len, .bytes = bytes, .blob = blob, .table = copy};
 	make_room(c, bytes);
 	e->next = c->head;
 	c->head = e;

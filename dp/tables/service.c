@@ -301,7 +301,9 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed,
 		mb[i].key_len = MAGLEV_KEY_LEN;
 		mb[i].weight = sp->backends[i].state == want ? sp->backends[i].weight : 0;
 	}
-	rc = lb_maglev_cache_build(cache, table, sp->maglev_m, mb, n, seed, cached);
+	uint64_t table_hash = 0;
+
+	rc = lb_maglev_cache_build(cache, table, sp->maglev_m, mb, n, seed, cached, &table_hash);
 	svc->pick_state = want;
 	/*
 	 * The digest operators compare between boxes: the table (indices into the
@@ -311,7 +313,7 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed,
 	 * directory slot.
 	 */
 	if (rc == 0) {
-		uint64_t d = lb_hash_bytes(table, sizeof(*table) * sp->maglev_m, 0);
+		uint64_t d = table_hash; /* lb_hash_bytes(table, 2 * m, 0) */
 		for (uint32_t i = 0; i < n; i++)
 			d = lb_hash_bytes(mb[i].key, MAGLEV_KEY_LEN, d ^ mb[i].weight);
 		d = lb_hash_bytes(&sp->sched, sizeof(sp->sched), d);
