@@ -189,9 +189,11 @@ nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct per
  * every slot is taken; each turn a backend earns its weight (earn()) and claims a
  * slot when it holds max_weight. It ends: the heaviest backend claims a slot every
  * round, and every permutation (m prime, 0 < skip < m) reaches every free slot.
- * Three ways to find the next claimer give the same claims in the same order, so
+ * Four ways to find the next claimer give the same claims in the same order, so
  * the same table (tests/test_maglev.c compares each with the reference loop):
  *
+ *  - every turn: all weights equal, so every turn claims (Pseudocode 1 as
+ *    printed).
  *  - turns: every turn of every round, as above. Fine when most turns claim.
  *  - classes: for 2..CLASSES_MAX distinct weights (a hundred at 1 beside one at
  *    20: populate() would spend 20 turns a claim of the heavy one). Every backend starts at credit 0 and earns its weight a turn, so one of
@@ -227,6 +229,17 @@ struct claimers {
 	uint32_t round_len, at;
 	struct perm *last;         /* heap: the previous claimer, to reschedule */
 };
+
+/* Equal weights: every turn claims (the paper's loop), no credit to keep. */
+static inline struct perm *
+next_every_turn(struct claimers *cl)
+{
+	struct perm *e = &cl->p[cl->j];
+
+	if (++cl->j == cl->np)
+		cl->j = 0;
+	return e;
+}
 
 static inline struct perm *
 next_by_turns(struct claimers *cl)
@@ -414,6 +427,12 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 }
 
 static void
+populate_every_turn(uint16_t *table, uint32_t m, struct claimers *cl)
+{
+	populate(table, m, cl, next_every_turn);
+}
+
+static void
 populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl)
 {
 	populate(table, m, cl, next_by_turns);
@@ -502,8 +521,8 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		if (w > max_weight)
 			max_weight = w;
 	}
-	/* Two to CLASSES_MAX distinct weights: by classes (all equal: by turns, where
-	 * every turn claims and the class bookkeeping would only add). Else, when a round of np turns claims
+	/* One weight: every turn claims. Two to CLASSES_MAX distinct weights: by
+	 * classes. Else, when a round of np turns claims
 	 * fewer than one slot in SPARSE_TURNS_PER_CLAIM (sum_weight / max_weight a
 	 * round): by heap. Else by turns. */
 	struct claimers cl = {.p = perm, .np = np, .max_weight = max_weight};
@@ -515,7 +534,9 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 	}
 	/* Only now touch the table: a failed build leaves the caller's table as it was. */
 	fill_empty(table, m);
-	if (np > 0 && classes_init(&cl) && cl.nc > 1)
+	if (np > 0 && classes_init(&cl) && cl.nc == 1)
+		populate_every_turn(table, m, &cl);
+	else if (np > 0 && cl.nc > 1)
 		populate_by_classes(table, m, &cl);
 	else if (np > 0 && sparse)
 		populate_by_heap(table, m, &cl);
