@@ -196,8 +196,9 @@ nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct per
  *    printed).
  *  - turns: every turn of every round, as above. Fine when most turns claim.
  *  - classes: for 2..CLASSES_MAX distinct weights (a hundred at 1 beside one at
- *    20: populate() would spend 20 turns a claim of the heavy one). Every backend starts at credit 0 and earns its weight a turn, so one of
- *    weight w claims in round r exactly when floor(r * w / max_weight) grows: the
+ *    20: by turns would spend 20 turns a claim of the heavy one). Every backend
+ *    starts at credit 0 and earns its weight a turn, so one of weight w claims
+ *    in round r exactly when floor(r * w / max_weight) grows: the
  *    same rounds for every backend of that weight. A round costs one earn() per
  *    weight class, and the members of the classes that claim are merged back into
  *    key order. At least the heaviest class claims every round.
