@@ -35,8 +35,7 @@ struct lb_svcb {
 	bool started, stop;
 	int efd;
 	uint64_t seed;
-	struct lb_maglev_cache *cache;           /* the builder thread's alone */
-	struct lb_maglev_cache_stats cache_st;   /* its figures after the last build, under mu */
+	struct lb_maglev_cache *cache; /* the builder thread's alone */
 	struct lb_svcb_job *head, *tail;
 	uint32_t n;
 };
@@ -86,7 +85,6 @@ builder_main(void *arg)
 		uint64_t dt = thread_ns() - t0;
 
 		pthread_mutex_lock(&b->mu);
-		lb_maglev_cache_stats(b->cache, &b->cache_st);
 		j->svc = svc;
 		j->table_cached = cached;
 		j->rc = svc ? 0 : rc;
@@ -178,14 +176,6 @@ int
 lb_svcb_fd(const struct lb_svcb *b)
 {
 	return b->efd;
-}
-
-void
-lb_svcb_cache_stats(struct lb_svcb *b, struct lb_maglev_cache_stats *st)
-{
-	pthread_mutex_lock(&b->mu);
-	*st = b->cache_st;
-	pthread_mutex_unlock(&b->mu);
 }
 
 static int

@@ -58,9 +58,6 @@ struct lb_svcb *lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, siz
 struct lb_svcb_job *lb_svcb_destroy(struct lb_svcb *b);
 /* Readable (an eventfd) when a build finished; read it with lb_svcb_done(). */
 int lb_svcb_fd(const struct lb_svcb *b);
-/* The table cache's hits, misses and size after the last build (any thread). */
-struct lb_maglev_cache_stats;
-void lb_svcb_cache_stats(struct lb_svcb *b, struct lb_maglev_cache_stats *st);
 
 /*
  * Queue *spec (moved in: the caller's spec is emptied) with the caller's tag.
