@@ -437,7 +437,7 @@ rewrite_and_send(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p
 {
 	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, rw, nf) < 0)) {
+	if (unlikely(lb_nat_rewrite_l4_fp(l3, p, rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
