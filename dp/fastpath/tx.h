@@ -238,11 +238,17 @@ send_via(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 	send_via_nf(w, m, p, pi, neigh, nat_flags_for(&w->dp->ports[pi], m));
 }
 
-/* Next hop towards an arbitrary destination (a client): route, then neighbour. */
+/*
+ * Next hop towards an arbitrary destination (a client): route, then neighbour.
+ * IPv4 scans the route list inline (lb_route4_find: the same route as
+ * lb_route_lookup()); the neighbour is looked up afresh every packet, so a
+ * resolution or a deletion is seen by the next one.
+ */
 static inline const struct lb_route *
 route_to(struct lb_worker *w, uint8_t family, const uint8_t *dst, uint32_t *neigh)
 {
-	const struct lb_route *r = lb_route_lookup(w->neigh, family, dst);
+	const struct lb_route *r = family == LB_AF_INET ? lb_route4_find(w->rt4, w->n_rt4, dst)
+							: lb_route_lookup(w->neigh, family, dst);
 
 	if (r != NULL)
 		*neigh = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh

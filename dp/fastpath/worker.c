@@ -252,6 +252,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
 	w->neigh_ent = dp->neigh != NULL ? lb_neigh_entry(dp->neigh, 0) : NULL;
+	if (dp->neigh != NULL)
+		w->rt4 = lb_route4_list(dp->neigh, &w->n_rt4);
 	w->aff = dp->affinity;
 	w->id = id;
 	w->lcore = lcore;

@@ -54,6 +54,8 @@ struct lb_worker {
 	struct lb_services *svcs;
 	struct lb_neigh_table *neigh;
 	struct lb_neigh *neigh_ent; /* the neighbour entries (fixed for the table's life) */
+	const struct lb_route4 *rt4; /* lb_route4_list(neigh): fixed for the table's life */
+	unsigned n_rt4;
 	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
