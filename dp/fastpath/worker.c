@@ -48,6 +48,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "parse.h"
+#include "parse_fastpath.h"
 #include "peer.h"
 #include "service_fastpath.h"
 #include "sync_codec.h"
@@ -112,7 +113,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 		/* Not every PMD fills m->port (net_ring does not); later stages rely on it. */
 		if (!handing_in)
 			m->port = port->eth_id;
-		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
+		if (lb_parse_fp(frame, m->data_len, &meta[i], &why) < 0) {
 			drop(w, m, why);
 			continue;
 		}
