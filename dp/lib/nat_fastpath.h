@@ -142,7 +142,8 @@ nat_rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
 	uint64_t addr_d = 0;
 	uint32_t port_d = 0;
 
-	if (*ttl <= 1)
+	uint8_t ttl0 = *ttl; /* read once: the address stores below may alias it for the compiler */
+	if (ttl0 <= 1)
 		return -1;
 
 	/* l4 (a constant): the caller knows p is TCP or UDP (the classify stage's packets) */
@@ -167,7 +168,7 @@ nat_rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
 	if (ports && rw->dport != 0)
 		memcpy(l4h + 2, &rw->dport, 2);
 
-	(*ttl)--;
+	*ttl = (uint8_t)(ttl0 - 1);
 	if (v4) {
 		/*
 		 * The TTL shares its word with the protocol: m = ttl<<8|proto, m' = m - 0x100,

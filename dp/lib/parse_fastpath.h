@@ -223,15 +223,18 @@ lbp_parse_ipv4(const uint8_t *ip, uint32_t avail, struct lb_pkt *p, enum lb_drop
 	if (avail < LBP_IPV4_HLEN)
 		return lbp_drop_with(drop, LB_DROP_L3_TRUNCATED);
 	uint8_t vihl = lbp_rd8(ip, 0);
-	if (vihl >> 4 != 4)
-		return lbp_drop_with(drop, LB_DROP_IP_VERSION);
-	uint32_t ihl = (uint32_t)(vihl & 0x0f) * 4;
-	if (ihl < LBP_IPV4_HLEN)
-		return lbp_drop_with(drop, LB_DROP_BAD_IHL);
-	if (ihl > avail)
-		return lbp_drop_with(drop, LB_DROP_L3_TRUNCATED);
-	if (ihl > LBP_IPV4_HLEN)
+	const uint32_t ihl = LBP_IPV4_HLEN;
+	if (__builtin_expect(vihl != 0x45, 0)) {
+		/* not version 4 with a 20-byte header: one of these fails, in this order */
+		uint32_t hl = (uint32_t)(vihl & 0x0f) * 4;
+		if (vihl >> 4 != 4)
+			return lbp_drop_with(drop, LB_DROP_IP_VERSION);
+		if (hl < LBP_IPV4_HLEN)
+			return lbp_drop_with(drop, LB_DROP_BAD_IHL);
+		if (hl > avail)
+			return lbp_drop_with(drop, LB_DROP_L3_TRUNCATED);
 		return lbp_drop_with(drop, LB_DROP_IP_OPTIONS);
+	}
 	uint32_t tot = lbp_rd16(ip, 2);
 	if (tot < ihl || tot > avail)
 		return lbp_drop_with(drop, LB_DROP_BAD_TOTAL_LEN);
@@ -341,6 +344,8 @@ lb_parse_fp(const uint8_t *frame, uint32_t len, struct lb_pkt *p, enum lb_drop *
 
 	const uint8_t *l3 = frame + p->l2_len;
 	uint32_t avail = len - p->l2_len;
+	if (__builtin_expect(et == LB_ETHERTYPE_IPV4, 1))
+		return lbp_parse_ipv4(l3, avail, p, drop);
 	switch (et) {
 	case LB_ETHERTYPE_IPV4:
 		return lbp_parse_ipv4(l3, avail, p, drop);
