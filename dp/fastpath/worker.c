@@ -299,6 +299,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->ct_seed = lb_ct_seed(w->ct);
 	w->ct_est_ms = lb_ct_timeout(w->ct, LB_CT_TCP_ESTABLISHED);
 	lb_ct_fwd_geometry(w->ct, &w->ct_fwd_bk, &w->ct_fwd_mask);
+	w->ct_conns = lb_ct_entries(w->ct);
 
 	w->st = rte_zmalloc_socket("lb_wstats", sizeof(*w->st), RTE_CACHE_LINE_SIZE, socket);
 	if (w->st == NULL)
