@@ -435,20 +435,23 @@ rewrite_and_send(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p
 		 const struct lb_nat_rw *rw, uint16_t pi, uint32_t neigh, unsigned ev,
 		 uint32_t sid, uint32_t rid)
 {
-	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
+	/* What the send needs from w, read before the rewrite's byte stores (may alias) */
+	const struct lb_port *port = &w->dp->ports[pi];
+	uint64_t mw = neigh_word(w, neigh);
+	struct lb_wstats *st = w->st;
+	unsigned nf = nat_flags_for(port, m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
 	if (unlikely(lb_nat_rewrite_l4_fp(l3, p, rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
-	struct lb_wstats *st = w->st;
 	uint16_t ip_len = p->ip_len;
 	st->ev[ev]++;
 	st->svc[sid].pkts++;
 	st->svc[sid].bytes += ip_len;
 	st->real[rid].pkts++;
 	st->real[rid].bytes += ip_len;
-	send_via_nf(w, m, p, pi, neigh, nf);
+	send_word(w, m, p, pi, port, neigh, mw, nf);
 }
 
 /*
