@@ -137,6 +137,7 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define C6_NR "2001:db8:999::1" /* dnat6 tcp :34001, no route back to it */
 #define C11 "198.18.200.11"  /* ipip4 tcp :35000, gue4 udp :35001 */
 #define C6_11 "2001:db8:100::11" /* ipip6 tcp :35000, gue6 udp :35001 */
+#define C13 "198.18.200.12"  /* dnat4 tcp :34000, its SYN twice in the mixed burst */
 #define C12 "198.18.0.50"    /* on ext's subnet (no gateway): dnat4 tcp :34001 */
 #define C12_MAC "02:00:00:00:00:50"
 #define C12_MAC2 "02:00:00:00:00:51" /* the same address's next MAC */
@@ -1189,6 +1190,16 @@ static const struct row burst[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C4, VIP_DNAT4, 34001, 53, .len = 3),
 	 .v = V_TX, .out_port = P_INT,
 	 .out = TO_BACKEND(B11_MAC, 4, UDP, C4, B11, 34001, 5353, .ttl = 63, .len = 3)},
+	/* a new flow's SYN twice: the second finds the entry the first made in this
+	 * burst (the classify stage saw neither), so one connection is created */
+	{"dnat4 TCP SYN of a new flow",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C13, VIP_DNAT4, 34000, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_CREATED,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C13, B11, 34000, 8080, .ttl = 63, .flags = SYN)},
+	{"the same SYN again (a retransmission) in the same burst: the same connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C13, VIP_DNAT4, 34000, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C13, B11, 34000, 8080, .ttl = 63, .flags = SYN)},
 };
 
 /* ---- the dp under test -------------------------------------------------------- */
@@ -1712,7 +1723,7 @@ test_mixed_burst(void **state)
 	struct outputs o;
 	struct msg m = {.n = 0};
 	unsigned next_tx[N_PORTS] = {0}, next_ctrl = 0, next_hand = 0;
-	uint64_t want_drop[LB_DROP_MAX] = {0};
+	uint64_t want_drop[LB_DROP_MAX] = {0}, want_ev[LB_EV_MAX] = {0};
 
 	(void)state;
 	for (size_t i = 0; i < RTE_DIM(burst); i++) {
@@ -1738,6 +1749,8 @@ test_mixed_burst(void **state)
 		char what[160];
 
 		snprintf(what, sizeof(what), "frame %zu (%s)", i, r->name);
+		if (r->check_ev)
+			want_ev[r->ev]++;
 		memcpy(want, in[i], in_len[i]);
 		if (r->out.dmac)
 			want_len = build(want, &r->out);
@@ -1775,6 +1788,11 @@ test_mixed_burst(void **state)
 		if (after.drop[i] - before.drop[i] != want_drop[i])
 			say(&m, "drop counter %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_drop_names[i],
 			    after.drop[i] - before.drop[i], want_drop[i]);
+	/* the events rows name: exactly as many as the rows that name them */
+	for (int i = 0; i < LB_EV_MAX; i++)
+		if (want_ev[i] != 0 && after.ev[i] - before.ev[i] != want_ev[i])
+			say(&m, "event %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_event_names[i],
+			    after.ev[i] - before.ev[i], want_ev[i]);
 	release(&o);
 	if (m.n)
 		fail_msg("%s", m.s);
@@ -1833,6 +1851,7 @@ test_fixture_dnat_owners(void **state)
 	assert_int_equal(dnat_owner(C6_NR, 34001), 0);
 	assert_int_equal(dnat_owner(C10, 34003), 0);
 	assert_int_equal(dnat_owner(C12, 34001), 0);
+	assert_int_equal(dnat_owner(C13, 34000), 0);
 }
 
 /* Every reason in lb_counters.h has a row that expects it. */

@@ -487,7 +487,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	memcpy(fk.client, p->src, 16);
 	fk.client_port = p->sport;
 	fk.svc_id = id;
-	c = lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand);
+	c = cand != NULL ? lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand)
+			 : lb_ct_lookup_fwd_nocand(w->ct, &fk, fwd_hash);
 	const struct lb_real *r = NULL; /* c's backend while c is the entry found here */
 	if (c != NULL) {
 		r = lb_real_get(w->svcs, c->real_id);

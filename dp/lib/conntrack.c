@@ -328,6 +328,16 @@ lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
 }
 
 struct lb_conn *
+lb_ct_lookup_fwd_nocand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
+{
+	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
+
+	if (lb_sig_match8(b->sig, lb_sig_of(hash)) == 0 && b->next == LB_CT_NIL)
+		return NULL;
+	return lb_ct_lookup_fwd(ct, k, hash);
+}
+
+struct lb_conn *
 lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash)
 {
 	const struct ct_bucket *bk = ct_bk(ct, 1), *b = &bk[hash & ct->mask];

@@ -316,6 +316,17 @@ lb_ct_lookup_fwd_cand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t 
 }
 
 /*
+ * lb_ct_lookup_fwd() for a key the classify stage found no candidate for
+ * (lb_ct_prefetch_fwd_cand_at() gave NULL): the primary bucket is read again
+ * (packets before this one in the burst may have inserted since); when still no tag
+ * matches and no overflow bucket is chained, the key is not in the table, as the
+ * full lookup would find; else the full lookup. Out of line (conntrack.c): inline,
+ * GCC 12 allocated the established path's registers worse (callgrind +6 a packet).
+ */
+struct lb_conn *lb_ct_lookup_fwd_nocand(struct lb_ct *ct, const struct lb_ct_fwd_key *k,
+					uint32_t hash);
+
+/*
  * Insert a connection copied from *c (next_* ignored; state set by the caller,
  * expire = now + timeout of that state). Returns the stored entry, or NULL when the
  * table is full; the caller then reclaims an entry (lb_ct_reclaim) or drops the flow.
