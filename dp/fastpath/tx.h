@@ -165,11 +165,12 @@ frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 
 /*
  * frame_l2() for the forwarding paths (port: the egress port's lb_port), with
- * the next hop's MAC as the neighbour cache keeps it (a 64-bit word, MAC bytes 0..5 in bits 0..47) and the NAT flags
- * the caller already computed for the rewrite (nat_flags_for(): the same mbuf
- * flags, the same port). The header is two overlapping 8-byte stores: the
- * destination MAC (bytes 6-7 are overwritten next), then the port's MAC with the
- * ethertype. Same bytes and mbuf fields as frame_l2().
+ * the next hop's MAC as the neighbour cache keeps it (a 64-bit word, MAC bytes
+ * 0..5 in bits 0..47) and the NAT flags the caller already computed for the
+ * rewrite (nat_flags_for(): the same mbuf flags, the same port). The header is
+ * two overlapping 8-byte stores: the destination MAC (bytes 6-7 are overwritten
+ * next), then the port's MAC with the ethertype. Same bytes and mbuf fields as
+ * frame_l2().
  */
 static inline __attribute__((always_inline)) void
 frame_l2_word(struct rte_mbuf *m, const struct lb_pkt *p, const struct lb_port *port,
