@@ -216,8 +216,8 @@ lbp_parse_l4(const uint8_t *l4, uint32_t l4_avail, struct lb_pkt *p, enum lb_dro
 	}
 }
 
-/* in: IPv4 header at ip, avail bytes to the end of the frame */
-static inline int
+/* in: IPv4 header at ip, avail bytes to the end of the frame (inlined: one call site) */
+static inline __attribute__((always_inline)) int
 lbp_parse_ipv4(const uint8_t *ip, uint32_t avail, struct lb_pkt *p, enum lb_drop *drop)
 {
 	if (avail < LBP_IPV4_HLEN)
@@ -320,15 +320,15 @@ static inline __attribute__((always_inline)) int
 lb_parse_fp(const uint8_t *frame, uint32_t len, struct lb_pkt *p, enum lb_drop *drop)
 {
 	memset(p, 0, sizeof(*p));
-	if (len == 0)
-		return lbp_drop_with(drop, LB_DROP_ZERO_LEN);
-	if (len < LBP_ETH_HLEN)
-		return lbp_drop_with(drop, LB_DROP_L2_TRUNCATED);
+	if (__builtin_expect(len < LBP_ETH_HLEN, 0))
+		return lbp_drop_with(drop, len == 0 ? LB_DROP_ZERO_LEN : LB_DROP_L2_TRUNCATED);
 
 	/* off: where the current EtherType / TPID sits */
 	uint32_t off = LBP_ETH_HLEN - 2;
 	uint16_t et = lbp_rd16(frame, off);
-	while (et == LB_ETHERTYPE_VLAN || et == LB_ETHERTYPE_QINQ) {
+	/* untagged IPv4, the common frame, skips the tag loop's two compares */
+	while (__builtin_expect(et != LB_ETHERTYPE_IPV4, 0) &&
+	       (et == LB_ETHERTYPE_VLAN || et == LB_ETHERTYPE_QINQ)) {
 		if (p->n_vlans == LBP_MAX_VLANS)
 			return lbp_drop_with(drop, LB_DROP_VLAN_DEPTH);
 		if (off + 2 + LBP_VLAN_HLEN > len)
@@ -347,8 +347,6 @@ lb_parse_fp(const uint8_t *frame, uint32_t len, struct lb_pkt *p, enum lb_drop *
 	if (__builtin_expect(et == LB_ETHERTYPE_IPV4, 1))
 		return lbp_parse_ipv4(l3, avail, p, drop);
 	switch (et) {
-	case LB_ETHERTYPE_IPV4:
-		return lbp_parse_ipv4(l3, avail, p, drop);
 	case LB_ETHERTYPE_IPV6:
 		return lbp_parse_ipv6(l3, avail, p, drop);
 	case LB_ETHERTYPE_ARP:
