@@ -23,6 +23,7 @@
 
 #include "lb_addr.h"
 #include "nat.h"
+#include "nat_fastpath.h"
 #include "parse.h"
 #include "csum_ref.h"
 
@@ -718,16 +719,17 @@ rnd_csum_field(uint16_t correct)
  * 20,000 random packets (IPv4/IPv6, TCP/UDP/ICMP/ICMPv6, 0-2 VLAN tags, bytes
  * biased to 0x00/0xff) whose checksum fields are then set to 0x0000, 0xffff, a
  * random value or left right, random rewrites and offload flags: lb_nat_rewrite()
- * writes exactly the bytes of the big-endian reference.
+ * writes exactly the bytes of the big-endian reference, and so does the
+ * forwarding paths' TCP/UDP-only copy (lb_nat_rewrite_l4_fp) for TCP and UDP.
  */
 static void
 test_nat_matches_big_endian_reference(void **state)
 {
 	static struct pkt in;
-	uint8_t f[FRAME_MAX], want[FRAME_MAX];
+	uint8_t f[FRAME_MAX], want[FRAME_MAX], orig[FRAME_MAX];
 	uint8_t nsrc[16], ndst[16];
 	static const uint8_t protos[] = {TCP, UDP, TCP, UDP, LB_IPPROTO_ICMP};
-	int edges = 0;
+	int edges = 0, l4_checked = 0;
 
 	(void)state;
 	for (int i = 0; i < 20000; i++) {
@@ -775,6 +777,7 @@ test_nat_matches_big_endian_reference(void **state)
 		unsigned flags = rnd() % 3 == 0 ? rnd() % 4 : 0;
 
 		memcpy(want, f, len);
+		memcpy(orig, f, len);
 		int want_rc = ref_rewrite(want + p.l2_len, in.v6, in.proto, &rw, flags, l4_len);
 		int rc = lb_nat_rewrite(l3, &p, &rw, flags);
 		assert_int_equal(rc, want_rc);
@@ -783,8 +786,15 @@ test_nat_matches_big_endian_reference(void **state)
 				    in.proto, flags);
 			assert_memory_equal(f, want, len);
 		}
+		if (p.kind == LB_PKT_L4) {
+			/* the forwarding paths' TCP/UDP copy writes the same bytes */
+			assert_int_equal(lb_nat_rewrite_l4_fp(orig + p.l2_len, &p, &rw, flags), want_rc);
+			assert_memory_equal(orig, want, len);
+			l4_checked++;
+		}
 	}
 	assert_true(edges > 6000);
+	assert_true(l4_checked > 10000);
 }
 
 /*

@@ -137,6 +137,10 @@ enum { P_EXT = 0, P_INT = 1, N_PORTS = 2 };
 #define C6_NR "2001:db8:999::1" /* dnat6 tcp :34001, no route back to it */
 #define C11 "198.18.200.11"  /* ipip4 tcp :35000, gue4 udp :35001 */
 #define C6_11 "2001:db8:100::11" /* ipip6 tcp :35000, gue6 udp :35001 */
+#define C13 "198.18.200.12"  /* dnat4 tcp :34000, its SYN twice in the mixed burst */
+#define C12 "198.18.0.50"    /* on ext's subnet (no gateway): dnat4 tcp :34001 */
+#define C12_MAC "02:00:00:00:00:50"
+#define C12_MAC2 "02:00:00:00:00:51" /* the same address's next MAC */
 #define SNAT_PORT 40000        /* the one fnat source port worker 0 owns */
 #define SNAT_PORT_W1 40001     /* owned by worker 1 */
 
@@ -627,6 +631,9 @@ static void adopt_svc_missing(void);
 static void adopt_svc_back(void);
 static void adopt_real_missing(void);
 static void adopt_real_back(void);
+static void c12_learn(void);
+static void c12_learn2(void);
+static void c12_forget(void);
 
 static const struct row rows[] = {
 	/* ---- forward and reply: fnat, dnat; IPv4, IPv6; TCP, UDP ---- */
@@ -689,6 +696,37 @@ static const struct row rows[] = {
 	{"dnat4 UDP reply: backend:5353->client leaves ext from VIP:53",
 	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, UDP, B11, C4, 5353, 34001, .len = 20),
 	 .v = V_TX, .out_port = P_EXT, .out = TO_CLIENT(4, UDP, VIP_DNAT4, C4, 53, 34001, .ttl = 63, .len = 20)},
+	/* ---- replies to an on-link client: the neighbour as it is at each packet ---- */
+	{"dnat4 TCP SYN from a client on ext's own subnet",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C12, VIP_DNAT4, 34001, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C12, B11, 34001, 8080, .ttl = 63, .flags = SYN)},
+	{"dnat4 reply to the on-link client, its MAC not known yet: waits for ARP at the control thread",
+	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C12, 8080, 34001, .flags = SYNACK),
+	 .v = V_PUNT, .punt = LB_PUNT_RESOLVE, .out_port = P_EXT, .any_info = true,
+	 .out = {.dmac = ZERO_MAC, .smac = EXT_MAC,
+		 .ip = IP(4, TCP, VIP_DNAT4, C12, 80, 34001, .ttl = 63, .flags = SYNACK)}},
+	{"dnat4 reply to the on-link client once resolved: straight to its MAC, not the gateway",
+	 .before = c12_learn,
+	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C12, 8080, 34001, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT,
+	 .out = {.dmac = C12_MAC, .smac = EXT_MAC,
+		 .ip = IP(4, TCP, VIP_DNAT4, C12, 80, 34001, .ttl = 63, .flags = ACK)}},
+	{"dnat4 reply after the on-link client's MAC changed: the next packet goes to the new MAC",
+	 .before = c12_learn2,
+	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C12, 8080, 34001, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT,
+	 .out = {.dmac = C12_MAC2, .smac = EXT_MAC,
+		 .ip = IP(4, TCP, VIP_DNAT4, C12, 80, 34001, .ttl = 63, .flags = ACK)}},
+	{"dnat4 reply after the on-link client stopped answering: the next packet waits for ARP",
+	 .before = c12_forget,
+	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C12, 8080, 34001, .flags = ACK),
+	 .v = V_PUNT, .punt = LB_PUNT_RESOLVE, .out_port = P_EXT, .any_info = true,
+	 .out = {.dmac = ZERO_MAC, .smac = EXT_MAC,
+		 .ip = IP(4, TCP, VIP_DNAT4, C12, 80, 34001, .ttl = 63, .flags = ACK)}},
+	{"dnat4 reply to a client behind the gateway still goes to the gateway (default route)",
+	 .in_port = P_INT, .in = FROM_BACKEND(B11_MAC, 4, TCP, B11, C3, 8080, 34000, .flags = ACK),
+	 .v = V_TX, .out_port = P_EXT, .out = TO_CLIENT(4, TCP, VIP_DNAT4, C3, 80, 34000, .ttl = 63, .flags = ACK)},
 	{"fnat6 TCP SYN: client->[VIP]:80 leaves int as [local]:40000->[backend]:8080, hop limit-1",
 	 .in_port = P_EXT, .in = FROM_CLIENT(6, TCP, C6_1, VIP_FNAT6, 33000, 80, .flags = SYN),
 	 .v = V_TX, .out_port = P_INT,
@@ -1152,6 +1190,16 @@ static const struct row burst[] = {
 	 .in_port = P_EXT, .in = FROM_CLIENT(4, UDP, C4, VIP_DNAT4, 34001, 53, .len = 3),
 	 .v = V_TX, .out_port = P_INT,
 	 .out = TO_BACKEND(B11_MAC, 4, UDP, C4, B11, 34001, 5353, .ttl = 63, .len = 3)},
+	/* a new flow's SYN twice: the second finds the entry the first made in this
+	 * burst (the classify stage saw neither), so one connection is created */
+	{"dnat4 TCP SYN of a new flow",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C13, VIP_DNAT4, 34000, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT, .check_ev = true, .ev = LB_EV_CT_CREATED,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C13, B11, 34000, 8080, .ttl = 63, .flags = SYN)},
+	{"the same SYN again (a retransmission) in the same burst: the same connection",
+	 .in_port = P_EXT, .in = FROM_CLIENT(4, TCP, C13, VIP_DNAT4, 34000, 80, .flags = SYN),
+	 .v = V_TX, .out_port = P_INT,
+	 .out = TO_BACKEND(B11_MAC, 4, TCP, C13, B11, 34000, 8080, .ttl = 63, .flags = SYN)},
 };
 
 /* ---- the dp under test -------------------------------------------------------- */
@@ -1197,6 +1245,34 @@ static void fill_handoff1(void) { fill_ring(handoff1); }
 static void drain_handoff1(void) { drain_dummies(handoff1); }
 static void fill_tx_int(void) { fill_ring(tx_rings[P_INT][0]); }
 static void drain_tx_int(void) { drain_dummies(tx_rings[P_INT][0]); }
+
+/* The on-link client C12's neighbour entry as ARP would set it, changed, then failed. */
+static void
+c12_learn_mac(const char *mac)
+{
+	struct lb_addr a;
+	uint8_t m[6];
+
+	lb_addr_parse(C12, &a);
+	mac_put(m, mac);
+	if (lb_neigh_learn(dp.neigh, &a, m, P_EXT, LB_NEIGH_REACHABLE) < 0)
+		fail_msg("cannot learn " C12);
+}
+
+static void c12_learn(void) { c12_learn_mac(C12_MAC); }
+static void c12_learn2(void) { c12_learn_mac(C12_MAC2); }
+
+static void
+c12_forget(void)
+{
+	struct lb_addr a;
+
+	lb_addr_parse(C12, &a);
+	uint32_t idx = lb_neigh_lookup(dp.neigh, a.family, a.bytes);
+	if (idx == LB_NEIGH_NONE)
+		fail_msg("no neighbour entry for " C12);
+	lb_neigh_forget(dp.neigh, idx);
+}
 
 static void
 delete_gone_service(void)
@@ -1647,7 +1723,7 @@ test_mixed_burst(void **state)
 	struct outputs o;
 	struct msg m = {.n = 0};
 	unsigned next_tx[N_PORTS] = {0}, next_ctrl = 0, next_hand = 0;
-	uint64_t want_drop[LB_DROP_MAX] = {0};
+	uint64_t want_drop[LB_DROP_MAX] = {0}, want_ev[LB_EV_MAX] = {0};
 
 	(void)state;
 	for (size_t i = 0; i < RTE_DIM(burst); i++) {
@@ -1673,6 +1749,8 @@ test_mixed_burst(void **state)
 		char what[160];
 
 		snprintf(what, sizeof(what), "frame %zu (%s)", i, r->name);
+		if (r->check_ev)
+			want_ev[r->ev]++;
 		memcpy(want, in[i], in_len[i]);
 		if (r->out.dmac)
 			want_len = build(want, &r->out);
@@ -1710,6 +1788,11 @@ test_mixed_burst(void **state)
 		if (after.drop[i] - before.drop[i] != want_drop[i])
 			say(&m, "drop counter %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_drop_names[i],
 			    after.drop[i] - before.drop[i], want_drop[i]);
+	/* the events rows name: exactly as many as the rows that name them */
+	for (int i = 0; i < LB_EV_MAX; i++)
+		if (want_ev[i] != 0 && after.ev[i] - before.ev[i] != want_ev[i])
+			say(&m, "event %s: +%" PRIu64 ", want +%" PRIu64 "\n", lb_event_names[i],
+			    after.ev[i] - before.ev[i], want_ev[i]);
 	release(&o);
 	if (m.n)
 		fail_msg("%s", m.s);
@@ -1767,6 +1850,8 @@ test_fixture_dnat_owners(void **state)
 	assert_int_equal(dnat_owner(C6_4, 34000), 0);
 	assert_int_equal(dnat_owner(C6_NR, 34001), 0);
 	assert_int_equal(dnat_owner(C10, 34003), 0);
+	assert_int_equal(dnat_owner(C12, 34001), 0);
+	assert_int_equal(dnat_owner(C13, 34000), 0);
 }
 
 /* Every reason in lb_counters.h has a row that expects it. */

@@ -249,6 +249,38 @@ test_rmh_bulk_with_misses(void **state)
 	free(h);
 }
 
+/*
+ * Runs of equal keys (a burst's packets to one service) take the value the run's
+ * first key got: the same answers as one lookup each, hits and misses, runs across
+ * the LB_RMH_BULK chunk boundary, separate copies of a key as well as one pointer.
+ */
+static void
+test_rmh_bulk_runs_of_equal_keys(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	struct lb_rmh *h = mk(4096, 3);
+	uint8_t ks[N][LB_RMH_KEY_LEN];
+	const void *kp[N];
+	int32_t vals[N];
+
+	for (uint32_t i = 0; i < 200; i++) {
+		uint8_t k[LB_RMH_KEY_LEN];
+		key(k, i * 2);
+		assert_int_equal(lb_rmh_add(h, k, i + 1000), 0);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		/* runs of 1 to 5 of one key (every other one absent: odd) */
+		uint32_t run = i < 30 ? i / 3 : i < 60 ? i / 5 : i;
+		key(ks[i], run);
+		kp[i] = i % 7 == 0 && i > 0 ? kp[i - 1] : ks[i];
+	}
+	lb_rmh_lookup_bulk(h, kp, N, vals);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(vals[i], (int32_t)lb_rmh_lookup(h, kp[i]));
+	free(h);
+}
+
 /* ---- grace periods through rcu.c and a reader thread ------------------ */
 
 static struct rte_rcu_qsbr *
@@ -409,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_rmh_full_chain_and_overflow_pool),
 		cmocka_unit_test(test_rmh_colliding_tags),
 		cmocka_unit_test(test_rmh_bulk_with_misses),
+		cmocka_unit_test(test_rmh_bulk_runs_of_equal_keys),
 		cmocka_unit_test(test_rmh_value_reused_only_after_grace),
 		cmocka_unit_test(test_rmh_reader_during_churn),
 	};

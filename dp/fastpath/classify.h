@@ -68,7 +68,7 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		if (ids[j] < 0)
 			continue;
 		const struct lb_pkt *p = &meta[idx[j]];
-		if (lb_ct_prefetch_fwd_cand(w->ct, fh[j], &cand[j]) &&
+		if (lb_ct_prefetch_fwd_cand_at(fbk, fmask, w->ct_conns, fh[j], &cand[j]) &&
 		    (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
 			continue;
 		const struct lb_svc *svc = lb_svc_get(w->svcs, (uint32_t)ids[j]);

@@ -435,20 +435,23 @@ rewrite_and_send(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p
 		 const struct lb_nat_rw *rw, uint16_t pi, uint32_t neigh, unsigned ev,
 		 uint32_t sid, uint32_t rid)
 {
-	unsigned nf = nat_flags_for(&w->dp->ports[pi], m);
+	/* What the send needs from w, read before the rewrite's byte stores (may alias) */
+	const struct lb_port *port = &w->dp->ports[pi];
+	uint64_t mw = neigh_word(w, neigh);
+	struct lb_wstats *st = w->st;
+	unsigned nf = nat_flags_for(port, m);
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l2_len);
-	if (unlikely(lb_nat_rewrite_fp(l3, p, rw, nf) < 0)) {
+	if (unlikely(lb_nat_rewrite_l4_fp(l3, p, rw, nf) < 0)) {
 		drop(w, m, LB_DROP_TTL_EXPIRED); /* checked at parse time; kept as a guard */
 		return;
 	}
-	struct lb_wstats *st = w->st;
 	uint16_t ip_len = p->ip_len;
 	st->ev[ev]++;
 	st->svc[sid].pkts++;
 	st->svc[sid].bytes += ip_len;
 	st->real[rid].pkts++;
 	st->real[rid].bytes += ip_len;
-	send_via_nf(w, m, p, pi, neigh, nf);
+	send_word(w, m, p, pi, port, neigh, mw, nf);
 }
 
 /*
@@ -484,7 +487,8 @@ forward_client(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, 
 	memcpy(fk.client, p->src, 16);
 	fk.client_port = p->sport;
 	fk.svc_id = id;
-	c = lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand);
+	c = cand != NULL ? lb_ct_lookup_fwd_cand(w->ct, &fk, fwd_hash, cand)
+			 : lb_ct_lookup_fwd_nocand(w->ct, &fk, fwd_hash);
 	const struct lb_real *r = NULL; /* c's backend while c is the entry found here */
 	if (c != NULL) {
 		r = lb_real_get(w->svcs, c->real_id);

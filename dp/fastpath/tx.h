@@ -164,18 +164,18 @@ frame_l2(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 }
 
 /*
- * frame_l2() for the forwarding paths, with the next hop's MAC as the neighbour
- * cache keeps it (a 64-bit word, MAC bytes 0..5 in bits 0..47) and the NAT flags
- * the caller already computed for the rewrite (nat_flags_for(): the same mbuf
- * flags, the same port). The header is two overlapping 8-byte stores: the
- * destination MAC (bytes 6-7 are overwritten next), then the port's MAC with the
- * ethertype. Same bytes and mbuf fields as frame_l2().
+ * frame_l2() for the forwarding paths (port: the egress port's lb_port), with
+ * the next hop's MAC as the neighbour cache keeps it (a 64-bit word, MAC bytes
+ * 0..5 in bits 0..47) and the NAT flags the caller already computed for the
+ * rewrite (nat_flags_for(): the same mbuf flags, the same port). The header is
+ * two overlapping 8-byte stores: the destination MAC (bytes 6-7 are overwritten
+ * next), then the port's MAC with the ethertype. Same bytes and mbuf fields as
+ * frame_l2().
  */
 static inline __attribute__((always_inline)) void
-frame_l2_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+frame_l2_word(struct rte_mbuf *m, const struct lb_pkt *p, const struct lb_port *port,
 	      uint64_t dmac, unsigned nat_flags)
 {
-	const struct lb_port *port = &w->dp->ports[pi];
 	uint32_t frame = (uint32_t)RTE_ETHER_HDR_LEN + p->ip_len;
 	uint64_t src;
 
@@ -207,6 +207,36 @@ frame_l2_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, u
 	tx_offload_set(m, p, nat_flags);
 }
 
+/* Neighbour neigh's MAC word as it is now (LB_NEIGH_MAC_VALID when usable); 0 for none. */
+static inline __attribute__((always_inline)) uint64_t
+neigh_word(const struct lb_worker *w, uint32_t neigh)
+{
+	if (unlikely(neigh == LB_NEIGH_NONE))
+		return 0;
+	return __atomic_load_n(&w->neigh_ent[neigh].mac, __ATOMIC_RELAXED);
+}
+
+/*
+ * send_via_nf() with the port (&w->dp->ports[pi]) and neighbour neigh's MAC word
+ * (neigh_word()) read by the caller, before the rewrite's stores, which the
+ * compiler must assume change what w points to. Unusable word: the frame goes to
+ * the control thread to wait for resolution, as in send_via_nf().
+ */
+static inline __attribute__((always_inline)) void
+send_word(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
+	  const struct lb_port *port, uint32_t neigh, uint64_t mw, unsigned nat_flags)
+{
+	static const uint8_t zero[6];
+
+	if (likely(mw & LB_NEIGH_MAC_VALID)) {
+		frame_l2_word(m, p, port, mw, nat_flags);
+		xmit(w, m, pi);
+		return;
+	}
+	frame_l2(w, m, p, pi, zero);
+	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+}
+
 /*
  * Send to next hop neigh on port pi. An unresolved next hop: the frame goes to
  * the control thread, which holds it (bounded) while it resolves the neighbour.
@@ -217,18 +247,7 @@ static inline __attribute__((always_inline)) void
 send_via_nf(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t pi,
 	    uint32_t neigh, unsigned nat_flags)
 {
-	static const uint8_t zero[6];
-
-	if (likely(neigh != LB_NEIGH_NONE)) {
-		uint64_t mw = __atomic_load_n(&w->neigh_ent[neigh].mac, __ATOMIC_RELAXED);
-		if (likely(mw & LB_NEIGH_MAC_VALID)) {
-			frame_l2_word(w, m, p, pi, mw, nat_flags);
-			xmit(w, m, pi);
-			return;
-		}
-	}
-	frame_l2(w, m, p, pi, zero);
-	punt(w, m, LB_PUNT_RESOLVE, pi, neigh);
+	send_word(w, m, p, pi, &w->dp->ports[pi], neigh, neigh_word(w, neigh), nat_flags);
 }
 
 static inline void
@@ -238,11 +257,17 @@ send_via(struct lb_worker *w, struct rte_mbuf *m, const struct lb_pkt *p, uint16
 	send_via_nf(w, m, p, pi, neigh, nat_flags_for(&w->dp->ports[pi], m));
 }
 
-/* Next hop towards an arbitrary destination (a client): route, then neighbour. */
+/*
+ * Next hop towards an arbitrary destination (a client): route, then neighbour.
+ * IPv4 scans the route list inline (lb_route4_find: the same route as
+ * lb_route_lookup()); the neighbour is looked up afresh every packet, so a
+ * resolution or a deletion is seen by the next one.
+ */
 static inline const struct lb_route *
 route_to(struct lb_worker *w, uint8_t family, const uint8_t *dst, uint32_t *neigh)
 {
-	const struct lb_route *r = lb_route_lookup(w->neigh, family, dst);
+	const struct lb_route *r = family == LB_AF_INET ? lb_route4_find(w->rt4, w->n_rt4, dst)
+							: lb_route_lookup(w->neigh, family, dst);
 
 	if (r != NULL)
 		*neigh = r->gw_neigh != LB_NEIGH_NONE ? r->gw_neigh

@@ -48,6 +48,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "parse.h"
+#include "parse_fastpath.h"
 #include "peer.h"
 #include "service_fastpath.h"
 #include "sync_codec.h"
@@ -112,7 +113,7 @@ lb_worker_process(struct lb_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 		/* Not every PMD fills m->port (net_ring does not); later stages rely on it. */
 		if (!handing_in)
 			m->port = port->eth_id;
-		if (lb_parse(frame, m->data_len, &meta[i], &why) < 0) {
+		if (lb_parse_fp(frame, m->data_len, &meta[i], &why) < 0) {
 			drop(w, m, why);
 			continue;
 		}
@@ -252,6 +253,8 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->svcs = dp->svcs;
 	w->neigh = dp->neigh;
 	w->neigh_ent = dp->neigh != NULL ? lb_neigh_entry(dp->neigh, 0) : NULL;
+	if (dp->neigh != NULL)
+		w->rt4 = lb_route4_list(dp->neigh, &w->n_rt4);
 	w->aff = dp->affinity;
 	w->id = id;
 	w->lcore = lcore;
@@ -296,6 +299,7 @@ lb_worker_create(struct lb_dp *dp, unsigned id, unsigned lcore, char *err, size_
 	w->ct_seed = lb_ct_seed(w->ct);
 	w->ct_est_ms = lb_ct_timeout(w->ct, LB_CT_TCP_ESTABLISHED);
 	lb_ct_fwd_geometry(w->ct, &w->ct_fwd_bk, &w->ct_fwd_mask);
+	w->ct_conns = lb_ct_entries(w->ct);
 
 	w->st = rte_zmalloc_socket("lb_wstats", sizeof(*w->st), RTE_CACHE_LINE_SIZE, socket);
 	if (w->st == NULL)

@@ -54,12 +54,15 @@ struct lb_worker {
 	struct lb_services *svcs;
 	struct lb_neigh_table *neigh;
 	struct lb_neigh *neigh_ent; /* the neighbour entries (fixed for the table's life) */
+	const struct lb_route4 *rt4; /* lb_route4_list(neigh): fixed for the table's life */
+	unsigned n_rt4;
 	struct lb_aff_table *aff;
 	struct lb_ct *ct;
 	uint64_t ct_seed;
 	uint32_t ct_est_ms;         /* lb_ct_timeout(ct, LB_CT_TCP_ESTABLISHED) */
 	uint32_t ct_fwd_mask;       /* lb_ct_fwd_geometry(ct): for lb_ct_prefetch_fwd_at() */
 	const void *ct_fwd_bk;
+	struct lb_conn *ct_conns;   /* lb_ct_entries(ct): for lb_ct_prefetch_fwd_cand_at() */
 	uint64_t flow_seed;
 	struct lb_wstats *st;
 	struct lb_sched_cursor *cursor; /* [services capacity]: rr/wrr place, this worker's */

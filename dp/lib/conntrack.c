@@ -273,19 +273,19 @@ lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash)
 	__builtin_prefetch(&ct_bk(ct, 1)[hash & ct->mask]);
 }
 
+struct lb_conn *
+lb_ct_entries(const struct lb_ct *ct)
+{
+	_Static_assert(offsetof(struct ct_bucket, sig) == 0, "conntrack.h says so");
+	_Static_assert(offsetof(struct ct_bucket, idx) == LB_CT_BK_IDX_OFF, "conntrack.h says so");
+	_Static_assert(offsetof(struct ct_bucket, next) == LB_CT_BK_NEXT_OFF, "conntrack.h says so");
+	return ct_conns(ct);
+}
+
 int
 lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand)
 {
-	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
-	unsigned m = lb_sig_match8(b->sig, lb_sig_of(hash));
-
-	if (m == 0) {
-		*cand = NULL;
-		return b->next != LB_CT_NIL;
-	}
-	*cand = &ct_conns(ct)[b->idx[__builtin_ctz(m)]];
-	__builtin_prefetch(*cand);
-	return 1;
+	return lb_ct_prefetch_fwd_cand_at(ct_bk(ct, 0), ct->mask, ct_conns(ct), hash, cand);
 }
 
 static int
@@ -325,6 +325,16 @@ lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
 			return NULL;
 		b = &bk[b->next];
 	}
+}
+
+struct lb_conn *
+lb_ct_lookup_fwd_nocand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
+{
+	const struct ct_bucket *b = &ct_bk(ct, 0)[hash & ct->mask];
+
+	if (lb_sig_match8(b->sig, lb_sig_of(hash)) == 0 && b->next == LB_CT_NIL)
+		return NULL;
+	return lb_ct_lookup_fwd(ct, k, hash);
 }
 
 struct lb_conn *

@@ -21,10 +21,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lb_error.h"
 #include "hash.h"
 #include "parse.h" /* LB_TCP_*: lb_ct_tcp_seg_est() */
+#include "sigbucket.h"
 
 #define LB_CT_NIL 0xffffffffu
 
@@ -250,6 +252,33 @@ void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
  * in the table (a new flow). */
 int lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand);
 /*
+ * The same, inline for the classify stage, over lb_ct_fwd_geometry()'s buckets and
+ * lb_ct_entries()' array. A bucket (conntrack_priv.h, struct ct_bucket; conntrack.c
+ * checks the offsets): 8 tags at 0, 8 entry indexes at LB_CT_BK_IDX_OFF, the overflow
+ * link at LB_CT_BK_NEXT_OFF.
+ */
+#define LB_CT_BK_IDX_OFF 16
+#define LB_CT_BK_NEXT_OFF 48
+struct lb_conn *lb_ct_entries(const struct lb_ct *ct);
+static inline int
+lb_ct_prefetch_fwd_cand_at(const void *buckets, uint32_t mask, struct lb_conn *conns,
+			   uint32_t hash, struct lb_conn **cand)
+{
+	const uint8_t *b = (const uint8_t *)buckets + (size_t)(hash & mask) * LB_CT_BUCKET_SIZE;
+	unsigned m = lb_sig_match8((const uint16_t *)(const void *)b, lb_sig_of(hash));
+	uint32_t v;
+
+	if (m == 0) {
+		*cand = NULL;
+		memcpy(&v, b + LB_CT_BK_NEXT_OFF, 4);
+		return v != LB_CT_NIL;
+	}
+	memcpy(&v, b + LB_CT_BK_IDX_OFF + 4 * __builtin_ctz(m), 4);
+	*cand = &conns[v];
+	__builtin_prefetch(*cand);
+	return 1;
+}
+/*
  * What lb_ct_snat_prefetch() found for a likely new flow, so that the allocation a
  * few packets later does not look the (backend, local address) pair up and hash
  * the reverse key again: lb_ct_snat_alloc_hint() takes the pair after checking it
@@ -285,6 +314,17 @@ lb_ct_lookup_fwd_cand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t 
 		return cand;
 	return lb_ct_lookup_fwd(ct, k, hash);
 }
+
+/*
+ * lb_ct_lookup_fwd() for a key the classify stage found no candidate for
+ * (lb_ct_prefetch_fwd_cand_at() gave NULL): the primary bucket is read again
+ * (packets before this one in the burst may have inserted since); when still no tag
+ * matches and no overflow bucket is chained, the key is not in the table, as the
+ * full lookup would find; else the full lookup. Out of line (conntrack.c): inline,
+ * GCC 12 allocated the established path's registers worse (callgrind +6 a packet).
+ */
+struct lb_conn *lb_ct_lookup_fwd_nocand(struct lb_ct *ct, const struct lb_ct_fwd_key *k,
+					uint32_t hash);
 
 /*
  * Insert a connection copied from *c (next_* ignored; state set by the caller,

@@ -132,20 +132,22 @@ nat_csum_apply(const uint8_t *f, uint64_t delta)
  */
 static inline __attribute__((always_inline)) int
 nat_rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
-	       unsigned flags, const bool v4)
+	       unsigned flags, const bool v4, const bool l4)
 {
 	const uint32_t alen = v4 ? 4 : 16;
 	uint8_t *ttl = l3 + (v4 ? LB_NAT_IPV4_TTL_OFF : LB_NAT_IPV6_HLIM_OFF);
 	uint8_t *saddr = l3 + (v4 ? LB_NAT_IPV4_SRC_OFF : LB_NAT_IPV6_SRC_OFF);
 	uint8_t *daddr = saddr + alen;
-	uint8_t *l4 = l3 + p->l3_len;
+	uint8_t *l4h = l3 + p->l3_len;
 	uint64_t addr_d = 0;
 	uint32_t port_d = 0;
 
-	if (*ttl <= 1)
+	uint8_t ttl0 = *ttl; /* read once: the address stores below may alias it for the compiler */
+	if (ttl0 <= 1)
 		return -1;
 
-	bool ports = p->proto == LB_IPPROTO_TCP || p->proto == LB_IPPROTO_UDP;
+	/* l4 (a constant): the caller knows p is TCP or UDP (the classify stage's packets) */
+	bool ports = l4 || p->proto == LB_IPPROTO_TCP || p->proto == LB_IPPROTO_UDP;
 
 	/* all deltas from the old words first, then the writes */
 	if (rw->src != NULL)
@@ -153,20 +155,20 @@ nat_rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
 	if (rw->dst != NULL)
 		addr_d += nat_addr_delta(daddr, rw->dst, v4);
 	if (ports && rw->sport != 0)
-		port_d += (uint16_t)~nat_ld16(l4) + (uint32_t)rw->sport;
+		port_d += (uint16_t)~nat_ld16(l4h) + (uint32_t)rw->sport;
 	if (ports && rw->dport != 0)
-		port_d += (uint16_t)~nat_ld16(l4 + 2) + (uint32_t)rw->dport;
+		port_d += (uint16_t)~nat_ld16(l4h + 2) + (uint32_t)rw->dport;
 
 	if (rw->src != NULL)
 		memcpy(saddr, rw->src, alen);
 	if (rw->dst != NULL)
 		memcpy(daddr, rw->dst, alen);
 	if (ports && rw->sport != 0)
-		memcpy(l4, &rw->sport, 2);
+		memcpy(l4h, &rw->sport, 2);
 	if (ports && rw->dport != 0)
-		memcpy(l4 + 2, &rw->dport, 2);
+		memcpy(l4h + 2, &rw->dport, 2);
 
-	(*ttl)--;
+	*ttl = (uint8_t)(ttl0 - 1);
 	if (v4) {
 		/*
 		 * The TTL shares its word with the protocol: m = ttl<<8|proto, m' = m - 0x100,
@@ -180,15 +182,15 @@ nat_rewrite_af(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
 	}
 
 	uint8_t *lc;
-	switch (p->proto) {
+	switch (l4 ? (p->proto == LB_IPPROTO_TCP ? LB_IPPROTO_TCP : LB_IPPROTO_UDP) : p->proto) {
 	case LB_IPPROTO_TCP:
-		lc = l4 + LB_NAT_TCP_CSUM_OFF;
+		lc = l4h + LB_NAT_TCP_CSUM_OFF;
 		break;
 	case LB_IPPROTO_UDP:
-		lc = l4 + LB_NAT_UDP_CSUM_OFF;
+		lc = l4h + LB_NAT_UDP_CSUM_OFF;
 		break;
 	case LB_IPPROTO_ICMPV6:
-		lc = l4 + LB_NAT_ICMPV6_CSUM_OFF;
+		lc = l4h + LB_NAT_ICMPV6_CSUM_OFF;
 		break;
 	default:
 		return 0; /* IPv4 ICMP: no pseudo header */
@@ -219,8 +221,22 @@ lb_nat_rewrite_fp(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *r
 	assert(p->family == LB_AF_INET || p->family == LB_AF_INET6);
 	assert(p->kind == LB_PKT_L4 || p->kind == LB_PKT_ICMP);
 	if (p->family == LB_AF_INET)
-		return nat_rewrite_af(l3, p, rw, flags, true);
-	return nat_rewrite_af(l3, p, rw, flags, false);
+		return nat_rewrite_af(l3, p, rw, flags, true, false);
+	return nat_rewrite_af(l3, p, rw, flags, false, false);
+}
+
+/*
+ * The same for a TCP or UDP packet as the parse stage described it (the classify
+ * stage's packets: kind LB_PKT_L4, family IPv4 or IPv6): the same bytes, without
+ * the checks that cannot fail there (forward.h). tests/test_nat.c compares the two.
+ */
+static inline __attribute__((always_inline)) int
+lb_nat_rewrite_l4_fp(uint8_t *l3, const struct lb_pkt *p, const struct lb_nat_rw *rw,
+		     unsigned flags)
+{
+	if (p->family == LB_AF_INET)
+		return nat_rewrite_af(l3, p, rw, flags, true, true);
+	return nat_rewrite_af(l3, p, rw, flags, false, true);
 }
 
 #endif /* LB_NAT_FASTPATH_H */

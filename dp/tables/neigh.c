@@ -31,6 +31,8 @@ struct lb_neigh_table {
 	struct lb_dp *dp;
 	unsigned n_routes;
 	struct lb_route routes[LB_MAX_ROUTES]; /* longest prefix first */
+	unsigned n_routes4;
+	struct lb_route4 routes4[LB_MAX_ROUTES]; /* the IPv4 ones, same order (route4_index) */
 	struct rte_hash *hash;                 /* neigh_key -> entry index (key position) */
 	struct lb_neigh *entries;              /* [capacity] */
 	uint32_t capacity;
@@ -64,9 +66,42 @@ route_match(const struct lb_route *r, uint8_t family, const uint8_t *addr)
 	return ((a[0] & r->mask[0]) == p[0]) && ((a[1] & r->mask[1]) == p[1]);
 }
 
+/*
+ * The IPv4 routes' scan list, from the finished route list. A prefix whose bytes
+ * 4..15 are not zero never matches an IPv4 address in route_match() (the address's
+ * are taken as zero): it is left out. Prefix bytes 0..3 are taken as they are,
+ * unmasked, as route_match() compares them.
+ */
+static void
+route4_index(struct lb_neigh_table *t)
+{
+	static const uint8_t zero[12];
+
+	t->n_routes4 = 0;
+	for (unsigned i = 0; i < t->n_routes; i++) {
+		const struct lb_route *r = &t->routes[i];
+		if (r->prefix.addr.family != LB_AF_INET ||
+		    memcmp(r->prefix.addr.bytes + 4, zero, 12) != 0)
+			continue;
+		struct lb_route4 *r4 = &t->routes4[t->n_routes4++];
+		memcpy(&r4->addr, r->prefix.addr.bytes, 4);
+		memcpy(&r4->mask, r->mask, 4);
+		r4->r = r;
+	}
+}
+
+const struct lb_route4 *
+lb_route4_list(const struct lb_neigh_table *t, unsigned *n)
+{
+	*n = t->n_routes4;
+	return t->routes4;
+}
+
 const struct lb_route *
 lb_route_lookup(const struct lb_neigh_table *t, uint8_t family, const uint8_t *addr)
 {
+	if (family == LB_AF_INET)
+		return lb_route4_find(t->routes4, t->n_routes4, addr);
 	for (unsigned i = 0; i < t->n_routes; i++)
 		if (route_match(&t->routes[i], family, addr))
 			return &t->routes[i];
@@ -368,6 +403,7 @@ lb_neigh_create(struct lb_dp *dp, uint32_t capacity, char *err, size_t errlen)
 		if (add_route(t, &rc->prefix, (uint16_t)p, gw) < 0)
 			goto toomany;
 	}
+	route4_index(t); /* the routes are final from here on */
 	return t;
 
 toomany:

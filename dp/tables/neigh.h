@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <rte_common.h>
@@ -72,6 +73,17 @@ struct lb_route {
 	uint32_t gw_neigh;      /* gateway's neighbour entry, LB_NEIGH_NONE = connected */
 };
 
+/*
+ * An IPv4 route as the workers scan it: prefix and mask as the CPU reads the four
+ * address bytes (one AND and one compare a route instead of route_match()'s two
+ * 64-bit ones and its family test), in the route list's order.
+ */
+struct lb_route4 {
+	uint32_t addr;
+	uint32_t mask;
+	const struct lb_route *r;
+};
+
 struct lb_neigh_table;
 struct lb_dp;
 
@@ -117,6 +129,11 @@ int lb_neigh_resolve(struct lb_neigh_table *t, const struct lb_addr *dst, uint16
 /* Read access for workers and the control thread. */
 const struct lb_route *lb_route_lookup(const struct lb_neigh_table *t, uint8_t family,
 				       const uint8_t *addr);
+/*
+ * The IPv4 routes, longest prefix first (*n of them). Routes are built once with
+ * the table and never change while it lives, so a worker may keep the pointer.
+ */
+const struct lb_route4 *lb_route4_list(const struct lb_neigh_table *t, unsigned *n);
 uint32_t lb_neigh_lookup(const struct lb_neigh_table *t, uint8_t family, const uint8_t *addr);
 struct lb_neigh *lb_neigh_entry(const struct lb_neigh_table *t, uint32_t idx);
 
@@ -127,6 +144,22 @@ void lb_neigh_forget(struct lb_neigh_table *t, uint32_t idx);
 
 /* Every entry as {address, mac, state, port, refs} (neigh.list). Control thread. */
 json_t *lb_neigh_json(const struct lb_neigh_table *t);
+
+/*
+ * lb_route_lookup() for an IPv4 address over lb_route4_list(): the same route,
+ * inline for the reply path (every packet back to a client looks its route up).
+ */
+static inline const struct lb_route *
+lb_route4_find(const struct lb_route4 *rt, unsigned n, const uint8_t *addr)
+{
+	uint32_t a;
+
+	memcpy(&a, addr, 4);
+	for (unsigned i = 0; i < n; i++)
+		if ((a & rt[i].mask) == rt[i].addr)
+			return rt[i].r;
+	return NULL;
+}
 
 /* Copy the usable MAC of entry idx to mac; false when unresolved. */
 static inline bool

@@ -133,6 +133,28 @@ lb_rmh_match(const struct lb_rmh_bucket *b, uint16_t tag)
 	return m;
 }
 
+/*
+ * Two 20-byte keys equal, neither assumed aligned. The last 4 bytes first, alone:
+ * for a service key they hold the port, which differs between most keys that
+ * differ (the replies to SNAT ports), so those cost one compare.
+ */
+static inline int
+lb_rmh_bytes_eq(const void *a, const void *b)
+{
+	uint64_t a0, a1, b0, b1;
+	uint32_t a2, b2;
+
+	memcpy(&a2, (const uint8_t *)a + 16, 4);
+	memcpy(&b2, (const uint8_t *)b + 16, 4);
+	if (a2 != b2)
+		return 0;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, (const uint8_t *)a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, (const uint8_t *)b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 static inline int
 lb_rmh_key_eq(const struct lb_rmh_key *k, const void *key)
 {
@@ -182,7 +204,11 @@ lb_rmh_lookup(const struct lb_rmh *h, const void *key)
 
 /*
  * n lookups: hash every key and prefetch its bucket first, then compare, so the
- * burst's bucket misses overlap. vals[i] = value of keys[i], or -1.
+ * burst's bucket misses overlap. vals[i] = value of keys[i], or -1. A key equal to
+ * the one before it (a burst's packets to one service mostly come in runs) takes
+ * that one's value without a hash or a lookup: the same answer as a lookup at the
+ * moment the first was looked up, which is as good as its own (a concurrent update
+ * may land before or after either). A different key costs one 20-byte compare more.
  */
 #define LB_RMH_BULK 32
 static inline void
@@ -192,12 +218,18 @@ lb_rmh_lookup_bulk(const struct lb_rmh *h, const void *const *keys, uint32_t n, 
 
 	for (uint32_t o = 0; o < n; o += LB_RMH_BULK) {
 		uint32_t k = n - o < LB_RMH_BULK ? n - o : LB_RMH_BULK;
+		uint32_t same = 0; /* bit i: key i equals key i - 1 */
 		for (uint32_t i = 0; i < k; i++) {
+			if (i > 0 && lb_rmh_bytes_eq(keys[o + i - 1], keys[o + i])) {
+				same |= 1u << i;
+				continue;
+			}
 			hs[i] = lb_rmh_hash(h, keys[o + i]);
 			lb_rmh_prefetch(h, hs[i]);
 		}
 		for (uint32_t i = 0; i < k; i++)
-			vals[o + i] = (int32_t)lb_rmh_lookup_hashed(h, keys[o + i], hs[i]);
+			vals[o + i] = (same >> i) & 1 ? vals[o + i - 1]
+						    : (int32_t)lb_rmh_lookup_hashed(h, keys[o + i], hs[i]);
 	}
 }
 
