@@ -141,6 +141,9 @@ main(int argc, char **argv)
 	char err[512] = "";
 	int rc, status = EXIT_FAILURE;
 
+	/* Each log line out as it is written, also into a file or the journal: tests
+	 * and operators read "live capture ready" and the like while the dp starts. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Before the EAL, which would reject the option, and needs no hugepages. */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("edgelb-dp %s (%s)\n", EDGELB_VERSION, rte_version());

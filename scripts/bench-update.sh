@@ -57,7 +57,7 @@
 # IDLE_SLEEP_US=20 so the worker leaves them time), MAGLEV_CACHE_KB (the dp's
 # dp.maglev_cache_kb, 2048; 0 builds every table: the hot churn's spec without the
 # extra backend comes back every other update, and the cache copies its table),
-# WARMUP (2 s), TOPO (updb),
+# BUILDER_NICE (0; e.g. -5: the builder thread alone), WARMUP (2 s), TOPO (updb),
 # EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
@@ -175,6 +175,13 @@ SOCK=$TOPO_DIR/dp.sock
 if [ "$DP_NICE" != 0 ]; then
 	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do renice -n "$DP_NICE" -p "${t##*/}" >/dev/null; done
 fi
+# BUILDER_NICE (e.g. -5): the service builder thread alone, so it is not held
+# behind the control thread's parsing on the CPU they share.
+if [ "${BUILDER_NICE:-0}" != 0 ]; then
+	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
+		grep -q 'lb-svc-build' "$t/comm" && renice -n "$BUILDER_NICE" -p "${t##*/}" >/dev/null
+	done
+fi
 
 kv() { echo "$1=$2"; }
 kv services_requested "$SERVICES"
@@ -185,6 +192,7 @@ kv flows "$FLOWS"
 kv traffic_pps "$PPS"
 kv idle_sleep_us "$IDLE_SLEEP_US"
 kv dp_nice "$DP_NICE"
+kv builder_nice "${BUILDER_NICE:-0}"
 kv gen_cpu "${GEN_CPU:-any}"
 kv maglev_cache_kb "$MAGLEV_CACHE_KB"
 kv window "$WINDOW"
