@@ -282,19 +282,6 @@ lb_ct_entries(const struct lb_ct *ct)
 	return ct_conns(ct);
 }
 
-int
-lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand)
-{
-	return lb_ct_prefetch_fwd_cand_at(ct_bk(ct, 0), ct->mask, ct_conns(ct), hash, cand);
-}
-
-static int
-fwd_match(const struct lb_conn *c, const struct lb_ct_fwd_key *k)
-{
-	return c->client_port == k->client_port && c->svc_id == k->svc_id &&
-	       lb_ct_addr_eq(c->client, k->client);
-}
-
 /* Mirrors lb_ct_hash_rev(): fnat keys on the SNAT side, anything else on the
  * client, so the fields the hash ignores are ignored here too. */
 static int
@@ -318,7 +305,7 @@ lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash)
 	for (;;) {
 		for (unsigned m = lb_sig_match8(b->sig, sig); m != 0; m &= m - 1) {
 			struct lb_conn *c = &conns[b->idx[__builtin_ctz(m)]];
-			if (fwd_match(c, k))
+			if (lb_ct_fwd_match(c, k))
 				return c;
 		}
 		if (b->next == LB_CT_NIL)

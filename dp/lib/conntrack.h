@@ -246,14 +246,12 @@ lb_ct_prefetch_fwd_at(const void *buckets, uint32_t mask, uint32_t hash)
 	__builtin_prefetch((const uint8_t *)buckets + (size_t)(hash & mask) * LB_CT_BUCKET_SIZE);
 }
 void lb_ct_prefetch_rev(const struct lb_ct *ct, uint32_t hash);
-/* Read the forward bucket (prefetched before) and prefetch the entry whose tag
- * matches: *cand = that entry (the first whose tag matches), else NULL. Returns 0
- * when no tag matches and no overflow bucket is chained: the key is certainly not
- * in the table (a new flow). */
-int lb_ct_prefetch_fwd_cand(const struct lb_ct *ct, uint32_t hash, struct lb_conn **cand);
 /*
- * The same, inline for the classify stage, over lb_ct_fwd_geometry()'s buckets and
- * lb_ct_entries()' array. A bucket (conntrack_priv.h, struct ct_bucket; conntrack.c
+ * For the classify stage, over lb_ct_fwd_geometry()'s buckets and lb_ct_entries()'
+ * array: read the forward bucket (prefetched before) and prefetch the entry whose
+ * tag matches: *cand = that entry (the first whose tag matches), else NULL. Returns
+ * 0 when no tag matches and no overflow bucket is chained: the key is certainly not
+ * in the table (a new flow). A bucket (conntrack_priv.h, struct ct_bucket; conntrack.c
  * checks the offsets): 8 tags at 0, 8 entry indexes at LB_CT_BK_IDX_OFF, the overflow
  * link at LB_CT_BK_NEXT_OFF.
  */
@@ -297,10 +295,18 @@ void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct
 
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);
+
+/* Does entry c hold forward key k? */
+static inline int
+lb_ct_fwd_match(const struct lb_conn *c, const struct lb_ct_fwd_key *k)
+{
+	return c->client_port == k->client_port && c->svc_id == k->svc_id &&
+	       lb_ct_addr_eq(c->client, k->client);
+}
 struct lb_conn *lb_ct_lookup_rev(struct lb_ct *ct, const struct lb_ct_rev_key *k, uint32_t hash);
 
 /*
- * lb_ct_lookup_fwd() with the candidate lb_ct_prefetch_fwd_cand() found earlier in
+ * lb_ct_lookup_fwd() with the candidate lb_ct_prefetch_fwd_cand_at() found earlier in
  * the burst (may be NULL): when it is still in use and holds k, it is k's entry
  * (a key is in the table at most once) and the bucket is not read again;
  * otherwise (a tag collision, an entry removed or reused since) the full lookup.
@@ -309,8 +315,7 @@ static inline struct lb_conn *
 lb_ct_lookup_fwd_cand(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash,
 		      struct lb_conn *cand)
 {
-	if (cand != NULL && cand->state != LB_CT_STATE_FREE && cand->client_port == k->client_port &&
-	    cand->svc_id == k->svc_id && lb_ct_addr_eq(cand->client, k->client))
+	if (cand != NULL && cand->state != LB_CT_STATE_FREE && lb_ct_fwd_match(cand, k))
 		return cand;
 	return lb_ct_lookup_fwd(ct, k, hash);
 }
