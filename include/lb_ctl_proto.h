@@ -54,7 +54,9 @@
 #define LB_F_WAIT "wait"                /* service.upsert: reply once workers use it */
 #define LB_F_VISIBLE_US "visible_us"    /* result: receipt -> every worker on new object */
 #define LB_F_BUILD_US "build_us"        /* result: CPU time of the table build (builder thread) */
+#define LB_F_SUBMITTED_US "submitted_us" /* result: receipt -> parsed and handed to the builder */
 #define LB_F_QUEUED_US "queued_us"      /* result: receipt -> the builder started its build */
+#define LB_F_BUILT_US "built_us"        /* result: receipt -> the builder finished that build */
 #define LB_F_PUBLISHED_US "published_us" /* result: receipt -> the release store of its build */
 #define LB_F_TABLE_CACHED "table_cached" /* result: the Maglev table was copied, not built */
 #define LB_F_COALESCED "coalesced"      /* result: a newer spec of the service was built instead */

@@ -23,6 +23,7 @@ enum lb_err {
 	LB_EAGAIN = -10,   /* try again later (resource busy, resolution pending) */
 	LB_ENOTSUP = -11,  /* a valid request this build or device does not support */
 	LB_ETOOBIG = -12,  /* a message or object exceeds its size limit */
+	LB_ECANCELED = -13, /* work given up: a newer request made it moot */
 };
 
 static inline const char *
@@ -42,6 +43,7 @@ lb_strerror(int err)
 	case LB_EAGAIN: return "resource temporarily unavailable";
 	case LB_ENOTSUP: return "not supported";
 	case LB_ETOOBIG: return "too big";
+	case LB_ECANCELED: return "canceled";
 	default: return "unknown error";
 	}
 }

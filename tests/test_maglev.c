@@ -8,6 +8,7 @@
  *
  *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c tests/test_maglev.c -lcmocka
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -609,7 +610,7 @@ cache_build_checked(struct lb_maglev_cache *c, uint32_t m, const struct lb_magle
 	bool hit = true;
 	uint64_t th = 0;
 
-	assert_int_equal(lb_maglev_cache_build(c, got, m, b, n, seed, &hit, &th), 0);
+	assert_int_equal(lb_maglev_cache_build(c, got, m, b, n, seed, NULL, &hit, &th), 0);
 	assert_int_equal(lb_maglev_build(want, m, b, n, seed), 0);
 	assert_memory_equal(got, want, m * sizeof(*got));
 	assert_true(th == lb_hash_bytes(want, m * sizeof(*want), 0));
@@ -690,13 +691,119 @@ test_maglev_cache_keeps_its_budget(void **state)
 	bool hit;
 	uint64_t th;
 	b[1].key = b[0].key;
-	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit, &th), LB_EINVAL);
-	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, &hit, &th), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, NULL, &hit, &th), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 10, SEED, NULL, &hit, &th), LB_EINVAL);
 	assert_false(hit);
-	assert_int_equal(lb_maglev_cache_build(c, t, 4, b, 10, SEED, &hit, &th), LB_EINVAL);
+	assert_int_equal(lb_maglev_cache_build(c, t, 4, b, 10, SEED, NULL, &hit, &th), LB_EINVAL);
 	free(t);
 	lb_maglev_cache_destroy(c);
 	lb_maglev_cache_destroy(none);
+	free(b);
+}
+
+/*
+ * lb_maglev_build_cancel(): not called off, the table of lb_maglev_build() for
+ * each way of finding the next claimer; called off before it starts, LB_ECANCELED;
+ * a cancelled build is not kept by the cache, and the next one builds.
+ */
+static void
+test_maglev_cancel_gives_up_or_builds_the_same_table(void **state)
+{
+	static const uint32_t shapes[][3] = {
+		/* n, weight of backend 0, weight of the rest */
+		{1000, 1, 1},   /* every turn */
+		{101, 20, 1},   /* classes */
+		{101, 1000, 1}, /* heap */
+	};
+	int no = 0, yes = 1;
+	(void)state;
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		uint32_t n = shapes[s][0], w[N_KEYS];
+		struct lb_maglev_backend *b;
+		uint16_t *got = new_table(M_BIG), *want = new_table(M_BIG);
+
+		for (uint32_t i = 0; i < n; i++)
+			w[i] = i == 0 ? shapes[s][1] : shapes[s][2];
+		b = make_backends(n, NULL, w);
+		assert_int_equal(lb_maglev_build(want, M_BIG, b, n, SEED), 0);
+		assert_int_equal(lb_maglev_build_cancel(got, M_BIG, b, n, SEED, &no), 0);
+		assert_memory_equal(got, want, M_BIG * sizeof(*got));
+		assert_int_equal(lb_maglev_build_cancel(got, M_BIG, b, n, SEED, NULL), 0);
+		assert_memory_equal(got, want, M_BIG * sizeof(*got));
+		assert_int_equal(lb_maglev_build_cancel(got, M_BIG, b, n, SEED, &yes), LB_ECANCELED);
+		assert_int_equal(lb_maglev_build_cancel(got, M_SMALL, b, n, SEED, &yes), LB_ECANCELED);
+		free(got);
+		free(want);
+		free(b);
+	}
+
+	struct lb_maglev_cache *c = lb_maglev_cache_create(4u << 20);
+	struct lb_maglev_cache_stats st;
+	struct lb_maglev_backend *b = make_backends(100, NULL, NULL);
+	uint16_t *t = new_table(M_BIG);
+	bool hit = true;
+	uint64_t th;
+
+	assert_int_equal(lb_maglev_cache_build(c, t, M_BIG, b, 100, SEED, &yes, &hit, &th),
+			 LB_ECANCELED);
+	assert_false(hit);
+	lb_maglev_cache_stats(c, &st);
+	assert_int_equal(st.entries, 0);
+	assert_false(cache_build_checked(c, M_BIG, b, 100, SEED));
+	assert_true(cache_build_checked(c, M_BIG, b, 100, SEED));
+	free(t);
+	free(b);
+	lb_maglev_cache_destroy(c);
+}
+
+struct late_cancel {
+	const uint16_t *table;
+	uint32_t m;
+	int flag;
+	int done;
+};
+
+/* Sets the flag once more than 60 % of the table is taken (or the build ended). */
+static void *
+cancel_late(void *arg)
+{
+	struct late_cancel *lc = arg;
+
+	while (!__atomic_load_n(&lc->done, __ATOMIC_ACQUIRE)) {
+		uint32_t taken = 0;
+
+		for (uint32_t i = 0; i < lc->m; i++)
+			taken += __atomic_load_n(&lc->table[i], __ATOMIC_RELAXED) != LB_MAGLEV_EMPTY;
+		if (taken > lc->m / 10 * 6)
+			break;
+	}
+	__atomic_store_n(&lc->flag, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Called off past half, a build runs to its end: the same table as a full build. */
+static void
+test_maglev_cancel_past_half_still_finishes(void **state)
+{
+	const uint32_t m = LB_MAGLEV_M_MAX;
+	struct lb_maglev_backend *b = make_backends(N_KEYS, NULL, NULL);
+	uint16_t *got = new_table(m), *want = new_table(m);
+	struct late_cancel lc = {.table = got, .m = m};
+	pthread_t th;
+	(void)state;
+
+	assert_int_equal(lb_maglev_build(want, m, b, N_KEYS, SEED), 0);
+	for (uint32_t i = 0; i < m; i++)
+		got[i] = LB_MAGLEV_EMPTY;
+	assert_int_equal(pthread_create(&th, NULL, cancel_late, &lc), 0);
+	int rc = lb_maglev_build_cancel(got, m, b, N_KEYS, SEED, &lc.flag);
+	__atomic_store_n(&lc.done, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_int_equal(rc, 0);
+	assert_memory_equal(got, want, m * sizeof(*got));
+	free(got);
+	free(want);
 	free(b);
 }
 
@@ -721,6 +828,8 @@ main(void)
 		cmocka_unit_test(test_maglev_pick_stays_in_range),
 		cmocka_unit_test(test_maglev_cache_copies_only_identical_inputs),
 		cmocka_unit_test(test_maglev_cache_keeps_its_budget),
+		cmocka_unit_test(test_maglev_cancel_gives_up_or_builds_the_same_table),
+		cmocka_unit_test(test_maglev_cancel_past_half_still_finishes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -37,10 +37,12 @@ struct upd_wait {
 	struct reply_slot *rs;
 	json_t *id;
 	uint64_t rx_tsc;          /* when the request was read */
+	uint64_t sub_tsc;         /* when it was parsed and handed to the builder */
 	uint64_t gen;             /* the sync generation when it came */
 	uint64_t token;           /* QSBR token taken after the publish */
 	uint64_t pub_tsc;         /* when it was published */
 	uint64_t start_tsc;       /* when the builder started its build */
+	uint64_t done_tsc;        /* when the builder finished it */
 	uint64_t build_ns;
 	bool table_cached;        /* the build copied its Maglev table from the cache */
 	int svc_id;
@@ -83,10 +85,14 @@ static void
 answer_ok(struct lb_ctl *c, struct upd_wait *w, bool visible)
 {
 	uint64_t hz = c->dp->tsc_hz;
-	json_t *r = json_pack("{s:i, s:i, s:I, s:I, s:I}", "id", w->svc_id, LB_F_VERSION,
+	json_t *r = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "id", w->svc_id, LB_F_VERSION,
 			      (int)w->version, LB_F_BUILD_US, (json_int_t)(w->build_ns / 1000),
+			      LB_F_SUBMITTED_US,
+			      (json_int_t)((w->sub_tsc - w->rx_tsc) * 1000000 / hz),
 			      LB_F_QUEUED_US,
 			      (json_int_t)((w->start_tsc - w->rx_tsc) * 1000000 / hz),
+			      LB_F_BUILT_US,
+			      (json_int_t)((w->done_tsc - w->rx_tsc) * 1000000 / hz),
 			      LB_F_PUBLISHED_US,
 			      (json_int_t)((w->pub_tsc - w->rx_tsc) * 1000000 / hz));
 
@@ -177,6 +183,7 @@ op_service_upsert(struct lb_ctl *c, const json_t *req, json_t **res, struct repl
 	w->rx_tsc = c->rx_tsc;
 	w->gen = c->generation;
 	w->wait = json_is_true(wait);
+	w->sub_tsc = rte_rdtsc();
 	if (lb_svcb_submit(c->svcb, &spec, w, &replaced) < 0) {
 		json_decref(w->id);
 		goto nomem;
@@ -223,6 +230,7 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 	int id;
 	struct reply_err e = {0};
 
+	c->dp->ctrl[LB_CTRL_BUILDS_CANCELLED] += j->n_cancelled;
 	if (j->svc != NULL) {
 		c->dp->ctrl[LB_CTRL_TABLE_BUILDS]++;
 		c->dp->ctrl[LB_CTRL_TABLE_COPIES] += j->table_cached;
@@ -233,8 +241,11 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 		snprintf(why, sizeof(why), "%s", j->err);
 	}
 	if (id < 0) {
-		rerr(&e, id == LB_EFULL ? LB_CODE_FULL
-					: id == LB_ENOMEM ? LB_CODE_INTERNAL : LB_CODE_INVALID, "%s", why);
+		const char *code = id == LB_EFULL ? LB_CODE_FULL : LB_CODE_INVALID;
+
+		if (id == LB_ENOMEM || id == LB_ECANCELED) /* the dp's trouble, not the spec's */
+			code = LB_CODE_INTERNAL;
+		rerr(&e, code, "%s", why);
 		for (uint32_t i = 0; i < j->n_tags; i++)
 			answer(c, j->tags[i], NULL, &e);
 		return;
@@ -253,6 +264,7 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 		w->build_ns = j->build_ns;
 		w->table_cached = j->table_cached;
 		w->start_tsc = j->start_tsc;
+		w->done_tsc = j->done_tsc;
 		w->pub_tsc = pub;
 		w->coalesced = i + 1 < j->n_tags;
 		if (!w->wait) {

@@ -2,9 +2,10 @@
  * maglev.c - Maglev lookup-table population (Eisenbud et al., NSDI 2016,
  * Pseudocode 1), with weights.
  *
- * Owns lb_maglev_build() only; lb_maglev_pick() is inline in maglev.h. Called by
- * the dp control thread when it builds a service object (dp/service.c), never by
- * a worker lcore: a build costs about a millisecond and mallocs. Pure C, no DPDK.
+ * Owns lb_maglev_build() and lb_maglev_build_cancel() only; lb_maglev_pick() is
+ * inline in maglev.h. Called by the dp's builder thread when it builds a service
+ * object (dp/tables/service.c), never by a worker lcore: a build costs about a
+ * millisecond and mallocs. Pure C, no DPDK.
  *
  * Each backend's preference list is the permutation offset, offset+skip, ... (mod m),
  * with offset = h1(key) % m and skip = h2(key) % (m-1) + 1; m is prime, so every
@@ -397,23 +398,39 @@ next_by_heap(struct claimers *cl)
 	return cl->last;
 }
 
+/* A caller's request to give up (lb_maglev_build_cancel), read before a chunk
+ * of claims while fewer than half the slots are taken. */
+static inline bool
+called_off(const int *cancel, uint32_t filled, uint32_t m)
+{
+	return cancel != NULL && filled < m / 2 && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
+}
+
 /*
  * Where the claims go: walk() until only FREE_MAX slots are left, then
  * nearest_free() over the list of those slots. Inlined once per way of finding
- * the claimer, so each loop keeps the table and its counters in registers.
+ * the claimer, so each loop keeps the table and its counters in registers; the
+ * cancel check runs once per LB_MAGLEV_CANCEL_EVERY claims, outside that loop.
  */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
-	 struct perm *(*next)(struct claimers *))
+	 struct perm *(*next)(struct claimers *), const int *cancel)
 {
 	uint32_t free_slots[FREE_MAX];
 	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
 	uint32_t n_free = 0;
 
-	for (uint32_t filled = 0; filled < walk_until; filled++) {
-		struct perm *e = next(cl);
+	for (uint32_t filled = 0; filled < walk_until;) {
+		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
+					     ? filled + LB_MAGLEV_CANCEL_EVERY : walk_until;
 
-		table[walk(table, m, e)] = e->idx;
+		if (called_off(cancel, filled, m))
+			return LB_ECANCELED;
+		for (; filled < chunk_end; filled++) {
+			struct perm *e = next(cl);
+
+			table[walk(table, m, e)] = e->idx;
+		}
 	}
 	for (uint32_t x = 0; x < m; x++)
 		if (table[x] == LB_MAGLEV_EMPTY)
@@ -425,31 +442,32 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 		table[free_slots[k]] = e->idx;
 		free_slots[k] = free_slots[--n_free];
 	}
+	return 0;
 }
 
-static void
-populate_every_turn(uint16_t *table, uint32_t m, struct claimers *cl)
+static int
+populate_every_turn(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	populate(table, m, cl, next_every_turn);
+	return populate(table, m, cl, next_every_turn, cancel);
 }
 
-static void
-populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl)
+static int
+populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	populate(table, m, cl, next_by_turns);
+	return populate(table, m, cl, next_by_turns, cancel);
 }
 
-static void
-populate_by_classes(uint16_t *table, uint32_t m, struct claimers *cl)
+static int
+populate_by_classes(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	populate(table, m, cl, next_by_classes);
+	return populate(table, m, cl, next_by_classes, cancel);
 }
 
-static void
-populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl)
+static int
+populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
 	heap_init(cl);
-	populate(table, m, cl, next_by_heap);
+	return populate(table, m, cl, next_by_heap, cancel);
 }
 
 /* Turns per claim above which the heap beats taking every turn. */
@@ -458,6 +476,13 @@ populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl)
 int
 lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		uint32_t n, uint64_t seed)
+{
+	return lb_maglev_build_cancel(table, m, b, n, seed, NULL);
+}
+
+int
+lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
+		       uint32_t n, uint64_t seed, const int *cancel)
 {
 	struct ord *ord = NULL;
 	struct perm *perm = NULL;
@@ -536,13 +561,13 @@ lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 	/* Only now touch the table: a failed build leaves the caller's table as it was. */
 	fill_empty(table, m);
 	if (np > 0 && classes_init(&cl) && cl.nc == 1)
-		populate_every_turn(table, m, &cl);
+		rc = populate_every_turn(table, m, &cl, cancel);
 	else if (np > 0 && cl.nc > 1)
-		populate_by_classes(table, m, &cl);
+		rc = populate_by_classes(table, m, &cl, cancel);
 	else if (np > 0 && sparse)
-		populate_by_heap(table, m, &cl);
+		rc = populate_by_heap(table, m, &cl, cancel);
 	else if (np > 0)
-		populate_by_turns(table, m, &cl);
+		rc = populate_by_turns(table, m, &cl, cancel);
 	free(cl.scratch);
 out:
 	free(ord);

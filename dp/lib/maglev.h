@@ -40,6 +40,18 @@ struct lb_maglev_backend {
 int lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 		    uint32_t n, uint64_t seed);
 
+/*
+ * lb_maglev_build() that can be called off: while fewer than half the slots are
+ * taken, before every LB_MAGLEV_CANCEL_EVERY claims, it reads *cancel (an atomic
+ * load: another thread sets it) and returns LB_ECANCELED if it is non-zero,
+ * leaving the table part-filled. Past half a build finishes: what is left costs
+ * less than starting over. cancel may be NULL (never called off). A build that
+ * is not called off makes the same table as lb_maglev_build().
+ */
+#define LB_MAGLEV_CANCEL_EVERY 4096u
+int lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
+			   uint32_t n, uint64_t seed, const int *cancel);
+
 /* The slot a flow hash falls into; a multiply-shift, no division on the fast path. */
 static inline uint16_t
 lb_maglev_pick(const uint16_t *table, uint32_t m, uint32_t flow_hash)

@@ -106,9 +106,9 @@ make_room(struct lb_maglev_cache *c, size_t room)
 /* Build without the cache. */
 static int
 build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b, uint32_t n,
-      uint64_t seed, uint64_t *table_hash)
+      uint64_t seed, const int *cancel, uint64_t *table_hash)
 {
-	int rc = lb_maglev_build(table, m, b, n, seed);
+	int rc = lb_maglev_build_cancel(table, m, b, n, seed, cancel);
 
 	if (rc == 0)
 		*table_hash = lb_hash_bytes(table, sizeof(*table) * m, 0);
@@ -117,8 +117,8 @@ build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b, uint32_t n
 
 int
 lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
-		      const struct lb_maglev_backend *b, uint32_t n, uint64_t seed, bool *hit,
-		      uint64_t *table_hash)
+		      const struct lb_maglev_backend *b, uint32_t n, uint64_t seed,
+		      const int *cancel, bool *hit, uint64_t *table_hash)
 {
 	size_t len, bytes;
 	uint8_t *blob;
@@ -127,7 +127,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 
 	*hit = false;
 	if (c == NULL || c->budget == 0 || m < LB_MAGLEV_CACHE_MIN_M)
-		return build(table, m, b, n, seed, table_hash);
+		return build(table, m, b, n, seed, cancel, table_hash);
 	/* lb_maglev_build() checks the rest; the blob needs the keys readable. */
 	for (uint32_t i = 0; i < n; i++)
 		if (b == NULL || (b[i].key == NULL && b[i].key_len > 0))
@@ -135,7 +135,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 	len = blob_len(b, n);
 	blob = malloc(len ? len : 1);
 	if (blob == NULL)
-		return build(table, m, b, n, seed, table_hash);
+		return build(table, m, b, n, seed, cancel, table_hash);
 	blob_fill(blob, b, n);
 	fp = lb_hash_bytes(blob, len, seed ^ m);
 
@@ -156,7 +156,7 @@ lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
 		return 0;
 	}
 	c->misses++;
-	rc = build(table, m, b, n, seed, table_hash);
+	rc = build(table, m, b, n, seed, cancel, table_hash);
 	bytes = sizeof(struct entry) + len + sizeof(*table) * m;
 	if (rc != 0 || bytes > c->budget) {
 		free(blob);

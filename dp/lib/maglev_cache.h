@@ -31,16 +31,16 @@ struct lb_maglev_cache *lb_maglev_cache_create(size_t budget_bytes);
 void lb_maglev_cache_destroy(struct lb_maglev_cache *c);
 
 /*
- * lb_maglev_build(table, m, b, n, seed), or a copy of the table an earlier call
- * with the same m, seed and b[] (keys, weights, order) built. c may be NULL (then
- * it only builds). *hit says which; *table_hash is lb_hash_bytes(table, m * 2, 0),
+ * lb_maglev_build_cancel(table, m, b, n, seed, cancel), or a copy of the table
+ * an earlier call with the same m, seed and b[] (keys, weights, order) built. c
+ * may be NULL (then it only builds). *hit says which; *table_hash is lb_hash_bytes(table, m * 2, 0),
  * kept with the table so a copy does not hash it again (dp/tables/service.c puts
- * it in the service's digest). Same return values as lb_maglev_build(); a failed
- * build is not kept.
+ * it in the service's digest). Same return values as lb_maglev_build_cancel(); a
+ * failed or called-off build is not kept.
  */
 int lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
-			  const struct lb_maglev_backend *b, uint32_t n, uint64_t seed, bool *hit,
-			  uint64_t *table_hash);
+			  const struct lb_maglev_backend *b, uint32_t n, uint64_t seed,
+			  const int *cancel, bool *hit, uint64_t *table_hash);
 
 struct lb_maglev_cache_stats {
 	uint64_t hits, misses;

@@ -280,7 +280,7 @@ maglev_key(uint8_t *k, const struct lb_backend_spec *b)
  */
 static int
 build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed,
-	    struct lb_maglev_cache *cache, bool *cached)
+	    struct lb_maglev_cache *cache, const int *cancel, bool *cached)
 {
 	uint32_t n = sp->n_backends;
 	struct lb_maglev_backend *mb = calloc(n ? n : 1, sizeof(*mb));
@@ -303,7 +303,8 @@ build_table(struct lb_svc *svc, const struct lb_svc_spec *sp, uint64_t seed,
 	}
 	uint64_t table_hash = 0;
 
-	rc = lb_maglev_cache_build(cache, table, sp->maglev_m, mb, n, seed, cached, &table_hash);
+	rc = lb_maglev_cache_build(cache, table, sp->maglev_m, mb, n, seed, cancel, cached,
+				   &table_hash);
 	svc->pick_state = want;
 	/*
 	 * The digest operators compare between boxes: the table (indices into the
@@ -419,7 +420,7 @@ retire_key(struct lb_services *s, const struct lb_svc_key *k, uint32_t id, struc
  */
 struct lb_svc *
 lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, struct lb_maglev_cache *cache,
-	     bool *cached, int *rc_out, char *err, size_t errlen)
+	     const int *cancel, bool *cached, int *rc_out, char *err, size_t errlen)
 {
 	struct lb_svc *svc;
 	int rc;
@@ -462,7 +463,7 @@ lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed, struct lb_maglev_cac
 			rc = LB_EINVAL;
 			goto fail;
 		}
-	rc = build_table(svc, sp, seed, cache, cached);
+	rc = build_table(svc, sp, seed, cache, cancel, cached);
 	if (rc < 0) {
 		snprintf(err, errlen, "backend tables: %s", lb_strerror(rc));
 		goto fail;
@@ -620,7 +621,7 @@ lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *err,
 {
 	int rc = LB_EINVAL;
 	bool cached;
-	struct lb_svc *svc = lb_svc_build(spec, s->seed, NULL, &cached, &rc, err, errlen);
+	struct lb_svc *svc = lb_svc_build(spec, s->seed, NULL, NULL, &cached, &rc, err, errlen);
 
 	if (svc == NULL)
 		return rc;

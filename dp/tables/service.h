@@ -134,10 +134,12 @@ int lb_svcs_upsert(struct lb_services *s, const struct lb_svc_spec *spec, char *
  */
 struct lb_maglev_cache;
 /* cache: recent tables to copy instead of building (the builder's own; NULL for
- * none). *cached: the table came from it. */
+ * none). *cached: the table came from it. cancel: see lb_maglev_build_cancel()
+ * (NULL: never called off); a build called off returns NULL with *rc
+ * LB_ECANCELED. */
 struct lb_svc *lb_svc_build(const struct lb_svc_spec *spec, uint64_t seed,
-			    struct lb_maglev_cache *cache, bool *cached, int *rc, char *err,
-			    size_t errlen);
+			    struct lb_maglev_cache *cache, const int *cancel, bool *cached,
+			    int *rc, char *err, size_t errlen);
 int lb_svcs_publish(struct lb_services *s, struct lb_svc *svc, char *err, size_t errlen);
 void lb_svc_discard(struct lb_svc *svc);
 uint64_t lb_svcs_seed(const struct lb_services *s);

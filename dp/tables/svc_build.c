@@ -7,8 +7,9 @@
  *
  * The list holds every job submitted and not yet handed back, in submission
  * order: QUEUED (the builder has not started it; a newer spec may replace its
- * spec), BUILDING, DONE. The builder takes the oldest QUEUED job; the control
- * thread takes DONE jobs from the head only, so builds come back in order.
+ * spec), BUILDING (a newer job of the same service may call it off), DONE. The
+ * builder takes the oldest QUEUED job; the control thread takes DONE jobs from
+ * the head only, so builds come back in order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -80,16 +81,26 @@ builder_main(void *arg)
 		uint64_t t0 = thread_ns();
 		int rc = LB_EINVAL;
 		bool cached;
-		struct lb_svc *svc = lb_svc_build(&j->spec, b->seed, b->cache, &cached, &rc, j->err,
-						  sizeof(j->err));
+		struct lb_svc *svc = lb_svc_build(&j->spec, b->seed, b->cache, &j->cancel, &cached,
+						  &rc, j->err, sizeof(j->err));
 		uint64_t dt = thread_ns() - t0;
 
+		j->done_tsc = rte_rdtsc();
 		pthread_mutex_lock(&b->mu);
 		j->svc = svc;
 		j->table_cached = cached;
 		j->rc = svc ? 0 : rc;
 		j->build_ns = dt;
 		j->state = JOB_DONE;
+		if (rc == LB_ECANCELED && svc == NULL) {
+			/* The job that called it off takes its tags (lb_svcb_done) and
+			 * runs to its end. */
+			for (struct lb_svcb_job *k = j->next; k != NULL; k = k->next)
+				if (same_key(&k->spec, &j->spec)) {
+					k->no_cancel = true;
+					break;
+				}
+		}
 		uint64_t one = 1;
 		if (write(b->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
 			/* cannot happen for an eventfd below its maximum count */
@@ -223,6 +234,9 @@ lb_svcb_submit(struct lb_svcb *b, struct lb_svc_spec *spec, void *tag, bool *rep
 		rc = LB_ENOMEM;
 		goto out;
 	}
+	/* A build of an older spec in progress: call it off (it may be past half). */
+	if (last != NULL && last->state == JOB_BUILDING && !last->no_cancel)
+		__atomic_store_n(&last->cancel, 1, __ATOMIC_RELAXED);
 	j->spec = *spec;
 	memset(spec, 0, sizeof(*spec));
 	j->n_specs = 1;
@@ -254,6 +268,7 @@ hand_over(struct lb_svcb_job *j, struct lb_svcb_job *later)
 	later->tags = t;
 	later->n_tags = later->tag_cap = n;
 	later->n_specs += j->n_specs;
+	later->n_cancelled += j->n_cancelled;
 	return 0;
 }
 
@@ -293,11 +308,31 @@ lb_svcb_done(struct lb_svcb *b)
 			lb_svcb_job_free(j);
 			continue;
 		}
+		/* Called off: the newer job that did it answers for it, whatever its state. */
+		if (later != NULL && j->svc == NULL && j->rc == LB_ECANCELED &&
+		    hand_over(j, later) == 0) {
+			later->n_cancelled++;
+			lb_svcb_job_free(j);
+			continue;
+		}
 		out = j;
 		break;
 	}
 	pthread_mutex_unlock(&b->mu);
 	return out;
+}
+
+bool
+lb_svcb_building(const struct lb_svcb *b)
+{
+	struct lb_svcb *m = (struct lb_svcb *)b;
+	bool found = false;
+
+	pthread_mutex_lock(&m->mu);
+	for (struct lb_svcb_job *j = m->head; j != NULL && !found; j = j->next)
+		found = j->state == JOB_BUILDING;
+	pthread_mutex_unlock(&m->mu);
+	return found;
 }
 
 uint32_t

@@ -16,6 +16,13 @@
  * whose successor is still queued or building is published: under a steady
  * stream the workers see one build in two at worst, never none.
  *
+ * Calling off: a spec submitted while one of the same service is being built
+ * asks that build to stop (lb_maglev_build_cancel(): only in its first half), so
+ * the newest spec does not wait for a table nobody will use for long. The build
+ * called off hands its tags to the newer job, which cannot itself be called off:
+ * under a stream of updates faster than builds, every other build at least runs
+ * to its end, and a called-off build wastes at most half a build.
+ *
  * Threads: every function but the builder's own loop runs on the control thread.
  */
 #ifndef LB_SVC_BUILD_H
@@ -41,11 +48,15 @@ struct lb_svcb_job {
 	uint64_t build_ns;   /* CPU time of the build (builder thread clock) */
 	bool table_cached;   /* the Maglev table was copied from the builder's cache */
 	uint64_t start_tsc;  /* TSC when the builder started it (after every tag's receipt) */
+	uint64_t done_tsc;   /* TSC when it finished */
+	uint32_t n_cancelled; /* builds of this service called off in its favour */
 	/* private */
 	struct lb_svcb_job *next;
 	struct lb_svc_spec spec;
 	int state;
 	uint32_t tag_cap;
+	int cancel;          /* set (atomic) by lb_svcb_submit(), read by the build */
+	bool no_cancel;      /* it carries a called-off build's tags: runs to its end */
 };
 
 /* cache_bytes: the budget of its cache of recent Maglev tables (0: none). */
@@ -70,6 +81,8 @@ int lb_svcb_submit(struct lb_svcb *b, struct lb_svc_spec *spec, void *tag, bool 
 struct lb_svcb_job *lb_svcb_done(struct lb_svcb *b);
 void lb_svcb_job_free(struct lb_svcb_job *j); /* frees an unpublished svc too */
 
+/* A build is running now (the builder thread holds a job). */
+bool lb_svcb_building(const struct lb_svcb *b);
 /* Jobs submitted and not yet handed back; any for this service? */
 uint32_t lb_svcb_pending(const struct lb_svcb *b);
 bool lb_svcb_pending_for(const struct lb_svcb *b, const struct lb_addr *vip, uint16_t port,

@@ -218,14 +218,52 @@ def open_loop(c, updates, rate, line_of):
             else:
                 vis.append(rr["visible_us"])
             for key in ("pre_us", "parse_us", "build_us", "maglev_us", "grace_us", "tcache_hits",
-                        "queued_us", "published_us"):
+                        "submitted_us", "queued_us", "built_us", "published_us"):
                 if key in rr:
                     extra.setdefault(key, []).append(rr[key])
             if isinstance(k, int) and 0 <= k < len(t_send):
                 rtt.append((t_rx - t_send[k]) * 1e6)
+    # How late the client itself sent each request against its schedule (a client
+    # that was descheduled catches up with a burst).
+    lag = [(t_send[k] - (t0 + k * period)) * 1e6 for k in range(sent)]
     return {"vis": vis, "rtt": rtt, "extra": extra, "replies": replies, "sent": sent,
-            "got": got, "errors": errors, "timeouts": timeouts,
+            "got": got, "errors": errors, "timeouts": timeouts, "lag": lag,
             "seconds": time.perf_counter() - t0}
+
+
+def tail_keys(res, prefix, o):
+    """What the slowest 1 % of updates (visible_us at or above p99) were made of,
+    request by request: the medians over them of the reply's stages, how many were
+    coalesced or got a cached table, and how late the client sent them."""
+    vis = o["vis"]
+    if not vis:
+        return
+    p99 = pct(vis, 99)
+    tail = [(k, r["result"]) for k, r in o["replies"].items()
+            if r.get("ok") and (r["result"].get("visible_us") or 0) >= p99]
+    res[prefix + "tail_updates"] = len(tail)
+    if not tail:
+        return
+    def med(f):
+        v = [f(k, rr) for k, rr in tail]
+        v = [x for x in v if x is not None]
+        return pct(v, 50) if v else None
+    sub = lambda k, rr: rr.get("submitted_us")
+    res[prefix + "tail_submitted_us_p50"] = med(sub)
+    res[prefix + "tail_waited_builder_us_p50"] = med(
+        lambda k, rr: rr["queued_us"] - rr["submitted_us"] if "submitted_us" in rr else None)
+    res[prefix + "tail_build_cpu_us_p50"] = med(lambda k, rr: rr.get("build_us"))
+    res[prefix + "tail_build_wall_us_p50"] = med(
+        lambda k, rr: rr["built_us"] - rr["queued_us"] if "built_us" in rr else None)
+    res[prefix + "tail_built_to_publish_us_p50"] = med(
+        lambda k, rr: rr["published_us"] - rr["built_us"] if "built_us" in rr else None)
+    res[prefix + "tail_grace_us_p50"] = med(lambda k, rr: rr["visible_us"] - rr["published_us"])
+    res[prefix + "tail_coalesced"] = sum(1 for k, rr in tail if rr.get("coalesced"))
+    res[prefix + "tail_table_cached"] = sum(1 for k, rr in tail if rr.get("table_cached"))
+    lag = o.get("lag", [])
+    res[prefix + "tail_client_late_us_p50"] = med(
+        lambda k, rr: lag[k] if isinstance(k, int) and k < len(lag) else None)
+    res[prefix + "client_late_us_p99"] = round(pct(lag, 99)) if lag else None
 
 
 def loop_keys(res, prefix, o):
@@ -348,6 +386,13 @@ def cmd_churn(path, updates, rate, m, nb, sender_pid, out):
     s1 = c.call({"op": "stats.get"})
     d1, dd1, miss1 = drops_total(s1)
     loop_keys(res, "hot_", o)
+    tail_keys(res, "hot_", o)
+    if os.environ.get("HOT_TRACE"):  # every hot reply with its send lag, for a look
+        with open(os.environ["HOT_TRACE"], "w") as f:
+            for k in sorted(o["replies"]):
+                r = o["replies"][k]
+                lag = o["lag"][k] if isinstance(k, int) and k < len(o["lag"]) else None
+                f.write(json.dumps({"k": k, "lag_us": lag, "r": r.get("result")}) + "\n")
 
     # No update lost: each one answered ok, versions in reply order never go
     # back, and the service ends as the last spec sent.
@@ -367,6 +412,10 @@ def cmd_churn(path, updates, rate, m, nb, sender_pid, out):
     res["hot_table_copies"] = len(set(r["result"].get("version", 0) for r in ok
                                       if r["result"].get("table_cached")))
 
+    c0, c1 = s0["result"].get("control", {}), s1["result"].get("control", {})
+    for k in ("table_builds", "table_builds_cancelled"):
+        if k in c1:
+            res["hot_" + k] = c1[k] - c0.get(k, 0)
     res["dp_drops_during_churn"] = d1 - d0
     res["dp_nic_missed_during_churn"] = miss1 - miss0
     why = {k: dd1.get(k, 0) - dd0.get(k, 0) for k in dd1 if dd1.get(k, 0) != dd0.get(k, 0)}

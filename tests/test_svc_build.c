@@ -1,0 +1,230 @@
+/*
+ * test_svc_build.c - unit tests for dp/tables/svc_build.c: the builder thread's
+ * job list, its coalescing and its calling off of builds a newer spec made moot.
+ *
+ * A real builder thread and real builds (lb_svc_build: malloc and the Maglev
+ * table), no EAL: the builder touches no shared table. The services are big
+ * (M = LB_MAGLEV_M_MAX, 1000 backends: some 20 ms a build here, longer under
+ * ASan), so a spec submitted right after the builder picked a job up reaches it
+ * in the first half of its build. Every wait is bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "lb_error.h"
+#include "lb_model.h"
+#include "lb_svc_json.h"
+#include "service.h"
+#include "svc_build.h"
+
+#define SEED 0x5eed5eedULL
+#define N_BACKENDS 1000
+#define WAIT_MS 20000
+
+/* The test service with backend 0 at weight w0 (the rest at 1). */
+static void
+make_spec(uint32_t w0, struct lb_svc_spec *spec)
+{
+	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:i}", "name", "hot", "vip", "198.18.0.100",
+			      "port", 80, "protocol", "tcp", "maglev_size", LB_MAGLEV_M_MAX);
+	json_t *bs = json_array();
+	char addr[32], err[256];
+
+	for (uint32_t i = 0; i < N_BACKENDS; i++) {
+		snprintf(addr, sizeof(addr), "198.19.%u.%u", 1 + i / 250, 1 + i % 250);
+		json_array_append_new(bs, json_pack("{s:s, s:i, s:i}", "address", addr, "port",
+						    8080, "weight", i == 0 ? (int)w0 : 1));
+	}
+	json_object_set_new(j, "backends", bs);
+	if (lb_svc_spec_from_json(j, spec, err, sizeof(err)) != 0)
+		fail_msg("spec: %s", err);
+	json_decref(j);
+}
+
+/* The digest a build of that spec gets on its own (table and backends). */
+static uint64_t
+digest_of(uint32_t w0)
+{
+	struct lb_svc_spec spec;
+	bool cached;
+	int rc = 0;
+	char err[256];
+
+	make_spec(w0, &spec);
+	struct lb_svc *svc = lb_svc_build(&spec, SEED, NULL, NULL, &cached, &rc, err, sizeof(err));
+	assert_non_null(svc);
+	uint64_t d = svc->digest;
+	lb_svc_discard(svc);
+	lb_svc_spec_free(&spec);
+	return d;
+}
+
+static void
+sleep_us(long us)
+{
+	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Specs are made before the wait for the builder, so a submission follows the
+ * start of a build within microseconds. */
+static void
+submit(struct lb_svcb *b, struct lb_svc_spec *spec, void *tag)
+{
+	bool replaced;
+
+	assert_int_equal(lb_svcb_submit(b, spec, tag, &replaced), 0);
+	assert_false(replaced);
+}
+
+static void
+wait_building(struct lb_svcb *b)
+{
+	for (int i = 0; i < WAIT_MS * 10 && !lb_svcb_building(b); i++)
+		sleep_us(100);
+	assert_true(lb_svcb_building(b));
+}
+
+static struct lb_svcb_job *
+wait_done(struct lb_svcb *b)
+{
+	struct lb_svcb_job *j = NULL;
+
+	for (int i = 0; i < WAIT_MS * 10 && (j = lb_svcb_done(b)) == NULL; i++)
+		sleep_us(100);
+	assert_non_null(j);
+	return j;
+}
+
+/*
+ * A spec that arrives while an older one of the same service is being built calls
+ * that build off: one job comes back, built from the newer spec, answering both
+ * submissions oldest first.
+ */
+static void
+test_svc_build_newer_spec_calls_off_the_build(void **state)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svc_spec s1, s2;
+	int t1, t2;
+	(void)state;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &s2);
+	submit(b, &s1, &t1);
+	wait_building(b);
+	submit(b, &s2, &t2);
+	struct lb_svcb_job *j = wait_done(b);
+	assert_non_null(j->svc);
+	assert_int_equal(j->n_cancelled, 1);
+	assert_int_equal(j->n_tags, 2);
+	assert_ptr_equal(j->tags[0], &t1);
+	assert_ptr_equal(j->tags[1], &t2);
+	assert_true(j->svc->digest == digest_of(8));
+	lb_svcb_job_free(j);
+	assert_null(lb_svcb_done(b));
+	assert_int_equal(lb_svcb_pending(b), 0);
+	assert_null(lb_svcb_destroy(b));
+}
+
+/*
+ * The job that called a build off runs to its end even when a third spec comes
+ * during its build: a stream of updates faster than builds still publishes.
+ */
+static void
+test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svc_spec s1, s2, s3;
+	int t1, t2, t3;
+	(void)state;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &s2);
+	make_spec(9, &s3);
+	submit(b, &s1, &t1);
+	wait_building(b);
+	submit(b, &s2, &t2);
+	/* The first build ends called off and hands its tags to the second, which the
+	 * builder takes up in the same step: one job left, and building. */
+	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_pending(b) != 1; i++) {
+		assert_null(lb_svcb_done(b));
+		sleep_us(100);
+	}
+	assert_int_equal(lb_svcb_pending(b), 1);
+	submit(b, &s3, &t3);
+
+	struct lb_svcb_job *j = wait_done(b);
+	assert_non_null(j->svc);
+	assert_int_equal(j->n_cancelled, 1);
+	assert_int_equal(j->n_tags, 2);
+	assert_ptr_equal(j->tags[0], &t1);
+	assert_ptr_equal(j->tags[1], &t2);
+	assert_true(j->svc->digest == digest_of(8));
+	lb_svcb_job_free(j);
+
+	j = wait_done(b);
+	assert_non_null(j->svc);
+	assert_int_equal(j->n_cancelled, 0);
+	assert_int_equal(j->n_tags, 1);
+	assert_ptr_equal(j->tags[0], &t3);
+	assert_true(j->svc->digest == digest_of(9));
+	lb_svcb_job_free(j);
+	assert_null(lb_svcb_destroy(b));
+}
+
+/* Another service's spec calls nothing off; each job comes back on its own. */
+static void
+test_svc_build_other_service_calls_nothing_off(void **state)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svc_spec s1, other;
+	int t1, t2;
+	(void)state;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &other);
+	other.port = 81;
+	submit(b, &s1, &t1);
+	wait_building(b);
+	submit(b, &other, &t2);
+	struct lb_svcb_job *j = wait_done(b);
+	assert_non_null(j->svc);
+	assert_int_equal(j->n_cancelled, 0);
+	assert_int_equal(j->n_tags, 1);
+	assert_ptr_equal(j->tags[0], &t1);
+	assert_true(j->svc->digest == digest_of(7));
+	lb_svcb_job_free(j);
+	j = wait_done(b);
+	assert_non_null(j->svc);
+	assert_ptr_equal(j->tags[0], &t2);
+	lb_svcb_job_free(j);
+	assert_null(lb_svcb_destroy(b));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_svc_build_newer_spec_calls_off_the_build),
+		cmocka_unit_test(test_svc_build_the_job_that_called_off_is_not_called_off),
+		cmocka_unit_test(test_svc_build_other_service_calls_nothing_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
