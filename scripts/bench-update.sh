@@ -57,7 +57,8 @@
 # IDLE_SLEEP_US=20 so the worker leaves them time), MAGLEV_CACHE_KB (the dp's
 # dp.maglev_cache_kb, 2048; 0 builds every table: the hot churn's spec without the
 # extra backend comes back every other update, and the cache copies its table),
-# BUILDER_NICE (0; e.g. -5: the builder thread alone), WARMUP (2 s), TOPO (updb),
+# BUILDER_NICE (the dp's dp.builder_nice, default 10: the builder thread's nice
+# above the dp's; 0 puts it level with the control thread), WARMUP (2 s), TOPO (updb),
 # EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
@@ -78,6 +79,7 @@ CHURN_M=${CHURN_M:-65537}
 CHURN_BACKENDS=${CHURN_BACKENDS:-100}
 IDLE_SLEEP_US=${IDLE_SLEEP_US:-0}
 MAGLEV_CACHE_KB=${MAGLEV_CACHE_KB:-2048}
+BUILDER_NICE=${BUILDER_NICE:-10}
 DP_NICE=${DP_NICE:-0}
 WARMUP=${WARMUP:-2}
 # 8192 frames per af_packet ring (default 512 = 25 ms at 20 kpps): a worker that
@@ -149,6 +151,7 @@ dp: {
   workers = [1];
   idle_sleep_us = $IDLE_SLEEP_US;
   maglev_cache_kb = $MAGLEV_CACHE_KB;
+  builder_nice = $BUILDER_NICE;
   max_services = 16384;
   max_backends = 65536;
   control_socket = "$TOPO_DIR/dp.sock";
@@ -171,17 +174,19 @@ ip netns exec "$TOPO_NS_SW" "${GEN[@]}" "$BIN" recv rx0 "$FLOWS" "$MAXPKTS" "$EX
 RPID=$!
 topo_dp_start "$WORK/dp.conf" 0,1
 SOCK=$TOPO_DIR/dp.sock
-# DP_NICE (e.g. -10): a larger CPU share for every dp thread on a shared machine.
+# DP_NICE (e.g. -10): a larger CPU share for every dp thread on a shared machine;
+# the builder keeps its distance (dp.builder_nice) below the others.
 if [ "$DP_NICE" != 0 ]; then
-	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do renice -n "$DP_NICE" -p "${t##*/}" >/dev/null; done
-fi
-# BUILDER_NICE (e.g. -5): the service builder thread alone, so it is not held
-# behind the control thread's parsing on the CPU they share.
-if [ "${BUILDER_NICE:-0}" != 0 ]; then
 	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
-		grep -q 'lb-svc-build' "$t/comm" && renice -n "$BUILDER_NICE" -p "${t##*/}" >/dev/null
+		n=$DP_NICE
+		grep -q 'lb-svc-build' "$t/comm" && n=$((DP_NICE + BUILDER_NICE > 19 ? 19 : DP_NICE + BUILDER_NICE))
+		renice -n "$n" -p "${t##*/}" >/dev/null
 	done
 fi
+# The builder's nice as the dp set it (ps: NI of the lb-svc-build thread).
+for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
+	grep -q 'lb-svc-build' "$t/comm" && kv_builder_ni=$(awk '{print $19}' "$t/stat")
+done
 
 kv() { echo "$1=$2"; }
 kv services_requested "$SERVICES"
@@ -192,7 +197,8 @@ kv flows "$FLOWS"
 kv traffic_pps "$PPS"
 kv idle_sleep_us "$IDLE_SLEEP_US"
 kv dp_nice "$DP_NICE"
-kv builder_nice "${BUILDER_NICE:-0}"
+kv builder_nice "$BUILDER_NICE"
+kv builder_thread_nice "${kv_builder_ni:-unknown}"
 kv gen_cpu "${GEN_CPU:-any}"
 kv maglev_cache_kb "$MAGLEV_CACHE_KB"
 kv window "$WINDOW"

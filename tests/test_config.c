@@ -503,7 +503,14 @@ test_config_exception_limits(void **state)
 	assert_int_equal(c.exc_prio_burst, 5000);
 	assert_int_equal(c.n_exc_sources, 0);
 	assert_int_equal(c.maglev_cache_kb, 2048);
+	assert_int_equal(c.builder_nice, 10);
 	lb_dp_conf_free(&c);
+	parse_ok("dp: { builder_nice = 0; };\n" PORT0, &c);
+	assert_int_equal(c.builder_nice, 0);
+	lb_dp_conf_free(&c);
+	assert_int_equal(lb_dp_conf_parse("dp: { builder_nice = 20; };\n" PORT0, &c, err,
+					  sizeof(err)), LB_EINVAL);
+	assert_non_null(strstr(err, "dp.builder_nice"));
 	parse_ok("dp: { maglev_cache_kb = 0; };\n" PORT0, &c);
 	assert_int_equal(c.maglev_cache_kb, 0);
 	lb_dp_conf_free(&c);

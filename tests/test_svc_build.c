@@ -115,7 +115,7 @@ static void
 test_svc_build_newer_spec_calls_off_the_build(void **state)
 {
 	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
 	struct lb_svc_spec s1, s2;
 	int t1, t2;
 	(void)state;
@@ -147,7 +147,7 @@ static void
 test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
 {
 	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
 	struct lb_svc_spec s1, s2, s3;
 	int t1, t2, t3;
 	(void)state;
@@ -192,7 +192,7 @@ static void
 test_svc_build_other_service_calls_nothing_off(void **state)
 {
 	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, err, sizeof(err));
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
 	struct lb_svc_spec s1, other;
 	int t1, t2;
 	(void)state;

@@ -55,7 +55,8 @@ int
 ctl_upd_create(struct lb_ctl *c, char *err, size_t errlen)
 {
 	c->svcb = lb_svcb_create(lb_svcs_seed(c->dp->svcs),
-				 (size_t)c->dp->conf.maglev_cache_kb * 1024, err, errlen);
+				 (size_t)c->dp->conf.maglev_cache_kb * 1024,
+				 (int)c->dp->conf.builder_nice, err, errlen);
 	return c->svcb ? 0 : LB_ENOMEM;
 }
 

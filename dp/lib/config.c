@@ -230,6 +230,8 @@ static const struct lb_conf_cmd dp_cmds[] = {
 	  NULL },
 	{ "maglev_cache_kb", LB_CONF_INT, lb_conf_set_uint, CONF(maglev_cache_kb), 0, 1048576, 2048,
 	  LB_CONF_DEF, NULL },
+	{ "builder_nice", LB_CONF_INT, lb_conf_set_uint, CONF(builder_nice), 0, 19, 10, LB_CONF_DEF,
+	  NULL },
 	/* the exception path's rate limit (docs/configuration.md, dp/lib/exc_limit.h) */
 	{ "exception_rate_pps", LB_CONF_INT, lb_conf_set_uint, CONF(exc_rate_pps), 0, 100000000,
 	  10000, LB_CONF_DEF, NULL },

@@ -138,6 +138,8 @@ struct lb_dp_conf {
 	struct lb_prefix exc_sources[LB_EXC_MAX_SOURCES];
 	/* the service builder's cache of recent Maglev tables (dp/lib/maglev_cache.h) */
 	uint32_t maglev_cache_kb;
+	/* the builder thread's nice above the dp's own (svc_build.c) */
+	uint32_t builder_nice;
 	/* conntrack (per worker) */
 	uint32_t ct_capacity;
 	uint32_t ct_timeout_s[LB_CT_NSTATES];

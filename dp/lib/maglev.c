@@ -202,7 +202,8 @@ nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct per
  *    in round r exactly when floor(r * w / max_weight) grows: the
  *    same rounds for every backend of that weight. A round costs one earn() per
  *    weight class, and the members of the classes that claim are merged back into
- *    key order. At least the heaviest class claims every round.
+ *    key order, once per set of claiming classes (kept for the rounds where the
+ *    same set claims again). At least the heaviest class claims every round.
  *  - heap: many distinct weights, most turns claiming nothing (one at 1000 beside
  *    a hundred at 1 and a few others: over a hundred turns a claim). A backend's
  *    credit changes by its weight a turn and by nothing else, so its next claim is
@@ -228,6 +229,11 @@ struct claimers {
 	uint32_t nc;
 	uint32_t *merged;          /* classes: a round's claimers when several classes claim */
 	const uint32_t *round;     /* classes: this round's claimers, in key order */
+	/* classes: the merged claimers of each set of claiming classes seen (bit k =
+	 * class k), kept up to MERGED_KEPT_MAX entries in all */
+	uint32_t *by_set[1u << CLASSES_MAX];
+	uint32_t by_set_len[1u << CLASSES_MAX];
+	size_t kept;
 	uint32_t round_len, at;
 	struct perm *last;         /* heap: the previous claimer, to reschedule */
 };
@@ -294,14 +300,18 @@ classes_init(struct claimers *cl)
 	return true;
 }
 
+/* Merged claimer lists kept across rounds, in entries: 4 MiB at most. */
+#define MERGED_KEPT_MAX (1u << 20)
+
 /* The start of a round by classes: which classes claim, and their members merged
- * into key order in cl->round (the members' own slice when only one class does). */
+ * into key order in cl->round (the members' own slice when only one class does;
+ * a list merged before for the same set of classes when there is one). */
 static void
 classes_round(struct claimers *cl)
 {
 	const uint32_t *members = cl->scratch;
 	struct wclass *on[CLASSES_MAX];
-	uint32_t n_on = 0;
+	uint32_t n_on = 0, set = 0, len = 0;
 
 	while (n_on == 0)
 		for (uint32_t k = 0; k < cl->nc; k++)
@@ -313,7 +323,26 @@ classes_round(struct claimers *cl)
 		cl->round_len = on[0]->end - on[0]->first;
 		return;
 	}
-	cl->round = cl->merged;
+	for (uint32_t k = 0; k < n_on; k++)
+		set |= 1u << (on[k] - cl->c);
+	if (cl->by_set[set] != NULL) {
+		cl->round = cl->by_set[set];
+		cl->round_len = cl->by_set_len[set];
+		return;
+	}
+	for (uint32_t k = 0; k < n_on; k++)
+		len += on[k]->end - on[k]->first;
+	/* Kept for the next round of this set if the budget allows (a failed malloc
+	 * only means merging again next time). */
+	uint32_t *dst = cl->kept + len <= MERGED_KEPT_MAX ? malloc(sizeof(*dst) * len) : NULL;
+	if (dst != NULL) {
+		cl->by_set[set] = dst;
+		cl->by_set_len[set] = len;
+		cl->kept += len;
+	} else {
+		dst = cl->merged;
+	}
+	cl->round = dst;
 	cl->round_len = 0;
 	for (uint32_t k = 0; k < n_on; k++)
 		on[k]->cur = on[k]->first;
@@ -323,7 +352,7 @@ classes_round(struct claimers *cl)
 		for (uint32_t k = 1; k < n_on; k++)
 			if (members[on[k]->cur] < members[on[best]->cur])
 				best = k;
-		cl->merged[cl->round_len++] = members[on[best]->cur];
+		dst[cl->round_len++] = members[on[best]->cur];
 		if (++on[best]->cur == on[best]->end)
 			on[best] = on[--n_on];
 	}
@@ -568,6 +597,8 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 		rc = populate_by_heap(table, m, &cl, cancel);
 	else if (np > 0)
 		rc = populate_by_turns(table, m, &cl, cancel);
+	for (uint32_t s = 0; s < (1u << CLASSES_MAX); s++)
+		free(cl.by_set[s]);
 	free(cl.scratch);
 out:
 	free(ord);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct lb_svcb {
 	pthread_t th;
 	bool started, stop;
 	int efd;
+	int nice; /* above the creator's */
 	uint64_t seed;
 	struct lb_maglev_cache *cache; /* the builder thread's alone */
 	struct lb_svcb_job *head, *tail;
@@ -61,6 +63,16 @@ builder_main(void *arg)
 {
 	struct lb_svcb *b = arg;
 
+	/* Linux: a thread's own nice value, by its tid. Lowering needs no privilege. */
+	if (b->nice > 0) {
+		id_t tid = (id_t)gettid();
+		int cur;
+
+		errno = 0;
+		cur = getpriority(PRIO_PROCESS, tid);
+		if (errno == 0)
+			(void)setpriority(PRIO_PROCESS, tid, cur + b->nice > 19 ? 19 : cur + b->nice);
+	}
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		struct lb_svcb_job *j = b->head;
@@ -111,7 +123,7 @@ builder_main(void *arg)
 }
 
 struct lb_svcb *
-lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, size_t errlen)
+lb_svcb_create(uint64_t seed, size_t cache_bytes, int nice, char *err, size_t errlen)
 {
 	struct lb_svcb *b = calloc(1, sizeof(*b));
 
@@ -120,6 +132,7 @@ lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, size_t errlen)
 		return NULL;
 	}
 	b->seed = seed;
+	b->nice = nice;
 	b->cache = lb_maglev_cache_create(cache_bytes);
 	if (b->cache == NULL) {
 		snprintf(err, errlen, "service builder: out of memory");

@@ -59,8 +59,15 @@ struct lb_svcb_job {
 	bool no_cancel;      /* it carries a called-off build's tags: runs to its end */
 };
 
-/* cache_bytes: the budget of its cache of recent Maglev tables (0: none). */
-struct lb_svcb *lb_svcb_create(uint64_t seed, size_t cache_bytes, char *err, size_t errlen);
+/*
+ * cache_bytes: the budget of its cache of recent Maglev tables (0: none). nice:
+ * the builder thread's nice value above the caller's (0..19): the control
+ * thread it shares CPUs with parses, publishes and answers ARP/NDP in bursts of
+ * tens of microseconds, and at equal priority the scheduler lets a build of a
+ * millisecond or more run first (dp.builder_nice, docs/configuration.md).
+ */
+struct lb_svcb *lb_svcb_create(uint64_t seed, size_t cache_bytes, int nice, char *err,
+			       size_t errlen);
 /*
  * Stops the builder (after the jobs it holds: bounded by what was submitted) and
  * hands back the jobs not taken with lb_svcb_done(), linked by next, for the
