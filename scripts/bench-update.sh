@@ -57,8 +57,9 @@
 # IDLE_SLEEP_US=20 so the worker leaves them time), MAGLEV_CACHE_KB (the dp's
 # dp.maglev_cache_kb, 2048; 0 builds every table: the hot churn's spec without the
 # extra backend comes back every other update, and the cache copies its table),
-# BUILDER_NICE (the dp's dp.builder_nice, default 10: the builder thread's nice
-# above the dp's; 0 puts it level with the control thread), WARMUP (2 s), TOPO (updb),
+# BUILDER_NICE (unset: the dp's default; else dp.builder_nice, the builder thread's
+# nice above the dp's, 10 by default; 0 puts it level with the control thread;
+# leave it unset for a dp older than the setting), WARMUP (2 s), TOPO (updb),
 # EDGELB_BUILD (build), BUDGET (200 s: the whole run is stopped past it).
 # Bounded: each step has a timeout; cleanup (processes by PID, namespaces) on
 # any exit.
@@ -79,7 +80,7 @@ CHURN_M=${CHURN_M:-65537}
 CHURN_BACKENDS=${CHURN_BACKENDS:-100}
 IDLE_SLEEP_US=${IDLE_SLEEP_US:-0}
 MAGLEV_CACHE_KB=${MAGLEV_CACHE_KB:-2048}
-BUILDER_NICE=${BUILDER_NICE:-10}
+BUILDER_NICE=${BUILDER_NICE:-}
 DP_NICE=${DP_NICE:-0}
 WARMUP=${WARMUP:-2}
 # 8192 frames per af_packet ring (default 512 = 25 ms at 20 kpps): a worker that
@@ -151,7 +152,7 @@ dp: {
   workers = [1];
   idle_sleep_us = $IDLE_SLEEP_US;
   maglev_cache_kb = $MAGLEV_CACHE_KB;
-  builder_nice = $BUILDER_NICE;
+${BUILDER_NICE:+  builder_nice = $BUILDER_NICE;}
   max_services = 16384;
   max_backends = 65536;
   control_socket = "$TOPO_DIR/dp.sock";
@@ -179,7 +180,8 @@ SOCK=$TOPO_DIR/dp.sock
 if [ "$DP_NICE" != 0 ]; then
 	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
 		n=$DP_NICE
-		grep -q 'lb-svc-build' "$t/comm" && n=$((DP_NICE + BUILDER_NICE > 19 ? 19 : DP_NICE + BUILDER_NICE))
+		bn=${BUILDER_NICE:-10}
+		grep -q 'lb-svc-build' "$t/comm" && n=$((DP_NICE + bn > 19 ? 19 : DP_NICE + bn))
 		renice -n "$n" -p "${t##*/}" >/dev/null
 	done
 fi
@@ -197,7 +199,7 @@ kv flows "$FLOWS"
 kv traffic_pps "$PPS"
 kv idle_sleep_us "$IDLE_SLEEP_US"
 kv dp_nice "$DP_NICE"
-kv builder_nice "$BUILDER_NICE"
+kv builder_nice "${BUILDER_NICE:-default}"
 kv builder_thread_nice "${kv_builder_ni:-unknown}"
 kv gen_cpu "${GEN_CPU:-any}"
 kv maglev_cache_kb "$MAGLEV_CACHE_KB"

@@ -284,6 +284,7 @@ process_lines(struct lb_ctl *c, int slot, size_t from)
 			break;
 		}
 		start = i + 1;
+		ctl_upd_publish_done(c);
 	}
 	if (k->closing) {
 		k->in_len = 0;
@@ -468,8 +469,10 @@ lb_ctl_poll(struct lb_ctl *c, int timeout_ms)
 				client_read(c, slot);
 		}
 	}
-	if (updates || ctl_upd_poll_ns(c) >= 0)
+	if (updates || c->upd_flush || ctl_upd_poll_ns(c) >= 0) {
+		c->upd_flush = false;
 		serve_updates(c);
+	}
 }
 
 static int

@@ -59,6 +59,7 @@ struct lb_ctl {
 	struct client *cur;    /* whose request is being handled */
 	struct lb_svcb *svcb;  /* the builder thread (ctl_update.c) */
 	struct upd_wait *grace_head, *grace_tail; /* published, waiting for a grace period */
+	bool upd_flush;        /* replies queued between lines: serve_updates() this turn */
 	char path[LB_PATH_MAX];
 };
 
@@ -94,6 +95,8 @@ int op_service_upsert(struct lb_ctl *c, const json_t *req, json_t **res, struct 
 bool ctl_upd_blocks(const struct lb_ctl *c, const char *op, const json_t *req);
 /* Publish finished builds; answer upserts whose grace period ended. */
 void ctl_upd_poll(struct lb_ctl *c);
+/* Between two requests of a burst: publish the builds finished meanwhile. */
+void ctl_upd_publish_done(struct lb_ctl *c);
 /* While upserts wait for a grace period, the control loop's period in ns; else -1. */
 long ctl_upd_poll_ns(const struct lb_ctl *c);
 

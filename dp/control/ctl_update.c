@@ -282,6 +282,28 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 	}
 }
 
+/*
+ * Called between two lines of a client's input. A burst of upserts (a client
+ * catching up sends tens at once) is parsed one after the other, ~0.15 ms each
+ * for a hundred backends; without this a build finished early in the burst waited
+ * for the whole burst before its publish. Waiters answered here are flushed
+ * by serve_updates() at the end of the loop turn (upd_flush); grace periods
+ * are checked there too.
+ */
+void
+ctl_upd_publish_done(struct lb_ctl *c)
+{
+	struct lb_svcb_job *j;
+
+	if (lb_svcb_pending(c->svcb) == 0)
+		return;
+	while ((j = lb_svcb_done(c->svcb)) != NULL) {
+		publish(c, j);
+		lb_svcb_job_free(j);
+		c->upd_flush = true;
+	}
+}
+
 void
 ctl_upd_poll(struct lb_ctl *c)
 {
