@@ -34,7 +34,12 @@
 # every worker past a quiescent state after the publish), update_rtt_* (client send
 # -> reply), hot_update_visible_p50_us / _p99_us and hot_updates_lost (answers not
 # ok, versions going back, or a final state other than the last spec sent),
-# hot_updates_coalesced, ctl_rtt_idle_* / ctl_rtt_storm_* and arp_idle_* /
+# hot_updates_coalesced, hot_table_builds / hot_table_builds_cancelled (the dp's
+# control counters over the hot phase), hot_tail_* (what the slowest 1 % of hot
+# updates were made of, request by request: the medians over them of
+# submitted_us, the wait for the builder, the build's wall clock, build -> publish,
+# the grace period; HOT_TRACE=file writes every hot reply with how late the client
+# sent it), ctl_rtt_idle_* / ctl_rtt_storm_* and arp_idle_* /
 # arp_storm_* (control socket and ARP answer times), rolling_update_visible_*,
 # rolling_established_misrouted / rolling_dropped, established_misrouted (hot
 # phase: flows whose backend changed although it was never removed),
