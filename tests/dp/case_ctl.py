@@ -1021,9 +1021,13 @@ def part_table_cache(ck, c):
         res = c.call("stats.get").get("result", {})
         return res.get("control", {})
 
+    stages = []
+
     def upsert_digest(w):
         rep = c.call("service.upsert", service=spec(w), wait=True)
         res = check_ok(ck, f"upsert weight {w}", rep, c.next_id - 1) or {}
+        stages.append([res.get(k) for k in ("submitted_us", "queued_us", "built_us",
+                                             "published_us", "visible_us")])
         lst = c.call("service.list").get("result", {}).get("services", [])
         mine = [s for s in lst if s["port"] == 91]
         return res.get("table_cached", False), mine[0]["table_digest"] if mine else None
@@ -1040,6 +1044,11 @@ def part_table_cache(ck, c):
     ck.eq((after.get("table_builds", 0) - before.get("table_builds", 0),
            after.get("table_copies", 0) - before.get("table_copies", 0)), (5, 2),
           "control counters: 5 table_builds, 2 of them table_copies")
+    ck.eq(after.get("table_builds_cancelled", -1) - before.get("table_builds_cancelled", 0), 0,
+          "one upsert at a time (each waits for its reply): no build called off")
+    ck.ok(all(all(isinstance(x, int) for x in st) and st == sorted(st) for st in stages),
+          "each reply's stages in order: submitted <= queued <= built <= published <= visible",
+          f"{stages}")
     rep = c.call("service.delete", **key)
     check_ok(ck, "delete flap", rep, c.next_id - 1)
 
