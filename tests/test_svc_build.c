@@ -6,7 +6,10 @@
  * table), no EAL: the builder touches no shared table. The services are big
  * (M = LB_MAGLEV_M_MAX, 1000 backends: some 20 ms a build here, longer under
  * ASan), so a spec submitted right after the builder picked a job up reaches it
- * in the first half of its build. Every wait is bounded.
+ * in the first half of its build. A test thread held off its CPU for longer
+ * than that would see the build finish instead: the scenarios that need the
+ * call-off to land say so and are run again (TRIES times) before failing. Every
+ * wait is bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +32,7 @@
 #define SEED 0x5eed5eedULL
 #define N_BACKENDS 1000
 #define WAIT_MS 20000
+#define TRIES 5
 
 /* The test service with backend 0 at weight w0 (the rest at 1). */
 static void
@@ -106,14 +110,12 @@ wait_done(struct lb_svcb *b)
 	return j;
 }
 
-/* The next finished job: built from the spec with backend 0 at w0, having called
- * off n_cancelled builds, answering tags[0..n_tags) in that order. */
+/* Job j: built from the spec with backend 0 at w0, having called off
+ * n_cancelled builds, answering tags[0..n_tags) in that order. Frees it. */
 static void
-expect_done(struct lb_svcb *b, uint32_t w0, uint32_t n_cancelled, void *const *tags,
-	    uint32_t n_tags)
+check_job(struct lb_svcb_job *j, uint32_t w0, uint32_t n_cancelled, void *const *tags,
+	  uint32_t n_tags)
 {
-	struct lb_svcb_job *j = wait_done(b);
-
 	assert_non_null(j->svc);
 	assert_int_equal(j->n_cancelled, n_cancelled);
 	assert_int_equal(j->n_tags, n_tags);
@@ -123,19 +125,46 @@ expect_done(struct lb_svcb *b, uint32_t w0, uint32_t n_cancelled, void *const *t
 	lb_svcb_job_free(j);
 }
 
+static void
+expect_done(struct lb_svcb *b, uint32_t w0, uint32_t n_cancelled, void *const *tags,
+	    uint32_t n_tags)
+{
+	check_job(wait_done(b), w0, n_cancelled, tags, n_tags);
+}
+
+/* The call-off came too late (the build had passed half): take back and free
+ * whatever is still in the builder. Returns false for the caller to retry. */
+static bool
+too_late(struct lb_svcb *b, struct lb_svcb_job *j)
+{
+	lb_svcb_job_free(j);
+	while (lb_svcb_pending(b) > 0)
+		lb_svcb_job_free(wait_done(b));
+	assert_null(lb_svcb_destroy(b));
+	return false;
+}
+
+static void
+retry(bool (*scenario)(void))
+{
+	for (int i = 0; i < TRIES; i++)
+		if (scenario())
+			return;
+	fail_msg("no call-off showed in %d tries (each time the build came back whole)", TRIES);
+}
+
 /*
  * A spec that arrives while an older one of the same service is being built calls
  * that build off: one job comes back, built from the newer spec, answering both
  * submissions oldest first.
  */
-static void
-test_svc_build_newer_spec_calls_off_the_build(void **state)
+static bool
+newer_spec_calls_off_the_build(void)
 {
 	char err[256];
 	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
 	struct lb_svc_spec s1, s2;
 	int t1, t2;
-	(void)state;
 
 	assert_non_null(b);
 	make_spec(7, &s1);
@@ -143,24 +172,35 @@ test_svc_build_newer_spec_calls_off_the_build(void **state)
 	submit(b, &s1, &t1);
 	wait_building(b);
 	submit(b, &s2, &t2);
-	expect_done(b, 8, 1, (void *[]){&t1, &t2}, 2);
+	struct lb_svcb_job *j = wait_done(b);
+	if (j->n_cancelled == 0 && j->n_tags == 1)
+		return too_late(b, j);
+	check_job(j, 8, 1, (void *[]){&t1, &t2}, 2);
 	assert_null(lb_svcb_done(b));
 	assert_int_equal(lb_svcb_pending(b), 0);
 	assert_null(lb_svcb_destroy(b));
+	return true;
+}
+
+static void
+test_svc_build_newer_spec_calls_off_the_build(void **state)
+{
+	(void)state;
+	retry(newer_spec_calls_off_the_build);
 }
 
 /*
  * The job that called a build off runs to its end even when a third spec comes
  * during its build: a stream of updates faster than builds still publishes.
  */
-static void
-test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
+static bool
+called_off_once_only(void)
 {
 	char err[256];
 	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
 	struct lb_svc_spec s1, s2, s3;
+	struct lb_svcb_job *j = NULL;
 	int t1, t2, t3;
-	(void)state;
 
 	assert_non_null(b);
 	make_spec(7, &s1);
@@ -172,7 +212,8 @@ test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
 	/* The first build ends called off and hands its tags to the second, which the
 	 * builder takes up in the same step: one job left, and building. */
 	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_pending(b) != 1; i++) {
-		assert_null(lb_svcb_done(b));
+		if ((j = lb_svcb_done(b)) != NULL)
+			return too_late(b, j); /* the first build came back whole */
 		sleep_us(100);
 	}
 	assert_int_equal(lb_svcb_pending(b), 1);
@@ -180,6 +221,92 @@ test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
 	expect_done(b, 8, 1, (void *[]){&t1, &t2}, 2);
 	expect_done(b, 9, 0, (void *[]){&t3}, 1);
 	assert_null(lb_svcb_destroy(b));
+	return true;
+}
+
+static void
+test_svc_build_the_job_that_called_off_is_not_called_off(void **state)
+{
+	(void)state;
+	retry(called_off_once_only);
+}
+
+/*
+ * A finished build whose successor was called off is still published: A done
+ * (not yet taken), B started, C calls B off. A comes back built, then C, which
+ * answers for B too.
+ */
+static bool
+finished_build_survives_a_called_off_successor(void)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
+	struct lb_svc_spec s1, s2, s3;
+	int t1, t2, t3;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &s2);
+	make_spec(9, &s3);
+	submit(b, &s1, &t1);
+	wait_building(b);
+	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
+		sleep_us(100); /* A done; not taken back yet */
+	assert_false(lb_svcb_building(b));
+	submit(b, &s2, &t2);
+	wait_building(b);
+	submit(b, &s3, &t3); /* calls B off */
+	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
+		sleep_us(100); /* B ended, C built: all three done, none taken back */
+	assert_false(lb_svcb_building(b));
+	struct lb_svcb_job *j = wait_done(b);
+	if (j->n_tags == 3 && j->n_cancelled == 0) /* B was past half: A, B overtaken by C */
+		return too_late(b, j);
+	check_job(j, 7, 0, (void *[]){&t1}, 1);
+	check_job(wait_done(b), 9, 1, (void *[]){&t2, &t3}, 2);
+	assert_null(lb_svcb_destroy(b));
+	return true;
+}
+
+static void
+test_svc_build_finished_build_survives_a_called_off_successor(void **state)
+{
+	(void)state;
+	retry(finished_build_survives_a_called_off_successor);
+}
+
+/* A build called off and the one that called it off, both finished before the
+ * control thread looks: one job, counting the call-off. */
+static bool
+call_off_counted_when_both_are_done(void)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
+	struct lb_svc_spec s1, s2;
+	int t1, t2;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &s2);
+	submit(b, &s1, &t1);
+	wait_building(b);
+	submit(b, &s2, &t2);
+	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
+		sleep_us(100); /* both done; the builder idles */
+	assert_false(lb_svcb_building(b));
+	struct lb_svcb_job *j = wait_done(b);
+	if (j->n_cancelled == 0 && j->n_tags == 1)
+		return too_late(b, j);
+	check_job(j, 8, 1, (void *[]){&t1, &t2}, 2);
+	assert_null(lb_svcb_destroy(b));
+	return true;
+}
+
+static void
+test_svc_build_call_off_counted_when_both_are_done(void **state)
+{
+	(void)state;
+	retry(call_off_counted_when_both_are_done);
 }
 
 /* Another service's spec calls nothing off; each job comes back on its own. */
@@ -210,6 +337,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_svc_build_newer_spec_calls_off_the_build),
 		cmocka_unit_test(test_svc_build_the_job_that_called_off_is_not_called_off),
+		cmocka_unit_test(test_svc_build_finished_build_survives_a_called_off_successor),
+		cmocka_unit_test(test_svc_build_call_off_counted_when_both_are_done),
 		cmocka_unit_test(test_svc_build_other_service_calls_nothing_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -469,7 +469,14 @@ lb_ctl_poll(struct lb_ctl *c, int timeout_ms)
 				client_read(c, slot);
 		}
 	}
-	if (updates || c->upd_flush || ctl_upd_poll_ns(c) >= 0) {
+	/*
+	 * Again while a pass published between lines (a resumed client's burst):
+	 * that publish read the builder's eventfd, and the clients served earlier
+	 * in the pass have replies queued or are stalled on it. Each pass needs a
+	 * newer publish, so this ends.
+	 */
+	for (bool again = updates || c->upd_flush || ctl_upd_poll_ns(c) >= 0; again;
+	     again = c->upd_flush) {
 		c->upd_flush = false;
 		serve_updates(c);
 	}

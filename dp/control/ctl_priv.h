@@ -59,7 +59,7 @@ struct lb_ctl {
 	struct client *cur;    /* whose request is being handled */
 	struct lb_svcb *svcb;  /* the builder thread (ctl_update.c) */
 	struct upd_wait *grace_head, *grace_tail; /* published, waiting for a grace period */
-	bool upd_flush;        /* replies queued between lines: serve_updates() this turn */
+	bool upd_flush;        /* published between lines: serve_updates() before sleeping */
 	char path[LB_PATH_MAX];
 };
 

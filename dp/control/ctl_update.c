@@ -7,9 +7,11 @@
  *   receipt      parse + validate here (errors answer at once); the spec goes to
  *                the builder, coalesced with a queued spec of the same service;
  *                the request's reply slot is held in its client's queue
- *   build done   the builder's eventfd wakes the loop: lb_svcs_publish() (the
- *                release store, RCU retirements), then every waiter of the job
- *                is answered, or, with "wait": true, parked with a QSBR token
+ *   build done   the builder's eventfd wakes the loop (or the control thread
+ *                looks between two lines of a burst it is parsing):
+ *                lb_svcs_publish() (the release store, RCU retirements), then
+ *                every waiter of the job is answered, or, with "wait": true,
+ *                parked with a QSBR token
  *   grace over   rte_rcu_qsbr_check() without blocking, each loop turn: the
  *                parked waiters are answered with visible_us
  *
@@ -82,30 +84,30 @@ answer(struct lb_ctl *c, struct upd_wait *w, json_t *res, const struct reply_err
 	ctl_client_queue_line(c, rs->k, NULL);
 }
 
+/* Microseconds from the request's receipt to tsc. */
+static json_int_t
+since_rx_us(const struct lb_ctl *c, const struct upd_wait *w, uint64_t tsc)
+{
+	return (json_int_t)((tsc - w->rx_tsc) * 1000000 / c->dp->tsc_hz);
+}
+
 static void
 answer_ok(struct lb_ctl *c, struct upd_wait *w, bool visible)
 {
-	uint64_t hz = c->dp->tsc_hz;
 	json_t *r = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "id", w->svc_id, LB_F_VERSION,
 			      (int)w->version, LB_F_BUILD_US, (json_int_t)(w->build_ns / 1000),
-			      LB_F_SUBMITTED_US,
-			      (json_int_t)((w->sub_tsc - w->rx_tsc) * 1000000 / hz),
-			      LB_F_QUEUED_US,
-			      (json_int_t)((w->start_tsc - w->rx_tsc) * 1000000 / hz),
-			      LB_F_BUILT_US,
-			      (json_int_t)((w->done_tsc - w->rx_tsc) * 1000000 / hz),
-			      LB_F_PUBLISHED_US,
-			      (json_int_t)((w->pub_tsc - w->rx_tsc) * 1000000 / hz));
+			      LB_F_SUBMITTED_US, since_rx_us(c, w, w->sub_tsc),
+			      LB_F_QUEUED_US, since_rx_us(c, w, w->start_tsc),
+			      LB_F_BUILT_US, since_rx_us(c, w, w->done_tsc),
+			      LB_F_PUBLISHED_US, since_rx_us(c, w, w->pub_tsc));
 
 	if (w->coalesced)
 		json_object_set_new(r, LB_F_COALESCED, json_true());
 	if (w->table_cached)
 		json_object_set_new(r, LB_F_TABLE_CACHED, json_true());
-	if (w->wait) {
-		uint64_t us = (rte_rdtsc() - w->rx_tsc) * 1000000 / c->dp->tsc_hz;
-		json_object_set_new(r, LB_F_VISIBLE_US, visible ? json_integer((json_int_t)us)
-							       : json_null());
-	}
+	if (w->wait)
+		json_object_set_new(r, LB_F_VISIBLE_US,
+				    visible ? json_integer(since_rx_us(c, w, rte_rdtsc())) : json_null());
 	answer(c, w, r, NULL);
 }
 
@@ -290,22 +292,9 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
  * by serve_updates() at the end of the loop turn (upd_flush); grace periods
  * are checked there too.
  */
-void
-ctl_upd_publish_done(struct lb_ctl *c)
-{
-	struct lb_svcb_job *j;
-
-	if (lb_svcb_pending(c->svcb) == 0)
-		return;
-	while ((j = lb_svcb_done(c->svcb)) != NULL) {
-		publish(c, j);
-		lb_svcb_job_free(j);
-		c->upd_flush = true;
-	}
-}
-
-void
-ctl_upd_poll(struct lb_ctl *c)
+/* Publish every build finished so far; true if there was one. */
+static bool
+publish_finished(struct lb_ctl *c)
 {
 	struct lb_svcb_job *j;
 	bool published = false;
@@ -315,6 +304,21 @@ ctl_upd_poll(struct lb_ctl *c)
 		lb_svcb_job_free(j);
 		published = true;
 	}
+	return published;
+}
+
+void
+ctl_upd_publish_done(struct lb_ctl *c)
+{
+	if (lb_svcb_pending(c->svcb) > 0 && publish_finished(c))
+		c->upd_flush = true;
+}
+
+void
+ctl_upd_poll(struct lb_ctl *c)
+{
+	bool published = publish_finished(c);
+
 	/*
 	 * Tokens grow with time: the first still in its grace period stops the scan.
 	 * Right after a publish, look again for up to GRACE_SPIN_US: a polling worker

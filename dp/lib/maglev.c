@@ -587,7 +587,8 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 		rc = LB_ENOMEM;
 		goto out;
 	}
-	/* Only now touch the table: a failed build leaves the caller's table as it was. */
+	/* Only now touch the table: a build that fails on its inputs or on memory
+	 * leaves the caller's table as it was (one called off leaves it part-filled). */
 	fill_empty(table, m);
 	if (np > 0 && classes_init(&cl) && cl.nc == 1)
 		rc = populate_every_turn(table, m, &cl, cancel);

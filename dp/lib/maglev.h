@@ -46,7 +46,8 @@ int lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend 
  * load: another thread sets it) and returns LB_ECANCELED if it is non-zero,
  * leaving the table part-filled. Past half a build finishes: what is left costs
  * less than starting over. cancel may be NULL (never called off). A build that
- * is not called off makes the same table as lb_maglev_build().
+ * is not called off makes the same table as lb_maglev_build(). Tables of at
+ * most 128 slots are never called off (they fill in one final pass).
  */
 #define LB_MAGLEV_CANCEL_EVERY 4096u
 int lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,

@@ -49,6 +49,13 @@ same_key(const struct lb_svc_spec *a, const struct lb_svc_spec *b)
 	return a->port == b->port && a->proto == b->proto && lb_addr_cmp(&a->vip, &b->vip) == 0;
 }
 
+/* A build given up because a newer spec of its service came (LB_ECANCELED). */
+static bool
+called_off(const struct lb_svcb_job *j)
+{
+	return j->state == JOB_DONE && j->svc == NULL && j->rc == LB_ECANCELED;
+}
+
 static uint64_t
 thread_ns(void)
 {
@@ -104,7 +111,7 @@ builder_main(void *arg)
 		j->rc = svc ? 0 : rc;
 		j->build_ns = dt;
 		j->state = JOB_DONE;
-		if (rc == LB_ECANCELED && svc == NULL) {
+		if (called_off(j)) {
 			/* The job that called it off takes its tags (lb_svcb_done) and
 			 * runs to its end. */
 			for (struct lb_svcb_job *k = j->next; k != NULL; k = k->next)
@@ -304,27 +311,25 @@ lb_svcb_done(struct lb_svcb *b)
 		b->n--;
 		j->next = NULL;
 		/*
-		 * Overtaken by a later submission of the same service whose build is
-		 * already done: that one answers, and this one is never published. A
-		 * later one still queued or building does not stop this build: it is
-		 * newer than what the workers have, and dropping every build that a
-		 * newer submission overtakes published almost nothing under a steady
-		 * stream of updates to one service (each build done, then dropped,
-		 * because the next spec had arrived meanwhile).
+		 * Called off: the newer job that did it answers for it, whatever its
+		 * state. Overtaken by a later submission of the same service whose
+		 * build is already done (and was not itself called off): that one
+		 * answers, and this one is never published. A later one still queued
+		 * or building does not stop a finished build: it is newer than what
+		 * the workers have, and dropping every build that a newer submission
+		 * overtakes published almost nothing under a steady stream of updates
+		 * to one service (each build done, then dropped, because the next spec
+		 * had arrived meanwhile).
 		 */
 		for (struct lb_svcb_job *k = b->head; k != NULL; k = k->next)
 			if (same_key(&k->spec, &j->spec)) {
 				later = k;
 				break;
 			}
-		if (later != NULL && later->state == JOB_DONE && hand_over(j, later) == 0) {
-			lb_svcb_job_free(j);
-			continue;
-		}
-		/* Called off: the newer job that did it answers for it, whatever its state. */
-		if (later != NULL && j->svc == NULL && j->rc == LB_ECANCELED &&
-		    hand_over(j, later) == 0) {
-			later->n_cancelled++;
+		bool off = called_off(j);
+		bool overtaken = later != NULL && later->state == JOB_DONE && !called_off(later);
+		if (later != NULL && (off || overtaken) && hand_over(j, later) == 0) {
+			later->n_cancelled += off;
 			lb_svcb_job_free(j);
 			continue;
 		}
