@@ -180,20 +180,18 @@ ip netns exec "$TOPO_NS_SW" "${GEN[@]}" "$BIN" recv rx0 "$FLOWS" "$MAXPKTS" "$EX
 RPID=$!
 topo_dp_start "$WORK/dp.conf" 0,1
 SOCK=$TOPO_DIR/dp.sock
+DP_TASKS=/proc/$(cat "$TOPO_DIR/dp.pid")/task
+BUILDER_TID=$(grep -l 'lb-svc-build' "$DP_TASKS"/*/comm | head -1 | cut -d/ -f5)
 # DP_NICE (e.g. -10): a larger CPU share for every dp thread on a shared machine;
 # the builder keeps its distance (dp.builder_nice) below the others.
 if [ "$DP_NICE" != 0 ]; then
-	for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
-		n=$DP_NICE
-		bn=${BUILDER_NICE:-10}
-		grep -q 'lb-svc-build' "$t/comm" && n=$((DP_NICE + bn > 19 ? 19 : DP_NICE + bn))
-		renice -n "$n" -p "${t##*/}" >/dev/null
-	done
+	for t in "$DP_TASKS"/*; do renice -n "$DP_NICE" -p "${t##*/}" >/dev/null; done
+	bn=${BUILDER_NICE:-10}
+	[ -z "$BUILDER_TID" ] || renice -n $((DP_NICE + bn > 19 ? 19 : DP_NICE + bn)) \
+		-p "$BUILDER_TID" >/dev/null
 fi
-# The builder's nice as the dp set it (ps: NI of the lb-svc-build thread).
-for t in /proc/"$(cat "$TOPO_DIR/dp.pid")"/task/*; do
-	grep -q 'lb-svc-build' "$t/comm" && kv_builder_ni=$(awk '{print $19}' "$t/stat")
-done
+# The builder's nice as the dp set it (field 19 of its stat).
+kv_builder_ni=$([ -z "$BUILDER_TID" ] || awk '{print $19}' "$DP_TASKS/$BUILDER_TID/stat")
 
 kv() { echo "$1=$2"; }
 kv services_requested "$SERVICES"

@@ -99,6 +99,33 @@ wait_building(struct lb_svcb *b)
 	assert_true(lb_svcb_building(b));
 }
 
+/* Until the builder holds no job (every one submitted is done). */
+static void
+wait_idle(struct lb_svcb *b)
+{
+	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
+		sleep_us(100);
+	assert_false(lb_svcb_building(b));
+}
+
+/* A new builder building the spec with backend 0 at 7 (tag t1); the spec at 8
+ * (tag t2) submitted as soon as that build started. */
+static struct lb_svcb *
+newer_spec_during_build(int *t1, int *t2)
+{
+	char err[256];
+	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
+	struct lb_svc_spec s1, s2;
+
+	assert_non_null(b);
+	make_spec(7, &s1);
+	make_spec(8, &s2);
+	submit(b, &s1, t1);
+	wait_building(b);
+	submit(b, &s2, t2);
+	return b;
+}
+
 static struct lb_svcb_job *
 wait_done(struct lb_svcb *b)
 {
@@ -161,17 +188,8 @@ retry(bool (*scenario)(void))
 static bool
 newer_spec_calls_off_the_build(void)
 {
-	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
-	struct lb_svc_spec s1, s2;
 	int t1, t2;
-
-	assert_non_null(b);
-	make_spec(7, &s1);
-	make_spec(8, &s2);
-	submit(b, &s1, &t1);
-	wait_building(b);
-	submit(b, &s2, &t2);
+	struct lb_svcb *b = newer_spec_during_build(&t1, &t2);
 	struct lb_svcb_job *j = wait_done(b);
 	if (j->n_cancelled == 0 && j->n_tags == 1)
 		return too_late(b, j);
@@ -196,19 +214,12 @@ test_svc_build_newer_spec_calls_off_the_build(void **state)
 static bool
 called_off_once_only(void)
 {
-	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
-	struct lb_svc_spec s1, s2, s3;
+	struct lb_svc_spec s3;
 	struct lb_svcb_job *j = NULL;
 	int t1, t2, t3;
 
-	assert_non_null(b);
-	make_spec(7, &s1);
-	make_spec(8, &s2);
 	make_spec(9, &s3);
-	submit(b, &s1, &t1);
-	wait_building(b);
-	submit(b, &s2, &t2);
+	struct lb_svcb *b = newer_spec_during_build(&t1, &t2);
 	/* The first build ends called off and hands its tags to the second, which the
 	 * builder takes up in the same step: one job left, and building. */
 	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_pending(b) != 1; i++) {
@@ -250,15 +261,11 @@ finished_build_survives_a_called_off_successor(void)
 	make_spec(9, &s3);
 	submit(b, &s1, &t1);
 	wait_building(b);
-	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
-		sleep_us(100); /* A done; not taken back yet */
-	assert_false(lb_svcb_building(b));
+	wait_idle(b); /* A done; not taken back yet */
 	submit(b, &s2, &t2);
 	wait_building(b);
 	submit(b, &s3, &t3); /* calls B off */
-	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
-		sleep_us(100); /* B ended, C built: all three done, none taken back */
-	assert_false(lb_svcb_building(b));
+	wait_idle(b); /* B ended, C built: all three done, none taken back */
 	struct lb_svcb_job *j = wait_done(b);
 	if (j->n_tags == 3 && j->n_cancelled == 0) /* B was past half: A, B overtaken by C */
 		return too_late(b, j);
@@ -280,20 +287,10 @@ test_svc_build_finished_build_survives_a_called_off_successor(void **state)
 static bool
 call_off_counted_when_both_are_done(void)
 {
-	char err[256];
-	struct lb_svcb *b = lb_svcb_create(SEED, 0, 10, err, sizeof(err));
-	struct lb_svc_spec s1, s2;
 	int t1, t2;
+	struct lb_svcb *b = newer_spec_during_build(&t1, &t2);
 
-	assert_non_null(b);
-	make_spec(7, &s1);
-	make_spec(8, &s2);
-	submit(b, &s1, &t1);
-	wait_building(b);
-	submit(b, &s2, &t2);
-	for (int i = 0; i < WAIT_MS * 10 && lb_svcb_building(b); i++)
-		sleep_us(100); /* both done; the builder idles */
-	assert_false(lb_svcb_building(b));
+	wait_idle(b); /* both done */
 	struct lb_svcb_job *j = wait_done(b);
 	if (j->n_cancelled == 0 && j->n_tags == 1)
 		return too_late(b, j);

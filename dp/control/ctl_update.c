@@ -284,14 +284,6 @@ publish(struct lb_ctl *c, struct lb_svcb_job *j)
 	}
 }
 
-/*
- * Called between two lines of a client's input. A burst of upserts (a client
- * catching up sends tens at once) is parsed one after the other, ~0.15 ms each
- * for a hundred backends; without this a build finished early in the burst waited
- * for the whole burst before its publish. Waiters answered here are flushed
- * by serve_updates() at the end of the loop turn (upd_flush); grace periods
- * are checked there too.
- */
 /* Publish every build finished so far; true if there was one. */
 static bool
 publish_finished(struct lb_ctl *c)
@@ -307,6 +299,14 @@ publish_finished(struct lb_ctl *c)
 	return published;
 }
 
+/*
+ * Called between two lines of a client's input. A burst of upserts (a client
+ * catching up sends tens at once) is parsed one after the other, ~0.15 ms each
+ * for a hundred backends; without this a build finished early in the burst waited
+ * for the whole burst before its publish. Waiters answered here are flushed
+ * by serve_updates() before the loop sleeps (upd_flush); grace periods are
+ * checked there too.
+ */
 void
 ctl_upd_publish_done(struct lb_ctl *c)
 {

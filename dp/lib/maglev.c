@@ -430,7 +430,7 @@ next_by_heap(struct claimers *cl)
 /* A caller's request to give up (lb_maglev_build_cancel), read before a chunk
  * of claims while fewer than half the slots are taken. */
 static inline bool
-called_off(const int *cancel, uint32_t filled, uint32_t m)
+cancel_requested(const int *cancel, uint32_t filled, uint32_t m)
 {
 	return cancel != NULL && filled < m / 2 && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
 }
@@ -453,7 +453,7 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
 					     ? filled + LB_MAGLEV_CANCEL_EVERY : walk_until;
 
-		if (called_off(cancel, filled, m))
+		if (cancel_requested(cancel, filled, m))
 			return LB_ECANCELED;
 		for (; filled < chunk_end; filled++) {
 			struct perm *e = next(cl);

@@ -33,9 +33,9 @@ void lb_maglev_cache_destroy(struct lb_maglev_cache *c);
 /*
  * lb_maglev_build_cancel(table, m, b, n, seed, cancel), or a copy of the table
  * an earlier call with the same m, seed and b[] (keys, weights, order) built. c
- * may be NULL (then it only builds). *hit says which; *table_hash is lb_hash_bytes(table, m * 2, 0),
- * kept with the table so a copy does not hash it again (dp/tables/service.c puts
- * it in the service's digest). Same return values as lb_maglev_build_cancel(); a
+ * may be NULL (then it only builds). *hit says which; *table_hash is
+ * lb_hash_bytes(table, m * 2, 0), kept with the table so a copy does not hash it
+ * again (dp/tables/service.c puts it in the service's digest). Same return values as lb_maglev_build_cancel(); a
  * failed or called-off build is not kept.
  */
 int lb_maglev_cache_build(struct lb_maglev_cache *c, uint16_t *table, uint32_t m,
