@@ -139,7 +139,7 @@ enum lb_event {
 	X(SYNC_PEER_FULL, flow_sync_peer_full, "flow sync records not stored: peer table full") \
 	X(TABLE_BUILDS, table_builds, "service objects built by the builder thread")     \
 	X(TABLE_COPIES, table_copies, "of those, Maglev tables copied from dp.maglev_cache_kb's cache of recent tables") \
-	X(BUILDS_CANCELLED, table_builds_cancelled, "builds called off in their first half because a newer spec of the service came")
+	X(BUILDS_CANCELLED, table_builds_cancelled, "builds called off because a newer spec of the service came")
 
 enum lb_ctrl_counter {
 #define LB_X_ENUM(e, n, h) LB_CTRL_##e,

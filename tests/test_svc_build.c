@@ -6,7 +6,7 @@
  * table), no EAL: the builder touches no shared table. The services are big
  * (M = LB_MAGLEV_M_MAX, 1000 backends: some 20 ms a build here, longer under
  * ASan), so a spec submitted right after the builder picked a job up reaches it
- * in the first half of its build. A test thread held off its CPU for longer
+ * long before its last check. A test thread held off its CPU for longer
  * than that would see the build finish instead: the scenarios that need the
  * call-off to land say so and are run again (TRIES times) before failing. Every
  * wait is bounded.
@@ -159,7 +159,7 @@ expect_done(struct lb_svcb *b, uint32_t w0, uint32_t n_cancelled, void *const *t
 	check_job(wait_done(b), w0, n_cancelled, tags, n_tags);
 }
 
-/* The call-off came too late (the build had passed half): take back and free
+/* The call-off came too late (the build was past its last check): take back and free
  * whatever is still in the builder. Returns false for the caller to retry. */
 static bool
 too_late(struct lb_svcb *b, struct lb_svcb_job *j)
@@ -267,7 +267,7 @@ finished_build_survives_a_called_off_successor(void)
 	submit(b, &s3, &t3); /* calls B off */
 	wait_idle(b); /* B ended, C built: all three done, none taken back */
 	struct lb_svcb_job *j = wait_done(b);
-	if (j->n_tags == 3 && j->n_cancelled == 0) /* B was past half: A, B overtaken by C */
+	if (j->n_tags == 3 && j->n_cancelled == 0) /* B ended whole: A, B overtaken by C */
 		return too_late(b, j);
 	check_job(j, 7, 0, (void *[]){&t1}, 1);
 	check_job(wait_done(b), 9, 1, (void *[]){&t2, &t3}, 2);

@@ -427,12 +427,12 @@ next_by_heap(struct claimers *cl)
 	return cl->last;
 }
 
-/* A caller's request to give up (lb_maglev_build_cancel), read before a chunk
- * of claims while fewer than half the slots are taken. */
+/* A caller's request to give up (lb_maglev_build_cancel), read before each chunk
+ * of claims of the walk. */
 static inline bool
-cancel_requested(const int *cancel, uint32_t filled, uint32_t m)
+cancel_requested(const int *cancel)
 {
-	return cancel != NULL && filled < m / 2 && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
+	return cancel != NULL && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
 }
 
 /*
@@ -453,7 +453,7 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
 					     ? filled + LB_MAGLEV_CANCEL_EVERY : walk_until;
 
-		if (cancel_requested(cancel, filled, m))
+		if (cancel_requested(cancel))
 			return LB_ECANCELED;
 		for (; filled < chunk_end; filled++) {
 			struct perm *e = next(cl);

@@ -41,12 +41,11 @@ int lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend 
 		    uint32_t n, uint64_t seed);
 
 /*
- * lb_maglev_build() that can be called off: while fewer than half the slots are
- * taken, before every LB_MAGLEV_CANCEL_EVERY claims, it reads *cancel (an atomic
+ * lb_maglev_build() that can be called off: before every LB_MAGLEV_CANCEL_EVERY
+ * claims, until only the last 128 slots are free, it reads *cancel (an atomic
  * load: another thread sets it) and returns LB_ECANCELED if it is non-zero,
- * leaving the table part-filled. Past half a build finishes: what is left costs
- * less than starting over. cancel may be NULL (never called off). A build that
- * is not called off makes the same table as lb_maglev_build(). Tables of at
+ * leaving the table part-filled. cancel may be NULL (never called off). A build
+ * that is not called off makes the same table as lb_maglev_build(). Tables of at
  * most 128 slots are never called off (they fill in one final pass).
  */
 #define LB_MAGLEV_CANCEL_EVERY 4096u

@@ -254,7 +254,8 @@ lb_svcb_submit(struct lb_svcb *b, struct lb_svc_spec *spec, void *tag, bool *rep
 		rc = LB_ENOMEM;
 		goto out;
 	}
-	/* A build of an older spec in progress: call it off (it may be past half). */
+	/* A build of an older spec in progress: call it off (it may be past its last
+	 * check and finish anyway). */
 	if (last != NULL && last->state == JOB_BUILDING && !last->no_cancel)
 		__atomic_store_n(&last->cancel, 1, __ATOMIC_RELAXED);
 	j->spec = *spec;

@@ -17,11 +17,14 @@
  * stream the workers see one build in two at worst, never none.
  *
  * Calling off: a spec submitted while one of the same service is being built
- * asks that build to stop (lb_maglev_build_cancel(): only in its first half), so
- * the newest spec does not wait for a table nobody will use for long. The build
- * called off hands its tags to the newer job, which cannot itself be called off:
- * under a stream of updates faster than builds, every other build at least runs
- * to its end, and a called-off build wastes at most half a build.
+ * asks that build to stop (lb_maglev_build_cancel(), at any point of its walk),
+ * so the newest spec does not wait for a table nobody will use for long: the
+ * newer spec is visible one build after it came instead of after the rest of the
+ * older build and its own, and the builder spends less, never more (the rest of
+ * the older build is not run). The build called off hands its tags to the newer
+ * job, whose publish answers them; that job cannot itself be called off: under a
+ * stream of updates faster than builds, every other build at least runs to its
+ * end.
  *
  * Threads: every function but the builder's own loop runs on the control thread.
  */
