@@ -87,6 +87,21 @@ mod_add(uint32_t c, uint32_t d, uint32_t m)
 	return c >= m ? c - m : c;
 }
 
+/*
+ * a * b mod m for a, b < m, without a division: Barrett reduction with
+ * m_recip = floor(2^64 / m). The estimated quotient is the true one or one less
+ * (a * b < 2^40 here), so one conditional subtract finishes it.
+ */
+static inline uint32_t
+mod_mul(uint32_t a, uint32_t b, uint32_t m, uint64_t m_recip)
+{
+	uint64_t x = (uint64_t)a * b;
+	uint64_t q = (uint64_t)(((unsigned __int128)x * m_recip) >> 64);
+	uint64_t r = x - q * m;
+
+	return (uint32_t)(r >= m ? r - m : r);
+}
+
 /* a^-1 mod m for prime m and 0 < a < m (extended Euclid). */
 static uint32_t
 mod_inv(uint32_t a, uint32_t m)
@@ -161,11 +176,12 @@ walk(const uint16_t *table, uint32_t m, struct perm *e)
  * The same answer as walk() when only n_free slots are left: slot x sits
  * (x - next) * skip^-1 mod m steps ahead in e's permutation, and the walk would
  * stop at the free slot with the fewest steps. Steps are distinct (a bijection),
- * so there are no ties. The % here runs at most FREE_MAX^2 / 2 times per build.
+ * so there are no ties. mod_mul() here runs at most FREE_MAX^2 / 2 times a build.
  * Returns the index into free_slots[].
  */
 static uint32_t
-nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct perm *e)
+nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, uint64_t m_recip,
+	     struct perm *e)
 {
 	uint32_t c = e->next, best = UINT32_MAX, k_best = 0;
 
@@ -174,7 +190,7 @@ nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, struct per
 	for (uint32_t k = 0; k < n_free; k++) {
 		uint32_t x = free_slots[k];
 		uint32_t dx = x >= c ? x - c : x + m - c;
-		uint32_t steps = (uint32_t)((uint64_t)dx * e->inv % m);
+		uint32_t steps = mod_mul(dx, e->inv, m, m_recip);
 
 		if (steps < best) {
 			best = steps;
@@ -427,6 +443,34 @@ next_by_heap(struct claimers *cl)
 	return cl->last;
 }
 
+/*
+ * The free slots of a table with at most FREE_MAX of them, in slot order. Four
+ * entries per 64-bit word: a word holds an empty entry (0xffff) exactly when its
+ * complement has a zero 16-bit lane, which the usual carry test finds.
+ */
+static uint32_t
+collect_free(const uint16_t *table, uint32_t m, uint32_t *free_slots)
+{
+	const uint64_t ones = 0x0001000100010001ULL, highs = 0x8000800080008000ULL;
+	uint32_t n = 0, x = 0;
+
+	for (; x + 4 <= m; x += 4) {
+		uint64_t w;
+
+		memcpy(&w, table + x, sizeof(w));
+		w = ~w;
+		if (((w - ones) & ~w & highs) == 0)
+			continue;
+		for (uint32_t i = x; i < x + 4; i++)
+			if (table[i] == LB_MAGLEV_EMPTY)
+				free_slots[n++] = i;
+	}
+	for (; x < m; x++)
+		if (table[x] == LB_MAGLEV_EMPTY)
+			free_slots[n++] = x;
+	return n;
+}
+
 /* A caller's request to give up (lb_maglev_build_cancel), read before each chunk
  * of claims of the walk. */
 static inline bool
@@ -447,7 +491,8 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 {
 	uint32_t free_slots[FREE_MAX];
 	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
-	uint32_t n_free = 0;
+	uint32_t n_free;
+	uint64_t m_recip = UINT64_MAX / m;
 
 	for (uint32_t filled = 0; filled < walk_until;) {
 		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
@@ -461,12 +506,10 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 			table[walk(table, m, e)] = e->idx;
 		}
 	}
-	for (uint32_t x = 0; x < m; x++)
-		if (table[x] == LB_MAGLEV_EMPTY)
-			free_slots[n_free++] = x;
+	n_free = collect_free(table, m, free_slots);
 	while (n_free > 0) {
 		struct perm *e = next(cl);
-		uint32_t k = nearest_free(free_slots, n_free, m, e);
+		uint32_t k = nearest_free(free_slots, n_free, m, m_recip, e);
 
 		table[free_slots[k]] = e->idx;
 		free_slots[k] = free_slots[--n_free];
