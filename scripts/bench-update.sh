@@ -45,7 +45,9 @@
 # phase: flows whose backend changed although it was never removed),
 # dropped_during_churn (tagged packets sent during the hot churn that never
 # reached the receiver: dp drops, af_packet losses, anything),
-# dp_drops_during_churn (the dp's own drop counters over it), maglev_build_us
+# dp_drops_during_churn (the dp's own drop counters over it), churn_steal_pct_cpuN
+# (per CPU, the share of the hot churn the hypervisor gave to others: the
+# machine's part of the tail), maglev_build_us
 # (bench_maglev: M=65537, 1000 backends, wall clock), maglev_build_cpu_us (the
 # same, thread CPU time) and maglev_build_churned_us (M=CHURN_M, the churned
 # service's backend count, same build code).
@@ -254,8 +256,10 @@ arp_probe 1 arp_idle > "$WORK/arp_idle.out" || true
 arp_probe "$((UPDATES / ${RATE%.*}))" arp_storm > "$WORK/arp_storm.out" &
 APID=$!
 # ctl.py bounds itself (2x the nominal churn time + 25 s); timeout is the backstop.
+grep -E '^cpu[0-9]+ ' /proc/stat > "$WORK/stat0"
 bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "${GEN[@]}" "$PY" scripts/bench-update/ctl.py \
 	churn "$SOCK" "$UPDATES" "$RATE" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$WORK/churn.out"
+grep -E '^cpu[0-9]+ ' /proc/stat > "$WORK/stat1"
 wait "$APID" || true
 bg_wait "the rolling update" timeout $((CHURN_BACKENDS * ROLL_STEP_MS / 1000 + 60)) "${GEN[@]}" "$PY" \
 	scripts/bench-update/ctl.py rolling "$SOCK" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$ROLL_STEP_MS" \
@@ -282,6 +286,13 @@ awk 'NR == FNR { if (FNR == 1) t0 = $1; else { r0[$1] = $2; w0[$1] = $3 }; next 
      FNR == 1 { dt = $1 - t0; next }
      { printf "%s_thread_cpu_pct=%.1f\n%s_thread_runq_wait_pct=%.1f\n", $1, 100 * ($2 - r0[$1]) / dt,
        $1, 100 * ($3 - w0[$1]) / dt }' "$WORK/sched0" "$WORK/sched1"
+# Over the hot churn, per CPU: % of its time the hypervisor ran something else while
+# this VM had work for it (steal, field 8 of /proc/stat); a stolen millisecond delays
+# every update in flight, whatever the dp does.
+awk 'NR == FNR { for (i = 2; i <= 9; i++) a[$1, i] = $i; next }
+     { tot = 0; for (i = 2; i <= 9; i++) tot += $i - a[$1, i]
+       printf "churn_steal_pct_%s=%.2f\n", $1, tot ? 100 * ($9 - a[$1, 9]) / tot : 0 }' \
+	"$WORK/stat0" "$WORK/stat1"
 # Kernel-side losses on the veths (rx_dropped: the peer's backlog was full).
 for nd in "$TOPO_NS_DP:ext" "$TOPO_NS_DP:int" "$TOPO_NS_SW:rx0" "$TOPO_NS_C:c0"; do
 	for c in rx_dropped tx_dropped; do
