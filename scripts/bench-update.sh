@@ -255,8 +255,8 @@ arp_probe() { # seconds prefix
 arp_probe 1 arp_idle > "$WORK/arp_idle.out" || true
 arp_probe "$((UPDATES / ${RATE%.*}))" arp_storm > "$WORK/arp_storm.out" &
 APID=$!
+grep -E '^cpu[0-9]+ ' /proc/stat > "$WORK/stat0" # the steal over the churn, below
 # ctl.py bounds itself (2x the nominal churn time + 25 s); timeout is the backstop.
-grep -E '^cpu[0-9]+ ' /proc/stat > "$WORK/stat0"
 bg_wait "the churn" timeout $((2 * UPDATES / ${RATE%.*} + 90)) "${GEN[@]}" "$PY" scripts/bench-update/ctl.py \
 	churn "$SOCK" "$UPDATES" "$RATE" "$CHURN_M" "$CHURN_BACKENDS" "$SPID" "$WORK/churn.out"
 grep -E '^cpu[0-9]+ ' /proc/stat > "$WORK/stat1"
@@ -287,7 +287,7 @@ awk 'NR == FNR { if (FNR == 1) t0 = $1; else { r0[$1] = $2; w0[$1] = $3 }; next 
      { printf "%s_thread_cpu_pct=%.1f\n%s_thread_runq_wait_pct=%.1f\n", $1, 100 * ($2 - r0[$1]) / dt,
        $1, 100 * ($3 - w0[$1]) / dt }' "$WORK/sched0" "$WORK/sched1"
 # Over the hot churn, per CPU: % of its time the hypervisor ran something else while
-# this VM had work for it (steal, field 8 of /proc/stat); a stolen millisecond delays
+# this VM had work for it (steal: the 8th number of a cpuN line of /proc/stat); a stolen millisecond delays
 # every update in flight, whatever the dp does.
 awk 'NR == FNR { for (i = 2; i <= 9; i++) a[$1, i] = $i; next }
      { tot = 0; for (i = 2; i <= 9; i++) tot += $i - a[$1, i]
