@@ -1229,6 +1229,71 @@ test_ct_snat_hint_is_checked_and_gives_the_same_port(void **state)
 	lb_ct_destroy(ct);
 }
 
+/*
+ * lb_ct_snat_prefetch_bulk() over a burst of keys (pairs that exist, one that does
+ * not, a full one, repeats of one pair) answers for each key what
+ * lb_ct_snat_prefetch() answers for it alone; more keys than it takes: nothing.
+ */
+static void
+test_ct_snat_prefetch_bulk_is_the_one_by_one_answer(void **state)
+{
+	struct lb_ct *ct = snat_table(256, 4000, 4009, 1, 0, 60000);
+	struct lb_ct_rev_key kb[LB_CT_SNAT_BULK_MAX + 1], k1;
+	struct lb_ct_snat_hint hb[LB_CT_SNAT_BULK_MAX + 1], *hp[LB_CT_SNAT_BULK_MAX + 1], h1;
+	uint32_t rh;
+
+	(void)state;
+	/* pairs for local addresses 0..2: 2 with ports left, 1 full, 0 with none
+	 * taken; no pair for 3 */
+	for (uint8_t li = 0; li < 3; li++) {
+		struct lb_ct_rev_key k = snat_key();
+		k.local_idx = li;
+		unsigned take = li == 1 ? 10 : li == 2 ? 4 : 1;
+		for (unsigned n = 0; n < take; n++) {
+			struct lb_conn c = conn(0, LB_MODE_FNAT, LB_AF_INET, LB_PROTO_TCP);
+			assert_int_equal(lb_ct_snat_alloc(ct, &k, 0, &rh), 0);
+			c.client_port = net16((uint16_t)(30000 + li * 100 + n));
+			c.local_idx = li;
+			c.local_port = k.local_port;
+			assert_non_null(lb_ct_insert(ct, &c, 0));
+			k = snat_key();
+			k.local_idx = li;
+		}
+	}
+	for (unsigned t = 0; t < 40; t++) {
+		kb[t] = snat_key();
+		kb[t].local_idx = (uint8_t)(t % 4);
+		hp[t] = &hb[t];
+		hb[t].pair = 12345; /* overwritten: found or LB_CT_NIL */
+	}
+	lb_ct_snat_prefetch_bulk(ct, kb, hp, 40);
+	for (unsigned t = 0; t < 40; t++) {
+		k1 = snat_key();
+		k1.local_idx = (uint8_t)(t % 4);
+		lb_ct_snat_prefetch(ct, &k1, &h1);
+		assert_int_equal(hb[t].pair, h1.pair);
+		if (t % 4 == 1 || t % 4 == 3) {
+			assert_int_equal(h1.pair, LB_CT_NIL); /* full / no pair */
+			continue;
+		}
+		assert_int_not_equal(h1.pair, LB_CT_NIL);
+		assert_int_equal(hb[t].idx, h1.idx);
+		assert_int_equal(hb[t].rev_hash, h1.rev_hash);
+		assert_int_equal(hb[t].port, h1.port);
+		assert_int_equal(kb[t].local_port, k1.local_port);
+		assert_int_equal(h1.rev_hash, lb_ct_hash_rev(&k1, lb_ct_seed(ct)));
+	}
+	for (unsigned t = 0; t <= LB_CT_SNAT_BULK_MAX; t++) {
+		kb[t] = snat_key();
+		hp[t] = &hb[t];
+	}
+	lb_ct_snat_prefetch_bulk(ct, kb, hp, LB_CT_SNAT_BULK_MAX + 1);
+	for (unsigned t = 0; t <= LB_CT_SNAT_BULK_MAX; t++)
+		assert_int_equal(hb[t].pair, LB_CT_NIL);
+	lb_ct_snat_prefetch_bulk(ct, kb, hp, 0);
+	lb_ct_destroy(ct);
+}
+
 static void
 test_ct_snat_port_is_not_given_again_within_the_reuse_delay(void **state)
 {
@@ -1760,6 +1825,7 @@ main(void)
 		cmocka_unit_test(test_ct_snat_gives_every_port_of_the_slice_once_then_refuses),
 		cmocka_unit_test(test_ct_snat_port_is_not_given_again_within_the_reuse_delay),
 		cmocka_unit_test(test_ct_snat_hint_is_checked_and_gives_the_same_port),
+		cmocka_unit_test(test_ct_snat_prefetch_bulk_is_the_one_by_one_answer),
 		cmocka_unit_test(test_ct_snat_without_delay_or_for_a_half_open_entry_reuses_at_once),
 		cmocka_unit_test(test_ct_snat_skips_a_port_another_entry_holds),
 		cmocka_unit_test(test_ct_snat_is_o1_at_a_large_pair),

@@ -58,11 +58,23 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 	 * Maglev service without affinity: pick the backend now and prefetch the
 	 * reverse bucket of the SNAT port the allocator would give. (Another
 	 * scheduler picks in new_flow(): a Maglev pick here would only prefetch for a
-	 * backend it does not take.)
+	 * backend it does not take.) In three passes over the burst, each on what the
+	 * one before fetched: 2d the flow hash and a prefetch of its Maglev slot, 2e
+	 * the pick, the backend and its SNAT key, 2f the SNAT pairs, ports and reverse
+	 * buckets (lb_ct_snat_prefetch_bulk). One packet at a time, each step waited
+	 * for the load of the one before, and a new flow cost 20 % more cycles
+	 * (docs/performance.md, "new flows in passes").
 	 */
 	uint32_t nfh[MAX_BURST];
 	struct lb_ct_snat_hint sh[MAX_BURST]; /* for new_flow()'s allocation; set with nfh */
 	struct lb_conn *cand[MAX_BURST];       /* the entry the tag points at, for pass 3 */
+	const struct lb_svc *msvc[MAX_BURST];  /* 2d -> 2e: the packet's service ... */
+	uint8_t mj[MAX_BURST];                 /* ... and its index in the burst */
+	uint16_t n_m = 0;
+	struct lb_ct_rev_key srk[MAX_BURST];   /* 2e -> 2f: the SNAT keys ... */
+	struct lb_ct_snat_hint *shp[MAX_BURST]; /* ... and where their hints go */
+	uint16_t n_srk = 0;
+	_Static_assert(MAX_BURST <= LB_CT_SNAT_BULK_MAX, "a burst's keys in one bulk prefetch");
 	for (uint16_t j = 0; j < k; j++) {
 		nfh[j] = 0;
 		if (ids[j] < 0)
@@ -76,20 +88,33 @@ classify_burst(struct lb_worker *w, struct rte_mbuf **pkts, const struct lb_pkt 
 		    svc->sched != LB_SCHED_MAGLEV)
 			continue;
 		uint32_t f = lb_flow_hash(w->flow_seed, p->src, p->sport, p->dst, p->dport, p->proto);
-		uint16_t bi = lb_maglev_pick(svc->table, svc->m, f);
-		if (f == 0 || bi == LB_MAGLEV_EMPTY)
+		if (f == 0)
 			continue;
+		rte_prefetch0(&svc->table[lb_hash_reduce(f, svc->m)]); /* lb_maglev_pick()'s slot */
 		nfh[j] = f;
+		msvc[n_m] = svc;
+		mj[n_m++] = (uint8_t)j;
+	}
+	for (uint16_t t = 0; t < n_m; t++) {
+		uint16_t j = mj[t];
+		const struct lb_svc *svc = msvc[t];
+		const struct lb_pkt *p = &meta[idx[j]];
+		uint16_t bi = lb_maglev_pick(svc->table, svc->m, nfh[j]);
+		if (bi == LB_MAGLEV_EMPTY) {
+			nfh[j] = 0;
+			continue;
+		}
 		sh[j].pair = LB_CT_NIL;
 		const struct lb_real *r = lb_real_get(w->svcs, svc->real_ids[bi]);
 		unsigned fam = p->family == LB_AF_INET6;
 		if (r->tx_port == LB_PORT_NONE || w->n_src[r->tx_port][fam] == 0)
 			continue;
-		struct lb_ct_rev_key rk;
-		lb_ct_rev_key_init(&rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
-		rk.local_idx = w->src[r->tx_port][fam][f % w->n_src[r->tx_port][fam]];
-		lb_ct_snat_prefetch(w->ct, &rk, &sh[j]);
+		struct lb_ct_rev_key *rk = &srk[n_srk];
+		lb_ct_rev_key_init(rk, LB_MODE_FNAT, p->proto, r->addr, r->port);
+		rk->local_idx = w->src[r->tx_port][fam][nfh[j] % w->n_src[r->tx_port][fam]];
+		shp[n_srk++] = &sh[j];
 	}
+	lb_ct_snat_prefetch_bulk(w->ct, srk, shp, n_srk);
 	/* Pass 3: per packet, the forwarding decision and the rewrite. */
 	for (uint16_t j = 0; j < k; j++) {
 		uint16_t i = idx[j];

@@ -292,6 +292,11 @@ struct lb_ct_snat_hint {
 /* Prefetch the reverse bucket of the port lb_ct_snat_alloc() would give now; with
  * hint (may be NULL), say what was found (hint->pair LB_CT_NIL when nothing). */
 void lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct_snat_hint *hint);
+/* The same for n keys (at most LB_CT_SNAT_BULK_MAX; more: nothing found), hint[t]
+ * for k[t] (none NULL): a burst's new flows, their loads overlapped. */
+#define LB_CT_SNAT_BULK_MAX 64
+void lb_ct_snat_prefetch_bulk(struct lb_ct *ct, struct lb_ct_rev_key *k,
+			      struct lb_ct_snat_hint *const *hint, unsigned n);
 
 /* Find an entry; NULL when none. hash from lb_ct_hash_fwd/rev with lb_ct_seed(ct). */
 struct lb_conn *lb_ct_lookup_fwd(struct lb_ct *ct, const struct lb_ct_fwd_key *k, uint32_t hash);

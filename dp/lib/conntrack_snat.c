@@ -251,24 +251,45 @@ pair_is(const struct snat_pair *p, const uint8_t *backend, uint16_t port, uint8_
 	       lb_ct_addr_eq(p->backend, backend);
 }
 
+/* The map slot of the pair of (backend, port, proto, local_idx), probing from its
+ * pair hash *h (left at the slot's): the pair's slot, or the empty one where it
+ * would go. Linear probing in a table at most half full: a probe or two. */
+static inline uint32_t *
+pair_slot(const struct lb_ct *ct, uint32_t *h, const uint8_t *backend, uint16_t port,
+	  uint8_t proto, uint8_t local_idx)
+{
+	uint32_t *map = real_map(ct);
+
+	for (;; (*h)++) {
+		uint32_t *slot = &map[*h & ct->snat_mask];
+		if (*slot == LB_CT_NIL ||
+		    pair_is(pair_at(ct, *slot), backend, port, proto, local_idx))
+			return slot;
+	}
+}
+
 /* The pair of (backend, port, proto, local_idx); created (every port free) when
  * create is set and the area has room. */
 static inline struct snat_pair *
 pair_get(struct lb_ct *ct, const uint8_t *backend, uint16_t port, uint8_t proto,
 	 uint8_t local_idx, int create, uint32_t now)
 {
-	uint32_t *map = real_map(ct);
+	uint32_t h = pair_hash(ct, backend, port, proto, local_idx);
+	uint32_t *slot = pair_slot(ct, &h, backend, port, proto, local_idx);
 
-	/* Linear probing in a table at most half full: a probe or two. */
-	for (uint32_t h = pair_hash(ct, backend, port, proto, local_idx);; h++) {
-		uint32_t *slot = &map[h & ct->snat_mask];
-		if (*slot == LB_CT_NIL)
-			return create ? pair_new(ct, slot, h, backend, port, proto, local_idx, now)
-				      : NULL;
-		struct snat_pair *p = pair_at(ct, *slot);
-		if (pair_is(p, backend, port, proto, local_idx))
-			return p;
-	}
+	if (*slot != LB_CT_NIL)
+		return pair_at(ct, *slot);
+	return create ? pair_new(ct, slot, h, backend, port, proto, local_idx, now) : NULL;
+}
+
+/* pair_get() without creating, from the pair hash h already computed. */
+static inline const struct snat_pair *
+pair_find(const struct lb_ct *ct, uint32_t h, const struct lb_ct_rev_key *k)
+{
+	const uint32_t *slot = pair_slot(ct, &h, k->backend, k->backend_port, k->proto,
+					 k->local_idx);
+
+	return *slot == LB_CT_NIL ? NULL : pair_at(ct, *slot);
 }
 
 static struct snat_pair *
@@ -518,23 +539,50 @@ lb_ct_snat_alloc(struct lb_ct *ct, struct lb_ct_rev_key *k, uint32_t now, uint32
 void
 lb_ct_snat_prefetch(struct lb_ct *ct, struct lb_ct_rev_key *k, struct lb_ct_snat_hint *hint)
 {
-	uint32_t i;
+	struct lb_ct_snat_hint none, *h = hint != NULL ? hint : &none;
 
-	if (hint != NULL)
-		hint->pair = LB_CT_NIL;
-	if (ct->snat_pairs == 0)
+	lb_ct_snat_prefetch_bulk(ct, k, &h, 1);
+}
+
+/*
+ * Three passes over the burst's keys, each on what the one before fetched: the
+ * pairs' map slots, the pairs, then the lowest free port, its reverse hash and the
+ * prefetch of that bucket. One key at a time, each step waited for the load of
+ * the step before; over a burst the loads of all keys are in flight together.
+ */
+void
+lb_ct_snat_prefetch_bulk(struct lb_ct *ct, struct lb_ct_rev_key *k,
+			 struct lb_ct_snat_hint *const *hint, unsigned n)
+{
+	const struct snat_pair *pr[LB_CT_SNAT_BULK_MAX];
+	uint32_t h[LB_CT_SNAT_BULK_MAX];
+	const uint32_t *map = real_map(ct);
+
+	for (unsigned t = 0; t < n; t++)
+		hint[t]->pair = LB_CT_NIL;
+	if (ct->snat_pairs == 0 || n > LB_CT_SNAT_BULK_MAX)
 		return;
-	const struct snat_pair *p = pair_of_key(ct, k, 0, 0);
-	if (p == NULL || !lowest_free(ct, p, &i))
-		return;
-	k->local_port = port_of(ct, p, i);
-	uint32_t h = lb_ct_hash_rev(k, ct->seed);
-	lb_ct_prefetch_rev(ct, h);
-	if (hint != NULL) {
-		hint->pair = p->self;
-		hint->idx = i;
-		hint->rev_hash = h;
-		hint->port = k->local_port;
+	for (unsigned t = 0; t < n; t++) {
+		h[t] = pair_hash(ct, k[t].backend, k[t].backend_port, k[t].proto, k[t].local_idx);
+		__builtin_prefetch(&map[h[t] & ct->snat_mask]);
+	}
+	for (unsigned t = 0; t < n; t++) {
+		pr[t] = pair_find(ct, h[t], &k[t]);
+		if (pr[t] != NULL)
+			__builtin_prefetch(&pr[t]->top);
+	}
+	for (unsigned t = 0; t < n; t++) {
+		uint32_t i;
+
+		if (pr[t] == NULL || !lowest_free(ct, pr[t], &i))
+			continue;
+		k[t].local_port = port_of(ct, pr[t], i);
+		uint32_t rh = lb_ct_hash_rev(&k[t], ct->seed);
+		lb_ct_prefetch_rev(ct, rh);
+		hint[t]->pair = pr[t]->self;
+		hint[t]->idx = i;
+		hint[t]->rev_hash = rh;
+		hint[t]->port = k[t].local_port;
 	}
 }
 
