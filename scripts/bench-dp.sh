@@ -37,7 +37,10 @@ fi
 # The curve's 4M point needs about 1 GiB: one memory mode for every point.
 MEM_MB=${BENCH_MEM_MB:-512}
 [ "${1:-}" = --curve ] && MEM_MB=${BENCH_MEM_MB:-2048}
-free_pages=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+hugepages_free() { awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0; }
+hugetlbfs=0
+grep -q hugetlbfs /proc/mounts && hugetlbfs=1
+free_pages=$(hugepages_free)
 page_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo 2>/dev/null || echo 2048)
 # Short of hugepage memory (setup.sh reserves 1 GiB; the curve wants 2): as root,
 # reserve the missing pages (never fewer than there are) unless BENCH_RESERVE=0.
@@ -45,14 +48,14 @@ page_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo 2>/dev/null || echo 20
 # packet at the floor and 25-40 at 1M flows (Dec 4): a different benchmark (hugepages=0).
 need_pages=$(( (MEM_MB * 1024 + page_kb - 1) / page_kb ))
 if [ "${BENCH_RESERVE:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ "${free_pages:-0}" -lt "$need_pages" ] &&
-	grep -q hugetlbfs /proc/mounts; then
+	[ "$hugetlbfs" = 1 ]; then
 	total=$(cat /proc/sys/vm/nr_hugepages)
 	echo $(( total + need_pages - free_pages )) > /proc/sys/vm/nr_hugepages || true
-	free_pages=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+	free_pages=$(hugepages_free)
 	echo "bench-dp: reserved hugepages: $(cat /proc/sys/vm/nr_hugepages) x ${page_kb} KiB, $free_pages free" >&2
 fi
 if [ "${free_pages:-0}" -gt 0 ] && [ $((free_pages * page_kb)) -ge $((MEM_MB * 1024)) ] &&
-	grep -q hugetlbfs /proc/mounts; then
+	[ "$hugetlbfs" = 1 ]; then
 	MEM=(--in-memory)               # no shared config, no hugepage files left behind
 else
 	MEM=(--no-huge -m 4096 --no-shconf)  # (--in-memory refuses --no-huge)

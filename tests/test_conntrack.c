@@ -1243,8 +1243,8 @@ test_ct_snat_prefetch_bulk_is_the_one_by_one_answer(void **state)
 	uint32_t rh;
 
 	(void)state;
-	/* pairs for local addresses 0..2: 2 with ports left, 1 full, 0 with none
-	 * taken; no pair for 3 */
+	/* pairs for local addresses 0..2: 0 and 2 with ports left (1 and 4 taken),
+	 * 1 full (all 10); no pair for 3 */
 	for (uint8_t li = 0; li < 3; li++) {
 		struct lb_ct_rev_key k = snat_key();
 		k.local_idx = li;
