@@ -639,6 +639,8 @@ class Dp:
     start() waits for "running", stop() sends SIGTERM so it writes its stats JSON.
     """
 
+    spawned = []  # every Dp this test started, for the post-mortem (run.py)
+
     def __init__(self, build, tmp, conf_text, *, workers=1, tag="dp", run_seconds=60):
         self.binary = os.path.join(build, "dp", "edgelb-dp")
         self.tmp = tmp
@@ -656,6 +658,7 @@ class Dp:
                           "--log-level=user1,info", "--log-level=pmd.net.tap,info"]
         self.proc = None
         self.rc = None
+        self.ended_alone = False  # stop() found it gone already
 
     def _cmd(self, extra):
         return [self.binary] + self.eal + ["--", "--config", self.conf, "--stats-json",
@@ -666,6 +669,7 @@ class Dp:
         self._err = open(self.err_path, "w")
         self.proc = subprocess.Popen(self._cmd(extra), stdout=self._out, stderr=self._err,
                                      stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
+        Dp.spawned.append(self)
 
     def run(self, timeout=30, stop_idle_ms=300):
         """Files mode: the dp reads its rx pcaps, stops when idle; returns exit status."""
@@ -695,6 +699,8 @@ class Dp:
         return False
 
     def stop(self, timeout=15):
+        if self.proc is not None and self.proc.poll() is not None:
+            self.ended_alone = True
         if self.proc is None or self.proc.poll() is not None:
             self.rc = self.proc.returncode if self.proc else None
             self._close()
@@ -742,6 +748,25 @@ class Dp:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    def post_mortem(self, lines=20):
+        """Whether the process runs or how it ended, and the tail of its output."""
+        rc = self.proc.poll() if self.proc else None
+        if self.proc is None:
+            state = "never started"
+        elif rc is None:
+            state = "still running"
+        elif rc < 0:
+            state = f"killed by signal {-rc} ({signal.Signals(-rc).name})"
+        else:
+            state = f"exited with status {rc}"
+        state += (" before the test stopped it" if self.ended_alone else
+                  " (stopped by the test)" if rc is not None else "")
+        out = [f"-- dp {self.tag} (pid {self.proc.pid if self.proc else '-'}): {state}"]
+        for name, text in (("stderr", self.stderr()), ("stdout", self.stdout())):
+            tail = text.splitlines()[-lines:]
+            out += [f"   {name}: {ln}" for ln in tail]
+        return "\n".join(out)
 
     def stats(self):
         try:

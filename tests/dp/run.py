@@ -110,6 +110,10 @@ def main():
             import traceback
             traceback.print_exc()
             ck.ok(False, f"test raised {type(e).__name__}: {e}")
+            # Which dp was gone, and its last words (a BrokenPipe on the control
+            # socket is a dp that died, or closed the connection).
+            for dp in T.Dp.spawned:
+                print(dp.post_mortem())
     status = ck.summary()
     print(f"== dp-{a.case}: {time.monotonic() - t0:.1f} s")
     if status == 0 and rc == SKIP:
