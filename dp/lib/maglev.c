@@ -173,6 +173,47 @@ walk(const uint16_t *table, uint32_t m, struct perm *e)
 }
 
 /*
+ * walk() with K probes taken without a branch on each: from e->next, their
+ * outcomes go into a mask and the first free one is picked by bit scan, so a
+ * claim does not end on a mispredicted branch. Only when all K are taken does it
+ * branch, to walk()'s loop K steps on. The same probes in the same order as
+ * walk(), so the same slot. K is even and at most 32.
+ */
+static inline __attribute__((always_inline)) uint32_t
+walk_k(const uint16_t *table, uint32_t m, struct perm *e, const unsigned K)
+{
+	uint32_t s = e->skip, s2 = mod_add(s, s, m), c;
+	uint32_t a = e->next, b = mod_add(a, s, m), pos[32], mask = 0;
+
+	for (unsigned k = 0; k < K; k += 2) {
+		pos[k] = a;
+		pos[k + 1] = b;
+		mask |= (uint32_t)(table[a] == LB_MAGLEV_EMPTY) << k;
+		mask |= (uint32_t)(table[b] == LB_MAGLEV_EMPTY) << (k + 1);
+		a = mod_add(a, s2, m);
+		b = mod_add(b, s2, m);
+	}
+	if (__builtin_expect(mask != 0, 1)) {
+		c = pos[__builtin_ctz(mask)];
+	} else {
+		for (;;) {
+			if (table[a] == LB_MAGLEV_EMPTY) {
+				c = a;
+				break;
+			}
+			if (table[b] == LB_MAGLEV_EMPTY) {
+				c = b;
+				break;
+			}
+			a = mod_add(a, s2, m);
+			b = mod_add(b, s2, m);
+		}
+	}
+	e->next = mod_add(c, s, m);
+	return c;
+}
+
+/*
  * The same answer as walk() when only n_free slots are left: slot x sits
  * (x - next) * skip^-1 mod m steps ahead in e's permutation, and the walk would
  * stop at the free slot with the fewest steps. Steps are distinct (a bijection),
@@ -484,15 +525,33 @@ cancel_requested(const int *cancel)
  * nearest_free() over the list of those slots. Inlined once per way of finding
  * the claimer, so each loop keeps the table and its counters in registers; the
  * cancel check runs once per LB_MAGLEV_CANCEL_EVERY claims, outside that loop.
+ *
+ * With equal weights (every turn claims) a claim's first probe is taken as often
+ * as the table is full, and a walk ends on a mispredicted branch about as often:
+ * from 30 % to 55 % full a claim walks with walk_k() and 4 probes (all 4 taken:
+ * 9 % of claims at most), to 75 % with 6; below 30 % walk()'s first probe is
+ * usually free and well predicted, above 75 % the probes a claim needs cost more
+ * than the mispredict. Measured at m = 65537, n = 1000 (docs/performance.md,
+ * "Maglev table build"): 8 probes from 55 %, or 16 up to 86 %, were slower. With
+ * uneven weights one heavy backend claims most slots and usually finds its next
+ * position free: walk() throughout (walk_k() measured 5-17 % slower there).
+ * Either way the probes, and so the slots, are walk()'s.
  */
+#define WALK_K4_FROM_PCT 30u
+#define WALK_K6_FROM_PCT 55u
+#define WALK_K_UNTIL_PCT 75u
+
 static inline __attribute__((always_inline)) int
 populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
-	 struct perm *(*next)(struct claimers *), const int *cancel)
+	 struct perm *(*next)(struct claimers *), const bool equal_weights, const int *cancel)
 {
 	uint32_t free_slots[FREE_MAX];
 	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
 	uint32_t n_free;
 	uint64_t m_recip = UINT64_MAX / m;
+	uint32_t k4_from = (uint32_t)((uint64_t)m * WALK_K4_FROM_PCT / 100);
+	uint32_t k6_from = (uint32_t)((uint64_t)m * WALK_K6_FROM_PCT / 100);
+	uint32_t k_until = (uint32_t)((uint64_t)m * WALK_K_UNTIL_PCT / 100);
 
 	for (uint32_t filled = 0; filled < walk_until;) {
 		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
@@ -502,8 +561,15 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 			return LB_ECANCELED;
 		for (; filled < chunk_end; filled++) {
 			struct perm *e = next(cl);
+			uint32_t c;
 
-			table[walk(table, m, e)] = e->idx;
+			if (!equal_weights || filled < k4_from || filled >= k_until)
+				c = walk(table, m, e);
+			else if (filled < k6_from)
+				c = walk_k(table, m, e, 4);
+			else
+				c = walk_k(table, m, e, 6);
+			table[c] = e->idx;
 		}
 	}
 	n_free = collect_free(table, m, free_slots);
@@ -520,26 +586,26 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 static int
 populate_every_turn(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_every_turn, cancel);
+	return populate(table, m, cl, next_every_turn, true, cancel);
 }
 
 static int
 populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_by_turns, cancel);
+	return populate(table, m, cl, next_by_turns, false, cancel);
 }
 
 static int
 populate_by_classes(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_by_classes, cancel);
+	return populate(table, m, cl, next_by_classes, false, cancel);
 }
 
 static int
 populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
 	heap_init(cl);
-	return populate(table, m, cl, next_by_heap, cancel);
+	return populate(table, m, cl, next_by_heap, false, cancel);
 }
 
 /* Turns per claim above which the heap beats taking every turn. */
