@@ -139,6 +139,24 @@ earn(uint64_t *credit, uint32_t weight, uint32_t max_weight)
 }
 
 /*
+ * The first free slot of two interleaved walks with stride s2 = 2*skip, a
+ * before b at each step (b = a + skip): the positions a, b, a + s2, b + s2, ...
+ * in the permutation's order.
+ */
+static inline __attribute__((always_inline)) uint32_t
+walk_pair(const uint16_t *table, uint32_t m, uint32_t a, uint32_t b, uint32_t s2)
+{
+	for (;;) {
+		if (table[a] == LB_MAGLEV_EMPTY)
+			return a;
+		if (table[b] == LB_MAGLEV_EMPTY)
+			return b;
+		a = mod_add(a, s2, m);
+		b = mod_add(b, s2, m);
+	}
+}
+
+/*
  * Walk e's permutation from e->next to the first free slot (Pseudocode 1's inner
  * loop) and step e->next past it. A single walk is bound by its add/compare/select
  * chain on the position, so past the first probe run two interleaved walks with
@@ -149,24 +167,11 @@ earn(uint64_t *credit, uint32_t weight, uint32_t max_weight)
 static inline uint32_t
 walk(const uint16_t *table, uint32_t m, struct perm *e)
 {
-	uint32_t s = e->skip, s2, a, b, c = e->next;
+	uint32_t s = e->skip, c = e->next;
 
 	if (table[c] != LB_MAGLEV_EMPTY) {
-		s2 = mod_add(s, s, m);
-		a = mod_add(c, s, m);
-		b = mod_add(c, s2, m);
-		for (;;) {
-			if (table[a] == LB_MAGLEV_EMPTY) {
-				c = a;
-				break;
-			}
-			if (table[b] == LB_MAGLEV_EMPTY) {
-				c = b;
-				break;
-			}
-			a = mod_add(a, s2, m);
-			b = mod_add(b, s2, m);
-		}
+		uint32_t s2 = mod_add(s, s, m);
+		c = walk_pair(table, m, mod_add(c, s, m), mod_add(c, s2, m), s2);
 	}
 	e->next = mod_add(c, s, m);
 	return c;
@@ -193,22 +198,10 @@ walk_k(const uint16_t *table, uint32_t m, struct perm *e, const unsigned K)
 		a = mod_add(a, s2, m);
 		b = mod_add(b, s2, m);
 	}
-	if (__builtin_expect(mask != 0, 1)) {
+	if (__builtin_expect(mask != 0, 1))
 		c = pos[__builtin_ctz(mask)];
-	} else {
-		for (;;) {
-			if (table[a] == LB_MAGLEV_EMPTY) {
-				c = a;
-				break;
-			}
-			if (table[b] == LB_MAGLEV_EMPTY) {
-				c = b;
-				break;
-			}
-			a = mod_add(a, s2, m);
-			b = mod_add(b, s2, m);
-		}
-	}
+	else
+		c = walk_pair(table, m, a, b, s2);
 	e->next = mod_add(c, s, m);
 	return c;
 }
