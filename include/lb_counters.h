@@ -100,6 +100,8 @@ enum lb_event {
 	X(ARP_REPLY_RX, arp_replies_rx, "ARP replies received")                          \
 	X(ARP_REQ_TX, arp_requests_tx, "ARP requests sent to resolve a neighbour")       \
 	X(GARP_TX, garp_tx, "gratuitous ARPs / unsolicited NAs sent")                    \
+	X(ADDR_DEFENDED, addr_defended, "our addresses announced again: another MAC announced one") \
+	X(ADDR_DEFEND_LIMITED, addr_defend_limited, "announcements of our addresses by another MAC not answered: rate limit") \
 	X(NS_RX, nd_solicits_rx, "neighbour solicitations for our addresses answered")   \
 	X(NA_RX, nd_adverts_rx, "neighbour advertisements received")                     \
 	X(NS_TX, nd_solicits_tx, "neighbour solicitations sent")                         \

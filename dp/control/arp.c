@@ -162,9 +162,13 @@ arp_send(struct lb_arp *a, uint16_t port, uint16_t op, const uint8_t *spa, const
 	out(a, m, port);
 }
 
-/* May this port answer for addr? VIPs on client-facing ports, others where they live. */
+/*
+ * Does addr live on this port? Its own addresses and own SNAT addresses; with
+ * shared, also the VIPs (client-facing ports) and a silent peer's SNAT address
+ * while this box holds it (sync_onlink.c), which other boxes may answer for too.
+ */
 static bool
-answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr)
+lives_on(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr, bool shared)
 {
 	const struct lb_dp *dp = a->dp;
 	const struct lb_addr_info *ai = lb_addr_get(dp->svcs, family, addr);
@@ -173,14 +177,13 @@ answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t
 
 	if (flags == 0)
 		return false;
-	if ((flags & LB_ADDR_VIP) && (dp->ports[port].role & LB_ROLE_EXTERNAL))
+	if (shared && (flags & LB_ADDR_VIP) && (dp->ports[port].role & LB_ROLE_EXTERNAL))
 		return true;
 	lb_addr_set(&x, family, addr);
-	/* Own SNAT addresses, and a silent peer's while this box holds it (sync_onlink.c). */
 	if (flags & LB_ADDR_LOCAL)
 		for (unsigned l = 0; l < dp->n_local + dp->n_local_peer; l++)
 			if (dp->local[l].port == port && lb_addr_eq(&dp->local[l].addr, &x) &&
-			    (l < dp->n_local || lb_sync_answers_for(dp->sync, l)))
+			    (l < dp->n_local || (shared && lb_sync_answers_for(dp->sync, l))))
 				return true;
 	if (flags & LB_ADDR_OWN) {
 		const struct lb_port_conf *pc = &dp->conf.ports[port];
@@ -189,6 +192,43 @@ answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t
 				return true;
 	}
 	return false;
+}
+
+/* May this port answer for addr? */
+static bool
+answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr)
+{
+	return lives_on(a, port, family, addr, true);
+}
+
+/*
+ * Another MAC announced (gratuitous ARP, unsolicited NA) one of this port's own
+ * addresses or own SNAT addresses: announce it again, so the segment's caches end
+ * on ours. This is how a box that comes back takes its SNAT addresses back from a
+ * peer that held them (sync_onlink.c): the peer's announcements may still be on
+ * their way after ours at start, until it hears us and lets go without a word.
+ * Never for a VIP or a peer's address held (other boxes may rightly announce
+ * those: two would fight). At most DEFEND_RATE a second, DEFEND_BURST at once,
+ * over all addresses: a spoofer's flood of claims costs the segment that, and is
+ * counted.
+ */
+#define DEFEND_RATE 4
+#define DEFEND_BURST 8
+
+static void
+defend(struct lb_arp *a, uint8_t family, const uint8_t *addr, const uint8_t *mac, uint16_t port)
+{
+	struct lb_addr x;
+
+	if (memcmp(mac, a->dp->ports[port].mac.addr_bytes, 6) == 0)
+		return; /* our own announcement, looped back */
+	if (!lb_exc_tb_take(&a->defend_tb, rte_rdtsc())) {
+		lb_arp_ctr(a)[LB_CTRL_ADDR_DEFEND_LIMITED]++;
+		return;
+	}
+	lb_arp_ctr(a)[LB_CTRL_ADDR_DEFENDED]++;
+	lb_addr_set(&x, family, addr);
+	lb_arp_announce(a, &x);
 }
 
 static void
@@ -206,6 +246,8 @@ arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (op == 1 && memcmp(p->src, p->dst, 4) == 0 && lives_on(a, port, LB_AF_INET, p->src, false))
+		defend(a, LB_AF_INET, p->src, sha, port);
 	if (op != 1 || !for_us || memcmp(p->src, p->dst, 4) == 0) {
 		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
@@ -304,6 +346,8 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 		lb_arp_ctr(a)[LB_CTRL_NA_RX]++;
 		if (tll) /* solicited flag (S): an answer to our NS */
 			lb_arp_learn(a, LB_AF_INET6, target, tll, port, (icmp[4] & 0x40) != 0);
+		if (tll && !(icmp[4] & 0x40) && lives_on(a, port, LB_AF_INET6, target, false))
+			defend(a, LB_AF_INET6, target, tll, port);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -575,6 +619,7 @@ lb_arp_create(struct lb_dp *dp, char *err, size_t errlen)
 	a->probe_tokens = dp->conf.neigh.probe_rate / 10.0 + 1;
 	lb_exc_tb_init(&a->neigh_copy_tb, dp->conf.exc_prio_rate_pps, dp->conf.exc_prio_burst,
 		   dp->tsc_hz, a->icmp_tsc);
+	lb_exc_tb_init(&a->defend_tb, DEFEND_RATE, DEFEND_BURST, dp->tsc_hz, a->icmp_tsc);
 	/* Tell the segments who we are: own and source addresses, then VIPs. */
 	for (uint16_t p = 0; p < dp->n_ports; p++)
 		for (unsigned i = 0; i < dp->conf.ports[p].n_addrs; i++)

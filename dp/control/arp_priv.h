@@ -35,6 +35,7 @@ struct lb_arp {
 	uint64_t probe_tsc;       /* when probe_tokens was last filled */
 	uint64_t retry_tsc;       /* last lb_svcs_retry_neigh() */
 	struct lb_exc_tb neigh_copy_tb; /* ARP/NDP copies to the kernel (dp.exception_priority_*) */
+	struct lb_exc_tb defend_tb; /* our announcements answering another MAC's (defend()) */
 };
 
 static inline uint64_t *

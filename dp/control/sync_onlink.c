@@ -13,7 +13,8 @@
  * not live, the box with the lowest sync id among the live ones (this box and its
  * live peers) answers for it. When the owner is heard again, or a live peer with a
  * lower id is, this box stops answering; it sends nothing then (no fight): the
- * returning owner announces its own addresses when it starts (arp.c).
+ * returning owner announces its own addresses when it starts, and again when it
+ * hears another MAC announce one (ours, still on its way) (arp.c, defend()).
  */
 #include <stdio.h>
 

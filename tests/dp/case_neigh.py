@@ -15,6 +15,10 @@ SYN for it arrives, and the test answers as the backend.
 3. Same-port spoofing: an unsolicited ARP reply on the internal port with another
    MAC for the backend is refused; the dp asks again (ARP request), the backend's
    answer keeps its real MAC, and traffic keeps flowing to it.
+3b. Address defence: a gratuitous ARP from another MAC claiming the dp's SNAT
+   address is answered by one gratuitous ARP of the dp's own (its MAC); one
+   claiming the VIP is not (boxes may share a VIP); 40 claims at once are answered
+   at most DEFEND_BURST (8) times, the rest counted in addr_defend_limited.
 
 Then a second dp with short neighbour_cache timers (aging, finding 6), where the test
 answers ARP for 198.19.0.13 and, from step 6 on, for 198.19.0.14:
@@ -65,6 +69,19 @@ def wait_request(wires, link, target, since, timeout=5.0):
 def is_at(ip, mac, dst_mac, dst_ip):
     return bytes(Ether(src=mac, dst=dst_mac) / ARP(op=2, hwsrc=mac, psrc=ip, hwdst=dst_mac,
                                                    pdst=dst_ip))
+
+
+def garp(ip, mac):
+    return bytes(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=mac, psrc=ip,
+                                                               hwdst="00:00:00:00:00:00", pdst=ip))
+
+
+def garps_from_dp(wires, link, ip, since):
+    """The dp's gratuitous ARPs for ip on link since index since: (sender MAC, op) rows."""
+    t = bytes(int(x) for x in ip.split("."))
+    return [r for r in wires.ctrl[link][since:] if T.ctrl_kind(r) == "arp"
+            and struct.unpack("!H", r[20:22])[0] == 1 and r[28:32] == t and r[38:42] == t
+            and r[6:12] != bytes.fromhex(ATTACKER_MAC.replace(":", ""))]
 
 
 def neigh_list(ck, c):
@@ -154,6 +171,35 @@ def run_case(ck, tmp, build):
         ck.ok(any(e["address"] == BACKEND and e["mac"] == real_mac for e in neigh_list(ck, c)),
               f"neigh.list: {BACKEND} still at {real_mac}")
 
+        ck.section("3b. another MAC announcing the dp's SNAT address gets the dp's own announcement")
+        snat = T.LOCAL4[0]
+        n0 = len(wires.ctrl["ib0"])
+        wires.send("ib0", garp(snat, ATTACKER_MAC))
+        end = time.monotonic() + 3
+        while time.monotonic() < end and not garps_from_dp(wires, "ib0", snat, n0):
+            wires.poll(0.05)
+        wires.poll(0.3)
+        got = garps_from_dp(wires, "ib0", snat, n0)
+        ck.eq([r[6:12].hex(":") for r in got], [T.INT_MAC],
+              f"one gratuitous ARP for {snat} from the dp's MAC, none other")
+        if got:
+            raw = got[0]
+            ck.eq((raw[0:6].hex(":"), raw[22:28].hex(":"), raw[12:14].hex()),
+                  ("ff:ff:ff:ff:ff:ff", T.INT_MAC, "0806"),
+                  "it is broadcast, its sender hardware address the dp's internal MAC")
+        n1 = len(wires.ctrl["xb0"])
+        wires.send("xb0", garp(T.VIP4, ATTACKER_MAC))
+        wires.poll(0.5)
+        ck.eq(len(garps_from_dp(wires, "xb0", T.VIP4, n1)), 0,
+              "a claim of the VIP is not answered (several boxes may announce it)")
+        time.sleep(2.1)  # the defence bucket full again (4 a second, 8 at once)
+        n2 = len(wires.ctrl["ib0"])
+        for _ in range(40):
+            wires.send("ib0", garp(snat, ATTACKER_MAC))
+        wires.poll(0.8)
+        flood = len(garps_from_dp(wires, "ib0", snat, n2))
+        ck.ok(1 <= flood <= 8 + 4, f"40 claims at once: {flood} answers (at most 8 at once, 4 a second)")
+
         ck.section("stop, stats JSON")
         c.close()
         c = None
@@ -164,6 +210,9 @@ def run_case(ck, tmp, build):
         ctl = st.get("control", {})
         ck.ok(ctl.get("neigh_rejected", 0) >= 2,
               f"control.neigh_rejected {ctl.get('neigh_rejected')} >= 2 (both spoofs refused)")
+        ck.ok(ctl.get("addr_defended", 0) >= 2 and ctl.get("addr_defend_limited", 0) >= 28,
+              "control.addr_defended {} >= 2, addr_defend_limited {} >= 28".format(
+                  ctl.get("addr_defended"), ctl.get("addr_defend_limited")))
     finally:
         if c is not None:
             c.close()

@@ -16,7 +16,10 @@ ON (both boxes sync.onlink_takeover = true):
    ARP request and a neighbour solicitation for them with its own MAC
    (flow_sync.onlink_held lists both).
 3. A starts again: B hears it and stops answering (onlink_held empty, released);
-   A announces its addresses itself.
+   A announces its addresses itself, and the last announcement of each on the
+   segment is A's: one of B's still on its way after A's start (B announces each
+   take-over 3 times, 1 s apart, until it hears A) is answered by A's own
+   (arp.c defend()), so the segment's caches end on A.
 OFF (the setting left at its default, false): the same kill sends nothing for A's
 addresses from B in 2.5 s, and B leaves an ARP request for them unanswered.
 """
@@ -76,15 +79,19 @@ def wait(pred, timeout):
     return pred()
 
 
-def announcements(frames):
-    """{address: MAC} of gratuitous ARPs and unsolicited NAs in frames."""
+def announcements(frames, last=False):
+    """{address: MAC} of the first (or last) gratuitous ARP / unsolicited NA of each address in frames."""
     out = {}
     for raw in frames:
         f = Ether(raw)
         if ARP in f and f[ARP].op == 1 and f[ARP].psrc == f[ARP].pdst:
-            out.setdefault(f[ARP].psrc, f[ARP].hwsrc)
+            k, v = f[ARP].psrc, f[ARP].hwsrc
         elif ICMPv6ND_NA in f and not f[ICMPv6ND_NA].S:
-            out.setdefault(f[ICMPv6ND_NA].tgt, f.src)
+            k, v = f[ICMPv6ND_NA].tgt, f.src
+        else:
+            continue
+        if last or k not in out:
+            out[k] = v
     return out
 
 
@@ -190,10 +197,14 @@ def phase(ck, tmp, build, wires, on):
               "on: B released both addresses (onlink_held empty, every take-over released)",
               f"held {held!r}, takeovers {tk!r}, releases {rl!r}")
         wires.leftovers(settle=0.3)
-        ann = announcements(wires.ctrl["ifsT0"])
+        frames = wires.ctrl["ifsT0"]
+        ann = announcements(frames, last=True)
         ck.eq({k: ann.get(k) for k in (P.A_LOCAL, A_LOCAL6)},
               {P.A_LOCAL: P.A_INT_MAC, A_LOCAL6: P.A_INT_MAC},
-              "on: A announced its own addresses when it came back (B did not fight)")
+              "on: the last announcement of each of A's addresses is A's (the segment's caches end on A)")
+        from_a = [raw for raw in frames if Ether(raw).src == P.A_INT_MAC]
+        ck.ok(all(k in announcements(from_a) for k in (P.A_LOCAL, A_LOCAL6)),
+              "on: A announced both of its addresses itself when it came back")
         wires.ctrl["ifsT0"] = []
         ask(wires)
         wires.leftovers(settle=0.5)
