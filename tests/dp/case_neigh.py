@@ -18,7 +18,7 @@ SYN for it arrives, and the test answers as the backend.
 3b. Address defence: a gratuitous ARP from another MAC claiming the dp's SNAT
    address is answered by one gratuitous ARP of the dp's own (its MAC); one
    claiming the VIP is not (boxes may share a VIP); 40 claims at once are answered
-   at most DEFEND_BURST (8) times, the rest counted in addr_defend_limited.
+   at most DEFEND_BURST (8) times at once, the rest counted in addr_defend_limited.
 
 Then a second dp with short neighbour_cache timers (aging, finding 6), where the test
 answers ARP for 198.19.0.13 and, from step 6 on, for 198.19.0.14:
@@ -210,8 +210,10 @@ def run_case(ck, tmp, build):
         ctl = st.get("control", {})
         ck.ok(ctl.get("neigh_rejected", 0) >= 2,
               f"control.neigh_rejected {ctl.get('neigh_rejected')} >= 2 (both spoofs refused)")
-        ck.ok(ctl.get("addr_defended", 0) >= 2 and ctl.get("addr_defend_limited", 0) >= 28,
-              "control.addr_defended {} >= 2, addr_defend_limited {} >= 28".format(
+        # 40 claims, at most 8 + 4 a second answered: >= 20 limited even if the dp
+        # took 3 s over them on a loaded machine.
+        ck.ok(ctl.get("addr_defended", 0) >= 2 and ctl.get("addr_defend_limited", 0) >= 20,
+              "control.addr_defended {} >= 2, addr_defend_limited {} >= 20".format(
                   ctl.get("addr_defended"), ctl.get("addr_defend_limited")))
     finally:
         if c is not None:
