@@ -163,42 +163,47 @@ arp_send(struct lb_arp *a, uint16_t port, uint16_t op, const uint8_t *spa, const
 }
 
 /*
- * Does addr live on this port? Its own addresses and own SNAT addresses; with
- * shared, also the VIPs (client-facing ports) and a silent peer's SNAT address
- * while this box holds it (sync_onlink.c), which other boxes may answer for too.
+ * Does addr live on this port, and whose is it? OWN: one of the port's own
+ * addresses or this box's own SNAT addresses. SHARED: a VIP (on client-facing
+ * ports) or a silent peer's SNAT address while this box holds it (sync_onlink.c),
+ * which other boxes may answer for too. The box answers for both, and defends
+ * only its own (defend()).
  */
-static bool
-lives_on(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr, bool shared)
+enum here { HERE_NOT, HERE_SHARED, HERE_OWN };
+
+static enum here
+here(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr)
 {
 	const struct lb_dp *dp = a->dp;
 	const struct lb_addr_info *ai = lb_addr_get(dp->svcs, family, addr);
 	uint8_t flags = ai ? __atomic_load_n(&ai->flags, __ATOMIC_ACQUIRE) : 0;
+	bool shared = (flags & LB_ADDR_VIP) && (dp->ports[port].role & LB_ROLE_EXTERNAL);
 	struct lb_addr x;
 
 	if (flags == 0)
-		return false;
-	if (shared && (flags & LB_ADDR_VIP) && (dp->ports[port].role & LB_ROLE_EXTERNAL))
-		return true;
+		return HERE_NOT;
 	lb_addr_set(&x, family, addr);
 	if (flags & LB_ADDR_LOCAL)
 		for (unsigned l = 0; l < dp->n_local + dp->n_local_peer; l++)
-			if (dp->local[l].port == port && lb_addr_eq(&dp->local[l].addr, &x) &&
-			    (l < dp->n_local || (shared && lb_sync_answers_for(dp->sync, l))))
-				return true;
+			if (dp->local[l].port == port && lb_addr_eq(&dp->local[l].addr, &x)) {
+				if (l < dp->n_local)
+					return HERE_OWN;
+				shared = shared || lb_sync_answers_for(dp->sync, l);
+			}
 	if (flags & LB_ADDR_OWN) {
 		const struct lb_port_conf *pc = &dp->conf.ports[port];
 		for (unsigned i = 0; i < pc->n_addrs; i++)
 			if (lb_addr_eq(&pc->addrs[i].addr, &x))
-				return true;
+				return HERE_OWN;
 	}
-	return false;
+	return shared ? HERE_SHARED : HERE_NOT;
 }
 
 /* May this port answer for addr? */
 static bool
 answers_for(const struct lb_arp *a, uint16_t port, uint8_t family, const uint8_t *addr)
 {
-	return lives_on(a, port, family, addr, true);
+	return here(a, port, family, addr) != HERE_NOT;
 }
 
 /*
@@ -238,7 +243,7 @@ arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 	const uint8_t *arp = f + p->l2_len;
 	uint16_t op = (uint16_t)(arp[6] << 8 | arp[7]);
 	const uint8_t *sha = arp + 8;
-	bool for_us = answers_for(a, port, LB_AF_INET, p->dst);
+	enum here h = here(a, port, LB_AF_INET, p->dst);
 
 	lb_arp_learn(a, LB_AF_INET, p->src, sha, port, op == 2);
 	if (op == 2) {
@@ -246,9 +251,11 @@ arp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (op == 1 && memcmp(p->src, p->dst, 4) == 0 && lives_on(a, port, LB_AF_INET, p->src, false))
+	/* A gratuitous ARP: sender and target address the same (h is the sender's). */
+	bool gratuitous = memcmp(p->src, p->dst, 4) == 0;
+	if (op == 1 && gratuitous && h == HERE_OWN)
 		defend(a, LB_AF_INET, p->src, sha, port);
-	if (op != 1 || !for_us || memcmp(p->src, p->dst, 4) == 0) {
+	if (op != 1 || h == HERE_NOT || gratuitous) {
 		lb_arp_ctr(a)[LB_CTRL_IGNORED]++;
 		rte_pktmbuf_free(m);
 		return;
@@ -346,7 +353,7 @@ ndp_input(struct lb_arp *a, struct rte_mbuf *m, const struct lb_pkt *p, uint16_t
 		lb_arp_ctr(a)[LB_CTRL_NA_RX]++;
 		if (tll) /* solicited flag (S): an answer to our NS */
 			lb_arp_learn(a, LB_AF_INET6, target, tll, port, (icmp[4] & 0x40) != 0);
-		if (tll && !(icmp[4] & 0x40) && lives_on(a, port, LB_AF_INET6, target, false))
+		if (tll && !(icmp[4] & 0x40) && here(a, port, LB_AF_INET6, target) == HERE_OWN)
 			defend(a, LB_AF_INET6, target, tll, port);
 		rte_pktmbuf_free(m);
 		return;

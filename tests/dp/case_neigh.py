@@ -77,11 +77,10 @@ def garp(ip, mac):
 
 
 def garps_from_dp(wires, link, ip, since):
-    """The dp's gratuitous ARPs for ip on link since index since: (sender MAC, op) rows."""
-    t = bytes(int(x) for x in ip.split("."))
-    return [r for r in wires.ctrl[link][since:] if T.ctrl_kind(r) == "arp"
-            and struct.unpack("!H", r[20:22])[0] == 1 and r[28:32] == t and r[38:42] == t
-            and r[6:12] != bytes.fromhex(ATTACKER_MAC.replace(":", ""))]
+    """Gratuitous ARPs for ip (sender address = target) on link since index since, not the test's own."""
+    attacker = bytes.fromhex(ATTACKER_MAC.replace(":", ""))
+    return [r for r in arp_requests(wires, link, ip, since) if r[28:32] == r[38:42]
+            and r[6:12] != attacker]
 
 
 def neigh_list(ck, c):

@@ -699,9 +699,8 @@ class Dp:
         return False
 
     def stop(self, timeout=15):
-        if self.proc is not None and self.proc.poll() is not None:
-            self.ended_alone = True
         if self.proc is None or self.proc.poll() is not None:
+            self.ended_alone = self.proc is not None
             self.rc = self.proc.returncode if self.proc else None
             self._close()
             return self.rc
