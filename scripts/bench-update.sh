@@ -132,7 +132,7 @@ END_AT=$(($(date +%s) + BUDGET))
 WATCHDOG=$!
 
 # The helper (and a copy of the dp: others may rebuild build/ meanwhile).
-gcc -std=gnu11 -O2 -Wall -Iinclude -Idp -Idp/lib scripts/bench-update/updbench.c dp/lib/maglev.c \
+gcc -std=gnu11 -O2 -Wall -Iinclude -Idp -Idp/lib scripts/bench-update/updbench.c dp/lib/maglev.c dp/lib/maglev_claim.c \
 	-o "$WORK/updbench"
 BIN=$WORK/updbench
 

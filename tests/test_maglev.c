@@ -553,6 +553,89 @@ test_maglev_prefix_keys_are_distinct(void **state)
 		assert_in_range(count[k], M_SMALL / 3, M_SMALL / 3 + 1);
 }
 
+/*
+ * Keys of 0 to 40 bytes sharing prefixes, with zero bytes inside and at the end
+ * (so a zero-padded copy of a shorter key equals a longer key's first bytes):
+ * the build's key order (compared 24 bytes at a time, then the rest, then the
+ * length) must be the reference's memcmp order, or the tables differ.
+ */
+static void
+test_maglev_key_order_of_mixed_lengths(void **state)
+{
+	enum { NK = 120, KMAX = 40 };
+	static uint8_t kb[NK][KMAX];
+	struct lb_maglev_backend b[NK];
+	uint16_t got[M_SMALL], want[M_SMALL];
+	uint64_t rng = 0x2545f4914f6cdd1dULL;
+	(void)state;
+
+	for (uint32_t i = 0; i < NK; i++) {
+		uint32_t len = i < 41 ? i : (uint32_t)(rng % (KMAX + 1));
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		memset(kb[i], 0, KMAX);
+		/* the first 41 keys: "", "\0", "\0\0", ... (every length of zeros);
+		 * the rest: 0xab bytes with a marker byte somewhere */
+		if (i >= 41) {
+			memset(kb[i], 0xab, len);
+			if (len > 0)
+				kb[i][(i * 7) % len] = (uint8_t)i;
+		}
+		b[i] = (struct lb_maglev_backend){kb[i], len, 1};
+	}
+	/* drop duplicates among the random ones (the build rejects them) */
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < NK; i++) {
+		bool dup = false;
+
+		for (uint32_t k = 0; k < n && !dup; k++)
+			dup = ref_key_cmp(&b[k], &b[i]) == 0;
+		if (!dup)
+			b[n++] = b[i];
+	}
+	assert_true(n > 80);
+	assert_int_equal(lb_maglev_build(got, M_SMALL, b, n, SEED), 0);
+	ref_build(want, M_SMALL, b, n, SEED);
+	assert_memory_equal(got, want, sizeof(got));
+}
+
+/*
+ * With AVX-512 (this machine's CPU, most likely) equal-weight builds of 32
+ * backends or more claim in batches; lb_maglev_use_batches(false) builds by the
+ * walks alone. Both must give the same table for every size, count and seed,
+ * including counts just above the batch minimum and not a multiple of 16.
+ */
+static void
+test_maglev_batches_match_walks(void **state)
+{
+	static const uint32_t ms[] = {M_SMALL, 4099, M_BIG, 131071};
+	static const uint32_t ns[] = {31, 32, 33, 47, 100, 999, 1000};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		uint32_t m = ms[i];
+		uint16_t *batched = new_table(m), *walked = new_table(m);
+
+		for (size_t j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
+			struct lb_maglev_backend *b = make_backends(ns[j], NULL, NULL);
+
+			for (uint64_t seed = SEED; seed < SEED + 3; seed++) {
+				lb_maglev_use_batches(true);
+				assert_int_equal(lb_maglev_build(batched, m, b, ns[j], seed), 0);
+				lb_maglev_use_batches(false);
+				assert_int_equal(lb_maglev_build(walked, m, b, ns[j], seed), 0);
+				assert_memory_equal(batched, walked, m * sizeof(*batched));
+			}
+			free(b);
+		}
+		free(batched);
+		free(walked);
+	}
+	lb_maglev_use_batches(true);
+}
+
 static void
 test_maglev_single_backend_fills_every_slot(void **state)
 {
@@ -843,6 +926,8 @@ main(void)
 		cmocka_unit_test(test_maglev_rejects_more_than_65535_backends),
 		cmocka_unit_test(test_maglev_rejects_duplicate_keys),
 		cmocka_unit_test(test_maglev_prefix_keys_are_distinct),
+		cmocka_unit_test(test_maglev_key_order_of_mixed_lengths),
+		cmocka_unit_test(test_maglev_batches_match_walks),
 		cmocka_unit_test(test_maglev_single_backend_fills_every_slot),
 		cmocka_unit_test(test_maglev_pick_stays_in_range),
 		cmocka_unit_test(test_maglev_cache_copies_only_identical_inputs),

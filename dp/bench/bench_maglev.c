@@ -3,12 +3,14 @@
  *
  * Standalone (no cmocka, no DPDK): builds the default-size table (M = 65537) for
  * 1000 equal-weight backends a fixed number of times and prints key=value lines
- * for whoever tracks the figure (maglev_build_*); then the same for an uneven set,
+ * for whoever tracks the figure (maglev_build_*), and again by the portable walks
+ * alone, as on a CPU without AVX-512 (maglev_walks_build_*); then for an uneven set,
  * 100 backends at weight 1 and one at 1000, the shape of bench-update's hot churn
  * (maglev_uneven_build_*), and for that one's weight spread over 1..1000, as
  * bench-update's hot churn sets it (maglev_hot_build_*). It reports, it does not pass or fail on time.
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/bench/bench_maglev.c -o bench_maglev
+ *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/lib/maglev_claim.c \
+ *       dp/bench/bench_maglev.c -o bench_maglev
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -111,6 +113,10 @@ main(void)
 		b[i].weight = 1;
 	}
 	run("maglev_build", b, BENCH_N, 0);
+	/* The same by the portable walks alone: what a CPU without AVX-512 gets. */
+	lb_maglev_use_batches(false);
+	run("maglev_walks_build", b, BENCH_N, 0);
+	lb_maglev_use_batches(true);
 	printf("maglev_runs=%d\n", BENCH_RUNS);
 	printf("maglev_m=%d\n", BENCH_M);
 	printf("maglev_n=%d\n", BENCH_N);

@@ -46,9 +46,13 @@ lb_hash_bytes(const void *data, size_t n, uint64_t seed)
 		n -= 8;
 	}
 	if (n > 0) {
-		uint8_t tail[8] = {0};
-		memcpy(tail, p, n);
-		h = lb_mix64(h ^ lb_load64_le(tail) ^ ((uint64_t)n << 59));
+		/* lb_load64_le() of the tail zero-padded, without a call to memcpy()
+		 * when n is not a constant */
+		uint64_t tail = 0;
+
+		for (size_t i = 0; i < n; i++)
+			tail |= (uint64_t)p[i] << (8 * i);
+		h = lb_mix64(h ^ tail ^ ((uint64_t)n << 59));
 	}
 	return lb_mix64(h);
 }

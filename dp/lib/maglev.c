@@ -21,6 +21,7 @@
 #include "lb_model.h"
 #include "hash.h"
 #include "maglev.h"
+#include "maglev_priv.h"
 
 /*
  * h1 and h2 must be independent, so h2 uses the seed xor a fixed odd constant.
@@ -33,34 +34,54 @@
 
 /* One backend in key order, for sorting and the duplicate check. */
 struct ord {
+	uint64_t head[3];     /* the key's first ORD_HEAD bytes, big-endian, zero-padded */
 	const uint8_t *key;
 	size_t key_len;
 	uint32_t idx; /* position in the caller's b[] */
 };
 
-/* Population state of one backend with weight > 0. With struct ord, all the
- * scratch a build needs: O(n), whatever m is. */
-struct perm {
-	uint32_t next;   /* next position of this backend's permutation, as a slot */
-	uint32_t skip;
-	uint32_t inv;    /* skip^-1 mod m, computed when first needed; 0 = not yet */
-	uint32_t weight;
-	uint64_t credit; /* below max_weight between turns; 64-bit so weight + credit cannot wrap */
-	uint64_t due;    /* by heap: the round of its next claim */
-	uint16_t idx;
-};
+#define ORD_HEAD 24u /* sizeof(head): every key of the dp (19 bytes) fits */
 
-/* Key bytes first, then length: "ab" < "abc" < "b". */
+/*
+ * Key bytes first, then length: "ab" < "abc" < "b". The heads compare as numbers
+ * in that order: where two heads first differ inside both keys it is the bytes'
+ * order; past the shorter key, its zero padding against a byte of the longer
+ * one puts the shorter first, as its length would; equal heads leave the bytes
+ * past ORD_HEAD, then the length.
+ */
 static int
 ord_cmp(const void *pa, const void *pb)
 {
 	const struct ord *a = pa, *b = pb;
-	size_t len = a->key_len < b->key_len ? a->key_len : b->key_len;
-	int c = len > 0 ? memcmp(a->key, b->key, len) : 0;
 
-	if (c != 0)
-		return c;
+	for (unsigned i = 0; i < 3; i++)
+		if (a->head[i] != b->head[i])
+			return a->head[i] < b->head[i] ? -1 : 1;
+	if (a->key_len > ORD_HEAD && b->key_len > ORD_HEAD) {
+		size_t len = a->key_len < b->key_len ? a->key_len : b->key_len;
+		int c = memcmp(a->key + ORD_HEAD, b->key + ORD_HEAD, len - ORD_HEAD);
+
+		if (c != 0)
+			return c;
+	}
 	return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+static void
+ord_set(struct ord *o, const uint8_t *key, size_t key_len, uint32_t idx)
+{
+	uint8_t head[ORD_HEAD] = {0};
+
+	if (key_len > 0)
+		memcpy(head, key, key_len < ORD_HEAD ? key_len : ORD_HEAD);
+	for (unsigned i = 0; i < 3; i++) {
+		o->head[i] = 0;
+		for (unsigned k = 0; k < 8; k++)
+			o->head[i] = o->head[i] << 8 | head[8 * i + k];
+	}
+	o->key = key;
+	o->key_len = key_len;
+	o->idx = idx;
 }
 
 static void
@@ -68,57 +89,6 @@ fill_empty(uint16_t *table, uint32_t m)
 {
 	for (uint32_t i = 0; i < m; i++)
 		table[i] = LB_MAGLEV_EMPTY;
-}
-
-/*
- * Once this few slots are free, a backend's next free slot is found by ranking the
- * free slots (at most FREE_MAX multiplies per claim) rather than by walking its
- * permutation (m / free probes per claim on average). The walk spends about
- * m * ln(FREE_MAX) of its m * ln(m) probes in this stretch. 32..256 measured
- * alike at m = 65537, n = 1000, 512 slower; see dp/bench/bench_maglev.c.
- */
-#define FREE_MAX 128u
-
-/* (c + d) mod m for c, d < m: a conditional subtract instead of a division. */
-static inline uint32_t
-mod_add(uint32_t c, uint32_t d, uint32_t m)
-{
-	c += d;
-	return c >= m ? c - m : c;
-}
-
-/*
- * a * b mod m for a, b < m, without a division: Barrett reduction with
- * m_recip = floor(2^64 / m). The estimated quotient is the true one or one less
- * (a * b < 2^40 here), so one conditional subtract finishes it.
- */
-static inline uint32_t
-mod_mul(uint32_t a, uint32_t b, uint32_t m, uint64_t m_recip)
-{
-	uint64_t x = (uint64_t)a * b;
-	uint64_t q = (uint64_t)(((unsigned __int128)x * m_recip) >> 64);
-	uint64_t r = x - q * m;
-
-	return (uint32_t)(r >= m ? r - m : r);
-}
-
-/* a^-1 mod m for prime m and 0 < a < m (extended Euclid). */
-static uint32_t
-mod_inv(uint32_t a, uint32_t m)
-{
-	int64_t r0 = m, r1 = a, t0 = 0, t1 = 1;
-
-	while (r1 != 0) {
-		int64_t q = r0 / r1, t;
-
-		t = r0 - q * r1;
-		r0 = r1;
-		r1 = t;
-		t = t0 - q * t1;
-		t0 = t1;
-		t1 = t;
-	}
-	return (uint32_t)(t0 < 0 ? t0 + m : t0);
 }
 
 /*
@@ -136,103 +106,6 @@ earn(uint64_t *credit, uint32_t weight, uint32_t max_weight)
 		return 0;
 	*credit -= max_weight;
 	return 1;
-}
-
-/*
- * The first free slot of two interleaved walks with stride s2 = 2*skip, a
- * before b at each step (b = a + skip): the positions a, b, a + s2, b + s2, ...
- * in the permutation's order.
- */
-static inline __attribute__((always_inline)) uint32_t
-walk_pair(const uint16_t *table, uint32_t m, uint32_t a, uint32_t b, uint32_t s2)
-{
-	for (;;) {
-		if (table[a] == LB_MAGLEV_EMPTY)
-			return a;
-		if (table[b] == LB_MAGLEV_EMPTY)
-			return b;
-		a = mod_add(a, s2, m);
-		b = mod_add(b, s2, m);
-	}
-}
-
-/*
- * Walk e's permutation from e->next to the first free slot (Pseudocode 1's inner
- * loop) and step e->next past it. A single walk is bound by its add/compare/select
- * chain on the position, so past the first probe run two interleaved walks with
- * stride 2*skip (positions +1, +3, ... and +2, +4, ...): their loads are
- * independent, the chain per probe halves, and checking a before b keeps the
- * paper's order. Measured: about 25% off a whole build at m = 65537, n = 1000.
- */
-static inline uint32_t
-walk(const uint16_t *table, uint32_t m, struct perm *e)
-{
-	uint32_t s = e->skip, c = e->next;
-
-	if (table[c] != LB_MAGLEV_EMPTY) {
-		uint32_t s2 = mod_add(s, s, m);
-		c = walk_pair(table, m, mod_add(c, s, m), mod_add(c, s2, m), s2);
-	}
-	e->next = mod_add(c, s, m);
-	return c;
-}
-
-/*
- * walk() with K probes taken without a branch on each: from e->next, their
- * outcomes go into a mask and the first free one is picked by bit scan, so a
- * claim does not end on a mispredicted branch. Only when all K are taken does it
- * branch, to walk()'s loop K steps on. The same probes in the same order as
- * walk(), so the same slot. K is even and at most 32.
- */
-static inline __attribute__((always_inline)) uint32_t
-walk_k(const uint16_t *table, uint32_t m, struct perm *e, const unsigned K)
-{
-	uint32_t s = e->skip, s2 = mod_add(s, s, m), c;
-	uint32_t a = e->next, b = mod_add(a, s, m), pos[32], mask = 0;
-
-	for (unsigned k = 0; k < K; k += 2) {
-		pos[k] = a;
-		pos[k + 1] = b;
-		mask |= (uint32_t)(table[a] == LB_MAGLEV_EMPTY) << k;
-		mask |= (uint32_t)(table[b] == LB_MAGLEV_EMPTY) << (k + 1);
-		a = mod_add(a, s2, m);
-		b = mod_add(b, s2, m);
-	}
-	if (__builtin_expect(mask != 0, 1))
-		c = pos[__builtin_ctz(mask)];
-	else
-		c = walk_pair(table, m, a, b, s2);
-	e->next = mod_add(c, s, m);
-	return c;
-}
-
-/*
- * The same answer as walk() when only n_free slots are left: slot x sits
- * (x - next) * skip^-1 mod m steps ahead in e's permutation, and the walk would
- * stop at the free slot with the fewest steps. Steps are distinct (a bijection),
- * so there are no ties. mod_mul() here runs at most FREE_MAX^2 / 2 times a build.
- * Returns the index into free_slots[].
- */
-static uint32_t
-nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32_t m, uint64_t m_recip,
-	     struct perm *e)
-{
-	uint32_t c = e->next, best = UINT32_MAX, k_best = 0;
-
-	if (e->inv == 0)
-		e->inv = mod_inv(e->skip, m);
-	for (uint32_t k = 0; k < n_free; k++) {
-		uint32_t x = free_slots[k];
-		uint32_t dx = x >= c ? x - c : x + m - c;
-		uint32_t steps = mod_mul(dx, e->inv, m, m_recip);
-
-		if (steps < best) {
-			best = steps;
-			k_best = k;
-		}
-	}
-	e->next = mod_add(free_slots[k_best], e->skip, m);
-	return k_best;
 }
 
 /*
@@ -478,46 +351,11 @@ next_by_heap(struct claimers *cl)
 }
 
 /*
- * The free slots of a table with at most FREE_MAX of them, in slot order. Four
- * entries per 64-bit word: a word holds an empty entry (0xffff) exactly when its
- * complement has a zero 16-bit lane, which the usual carry test finds.
- */
-static uint32_t
-collect_free(const uint16_t *table, uint32_t m, uint32_t *free_slots)
-{
-	const uint64_t ones = 0x0001000100010001ULL, highs = 0x8000800080008000ULL;
-	uint32_t n = 0, x = 0;
-
-	for (; x + 4 <= m; x += 4) {
-		uint64_t w;
-
-		memcpy(&w, table + x, sizeof(w));
-		w = ~w;
-		if (((w - ones) & ~w & highs) == 0)
-			continue;
-		for (uint32_t i = x; i < x + 4; i++)
-			if (table[i] == LB_MAGLEV_EMPTY)
-				free_slots[n++] = i;
-	}
-	for (; x < m; x++)
-		if (table[x] == LB_MAGLEV_EMPTY)
-			free_slots[n++] = x;
-	return n;
-}
-
-/* A caller's request to give up (lb_maglev_build_cancel), read before each chunk
- * of claims of the walk. */
-static inline bool
-cancel_requested(const int *cancel)
-{
-	return cancel != NULL && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
-}
-
-/*
- * Where the claims go: walk() until only FREE_MAX slots are left, then
- * nearest_free() over the list of those slots. Inlined once per way of finding
- * the claimer, so each loop keeps the table and its counters in registers; the
- * cancel check runs once per LB_MAGLEV_CANCEL_EVERY claims, outside that loop.
+ * Where the claims go: from `filled` (the claims made in batches, if any) walk()
+ * until only FREE_MAX slots are left, then maglev_nearest_free() over the list
+ * of those slots. Inlined once per way of finding the claimer, so each loop keeps
+ * the table and its counters in registers; the cancel check runs once per
+ * LB_MAGLEV_CANCEL_EVERY claims, outside that loop.
  *
  * With equal weights (every turn claims) a claim's first probe is taken as often
  * as the table is full, and a walk ends on a mispredicted branch about as often:
@@ -528,7 +366,8 @@ cancel_requested(const int *cancel)
  * "Maglev table build"): 8 probes from 55 %, or 16 up to 86 %, were slower. With
  * uneven weights one heavy backend claims most slots and usually finds its next
  * position free: walk() throughout (walk_k() measured 5-17 % slower there).
- * Either way the probes, and so the slots, are walk()'s.
+ * Either way the probes, and so the slots, are walk()'s. (Where batches run,
+ * equal weights reach here 90 % full, so only walk() is left.)
  */
 #define WALK_K4_FROM_PCT 30u
 #define WALK_K6_FROM_PCT 55u
@@ -536,7 +375,8 @@ cancel_requested(const int *cancel)
 
 static inline __attribute__((always_inline)) int
 populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
-	 struct perm *(*next)(struct claimers *), const bool equal_weights, const int *cancel)
+	 struct perm *(*next)(struct claimers *), const bool equal_weights, uint32_t filled,
+	 const int *cancel)
 {
 	uint32_t free_slots[FREE_MAX];
 	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
@@ -546,7 +386,7 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 	uint32_t k6_from = (uint32_t)((uint64_t)m * WALK_K6_FROM_PCT / 100);
 	uint32_t k_until = (uint32_t)((uint64_t)m * WALK_K_UNTIL_PCT / 100);
 
-	for (uint32_t filled = 0; filled < walk_until;) {
+	while (filled < walk_until) {
 		uint32_t chunk_end = walk_until - filled > LB_MAGLEV_CANCEL_EVERY
 					     ? filled + LB_MAGLEV_CANCEL_EVERY : walk_until;
 
@@ -565,10 +405,10 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 			table[c] = e->idx;
 		}
 	}
-	n_free = collect_free(table, m, free_slots);
+	n_free = maglev_collect_free(table, m, free_slots);
 	while (n_free > 0) {
 		struct perm *e = next(cl);
-		uint32_t k = nearest_free(free_slots, n_free, m, m_recip, e);
+		uint32_t k = maglev_nearest_free(free_slots, n_free, m, m_recip, e);
 
 		table[free_slots[k]] = e->idx;
 		free_slots[k] = free_slots[--n_free];
@@ -579,26 +419,31 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 static int
 populate_every_turn(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_every_turn, true, cancel);
+	uint32_t filled = 0;
+	int rc = maglev_claim_in_batches(table, m, cl->p, cl->np, &cl->j, &filled, cancel);
+
+	if (rc != 0)
+		return rc;
+	return populate(table, m, cl, next_every_turn, true, filled, cancel);
 }
 
 static int
 populate_by_turns(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_by_turns, false, cancel);
+	return populate(table, m, cl, next_by_turns, false, 0, cancel);
 }
 
 static int
 populate_by_classes(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
-	return populate(table, m, cl, next_by_classes, false, cancel);
+	return populate(table, m, cl, next_by_classes, false, 0, cancel);
 }
 
 static int
 populate_by_heap(uint16_t *table, uint32_t m, struct claimers *cl, const int *cancel)
 {
 	heap_init(cl);
-	return populate(table, m, cl, next_by_heap, false, cancel);
+	return populate(table, m, cl, next_by_heap, false, 0, cancel);
 }
 
 /* Turns per claim above which the heap beats taking every turn. */
@@ -642,11 +487,8 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 	}
 
 	/* Key order, not caller order, so the table depends only on the set. */
-	for (uint32_t i = 0; i < n; i++) {
-		ord[i].key = b[i].key;
-		ord[i].key_len = b[i].key_len;
-		ord[i].idx = i;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		ord_set(&ord[i], b[i].key, b[i].key_len, i);
 	qsort(ord, n, sizeof(*ord), ord_cmp);
 
 	/* Sorted, a duplicate key sits next to its twin. Weight 0 ones count too:
@@ -660,6 +502,7 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 
 	/* Weight 0 backends are left out entirely, so zeroing a weight moves exactly
 	 * the slots that removing the backend would. */
+	uint64_t m_recip = UINT64_MAX / m, m1_recip = UINT64_MAX / (m - 1);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ord *o = &ord[i];
 		uint32_t w = b[o->idx].weight;
@@ -668,9 +511,9 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 		if (w == 0)
 			continue;
 		e = &perm[np++];
-		e->next = (uint32_t)(lb_hash_bytes(o->key, o->key_len, seed) % m);
-		e->skip = (uint32_t)(lb_hash_bytes(o->key, o->key_len,
-						   seed ^ MAGLEV_SKIP_SEED_XOR) % (m - 1)) + 1;
+		e->next = mod_u64(lb_hash_bytes(o->key, o->key_len, seed), m, m_recip);
+		e->skip = mod_u64(lb_hash_bytes(o->key, o->key_len, seed ^ MAGLEV_SKIP_SEED_XOR),
+				  m - 1, m1_recip) + 1;
 		e->credit = 0;
 		e->weight = w;
 		e->idx = (uint16_t)o->idx;

@@ -16,6 +16,7 @@
 #ifndef LB_MAGLEV_H
 #define LB_MAGLEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,8 @@ struct lb_maglev_backend {
  * Fill table[0..m-1] with indexes into b[] (the caller's order). m must be a prime
  * (lb_maglev_m_valid()), n at most 65535 (LB_MAGLEV_EMPTY is reserved). With no
  * backend of non-zero weight the table is all LB_MAGLEV_EMPTY.
- * Allocates O(n) scratch memory with malloc and frees it before returning.
+ * Allocates O(n + m / 32) scratch memory with malloc and frees it before
+ * returning.
  * Returns 0, LB_EINVAL (bad m, n, or duplicate keys) or LB_ENOMEM.
  */
 int lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
@@ -51,6 +53,15 @@ int lb_maglev_build(uint16_t *table, uint32_t m, const struct lb_maglev_backend 
 #define LB_MAGLEV_CANCEL_EVERY 4096u
 int lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backend *b,
 			   uint32_t n, uint64_t seed, const int *cancel);
+
+/*
+ * Where the CPU has AVX-512 F and CD, builds with equal weights and at least 32
+ * backends make most claims in batches of 16 (maglev.c, "Claims in batches");
+ * elsewhere, or after lb_maglev_use_batches(false), by the portable walks only.
+ * Both give the same table (tests/test_maglev.c builds each way). A switch for
+ * tests and benchmarks: not thread-safe, call it before any build.
+ */
+void lb_maglev_use_batches(bool on);
 
 /* The slot a flow hash falls into; a multiply-shift, no division on the fast path. */
 static inline uint16_t
