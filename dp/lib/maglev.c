@@ -34,54 +34,22 @@
 
 /* One backend in key order, for sorting and the duplicate check. */
 struct ord {
-	uint64_t head[3];     /* the key's first ORD_HEAD bytes, big-endian, zero-padded */
 	const uint8_t *key;
 	size_t key_len;
 	uint32_t idx; /* position in the caller's b[] */
 };
 
-#define ORD_HEAD 24u /* sizeof(head): every key of the dp (19 bytes) fits */
-
-/*
- * Key bytes first, then length: "ab" < "abc" < "b". The heads compare as numbers
- * in that order: where two heads first differ inside both keys it is the bytes'
- * order; past the shorter key, its zero padding against a byte of the longer
- * one puts the shorter first, as its length would; equal heads leave the bytes
- * past ORD_HEAD, then the length.
- */
+/* Key bytes first, then length: "ab" < "abc" < "b". */
 static int
 ord_cmp(const void *pa, const void *pb)
 {
 	const struct ord *a = pa, *b = pb;
+	size_t len = a->key_len < b->key_len ? a->key_len : b->key_len;
+	int c = len > 0 ? memcmp(a->key, b->key, len) : 0;
 
-	for (unsigned i = 0; i < 3; i++)
-		if (a->head[i] != b->head[i])
-			return a->head[i] < b->head[i] ? -1 : 1;
-	if (a->key_len > ORD_HEAD && b->key_len > ORD_HEAD) {
-		size_t len = a->key_len < b->key_len ? a->key_len : b->key_len;
-		int c = memcmp(a->key + ORD_HEAD, b->key + ORD_HEAD, len - ORD_HEAD);
-
-		if (c != 0)
-			return c;
-	}
+	if (c != 0)
+		return c;
 	return (a->key_len > b->key_len) - (a->key_len < b->key_len);
-}
-
-static void
-ord_set(struct ord *o, const uint8_t *key, size_t key_len, uint32_t idx)
-{
-	uint8_t head[ORD_HEAD] = {0};
-
-	if (key_len > 0)
-		memcpy(head, key, key_len < ORD_HEAD ? key_len : ORD_HEAD);
-	for (unsigned i = 0; i < 3; i++) {
-		o->head[i] = 0;
-		for (unsigned k = 0; k < 8; k++)
-			o->head[i] = o->head[i] << 8 | head[8 * i + k];
-	}
-	o->key = key;
-	o->key_len = key_len;
-	o->idx = idx;
 }
 
 static void
@@ -487,8 +455,11 @@ lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_backe
 	}
 
 	/* Key order, not caller order, so the table depends only on the set. */
-	for (uint32_t i = 0; i < n; i++)
-		ord_set(&ord[i], b[i].key, b[i].key_len, i);
+	for (uint32_t i = 0; i < n; i++) {
+		ord[i].key = b[i].key;
+		ord[i].key_len = b[i].key_len;
+		ord[i].idx = i;
+	}
 	qsort(ord, n, sizeof(*ord), ord_cmp);
 
 	/* Sorted, a duplicate key sits next to its twin. Weight 0 ones count too:
