@@ -6,7 +6,8 @@
  * can change its search but never its answer; the other tests check the
  * properties callers rely on (balance, weights, churn, determinism, errors).
  *
- *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c tests/test_maglev.c -lcmocka
+ *   gcc -std=gnu11 -O2 -Iinclude -Idp -Idp/lib dp/lib/maglev.c dp/lib/maglev_claim.c \
+ *       dp/lib/maglev_cache.c tests/test_maglev.c -lcmocka -lpthread
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -554,10 +555,51 @@ test_maglev_prefix_keys_are_distinct(void **state)
 }
 
 /*
+ * Every table depends on lb_hash_bytes() (offset and skip), and ref_build uses
+ * it too, so a change to the hash would not show there: pin a few values, one
+ * per tail length (0, 1, 3, 7 bytes past a multiple of 8) and both seeds'
+ * shapes. Computed with the hash as of 03c94f2.
+ */
+static void
+test_maglev_hash_values_are_pinned(void **state)
+{
+	static const struct {
+		size_t len;
+		uint64_t seed, want;
+	} v[] = {
+		{0, 0x0000000000000000ULL, 0x0000000000000000ULL},
+		{1, 0x0000000000000000ULL, 0x125b070c81017f32ULL},
+		{3, 0x0000000000000000ULL, 0xf067ac4854011072ULL},
+		{7, 0x0000000000000000ULL, 0x9c6742015a3fa762ULL},
+		{8, 0x0000000000000000ULL, 0x153bead6ba625191ULL},
+		{9, 0x0000000000000000ULL, 0x0f3c93fbdc88abadULL},
+		{16, 0x0000000000000000ULL, 0x65ef311bbf3cb1f6ULL},
+		{19, 0x0000000000000000ULL, 0xea5d4d8d532ecd39ULL},
+		{40, 0x0000000000000000ULL, 0xca5fcd022eb64192ULL},
+		{0, 0x2545f4914f6c83f0ULL, 0xdcc6af887890b3fbULL},
+		{1, 0x2545f4914f6c83f0ULL, 0x2a280cec5ccdd2f3ULL},
+		{3, 0x2545f4914f6c83f0ULL, 0xf42117ac12491b0eULL},
+		{7, 0x2545f4914f6c83f0ULL, 0xb39fb77cc7edcc2cULL},
+		{8, 0x2545f4914f6c83f0ULL, 0x41bbb4b9bf7b39caULL},
+		{9, 0x2545f4914f6c83f0ULL, 0x9f7e8d7106806203ULL},
+		{16, 0x2545f4914f6c83f0ULL, 0xf76f9d434664d0fcULL},
+		{19, 0x2545f4914f6c83f0ULL, 0x5f1a463b3a3154ccULL},
+		{40, 0x2545f4914f6c83f0ULL, 0x71e1de6c8ffa2b9bULL},
+	};
+	uint8_t bytes[40];
+	(void)state;
+
+	for (unsigned i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 37 + 11);
+	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+		assert_int_equal(lb_hash_bytes(bytes, v[k].len, v[k].seed), v[k].want);
+}
+
+/*
  * Keys of 0 to 40 bytes sharing prefixes, with zero bytes inside and at the end
  * (so a zero-padded copy of a shorter key equals a longer key's first bytes):
- * the build's key order (compared 24 bytes at a time, then the rest, then the
- * length) must be the reference's memcmp order, or the tables differ.
+ * the build's key order (bytes, then length) must be the reference's, or the
+ * tables differ.
  */
 static void
 test_maglev_key_order_of_mixed_lengths(void **state)
@@ -605,14 +647,19 @@ test_maglev_key_order_of_mixed_lengths(void **state)
  * With AVX-512 (this machine's CPU, most likely) equal-weight builds of 32
  * backends or more claim in batches; lb_maglev_use_batches(false) builds by the
  * walks alone. Both must give the same table for every size, count and seed,
- * including counts just above the batch minimum and not a multiple of 16.
+ * including counts just above the batch minimum and not a multiple of 16, and
+ * tables smaller than the backend count or the last FREE_MAX (128) slots.
+ * Skipped on a CPU without AVX-512 (the walks would be compared with themselves).
  */
 static void
 test_maglev_batches_match_walks(void **state)
 {
-	static const uint32_t ms[] = {M_SMALL, 4099, M_BIG, 131071};
+	static const uint32_t ms[] = {37, 127, 131, M_SMALL, 257, 4099, M_BIG, 131071};
 	static const uint32_t ns[] = {31, 32, 33, 47, 100, 999, 1000};
 	(void)state;
+
+	if (!lb_maglev_use_batches(true))
+		skip();
 
 	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
 		uint32_t m = ms[i];
@@ -817,6 +864,10 @@ test_maglev_cancel_gives_up_or_builds_the_same_table(void **state)
 		assert_memory_equal(got, want, M_BIG * sizeof(*got));
 		assert_int_equal(lb_maglev_build_cancel(got, M_BIG, b, n, SEED, &yes), LB_ECANCELED);
 		assert_int_equal(lb_maglev_build_cancel(got, M_SMALL, b, n, SEED, &yes), LB_ECANCELED);
+		/* at most 128 slots: never called off (maglev.h), batches or not */
+		assert_int_equal(lb_maglev_build(want, 127, b, n, SEED), 0);
+		assert_int_equal(lb_maglev_build_cancel(got, 127, b, n, SEED, &yes), 0);
+		assert_memory_equal(got, want, 127 * sizeof(*got));
 		free(got);
 		free(want);
 		free(b);
@@ -926,6 +977,7 @@ main(void)
 		cmocka_unit_test(test_maglev_rejects_more_than_65535_backends),
 		cmocka_unit_test(test_maglev_rejects_duplicate_keys),
 		cmocka_unit_test(test_maglev_prefix_keys_are_distinct),
+		cmocka_unit_test(test_maglev_hash_values_are_pinned),
 		cmocka_unit_test(test_maglev_key_order_of_mixed_lengths),
 		cmocka_unit_test(test_maglev_batches_match_walks),
 		cmocka_unit_test(test_maglev_single_backend_fills_every_slot),

@@ -56,12 +56,13 @@ int lb_maglev_build_cancel(uint16_t *table, uint32_t m, const struct lb_maglev_b
 
 /*
  * Where the CPU has AVX-512 F and CD, builds with equal weights and at least 32
- * backends make most claims in batches of 16 (maglev.c, "Claims in batches");
- * elsewhere, or after lb_maglev_use_batches(false), by the portable walks only.
- * Both give the same table (tests/test_maglev.c builds each way). A switch for
- * tests and benchmarks: not thread-safe, call it before any build.
+ * backends make most claims in batches of 16 (maglev_claim.c, "Claims in
+ * batches"); elsewhere, or after lb_maglev_use_batches(false), by the portable
+ * walks only. Both give the same table (tests/test_maglev.c builds each way).
+ * A switch for tests and benchmarks; a build in progress on another thread may
+ * still go the old way. Returns whether batches run from now on.
  */
-void lb_maglev_use_batches(bool on);
+bool lb_maglev_use_batches(bool on);
 
 /* The slot a flow hash falls into; a multiply-shift, no division on the fast path. */
 static inline uint16_t

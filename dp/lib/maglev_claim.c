@@ -93,7 +93,7 @@ static inline bool
 block_has_free(const uint16_t *entries)
 {
 	const __m128i empty = _mm_set1_epi16((short)LB_MAGLEV_EMPTY);
-	const __m128i *v = (const __m128i *)(const void *)entries;
+	const __m128i_u *v = (const __m128i_u *)(const void *)entries; /* unaligned */
 	__m128i e0 = _mm_cmpeq_epi16(_mm_loadu_si128(v), empty);
 	__m128i e1 = _mm_cmpeq_epi16(_mm_loadu_si128(v + 1), empty);
 	__m128i e2 = _mm_cmpeq_epi16(_mm_loadu_si128(v + 2), empty);
@@ -158,13 +158,37 @@ maglev_collect_free(const uint16_t *table, uint32_t m, uint32_t *free_slots)
 #define BATCH_UNTIL_PCT 90u
 #define BATCH_MIN_BACKENDS 32u /* fewer: batches are mostly empty lanes */
 
-static int use_batches = -1; /* -1: ask the CPU on first use; atomic, builds may race */
+static int use_batches = -1; /* -1: not yet asked; then 0 or 1 */
 
-void
+static bool
+cpu_has_batches(void)
+{
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd");
+}
+
+bool
 lb_maglev_use_batches(bool on)
 {
-	__atomic_store_n(&use_batches, on && __builtin_cpu_supports("avx512f") &&
-				       __builtin_cpu_supports("avx512cd"), __ATOMIC_RELAXED);
+	bool can = on && cpu_has_batches();
+
+	__atomic_store_n(&use_batches, can, __ATOMIC_RELAXED);
+	return can;
+}
+
+/* Whether batches run: the CPU is asked by the first build, and a concurrent
+ * lb_maglev_use_batches() is not overwritten by that first answer. */
+static bool
+batches_on(void)
+{
+	int on = __atomic_load_n(&use_batches, __ATOMIC_RELAXED), unasked = -1;
+
+	if (on >= 0)
+		return on;
+	on = cpu_has_batches();
+	if (!__atomic_compare_exchange_n(&use_batches, &unasked, on, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		on = unasked; /* someone else set it first */
+	return on;
 }
 
 /*
@@ -243,16 +267,17 @@ int
 maglev_claim_in_batches(uint16_t *table, uint32_t m, struct perm *p, uint32_t np,
 			uint32_t *j_next, uint32_t *filled, const int *cancel)
 {
+	/* At most 90 % full, and never into the last FREE_MAX slots: populate()
+	 * ranks those, and cancel is not read there (maglev.h) */
 	uint32_t until = (uint32_t)((uint64_t)m * BATCH_UNTIL_PCT / 100);
 	uint32_t *occ, *next, *skip;
 	int rc = 0;
 
-	if (__atomic_load_n(&use_batches, __ATOMIC_RELAXED) < 0)
-		lb_maglev_use_batches(true);
-	if (!__atomic_load_n(&use_batches, __ATOMIC_RELAXED) || np < BATCH_MIN_BACKENDS)
+	if (until > (m > FREE_MAX ? m - FREE_MAX : 0))
+		until = m > FREE_MAX ? m - FREE_MAX : 0;
+	if (until == 0 || np < BATCH_MIN_BACKENDS || !batches_on())
 		return 0;
-	/* One spare word: the gather reads whole words. */
-	occ = calloc((m + 31) / 32 + 1, sizeof(*occ));
+	occ = calloc((m + 31) / 32, sizeof(*occ));
 	next = malloc(2 * sizeof(*next) * np);
 	if (occ == NULL || next == NULL)
 		goto out; /* the walks alone make the same table */
@@ -278,10 +303,11 @@ out:
 	return rc;
 }
 #else
-void
+bool
 lb_maglev_use_batches(bool on)
 {
 	(void)on;
+	return false;
 }
 
 int

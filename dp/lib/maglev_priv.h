@@ -45,8 +45,9 @@ mod_add(uint32_t c, uint32_t d, uint32_t m)
 
 /*
  * x mod d for d >= 2 without a division: Barrett reduction with d_recip =
- * floor(2^64 / d) (UINT64_MAX / d). The estimated quotient is the true one or
- * one less, so one conditional subtract finishes it.
+ * UINT64_MAX / d = floor((2^64 - 1) / d) >= 2^64 / d - 1, so x * d_recip / 2^64
+ * > x / d - 1 for every 64-bit x: the estimated quotient is the true one or one
+ * less, and one conditional subtract finishes it.
  */
 static inline uint32_t
 mod_u64(uint64_t x, uint32_t d, uint64_t d_recip)
@@ -155,7 +156,8 @@ uint32_t maglev_nearest_free(const uint32_t *free_slots, uint32_t n_free, uint32
 /*
  * The first claims of an equal-weight build (claimers p[0..np) in turn, p[*j_next]
  * next), in batches of 16 where the CPU has AVX-512 F and CD and np >= 32, up
- * to 90 % of the table: the claims walk() would make, in the same order.
+ * to 90 % of the table and never into its last FREE_MAX slots: the claims walk()
+ * would make, in the same order.
  * *filled: the claims made before (0) and after; *j_next and each p->next move
  * on. Returns 0, or LB_ECANCELED (read as often as populate() reads it). Makes
  * no claim (returns 0, *filled unchanged) where batches cannot run.
