@@ -347,7 +347,7 @@ populate(uint16_t *table, uint32_t m, struct claimers *restrict cl,
 	 const int *cancel)
 {
 	uint32_t free_slots[FREE_MAX];
-	uint32_t walk_until = m > FREE_MAX ? m - FREE_MAX : 0;
+	uint32_t walk_until = walked_claims(m);
 	uint32_t n_free;
 	uint64_t m_recip = UINT64_MAX / m;
 	uint32_t k4_from = (uint32_t)((uint64_t)m * WALK_K4_FROM_PCT / 100);

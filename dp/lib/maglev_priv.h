@@ -35,6 +35,13 @@ struct perm {
  */
 #define FREE_MAX 128u
 
+/* Claims made by walking (or in batches) before the last FREE_MAX are ranked. */
+static inline uint32_t
+walked_claims(uint32_t m)
+{
+	return m > FREE_MAX ? m - FREE_MAX : 0;
+}
+
 /* (c + d) mod m for c, d < m: a conditional subtract instead of a division. */
 static inline uint32_t
 mod_add(uint32_t c, uint32_t d, uint32_t m)
